@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's test command runs this (npm test): install missing Debian packages, lint, build,
+# type-check, then every test suite. Each step must pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "Debian packages the tests use"
+bash scripts/ensure-test-deps.sh
+
+step "lint"
+npm run lint
+
+step "build (server, station core, renderer)"
+npm run build
+
+step "type-check (renderer, tests, benchmarks)"
+npm run typecheck
+
+step "tests"
+npx vitest run

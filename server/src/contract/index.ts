@@ -1,0 +1,3 @@
+export * from './mac.js';
+export * from './topics.js';
+export * from './api.js';

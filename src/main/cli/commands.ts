@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+import { registerEsp32Commands } from './esp32.js';
+import { registerPiCommands } from './pi.js';
+import { registerServeCommand } from './serve.js';
+
+/** Each area registers its own sub-commands: `esp32 ...`, `pi ...`, `serve`. */
+export function registerCommands(program: Command): void {
+  registerEsp32Commands(program);
+  registerPiCommands(program);
+  registerServeCommand(program);
+}

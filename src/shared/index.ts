@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './jobs.js';
+export * from './profile.js';

@@ -1,0 +1,50 @@
+import type { JobError } from './errors.js';
+
+/** Kinds of provisioning job the station runs. */
+export type JobKind = 'esp32' | 'pi';
+
+export type JobState = 'queued' | 'running' | 'waiting-input' | 'succeeded' | 'failed' | 'cancelled';
+
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface StepSnapshot {
+  name: string;
+  status: StepStatus;
+  startedAt?: string;
+  endedAt?: string;
+  /** Fraction 0..1 of this step, when it reports progress (flashing, uploads). */
+  progress?: number;
+  detail?: string;
+}
+
+/** A question a running job asks the operator (re-provision an active MAC, host key, sudo password). */
+export interface JobQuestion {
+  id: string;
+  kind: 'reprovision' | 'host-key' | 'sudo-password' | 'manual-boot';
+  message: string;
+  /** Machine-readable facts for the UI (existing serial, fingerprint, ...). */
+  facts?: Record<string, string>;
+  choices: string[];
+}
+
+export interface JobSnapshot {
+  id: string;
+  kind: JobKind;
+  /** Serial port path or `host:port`. */
+  target: string;
+  state: JobState;
+  /** Overall fraction 0..1. */
+  progress: number;
+  steps: StepSnapshot[];
+  mac?: string;
+  gatewayCode?: string;
+  gatewayId?: number;
+  certificateSerial?: string;
+  certificateExpiresAt?: string;
+  firmware?: { name: string; version: string; sha256: string };
+  question?: JobQuestion;
+  error?: JobError;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+}

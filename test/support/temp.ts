@@ -1,0 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A fresh private temporary directory; `remove()` deletes it. */
+export function tempDir(prefix = 'tds-test-'): { path: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
