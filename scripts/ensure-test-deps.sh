@@ -7,8 +7,8 @@ set -euo pipefail
 
 packages=(
   mosquitto mosquitto-clients socat openssh-server openssh-client openssl chromium
-  python3 python3-paho-mqtt python3-pymodbus python3-serial python3-cryptography
-  libmbedtls-dev g++ make sudo iproute2 fonts-liberation
+  python3 python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio python3-cryptography python3-requests
+  libmbedtls-dev libcjson-dev libmosquitto-dev doctest-dev g++ make sudo iproute2 fonts-liberation zbar-tools poppler-utils
 )
 
 missing=()

@@ -1,0 +1,68 @@
+// The gateway application, hardware-free: boot decision (provisioning mode vs. run), Wi-Fi and MQTT
+// reconnects with backoff, Last Will + retained status, commands, telemetry from Modbus, renewal.
+// The firmware's loop() and the host program call loop() as often as they can.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tds_config.h"
+#include "tds_console.h"
+#include "tds_modbus.h"
+#include "tds_platform.h"
+#include "tds_renewal.h"
+
+namespace tds {
+
+enum class AppState { provisioning, wifi_connecting, mqtt_connecting, online, rebooting };
+const char* appStateName(AppState s);
+
+class GatewayApp {
+ public:
+  GatewayApp(Platform& p, KvStore& cfg, KvStore& dev, MqttTransport& mqtt, RtuPort* bus, Rng& rng, FirmwareInfo fw);
+
+  void begin();
+  void loop();
+  void onSerial(const uint8_t* data, size_t len) { console_.feed(data, len); }
+  AppState state() const { return state_; }
+  Console& console() { return console_; }
+  // Applied from the firmware's main loop: the RS485 UART settings the config asks for.
+  const ModbusConfig& modbus() const { return modbus_; }
+
+ private:
+  void reload();
+  void setState(AppState s);
+  void stepWifi(uint64_t now);
+  void stepMqtt(uint64_t now);
+  void stepTelemetry(uint64_t now);
+  void onMessage(const std::string& topic, const std::string& payload);
+  void handle(const RenewalOutput& out);
+  void publishLog(const std::string& json);
+  uint32_t jitter();
+
+  Platform& p_;
+  KvStore& cfgStore_;
+  KvStore& dev_;
+  MqttTransport& mqtt_;
+  RtuPort* bus_;
+  Rng& rng_;
+  FirmwareInfo fw_;
+  Renewal renewal_;
+  Console console_;
+
+  DeviceConfig cfg_;
+  ConfigCheck check_;
+  ModbusConfig modbus_;
+  std::string mac_;
+  AppState state_ = AppState::provisioning;
+  bool reloadPending_ = false;
+  bool wifiStarted_ = false;
+  uint32_t wifiAttempts_ = 0;
+  uint64_t wifiNextMs_ = 0;
+  uint32_t mqttAttempts_ = 0;
+  uint64_t mqttNextMs_ = 0;
+  uint64_t nextPollMs_ = 0;
+  bool timeSyncStarted_ = false;
+};
+
+}  // namespace tds
