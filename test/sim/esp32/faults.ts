@@ -1,0 +1,148 @@
+/**
+ * Fault injection for the ESP32 simulator. A fault is written `name` or `name=value`, given at
+ * start (`--fault`, `faults: [...]`) or later on the control channel (`FAULT name=value`).
+ */
+import type { SimChip } from './chip.js';
+
+export const FAULT_NAMES = [
+  'unplug-at-byte',
+  'corrupt-frame',
+  'bad-checksum',
+  'slow-erase',
+  'md5-mismatch',
+  'no-ohai',
+  'mute',
+  'wrong-chip',
+  'flash-too-small',
+] as const;
+export type FaultName = (typeof FAULT_NAMES)[number];
+
+export interface FaultState {
+  /** The device vanishes once this many bytes have come from the host since it was plugged in. */
+  unplugAtByte?: number;
+  /** The next N responses are sent with a broken SLIP escape. */
+  corruptFrames: number;
+  /** The next N flash data blocks are rejected as having a bad checksum (stub 0xC1 / ROM 0x07). */
+  badChecksums: number;
+  /** Extra time per erased 4 KiB sector, in ms. */
+  slowEraseMs: number;
+  /** Flip a bit in the region just written, once or after every write. */
+  md5Mismatch: 'off' | 'once' | 'always';
+  /** The stub starts but never sends its "OHAI" greeting. */
+  noOhai: boolean;
+  /** The bootloader never answers. */
+  mute: boolean;
+}
+
+export function noFaults(): FaultState {
+  return { corruptFrames: 0, badChecksums: 0, slowEraseMs: 0, md5Mismatch: 'off', noOhai: false, mute: false };
+}
+
+/** Effects a fault has on the board itself rather than on the protocol. */
+export interface BoardFaultEffects {
+  /** 'default' = back to the chip the board was started with. */
+  chip?: SimChip | 'default';
+  /** Usable flash size in bytes; 'default' = the whole flash. */
+  flashCapacity?: number | 'default';
+}
+
+export function parseSize(text: string): number {
+  const m = /^(\d+)\s*(MB|M|KB|K)?$/i.exec(text.trim());
+  if (m) {
+    const n = Number(m[1]);
+    const unit = (m[2] ?? '').toUpperCase();
+    return unit.startsWith('M') ? n * 0x100000 : unit.startsWith('K') ? n * 1024 : n;
+  }
+  if (/^0x[0-9a-f]+$/i.test(text.trim())) return Number(text.trim());
+  throw new Error(`"${text}" is not a size (e.g. 4MB, 2MB, 0x400000)`);
+}
+
+function count(value: string | undefined, name: string): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`fault ${name}: "${value}" is not a count`);
+  return n;
+}
+
+/** Applies one fault spec to the state; returns board-level effects. Throws with a usable message. */
+export function applyFault(state: FaultState, spec: string): BoardFaultEffects {
+  const [rawName = '', value] = spec.trim().split('=', 2) as [string, string | undefined];
+  const name = rawName.toLowerCase();
+  switch (name) {
+    case 'unplug-at-byte': {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw new Error('fault unplug-at-byte needs a byte count: unplug-at-byte=N');
+      state.unplugAtByte = n;
+      return {};
+    }
+    case 'corrupt-frame':
+      state.corruptFrames = count(value, name);
+      return {};
+    case 'bad-checksum':
+      state.badChecksums = count(value, name);
+      return {};
+    case 'slow-erase': {
+      const ms = value === undefined ? 50 : Number(value);
+      if (!Number.isFinite(ms) || ms < 0) throw new Error('fault slow-erase takes milliseconds per sector: slow-erase=50');
+      state.slowEraseMs = ms;
+      return {};
+    }
+    case 'md5-mismatch':
+      if (value !== undefined && value !== 'once' && value !== 'always') throw new Error('fault md5-mismatch takes "once" or "always"');
+      state.md5Mismatch = value === 'always' ? 'always' : 'once';
+      return {};
+    case 'no-ohai':
+      state.noOhai = true;
+      return {};
+    case 'mute':
+      state.mute = true;
+      return {};
+    case 'wrong-chip': {
+      const chip = (value ?? 'esp32s3').toLowerCase();
+      if (chip !== 'esp32s3' && chip !== 'esp32') throw new Error('fault wrong-chip takes esp32s3 or esp32');
+      return { chip };
+    }
+    case 'flash-too-small':
+      return { flashCapacity: parseSize(value ?? '2MB') };
+    default:
+      throw new Error(`unknown fault "${rawName}" (known: ${FAULT_NAMES.join(', ')})`);
+  }
+}
+
+/** Clears one fault (or all with "all"). */
+export function clearFault(state: FaultState, name: string): BoardFaultEffects {
+  const fresh = noFaults();
+  switch (name.toLowerCase()) {
+    case 'all':
+      Object.assign(state, fresh);
+      delete state.unplugAtByte;
+      return { chip: 'default', flashCapacity: 'default' };
+    case 'unplug-at-byte':
+      delete state.unplugAtByte;
+      return {};
+    case 'corrupt-frame':
+      state.corruptFrames = 0;
+      return {};
+    case 'bad-checksum':
+      state.badChecksums = 0;
+      return {};
+    case 'slow-erase':
+      state.slowEraseMs = 0;
+      return {};
+    case 'md5-mismatch':
+      state.md5Mismatch = 'off';
+      return {};
+    case 'no-ohai':
+      state.noOhai = false;
+      return {};
+    case 'mute':
+      state.mute = false;
+      return {};
+    case 'wrong-chip':
+      return { chip: 'default' };
+    case 'flash-too-small':
+      return { flashCapacity: 'default' };
+    default:
+      throw new Error(`unknown fault "${name}" (known: ${FAULT_NAMES.join(', ')}, all)`);
+  }
+}
