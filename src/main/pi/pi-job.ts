@@ -1,0 +1,582 @@
+import { X509Certificate } from 'node:crypto';
+import path from 'node:path/posix';
+import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
+import { parseMac } from '@tds/server/contract';
+import { IssuerError, type ActiveCertificate, type CertificateIssuer } from '../certs/issuer.js';
+import { JobFailure, isAbortError } from '../jobs/job-failure.js';
+import type { JobContext, JobDefinition, StepHandle } from '../jobs/types.js';
+import type { BrokerMonitor } from '../monitor/broker-monitor.js';
+import { loadAgentBundle, locateAgentDir, type AgentBundle } from './agent-bundle.js';
+import type { HostKeyStore } from './host-key-store.js';
+import { describeProbe, probePi, type PiProbe } from './probe.js';
+import { checkSudoPassword, RemoteShell, type Privilege } from './remote-shell.js';
+import type { SecretInbox } from './secret-inbox.js';
+import { HostKeyRefused, SshConnectionLost, SshSession, type SshTarget } from './ssh-session.js';
+
+/**
+ * The issuance server as the Pi job uses it. `renew` gives an already provisioned gateway a new
+ * certificate from a CSR (re-provisioning); the server supersedes the previous certificate at once.
+ * When the server can keep the previous certificate valid until the new one is proven,
+ * `renewPending` + `confirmRenewal` are used instead: the old certificate is revoked only after the
+ * Pi was seen online with the new one.
+ */
+export interface PiIssuer extends CertificateIssuer {
+  renew(gatewayId: number, csrPem: string, signal?: AbortSignal): Promise<ProvisionResponse>;
+  /** New certificate that becomes active (superseding the old one) only on `confirmRenewal`. */
+  renewPending?(gatewayId: number, csrPem: string, signal?: AbortSignal): Promise<ProvisionResponse>;
+  confirmRenewal?(gatewayId: number, serialNumber: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** What the operator decides when the Pi's MAC already has an active certificate. */
+export type PiReprovisionPolicy = 'ask' | 'replace' | 'stop';
+/** First contact with a host: ask the operator (UI), pin it (trust on first use), or refuse. */
+export type PiHostKeyPolicy = 'ask' | 'accept-new' | 'known';
+
+export interface PiJobSettings {
+  contaId: number;
+  /** `codigo` template: {mac12}, {MAC12}, {mac}; ignored when `gatewayCode` is given. */
+  codigoTemplate: string;
+  nomeTemplate: string;
+  gatewayCode?: string;
+  /** Broker address the Pi's agent connects to. */
+  broker: { host: string; port: number };
+  /** Install prefix on the Pi ("/" on a real one; a folder for tests). */
+  installPrefix: string;
+  serviceManager: 'systemd' | 'none';
+  /** System user the agent runs as (created by install.sh when missing). Default gateway-iot. */
+  serviceUser: string;
+  /** Python interpreter on the Pi (Debian's, with its python3-* packages). */
+  python: string;
+  onlineTimeoutMs: number;
+  /** The agent's `modbus` section of config.json (port, slaves...). */
+  modbus?: unknown;
+  /** More config.json fields for the agent (commands.reboot, buffer, mqtt timing...). */
+  agentConfig?: Record<string, unknown>;
+  operator: string;
+  stationId: string;
+  reprovision: PiReprovisionPolicy;
+  hostKeyPolicy: PiHostKeyPolicy;
+  /** Accept exactly this host key (`SHA256:...`, compared by the operator) on first contact. */
+  expectedHostKey?: string;
+  /** Use this MAC instead of the probed one (a Pi whose identity should follow another interface). */
+  mac?: string;
+}
+
+export interface PiJobInput {
+  target: SshTarget;
+  issuer: PiIssuer;
+  /** The station's monitor identity on the broker; without it the online step is skipped. */
+  monitor?: BrokerMonitor;
+  hostKeys: HostKeyStore;
+  settings: PiJobSettings;
+  /** sudo password known up front (else asked when sudo needs one). */
+  sudoPassword?: string;
+  /** Where the UI drops a typed sudo password before answering the `sudo-password` question. */
+  secrets?: SecretInbox;
+  /** firmware/rpi (default: found next to the station's code). */
+  agentDir?: string;
+}
+
+export const PI_STEPS = [
+  { name: 'connect', weight: 1 },
+  { name: 'probe', weight: 1 },
+  { name: 'prepare', weight: 2 },
+  { name: 'key', weight: 1 },
+  { name: 'certificate', weight: 1 },
+  { name: 'install', weight: 3 },
+  { name: 'online', weight: 3 },
+  { name: 'finalize', weight: 1 },
+] as const;
+
+const PREFIX_RE = /^\/[A-Za-z0-9._/-]*$/;
+
+/**
+ * The Raspberry Pi field job: SSH (host key pinned) → probe → agent files (skipped when the same
+ * bundle is installed) → key + CSR made on the Pi → certificate → atomic install + restart → online
+ * on the broker → backups dropped, superseded certificate revoked. On failure the Pi keeps (or gets
+ * back) its previous certificates and service.
+ */
+export function piProvisionJob(input: PiJobInput): JobDefinition {
+  const { target, settings } = input;
+  if (!PREFIX_RE.test(settings.installPrefix)) {
+    throw new JobFailure('PROFILE_INVALID', `pi.installPrefix "${settings.installPrefix}" must be an absolute path of letters, digits, ".", "_", "-" and "/".`);
+  }
+  // Certificates issued by this job that never ran on the Pi: a retry replaces them without asking.
+  const issuedNotInstalled = new Set<string>();
+  return {
+    kind: 'pi',
+    target: `${target.host}:${target.port}`,
+    steps: PI_STEPS,
+    initial: {
+      operator: settings.operator,
+      contaId: settings.contaId,
+      serverUrl: input.issuer.serverUrl,
+      facts: { host: `${target.username}@${target.host}:${target.port}`, prefix: settings.installPrefix, serviceManager: settings.serviceManager },
+    },
+    run: (ctx) => new PiJobRun(ctx, input, issuedNotInstalled).run(),
+  };
+}
+
+class PiJobRun {
+  private session: SshSession | undefined;
+  private shell: RemoteShell | undefined;
+  private uploadDir: string | undefined;
+  private installer = '';
+  private staged = false;
+  private committed = false;
+  private online = false;
+  /** The new certificate waits for `confirmRenewal` (the previous one is still valid). */
+  private pendingConfirm = false;
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly input: PiJobInput,
+    private readonly issuedNotInstalled: Set<string>,
+  ) {}
+
+  private get s(): PiJobSettings {
+    return this.input.settings;
+  }
+
+  private get prefixArgs(): string[] {
+    return ['--prefix', this.s.installPrefix];
+  }
+
+  /** One step; a dropped SSH connection becomes a failure the technician can act on. */
+  private step<T>(name: string, fn: (step: StepHandle) => Promise<T>): Promise<T> {
+    return this.ctx.step(name, async (h) => {
+      try {
+        return await fn(h);
+      } catch (err) {
+        if (err instanceof SshConnectionLost) throw sshLost(err, name);
+        // ssh2 reports some channel failures (SFTP "No response from server") just before the close.
+        if (this.session && !(err instanceof JobFailure) && !isAbortError(err) && (await this.session.closedWithin(500))) {
+          throw sshLost(new SshConnectionLost(`the ${name} step`), name);
+        }
+        throw err;
+      }
+    });
+  }
+
+  async run(): Promise<void> {
+    const { ctx } = this;
+    try {
+      const session = await this.step('connect', (step) => this.connect(step));
+      this.session = session;
+      const probe = await this.step('probe', (step) => this.probe(step));
+      const mac = this.s.mac ? canonicalMac(this.s.mac) : probe.mac;
+      if (!mac) {
+        throw new JobFailure('REMOTE_COMMAND_FAILED', 'Could not read the MAC of the Pi\'s primary interface.', {
+          hint: 'Check that the Pi has a network interface with a default route, or give the MAC in the job.',
+        });
+      }
+      if (this.s.mac) ctx.log(`using the MAC given for this job (${mac}) instead of the probed one (${probe.mac ?? 'none'})`, 'warn');
+      const mac12 = mac.replace(/:/g, '');
+      const codigo = this.s.gatewayCode ?? expand(this.s.codigoTemplate, mac, mac12);
+      const nome = expand(this.s.nomeTemplate, mac, mac12);
+      ctx.update({ mac, gatewayCode: codigo });
+
+      const bundle = await this.step('prepare', (step) => this.prepare(step, probe));
+      const csrPem = await this.step('key', (step) => this.makeKey(step, mac));
+      const issued = await this.step('certificate', (step) =>
+        this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.contaId, csr_pem: csrPem, key_origin: 'device' }),
+      );
+      const since = await this.step('install', (step) => this.install(step, bundle, issued.response, mac, codigo));
+      if (this.input.monitor) {
+        await this.step('online', async (step) => {
+          step.detail(`waiting for ${mac} on the broker (up to ${Math.round(this.s.onlineTimeoutMs / 1000)} s)`);
+          const e = await this.input.monitor!.waitForOnline(mac, { timeoutMs: this.s.onlineTimeoutMs, signal: step.signal, since });
+          this.online = true;
+          this.issuedNotInstalled.delete(issued.response.serial_number);
+          step.detail(`${e.kind === 'status' ? 'status online' : 'telemetry'} ${((e.at - since) / 1000).toFixed(1)} s after the restart`);
+        });
+      } else {
+        this.online = true;
+        ctx.skip('online', 'no monitor identity in the profile: the station cannot watch the broker');
+      }
+      await this.step('finalize', (step) => this.finalize(step, issued.response, issued.previous));
+    } catch (err) {
+      await this.cleanUpAfterFailure(err);
+      throw err;
+    } finally {
+      this.session?.close();
+      this.input.secrets?.clear(ctx.jobId);
+    }
+  }
+
+  // ---- connect ---------------------------------------------------------------------------------
+  private async connect(step: StepHandle): Promise<SshSession> {
+    const { target, hostKeys } = this.input;
+    const policy = this.s.hostKeyPolicy;
+    step.detail(`${target.username}@${target.host}:${target.port} (${target.auth.method})`);
+    const connect = (p: Parameters<typeof SshSession.connect>[1]['policy']): Promise<SshSession> =>
+      SshSession.connect(target, { hostKeys, policy: p, signal: step.signal });
+    let session: SshSession;
+    const pinnedBefore = await hostKeys.get(target.host, target.port);
+    if (this.s.expectedHostKey) {
+      session = await connect({ mode: 'expect', fingerprint: this.s.expectedHostKey });
+    } else if (policy !== 'ask') {
+      session = await connect({ mode: policy });
+    } else {
+      try {
+        session = await connect({ mode: 'known' });
+      } catch (err) {
+        if (!(err instanceof HostKeyRefused) || err.refusal.status !== 'unknown') throw err;
+        const { keyType, fingerprint } = err.refusal;
+        const choice = await this.ctx.ask({
+          kind: 'host-key',
+          message: `First connection to ${target.host}:${target.port}. Its SSH host key is ${keyType} ${fingerprint}. Compare it with the Pi (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before accepting.`,
+          facts: { host: `${target.host}:${target.port}`, keyType, fingerprint },
+          choices: ['accept', 'reject'],
+        });
+        if (choice !== 'accept') {
+          throw new JobFailure('SSH_HOST_KEY_UNKNOWN', `The operator did not accept the host key of ${target.host}:${target.port} (${fingerprint}).`);
+        }
+        session = await connect({ mode: 'expect', fingerprint });
+      }
+    }
+    if (!pinnedBefore) step.log(`host key ${session.hostKey.keyType} ${session.hostKey.fingerprint} pinned (first use)`);
+    this.ctx.update({ facts: { hostKey: `${session.hostKey.keyType} ${session.hostKey.fingerprint}` } });
+    step.detail(`${target.username}@${target.host}:${target.port}, host key ${session.hostKey.fingerprint}`);
+    return session;
+  }
+
+  // ---- probe -----------------------------------------------------------------------------------
+  private async probe(step: StepHandle): Promise<PiProbe> {
+    const agentDir = this.input.agentDir ?? locateAgentDir();
+    const probe = await probePi(this.session!, {
+      agentDir,
+      installPrefix: this.s.installPrefix,
+      python: this.s.python,
+      serviceManager: this.s.serviceManager,
+      signal: step.signal,
+    });
+    const facts: Record<string, string> = {
+      model: probe.model ?? 'unknown (not a Raspberry Pi?)',
+      os: probe.os,
+      arch: probe.arch,
+      interface: probe.interface ?? '?',
+      python: probe.python ?? 'missing',
+      pahoMqtt: probe.pahoMqtt ?? 'missing',
+      agent: probe.agentBundle ? 'installed' : 'not installed',
+    };
+    if (probe.identity) facts.installedSerial = probe.identity.serialNumber;
+    this.ctx.update({ facts });
+    if (!probe.isRaspberryPi) step.log('this host reports no Raspberry Pi model and no Raspberry Pi MAC prefix; continuing', 'warn');
+    if (!probe.python) {
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `Python 3 was not found at ${this.s.python} on the Pi.`, { hint: 'Install it: sudo apt-get install -y python3' });
+    }
+    if (this.s.serviceManager === 'systemd' && !probe.systemd) {
+      throw new JobFailure('PROFILE_INVALID', 'The profile asks for systemd but the host does not run systemd.', { hint: 'Set pi.serviceManager to "none" for hosts without systemd.' });
+    }
+    step.detail(describeProbe(probe));
+    this.privilegeFromProbe(probe);
+    return probe;
+  }
+
+  private privilegeFromProbe(probe: PiProbe): void {
+    let p: Privilege;
+    if (probe.uid === 0) p = { kind: 'root' };
+    else if (probe.sudo === 'nopasswd') p = { kind: 'sudo-nopasswd' };
+    else if (probe.sudo === 'password') p = { kind: 'sudo-password', password: '' };
+    else p = { kind: 'none' };
+    this.shell = new RemoteShell(this.session!, p);
+  }
+
+  // ---- prepare ---------------------------------------------------------------------------------
+  private async prepare(step: StepHandle, probe: PiProbe): Promise<AgentBundle> {
+    const shell = this.shell!;
+    if (shell.privilegeKind === 'sudo-password') await this.sudoPassword(step);
+    else if (shell.privilegeKind === 'none') step.log(`${this.input.target.username} may not use sudo: installing without root (works only where this user may write)`, 'warn');
+    const bundle = await loadAgentBundle(this.input.agentDir ?? locateAgentDir());
+    const tmp = await shell.run(['sh', '-c', 'mktemp -d "${TMPDIR:-/tmp}/tds-pi.XXXXXXXX"'], { what: 'make a private upload folder', signal: step.signal });
+    this.uploadDir = tmp.trim();
+    if (!/^\/[A-Za-z0-9._/-]*\/tds-pi\.[A-Za-z0-9]+$/.test(this.uploadDir)) {
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `mktemp gave an unexpected folder: ${this.uploadDir.slice(0, 80)}`);
+    }
+    const installed = path.join(this.s.installPrefix, 'opt/gateway-iot');
+    if (probe.agentBundle === bundle.sha256) {
+      this.installer = path.join(installed, 'install.sh');
+      step.log(`agent files already installed (bundle ${bundle.sha256.slice(0, 12)}): not uploaded`);
+    } else {
+      const agentDir = path.join(this.uploadDir, 'agent');
+      await this.session!.mkdir(agentDir, 0o755);
+      await this.session!.mkdir(path.join(agentDir, 'gateway_agent'), 0o755);
+      let done = 0;
+      await Promise.all(
+        bundle.files.map(async (f) => {
+          await this.session!.writeFile(path.join(agentDir, f.rel), f.data, f.mode);
+          step.progress(++done / bundle.files.length, `agent files: ${done} of ${bundle.files.length}`);
+        }),
+      );
+      this.installer = path.join(agentDir, 'install.sh');
+      step.log(`uploaded ${bundle.files.length} agent files (bundle ${bundle.sha256.slice(0, 12)})`);
+    }
+    await shell.run(['sh', this.installer, 'check', '--python', this.s.python], { what: 'check the Debian packages the agent needs', signal: step.signal });
+    step.detail(`agent bundle ${bundle.sha256.slice(0, 12)}${probe.agentBundle === bundle.sha256 ? ' (cached on the Pi)' : ' uploaded'}; privileges: ${shell.privilegeKind}`);
+    return bundle;
+  }
+
+  private async sudoPassword(step: StepHandle): Promise<void> {
+    const { target } = this.input;
+    let password = this.input.sudoPassword;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (password === undefined) {
+        const choice = await this.ctx.ask({
+          kind: 'sudo-password',
+          message: `sudo on ${target.host} needs the password of ${target.username}.`,
+          facts: { host: target.host, user: target.username },
+          choices: ['submit', 'cancel'],
+        });
+        if (choice !== 'submit') throw new JobFailure('SUDO_PASSWORD_REQUIRED', `sudo on ${target.host} needs a password and none was given.`);
+        password = this.input.secrets?.take(this.ctx.jobId, 'sudo-password');
+        if (password === undefined) throw new JobFailure('SUDO_PASSWORD_REQUIRED', 'The sudo password question was answered without a password.');
+      }
+      const verdict = await checkSudoPassword(this.session!, password, step.signal);
+      if (verdict === 'ok') {
+        this.shell!.setPrivilege({ kind: 'sudo-password', password });
+        step.log('sudo password accepted');
+        return;
+      }
+      if (verdict === 'not-allowed') {
+        throw new JobFailure('REMOTE_COMMAND_FAILED', `${target.username} may not use sudo on ${target.host}.`, { hint: 'Log in as a user with sudo rights, or as root.' });
+      }
+      step.log('the sudo password was refused', 'warn');
+      password = undefined;
+      if (!this.input.secrets) break; // nobody to ask again
+    }
+    throw new JobFailure('SUDO_PASSWORD_REQUIRED', `sudo on ${target.host} refused the password of ${target.username}.`, { hint: 'Check the password of this user on the Pi and retry.' });
+  }
+
+  // ---- key on the Pi ---------------------------------------------------------------------------
+  private async makeKey(step: StepHandle, mac: string): Promise<string> {
+    const out = await this.shell!.run(['sh', this.installer, 'keygen', ...this.prefixArgs, '--cn', mac], {
+      privileged: true,
+      what: 'make the key and CSR',
+      signal: step.signal,
+      timeoutMs: 60_000,
+    });
+    this.staged = true;
+    const m = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(out);
+    if (!m) throw new JobFailure('REMOTE_COMMAND_FAILED', 'openssl on the Pi did not print a CSR.');
+    step.detail(`EC P-256 key made on the Pi (mode 0600, never leaves it); CSR for CN=${mac}`);
+    return `${m[0]}\n`;
+  }
+
+  // ---- certificate -----------------------------------------------------------------------------
+  private async certificate(step: StepHandle, request: ProvisionRequest): Promise<{ response: ProvisionResponse; previous?: ActiveCertificate }> {
+    const { issuer } = this.input;
+    const mac = request.mac_address;
+    let previous: ActiveCertificate | undefined;
+    let response: ProvisionResponse;
+    try {
+      previous = await issuer.activeCertificate(mac, step.signal);
+      if (!previous) {
+        response = await issuer.provision(request, step.signal);
+      } else {
+        await this.decideReprovision(step, previous, mac);
+        if (issuer.renewPending && issuer.confirmRenewal) {
+          step.log(`new certificate for gateway ${previous.gatewayId}; ${previous.serialNumber} stays valid until the Pi is online with it`);
+          response = await issuer.renewPending(previous.gatewayId, request.csr_pem!, step.signal);
+          this.pendingConfirm = true;
+        } else {
+          step.log(`replacing certificate ${previous.serialNumber} of gateway ${previous.gatewayId} (the server supersedes it now)`);
+          response = await issuer.renew(previous.gatewayId, request.csr_pem!, step.signal);
+        }
+      }
+    } catch (err) {
+      throw mapIssuerError(err, issuer.serverUrl);
+    }
+    checkIssued(response, mac);
+    this.issuedNotInstalled.add(response.serial_number);
+    this.ctx.update({ gatewayId: response.gateway_id, certificateSerial: response.serial_number, certificateExpiresAt: response.expires_at });
+    step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${previous ? ` (replaces ${previous.serialNumber})` : ''}`);
+    return previous ? { response, previous } : { response };
+  }
+
+  private async decideReprovision(step: StepHandle, active: ActiveCertificate, mac: string): Promise<void> {
+    if (this.issuedNotInstalled.has(active.serialNumber)) {
+      step.log(`certificate ${active.serialNumber} came from an earlier attempt of this job and never ran on the Pi: replacing it`);
+      return;
+    }
+    let choice: string = this.s.reprovision;
+    if (choice === 'ask') {
+      choice = await this.ctx.ask({
+        kind: 'reprovision',
+        message: `${mac} already has an active certificate (serial ${active.serialNumber}, expires ${active.expiresAt}). Give the Pi a new identity (the old certificate is superseded), or stop?`,
+        facts: { mac, serial: active.serialNumber, expiresAt: active.expiresAt, gatewayId: String(active.gatewayId), ...(active.codigo ? { codigo: active.codigo } : {}) },
+        choices: ['replace', 'stop'],
+      });
+    }
+    if (choice !== 'replace') {
+      throw new JobFailure('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything.`);
+    }
+  }
+
+  // ---- install ---------------------------------------------------------------------------------
+  private async install(step: StepHandle, bundle: AgentBundle, issued: ProvisionResponse, mac: string, codigo: string): Promise<number> {
+    const session = this.session!;
+    const up = this.uploadDir!;
+    const config = this.agentConfig(codigo);
+    await session.writeFile(path.join(up, 'client.crt'), issued.certificate_pem, 0o644);
+    await session.writeFile(path.join(up, 'ca.crt'), issued.ca_pem, 0o644);
+    await session.writeFile(path.join(up, 'config.json'), JSON.stringify(config, null, 2) + '\n', 0o644);
+    const agentFrom = path.dirname(this.installer);
+    const since = Date.now();
+    let installedSerial: string | undefined;
+    const out = await this.shell!.exec(
+      [
+        'sh', this.installer, 'install', ...this.prefixArgs,
+        '--service-manager', this.s.serviceManager,
+        '--user', this.s.serviceUser,
+        '--python', this.s.python,
+        '--from', up,
+        '--agent-from', agentFrom,
+        '--bundle-hash', bundle.sha256,
+      ],
+      {
+        privileged: true,
+        what: 'install the certificate, configuration and agent',
+        signal: step.signal,
+        timeoutMs: 120_000,
+        onLine: (line) => {
+          if (/^installed mac=/.test(line)) {
+            this.committed = true;
+            installedSerial = /serial=(\S+)/.exec(line)?.[1];
+          }
+          if (line.trim()) step.log(line.trim());
+        },
+      },
+    );
+    if (out.code !== 0) {
+      const reason = out.stderr.split('\n').map((l) => l.replace(/^ERROR:\s*/, '').trim()).filter(Boolean).join(' ');
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `install.sh failed on the Pi (exit ${out.code}): ${reason.slice(0, 500)}`, {
+        ...(out.code === 3 ? { hint: 'Install the Debian packages named above on the Pi (sudo apt-get install -y ...), then retry.' } : {}),
+      });
+    }
+    this.staged = false;
+    if (installedSerial && normaliseSerial(installedSerial) !== normaliseSerial(issued.serial_number)) {
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi reports certificate ${installedSerial} installed, not ${issued.serial_number}.`);
+    }
+    step.detail(`certificate ${issued.serial_number}, config and ${this.s.serviceManager === 'systemd' ? 'gateway-mqtt.service' : 'agent'} installed for ${mac}; restarted`);
+    return since;
+  }
+
+  private agentConfig(codigo: string): Record<string, unknown> {
+    const etc = path.join(this.s.installPrefix, 'etc/gateway-iot');
+    const extra = this.s.agentConfig ?? {};
+    const mqttExtra = typeof extra.mqtt === 'object' && extra.mqtt !== null ? (extra.mqtt as Record<string, unknown>) : {};
+    return {
+      ...extra,
+      gateway_code: codigo,
+      mqtt: { ...mqttExtra, host: this.s.broker.host, port: this.s.broker.port },
+      paths: { certs_dir: path.join(etc, 'certs'), state_dir: path.join(this.s.installPrefix, 'var/lib/gateway-iot') },
+      ...(this.s.modbus !== undefined ? { modbus: this.s.modbus } : {}),
+      provisioned_by: `${this.s.operator}@${this.s.stationId}`,
+    };
+  }
+
+  // ---- finalize --------------------------------------------------------------------------------
+  private async finalize(step: StepHandle, issued: ProvisionResponse, previous: ActiveCertificate | undefined): Promise<void> {
+    const { issuer } = this.input;
+    if (this.pendingConfirm && issuer.confirmRenewal) {
+      // Seen online with the new certificate: only now is the previous one revoked (superseded).
+      await issuer.confirmRenewal(issued.gateway_id, issued.serial_number, step.signal).catch((err: unknown) => {
+        throw mapIssuerError(err, issuer.serverUrl);
+      });
+      step.log(`certificate ${previous?.serialNumber ?? '?'} revoked (superseded) after ${issued.serial_number} was seen online`);
+    } else if (previous) {
+      step.log(`certificate ${previous.serialNumber} was superseded by the server when ${issued.serial_number} was issued`);
+    }
+    await this.shell!.run(['sh', this.installedInstaller(), 'finalize', ...this.prefixArgs], { privileged: true, what: 'drop the previous identity', signal: step.signal });
+    await this.removeUploadDir();
+    step.detail(previous ? `previous identity removed from the Pi; certificate ${previous.serialNumber} superseded` : 'backups removed');
+  }
+
+  private installedInstaller(): string {
+    return path.join(this.s.installPrefix, 'opt/gateway-iot/install.sh');
+  }
+
+  private async removeUploadDir(): Promise<void> {
+    if (!this.uploadDir || !this.session || this.session.isClosed) return;
+    await this.session.exec(`rm -rf -- '${this.uploadDir}'`, { timeoutMs: 20_000 }).catch(() => undefined);
+    this.uploadDir = undefined;
+  }
+
+  /** Leaves the Pi as it was: staged files dropped, or the previous identity and service restored. */
+  private async cleanUpAfterFailure(err: unknown): Promise<void> {
+    const { ctx } = this;
+    const shell = this.shell;
+    if (!shell || !this.session || this.session.isClosed) {
+      if (this.committed && !this.online) ctx.log('the SSH connection is gone: the Pi could not be checked or rolled back (re-run the job)', 'warn');
+      return;
+    }
+    const cancelled = isAbortError(err);
+    try {
+      if (this.committed && !this.online) {
+        ctx.log('rolling back to the previous identity and service');
+        await shell.run(['sh', this.installedInstaller(), 'rollback', ...this.prefixArgs, '--service-manager', this.s.serviceManager, '--user', this.s.serviceUser], {
+          privileged: true,
+          what: 'roll back',
+          timeoutMs: 60_000,
+        });
+      } else if (this.staged) {
+        await shell.run(['sh', this.installer, 'abort', ...this.prefixArgs], { privileged: true, what: 'drop the staged files', timeoutMs: 30_000 });
+      }
+    } catch (cleanupErr) {
+      ctx.log(`clean-up on the Pi failed: ${(cleanupErr as Error).message}`, 'warn');
+    }
+    await this.removeUploadDir();
+    if (cancelled) ctx.log('cancelled; the Pi keeps its previous state');
+  }
+}
+
+function sshLost(err: SshConnectionLost, step: string): JobFailure {
+  return new JobFailure('SSH_UNREACHABLE', `The SSH connection to the Pi was lost during the ${step} step.`, {
+    hint: 'Check the network. The installer switches files only at its very end, so the Pi keeps either its previous identity or the complete new one; run the job again.',
+    cause: err,
+  });
+}
+
+function canonicalMac(input: string): string {
+  const m = parseMac(input);
+  if (!m.ok) throw new JobFailure('PROFILE_INVALID', m.error);
+  return m.mac;
+}
+
+function expand(template: string, mac: string, mac12: string): string {
+  return template.replaceAll('{mac12}', mac12).replaceAll('{MAC12}', mac12.toUpperCase()).replaceAll('{mac}', mac).replaceAll('{seq}', '1');
+}
+
+function normaliseSerial(s: string): string {
+  return s.replace(/:/g, '').replace(/^0+/, '').toLowerCase();
+}
+
+/** The issued certificate must be for this MAC (the Pi checks it matches its key before installing). */
+function checkIssued(response: ProvisionResponse, mac: string): void {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(response.certificate_pem);
+  } catch (err) {
+    throw new JobFailure('SERVER_REJECTED', `The server returned an unreadable certificate: ${(err as Error).message}`);
+  }
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  if (cn !== mac) throw new JobFailure('SERVER_REJECTED', `The server returned a certificate for CN=${cn ?? '?'}, not ${mac}.`);
+}
+
+function mapIssuerError(err: unknown, serverUrl: string): unknown {
+  if (!(err instanceof IssuerError)) return err;
+  switch (err.kind) {
+    case 'unreachable':
+      return new JobFailure('SERVER_UNREACHABLE', `The issuance server ${serverUrl} could not be reached: ${err.message}`, { cause: err });
+    case 'conflict':
+      return new JobFailure('MAC_ALREADY_PROVISIONED', err.message, { cause: err });
+    case 'unauthorized':
+      return new JobFailure('SERVER_REJECTED', `The server refused the station's token: ${err.message}`, {
+        hint: 'Check server.token in the profile (an operator token of this account).',
+        cause: err,
+      });
+    default:
+      return new JobFailure('SERVER_REJECTED', `The server rejected the request: ${err.message}`, { cause: err });
+  }
+}
