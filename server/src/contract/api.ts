@@ -20,6 +20,10 @@ export interface ProvisionRequest {
   conta_id: number;
   /** PEM PKCS#10; when absent the server makes the key and returns it once. */
   csr_pem?: string;
+  /** Key type when the server makes the key (default from the server's settings, normally "ec"). */
+  key_type?: 'ec' | 'rsa';
+  /** Who made the CSR's key: the device itself (default) or the station, for the records. */
+  key_origin?: 'device' | 'station';
 }
 
 export interface ProvisionResponse {
@@ -33,6 +37,10 @@ export interface ProvisionResponse {
   mqtt_broker: string;
   mqtt_port: number;
   mqtt_topic: string;
+  /** Canonical MAC the certificate was issued for (additional to the seed's fields). */
+  mac_address?: string;
+  /** Things the caller may want to know, e.g. that the MAC was normalised. */
+  notices?: string[];
 }
 
 export interface CertificateSummary {
@@ -45,6 +53,8 @@ export interface CertificateSummary {
   revoked_at: string | null;
   revoke_reason: string | null;
   key_origin: 'device' | 'station' | 'server';
+  /** "pending" = a renewal the device has not confirmed yet. */
+  status?: 'pending' | 'active' | 'revoked' | 'expired';
 }
 
 export interface Gateway {
@@ -63,6 +73,8 @@ export interface Gateway {
 
 export interface GatewayDetail extends Gateway {
   certificados: CertificateSummary[];
+  /** A server-made key is waiting (sealed) for its one ZIP download. */
+  private_key_available?: boolean;
 }
 
 export interface Paginated<T> {
@@ -87,15 +99,65 @@ export interface RevokeRequest {
   reason: string;
 }
 
+export interface RevokeResponse {
+  gateway_id: number;
+  revoked: { serial_number: string; revoked_at: string; reason: string }[];
+  /** The CRL that already lists them. */
+  crl_number: number;
+}
+
 export interface RenewRequest {
   csr_pem?: string;
+  key_type?: 'ec' | 'rsa';
+  key_origin?: 'device' | 'station';
+  /**
+   * Ask the device over MQTT (`cert_renew`) to make a new key and send a CSR itself; the old
+   * certificate stays valid until the device confirms the new one. Answered with 202.
+   */
+  ask_device?: boolean;
+}
+
+/** 202 answer to `renew/` with `ask_device: true`. */
+export interface RenewRequestedResponse {
+  gateway_id: number;
+  mac_address: string;
+  status: 'requested';
+  /** `id` of the `cert_renew` command; the device echoes it in its `cert/csr`. */
+  command_id: string;
+}
+
+/** One stored reading (seed telemetry payload plus the server's receive time). */
+export interface TelemetryReading {
+  id: number;
+  /** The device's own timestamp (ISO 8601). */
+  timestamp: string;
+  received_at: string;
+  valor: number;
+  unidade: string;
+  slave_id: number | null;
+  register: number | null;
+  firmware_version: string | null;
+}
+
+/** `GET gateways/{id}/telemetry/?since=&after_id=&limit=`: oldest first. */
+export interface TelemetryResponse {
+  gateway_id: number;
+  mac_address: string;
+  since: string;
+  count: number;
+  results: TelemetryReading[];
+  /** Query for the next page (`since` + `after_id`), or null when this page was not full. */
+  next: { since: string; after_id: number } | null;
 }
 
 export interface ImportRowResult {
   line: number;
   mac_address: string;
-  status: 'created' | 'error';
+  /** "not_imported": the row was valid but the import was refused because of other rows. */
+  status: 'created' | 'error' | 'not_imported';
   gateway_id?: number;
+  serial_number?: string;
+  expires_at?: string;
   error?: string;
 }
 

@@ -1,0 +1,279 @@
+/**
+ * Issuance benchmark: the real server (compiled CLI, HTTPS on loopback) under 64 concurrent
+ * keep-alive clients, for the CSR path (EC P-256), the server-keygen path (EC P-256 and RSA-2048),
+ * and, in the same run, the seed's approach (node-forge RSA-2048 keygen + sign, in process).
+ * Prints certificates/s, p50/p99 latency and the server's RSS (peak, sampled every 50 ms).
+ *
+ *   npm run build -w server && npx tsx server/bench/issuance.ts [--csr N] [--ec N] [--rsa N] [--forge N]
+ *
+ * Targets (issue 2, 2-core machine): ≥ 1,000 CSR issuances/s, p99 ≤ 100 ms, RSS ≤ 150 MB, ≥ 50× the seed.
+ */
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import forge from 'node-forge';
+import { ApiClient } from '../src/client/index.js';
+import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
+import { initServerData } from '../src/config/init.js';
+import { createApiToken } from '../src/service/tokens.js';
+import { SqliteRepository } from '../src/store/sqlite.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const CONCURRENCY = opt('concurrency', 64);
+const COUNTS = { csr: opt('csr', 10_000), ec: opt('ec', 5_000), rsa: opt('rsa', 200), forge: opt('forge', 20) };
+const WARMUP = 1_000;
+const CLI = path.resolve(import.meta.dirname, '../dist/cli/tds-server.js');
+const PASS = 'benchmark passphrase';
+
+// --------------------------------------------------------------------------------------------
+// CSRs for the CSR path, made quickly: a few device keys, one DER-encoded request per MAC.
+
+const OID_CN = '2.5.4.3';
+function makeCsr(mac: string, key: KeyObject, spki: Buffer): string {
+  const info = seq(unsignedInteger(Buffer.from([0])), seq(set(seq(oid(OID_CN), utf8String(mac)))), spki, explicit(0, Buffer.alloc(0)));
+  const alg = seq(oid('1.2.840.10045.4.3.2'));
+  return derToPem(seq(info, alg, bitString(sign('sha256', info, key))), 'CERTIFICATE REQUEST');
+}
+
+function macFor(prefix: number, i: number): string {
+  const b = [0x02, prefix, (i >> 24) & 0xff, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+// --------------------------------------------------------------------------------------------
+
+interface Result {
+  name: string;
+  count: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  p90: number;
+  max: number;
+  rssPeakMb: number | null;
+  /** CPU time (user+sys) per certificate: server process, and this load-generating process. */
+  serverCpuMs: number | null;
+  clientCpuMs: number | null;
+}
+
+function processCpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function rssMb(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function load(
+  name: string,
+  client: ApiClient,
+  count: number,
+  request: (i: number) => Promise<unknown>,
+  serverPid: number,
+): Promise<Result> {
+  const latencies: number[] = [];
+  let next = 0;
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMb(serverPid) ?? 0);
+  }, 50);
+  const serverCpu0 = processCpuMs(serverPid);
+  const clientCpu0 = process.cpuUsage();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t = performance.now();
+        await request(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const serverCpu1 = processCpuMs(serverPid);
+  const clientCpu = process.cpuUsage(clientCpu0);
+  clearInterval(sampler);
+  peak = Math.max(peak, rssMb(serverPid) ?? 0);
+  latencies.sort((a, b) => a - b);
+  void client;
+  return {
+    name,
+    count,
+    seconds,
+    perSecond: count / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    p90: percentile(latencies, 90),
+    max: latencies[latencies.length - 1] ?? NaN,
+    rssPeakMb: peak || null,
+    serverCpuMs: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / count,
+    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000 / count,
+  };
+}
+
+function seedApproach(count: number): Result {
+  // What the seed's service does per device: a fresh RSA-2048 key and a forge-signed certificate.
+  const caKeys = forge.pki.rsa.generateKeyPair(2048);
+  const caCert = forge.pki.createCertificate();
+  caCert.publicKey = caKeys.publicKey;
+  caCert.serialNumber = '01';
+  caCert.validity.notBefore = new Date();
+  caCert.validity.notAfter = new Date(Date.now() + 20 * 365 * 86_400_000);
+  const caName = [{ shortName: 'CN', value: 'Seed CA' }];
+  caCert.setSubject(caName);
+  caCert.setIssuer(caName);
+  caCert.setExtensions([{ name: 'basicConstraints', cA: true }]);
+  caCert.sign(caKeys.privateKey, forge.md.sha256.create());
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    const keys = forge.pki.rsa.generateKeyPair(2048);
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = (i + 2).toString(16).padStart(2, '0');
+    cert.validity.notBefore = new Date();
+    cert.validity.notAfter = new Date(Date.now() + 10 * 365 * 86_400_000);
+    const mac = macFor(0xf0, i);
+    cert.setSubject([
+      { shortName: 'C', value: 'BR' },
+      { shortName: 'ST', value: 'SP' },
+      { shortName: 'L', value: 'Sao Paulo' },
+      { shortName: 'O', value: 'TDS IoT' },
+      { shortName: 'CN', value: mac },
+    ]);
+    cert.setIssuer(caName);
+    cert.setExtensions([
+      { name: 'subjectAltName', altNames: [{ type: 2, value: `${mac.replace(/:/g, '')}.devices.tds.com.br` }] },
+      { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', critical: true, clientAuth: true },
+    ]);
+    cert.sign(caKeys.privateKey, forge.md.sha256.create());
+    forge.pki.certificateToPem(cert);
+    forge.pki.privateKeyToPem(keys.privateKey);
+    latencies.push(performance.now() - t);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    name: 'seed approach: node-forge RSA-2048 keygen + sign (in process, 1 thread)',
+    count,
+    seconds,
+    perSecond: count / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    p90: percentile(latencies, 90),
+    max: latencies[latencies.length - 1] ?? NaN,
+    rssPeakMb: null,
+    serverCpuMs: null,
+    clientCpuMs: null,
+  };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build -w server" first`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'tds-bench-'));
+  const dataDir = path.join(dir, 'data');
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    await initServerData({ dataDir, passphrase: PASS });
+    const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
+    const account = await repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
+    const { token } = await createApiToken(repo, { accountId: account.id, role: 'operator' }, 'bench');
+    await repo.close();
+
+    // e.g. TDS_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+    // The installed `tds-server` bin runs with --max-semi-space-size=4 (its shebang); so does this.
+    const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
+    child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
+      env: { ...process.env, TDS_CA_PASSPHRASE: PASS },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const listening = await new Promise<{ api_url: string; pid: number }>((resolve, reject) => {
+      let out = '';
+      child!.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /^(\{"event":"listening".*\})$/m.exec(out);
+        if (m) resolve(JSON.parse(m[1]!) as { api_url: string; pid: number });
+      });
+      child!.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+    });
+    const caPem = readFileSync(path.join(dataDir, 'ca.crt'), 'utf8');
+    const client = new ApiClient({ baseUrl: listening.api_url, token, caPem, timeoutMs: 120_000 });
+    const pid = listening.pid;
+    console.log(`server pid ${pid}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} concurrent clients`);
+    console.log(`idle server RSS: ${rssMb(pid)?.toFixed(1)} MB`);
+
+    const deviceKeys = Array.from({ length: 16 }, () => {
+      const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      return { key: k.privateKey, spki: k.publicKey.export({ type: 'spki', format: 'der' }) };
+    });
+    const csrs = (prefix: number, n: number): { mac: string; csr: string }[] =>
+      Array.from({ length: n }, (_, i) => {
+        const mac = macFor(prefix, i);
+        const k = deviceKeys[i % deviceKeys.length]!;
+        return { mac, csr: makeCsr(mac, k.key, k.spki) };
+      });
+
+    const provisionCsr = (list: { mac: string; csr: string }[]) => (i: number) =>
+      client.provision({ mac_address: list[i]!.mac, codigo: 'BENCH', nome: 'bench', conta_id: account.id, csr_pem: list[i]!.csr });
+    const provisionKeygen = (prefix: number, keyType: 'ec' | 'rsa') => (i: number) =>
+      client.provision({ mac_address: macFor(prefix, i), codigo: 'BENCH', nome: 'bench', conta_id: account.id, key_type: keyType });
+
+    const results: Result[] = [];
+    await load('warm-up', client, WARMUP, provisionCsr(csrs(0x0f, WARMUP)), pid);
+    results.push(await load('CSR path, EC P-256 (device keeps its key)', client, COUNTS.csr, provisionCsr(csrs(0x10, COUNTS.csr)), pid));
+    results.push(await load('server keygen, EC P-256', client, COUNTS.ec, provisionKeygen(0x20, 'ec'), pid));
+    results.push(await load('server keygen, RSA-2048', client, COUNTS.rsa, provisionKeygen(0x30, 'rsa'), pid));
+    client.close();
+    results.push(seedApproach(COUNTS.forge));
+
+    console.log('');
+    const ms = (v: number | null): string => (v === null ? '–' : v.toFixed(2));
+    console.log('| scenario | certificates | certs/s | p50 ms | p99 ms | server RSS peak MB | server CPU ms/cert | client CPU ms/cert |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of results) {
+      console.log(
+        `| ${r.name} | ${r.count} | ${r.perSecond.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.rssPeakMb === null ? '–' : r.rssPeakMb.toFixed(1)} | ${ms(r.serverCpuMs)} | ${ms(r.clientCpuMs)} |`,
+      );
+    }
+    console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share these ${cpus().length} CPUs)`);
+    const csr = results[0]!;
+    const seed = results[results.length - 1]!;
+    console.log('');
+    console.log(`CSR path latency: p50 ${csr.p50.toFixed(1)} ms, p90 ${csr.p90.toFixed(1)} ms, p99 ${csr.p99.toFixed(1)} ms, max ${csr.max.toFixed(1)} ms`);
+    console.log(`CSR path vs seed approach: ${(csr.perSecond / seed.perSecond).toFixed(0)}x`);
+    console.log(`targets: CSR ≥ 1000/s: ${csr.perSecond >= 1000 ? 'met' : 'MISSED'}; p99 ≤ 100 ms: ${csr.p99 <= 100 ? 'met' : 'MISSED'}; RSS ≤ 150 MB: ${Math.max(...results.map((r) => r.rssPeakMb ?? 0)) <= 150 ? 'met' : 'MISSED'}; ≥ 50x seed: ${csr.perSecond / seed.perSecond >= 50 ? 'met' : 'MISSED'}`);
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child!.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,143 @@
+/** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
+import { z } from 'zod';
+import * as s from './schemas.js';
+import { brokerOpenApiPaths, renewAskDeviceResponse } from '../broker/api-routes.js';
+
+type JsonObject = Record<string, unknown>;
+
+function components(): JsonObject {
+  const input = z.registry<{ id: string }>();
+  input.add(s.provisionBody, { id: 'ProvisionRequest' });
+  input.add(s.renewBody, { id: 'RenewRequest' });
+  input.add(s.revokeBody, { id: 'RevokeRequest' });
+  input.add(s.importJsonBody, { id: 'ImportRequest' });
+  const output = z.registry<{ id: string }>();
+  output.add(s.errorBody, { id: 'Error' });
+  output.add(s.provisionResponse, { id: 'ProvisionResponse' });
+  output.add(s.certificateSummary, { id: 'CertificateSummary' });
+  output.add(s.gateway, { id: 'Gateway' });
+  output.add(s.gatewayDetail, { id: 'GatewayDetail' });
+  output.add(s.gatewayPage, { id: 'GatewayPage' });
+  output.add(s.revokeResponse, { id: 'RevokeResponse' });
+  output.add(s.importRow, { id: 'ImportRow' });
+  output.add(s.importResponse, { id: 'ImportResponse' });
+  output.add(s.auditEvent, { id: 'AuditEvent' });
+  output.add(s.auditPage, { id: 'AuditPage' });
+  const uri = (id: string): string => `#/components/schemas/${id}`;
+  const strip = (schemas: Record<string, JsonObject>): Record<string, JsonObject> =>
+    Object.fromEntries(Object.entries(schemas).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).filter(([key]) => key !== '$schema' && key !== 'id'))]));
+  const a = z.toJSONSchema(input, { uri, io: 'input', unrepresentable: 'any' }) as { schemas: Record<string, JsonObject> };
+  const b = z.toJSONSchema(output, { uri, io: 'output', unrepresentable: 'any' }) as { schemas: Record<string, JsonObject> };
+  return { ...strip(a.schemas), ...strip(b.schemas) };
+}
+
+function queryParams(schema: z.ZodObject): JsonObject[] {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonObject> };
+  return Object.entries(json.properties ?? {}).map(([name, sch]) => ({ name, in: 'query', required: false, schema: sch }));
+}
+
+const ref = (id: string): JsonObject => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string): JsonObject => ({ content: { 'application/json': { schema: ref(id) } } });
+const errors = (...codes: number[]): JsonObject =>
+  Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c] ?? 'error', ...json('Error') }]));
+const ERROR_TEXT: Record<number, string> = {
+  400: 'validation failed (details.field names the input)',
+  401: 'missing, invalid or revoked token',
+  403: 'role or account not allowed',
+  404: 'not found (also for other accounts\' objects)',
+  409: 'MAC already has an active certificate / no active certificate',
+  413: 'body too large',
+  415: 'unsupported Content-Type',
+  429: 'rate limited',
+};
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+const auth = [{ token: [] }];
+
+export function buildOpenApiDocument(version: string): JsonObject {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'TDS certificate-issuance API',
+      version,
+      description: 'Seed-compatible provisioning API. Authenticate with "Authorization: Token <token>". Errors are {error, details?}.',
+    },
+    servers: [{ url: '/api/v1' }],
+    components: {
+      securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'Token <token>' } },
+      schemas: components(),
+    },
+    paths: {
+      '/gateways/provision/': {
+        post: {
+          summary: 'Create a gateway and issue its certificate (operator)',
+          security: auth,
+          requestBody: { required: true, ...json('ProvisionRequest') },
+          responses: { '201': { description: 'issued', ...json('ProvisionResponse') }, ...errors(400, 401, 403, 409, 413, 415, 429) },
+        },
+      },
+      '/gateways/': {
+        get: {
+          summary: "List the account's gateways (any role)",
+          security: auth,
+          parameters: queryParams(s.gatewayListQuery),
+          responses: { '200': { description: 'page', ...json('GatewayPage') }, ...errors(400, 401, 403, 429) },
+        },
+      },
+      '/gateways/{id}/': {
+        get: {
+          summary: 'A gateway with its certificates (any role)',
+          security: auth,
+          parameters: [idParam],
+          responses: { '200': { description: 'gateway', ...json('GatewayDetail') }, ...errors(400, 401, 404, 429) },
+        },
+      },
+      '/gateways/{id}/certificados/': {
+        get: {
+          summary: 'ZIP with client.crt, ca.crt, README.txt (+ client.key once, after a CSV import) (operator)',
+          security: auth,
+          parameters: [idParam],
+          responses: { '200': { description: 'ZIP', content: { 'application/zip': {} } }, ...errors(400, 401, 403, 404, 409, 429) },
+        },
+      },
+      '/gateways/{id}/revoke/': {
+        post: {
+          summary: 'Revoke the active certificate; the CRL is re-signed before the response (operator, admin)',
+          security: auth,
+          parameters: [idParam],
+          requestBody: { required: true, ...json('RevokeRequest') },
+          responses: { '200': { description: 'revoked', ...json('RevokeResponse') }, ...errors(400, 401, 403, 404, 409, 429) },
+        },
+      },
+      '/gateways/{id}/renew/': {
+        post: {
+          summary: 'New certificate (from a CSR, or server-made key); the old one is revoked as superseded (operator)',
+          security: auth,
+          parameters: [idParam],
+          requestBody: { required: false, ...json('RenewRequest') },
+          responses: { '201': { description: 'issued', ...json('ProvisionResponse') }, '202': renewAskDeviceResponse, ...errors(400, 401, 403, 404, 409, 429) },
+        },
+      },
+      ...brokerOpenApiPaths(),
+      '/gateways/import/': {
+        post: {
+          summary: 'CSV "mac_address,codigo,nome": all rows or none (operator)',
+          security: auth,
+          parameters: queryParams(s.importQuery),
+          requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } }, 'application/json': { schema: ref('ImportRequest') } } },
+          responses: { '201': { description: 'imported', ...json('ImportResponse') }, ...errors(400, 401, 403, 409, 413, 429) },
+        },
+      },
+      '/audit/': {
+        get: {
+          summary: "The account's audit events, newest first (admin, auditor)",
+          security: auth,
+          parameters: queryParams(s.auditListQuery),
+          responses: { '200': { description: 'page', ...json('AuditPage') }, ...errors(400, 401, 403, 429) },
+        },
+      },
+      '/ca.pem': { get: { summary: 'CA certificate', responses: { '200': { description: 'PEM', content: { 'application/x-pem-file': {} } }, ...errors(429) } } },
+      '/crl.pem': { get: { summary: 'Current CRL (v2, CRL Number)', responses: { '200': { description: 'PEM', content: { 'application/x-pem-file': {} } }, ...errors(429) } } },
+      '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
+    },
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Wire schemas (seed field names). Requests are validated with them at the boundary; responses are
+ * described with them for the OpenAPI document.
+ */
+import { z } from 'zod';
+import {
+  codigoField,
+  contaIdField,
+  csrField,
+  keyOriginField,
+  keyTypeField,
+  macField,
+  nomeField,
+  reasonField,
+} from '../service/fields.js';
+
+const objectError = (what: string) => ({ error: `the request body must be a JSON object ${what}` });
+
+export const provisionBody = z
+  .object(
+    {
+      mac_address: macField.meta({ description: 'Device MAC; upper case, "-" and bare 12-hex are accepted and normalised', example: 'aa:bb:cc:dd:ee:ff' }),
+      codigo: codigoField.meta({ example: 'GW001' }),
+      nome: nomeField.meta({ example: 'Gateway Sede Principal' }),
+      conta_id: contaIdField.meta({ description: "Must be the token's account" }),
+      csr_pem: csrField.optional().meta({ description: 'PKCS#10 with CN = the MAC. Absent: the server makes the key and returns it once' }),
+      key_type: keyTypeField.optional(),
+      key_origin: keyOriginField.optional(),
+    },
+    objectError('with mac_address, codigo, nome and conta_id'),
+  );
+
+export const renewBody = z
+  .object(
+    {
+      csr_pem: csrField.optional(),
+      key_type: keyTypeField.optional(),
+      key_origin: keyOriginField.optional(),
+      // Broker side (issue 3): ask the device over MQTT (cert_renew) to renew itself; answered with 202.
+      ask_device: z.boolean({ error: 'ask_device must be true or false' }).optional(),
+    },
+    objectError('(may be {})'),
+  );
+
+export const revokeBody = z
+  .object(
+    {
+      reason: reasonField.meta({
+        description: 'RFC 5280 reason name (keyCompromise, cessationOfOperation, superseded, affiliationChanged, privilegeWithdrawn, certificateHold, unspecified) or free text (recorded; CRL reason unspecified)',
+        example: 'keyCompromise',
+      }),
+    },
+    objectError('with reason'),
+  );
+
+export const importJsonBody = z
+  .object(
+    { csv: z.string({ error: 'csv must be the CSV text' }).max(2_000_000), key_type: keyTypeField.optional() },
+    objectError('with csv (or send text/csv)'),
+  );
+
+const positiveIntFromString = (field: string, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,9}$/, `${field} must be a positive integer`)
+    .transform(Number)
+    .pipe(z.number().int().min(1, `${field} must be a positive integer`).max(max, `${field} must be at most ${max}`));
+
+export const idParams = z.object({ id: positiveIntFromString('gateway id', 2 ** 31) });
+
+const boolFromString = z.enum(['true', 'false', '1', '0'], { error: 'is_online must be true or false' }).transform((v) => v === 'true' || v === '1');
+
+export const gatewayListQuery = z.object({
+  page: positiveIntFromString('page', 1_000_000).optional(),
+  page_size: positiveIntFromString('page_size', 200).optional(),
+  search: z.string().max(100, 'search is too long').optional(),
+  mac: macField.optional(),
+  codigo: codigoField.optional(),
+  is_online: boolFromString.optional(),
+  /** Accepted for seed compatibility; must be the token's account. */
+  conta_id: positiveIntFromString('conta_id', 2 ** 31).optional(),
+});
+
+export const auditListQuery = z.object({
+  page: positiveIntFromString('page', 1_000_000).optional(),
+  page_size: positiveIntFromString('page_size', 200).optional(),
+  action: z.string().regex(/^[a-z_.]{1,60}$/, 'action must look like "gateway.provision"').optional(),
+  since: z.iso.datetime({ error: 'since must be an ISO-8601 UTC time like 2026-01-31T00:00:00Z' }).optional(),
+});
+
+export const importQuery = z.object({ key_type: keyTypeField.optional() });
+
+// ------------------------------------------------------------------------------------------
+// Responses (documentation)
+
+export const errorBody = z
+  .object({
+    error: z.string(),
+    details: z.object({ field: z.string().optional() }).catchall(z.unknown()).optional(),
+  });
+
+export const provisionResponse = z
+  .object({
+    gateway_id: z.number().int(),
+    certificate_pem: z.string(),
+    private_key_pem: z.string().optional().meta({ description: 'Only when the server made the key; returned once, never stored' }),
+    ca_pem: z.string(),
+    expires_at: z.string(),
+    serial_number: z.string().meta({ description: 'Uppercase hex' }),
+    mqtt_broker: z.string(),
+    mqtt_port: z.number().int(),
+    mqtt_topic: z.string(),
+    mac_address: z.string().optional(),
+    notices: z.array(z.string()).optional(),
+  });
+
+export const certificateSummary = z
+  .object({
+    id: z.number().int(),
+    mac_address: z.string(),
+    serial_number: z.string(),
+    issued_at: z.string(),
+    expires_at: z.string(),
+    is_revoked: z.boolean(),
+    revoked_at: z.string().nullable(),
+    revoke_reason: z.string().nullable(),
+    key_origin: z.enum(['device', 'station', 'server']),
+    status: z.enum(['pending', 'active', 'revoked', 'expired']).optional(),
+  });
+
+export const gateway = z
+  .object({
+    id: z.number().int(),
+    conta_id: z.number().int(),
+    codigo: z.string(),
+    mac: z.string(),
+    nome: z.string(),
+    qte_max_dispositivos: z.number().int(),
+    is_online: z.boolean(),
+    last_seen: z.string().nullable(),
+    firmware_version: z.string().nullable(),
+    created_at: z.string(),
+    active_certificate: certificateSummary.nullable(),
+  });
+
+export const gatewayDetail = gateway
+  .extend({ certificados: z.array(certificateSummary), private_key_available: z.boolean().optional() });
+
+const paginated = <T extends z.ZodType>(item: T) =>
+  z.object({ count: z.number().int(), next: z.string().nullable(), previous: z.string().nullable(), results: z.array(item) });
+
+export const gatewayPage = paginated(gateway);
+
+export const revokeResponse = z
+  .object({
+    gateway_id: z.number().int(),
+    revoked: z.array(z.object({ serial_number: z.string(), revoked_at: z.string(), reason: z.string() })),
+    crl_number: z.number().int(),
+  });
+
+export const importRow = z
+  .object({
+    line: z.number().int(),
+    mac_address: z.string(),
+    status: z.enum(['created', 'error', 'not_imported']),
+    gateway_id: z.number().int().optional(),
+    serial_number: z.string().optional(),
+    expires_at: z.string().optional(),
+    error: z.string().optional(),
+  });
+
+export const importResponse = z
+  .object({ created: z.number().int(), failed: z.number().int(), rows: z.array(importRow) });
+
+export const auditEvent = z
+  .object({
+    id: z.number().int(),
+    at: z.string(),
+    conta_id: z.number().int().nullable(),
+    actor: z.string(),
+    action: z.string(),
+    object: z.string().nullable(),
+    source_ip: z.string().nullable(),
+    result: z.enum(['ok', 'denied', 'error']),
+    detail: z.string().nullable(),
+  });
+
+export const auditPage = paginated(auditEvent);

@@ -1,0 +1,38 @@
+/** What the broker CLI commands share: the signing context plus the MQTT store and broker publication. */
+import { openSigning, type SigningContext } from '../../cli/common.js';
+import { MqttStore } from '../../mqtt/store.js';
+import { loadBrokerConfig, type BrokerConfig } from '../broker-config.js';
+import { storeBrokerState } from '../kit-builder.js';
+import { BrokerPublisher, type PublishResult } from '../publisher.js';
+
+export interface BrokerCliContext extends SigningContext {
+  store: MqttStore;
+  kit: BrokerConfig | undefined;
+  /** Pushes the current CRL and ACL to the kit folder recorded by broker-kit and reloads the broker. */
+  publishToBroker(): Promise<PublishResult | undefined>;
+}
+
+export async function openBrokerCli(dataDir: string, passphrase: string): Promise<BrokerCliContext> {
+  const ctx = await openSigning(dataDir, passphrase);
+  try {
+    const store = new MqttStore(ctx.repo.db);
+    const kit = await loadBrokerConfig(dataDir);
+    return {
+      ...ctx,
+      store,
+      kit,
+      async publishToBroker() {
+        if (!kit?.publishDir) return undefined;
+        const publisher = new BrokerPublisher({
+          state: storeBrokerState({ issuance: ctx.service, crl: ctx.crl, store }),
+          dir: kit.publishDir,
+          reload: kit.reload,
+        });
+        return publisher.publish();
+      },
+    };
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Everything broker-related that runs inside `tds-server serve`:
+ * - publication of every new CRL (and the ACL) to the Mosquitto kit folder recorded by broker-kit,
+ *   with a reload, and to the embedded broker;
+ * - the embedded aedes broker (`serve --broker`);
+ * - the server's own MQTT client: presence, telemetry, renewal over MQTT.
+ * It hooks into the issuance core only through its events.
+ */
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import { serviceCommonName } from '../contract/index.js';
+import type { CertificateAuthority } from '../ca/authority.js';
+import type { CrlPublisher } from '../service/crl-publisher.js';
+import type { ServerEvents } from '../service/events.js';
+import type { IssuanceService } from '../service/issuance.js';
+import type { Repository } from '../store/repository.js';
+import { MqttService } from '../mqtt/service.js';
+import { MqttStore } from '../mqtt/store.js';
+import { RepositoryRenewalBackend } from '../mqtt/renewal-backend.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { loadBrokerConfig } from './broker-config.js';
+import { EmbeddedBroker } from './embedded.js';
+import { identityDir, issueServiceIdentity, readIdentity, writeIdentity, type ServiceIdentity } from './identity-files.js';
+import { splitNames, storeBrokerState } from './kit-builder.js';
+import { BrokerPublisher } from './publisher.js';
+
+export interface BrokerServicesDeps {
+  dataDir: string;
+  ca: CertificateAuthority;
+  repo: Repository;
+  /** The server's SQLite database (telemetry, presence). */
+  db: Database.Database;
+  issuance: IssuanceService;
+  crl: CrlPublisher;
+  events: ServerEvents;
+  log?: (line: string) => void;
+}
+
+export interface BrokerServicesOptions {
+  /** `serve --broker`: run the embedded broker on this port (0 = any free port). */
+  embedded?: { port: number; host?: string; altNames?: string[] };
+  /**
+   * The server's MQTT client. Default: connect to the embedded broker when it runs, else none.
+   * For Mosquitto: its address and the server identity (`tds-server-<name>` from `identity create`).
+   */
+  mqtt?: { host: string; port: number; identity: string; servername?: string };
+  /** Offline after this long without any message from the device (default 180 s). */
+  presenceTimeoutMs?: number;
+  telemetryRetentionDays?: number;
+}
+
+export interface BrokerServices {
+  store: MqttStore;
+  publisher: BrokerPublisher;
+  embedded: EmbeddedBroker | undefined;
+  mqtt: MqttService | undefined;
+  /** Sends `cert_renew` to a device over MQTT; throws when there is no MQTT client or broker. */
+  requestRenewal(mac: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const EMBEDDED_DIR = 'embedded-broker';
+const RENEW_BEFORE_MS = 30 * 86_400_000;
+
+/** The embedded broker's TLS certificate, kept in the data folder and re-issued when due or renamed. */
+async function embeddedBrokerCertificate(deps: BrokerServicesDeps, names: string[]): Promise<{ certPem: string; keyPem: string }> {
+  const dir = path.join(deps.dataDir, EMBEDDED_DIR);
+  const certFile = path.join(dir, 'broker.crt');
+  const keyFile = path.join(dir, 'broker.key');
+  const namesFile = path.join(dir, 'names.json');
+  try {
+    const [certPem, keyPem, saved] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8'), readFile(namesFile, 'utf8')]);
+    const cert = new X509Certificate(certPem);
+    const record = await deps.repo.getCertificateBySerial(cert.serialNumber.toUpperCase());
+    const fresh = Date.parse(cert.validTo) - Date.now() > RENEW_BEFORE_MS;
+    if (fresh && record?.status === 'active' && saved === JSON.stringify(names) && cert.checkIssued(new X509Certificate(deps.ca.certificatePem))) {
+      return { certPem, keyPem };
+    }
+  } catch {
+    /* missing or unreadable: issue a new one */
+  }
+  const split = splitNames(names);
+  const cert = await deps.issuance.issueBrokerIdentity({ hostnames: split.hostnames, ips: split.ips }, 'server');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(keyFile, cert.privateKeyPem!, { mode: 0o600, forceMode: true });
+  await writeFileAtomic(certFile, cert.pem, { mode: 0o644, forceMode: true });
+  await writeFileAtomic(namesFile, JSON.stringify(names), { mode: 0o644, forceMode: true });
+  return { certPem: cert.pem, keyPem: cert.privateKeyPem! };
+}
+
+/**
+ * The server's own MQTT identity from `<data>/identities/<cn>/`. `if-missing`: issued when the
+ * folder has none, but a revoked or expiring one is an error (an admin's revocation must stick);
+ * `always`: also re-issued when revoked or due (the embedded broker's internal identity).
+ */
+export async function ensureServerIdentity(deps: BrokerServicesDeps, name: string, issue: 'if-missing' | 'always'): Promise<ServiceIdentity> {
+  const cn = serviceCommonName('server', name);
+  const dir = identityDir(deps.dataDir, cn);
+  const existing = await readIdentity(dir);
+  if (existing) {
+    const record = await deps.repo.getCertificateBySerial(existing.serialNumber);
+    if (record?.status === 'active' && Date.parse(existing.expiresAt) - Date.now() > RENEW_BEFORE_MS) return existing;
+    if (issue === 'if-missing') {
+      throw new Error(
+        `the MQTT identity ${cn} in ${dir} is ${record?.status === 'active' ? 'about to expire' : (record?.status ?? 'unknown to this server')}; run "tds-server identity create server --name ${name} --replace"`,
+      );
+    }
+  }
+  const id = await issueServiceIdentity(deps.issuance, 'server', name, 'server');
+  await writeIdentity(dir, id);
+  return id;
+}
+
+export async function startBrokerServices(deps: BrokerServicesDeps, opts: BrokerServicesOptions = {}): Promise<BrokerServices> {
+  const log = deps.log ?? ((): void => undefined);
+  const store = new MqttStore(deps.db);
+  const kit = await loadBrokerConfig(deps.dataDir);
+  const publisher = new BrokerPublisher({
+    state: storeBrokerState({ issuance: deps.issuance, crl: deps.crl, store }),
+    // Read again on every publication: broker-kit may be run while the server is running.
+    target: async () => {
+      const k = await loadBrokerConfig(deps.dataDir);
+      return k?.publishDir ? { dir: k.publishDir, reload: k.reload } : undefined;
+    },
+    log,
+  });
+
+  let embedded: EmbeddedBroker | undefined;
+  if (opts.embedded) {
+    const host = opts.embedded.host ?? '127.0.0.1';
+    const names = [...new Set(['localhost', '127.0.0.1', ...(host === '0.0.0.0' || host === '::' ? [] : [host]), ...(opts.embedded.altNames ?? [])])];
+    const tlsFiles = await embeddedBrokerCertificate(deps, names);
+    embedded = await EmbeddedBroker.start({
+      host,
+      port: opts.embedded.port,
+      caPem: deps.ca.certificatePem,
+      certPem: tlsFiles.certPem,
+      keyPem: tlsFiles.keyPem,
+      crlPem: (await deps.crl.ensureFresh()).pem,
+      log,
+    });
+    publisher.setEmbedded(embedded);
+    log(`[broker] embedded MQTT broker (mTLS) on ${embedded.host}:${embedded.port}`);
+  }
+
+  let mqtt: MqttService | undefined;
+  const connection = opts.mqtt
+    ? { ...opts.mqtt, identity: await ensureServerIdentity(deps, opts.mqtt.identity.replace(/^tds-server-/, ''), 'if-missing') }
+    : embedded
+      ? { host: '127.0.0.1', port: embedded.port, servername: 'localhost', identity: await ensureServerIdentity(deps, 'embedded', 'always') }
+      : undefined;
+  if (connection) {
+    mqtt = new MqttService({
+      connection: {
+        host: connection.host,
+        port: connection.port,
+        servername: connection.servername,
+        caPem: deps.ca.certificatePem,
+        certPem: connection.identity.certPem,
+        keyPem: connection.identity.keyPem,
+        clientId: connection.identity.cn,
+      },
+      presence: { freshnessMs: opts.presenceTimeoutMs ?? 180_000, sink: store },
+      telemetry: { sink: store, retentionDays: opts.telemetryRetentionDays ?? 30 },
+      renewal: { backend: new RepositoryRenewalBackend({ ca: deps.ca, repo: deps.repo, store, issuance: deps.issuance, events: deps.events }) },
+      log,
+    });
+  }
+
+  const fail = (what: string) => (err: unknown): void => log(`[broker] ${what}: ${(err as Error).message}`);
+  const unsubscribe = [
+    deps.events.on('crl.updated', () => publisher.publish().then(() => undefined, fail('CRL publication failed'))),
+    deps.events.on('certificate.issued', (e) => {
+      store.invalidate(e.commonName);
+      // A new service identity needs its ACL block; a re-provisioned identity must leave the deny list.
+      if (e.kind === 'service' || publisher.lastQuarantined.has(e.commonName)) publisher.publish().catch(fail('ACL publication failed'));
+    }),
+    deps.events.on('certificate.revoked', (e) => {
+      store.invalidate(e.commonName);
+      if (e.kind === 'device' && store.deviceCertificates(e.commonName).length === 0) {
+        mqtt?.presence.markOffline(e.commonName);
+        if (e.gatewayId !== null) store.setGatewayOffline(e.gatewayId);
+      }
+    }),
+  ];
+
+  // Bring the broker files in line with the store (the CLI may have changed it while we were down).
+  if (kit?.publishDir || embedded) await publisher.publish().catch(fail('initial publication failed'));
+  mqtt?.start();
+
+  return {
+    store,
+    publisher,
+    embedded,
+    mqtt,
+    async requestRenewal(mac: string) {
+      if (!mqtt) throw new Error('this server has no MQTT connection (start it with --broker or --mqtt-url)');
+      return mqtt.requestRenewal(mac);
+    },
+    async stop() {
+      for (const u of unsubscribe) u();
+      await mqtt?.stop();
+      await embedded?.close();
+    },
+  };
+}

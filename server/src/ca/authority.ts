@@ -1,0 +1,414 @@
+/**
+ * The private CA: makes or imports the CA certificate, issues every kind of end-entity
+ * certificate (device, service identity, broker/TLS server) and signs CRLs. It holds the CA key in
+ * memory only; storage of the key is key-store.ts's job, bookkeeping is the store's.
+ */
+import { createPrivateKey, createPublicKey, sign, verify, webcrypto, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
+import { classifyCommonName, macToHex12, parseMac, serviceCommonName, type ServiceKind } from '../contract/index.js';
+import { CsrError, importSpki, parseCsr } from './csr.js';
+import { children, readTlv, raw } from './der.js';
+import { describePublicKey, generateKey, privateKeyPem, type KeyType } from './keys.js';
+import {
+  EndEntitySigner,
+  KEY_USAGE,
+  OID,
+  ext,
+  ipBytes,
+  keyIdentifier,
+  subjectName,
+  subjectPrefix,
+  type SignedCertificate,
+  type SubjectSettings,
+} from './profile.js';
+import { KeyVault } from './vault.js';
+import { x509 } from './x509.js';
+
+export class IdentityError extends Error {}
+export class CaImportError extends Error {}
+
+export type KeyOrigin = 'device' | 'station' | 'server';
+
+export interface DeviceProfileSettings {
+  subject: SubjectSettings;
+  /** SAN dNSName = `<12 hex>.devices.<domain>`. */
+  domain: string;
+  validityDays: number;
+}
+
+export interface IssuedCertificate extends SignedCertificate {
+  commonName: string;
+  keyType: KeyType;
+  /** PKCS#8 PEM; present only when the CA generated the key. Never stored in plaintext. */
+  privateKeyPem?: string;
+}
+
+export type RevocationReasonName =
+  | 'unspecified'
+  | 'keyCompromise'
+  | 'cACompromise'
+  | 'affiliationChanged'
+  | 'superseded'
+  | 'cessationOfOperation'
+  | 'certificateHold'
+  | 'privilegeWithdrawn';
+
+export interface CrlEntry {
+  serialNumber: string;
+  revokedAt: Date;
+  reason: RevocationReasonName;
+}
+
+export const DEFAULT_CA_SUBJECT = 'C=BR, ST=SP, L=Sao Paulo, O=TDS IoT, CN=TDS IoT Device CA';
+const DAY_MS = 86_400_000;
+/** Certificates start a minute in the past so a device whose clock is slightly behind accepts them. */
+const BACKDATE_MS = 60_000;
+
+function webcryptoAlgorithm(keyType: KeyType): webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams {
+  return keyType === 'ec' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+}
+
+function signingAlgorithm(keyType: KeyType): webcrypto.EcdsaParams | webcrypto.Algorithm {
+  return keyType === 'ec' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5' };
+}
+
+function toPublicKey(input: KeyObject | string): KeyObject {
+  if (typeof input !== 'string') return input.type === 'private' ? createPublicKey(input) : input;
+  try {
+    return createPublicKey(input);
+  } catch {
+    throw new IdentityError('publicKey is not a PEM public key');
+  }
+}
+
+export class CertificateAuthority {
+  readonly certificatePem: string;
+  readonly keyType: KeyType;
+  readonly notAfter: Date;
+  readonly subject: string;
+  /** Encrypts server-made device keys while they wait for their one download. */
+  readonly vault: KeyVault;
+  private readonly cert: x509.X509Certificate;
+  private readonly signer: EndEntitySigner;
+  private readonly keyIdHex: string;
+  private readonly profileCache = new Map<string, { subjectPrefix: Buffer[]; extensions: Record<KeyType, Buffer[]> }>();
+
+  private constructor(
+    cert: x509.X509Certificate,
+    private readonly key: KeyObject,
+    private readonly cryptoKey: webcrypto.CryptoKey,
+    keyType: KeyType,
+    keyId: Buffer,
+    vault: KeyVault,
+  ) {
+    this.cert = cert;
+    this.certificatePem = cert.toString('pem') + '\n';
+    this.keyType = keyType;
+    this.notAfter = cert.notAfter;
+    this.subject = cert.subject;
+    this.vault = vault;
+    this.keyIdHex = keyId.toString('hex');
+    const der = Buffer.from(cert.rawData);
+    const tbs = children(der, readTlv(der, 0))[0]!;
+    const fields = children(der, tbs);
+    const subjectField = fields[fields[0]!.tag === 0xa0 ? 5 : 4]!;
+    this.signer = new EndEntitySigner({
+      issuerName: Buffer.from(raw(der, subjectField)),
+      keyId,
+      key,
+      keyType,
+      notAfter: cert.notAfter,
+    });
+  }
+
+  /** A new self-signed CA: EC P-256 (default) or RSA-3072, 20 years, pathlen 0. */
+  static async generate(options: { keyType?: KeyType; subject?: string; validityYears?: number } = {}): Promise<{
+    authority: CertificateAuthority;
+    pkcs8Der: Buffer;
+  }> {
+    const keyType = options.keyType ?? 'ec';
+    const generated = await generateKey(keyType, 3072);
+    const pkcs8Der = generated.privateKey.export({ type: 'pkcs8', format: 'der' });
+    const cryptoKey = await webcrypto.subtle.importKey('pkcs8', pkcs8Der, webcryptoAlgorithm(keyType), false, ['sign']);
+    const publicCryptoKey = await webcrypto.subtle.importKey('spki', generated.spkiDer, webcryptoAlgorithm(keyType), true, ['verify']);
+    const now = Date.now();
+    const notAfter = new Date(now);
+    notAfter.setUTCFullYear(notAfter.getUTCFullYear() + (options.validityYears ?? 20));
+    let name: x509.Name;
+    try {
+      name = new x509.Name(options.subject ?? DEFAULT_CA_SUBJECT);
+    } catch {
+      throw new CaImportError(`'${options.subject}' is not a distinguished name like "CN=My CA, O=My Org, C=BR"`);
+    }
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerialHex(),
+      subject: name,
+      issuer: name,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter,
+      signingAlgorithm: signingAlgorithm(keyType),
+      publicKey: publicCryptoKey,
+      signingKey: cryptoKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(publicCryptoKey),
+      ],
+    });
+    const authority = await CertificateAuthority.load(cert.toString('pem'), pkcs8Der);
+    return { authority, pkcs8Der };
+  }
+
+  /**
+   * An existing CA certificate + key (any PEM/DER format Node reads, encrypted or not). Checks
+   * that it is a CA that may sign certificates and CRLs, and that key and certificate belong together.
+   */
+  static async import(certPem: string, keyPem: string, keyPassphrase?: string): Promise<{ authority: CertificateAuthority; pkcs8Der: Buffer }> {
+    const encrypted = /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(keyPem);
+    if (encrypted && keyPassphrase === undefined) throw new CaImportError('the CA key is encrypted: give its passphrase (--import-key-passphrase-file)');
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(keyPassphrase === undefined ? { key: keyPem } : { key: keyPem, passphrase: keyPassphrase });
+    } catch (err) {
+      const msg = (err as Error).message;
+      throw new CaImportError(
+        encrypted || /passphrase|decrypt/i.test(msg) ? 'the CA key cannot be decrypted: wrong passphrase?' : `the CA key cannot be read: ${msg}`,
+      );
+    }
+    const pkcs8Der = key.export({ type: 'pkcs8', format: 'der' });
+    return { authority: await CertificateAuthority.load(certPem, pkcs8Der), pkcs8Der };
+  }
+
+  /** Loads a CA from its certificate and its unencrypted PKCS#8 key (as unwrapped by key-store.ts). */
+  static async load(certPem: string, pkcs8Der: Buffer): Promise<CertificateAuthority> {
+    let cert: x509.X509Certificate;
+    try {
+      cert = new x509.X509Certificate(certPem);
+    } catch {
+      throw new CaImportError('the CA certificate is not a PEM/DER X.509 certificate');
+    }
+    const bc = cert.getExtension(x509.BasicConstraintsExtension);
+    if (!bc || !bc.ca) throw new CaImportError('the certificate is not a CA (basicConstraints CA:TRUE is missing)');
+    const ku = cert.getExtension(x509.KeyUsagesExtension);
+    if (ku && ((ku.usages & x509.KeyUsageFlags.keyCertSign) === 0 || (ku.usages & x509.KeyUsageFlags.cRLSign) === 0)) {
+      throw new CaImportError('the CA certificate key usage must allow keyCertSign and cRLSign');
+    }
+    if (cert.notAfter.getTime() <= Date.now()) throw new CaImportError(`the CA certificate expired on ${cert.notAfter.toISOString()}`);
+
+    const key = createPrivateKey({ key: pkcs8Der, format: 'der', type: 'pkcs8' });
+    const info = describePublicKey(createPublicKey(key));
+    if (!info.supported) throw new CaImportError(`CA key: ${info.problem}`);
+    const keyType = info.type;
+    const spkiDer = Buffer.from(cert.publicKey.rawData);
+    const certPublic = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    const probe = Buffer.from('tds-ca-key-check');
+    if (!verify('sha256', probe, certPublic, sign('sha256', probe, key))) {
+      throw new CaImportError('the CA key does not belong to the CA certificate');
+    }
+    const cryptoKey = await webcrypto.subtle.importKey('pkcs8', pkcs8Der, webcryptoAlgorithm(keyType), false, ['sign']);
+    const skiExt = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+    const keyId = skiExt ? Buffer.from(skiExt.keyId, 'hex') : keyIdentifier(spkiDer);
+    return new CertificateAuthority(cert, key, cryptoKey, keyType, keyId, KeyVault.fromCaKey(pkcs8Der));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Devices
+
+  /** Certifies a device public key. `mac` must be canonical; it becomes CN and SAN. */
+  issueDevice(options: { mac: string; spkiDer: Buffer; profile: DeviceProfileSettings; now?: Date }): IssuedCertificate {
+    const info = describePublicKey(importSpki(options.spkiDer));
+    if (!info.supported) throw new IdentityError(info.problem);
+    return this.certifyDevice(options.mac, options.spkiDer, info.type, options.profile, options.now);
+  }
+
+  private certifyDevice(mac: string, spkiDer: Buffer, keyType: KeyType, profile: DeviceProfileSettings, at?: Date): IssuedCertificate {
+    const identity = classifyCommonName(mac);
+    if (identity.kind !== 'device') {
+      throw new IdentityError(`'${mac}' is not a canonical device MAC (aa:bb:cc:dd:ee:ff); the CA issues device certificates only to MACs`);
+    }
+    const fixed = this.deviceProfileParts(profile);
+    const now = (at ?? new Date()).getTime();
+    const signed = this.signer.sign({
+      subject: subjectName(fixed.subjectPrefix, mac),
+      spkiDer,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(now + profile.validityDays * DAY_MS),
+      extensions: [...fixed.extensions[keyType], ext.subjectAltName({ dns: [`${macToHex12(mac)}.devices.${profile.domain}`] })],
+    });
+    return { ...signed, commonName: mac, keyType };
+  }
+
+  /** The constant parts of the device profile, built once per settings. */
+  private deviceProfileParts(profile: DeviceProfileSettings): { subjectPrefix: Buffer[]; extensions: Record<KeyType, Buffer[]> } {
+    const cacheKey = JSON.stringify(profile.subject);
+    let parts = this.profileCache.get(cacheKey);
+    if (!parts) {
+      const common = [ext.endEntity()];
+      const eku = ext.extKeyUsage([OID.clientAuth]);
+      parts = {
+        subjectPrefix: subjectPrefix(profile.subject),
+        extensions: {
+          ec: [...common, ext.keyUsage([KEY_USAGE.digitalSignature]), eku],
+          rsa: [...common, ext.keyUsage([KEY_USAGE.digitalSignature, KEY_USAGE.keyEncipherment]), eku],
+        },
+      };
+      this.profileCache.set(cacheKey, parts);
+    }
+    return parts;
+  }
+
+  /**
+   * CSR path: the signature proves possession of the key; the CN must be the MAC being
+   * provisioned (any accepted spelling of it); nothing else from the CSR is used.
+   */
+  issueDeviceFromCsr(options: { mac: string; csrPem: string; profile: DeviceProfileSettings }): IssuedCertificate {
+    const csr = parseCsr(options.csrPem);
+    if (csr.commonNames.length !== 1) {
+      throw new CsrError(`the CSR subject must carry exactly one CN (the MAC ${options.mac}); it has ${csr.commonNames.length}`);
+    }
+    const cn = csr.commonNames[0]!;
+    const asMac = parseMac(cn);
+    if (!asMac.ok || asMac.mac !== options.mac) {
+      throw new CsrError(`the CSR CN '${cn.slice(0, 64)}' is not the MAC being provisioned (${options.mac})`);
+    }
+    return this.certifyDevice(options.mac, csr.spkiDer, csr.key.type, options.profile);
+  }
+
+  /** Server-keygen path (seed-compatible API): the key is returned once, never stored in plaintext. */
+  async issueDeviceWithNewKey(options: { mac: string; keyType: KeyType; profile: DeviceProfileSettings }): Promise<IssuedCertificate> {
+    const key = await generateKey(options.keyType);
+    const cert = this.certifyDevice(options.mac, key.spkiDer, key.type, options.profile);
+    return { ...cert, privateKeyPem: privateKeyPem(key.privateKey) };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Service identities and servers
+
+  /**
+   * MQTT identity of a service: the server's own client (`tds-server-<name>`) or a station's
+   * monitor (`station-monitor-<name>`). clientAuth only. With no public key, a key is generated
+   * and returned once.
+   */
+  async issueServiceCertificate(options: {
+    kind: ServiceKind;
+    name: string;
+    publicKey?: KeyObject | string;
+    keyType?: KeyType;
+    validityDays?: number;
+    subject?: Partial<SubjectSettings>;
+  }): Promise<IssuedCertificate> {
+    let cn: string;
+    try {
+      cn = serviceCommonName(options.kind, options.name);
+    } catch (err) {
+      throw new IdentityError((err as Error).message);
+    }
+    const identity = classifyCommonName(cn);
+    if (identity.kind !== options.kind) throw new IdentityError(`'${cn}' is not a ${options.kind} identity`);
+    const { spkiDer, keyType, privateKeyPem: keyPem } = await this.keyMaterial(options.publicKey, options.keyType);
+    const usage = keyType === 'rsa' ? [KEY_USAGE.digitalSignature, KEY_USAGE.keyEncipherment] : [KEY_USAGE.digitalSignature];
+    const now = Date.now();
+    const signed = this.signer.sign({
+      subject: subjectName(options.subject ?? {}, cn),
+      spkiDer,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(now + (options.validityDays ?? 825) * DAY_MS),
+      extensions: [ext.endEntity(), ext.keyUsage(usage), ext.extKeyUsage([OID.clientAuth])],
+    });
+    return { ...signed, commonName: cn, keyType, ...(keyPem ? { privateKeyPem: keyPem } : {}) };
+  }
+
+  /**
+   * TLS server certificate (MQTT broker, HTTPS API): serverAuth, SAN with every host name and IP.
+   * CN = the first name. Refuses MAC- and service-shaped names so a broker certificate can never
+   * double as a client identity on the broker.
+   */
+  async issueBrokerCertificate(options: {
+    hostnames?: readonly string[];
+    ips?: readonly string[];
+    publicKey?: KeyObject | string;
+    keyType?: KeyType;
+    validityDays?: number;
+    subject?: Partial<SubjectSettings>;
+  }): Promise<IssuedCertificate> {
+    const hostnames = [...(options.hostnames ?? [])];
+    const ips = [...(options.ips ?? [])];
+    const HOST = /^(?=.{1,253}$)(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+    for (const h of hostnames) if (!HOST.test(h)) throw new IdentityError(`'${h}' is not a DNS host name`);
+    for (const ip of ips) {
+      try {
+        ipBytes(ip);
+      } catch {
+        throw new IdentityError(`'${ip}' is not an IP address`);
+      }
+    }
+    const cn = hostnames[0] ?? ips[0];
+    if (!cn) throw new IdentityError('a server certificate needs at least one host name or IP address');
+    if (classifyCommonName(cn).kind !== 'unknown') throw new IdentityError(`'${cn}' is shaped like a device or service identity; use the server's host name`);
+    const { spkiDer, keyType, privateKeyPem: keyPem } = await this.keyMaterial(options.publicKey, options.keyType);
+    const usage = keyType === 'rsa' ? [KEY_USAGE.digitalSignature, KEY_USAGE.keyEncipherment] : [KEY_USAGE.digitalSignature];
+    const now = Date.now();
+    const signed = this.signer.sign({
+      subject: subjectName(options.subject ?? {}, cn),
+      spkiDer,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(now + (options.validityDays ?? 397) * DAY_MS),
+      extensions: [ext.endEntity(), ext.keyUsage(usage), ext.extKeyUsage([OID.serverAuth]), ext.subjectAltName({ dns: hostnames, ip: ips })],
+    });
+    return { ...signed, commonName: cn, keyType, ...(keyPem ? { privateKeyPem: keyPem } : {}) };
+  }
+
+  /** Same profile as the broker's: the HTTPS certificate of the REST API. */
+  issueTlsServerCertificate(options: Parameters<CertificateAuthority['issueBrokerCertificate']>[0]): Promise<IssuedCertificate> {
+    return this.issueBrokerCertificate(options);
+  }
+
+  private async keyMaterial(
+    publicKey: KeyObject | string | undefined,
+    keyType: KeyType | undefined,
+  ): Promise<{ spkiDer: Buffer; keyType: KeyType; privateKeyPem?: string }> {
+    if (publicKey !== undefined) {
+      const pub = toPublicKey(publicKey);
+      const info = describePublicKey(pub);
+      if (!info.supported) throw new IdentityError(info.problem);
+      return { spkiDer: pub.export({ type: 'spki', format: 'der' }), keyType: info.type };
+    }
+    const generated = await generateKey(keyType ?? 'ec');
+    return { spkiDer: generated.spkiDer, keyType: generated.type, privateKeyPem: privateKeyPem(generated.privateKey) };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // CRL
+
+  /**
+   * CRL v2 with CRL Number and AKI; reason codes per entry (absent for "unspecified", as RFC 5280
+   * §5.3.1 asks). PEM label `X509 CRL`: the library default ("CRL") is unreadable by OpenSSL,
+   * Mosquitto and Node's tls.
+   */
+  async signCrl(options: { crlNumber: number; entries: readonly CrlEntry[]; thisUpdate: Date; nextUpdate: Date }): Promise<string> {
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: this.cert.subjectName,
+      thisUpdate: options.thisUpdate,
+      nextUpdate: options.nextUpdate,
+      signingAlgorithm: signingAlgorithm(this.keyType),
+      signingKey: this.cryptoKey,
+      extensions: [
+        new x509.AuthorityKeyIdentifierExtension(this.keyIdHex),
+        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(options.crlNumber))),
+      ],
+      entries: options.entries.map((e) => ({
+        serialNumber: e.serialNumber.toLowerCase(),
+        revocationDate: e.revokedAt,
+        ...(e.reason === 'unspecified' ? {} : { reason: x509.X509CrlReason[e.reason] }),
+      })),
+    });
+    return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
+  }
+}
+
+function randomSerialHex(): string {
+  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return Buffer.from(b).toString('hex');
+}

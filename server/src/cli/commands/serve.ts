@@ -1,0 +1,119 @@
+/** `tds-server serve`: the REST API (HTTPS by default), plus any registered serve extensions. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { isLoopback, startServer, type StartServerOptions } from '../../api/start.js';
+import { stderrLogger } from '../../util/logger.js';
+import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../common.js';
+import { serveExtensions, type StartedExtension } from '../serve-extensions.js';
+import type { CommandModule } from './types.js';
+
+interface ServeOpts {
+  data?: string;
+  json?: boolean;
+  passphraseFile?: string;
+  host: string;
+  port: number;
+  tls: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowInsecureHttp?: boolean;
+  hostname: string[];
+  mqttBroker?: string;
+  mqttPort?: number;
+  certValidityDays?: number;
+  trustProxy?: boolean;
+  authFailLimit?: number;
+  quiet?: boolean;
+  [extension: string]: unknown;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export const serveCommand: CommandModule = {
+  register(program: Command) {
+    const cmd = program.command('serve').description('run the REST API (HTTPS with a certificate from the server\'s own CA, unless told otherwise)');
+    addDataOption(cmd);
+    addJsonOption(cmd);
+    addPassphraseOption(cmd);
+    cmd
+      .option('--host <address>', 'address to bind', '127.0.0.1')
+      .option('--port <port>', 'TCP port (0 = any free port)', (v) => (v === '0' ? 0 : parsePositiveInt('--port')(v)), 8443)
+      .option('--tls-cert <file>', 'serve with this certificate chain (PEM) instead of one from the own CA')
+      .option('--tls-key <file>', 'private key for --tls-cert')
+      .option('--no-tls', 'plain HTTP (refused on a non-loopback address unless --allow-insecure-http)')
+      .option('--allow-insecure-http', 'allow --no-tls on a non-loopback address (tokens and keys cross the network in clear)')
+      .option('--hostname <name>', 'extra host name or IP for the automatic HTTPS certificate (repeatable)', collect, [])
+      .option('--mqtt-broker <host>', 'MQTT broker host reported in provisioning responses')
+      .option('--mqtt-port <port>', 'MQTT TLS port reported in provisioning responses', parsePositiveInt('--mqtt-port'))
+      .option('--cert-validity-days <days>', 'device certificate lifetime for this run', parsePositiveInt('--cert-validity-days'))
+      .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind a trusted proxy)')
+      .option('--auth-fail-limit <n>', 'failed authentications per address per minute before 429 (default 20)', parsePositiveInt('--auth-fail-limit'))
+      .option('--quiet', 'log only warnings and errors');
+    // Extensions (e.g. the broker) add their own options here.
+    for (const ext of serveExtensions) ext.addOptions(cmd);
+
+    cmd.action(async (opts: ServeOpts) => {
+      const dataDir = dataDirFrom(opts);
+      const logger = stderrLogger({ quiet: opts.quiet ?? false });
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+      let tls: StartServerOptions['tls'] = opts.tls ? 'auto' : 'off';
+      if (opts.tlsCert && opts.tlsKey) {
+        if (!opts.tls) throw new CliError('--tls-cert cannot be combined with --no-tls');
+        tls = { certPem: readFileSync(opts.tlsCert, 'utf8'), keyPem: readFileSync(opts.tlsKey, 'utf8') };
+      }
+      if (!opts.tls && !isLoopback(opts.host) && !opts.allowInsecureHttp) {
+        throw new CliError(`refusing to serve plain HTTP on ${opts.host}: use TLS, bind 127.0.0.1, or add --allow-insecure-http`);
+      }
+      const passphrase = await resolvePassphrase(opts);
+      const server = await startServer({
+        dataDir,
+        passphrase,
+        host: opts.host,
+        port: opts.port,
+        tls,
+        allowInsecureHttp: opts.allowInsecureHttp ?? false,
+        hostnames: opts.hostname,
+        trustProxy: opts.trustProxy ?? false,
+        logger,
+        mqtt: { ...(opts.mqttBroker ? { broker: opts.mqttBroker } : {}), ...(opts.mqttPort ? { port: opts.mqttPort } : {}) },
+        ...(opts.certValidityDays ? { deviceValidityDays: opts.certValidityDays } : {}),
+        ...(opts.authFailLimit ? { authFailures: { max: opts.authFailLimit, windowMs: 60_000 } } : {}),
+        ...Object.assign({}, ...serveExtensions.map((ext) => ext.serverOptions?.(opts) ?? {})),
+      });
+
+      const started: StartedExtension[] = [];
+      const info: Record<string, unknown> = {};
+      try {
+        for (const ext of serveExtensions) {
+          const s = await ext.start({ server, options: opts, dataDir, logger });
+          if (s) {
+            started.push(s);
+            Object.assign(info, s.info ?? {});
+          }
+        }
+      } catch (err) {
+        await Promise.allSettled(started.map((s) => s.stop()));
+        await server.close();
+        throw err;
+      }
+
+      let stopping = false;
+      const stop = async (signal: string): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        logger.info('stopping', { signal });
+        await Promise.allSettled(started.reverse().map((s) => s.stop()));
+        await server.close();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+
+      output(
+        opts.json,
+        { event: 'listening', url: server.url, api_url: server.apiUrl, host: server.host, port: server.port, tls: server.tls, pid: process.pid, ...info },
+        `tds-server listening on ${server.url} (API ${server.apiUrl})`,
+      );
+    });
+  },
+};

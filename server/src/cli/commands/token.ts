@@ -1,0 +1,68 @@
+/** `tds-server token create|revoke|list`: API tokens, shown once, stored hashed. */
+import { Option, type Command } from 'commander';
+import type { Role } from '../../contract/api.js';
+import { createApiToken } from '../../service/tokens.js';
+import { NotFoundError, StateError } from '../../store/repository.js';
+import { addDataOption, addJsonOption, CliError, cliAudit, dataDirFrom, openOffline, output, parsePositiveInt } from '../common.js';
+import type { CommandModule } from './types.js';
+
+export const tokenCommand: CommandModule = {
+  register(program: Command) {
+    const group = program.command('token').description('API tokens (Authorization: Token <token>)');
+
+    const create = group
+      .command('create')
+      .description('create a token; it is printed once and stored only as a hash')
+      .requiredOption('--account <id>', 'account id', parsePositiveInt('--account'))
+      .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'auditor']).makeOptionMandatory())
+      .option('--label <text>', 'a note to recognise the token by');
+    addDataOption(create);
+    addJsonOption(create);
+    create.action(async (opts: { data?: string; json?: boolean; account: number; role: Role; label?: string }) => {
+      const ctx = await openOffline(dataDirFrom(opts));
+      try {
+        const { token, record } = await createApiToken(ctx.repo, { accountId: opts.account, role: opts.role, label: opts.label ?? null }, 'cli').catch((err: unknown) => {
+          throw err instanceof NotFoundError ? new CliError(err.message) : err;
+        });
+        output(opts.json, { id: record.id, account_id: record.accountId, role: record.role, label: record.label, token }, [
+          `token ${record.id} (${record.role}, account ${record.accountId}) — shown only now, keep it secret:`,
+          token,
+        ]);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+    const revoke = group.command('revoke').description('revoke a token at once').argument('<id>', 'token id', parsePositiveInt('token id'));
+    addDataOption(revoke);
+    addJsonOption(revoke);
+    revoke.action(async (id: number, opts: { data?: string; json?: boolean }) => {
+      const ctx = await openOffline(dataDirFrom(opts));
+      try {
+        const record = await ctx.repo.revokeToken(id, cliAudit('token.revoke')).catch((err: unknown) => {
+          throw err instanceof NotFoundError || err instanceof StateError ? new CliError(err.message) : err;
+        });
+        output(opts.json, { id: record.id, revoked_at: record.revokedAt }, `token ${record.id} revoked`);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+    const list = group.command('list').description("list an account's tokens (never the secrets)").requiredOption('--account <id>', 'account id', parsePositiveInt('--account'));
+    addDataOption(list);
+    addJsonOption(list);
+    list.action(async (opts: { data?: string; json?: boolean; account: number }) => {
+      const ctx = await openOffline(dataDirFrom(opts));
+      try {
+        const tokens = await ctx.repo.listTokens(opts.account);
+        output(
+          opts.json,
+          tokens.map((t) => ({ id: t.id, role: t.role, label: t.label, created_at: t.createdAt, revoked_at: t.revokedAt })),
+          tokens.length ? tokens.map((t) => `${t.id}\t${t.role}\t${t.label ?? ''}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}`) : 'no tokens',
+        );
+      } finally {
+        await ctx.close();
+      }
+    });
+  },
+};

@@ -1,0 +1,139 @@
+/** Shared CLI plumbing: data folder, passphrase, output (`--json` for scripts), errors. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadCa } from '../ca/key-store.js';
+import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
+import { CrlPublisher } from '../service/crl-publisher.js';
+import { ServerEvents } from '../service/events.js';
+import { IssuanceService } from '../service/issuance.js';
+import { SqliteRepository } from '../store/sqlite.js';
+
+/** A failure the user can fix; printed without a stack trace. */
+export class CliError extends Error {}
+
+export const PASSPHRASE_ENV = 'TDS_CA_PASSPHRASE';
+
+export function addDataOption(cmd: Command): Command {
+  return cmd.option('--data <dir>', 'data folder (default: $TDS_DATA_DIR)');
+}
+
+export function addJsonOption(cmd: Command): Command {
+  return cmd.option('--json', 'print the result as JSON (for scripts)');
+}
+
+export function addPassphraseOption(cmd: Command): Command {
+  return cmd.option('--passphrase-file <file>', `read the CA passphrase from this file (else $${PASSPHRASE_ENV}, else a prompt)`);
+}
+
+export function dataDirFrom(opts: { data?: string }): string {
+  const dir = opts.data ?? process.env.TDS_DATA_DIR;
+  if (!dir) throw new CliError('no data folder: pass --data DIR (or set TDS_DATA_DIR)');
+  return path.resolve(dir);
+}
+
+/** Passphrase from $TDS_CA_PASSPHRASE, --passphrase-file, or a hidden prompt on a terminal. */
+export async function resolvePassphrase(opts: { passphraseFile?: string }, confirm = false): Promise<string> {
+  if (opts.passphraseFile) {
+    try {
+      return readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new CliError(`cannot read the passphrase file ${opts.passphraseFile}: ${(err as Error).message}`);
+    }
+  }
+  const env = process.env[PASSPHRASE_ENV];
+  if (env !== undefined && env !== '') return env;
+  if (!process.stdin.isTTY) throw new CliError(`the CA passphrase is needed: set ${PASSPHRASE_ENV}, or pass --passphrase-file FILE`);
+  const first = await promptHidden('CA passphrase: ');
+  if (confirm) {
+    const second = await promptHidden('Repeat the passphrase: ');
+    if (first !== second) throw new CliError('the two passphrases differ');
+  }
+  return first;
+}
+
+function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    let value = '';
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const done = (err?: Error): void => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(new CliError('cancelled'));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/** Prints `data` as one JSON line (--json) or the human lines. */
+export function output(json: boolean | undefined, data: unknown, human: string | string[]): void {
+  if (json) process.stdout.write(JSON.stringify(data) + '\n');
+  else process.stdout.write((Array.isArray(human) ? human.join('\n') : human) + '\n');
+}
+
+export function parsePositiveInt(name: string) {
+  return (value: string): number => {
+    if (!/^[0-9]{1,10}$/.test(value) || Number(value) < 1) throw new CliError(`${name} must be a positive integer, not '${value}'`);
+    return Number(value);
+  };
+}
+
+/** "730d", "24h", "2w", "1y" → milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^([0-9]{1,6})([hdwy])$/.exec(value.trim());
+  if (!m) throw new CliError(`'${value}' is not a duration: use a number with h, d, w or y (e.g. 730d)`);
+  const unit = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 }[m[2] as 'h' | 'd' | 'w' | 'y'];
+  return Number(m[1]) * unit;
+}
+
+export interface OfflineContext {
+  dataDir: string;
+  settings: Settings;
+  repo: SqliteRepository;
+  close(): Promise<void>;
+}
+
+/** Database + settings, no CA key (account and token commands). */
+export async function openOffline(dataDir: string): Promise<OfflineContext> {
+  const settings = await loadSettings(dataDir);
+  const repo = new SqliteRepository(dataPath(dataDir, 'database'), { durability: settings.durability });
+  return { dataDir, settings, repo, close: () => repo.close() };
+}
+
+export interface SigningContext extends OfflineContext {
+  service: IssuanceService;
+  crl: CrlPublisher;
+}
+
+/** Database + unlocked CA (commands that sign). */
+export async function openSigning(dataDir: string, passphrase: string): Promise<SigningContext> {
+  const base = await openOffline(dataDir);
+  try {
+    const ca = await loadCa(dataDir, passphrase);
+    const crl = new CrlPublisher({ ca, repo: base.repo, nextUpdateDays: base.settings.crl.nextUpdateDays, crlFile: dataPath(dataDir, 'crl'), actor: 'cli' });
+    const service = new IssuanceService({ ca, repo: base.repo, settings: base.settings, events: new ServerEvents(), crl });
+    return { ...base, service, crl };
+  } catch (err) {
+    await base.close();
+    throw err;
+  }
+}
+
+export function cliAudit(action: string, detail: string | null = null, accountId: number | null = null) {
+  return { at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), accountId, actor: 'cli', action, object: null, sourceIp: null, result: 'ok' as const, detail };
+}

@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+/**
+ * tds-provision: the seed's provisioning CLI (config, create-gateway, list-gateways,
+ * download-certs, revoke-cert, import-csv) on top of the shared ApiClient.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { unzipSync } from 'fflate';
+import { ApiClient } from '../client/api-client.js';
+import { ApiError } from '../client/errors.js';
+import type { ProvisionResponse } from '../contract/api.js';
+import { parseMac } from '../contract/mac.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { SERVER_VERSION } from '../version.js';
+import { CliError, output, parsePositiveInt } from './common.js';
+import { configPath, readConfig, resolveConnection, writeConfig } from './provision/config-store.js';
+import { runCli } from './run.js';
+
+interface GlobalOpts {
+  apiUrl?: string;
+  token?: string;
+  caFile?: string;
+  json?: boolean;
+}
+
+const program = new Command('tds-provision')
+  .description('provision TDS gateways through the issuance server API')
+  .version(SERVER_VERSION)
+  .option('--api-url <url>', 'API base URL, e.g. https://server:8443/api/v1 (default: saved config or $TDS_API_URL)')
+  .option('--token <token>', 'API token (default: saved config or $TDS_API_TOKEN)')
+  .option('--ca-file <file>', 'trust only this CA for HTTPS (default: saved config or $TDS_CA_FILE)')
+  .option('--json', 'print results as JSON');
+
+function client(): { api: ApiClient; json: boolean } {
+  const g = program.opts<GlobalOpts>();
+  const c = resolveConnection({ ...(g.apiUrl ? { apiUrl: g.apiUrl } : {}), ...(g.token ? { token: g.token } : {}), ...(g.caFile ? { caFile: g.caFile } : {}) });
+  return { api: new ApiClient({ baseUrl: c.apiUrl, token: c.token, ...(c.caPem ? { caPem: c.caPem } : {}) }), json: g.json ?? false };
+}
+
+/** Folder for one gateway's files: `<output>/<mac>`, private (0700). */
+function gatewayDir(output: string, mac: string): string {
+  const dir = path.resolve(output, mac);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+async function saveIssued(dir: string, r: ProvisionResponse, codigo: string, mac: string): Promise<string[]> {
+  const written: string[] = [];
+  const put = async (name: string, data: string, mode: number): Promise<void> => {
+    await writeFileAtomic(path.join(dir, name), data, mode);
+    written.push(path.join(dir, name));
+  };
+  await put('client.crt', r.certificate_pem, 0o644);
+  if (r.private_key_pem) await put('client.key', r.private_key_pem, 0o600);
+  await put('ca.crt', r.ca_pem, 0o644);
+  const metadata = {
+    gateway_id: r.gateway_id,
+    mac_address: mac,
+    codigo,
+    expires_at: r.expires_at,
+    serial_number: r.serial_number,
+    mqtt_broker: r.mqtt_broker,
+    mqtt_port: r.mqtt_port,
+    mqtt_topic: r.mqtt_topic,
+  };
+  await put('metadata.json', JSON.stringify(metadata, null, 2) + '\n', 0o644);
+  return written;
+}
+
+program
+  .command('config')
+  .description('save the API URL, token and (optionally) a pinned CA file')
+  .option('--api-url <url>', 'API base URL')
+  .option('--token <token>', 'API token')
+  .option('--ca-file <file>', 'pinned CA certificate (PEM)')
+  .action(async (own: { apiUrl?: string; token?: string; caFile?: string }) => {
+    // The same names are also global options; commander may hand them to the program.
+    const g = program.opts<GlobalOpts>();
+    const opts = { apiUrl: own.apiUrl ?? g.apiUrl, token: own.token ?? g.token, caFile: own.caFile ?? g.caFile };
+    if (!opts.apiUrl && !opts.token && !opts.caFile) throw new CliError('give at least one of --api-url, --token, --ca-file');
+    const current = readConfig();
+    const file = await writeConfig({
+      ...current,
+      ...(opts.apiUrl ? { api_url: opts.apiUrl } : {}),
+      ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.caFile ? { ca_file: path.resolve(opts.caFile) } : {}),
+    });
+    output(program.opts<GlobalOpts>().json, { config: file }, `saved ${file}`);
+  });
+
+program
+  .command('create-gateway')
+  .description('create a gateway and get its certificate; saves certs/<mac>/{client.crt, client.key (server-made only), ca.crt, metadata.json}')
+  .requiredOption('--mac <mac>', 'MAC address (aa:bb:cc:dd:ee:ff)')
+  .requiredOption('--codigo <code>', 'gateway code, e.g. GW001')
+  .requiredOption('--nome <name>', 'descriptive name')
+  .requiredOption('--conta-id <id>', 'account id', parsePositiveInt('--conta-id'))
+  .option('--csr <file>', 'certificate request (PEM) made where the key lives; no key is then sent over the network')
+  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(['ec', 'rsa']))
+  .option('--output <dir>', 'where to save', './certs')
+  .action(async (opts: { mac: string; codigo: string; nome: string; contaId: number; csr?: string; keyType?: 'ec' | 'rsa'; output: string }) => {
+    const mac = parseMac(opts.mac);
+    if (!mac.ok) throw new CliError(mac.error);
+    let csrPem: string | undefined;
+    if (opts.csr) {
+      try {
+        csrPem = readFileSync(opts.csr, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read the CSR ${opts.csr}: ${(err as Error).message}`);
+      }
+    }
+    const { api, json } = client();
+    try {
+      const r = await api.provision({
+        mac_address: mac.mac,
+        codigo: opts.codigo,
+        nome: opts.nome,
+        conta_id: opts.contaId,
+        ...(csrPem ? { csr_pem: csrPem } : {}),
+        ...(opts.keyType ? { key_type: opts.keyType } : {}),
+      });
+      const dir = gatewayDir(opts.output, mac.mac);
+      const files = await saveIssued(dir, r, opts.codigo, mac.mac);
+      output(json, { gateway_id: r.gateway_id, serial_number: r.serial_number, expires_at: r.expires_at, directory: dir, files, mqtt_broker: r.mqtt_broker, mqtt_port: r.mqtt_port, mqtt_topic: r.mqtt_topic }, [
+        `gateway ${r.gateway_id} provisioned (${mac.mac}), certificate ${r.serial_number} valid until ${r.expires_at}`,
+        `saved in ${dir}${r.private_key_pem ? ' (client.key is the only copy of the key: install it and delete it here)' : ''}`,
+        `broker ${r.mqtt_broker}:${r.mqtt_port}, telemetry topic ${r.mqtt_topic}`,
+      ]);
+    } finally {
+      api.close();
+    }
+  });
+
+program
+  .command('list-gateways')
+  .description("list the account's gateways")
+  .option('--conta-id <id>', 'account id (must be the token\'s)', parsePositiveInt('--conta-id'))
+  .option('--search <text>', 'match codigo, nome or MAC')
+  .option('--page <n>', 'page', parsePositiveInt('--page'))
+  .option('--page-size <n>', 'rows per page (max 200)', parsePositiveInt('--page-size'))
+  .option('--all', 'every page')
+  .action(async (opts: { contaId?: number; search?: string; page?: number; pageSize?: number; all?: boolean }) => {
+    const { api, json } = client();
+    try {
+      const query = {
+        ...(opts.contaId ? { conta_id: opts.contaId } : {}),
+        ...(opts.search ? { search: opts.search } : {}),
+        ...(opts.pageSize ? { page_size: opts.pageSize } : {}),
+      };
+      const rows = opts.all ? await api.listAllGateways(query) : (await api.listGateways({ ...query, ...(opts.page ? { page: opts.page } : {}) })).results;
+      output(
+        json,
+        rows,
+        rows.length === 0
+          ? 'no gateways'
+          : [
+              'ID\tCODIGO\tMAC\tONLINE\tCERT SERIAL\tEXPIRES\tNOME',
+              ...rows.map((g) => `${g.id}\t${g.codigo}\t${g.mac}\t${g.is_online ? 'yes' : 'no'}\t${g.active_certificate?.serial_number ?? '-'}\t${g.active_certificate?.expires_at ?? '-'}\t${g.nome}`),
+            ],
+      );
+    } finally {
+      api.close();
+    }
+  });
+
+program
+  .command('download-certs')
+  .description("download a gateway's certificate ZIP and unpack it into <output>/<mac>/")
+  .requiredOption('--gateway-id <id>', 'gateway id', parsePositiveInt('--gateway-id'))
+  .option('--output <dir>', 'where to save', './certs')
+  .option('--keep-zip', 'also keep the ZIP file')
+  .action(async (opts: { gatewayId: number; output: string; keepZip?: boolean }) => {
+    const { api, json } = client();
+    try {
+      const { filename, zip } = await api.downloadCertificates(opts.gatewayId);
+      const mac = filename.replace(/_certificados\.zip$/, '');
+      const dir = gatewayDir(opts.output, parseMac(mac).ok ? mac : `gateway-${opts.gatewayId}`);
+      const files = unzipSync(new Uint8Array(zip));
+      const written: string[] = [];
+      for (const [name, data] of Object.entries(files)) {
+        if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new CliError(`refusing to write the ZIP entry '${name}'`);
+        await writeFileAtomic(path.join(dir, name), Buffer.from(data), name.endsWith('.key') ? 0o600 : 0o644);
+        written.push(path.join(dir, name));
+      }
+      if (opts.keepZip) {
+        await writeFileAtomic(path.join(dir, filename), zip, 0o600);
+        written.push(path.join(dir, filename));
+      }
+      output(json, { gateway_id: opts.gatewayId, directory: dir, files: written }, [`saved ${written.length} files in ${dir}`, ...written.map((f) => `  ${path.basename(f)}`)]);
+    } finally {
+      api.close();
+    }
+  });
+
+program
+  .command('revoke-cert')
+  .description("revoke a gateway's certificate (the CRL is re-signed at once)")
+  .requiredOption('--gateway-id <id>', 'gateway id', parsePositiveInt('--gateway-id'))
+  .requiredOption('--reason <reason>', 'keyCompromise, cessationOfOperation, superseded, ... or free text')
+  .action(async (opts: { gatewayId: number; reason: string }) => {
+    const { api, json } = client();
+    try {
+      const r = await api.revoke(opts.gatewayId, opts.reason);
+      output(json, r, [...r.revoked.map((c) => `revoked ${c.serial_number} (${c.reason}) at ${c.revoked_at}`), `CRL ${r.crl_number} published`]);
+    } finally {
+      api.close();
+    }
+  });
+
+program
+  .command('import-csv')
+  .description('create gateways from a CSV "mac_address,codigo,nome" (all rows or none); keys wait for one ZIP download (download-certs)')
+  .argument('<file>', 'CSV file')
+  .addOption(new Option('--key-type <type>', 'key type for the server-made keys').choices(['ec', 'rsa']))
+  .action(async (file: string, opts: { keyType?: 'ec' | 'rsa' }) => {
+    let csv: string;
+    try {
+      csv = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    const { api, json } = client();
+    try {
+      const r = await api.importCsv(csv, opts.keyType ? { key_type: opts.keyType } : {});
+      output(json, r, [...r.rows.map((row) => `line ${row.line}\t${row.mac_address}\tgateway ${row.gateway_id}\t${row.serial_number}`), `imported ${r.created} gateways`]);
+    } catch (err) {
+      if (err instanceof ApiError && Array.isArray(err.details?.rows)) {
+        const rows = err.details.rows as { line: number; mac_address: string; status: string; error?: string }[];
+        if (!json) for (const row of rows.filter((x) => x.status === 'error')) process.stderr.write(`line ${row.line}\t${row.mac_address}\t${row.error}\n`);
+      }
+      throw err;
+    } finally {
+      api.close();
+    }
+  });
+
+program.addHelpText('after', `\nConfig file: ${configPath()}`);
+
+await runCli(program, [CliError, CommanderError]);

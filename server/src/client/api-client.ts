@@ -1,0 +1,240 @@
+/**
+ * Typed HTTP client for the issuance server's REST API: one code path for `tds-provision`, the
+ * desktop station (remote server or the bundled one on 127.0.0.1) and the tests. Node's http/https
+ * with a keep-alive agent; an optional pinned CA (`caPem`) replaces the system trust store.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type {
+  AuditEvent,
+  Gateway,
+  GatewayDetail,
+  ImportResponse,
+  Paginated,
+  ProvisionRequest,
+  ProvisionResponse,
+  RenewRequest,
+  RevokeResponse,
+} from '../contract/api.js';
+import { ApiError, ServerUnreachableError, type UnreachableReason } from './errors.js';
+
+export interface ApiClientOptions {
+  /** `https://host:port` or the seed-style `https://host:port/api/v1`. */
+  baseUrl: string;
+  token?: string;
+  /** Trust only this CA (PEM) for HTTPS. */
+  caPem?: string;
+  /** Per request; default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface GatewayListQuery {
+  page?: number;
+  page_size?: number;
+  search?: string;
+  mac?: string;
+  codigo?: string;
+  is_online?: boolean;
+  conta_id?: number;
+}
+
+export interface AuditListQuery {
+  page?: number;
+  page_size?: number;
+  action?: string;
+  since?: string;
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+function classify(err: NodeJS.ErrnoException): UnreachableReason {
+  const code = err.code ?? '';
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ETIMEDOUT' || code === 'ABORT_ERR' || code === 'TDS_TIMEOUT') return 'timeout';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') return 'reset';
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ALTNAME/i.test(code)) return 'tls';
+  return 'other';
+}
+
+const REASON_TEXT: Record<UnreachableReason, string> = {
+  refused: 'connection refused (is the server running on that port?)',
+  timeout: 'no answer in time',
+  dns: 'unknown host name',
+  tls: 'TLS failed (wrong pinned CA, wrong host name, or not an HTTPS server)',
+  reset: 'connection reset',
+  other: 'network error',
+};
+
+export class ApiClient {
+  readonly apiUrl: string;
+  private readonly origin: URL;
+  private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: ApiClientOptions) {
+    const trimmed = options.baseUrl.replace(/\/+$/, '');
+    this.apiUrl = trimmed.endsWith('/api/v1') ? trimmed : `${trimmed}/api/v1`;
+    this.origin = new URL(this.apiUrl);
+    if (this.origin.protocol !== 'https:' && this.origin.protocol !== 'http:') throw new Error(`baseUrl must be http(s): ${options.baseUrl}`);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.agent =
+      this.origin.protocol === 'https:'
+        ? new https.Agent({ keepAlive: true, maxSockets: 64, ...(options.caPem ? { ca: options.caPem } : {}) })
+        : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  // ---------------------------------------------------------------------------- endpoints
+
+  provision(body: ProvisionRequest): Promise<ProvisionResponse> {
+    return this.json('POST', '/gateways/provision/', body);
+  }
+
+  listGateways(query: GatewayListQuery = {}): Promise<Paginated<Gateway>> {
+    return this.json('GET', `/gateways/${qs(query)}`);
+  }
+
+  /** Every gateway of the account, following `next` pages. */
+  async listAllGateways(query: Omit<GatewayListQuery, 'page'> = {}): Promise<Gateway[]> {
+    const out: Gateway[] = [];
+    for (let page = 1; ; page++) {
+      const p = await this.listGateways({ ...query, page, page_size: query.page_size ?? 200 });
+      out.push(...p.results);
+      if (!p.next) return out;
+    }
+  }
+
+  getGateway(id: number): Promise<GatewayDetail> {
+    return this.json('GET', `/gateways/${id}/`);
+  }
+
+  /** The ZIP of seed strategy 1 (client.crt, ca.crt, README.txt, client.key once after an import). */
+  async downloadCertificates(id: number): Promise<{ filename: string; zip: Buffer }> {
+    const path = `/gateways/${id}/certificados/`;
+    const r = await this.request('GET', path);
+    this.throwIfError(r, 'GET', path);
+    const disposition = String(r.headers['content-disposition'] ?? '');
+    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `gateway-${id}_certificados.zip`;
+    return { filename, zip: r.body };
+  }
+
+  revoke(id: number, reason: string): Promise<RevokeResponse> {
+    return this.json('POST', `/gateways/${id}/revoke/`, { reason });
+  }
+
+  renew(id: number, body: RenewRequest = {}): Promise<ProvisionResponse> {
+    return this.json('POST', `/gateways/${id}/renew/`, body);
+  }
+
+  /** CSV `mac_address,codigo,nome`; all rows or none (ApiError 400/409 with details.rows). */
+  importCsv(csv: string, options: { key_type?: 'ec' | 'rsa' } = {}): Promise<ImportResponse> {
+    return this.json('POST', `/gateways/import/${qs(options)}`, csv, 'text/csv');
+  }
+
+  listAudit(query: AuditListQuery = {}): Promise<Paginated<AuditEvent>> {
+    return this.json('GET', `/audit/${qs(query)}`);
+  }
+
+  async getCaPem(): Promise<string> {
+    return this.text('/ca.pem');
+  }
+
+  async getCrlPem(): Promise<string> {
+    return this.text('/crl.pem');
+  }
+
+  getOpenApi(): Promise<Record<string, unknown>> {
+    return this.json('GET', '/openapi.json');
+  }
+
+  health(): Promise<{ status: string }> {
+    return this.json('GET', '/health');
+  }
+
+  // ---------------------------------------------------------------------------- transport
+
+  private async text(path: string): Promise<string> {
+    const r = await this.request('GET', path);
+    this.throwIfError(r, 'GET', path);
+    return r.body.toString('utf8');
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const r = await this.request(method, path, payload, contentType);
+    this.throwIfError(r, method, path);
+    try {
+      return JSON.parse(r.body.toString('utf8')) as T;
+    } catch {
+      throw new ApiError(r.status, 'the server answered with something that is not JSON', undefined, method, path);
+    }
+  }
+
+  private throwIfError(r: RawResponse, method: string, path: string): void {
+    if (r.status >= 200 && r.status < 300) return;
+    let error = `HTTP ${r.status}`;
+    let details: ApiError['details'];
+    try {
+      const parsed = JSON.parse(r.body.toString('utf8')) as { error?: unknown; details?: unknown };
+      if (typeof parsed.error === 'string') error = parsed.error;
+      if (parsed.details && typeof parsed.details === 'object') details = parsed.details as ApiError['details'];
+    } catch {
+      /* not JSON: keep the status text */
+    }
+    throw new ApiError(r.status, error, details, method, path);
+  }
+
+  private request(method: string, path: string, body?: string, contentType?: string): Promise<RawResponse> {
+    const url = new URL(this.apiUrl + path);
+    const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
+    if (this.options.token) headers.authorization = `Token ${this.options.token}`;
+    if (body !== undefined) {
+      headers['content-type'] = contentType;
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    const lib = url.protocol === 'https:' ? https : http;
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = lib.request(url, { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) req.destroy(new Error('response too large'));
+          else chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', (err) => fail(err));
+      });
+      const fail = (err: NodeJS.ErrnoException): void => {
+        const reason = classify(err);
+        reject(new ServerUnreachableError(reason, this.apiUrl, `cannot reach the TDS server at ${this.origin.origin}: ${REASON_TEXT[reason]} [${err.code ?? err.message}]`, err.code));
+      };
+      req.setTimeout(this.timeoutMs, () => {
+        const err = new Error('timeout') as NodeJS.ErrnoException;
+        err.code = 'TDS_TIMEOUT';
+        req.destroy(err);
+      });
+      req.on('error', fail);
+      if (body !== undefined) req.end(body);
+      else req.end();
+    });
+  }
+}
+
+function qs(query: object): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}

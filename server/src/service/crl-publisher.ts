@@ -1,0 +1,124 @@
+/**
+ * Keeps the CRL current: re-signed after every revocation (requests arriving while a signature is
+ * in progress share the next one), and well before nextUpdate (at half its lifetime), because an
+ * expired CRL makes Mosquitto refuse every client. A CRL is validated with OpenSSL (through Node's
+ * tls) before it is stored, written to `<data>/crl.pem` atomically, or announced.
+ */
+import { createSecureContext } from 'node:tls';
+import type { CertificateAuthority, CrlEntry, RevocationReasonName } from '../ca/authority.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import type { CrlRecord, Repository } from '../store/repository.js';
+import { isoSeconds } from './clock.js';
+import type { ServerEvents } from './events.js';
+
+const DAY_MS = 86_400_000;
+
+export interface CrlPublisherOptions {
+  ca: CertificateAuthority;
+  repo: Repository;
+  events?: ServerEvents;
+  nextUpdateDays: number;
+  /** Where to write the latest CRL file; omitted → database only. */
+  crlFile?: string;
+  actor?: string;
+}
+
+export class CrlPublisher {
+  private running: Promise<CrlRecord> | undefined;
+  private queued: Promise<CrlRecord> | undefined;
+  private lastAnnounced = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: CrlPublisherOptions) {}
+
+  /** Re-signs now; concurrent callers share at most one extra signature. */
+  publish(why: string): Promise<CrlRecord> {
+    if (!this.running) {
+      this.running = this.signAndStore(why).finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    // A signature is in progress and may not include the caller's change: queue exactly one more.
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.publish(why);
+      });
+    return this.queued;
+  }
+
+  /** Signs a CRL if there is none or the current one is past half its lifetime. */
+  async ensureFresh(now = new Date()): Promise<CrlRecord> {
+    const current = await this.o.repo.getLatestCrl();
+    if (current && !needsResign(current, now)) {
+      if (current.crlNumber > this.lastAnnounced) this.announce(current); // signed by another process (CLI "crl")
+      return current;
+    }
+    return this.publish(current ? 'scheduled re-sign before nextUpdate' : 'first CRL');
+  }
+
+  /** Checks freshness every minute (unref'd: never keeps the process alive). */
+  startSchedule(onError: (err: unknown) => void, intervalMs = 60_000): void {
+    this.timer = setInterval(() => {
+      this.ensureFresh().catch(onError);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async signAndStore(why: string): Promise<CrlRecord> {
+    const crlNumber = await this.o.repo.reserveCrlNumber();
+    const revoked = await this.o.repo.listRevoked();
+    const now = new Date();
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const nextUpdate = new Date(thisUpdate.getTime() + this.o.nextUpdateDays * DAY_MS);
+    const entries: CrlEntry[] = revoked.map((r) => ({
+      serialNumber: r.serialNumber,
+      revokedAt: new Date(r.revokedAt),
+      reason: r.reason as RevocationReasonName,
+    }));
+    const pem = await this.o.ca.signCrl({ crlNumber, entries, thisUpdate, nextUpdate });
+    validateCrl(pem, this.o.ca.certificatePem);
+    const record: CrlRecord = { crlNumber, thisUpdate: isoSeconds(thisUpdate), nextUpdate: isoSeconds(nextUpdate), pem };
+    const stored = await this.o.repo.saveCrl(record, {
+      at: isoSeconds(now),
+      accountId: null,
+      actor: this.o.actor ?? 'server',
+      action: 'crl.sign',
+      object: null,
+      sourceIp: null,
+      result: 'ok',
+      detail: `${entries.length} revoked; ${why}`,
+    });
+    if (!stored) {
+      // Another process stored a newer CRL meanwhile; that one is current.
+      const latest = await this.o.repo.getLatestCrl();
+      if (latest) return latest;
+    }
+    if (this.o.crlFile) await writeFileAtomic(this.o.crlFile, pem, 0o644);
+    this.announce(record);
+    return record;
+  }
+
+  private announce(record: CrlRecord): void {
+    this.lastAnnounced = Math.max(this.lastAnnounced, record.crlNumber);
+    this.o.events?.emit('crl.updated', { ...record });
+  }
+}
+
+function needsResign(crl: CrlRecord, now: Date): boolean {
+  const start = Date.parse(crl.thisUpdate);
+  const end = Date.parse(crl.nextUpdate);
+  return now.getTime() >= start + (end - start) / 2;
+}
+
+/** OpenSSL must be able to load it, exactly as Mosquitto and Node's tls will. */
+export function validateCrl(pem: string, caPem: string): void {
+  if (!pem.startsWith('-----BEGIN X509 CRL-----')) throw new Error('CRL PEM must use the "X509 CRL" label');
+  createSecureContext({ ca: caPem, crl: pem });
+}

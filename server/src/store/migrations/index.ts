@@ -1,0 +1,12 @@
+/**
+ * Every schema migration, in order. To add one: create `NNN-what.ts` exporting `migration` with
+ * the next version number, and append it here. Explicit imports (not a directory scan) keep the
+ * list correct when the server is bundled into the desktop app.
+ */
+import { migration as m001 } from './001-initial.js';
+import { migration as m002 } from './002-telemetry.js';
+import type { Migration } from './types.js';
+
+export const migrations: readonly Migration[] = [m001, m002];
+
+export type { Migration };

@@ -1,0 +1,229 @@
+/**
+ * The storage contract of the server. Every write is one method and one transaction, so a
+ * PostgreSQL implementation can replace the SQLite one (DESIGN.md §10) without touching the API
+ * or the CA: it implements the same methods, each in its own transaction. Methods are async for
+ * that reason even though better-sqlite3 is synchronous.
+ *
+ * Records use English camelCase; the seed's wire names are mapped in the API layer.
+ */
+import type { Role } from '../contract/api.js';
+
+export type CertificateKind = 'device' | 'service' | 'broker';
+export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'expired';
+export type KeyOrigin = 'device' | 'station' | 'server';
+export type AuditResult = 'ok' | 'denied' | 'error';
+
+export interface AccountRecord {
+  id: number;
+  name: string;
+  isActive: boolean;
+  createdAt: string;
+}
+
+export interface TokenRecord {
+  id: number;
+  accountId: number;
+  role: Role;
+  label: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface GatewayRecord {
+  id: number;
+  accountId: number;
+  codigo: string;
+  mac: string;
+  nome: string;
+  qteMaxDispositivos: number;
+  isOnline: boolean;
+  lastSeen: string | null;
+  firmwareVersion: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CertificateRecord {
+  id: number;
+  kind: CertificateKind;
+  serialNumber: string;
+  subjectCn: string;
+  accountId: number | null;
+  gatewayId: number | null;
+  status: CertificateStatus;
+  certificatePem: string;
+  keyOrigin: KeyOrigin;
+  keyType: string;
+  issuedAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  revokeReason: string | null;
+  revokeNote: string | null;
+  replacesId: number | null;
+}
+
+export interface GatewayWithCertificate extends GatewayRecord {
+  activeCertificate: CertificateRecord | null;
+}
+
+export interface NewCertificate {
+  kind: CertificateKind;
+  serialNumber: string;
+  subjectCn: string;
+  certificatePem: string;
+  keyOrigin: KeyOrigin;
+  keyType: string;
+  issuedAt: string;
+  expiresAt: string;
+}
+
+export interface NewAuditEvent {
+  at: string;
+  accountId: number | null;
+  /** Who: "token:<id>", "cli", "device:<mac>", "anonymous". Never a secret. */
+  actor: string;
+  action: string;
+  object: string | null;
+  sourceIp: string | null;
+  result: AuditResult;
+  detail: string | null;
+}
+
+export interface AuditRecord extends NewAuditEvent {
+  id: number;
+}
+
+/** A server-made key sealed by the CA's key vault, waiting for its one download. */
+export interface SealedKey {
+  sealed: Buffer;
+  expiresAt: string;
+}
+
+export interface ProvisionWrite {
+  accountId: number;
+  mac: string;
+  codigo: string;
+  nome: string;
+  certificate: NewCertificate;
+  pendingKey?: SealedKey;
+}
+
+export interface ProvisionResult {
+  gateway: GatewayRecord;
+  certificate: CertificateRecord;
+  /** True when a gateway of this account with this MAC (no active certificate) was reused. */
+  reused: boolean;
+}
+
+export interface RevokedEntry {
+  serialNumber: string;
+  revokedAt: string;
+  reason: string;
+}
+
+export interface CrlRecord {
+  crlNumber: number;
+  thisUpdate: string;
+  nextUpdate: string;
+  pem: string;
+}
+
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+export interface GatewayQuery extends Page {
+  search?: string;
+  mac?: string;
+  codigo?: string;
+  isOnline?: boolean;
+}
+
+export interface AuditQuery extends Page {
+  action?: string;
+  since?: string;
+}
+
+// -------------------------------------------------------------------------------------------
+// Errors the API maps to status codes.
+
+/** The MAC already has an active certificate (in this or another account). */
+export class MacConflictError extends Error {
+  constructor(
+    readonly mac: string,
+    /** Set only when the conflicting gateway belongs to the caller's account. */
+    readonly ownGatewayId: number | undefined,
+  ) {
+    super(
+      ownGatewayId !== undefined
+        ? `MAC ${mac} already has an active certificate (gateway ${ownGatewayId}); revoke or renew it instead`
+        : `MAC ${mac} already has an active certificate; it must be revoked before the MAC can be provisioned again`,
+    );
+  }
+}
+
+export class NotFoundError extends Error {}
+export class StateError extends Error {}
+
+export interface Repository {
+  // accounts and tokens
+  createAccount(name: string, audit: NewAuditEvent): Promise<AccountRecord>;
+  getAccount(id: number): Promise<AccountRecord | undefined>;
+  listAccounts(): Promise<AccountRecord[]>;
+  createToken(input: { accountId: number; role: Role; label: string | null; tokenHash: string }, audit: NewAuditEvent): Promise<TokenRecord>;
+  revokeToken(id: number, audit: NewAuditEvent): Promise<TokenRecord>;
+  findTokenByHash(tokenHash: string): Promise<(TokenRecord & { accountActive: boolean }) | undefined>;
+  listTokens(accountId: number): Promise<TokenRecord[]>;
+
+  // gateways
+  listGateways(accountId: number, query: GatewayQuery): Promise<{ count: number; rows: GatewayWithCertificate[] }>;
+  getGateway(accountId: number, id: number): Promise<GatewayWithCertificate | undefined>;
+  listGatewayCertificates(gatewayId: number): Promise<CertificateRecord[]>;
+
+  // issuance (each one transaction)
+  provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult>;
+  /** All rows or none. */
+  importGateways(writes: readonly ProvisionWrite[], audit: NewAuditEvent): Promise<ProvisionResult[]>;
+  /** New active certificate for the gateway; the previous active one is revoked as superseded. */
+  renewGatewayCertificate(
+    input: { accountId: number; gatewayId: number; certificate: NewCertificate; pendingKey?: SealedKey; at: string },
+    audit: NewAuditEvent,
+  ): Promise<{ certificate: CertificateRecord; superseded: CertificateRecord | null }>;
+  /** Revokes the gateway's active and pending certificates. */
+  revokeGatewayCertificates(
+    input: { accountId: number; gatewayId: number; reason: string; note: string | null; at: string },
+    audit: NewAuditEvent,
+  ): Promise<CertificateRecord[]>;
+  /** Service, broker and server certificates (no account). */
+  recordCertificate(certificate: NewCertificate, audit: NewAuditEvent): Promise<CertificateRecord>;
+  revokeCertificateBySerial(serialNumber: string, reason: string, note: string | null, at: string, audit: NewAuditEvent): Promise<CertificateRecord>;
+  getCertificateBySerial(serialNumber: string): Promise<CertificateRecord | undefined>;
+  /** The MAC's active, unexpired device certificate in any account (a read; writes re-check). */
+  getActiveDeviceCertificate(mac: string, now: string): Promise<CertificateRecord | undefined>;
+  /** Active device certificates whose expiry is before `before` and that have no pending successor. */
+  listExpiringDeviceCertificates(before: string): Promise<CertificateRecord[]>;
+  /** A successor for an active certificate that becomes active only when the device confirms it. */
+  addPendingRenewal(predecessorId: number, certificate: NewCertificate, audit: NewAuditEvent): Promise<CertificateRecord>;
+  /** The device installed the pending certificate: it becomes active, its predecessor is revoked (superseded). */
+  activatePendingCertificate(serialNumber: string, at: string, audit: NewAuditEvent): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null }>;
+
+  // CRL
+  listRevoked(): Promise<RevokedEntry[]>;
+  /** Atomically reserves the next CRL number. */
+  reserveCrlNumber(): Promise<number>;
+  /** Stores a signed CRL unless a newer one is already stored; returns whether it was stored. */
+  saveCrl(crl: CrlRecord, audit: NewAuditEvent): Promise<boolean>;
+  getLatestCrl(): Promise<CrlRecord | undefined>;
+
+  // server-made keys waiting for download
+  takePendingKey(certificateId: number, now: string, audit: NewAuditEvent): Promise<Buffer | undefined>;
+  hasPendingKey(certificateId: number, now: string): Promise<boolean>;
+  purgeExpiredPendingKeys(now: string): Promise<number>;
+
+  // audit
+  appendAudit(event: NewAuditEvent): Promise<void>;
+  listAudit(accountId: number, query: AuditQuery): Promise<{ count: number; rows: AuditRecord[] }>;
+
+  close(): Promise<void>;
+}

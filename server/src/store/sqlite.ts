@@ -1,0 +1,673 @@
+/**
+ * The embedded store: better-sqlite3 with WAL, foreign keys, secure_delete (destroyed keys are
+ * zeroed on disk, not just unlinked from the b-tree), versioned migrations, and one IMMEDIATE
+ * transaction per write method.
+ */
+import { chmodSync, existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Role } from '../contract/api.js';
+import { migrations as defaultMigrations, type Migration } from './migrations/index.js';
+import {
+  MacConflictError,
+  NotFoundError,
+  StateError,
+  type AccountRecord,
+  type AuditQuery,
+  type AuditRecord,
+  type CertificateRecord,
+  type CrlRecord,
+  type GatewayQuery,
+  type GatewayRecord,
+  type GatewayWithCertificate,
+  type NewAuditEvent,
+  type NewCertificate,
+  type ProvisionResult,
+  type ProvisionWrite,
+  type Repository,
+  type RevokedEntry,
+  type SealedKey,
+  type TokenRecord,
+} from './repository.js';
+
+/** Which row of an import failed, and why. */
+export class ImportRowError extends Error {
+  constructor(
+    readonly index: number,
+    readonly reason: Error,
+  ) {
+    super(reason.message);
+  }
+}
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string => v as string;
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+
+function toAccount(r: Row): AccountRecord {
+  return { id: r.id as number, name: str(r.name), isActive: r.is_active === 1, createdAt: str(r.created_at) };
+}
+
+function toToken(r: Row): TokenRecord {
+  return {
+    id: r.id as number,
+    accountId: r.account_id as number,
+    role: r.role as Role,
+    label: strOrNull(r.label),
+    createdAt: str(r.created_at),
+    revokedAt: strOrNull(r.revoked_at),
+  };
+}
+
+function toGateway(r: Row): GatewayRecord {
+  return {
+    id: r.id as number,
+    accountId: r.account_id as number,
+    codigo: str(r.codigo),
+    mac: str(r.mac),
+    nome: str(r.nome),
+    qteMaxDispositivos: r.qte_max_dispositivos as number,
+    isOnline: r.is_online === 1,
+    lastSeen: strOrNull(r.last_seen),
+    firmwareVersion: strOrNull(r.firmware_version),
+    createdAt: str(r.created_at),
+    updatedAt: str(r.updated_at),
+  };
+}
+
+const CERT_COLUMNS = [
+  'id',
+  'kind',
+  'serial_number',
+  'subject_cn',
+  'account_id',
+  'gateway_id',
+  'status',
+  'certificate_pem',
+  'key_origin',
+  'key_type',
+  'issued_at',
+  'expires_at',
+  'revoked_at',
+  'revoke_reason',
+  'revoke_note',
+  'replaces_id',
+];
+
+function toCertificate(r: Row, prefix = ''): CertificateRecord {
+  const g = (c: string): unknown => r[prefix + c];
+  return {
+    id: g('id') as number,
+    kind: g('kind') as CertificateRecord['kind'],
+    serialNumber: str(g('serial_number')),
+    subjectCn: str(g('subject_cn')),
+    accountId: (g('account_id') as number | null) ?? null,
+    gatewayId: (g('gateway_id') as number | null) ?? null,
+    status: g('status') as CertificateRecord['status'],
+    certificatePem: str(g('certificate_pem')),
+    keyOrigin: g('key_origin') as CertificateRecord['keyOrigin'],
+    keyType: str(g('key_type')),
+    issuedAt: str(g('issued_at')),
+    expiresAt: str(g('expires_at')),
+    revokedAt: strOrNull(g('revoked_at')),
+    revokeReason: strOrNull(g('revoke_reason')),
+    revokeNote: strOrNull(g('revoke_note')),
+    replacesId: (g('replaces_id') as number | null) ?? null,
+  };
+}
+
+function withCertificate(r: Row): GatewayWithCertificate {
+  return { ...toGateway(r), activeCertificate: r.c_id === null || r.c_id === undefined ? null : toCertificate(r, 'c_') };
+}
+
+function toAudit(r: Row): AuditRecord {
+  return {
+    id: r.id as number,
+    at: str(r.at),
+    accountId: (r.account_id as number | null) ?? null,
+    actor: str(r.actor),
+    action: str(r.action),
+    object: strOrNull(r.object),
+    sourceIp: strOrNull(r.source_ip),
+    result: r.result as AuditRecord['result'],
+    detail: strOrNull(r.detail),
+  };
+}
+
+const likeEscape = (s: string): string => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export interface SqliteOptions {
+  /** "normal": WAL + synchronous=NORMAL (survives process crashes); "full": also power loss. */
+  durability?: 'normal' | 'full';
+  migrations?: readonly Migration[];
+  readonly?: boolean;
+}
+
+export class SqliteRepository implements Repository {
+  readonly db: Database.Database;
+  private readonly s: ReturnType<SqliteRepository['prepare']>;
+
+  constructor(file: string, options: SqliteOptions = {}) {
+    const isNew = file !== ':memory:' && !existsSync(file);
+    this.db = new Database(file, { readonly: options.readonly ?? false });
+    // SQLite gives the -wal/-shm files the main file's mode, so this covers all three.
+    if (isNew) chmodSync(file, 0o600);
+    this.db.pragma('busy_timeout = 5000');
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    }
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('secure_delete = ON');
+    if (!options.readonly) migrate(this.db, options.migrations ?? defaultMigrations);
+    this.s = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    const certCols = (alias: string, prefix: string): string => CERT_COLUMNS.map((c) => `${alias}.${c} AS ${prefix}${c}`).join(', ');
+    const gatewayWithCert = `SELECT g.*, ${certCols('c', 'c_')} FROM gateways g
+      LEFT JOIN certificates c ON c.gateway_id = g.id AND c.status = 'active'`;
+    return {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      savepoint: db.prepare('SAVEPOINT w'),
+      release: db.prepare('RELEASE w'),
+      rollbackTo: db.prepare('ROLLBACK TO w'),
+      insertAudit: db.prepare(
+        `INSERT INTO audit_events (at, account_id, actor, action, object, source_ip, result, detail)
+         VALUES (@at, @accountId, @actor, @action, @object, @sourceIp, @result, @detail)`,
+      ),
+      insertAccount: db.prepare('INSERT INTO accounts (name, created_at) VALUES (?, ?) RETURNING *'),
+      getAccount: db.prepare('SELECT * FROM accounts WHERE id = ?'),
+      listAccounts: db.prepare('SELECT * FROM accounts ORDER BY id'),
+      insertToken: db.prepare(
+        'INSERT INTO api_tokens (account_id, role, token_hash, label, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *',
+      ),
+      revokeToken: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *'),
+      getToken: db.prepare('SELECT * FROM api_tokens WHERE id = ?'),
+      findToken: db.prepare(
+        'SELECT t.*, a.is_active AS account_active FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?',
+      ),
+      listTokens: db.prepare('SELECT * FROM api_tokens WHERE account_id = ? ORDER BY id'),
+      getGateway: db.prepare(`${gatewayWithCert} WHERE g.account_id = ? AND g.id = ?`),
+      getGatewayByMac: db.prepare('SELECT * FROM gateways WHERE account_id = ? AND mac = ?'),
+      insertGateway: db.prepare(
+        `INSERT INTO gateways (account_id, codigo, mac, nome, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      updateGateway: db.prepare('UPDATE gateways SET codigo = ?, nome = ?, updated_at = ? WHERE id = ? RETURNING *'),
+      gatewayCertificates: db.prepare('SELECT * FROM certificates WHERE gateway_id = ? ORDER BY id DESC'),
+      // Two statements so each can use its partial unique index.
+      expireStaleActive: db.prepare(
+        `UPDATE certificates SET status = 'expired' WHERE kind = 'device' AND status = 'active' AND subject_cn = ? AND expires_at <= ?`,
+      ),
+      expireStalePending: db.prepare(
+        `UPDATE certificates SET status = 'expired' WHERE kind = 'device' AND status = 'pending' AND subject_cn = ? AND expires_at <= ?`,
+      ),
+      activeByMac: db.prepare(`SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = ? AND status = 'active'`),
+      insertCertificate: db.prepare(
+        `INSERT INTO certificates (kind, serial_number, subject_cn, account_id, gateway_id, status, certificate_pem, key_origin, key_type, issued_at, expires_at, replaces_id)
+         VALUES (@kind, @serialNumber, @subjectCn, @accountId, @gatewayId, @status, @certificatePem, @keyOrigin, @keyType, @issuedAt, @expiresAt, @replacesId)
+         RETURNING *`,
+      ),
+      revokeCertificate: db.prepare(
+        `UPDATE certificates SET status = 'revoked', revoked_at = ?, revoke_reason = ?, revoke_note = ? WHERE id = ? RETURNING *`,
+      ),
+      liveOfGateway: db.prepare(`SELECT * FROM certificates WHERE gateway_id = ? AND status IN ('active', 'pending') ORDER BY id`),
+      certBySerial: db.prepare('SELECT * FROM certificates WHERE serial_number = ?'),
+      certById: db.prepare('SELECT * FROM certificates WHERE id = ?'),
+      activateCertificate: db.prepare(`UPDATE certificates SET status = 'active' WHERE id = ? RETURNING *`),
+      expiring: db.prepare(
+        `SELECT c.* FROM certificates c WHERE c.kind = 'device' AND c.status = 'active' AND c.expires_at < ?
+           AND NOT EXISTS (SELECT 1 FROM certificates p WHERE p.replaces_id = c.id AND p.status = 'pending')
+         ORDER BY c.expires_at`,
+      ),
+      insertPendingKey: db.prepare('INSERT INTO pending_keys (certificate_id, sealed, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+      getPendingKey: db.prepare('SELECT sealed, expires_at FROM pending_keys WHERE certificate_id = ?'),
+      deletePendingKey: db.prepare('DELETE FROM pending_keys WHERE certificate_id = ?'),
+      auditExpiredKeys: db.prepare(
+        `INSERT INTO audit_events (at, account_id, actor, action, object, source_ip, result, detail)
+         SELECT ?, c.account_id, 'server', 'device_key.destroyed', 'certificate:' || c.serial_number, NULL, 'ok', 'server-made key not downloaded in time'
+         FROM pending_keys k JOIN certificates c ON c.id = k.certificate_id WHERE k.expires_at <= ?`,
+      ),
+      deleteExpiredKeys: db.prepare('DELETE FROM pending_keys WHERE expires_at <= ?'),
+      listRevoked: db.prepare(
+        `SELECT serial_number, revoked_at, revoke_reason FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, id`,
+      ),
+      reserveCrl: db.prepare('UPDATE crl_state SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number'),
+      saveCrl: db.prepare(
+        `UPDATE crl_state SET crl_number = ?, this_update = ?, next_update = ?, crl_pem = ?
+         WHERE id = 1 AND (crl_number IS NULL OR crl_number < ?)`,
+      ),
+      getCrl: db.prepare('SELECT crl_number, this_update, next_update, crl_pem FROM crl_state WHERE id = 1'),
+    };
+  }
+
+  // Group commit: writes that arrive in the same event-loop turn share one IMMEDIATE transaction,
+  // each inside its own SAVEPOINT, so every write is still atomic on its own (a failing one rolls
+  // back alone) while the commit cost (WAL append, fsync with durability "full") is paid once per
+  // batch. Callers are answered only after COMMIT, so an acknowledged write is durable.
+  private readonly queue: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+  private static readonly MAX_BATCH = 256;
+
+  private write<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue.splice(0, SqliteRepository.MAX_BATCH);
+    if (this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.s.begin.run();
+      for (const job of batch) {
+        this.s.savepoint.run();
+        try {
+          const value = job.fn();
+          this.s.release.run();
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          this.s.rollbackTo.run();
+          this.s.release.run();
+          outcomes.push({ ok: false, error });
+        }
+      }
+      this.s.commit.run();
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const job of batch) job.reject(error);
+      return;
+    }
+    batch.forEach((job, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) job.resolve(o.value);
+      else job.reject(o.error);
+    });
+  }
+
+  private expireStale(mac: string, now: string): void {
+    this.s.expireStaleActive.run(mac, now);
+    this.s.expireStalePending.run(mac, now);
+  }
+
+  private audit(event: NewAuditEvent): void {
+    this.s.insertAudit.run(event);
+  }
+
+  // ---------------------------------------------------------------------------- accounts/tokens
+
+  async createAccount(name: string, audit: NewAuditEvent): Promise<AccountRecord> {
+    return this.write(() => {
+      const account = toAccount(this.s.insertAccount.get(name, nowIso()) as Row);
+      this.audit({ ...audit, accountId: account.id, object: `account:${account.id}` });
+      return account;
+    });
+  }
+
+  async getAccount(id: number): Promise<AccountRecord | undefined> {
+    const r = this.s.getAccount.get(id) as Row | undefined;
+    return r ? toAccount(r) : undefined;
+  }
+
+  async listAccounts(): Promise<AccountRecord[]> {
+    return (this.s.listAccounts.all() as Row[]).map(toAccount);
+  }
+
+  async createToken(input: { accountId: number; role: Role; label: string | null; tokenHash: string }, audit: NewAuditEvent): Promise<TokenRecord> {
+    return this.write(() => {
+      if (!this.s.getAccount.get(input.accountId)) throw new NotFoundError(`account ${input.accountId} does not exist`);
+      const token = toToken(this.s.insertToken.get(input.accountId, input.role, input.tokenHash, input.label, nowIso()) as Row);
+      this.audit({ ...audit, accountId: input.accountId, object: `token:${token.id}`, detail: `role=${input.role}` });
+      return token;
+    });
+  }
+
+  async revokeToken(id: number, audit: NewAuditEvent): Promise<TokenRecord> {
+    return this.write(() => {
+      const existing = this.s.getToken.get(id) as Row | undefined;
+      if (!existing) throw new NotFoundError(`token ${id} does not exist`);
+      const r = this.s.revokeToken.get(nowIso(), id) as Row | undefined;
+      if (!r) throw new StateError(`token ${id} is already revoked`);
+      const token = toToken(r);
+      this.audit({ ...audit, accountId: token.accountId, object: `token:${id}` });
+      return token;
+    });
+  }
+
+  async findTokenByHash(tokenHash: string): Promise<(TokenRecord & { accountActive: boolean }) | undefined> {
+    const r = this.s.findToken.get(tokenHash) as Row | undefined;
+    return r ? { ...toToken(r), accountActive: r.account_active === 1 } : undefined;
+  }
+
+  async listTokens(accountId: number): Promise<TokenRecord[]> {
+    return (this.s.listTokens.all(accountId) as Row[]).map(toToken);
+  }
+
+  // ---------------------------------------------------------------------------- gateways
+
+  async listGateways(accountId: number, q: GatewayQuery): Promise<{ count: number; rows: GatewayWithCertificate[] }> {
+    const where = ['g.account_id = @accountId'];
+    const params: Record<string, unknown> = { accountId, limit: q.limit, offset: q.offset };
+    if (q.mac !== undefined) {
+      where.push('g.mac = @mac');
+      params.mac = q.mac;
+    }
+    if (q.codigo !== undefined) {
+      where.push('g.codigo = @codigo');
+      params.codigo = q.codigo;
+    }
+    if (q.isOnline !== undefined) {
+      where.push('g.is_online = @isOnline');
+      params.isOnline = q.isOnline ? 1 : 0;
+    }
+    if (q.search !== undefined && q.search !== '') {
+      where.push(`(g.codigo LIKE @search ESCAPE '\\' OR g.nome LIKE @search ESCAPE '\\' OR g.mac LIKE @search ESCAPE '\\')`);
+      params.search = likeEscape(q.search);
+    }
+    const clause = where.join(' AND ');
+    const count = (this.db.prepare(`SELECT count(*) AS n FROM gateways g WHERE ${clause}`).get(params) as { n: number }).n;
+    const certCols = CERT_COLUMNS.map((c) => `c.${c} AS c_${c}`).join(', ');
+    const rows = this.db
+      .prepare(
+        `SELECT g.*, ${certCols} FROM gateways g LEFT JOIN certificates c ON c.gateway_id = g.id AND c.status = 'active'
+         WHERE ${clause} ORDER BY g.id LIMIT @limit OFFSET @offset`,
+      )
+      .all(params) as Row[];
+    return { count, rows: rows.map(withCertificate) };
+  }
+
+  async getGateway(accountId: number, id: number): Promise<GatewayWithCertificate | undefined> {
+    const r = this.s.getGateway.get(accountId, id) as Row | undefined;
+    return r ? withCertificate(r) : undefined;
+  }
+
+  async listGatewayCertificates(gatewayId: number): Promise<CertificateRecord[]> {
+    return (this.s.gatewayCertificates.all(gatewayId) as Row[]).map((r) => toCertificate(r));
+  }
+
+  // ---------------------------------------------------------------------------- issuance
+
+  /** Inside a transaction: the MAC must be free, then the gateway is created or reused. */
+  private provisionOne(w: ProvisionWrite, now: string): ProvisionResult {
+    this.expireStale(w.mac, now);
+    const active = this.s.activeByMac.get(w.mac) as Row | undefined;
+    if (active) {
+      throw new MacConflictError(w.mac, active.account_id === w.accountId ? (active.gateway_id as number) : undefined);
+    }
+    const existing = this.s.getGatewayByMac.get(w.accountId, w.mac) as Row | undefined;
+    const gateway = existing
+      ? toGateway(this.s.updateGateway.get(w.codigo, w.nome, now, existing.id) as Row)
+      : toGateway(this.s.insertGateway.get(w.accountId, w.codigo, w.mac, w.nome, now, now) as Row);
+    const certificate = this.insertCertificate(w.certificate, { accountId: w.accountId, gatewayId: gateway.id, status: 'active', replacesId: null });
+    if (w.pendingKey) this.s.insertPendingKey.run(certificate.id, w.pendingKey.sealed, now, w.pendingKey.expiresAt);
+    return { gateway, certificate, reused: existing !== undefined };
+  }
+
+  private insertCertificate(
+    c: NewCertificate,
+    extra: { accountId: number | null; gatewayId: number | null; status: 'active' | 'pending'; replacesId: number | null },
+  ): CertificateRecord {
+    return toCertificate(this.s.insertCertificate.get({ ...c, ...extra }) as Row);
+  }
+
+  async provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult> {
+    return this.write(() => {
+      const result = this.provisionOne(write, nowIso());
+      this.audit({ ...audit, object: `gateway:${result.gateway.id}` });
+      return result;
+    });
+  }
+
+  async importGateways(writes: readonly ProvisionWrite[], audit: NewAuditEvent): Promise<ProvisionResult[]> {
+    return this.write(() => {
+      const now = nowIso();
+      const results = writes.map((w, index) => {
+        try {
+          return this.provisionOne(w, now);
+        } catch (err) {
+          throw new ImportRowError(index, err as Error);
+        }
+      });
+      this.audit(audit);
+      return results;
+    });
+  }
+
+  async renewGatewayCertificate(
+    input: { accountId: number; gatewayId: number; certificate: NewCertificate; pendingKey?: SealedKey; at: string },
+    audit: NewAuditEvent,
+  ): Promise<{ certificate: CertificateRecord; superseded: CertificateRecord | null }> {
+    return this.write(() => {
+      const gw = this.s.getGateway.get(input.accountId, input.gatewayId) as Row | undefined;
+      if (!gw) throw new NotFoundError(`gateway ${input.gatewayId} not found`);
+      const mac = str(gw.mac);
+      this.expireStale(mac, input.at);
+      const active = this.s.activeByMac.get(mac) as Row | undefined;
+      if (active && active.gateway_id !== input.gatewayId) {
+        throw new MacConflictError(mac, active.account_id === input.accountId ? (active.gateway_id as number) : undefined);
+      }
+      let superseded: CertificateRecord | null = null;
+      for (const live of this.s.liveOfGateway.all(input.gatewayId) as Row[]) {
+        const revoked = toCertificate(this.s.revokeCertificate.get(input.at, 'superseded', 'renewed', live.id) as Row);
+        this.s.deletePendingKey.run(live.id);
+        if (live.status === 'active') superseded = revoked;
+      }
+      const certificate = this.insertCertificate(input.certificate, {
+        accountId: input.accountId,
+        gatewayId: input.gatewayId,
+        status: 'active',
+        replacesId: superseded?.id ?? null,
+      });
+      if (input.pendingKey) this.s.insertPendingKey.run(certificate.id, input.pendingKey.sealed, input.at, input.pendingKey.expiresAt);
+      this.audit({ ...audit, object: `gateway:${input.gatewayId}` });
+      return { certificate, superseded };
+    });
+  }
+
+  async revokeGatewayCertificates(
+    input: { accountId: number; gatewayId: number; reason: string; note: string | null; at: string },
+    audit: NewAuditEvent,
+  ): Promise<CertificateRecord[]> {
+    return this.write(() => {
+      const gw = this.s.getGateway.get(input.accountId, input.gatewayId) as Row | undefined;
+      if (!gw) throw new NotFoundError(`gateway ${input.gatewayId} not found`);
+      this.expireStale(str(gw.mac), input.at);
+      const live = this.s.liveOfGateway.all(input.gatewayId) as Row[];
+      if (live.length === 0) throw new StateError(`gateway ${input.gatewayId} has no active certificate to revoke`);
+      const revoked = live.map((c) => {
+        this.s.deletePendingKey.run(c.id);
+        return toCertificate(this.s.revokeCertificate.get(input.at, input.reason, input.note, c.id) as Row);
+      });
+      this.audit({ ...audit, object: `gateway:${input.gatewayId}` });
+      return revoked;
+    });
+  }
+
+  async recordCertificate(certificate: NewCertificate, audit: NewAuditEvent): Promise<CertificateRecord> {
+    if (certificate.kind === 'device') throw new Error('device certificates are recorded through provisionGateway');
+    return this.write(() => {
+      const record = this.insertCertificate(certificate, { accountId: null, gatewayId: null, status: 'active', replacesId: null });
+      this.audit({ ...audit, object: `certificate:${record.serialNumber}` });
+      return record;
+    });
+  }
+
+  async revokeCertificateBySerial(serialNumber: string, reason: string, note: string | null, at: string, audit: NewAuditEvent): Promise<CertificateRecord> {
+    return this.write(() => {
+      const c = this.s.certBySerial.get(serialNumber) as Row | undefined;
+      if (!c) throw new NotFoundError(`no certificate with serial ${serialNumber}`);
+      if (c.status === 'revoked') throw new StateError(`certificate ${serialNumber} is already revoked`);
+      this.s.deletePendingKey.run(c.id);
+      const revoked = toCertificate(this.s.revokeCertificate.get(at, reason, note, c.id) as Row);
+      this.audit({ ...audit, accountId: revoked.accountId, object: `certificate:${serialNumber}` });
+      return revoked;
+    });
+  }
+
+  async getCertificateBySerial(serialNumber: string): Promise<CertificateRecord | undefined> {
+    const r = this.s.certBySerial.get(serialNumber) as Row | undefined;
+    return r ? toCertificate(r) : undefined;
+  }
+
+  async getActiveDeviceCertificate(mac: string, now: string): Promise<CertificateRecord | undefined> {
+    const r = this.s.activeByMac.get(mac) as Row | undefined;
+    return r && str(r.expires_at) > now ? toCertificate(r) : undefined;
+  }
+
+  async listExpiringDeviceCertificates(before: string): Promise<CertificateRecord[]> {
+    return (this.s.expiring.all(before) as Row[]).map((r) => toCertificate(r));
+  }
+
+  async addPendingRenewal(predecessorId: number, certificate: NewCertificate, audit: NewAuditEvent): Promise<CertificateRecord> {
+    return this.write(() => {
+      const prev = this.s.certById.get(predecessorId) as Row | undefined;
+      if (!prev || prev.status !== 'active') throw new StateError(`certificate ${predecessorId} is not active`);
+      const record = this.insertCertificate(certificate, {
+        accountId: prev.account_id as number,
+        gatewayId: prev.gateway_id as number,
+        status: 'pending',
+        replacesId: predecessorId,
+      });
+      this.audit({ ...audit, accountId: record.accountId, object: `certificate:${record.serialNumber}` });
+      return record;
+    });
+  }
+
+  async activatePendingCertificate(
+    serialNumber: string,
+    at: string,
+    audit: NewAuditEvent,
+  ): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null }> {
+    return this.write(() => {
+      const pending = this.s.certBySerial.get(serialNumber) as Row | undefined;
+      if (!pending || pending.status !== 'pending') throw new StateError(`certificate ${serialNumber} is not pending`);
+      const active = this.s.activeByMac.get(pending.subject_cn) as Row | undefined;
+      let superseded: CertificateRecord | null = null;
+      if (active) {
+        if (active.gateway_id !== pending.gateway_id) throw new MacConflictError(str(pending.subject_cn), undefined);
+        superseded = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'device confirmed its successor', active.id) as Row);
+      }
+      const activated = toCertificate(this.s.activateCertificate.get(pending.id) as Row);
+      this.audit({ ...audit, accountId: activated.accountId, object: `certificate:${serialNumber}` });
+      return { activated, superseded };
+    });
+  }
+
+  // ---------------------------------------------------------------------------- CRL
+
+  async listRevoked(): Promise<RevokedEntry[]> {
+    return (this.s.listRevoked.all() as Row[]).map((r) => ({
+      serialNumber: str(r.serial_number),
+      revokedAt: str(r.revoked_at),
+      reason: str(r.revoke_reason),
+    }));
+  }
+
+  async reserveCrlNumber(): Promise<number> {
+    return this.write(() => (this.s.reserveCrl.get() as { last_number: number }).last_number);
+  }
+
+  async saveCrl(crl: CrlRecord, audit: NewAuditEvent): Promise<boolean> {
+    return this.write(() => {
+      const stored = this.s.saveCrl.run(crl.crlNumber, crl.thisUpdate, crl.nextUpdate, crl.pem, crl.crlNumber).changes === 1;
+      if (stored) this.audit({ ...audit, object: `crl:${crl.crlNumber}` });
+      return stored;
+    });
+  }
+
+  async getLatestCrl(): Promise<CrlRecord | undefined> {
+    const r = this.s.getCrl.get() as Row | undefined;
+    if (!r || r.crl_number === null) return undefined;
+    return { crlNumber: r.crl_number as number, thisUpdate: str(r.this_update), nextUpdate: str(r.next_update), pem: str(r.crl_pem) };
+  }
+
+  // ---------------------------------------------------------------------------- pending keys
+
+  async takePendingKey(certificateId: number, now: string, audit: NewAuditEvent): Promise<Buffer | undefined> {
+    return this.write(() => {
+      const r = this.s.getPendingKey.get(certificateId) as { sealed: Buffer; expires_at: string } | undefined;
+      if (!r) return undefined;
+      this.s.deletePendingKey.run(certificateId);
+      if (r.expires_at <= now) {
+        this.audit({ ...audit, action: 'device_key.destroyed', detail: 'server-made key not downloaded in time' });
+        return undefined;
+      }
+      this.audit(audit);
+      return r.sealed;
+    });
+  }
+
+  async hasPendingKey(certificateId: number, now: string): Promise<boolean> {
+    const r = this.s.getPendingKey.get(certificateId) as { expires_at: string } | undefined;
+    return r !== undefined && r.expires_at > now;
+  }
+
+  async purgeExpiredPendingKeys(now: string): Promise<number> {
+    return this.write(() => {
+      this.s.auditExpiredKeys.run(now, now);
+      return this.s.deleteExpiredKeys.run(now).changes;
+    });
+  }
+
+  // ---------------------------------------------------------------------------- audit
+
+  async appendAudit(event: NewAuditEvent): Promise<void> {
+    return this.write(() => this.audit(event));
+  }
+
+  async listAudit(accountId: number, q: AuditQuery): Promise<{ count: number; rows: AuditRecord[] }> {
+    const where = ['account_id = @accountId'];
+    const params: Record<string, unknown> = { accountId, limit: q.limit, offset: q.offset };
+    if (q.action !== undefined) {
+      where.push('action = @action');
+      params.action = q.action;
+    }
+    if (q.since !== undefined) {
+      where.push('at >= @since');
+      params.since = q.since;
+    }
+    const clause = where.join(' AND ');
+    const count = (this.db.prepare(`SELECT count(*) AS n FROM audit_events WHERE ${clause}`).get(params) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT * FROM audit_events WHERE ${clause} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all(params) as Row[];
+    return { count, rows: rows.map(toAudit) };
+  }
+
+  async close(): Promise<void> {
+    if (this.queue.length > 0 && this.db.open) this.flush();
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Applies pending migrations in order, each in its own transaction; refuses a newer schema. */
+export function migrate(db: Database.Database, list: readonly Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  for (let i = 1; i < list.length; i++) {
+    if (list[i]!.version <= list[i - 1]!.version) throw new Error(`migration ${list[i]!.version} is out of order`);
+  }
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  const newest = Math.max(0, ...applied);
+  const known = list.length > 0 ? list[list.length - 1]!.version : 0;
+  if (newest > known) {
+    throw new Error(`the database schema (version ${newest}) is newer than this tds-server (knows up to ${known}); upgrade tds-server`);
+  }
+  for (const m of list) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, nowIso());
+    }).immediate();
+  }
+}

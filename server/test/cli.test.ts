@@ -1,0 +1,188 @@
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient, createDeviceCsr, type ApiError } from '@tds/server';
+import { freePort } from '../../test/support/ports.js';
+import { startTestServer, TDS_PROVISION_CLI, TDS_SERVER_CLI, type TestServer } from '../../test/support/server.js';
+import { tempDir } from '../../test/support/temp.js';
+import { OpenSsl } from './support/openssl.js';
+import { run } from './support/run.js';
+
+// Certificates live 30 days here, so renew-expiring has something to renew.
+let server: TestServer;
+const work = tempDir('tds-cli-test-');
+const ossl = new OpenSsl(work.path);
+const configFile = path.join(work.path, 'provision.json');
+
+beforeAll(async () => {
+  server = await startTestServer({ certValidityDays: 30, mqttBroker: 'broker.example', mqttPort: 8883 });
+});
+afterAll(async () => {
+  await server?.stop();
+  work.remove();
+});
+
+const provisionCli = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, [TDS_PROVISION_CLI, ...args], { cwd: work.path, env: { TDS_PROVISION_CONFIG: configFile, TDS_API_URL: '', TDS_API_TOKEN: '', ...env } });
+
+describe('tds-server CLI', () => {
+  it('refuses to initialise a folder twice', async () => {
+    const r = await server.cli(['init', '--json'], { allowFailure: true });
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/already holds a TDS server .* refusing to overwrite it/);
+  });
+
+  it('needs the right passphrase to sign, and never prints it', async () => {
+    const r = await run(process.execPath, [TDS_SERVER_CLI, 'crl', '--data', server.dataDir], { env: { TDS_CA_PASSPHRASE: 'wrong wrong wrong' } });
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/the passphrase does not unlock the CA key/);
+    expect(r.output).not.toContain('wrong wrong wrong');
+    const file = path.join(work.path, 'pass.txt');
+    writeFileSync(file, `${server.passphrase}\n`, { mode: 0o600 });
+    const ok = await run(process.execPath, [TDS_SERVER_CLI, 'crl', '--data', server.dataDir, '--passphrase-file', file, '--json'], { env: { TDS_CA_PASSPHRASE: '' } });
+    expect(ok.code, ok.output).toBe(0);
+    const crl = JSON.parse(ok.stdout) as { crl_number: number; next_update: string };
+    expect(crl.crl_number).toBeGreaterThan(1);
+    // The file is readable by OpenSSL and the running server serves the same CRL.
+    const fileCrl = readFileSync(path.join(server.dataDir, 'crl.pem'), 'utf8');
+    expect((await ossl.crlText(fileCrl, server.caPem)).text).toMatch(new RegExp(`CRL Number:\\s*\\n\\s*${crl.crl_number}`));
+    const client = server.client(null);
+    expect(await client.getCrlPem()).toBe(fileCrl);
+    client.close();
+  });
+
+  it('creates accounts and tokens for scripts; a revoked token stops working at once', async () => {
+    const accounts = JSON.parse((await server.cli(['account', 'list', '--json'])).stdout) as { id: number; name: string }[];
+    expect(accounts.map((a) => a.id)).toContain(server.contaId);
+    const t = JSON.parse((await server.cli(['token', 'create', '--account', String(server.contaId), '--role', 'auditor', '--label', 'ci', '--json'])).stdout) as { id: number; token: string; role: string };
+    expect(t).toMatchObject({ role: 'auditor', token: expect.stringMatching(/^tds_[A-Za-z0-9_-]{43}$/) });
+    const c = new ApiClient({ baseUrl: server.apiUrl, caPem: server.caPem, token: t.token });
+    expect((await c.listGateways()).count).toBeGreaterThanOrEqual(0);
+    const revoked = JSON.parse((await server.cli(['token', 'revoke', String(t.id), '--json'])).stdout) as { revoked_at: string };
+    expect(revoked.revoked_at).toMatch(/Z$/);
+    const err = await c.listGateways().catch((e: unknown) => e);
+    expect((err as ApiError).status).toBe(401);
+    c.close();
+    const list = (await server.cli(['token', 'list', '--account', String(server.contaId)])).stdout;
+    expect(list).toContain('ci');
+    expect(list).not.toContain(t.token);
+    const bad = await server.cli(['token', 'create', '--account', '999', '--role', 'operator'], { allowFailure: true });
+    expect(bad.code).toBe(1);
+    expect(bad.output).toMatch(/account 999 does not exist/);
+  });
+
+  it('renew-expiring issues pending successors for the same key; the old certificate keeps working', async () => {
+    const api = server.client('operator');
+    const r = await api.provision({ mac_address: '02:99:00:00:00:01', codigo: 'EXP', nome: 'expiring', conta_id: server.contaId });
+    const dry = JSON.parse((await server.cli(['renew-expiring', '--within', '60d', '--dry-run', '--json'])).stdout) as { count: number; renewed: { new_serial: string | null }[] };
+    expect(dry.count).toBeGreaterThanOrEqual(1);
+    expect(dry.renewed.every((x) => x.new_serial === null)).toBe(true);
+    const out = JSON.parse((await server.cli(['renew-expiring', '--within', '60d', '--json'])).stdout) as { count: number; renewed: { mac_address: string; old_serial: string; new_serial: string }[] };
+    const mine = out.renewed.find((x) => x.mac_address === '02:99:00:00:00:01')!;
+    expect(mine.old_serial).toBe(r.serial_number);
+    const detail = await api.getGateway(r.gateway_id);
+    expect(detail.active_certificate?.serial_number).toBe(r.serial_number);
+    const pending = detail.certificados.find((c) => c.serial_number === mine.new_serial)!;
+    expect(pending.status).toBe('pending');
+    // Nothing left to renew: the pending successor exists.
+    expect((JSON.parse((await server.cli(['renew-expiring', '--within', '60d', '--json'])).stdout) as { renewed: { mac_address: string }[] }).renewed.map((x) => x.mac_address)).not.toContain('02:99:00:00:00:01');
+    // Long windows are refused politely.
+    const bad = await server.cli(['renew-expiring', '--within', 'soon'], { allowFailure: true });
+    expect(bad.output).toMatch(/'soon' is not a duration/);
+    api.close();
+  });
+
+  it('refuses plain HTTP on a non-loopback address unless forced', async () => {
+    const r = await run(process.execPath, [TDS_SERVER_CLI, 'serve', '--data', server.dataDir, '--host', '0.0.0.0', '--port', String(await freePort()), '--no-tls'], {
+      env: { TDS_CA_PASSPHRASE: server.passphrase },
+    });
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/refusing to serve plain HTTP on 0\.0\.0\.0/);
+  });
+});
+
+describe('tds-provision CLI (the seed commands)', () => {
+  it('config saves URL, token and pinned CA in a private file', async () => {
+    const caFile = path.join(work.path, 'ca.crt');
+    writeFileSync(caFile, server.caPem);
+    const r = await provisionCli(['config', '--api-url', server.apiUrl, '--token', server.tokens.operator, '--ca-file', caFile]);
+    expect(r.code, r.output).toBe(0);
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(configFile, 'utf8'))).toEqual({ api_url: server.apiUrl, token: server.tokens.operator, ca_file: caFile });
+  });
+
+  it('create-gateway saves certs/<mac>/ with a 0600 key when the server made it', async () => {
+    const r = await provisionCli(['create-gateway', '--mac', 'AA:BB:CC:10:00:01', '--codigo', 'GW100', '--nome', 'Gateway CLI', '--conta-id', String(server.contaId), '--json']);
+    expect(r.code, r.output).toBe(0);
+    const dir = path.join(work.path, 'certs', 'aa:bb:cc:10:00:01');
+    for (const f of ['client.crt', 'client.key', 'ca.crt', 'metadata.json']) expect(existsSync(path.join(dir, f))).toBe(true);
+    expect(statSync(path.join(dir, 'client.key')).mode & 0o777).toBe(0o600);
+    const meta = JSON.parse(readFileSync(path.join(dir, 'metadata.json'), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(meta)).toEqual(['gateway_id', 'mac_address', 'codigo', 'expires_at', 'serial_number', 'mqtt_broker', 'mqtt_port', 'mqtt_topic']);
+    expect(meta).toMatchObject({ mac_address: 'aa:bb:cc:10:00:01', codigo: 'GW100', mqtt_broker: 'broker.example', mqtt_topic: 'tds_new/devices/aa:bb:cc:10:00:01/telemetry' });
+    expect((await ossl.verify(server.caPem, readFileSync(path.join(dir, 'client.crt'), 'utf8'))).ok).toBe(true);
+    const fromCert = await ossl.run(['x509', '-noout', '-pubkey', '-in', path.join(dir, 'client.crt')]);
+    const fromKey = await ossl.run(['pkey', '-pubout', '-in', path.join(dir, 'client.key')]);
+    expect(fromCert.stdout).toBe(fromKey.stdout);
+  });
+
+  it('create-gateway --csr sends no key and saves none', async () => {
+    const { csrPem } = await createDeviceCsr({ mac: 'aa:bb:cc:10:00:02' });
+    const csrFile = path.join(work.path, 'dev.csr');
+    writeFileSync(csrFile, csrPem);
+    const r = await provisionCli(['create-gateway', '--mac', 'aa:bb:cc:10:00:02', '--codigo', 'GW101', '--nome', 'Com CSR', '--conta-id', String(server.contaId), '--csr', csrFile, '--output', 'out']);
+    expect(r.code, r.output).toBe(0);
+    const dir = path.join(work.path, 'out', 'aa:bb:cc:10:00:02');
+    expect(existsSync(path.join(dir, 'client.crt'))).toBe(true);
+    expect(existsSync(path.join(dir, 'client.key'))).toBe(false);
+  });
+
+  it('import-csv, list-gateways, download-certs (key once), revoke-cert', async () => {
+    const csv = path.join(work.path, 'gw.csv');
+    writeFileSync(csv, 'mac_address,codigo,nome\naa:bb:cc:10:00:10,GW110,Linha A\naa:bb:cc:10:00:11,GW111,Linha B\n');
+    const imp = await provisionCli(['import-csv', csv, '--json']);
+    expect(imp.code, imp.output).toBe(0);
+    const imported = JSON.parse(imp.stdout) as { created: number; rows: { gateway_id: number }[] };
+    expect(imported.created).toBe(2);
+
+    const list = await provisionCli(['list-gateways', '--conta-id', String(server.contaId), '--all']);
+    expect(list.stdout).toMatch(/GW110\taa:bb:cc:10:00:10/);
+
+    const id = imported.rows[0]!.gateway_id;
+    const dl = await provisionCli(['download-certs', '--gateway-id', String(id), '--output', 'dl', '--json']);
+    expect(dl.code, dl.output).toBe(0);
+    const dir = path.join(work.path, 'dl', 'aa:bb:cc:10:00:10');
+    expect(statSync(path.join(dir, 'client.key')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path.join(dir, 'README.txt'), 'utf8')).toContain('GW110');
+    const again = await provisionCli(['download-certs', '--gateway-id', String(id), '--output', 'dl2']);
+    expect(again.code).toBe(0);
+    expect(existsSync(path.join(work.path, 'dl2', 'aa:bb:cc:10:00:10', 'client.key'))).toBe(false);
+
+    const rv = await provisionCli(['revoke-cert', '--gateway-id', String(id), '--reason', 'Dispositivo comprometido']);
+    expect(rv.code, rv.output).toBe(0);
+    expect(rv.stdout).toMatch(/revoked [0-9A-F]{32} \(unspecified\)/);
+    const anon = server.client(null);
+    const crl = await anon.getCrlPem();
+    anon.close();
+    expect((await ossl.verify(server.caPem, readFileSync(path.join(dir, 'client.crt'), 'utf8'), crl)).ok).toBe(false);
+  });
+
+  it('import-csv reports bad rows and imports nothing', async () => {
+    const csv = path.join(work.path, 'bad.csv');
+    writeFileSync(csv, 'mac_address,codigo,nome\naa:bb:cc:10:00:20,GW120,ok\n01:00:5e:00:00:01,GW121,multicast\n');
+    const r = await provisionCli(['import-csv', csv]);
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/line 3\t01:00:5e:00:00:01\t.*multicast/);
+    expect(r.output).toMatch(/nothing was imported/);
+  });
+
+  it('says clearly when the server cannot be reached or the token is missing', async () => {
+    const port = await freePort();
+    const down = await provisionCli(['list-gateways'], { TDS_API_URL: `https://127.0.0.1:${port}/api/v1` });
+    expect(down.code).toBe(1);
+    expect(down.output).toMatch(/cannot reach the TDS server at https:\/\/127\.0\.0\.1:\d+: connection refused/);
+    const noToken = await run(process.execPath, [TDS_PROVISION_CLI, 'list-gateways'], { env: { TDS_PROVISION_CONFIG: path.join(work.path, 'none.json'), TDS_API_URL: server.apiUrl, TDS_API_TOKEN: '' } });
+    expect(noToken.code).toBe(1);
+    expect(noToken.output).toMatch(/no API token/);
+  });
+});
