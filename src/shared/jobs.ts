@@ -44,6 +44,16 @@ export interface JobSnapshot {
   firmware?: { name: string; version: string; sha256: string };
   question?: JobQuestion;
   error?: JobError;
+  /** Who ran it (profile operator or OS user). */
+  operator?: string;
+  /** Seed `conta_id` the gateway belongs to. */
+  contaId?: number;
+  /** Issuance server base URL. */
+  serverUrl?: string;
+  /** Id of the job this one retries. */
+  retryOf?: string;
+  /** Short facts found on the way (chip, flash size, crystal, ...), shown by the UI. */
+  facts?: Record<string, string>;
   createdAt: string;
   startedAt?: string;
   endedAt?: string;

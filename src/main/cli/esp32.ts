@@ -1,4 +1,283 @@
-import type { Command } from 'commander';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { pathToFileURL } from 'node:url';
+import { Option, type Command } from 'commander';
+import type { JobQuestion, JobSnapshot } from '../../shared/jobs.js';
+import { ApiClient } from '@tds/server/client';
+import { RenewingApiClientIssuer } from '../certs/api-client-issuer.js';
+import type { SerialDeviceSource } from '../devices/serial-link.js';
+import { UsbSerialSource } from '../devices/usb-serial-source.js';
+import { formatUsbId } from '../devices/usb-ids.js';
+import { EspSession, type ResetMode } from '../esp32/esp-session.js';
+import { loadProfileFile, resolveSecret } from '../esp32/profile-file.js';
+import type { ReprovisionPolicy } from '../esp32/provision-job.js';
+import { provisionPorts, resolvePorts } from '../esp32/run-provisioning.js';
+import { JobFailure, toJobError } from '../jobs/job-failure.js';
+import { defaultStationLogFile } from '../log/paths.js';
+import { StationLog } from '../log/station-log.js';
 
-/** `tds-station esp32` (filled in by its area). */
-export function registerEsp32Commands(_program: Command): void {}
+/**
+ * `tds-station esp32 list|probe|provision`. Progress goes to stderr, results (JSON) to stdout.
+ * `--device-source MODULE` (or TDS_DEVICE_SOURCE) loads another device source: a module exporting
+ * `createDeviceSource(): SerialDeviceSource | Promise<SerialDeviceSource>` (benches with network
+ * serial servers, the test simulator). The product never needs to know what is behind it.
+ */
+export function registerEsp32Commands(program: Command): void {
+  const esp32 = program.command('esp32').description('ESP32 bench: list ports, probe boards, provision them');
+
+  withSource(
+    esp32
+      .command('list')
+      .description('list USB serial ports (ESP32 bridges marked)')
+      .option('--json', 'print JSON')
+      .option('--all', 'also list ports that do not look like an ESP32'),
+  ).action(async (opts: { json?: boolean; all?: boolean; deviceSource?: string }) =>
+    run(async () => {
+      const source = await openSource(opts.deviceSource, opts.all ?? false);
+      try {
+        const devices = (await source.list()).filter((d) => opts.all || d.likelyEsp32);
+        if (opts.json) {
+          print(devices);
+        } else if (devices.length === 0) {
+          console.log('No ESP32 serial ports found. Plug a board in (or use --all to see every serial port).');
+        } else {
+          for (const d of devices) {
+            console.log(`${d.path}\t${formatUsbId(d.vendorId, d.productId)}\t${d.bridge ?? d.manufacturer ?? '?'}\treset=${d.resetMode}${d.serialNumber ? `\tserial=${d.serialNumber}` : ''}`);
+          }
+        }
+      } finally {
+        closeSource(source);
+      }
+      return 0;
+    }),
+  );
+
+  withSource(
+    esp32
+      .command('probe')
+      .description('read chip, revision, MAC, flash size and crystal of the board on a port')
+      .requiredOption('--port <path>', 'serial port, e.g. /dev/ttyUSB0')
+      .option('--baud <n>', 'flashing speed to try', parseIntArg, 921600)
+      .addOption(new Option('--reset-mode <mode>', 'how to enter the bootloader').choices(['auto', 'usb-jtag', 'manual']))
+      .option('--json', 'print JSON only'),
+  ).action(async (opts: { port: string; baud: number; resetMode?: ResetMode; json?: boolean; deviceSource?: string }) =>
+    run(async () => {
+      const source = await openSource(opts.deviceSource, true);
+      const ac = new AbortController();
+      const onSigint = (): void => ac.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const [device] = await resolvePorts(source, [opts.port]);
+        const resetMode = opts.resetMode ?? device!.resetMode;
+        if (resetMode === 'manual') {
+          await prompt(`Put the board on ${device!.path} in download mode (hold BOOT, press EN, release BOOT), then press Enter`, ['']);
+        }
+        const session = await EspSession.connect(source.link(device!), {
+          baud: opts.baud,
+          resetMode,
+          signal: ac.signal,
+          ...(device!.vendorId !== undefined ? { usbVendorId: device!.vendorId } : {}),
+          ...(device!.productId !== undefined ? { usbProductId: device!.productId } : {}),
+          log: (text, level) => {
+            if (!opts.json && level !== 'debug') process.stderr.write(`${text}\n`);
+          },
+        });
+        await session.close();
+        print({ port: device!.path, ...session.chip });
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+        closeSource(source);
+      }
+      return 0;
+    }),
+  );
+
+  withSource(
+    esp32
+      .command('provision')
+      .description('flash firmware + per-device certificate and data, reboot, and wait for each board online')
+      .requiredOption('--port <path...>', 'serial port(s); repeat or list several for parallel jobs')
+      .requiredOption('--profile <file>', 'provisioning profile (JSON)')
+      .option('--concurrency <n>', 'boards at once (default: all)', parseIntArg)
+      .addOption(
+        new Option('--on-active-cert <choice>', 'when a MAC already has an active certificate: ask, revoke (and reissue) or stop')
+          .choices(['ask', 'revoke', 'stop']),
+      )
+      .option('--log-db <file>', `station log database (default ${defaultStationLogFile()})`)
+      .option('--station-id <id>', 'this station (default: TDS_STATION_ID or the host name)')
+      .option('--operator <name>', 'who runs the job (default: the profile operator or the OS user)')
+      .option('--quiet', 'no progress on stderr'),
+  ).action(
+    async (opts: {
+      port: string[];
+      profile: string;
+      concurrency?: number;
+      onActiveCert?: ReprovisionPolicy;
+      logDb?: string;
+      stationId?: string;
+      operator?: string;
+      quiet?: boolean;
+      deviceSource?: string;
+    }) =>
+      run(async () => {
+        const profile = await loadProfileFile(opts.profile);
+        const interactive = process.stdin.isTTY === true;
+        const reprovision = opts.onActiveCert ?? (interactive ? 'ask' : 'stop');
+        const stationId = opts.stationId ?? process.env.TDS_STATION_ID ?? os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-');
+        const operator = opts.operator ?? profile.operator ?? os.userInfo().username;
+        const issuer = new RenewingApiClientIssuer(
+          new ApiClient({
+            baseUrl: profile.server.url,
+            token: resolveSecret(profile.server.token, 'server.token'),
+            ...(profile.server.caPem ? { caPem: profile.server.caPem } : {}),
+          }),
+          profile.certificate.keyMode,
+        );
+        const log = StationLog.open(opts.logDb ?? defaultStationLogFile(), { stationId });
+        const source = await openSource(opts.deviceSource, true);
+        const ac = new AbortController();
+        const onSigint = (): void => {
+          process.stderr.write('\ncancelling… (Ctrl+C again to quit now)\n');
+          process.once('SIGINT', () => process.exit(130));
+          ac.abort();
+        };
+        process.once('SIGINT', onSigint);
+        const printer = progressPrinter(opts.quiet ?? false);
+        try {
+          const result = await provisionPorts({
+            profile,
+            source,
+            ports: opts.port,
+            issuer,
+            stationId,
+            operator,
+            reprovision,
+            log,
+            signal: ac.signal,
+            ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+            onUpdate: printer,
+            ...(interactive ? { answer: askOperator } : {}),
+          });
+          print(summary(result.bundle, result.jobs, log.file));
+          return result.jobs.every((j) => j.state === 'succeeded') ? 0 : 1;
+        } finally {
+          process.removeListener('SIGINT', onSigint);
+          closeSource(source);
+          log.close();
+          issuer.close();
+        }
+      }),
+  );
+}
+
+function withSource(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--device-source <module>', 'load serial devices from this module (createDeviceSource export) instead of USB')
+      .env('TDS_DEVICE_SOURCE')
+      .hideHelp(),
+  );
+}
+
+async function openSource(modulePath: string | undefined, includeUnknown: boolean): Promise<SerialDeviceSource> {
+  if (!modulePath) return new UsbSerialSource({ includeUnknown, onWarning: (m) => process.stderr.write(`${m}\n`) });
+  const mod = (await import(pathToFileURL(path.resolve(modulePath)).href)) as { createDeviceSource?: () => SerialDeviceSource | Promise<SerialDeviceSource> };
+  if (typeof mod.createDeviceSource !== 'function') throw new Error(`${modulePath} does not export createDeviceSource()`);
+  return mod.createDeviceSource();
+}
+
+function closeSource(source: SerialDeviceSource): void {
+  (source as { close?: () => void }).close?.();
+}
+
+/** Runs a command body; prints JobFailures as "error: message / hint" and sets the exit code. */
+async function run(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (err) {
+    const e = toJobError(err);
+    process.stderr.write(`error: ${e.message}\n${err instanceof JobFailure ? `hint: ${e.hint}\n` : ''}`);
+    process.exitCode = err instanceof JobFailure && (e.code === 'PROFILE_INVALID' || e.code === 'BUNDLE_INVALID') ? 2 : 1;
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function parseIntArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`'${v}' is not a positive whole number`);
+  return n;
+}
+
+/** One stderr line per step change, and flashing progress in 10 % steps. */
+function progressPrinter(quiet: boolean): (s: JobSnapshot) => void {
+  const last = new Map<string, string>();
+  return (s) => {
+    if (quiet) return;
+    const running = s.steps.find((st) => st.status === 'running');
+    const pct = running?.progress !== undefined ? Math.floor(running.progress * 10) * 10 : undefined;
+    const key = `${s.state}|${running?.name ?? ''}|${pct ?? ''}`;
+    if (last.get(s.id) === key) return;
+    last.set(s.id, key);
+    const who = `[${s.target}${s.mac ? ` ${s.mac}` : ''}]`;
+    if (s.state === 'succeeded') process.stderr.write(`${who} done: online, certificate ${s.certificateSerial ?? '?'}\n`);
+    else if (s.state === 'failed' || s.state === 'cancelled') {
+      process.stderr.write(`${who} ${s.state}: ${s.error?.code ?? ''} ${s.error?.message ?? ''}${s.error?.where ? ` (at ${s.error.where})` : ''}\n`);
+      if (s.error?.hint) process.stderr.write(`${who} hint: ${s.error.hint}\n`);
+    } else if (running) process.stderr.write(`${who} ${running.name}${pct !== undefined ? ` ${pct}%` : ''}${running.detail ? ` – ${running.detail}` : ''}\n`);
+  };
+}
+
+let questionChain: Promise<unknown> = Promise.resolve();
+
+/** Asks on the terminal, one question at a time across parallel jobs. */
+function askOperator(job: JobSnapshot, q: JobQuestion): Promise<string> {
+  const next = questionChain.then(() => prompt(`[${job.target}] ${q.message}`, q.choices));
+  questionChain = next.catch(() => undefined);
+  return next;
+}
+
+async function prompt(message: string, choices: string[]): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    for (;;) {
+      const hint = choices.length > 1 ? ` [${choices.join('/')}]` : '';
+      const answer = (await rl.question(`${message}${hint} `)).trim();
+      if (choices.length === 1 && choices[0] === '') return '';
+      if (choices.length === 1 && answer === '') return choices[0]!;
+      if (choices.includes(answer)) return answer;
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+function summary(bundle: { name: string; version: string; sha256: string }, jobs: JobSnapshot[], logFile: string): unknown {
+  return {
+    bundle,
+    stationLog: logFile,
+    succeeded: jobs.filter((j) => j.state === 'succeeded').length,
+    failed: jobs.filter((j) => j.state !== 'succeeded').length,
+    jobs: jobs.map((j) => ({
+      id: j.id,
+      port: j.target,
+      state: j.state,
+      mac: j.mac ?? null,
+      gatewayCode: j.gatewayCode ?? null,
+      gatewayId: j.gatewayId ?? null,
+      certificateSerial: j.certificateSerial ?? null,
+      certificateExpiresAt: j.certificateExpiresAt ?? null,
+      durationMs: j.startedAt && j.endedAt ? Date.parse(j.endedAt) - Date.parse(j.startedAt) : null,
+      facts: j.facts ?? {},
+      error: j.error ? { code: j.error.code, message: j.error.message, hint: j.error.hint, where: j.error.where } : null,
+      steps: j.steps.map((st) => ({
+        name: st.name,
+        status: st.status,
+        ms: st.startedAt && st.endedAt ? Date.parse(st.endedAt) - Date.parse(st.startedAt) : null,
+        detail: st.detail ?? null,
+      })),
+    })),
+  };
+}

@@ -1,0 +1,394 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { deflate } from 'node:zlib';
+import { ESPLoader, Transport, type IEspLoaderTerminal } from 'esptool-js';
+import type { SerialLink } from '../devices/serial-link.js';
+import { JobFailure } from '../jobs/job-failure.js';
+import { LinkWebSerialPort } from './web-serial-port.js';
+
+/** The ROM bootloader always talks at 115200 first, and boots the app at that speed too. */
+export const ROM_BAUD = 115200;
+/** Reboot into the flashed firmware: EN low for 100 ms with IO0 high (esptool-js 0.7.0's hard reset is broken). */
+export const REBOOT_SEQUENCE = 'D0|R1|W100|R0';
+
+export type ResetMode = 'auto' | 'usb-jtag' | 'manual';
+
+export interface ChipInfo {
+  /** esptool's chip family name, e.g. "ESP32" (matches a manifest's chipFamily). */
+  chipFamily: string;
+  /** e.g. "ESP32-D0WD-V3 (revision 3)". */
+  description: string;
+  revision?: number;
+  features: string[];
+  crystalMhz: number;
+  /** Canonical lowercase MAC from the eFuses. */
+  mac: string;
+  /** JEDEC id read from the flash chip (e.g. 0x1640ef). */
+  flashId: number;
+  /** e.g. "4MB"; undefined when the id does not map to a size. */
+  flashSize?: string;
+  flashSizeBytes?: number;
+  /** Speed actually used after the baud change (esptool-js falls back to 115200 by itself). */
+  baud: number;
+}
+
+export interface FlashPart {
+  /** Name for logs and errors ("bootloader", "app", "tdscfg", ...). */
+  name: string;
+  address: number;
+  data: Uint8Array;
+}
+
+export interface FlashProgress {
+  part: FlashPart;
+  partIndex: number;
+  /** Uncompressed bytes of this part sent so far (estimated from the compressed stream). */
+  written: number;
+  /** Overall fraction over all parts (by size). */
+  fraction: number;
+}
+
+/**
+ * How images are sent. `station` (default): compressed with Node's native zlib off the event loop,
+ * sent block by block with esptool-js's FLASH_DEFL_* commands and verified with the stub's
+ * SPI_FLASH_MD5. `esptool`: esptool-js's own `writeFlash` with `calculateMD5Hash`; same wire
+ * traffic, but it inflates every block byte by byte to size its timeouts (~2 s of CPU per MB
+ * between blocks), which keeps the wire idle (see docs/esp32-station.md, benchmark).
+ */
+export type FlashEngine = 'station' | 'esptool';
+
+const deflateAsync = promisify(deflate);
+
+export interface SessionOptions {
+  baud: number;
+  flashEngine?: FlashEngine;
+  resetMode: ResetMode;
+  usbVendorId?: number;
+  usbProductId?: number;
+  signal: AbortSignal;
+  /** esptool-js console output and transport traces. */
+  log(text: string, level?: 'info' | 'debug' | 'warn'): void;
+}
+
+/**
+ * One connection to a board's ROM bootloader / flasher stub through esptool-js 0.7.0.
+ * Every esptool call is raced against cancellation and unplug, so a job never hangs on a dead port,
+ * and failures become JobFailures that say where they happened.
+ */
+export class EspSession {
+  readonly chip: ChipInfo;
+  private closed = false;
+
+  private constructor(
+    private readonly link: SerialLink,
+    private readonly port: LinkWebSerialPort,
+    private readonly transport: Transport,
+    private readonly loader: ESPLoader,
+    private readonly options: SessionOptions,
+    chip: ChipInfo,
+    private readonly unplug: UnplugWatch,
+  ) {
+    this.chip = chip;
+  }
+
+  /**
+   * Opens the link, resets the board into its bootloader (per reset mode), identifies the chip,
+   * uploads the stub and switches to the requested speed. Manual mode expects the operator to have
+   * put the board in download mode already.
+   */
+  static async connect(link: SerialLink, options: SessionOptions): Promise<EspSession> {
+    const port = new LinkWebSerialPort(link, {
+      ...(options.usbVendorId !== undefined ? { usbVendorId: options.usbVendorId } : {}),
+      ...(options.usbProductId !== undefined ? { usbProductId: options.usbProductId } : {}),
+    });
+    // Transport is typed against the DOM SerialPort; our port implements the subset it uses.
+    const transport = new Transport(port as unknown as ConstructorParameters<typeof Transport>[0], false);
+    transport.trace = (message: string) => options.log(`[esptool] ${message}`, 'debug');
+    let line = '';
+    const terminal: IEspLoaderTerminal = {
+      clean: () => undefined,
+      write: (data) => {
+        line += data;
+      },
+      writeLine: (data) => {
+        const text = line + data;
+        line = '';
+        for (const l of text.split(/[\r\n]+/)) {
+          const t = l.trim();
+          if (t) options.log(`[esptool] ${t}`, /Writing at 0x/.test(t) ? 'debug' : 'info');
+        }
+      },
+    };
+    const loader = new ESPLoader({ transport, baudrate: options.baud, romBaudrate: ROM_BAUD, terminal, debugLogging: false });
+
+    let unplugError: Error | undefined;
+    let rejectUnplug: (e: Error) => void = () => undefined;
+    const unplugged = new Promise<never>((_, reject) => {
+      rejectUnplug = reject;
+    });
+    unplugged.catch(() => undefined);
+    const off = link.onClose((error) => {
+      if (!error) return;
+      unplugError = error;
+      rejectUnplug(new JobFailure('PORT_GONE', `${link.path} disappeared: ${error.message}`, { cause: error }));
+    });
+    const unplug: UnplugWatch = { promise: unplugged, off, error: () => unplugError };
+
+    const guard = <T>(p: Promise<T>): Promise<T> => race(p, unplugged, options.signal, () => void port.close().catch(() => undefined));
+    const mode = options.resetMode === 'manual' ? 'no_reset' : options.resetMode === 'usb-jtag' ? 'usb_reset' : 'default_reset';
+    try {
+      try {
+        await guard(loader.detectChip(mode));
+      } catch (err) {
+        throw mapConnectError(err, link.path, options.resetMode);
+      }
+      const rom = loader.chip;
+      const description = await guard(rom.getChipDescription(loader));
+      const revision = rom.getChipRevision ? await guard(rom.getChipRevision(loader)) : undefined;
+      const features = (await guard(rom.getChipFeatures(loader))).map((f) => f.trim());
+      const crystalMhz = await guard(rom.getCrystalFreq(loader));
+      const mac = (await guard(rom.readMac(loader))).toLowerCase();
+      if (rom.postConnect) await guard(rom.postConnect(loader));
+      await guard(loader.runStub());
+      if (options.baud !== ROM_BAUD) await guard(loader.changeBaud());
+      const flashId = await guard(loader.readFlashId());
+      const flashSize = loader.DETECTED_FLASH_SIZES[(flashId >> 16) & 0xff];
+      const chip: ChipInfo = {
+        chipFamily: rom.CHIP_NAME,
+        description,
+        features,
+        crystalMhz,
+        mac,
+        flashId,
+        baud: loader.transport.baudrate,
+      };
+      if (revision !== undefined) chip.revision = revision;
+      if (flashSize) {
+        chip.flashSize = flashSize;
+        chip.flashSizeBytes = sizeBytes(flashSize);
+      }
+      options.log(
+        `chip ${chip.description}, MAC ${mac}, crystal ${crystalMhz} MHz, flash ${flashSize ?? `unknown (id 0x${flashId.toString(16)})`}, ${chip.baud} baud`,
+      );
+      return new EspSession(link, port, transport, loader, options, chip, unplug);
+    } catch (err) {
+      off();
+      await port.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes every part (compressed, each verified by the stub's MD5 of the flash) in one session.
+   * The caller has checked that the parts fit the flash.
+   */
+  async flash(parts: readonly FlashPart[], onProgress?: (p: FlashProgress) => void): Promise<void> {
+    const sorted = [...parts].sort((a, b) => a.address - b.address);
+    const totalBytes = sorted.reduce((n, p) => n + p.data.length, 0);
+    const before = sorted.map((_, i) => sorted.slice(0, i).reduce((n, p) => n + p.data.length, 0));
+    let current = { index: 0, written: 0 };
+    const report = (index: number, written: number): void => {
+      const part = sorted[index]!;
+      current = { index, written };
+      onProgress?.({ part, partIndex: index, written, fraction: totalBytes > 0 ? (before[index]! + written) / totalBytes : 1 });
+    };
+    const where = (): string => {
+      const part = sorted[current.index];
+      if (!part) return 'flash';
+      return `${part.name} at 0x${part.address.toString(16)}, ${current.written} of ${part.data.length} bytes written`;
+    };
+    try {
+      if ((this.options.flashEngine ?? 'station') === 'esptool') await this.flashWithEsptool(sorted, report);
+      else await this.flashBlocks(sorted, report);
+    } catch (err) {
+      throw this.mapFlashError(err, where());
+    }
+  }
+
+  private async flashBlocks(parts: readonly FlashPart[], report: (index: number, written: number) => void): Promise<void> {
+    const loader = this.loader;
+    const images = parts.map((p) => padTo4(p.data));
+    // Compress every part in the libuv thread pool now; flashing part i overlaps compressing i+1.
+    const compressed = images.map((img) => deflateAsync(img, { level: 9 }));
+    compressed.forEach((c) => c.catch(() => undefined));
+    for (const [i, part] of parts.entries()) {
+      const image = images[i]!;
+      const data = await this.guard(compressed[i]!);
+      const blockSize = loader.FLASH_WRITE_SIZE;
+      const blocks = await this.guard(loader.flashDeflBegin(image.length, data.length, part.address));
+      this.options.log(`[flash] ${part.name}: ${image.length} bytes compressed to ${data.length} at 0x${part.address.toString(16)}`);
+      report(i, 0);
+      const ratio = image.length / Math.max(1, data.length);
+      let timeout = loader.DEFAULT_TIMEOUT;
+      for (let seq = 0; seq < blocks; seq++) {
+        const block = data.subarray(seq * blockSize, Math.min(data.length, (seq + 1) * blockSize));
+        // Timeout for writing this block's uncompressed bytes (esptool's 40 s per MB, at least 3 s).
+        const blockTimeout = Math.max(3000, loader.timeoutPerMb(loader.ERASE_WRITE_TIMEOUT_PER_MB, Math.ceil(block.length * ratio)));
+        // The ROM writes before it answers; the stub answers at once and writes while the next block arrives.
+        if (!loader.IS_STUB) timeout = blockTimeout;
+        await this.guard(loader.flashDeflBlock(block, seq, timeout));
+        if (loader.IS_STUB) timeout = blockTimeout;
+        report(i, Math.min(image.length, Math.round(((seq + 1) * blockSize * ratio))));
+      }
+      if (loader.IS_STUB) await this.guard(loader.flashDeflFinish(false, timeout));
+      data.fill(0); // the data partition's compressed copy holds the device key
+      report(i, part.data.length);
+      const expected = createHash('md5').update(image).digest('hex');
+      const actual = await this.guard(loader.flashMd5sum(part.address, image.length));
+      if (actual !== expected) {
+        throw new JobFailure('FLASH_VERIFY_FAILED', `The data read back from flash does not match what was written (MD5 ${actual}, expected ${expected}).`);
+      }
+      this.options.log(`[flash] ${part.name}: MD5 verified (${expected})`);
+    }
+  }
+
+  private async flashWithEsptool(parts: readonly FlashPart[], report: (index: number, written: number) => void): Promise<void> {
+    await this.guard(
+      this.loader.writeFlash({
+        fileArray: parts.map((p) => ({ data: p.data, address: p.address })),
+        flashMode: 'keep',
+        flashFreq: 'keep',
+        flashSize: 'keep',
+        eraseAll: false,
+        compress: true,
+        reportProgress: (fileIndex, written, total) => {
+          const part = parts[fileIndex];
+          if (!part) return;
+          report(fileIndex, total > 0 ? Math.min(part.data.length, Math.round((written / total) * part.data.length)) : 0);
+        },
+        calculateMD5Hash: (image) => createHash('md5').update(image).digest('hex'),
+      }),
+    );
+  }
+
+  /**
+   * Reboots into the flashed firmware with the custom reset (never `after("no_reset")` with the
+   * stub: it crashes Node). Switches the host to 115200 first so the boot log is readable, then
+   * hands the still-open link back to the caller (esptool's streams end here).
+   */
+  async rebootAndDetach(beforeReset?: (link: SerialLink) => void): Promise<SerialLink> {
+    await this.guard(this.link.setBaudRate(ROM_BAUD));
+    beforeReset?.(this.link);
+    await this.guard(this.loader.after('custom_reset', undefined, REBOOT_SEQUENCE));
+    this.port.keepLinkOpen = true;
+    await this.guard(this.transport.disconnect());
+    this.unplug.off();
+    this.closed = true;
+    return this.link;
+  }
+
+  /** Closes the port (leaves the board where it is: in the stub or the ROM). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unplug.off();
+    try {
+      await withTimeout(this.transport.disconnect(), 3000);
+    } catch {
+      /* the port may already be gone */
+    }
+    if (this.link.isOpen) await this.link.close().catch(() => undefined);
+  }
+
+  /** The esptool-js loader, for tests and tools that need lower-level access (e.g. readFlash). */
+  get esploader(): ESPLoader {
+    return this.loader;
+  }
+
+  private guard<T>(p: Promise<T>): Promise<T> {
+    return race(p, this.unplug.promise, this.options.signal, () => void this.port.close().catch(() => undefined));
+  }
+
+  private mapFlashError(err: unknown, where: string): unknown {
+    if (err instanceof JobFailure) return new JobFailure(err.code, err.message, { where, hint: err.hint, cause: err });
+    if (isAbort(err)) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (this.unplug.error()) {
+      return new JobFailure('PORT_GONE', `${this.link.path} disappeared while flashing.`, { where, cause: err });
+    }
+    if (/MD5 of file does not match/i.test(message)) {
+      return new JobFailure('FLASH_VERIFY_FAILED', 'The data read back from flash does not match what was written (MD5).', { where, cause: err });
+    }
+    return new JobFailure('FLASH_WRITE_FAILED', `Writing the flash failed: ${message}`, { where, cause: err });
+  }
+}
+
+interface UnplugWatch {
+  /** Rejects with PORT_GONE when the link closes without being asked to. */
+  promise: Promise<never>;
+  off: () => void;
+  error: () => Error | undefined;
+}
+
+function mapConnectError(err: unknown, path: string, resetMode: ResetMode): unknown {
+  if (err instanceof JobFailure || isAbort(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/Failed to connect|Wrong boot mode|No serial data|Serial data stream stopped|Timeout/i.test(message)) {
+    return new JobFailure('NO_BOOTLOADER', `The board on ${path} did not answer in bootloader mode (${message.split('\n')[0]}).`, {
+      hint:
+        resetMode === 'manual'
+          ? 'Hold BOOT, press and release EN/RESET, release BOOT, then retry.'
+          : 'Hold the BOOT button, press and release EN/RESET, release BOOT, then retry; if the board has no auto-reset circuit, use manual reset mode.',
+      cause: err,
+    });
+  }
+  if (/Unexpected chip|chip id|magic/i.test(message)) {
+    return new JobFailure('WRONG_CHIP', `The chip on ${path} is not one esptool-js knows (${message}).`, { cause: err });
+  }
+  return new JobFailure('NO_BOOTLOADER', `Talking to the bootloader on ${path} failed: ${message}`, { cause: err });
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+/** Races an esptool operation against unplug and cancel; on cancel, `onAbort` closes the port so esptool gives up. */
+function race<T>(p: Promise<T>, unplugged: Promise<never>, signal: AbortSignal, onAbort: () => void): Promise<T> {
+  p.catch(() => undefined); // the loser may reject later
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(abortError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => {
+      onAbort();
+      reject(abortError());
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    Promise.race([p, unplugged]).then(
+      (v) => {
+        signal.removeEventListener('abort', abort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function abortError(): Error {
+  const e = new Error('cancelled');
+  e.name = 'AbortError';
+  return e;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+}
+
+/** "4MB" → 4194304, "512KB" → 524288. */
+export function sizeBytes(size: string): number | undefined {
+  const m = /^(\d+)(KB|MB)$/.exec(size);
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] === 'MB' ? 1024 * 1024 : 1024);
+}
+
+/** esptool pads every image to a multiple of 4 bytes with 0xFF (flash words). */
+function padTo4(data: Uint8Array): Uint8Array {
+  if (data.length % 4 === 0) return data;
+  const out = new Uint8Array(data.length + (4 - (data.length % 4))).fill(0xff);
+  out.set(data);
+  return out;
+}

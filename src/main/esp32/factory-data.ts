@@ -1,0 +1,55 @@
+import { generateNvsImage, type NvsEntry } from './nvs/index.js';
+import { JobFailure } from '../jobs/job-failure.js';
+
+/** Version of the `tds` factory-data layout the firmware reads (`cfg_ver`). */
+export const FACTORY_DATA_VERSION = 1;
+
+export interface FactoryData {
+  caPem: string;
+  certPem: string;
+  /** PKCS#8 PEM bytes of a station-made key; absent when the key lives on the device. */
+  keyPem?: Uint8Array;
+  wifiSsid: string;
+  wifiPassword: string;
+  mqttHost: string;
+  mqttPort: number;
+  gatewayCode: string;
+  mac: string;
+  provisionedAt: string;
+  provisionedBy: string;
+}
+
+/**
+ * The per-device factory-data partition (DESIGN.md §7, docs/decisions.md): an ESP-IDF NVS image,
+ * namespace `tds`, every key a string except `mqtt_port` (u16) and `cfg_ver` (u8), padded with
+ * 0xFF to the whole partition so no page of an earlier provisioning survives.
+ * The returned buffer may hold the private key: the caller zeroes it after flashing.
+ */
+export function buildFactoryDataImage(data: FactoryData, partition: { size: number; label: string }, namespace = 'tds'): Uint8Array {
+  const s = (key: string, value: string): NvsEntry => ({ namespace, key, type: 'string', value });
+  const entries: NvsEntry[] = [
+    { namespace, key: 'cfg_ver', type: 'u8', value: FACTORY_DATA_VERSION },
+    s('mac', data.mac),
+    s('gw_code', data.gatewayCode),
+    s('ca_pem', data.caPem),
+    s('cert_pem', data.certPem),
+  ];
+  // The NVS generator takes strings; this is the one moment the key exists as one (see docs).
+  if (data.keyPem) entries.push(s('key_pem', Buffer.from(data.keyPem).toString('latin1')));
+  entries.push(
+    s('wifi_ssid', data.wifiSsid),
+    s('wifi_pass', data.wifiPassword),
+    s('mqtt_host', data.mqttHost),
+    { namespace, key: 'mqtt_port', type: 'u16', value: data.mqttPort },
+    s('prov_at', data.provisionedAt),
+    s('prov_by', data.provisionedBy),
+  );
+  try {
+    return generateNvsImage(entries, { size: partition.size, padToSize: true });
+  } catch (err) {
+    throw new JobFailure('BUNDLE_INVALID', `The factory data does not fit partition "${partition.label}" (${partition.size} bytes): ${(err as Error).message}`, {
+      hint: 'Use a bundle whose partition table gives the data partition at least 0x3000 bytes.',
+      cause: err,
+    });
+  }
+}

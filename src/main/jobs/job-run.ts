@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
+import { redactSecrets } from '../log/redact.js';
+import { isAbortError, JobFailure, toJobError } from './job-failure.js';
+import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, StepHandle } from './types.js';
+
+export interface JobRunHooks {
+  onUpdate(snapshot: JobSnapshot): void;
+  onLog(line: JobLogLine): void;
+}
+
+/** Progress-only snapshot updates are sent at most this often per job. */
+const PROGRESS_INTERVAL_MS = 100;
+
+/** One execution of a job definition: owns its snapshot, cancel signal and pending question. */
+export class JobRun {
+  readonly id: string;
+  readonly definition: JobDefinition;
+  private readonly controller = new AbortController();
+  private readonly snap: JobSnapshot;
+  private readonly weights = new Map<string, number>();
+  private question: { q: JobQuestion; resolve(choice: string): void; reject(err: Error): void } | undefined;
+  private currentStep: string | undefined;
+  private lastProgressEmit = 0;
+  private progressTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    definition: JobDefinition,
+    private readonly hooks: JobRunHooks,
+    options: { id?: string; retryOf?: string } = {},
+  ) {
+    this.id = options.id ?? randomUUID();
+    this.definition = definition;
+    for (const s of definition.steps) this.weights.set(s.name, s.weight ?? 1);
+    this.snap = {
+      id: this.id,
+      kind: definition.kind,
+      target: definition.target,
+      state: 'queued',
+      progress: 0,
+      steps: definition.steps.map((s) => ({ name: s.name, status: 'pending' })),
+      createdAt: new Date().toISOString(),
+    };
+    if (options.retryOf) this.snap.retryOf = options.retryOf;
+    if (definition.initial) this.applyFacts(definition.initial);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  snapshot(): JobSnapshot {
+    return structuredClone(this.snap);
+  }
+
+  isFinished(): boolean {
+    return this.snap.state === 'succeeded' || this.snap.state === 'failed' || this.snap.state === 'cancelled';
+  }
+
+  /** Cancels a queued or running job; a finished job is left alone. */
+  cancel(): void {
+    if (this.isFinished()) return;
+    if (this.snap.state === 'queued') {
+      this.controller.abort();
+      this.finish('cancelled', { code: 'CANCELLED', message: 'Cancelled before it started.', hint: 'Start it again when ready.' });
+      return;
+    }
+    this.controller.abort();
+    this.question?.reject(abortError());
+  }
+
+  answer(questionId: string, choice: string): void {
+    const pending = this.question;
+    if (!pending || pending.q.id !== questionId) throw new Error(`job ${this.id} has no open question ${questionId}`);
+    if (!pending.q.choices.includes(choice)) {
+      throw new Error(`'${choice}' is not one of the choices (${pending.q.choices.join(', ')})`);
+    }
+    pending.resolve(choice);
+  }
+
+  /** Runs the definition once; resolves with the final snapshot (never rejects). */
+  async execute(): Promise<JobSnapshot> {
+    if (this.isFinished()) return this.snapshot();
+    this.snap.state = 'running';
+    this.snap.startedAt = new Date().toISOString();
+    this.emit();
+    try {
+      await this.definition.run(this.context());
+      if (this.controller.signal.aborted) throw abortError();
+      this.finish('succeeded');
+    } catch (err) {
+      const operatorStop = err instanceof JobFailure && err.code === 'CANCELLED';
+      if ((isAbortError(err, this.controller.signal) && !(err instanceof JobFailure)) || operatorStop) {
+        const where = this.failedStepName();
+        const message = operatorStop ? (err as JobFailure).message : 'Cancelled by the operator.';
+        this.finish('cancelled', { code: 'CANCELLED', message, hint: 'Start it again when ready.', ...(where ? { where } : {}) });
+      } else {
+        const e = toJobError(err);
+        const where = this.failedStepName();
+        if (where) e.where = e.where ? `${where}: ${e.where}` : where;
+        this.finish('failed', e);
+      }
+    }
+    return this.snapshot();
+  }
+
+  private failedStepName(): string | undefined {
+    return this.snap.steps.find((s) => s.status === 'failed')?.name;
+  }
+
+  private finish(state: 'succeeded' | 'failed' | 'cancelled', error?: JobSnapshot['error']): void {
+    for (const s of this.snap.steps) {
+      if (s.status === 'running') {
+        s.status = state === 'succeeded' ? 'done' : 'failed';
+        s.endedAt = new Date().toISOString();
+      }
+    }
+    if (state === 'succeeded') this.snap.progress = 1;
+    this.snap.state = state;
+    if (error) this.snap.error = error;
+    delete this.snap.question;
+    this.question = undefined;
+    this.snap.endedAt = new Date().toISOString();
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    this.log(
+      state === 'succeeded' ? 'job succeeded' : `job ${state}: ${error?.code ?? ''} ${error?.message ?? ''}${error?.where ? ` (at ${error.where})` : ''}`,
+      state === 'succeeded' ? 'info' : 'error',
+    );
+    this.emit();
+  }
+
+  private context(): JobContext {
+    return {
+      jobId: this.id,
+      signal: this.controller.signal,
+      step: (name, run) => this.runStep(name, run),
+      skip: (name, reason) => {
+        const s = this.stepSnap(name);
+        s.status = 'skipped';
+        s.detail = reason;
+        this.recomputeProgress();
+        this.emit();
+      },
+      ask: (q) => this.ask(q),
+      update: (facts) => {
+        this.applyFacts(facts);
+        this.emit();
+      },
+      log: (text, level) => this.log(text, level ?? 'info'),
+    };
+  }
+
+  private async runStep<T>(name: string, run: (step: StepHandle) => Promise<T>): Promise<T> {
+    if (this.controller.signal.aborted) throw abortError();
+    const s = this.stepSnap(name);
+    s.status = 'running';
+    s.startedAt = new Date().toISOString();
+    delete s.endedAt;
+    delete s.progress;
+    this.currentStep = name;
+    this.log(`step ${name} started`, 'debug');
+    this.emit();
+    const t0 = performance.now();
+    const handle: StepHandle = {
+      name,
+      signal: this.controller.signal,
+      progress: (fraction, detail) => {
+        s.progress = Math.max(0, Math.min(1, fraction));
+        if (detail !== undefined) s.detail = detail;
+        this.recomputeProgress();
+        this.emitProgress();
+      },
+      detail: (text) => {
+        s.detail = redactSecrets(text);
+        this.emit();
+      },
+      log: (text, level) => this.log(text, level ?? 'info'),
+    };
+    try {
+      const result = await run(handle);
+      if (this.controller.signal.aborted) throw abortError();
+      s.status = 'done';
+      s.progress = 1;
+      s.endedAt = new Date().toISOString();
+      this.log(`step ${name} done in ${Math.round(performance.now() - t0)} ms`, 'debug');
+      return result;
+    } catch (err) {
+      s.status = 'failed';
+      s.endedAt = new Date().toISOString();
+      if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
+        const e = toJobError(err);
+        s.detail = redactSecrets(e.where ? `${e.message} (${e.where})` : e.message);
+      } else {
+        s.detail = 'cancelled';
+      }
+      this.log(`step ${name} failed after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
+      throw err;
+    } finally {
+      this.currentStep = undefined;
+      this.recomputeProgress();
+      this.emit();
+    }
+  }
+
+  private ask(input: QuestionInput): Promise<string> {
+    if (this.controller.signal.aborted) return Promise.reject(abortError());
+    if (this.question) return Promise.reject(new Error('a question is already open'));
+    const q: JobQuestion = { id: randomUUID(), ...input };
+    return new Promise<string>((resolve, reject) => {
+      const done = (): void => {
+        this.question = undefined;
+        delete this.snap.question;
+        if (this.snap.state === 'waiting-input') this.snap.state = 'running';
+        this.emit();
+      };
+      this.question = {
+        q,
+        resolve: (choice) => {
+          done();
+          this.log(`operator answered '${choice}' to ${q.kind}`);
+          resolve(choice);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+      };
+      this.snap.question = q;
+      this.snap.state = 'waiting-input';
+      this.log(`waiting for the operator: ${q.message}`);
+      this.emit();
+    });
+  }
+
+  private stepSnap(name: string): StepSnapshot {
+    let s = this.snap.steps.find((x) => x.name === name);
+    if (!s) {
+      s = { name, status: 'pending' };
+      this.snap.steps.push(s);
+      this.weights.set(name, 1);
+    }
+    return s;
+  }
+
+  private applyFacts(facts: JobFacts): void {
+    const { facts: extra, ...rest } = facts;
+    Object.assign(this.snap, rest);
+    if (extra) this.snap.facts = { ...(this.snap.facts ?? {}), ...extra };
+  }
+
+  private recomputeProgress(): void {
+    let total = 0;
+    let done = 0;
+    for (const s of this.snap.steps) {
+      const w = this.weights.get(s.name) ?? 1;
+      total += w;
+      if (s.status === 'done' || s.status === 'skipped') done += w;
+      else if (s.status === 'running' || s.status === 'failed') done += w * (s.progress ?? 0);
+    }
+    this.snap.progress = total > 0 ? Math.min(1, done / total) : 0;
+  }
+
+  private log(text: string, level: JobLogLine['level'] = 'info'): void {
+    const line: JobLogLine = { jobId: this.id, at: new Date().toISOString(), level, text: redactSecrets(text) };
+    if (this.currentStep) line.step = this.currentStep;
+    this.hooks.onLog(line);
+  }
+
+  private emit(): void {
+    if (this.progressTimer) {
+      clearTimeout(this.progressTimer);
+      this.progressTimer = undefined;
+    }
+    this.lastProgressEmit = Date.now();
+    this.hooks.onUpdate(this.snapshot());
+  }
+
+  private emitProgress(): void {
+    const wait = PROGRESS_INTERVAL_MS - (Date.now() - this.lastProgressEmit);
+    if (wait <= 0) this.emit();
+    else if (!this.progressTimer) this.progressTimer = setTimeout(() => this.emit(), wait);
+  }
+}
+
+function abortError(): Error {
+  const e = new Error('cancelled');
+  e.name = 'AbortError';
+  return e;
+}

@@ -1,0 +1,68 @@
+import type { JobKind, JobQuestion, JobSnapshot } from '../../shared/jobs.js';
+
+/** One line of a job's log (esptool output, boot log, step notes). Never holds secrets. */
+export interface JobLogLine {
+  jobId: string;
+  at: string;
+  /** Step running when the line was written, if any. */
+  step?: string;
+  level: 'info' | 'warn' | 'error' | 'debug';
+  text: string;
+}
+
+/** Fields a job may set on its snapshot as it learns them. */
+export type JobFacts = Partial<
+  Pick<
+    JobSnapshot,
+    'mac' | 'gatewayCode' | 'gatewayId' | 'certificateSerial' | 'certificateExpiresAt' | 'firmware' | 'operator' | 'contaId' | 'serverUrl'
+  >
+> & { facts?: Record<string, string> };
+
+/** Handed to a running step. */
+export interface StepHandle {
+  readonly name: string;
+  /** Aborted when the job is cancelled; pass it to everything that can wait. */
+  readonly signal: AbortSignal;
+  /** Fraction 0..1 of this step and an optional short text ("0x10000: 128 KiB of 742 KiB"). */
+  progress(fraction: number, detail?: string): void;
+  /** Short text shown next to the step and stored in the station log. */
+  detail(text: string): void;
+  log(text: string, level?: JobLogLine['level']): void;
+}
+
+export type QuestionInput = Omit<JobQuestion, 'id'>;
+
+/** What a job definition gets to drive its steps. */
+export interface JobContext {
+  readonly jobId: string;
+  readonly signal: AbortSignal;
+  /** Runs one declared step: records status, timing, progress and failure. */
+  step<T>(name: string, run: (step: StepHandle) => Promise<T>): Promise<T>;
+  /** Marks a declared step as skipped (with the reason as its detail). */
+  skip(name: string, reason: string): void;
+  /** Asks the operator; resolves with one of `choices`. Rejects when the job is cancelled. */
+  ask(question: QuestionInput): Promise<string>;
+  /** Sets facts on the job snapshot (MAC, certificate serial, firmware, ...). */
+  update(facts: JobFacts): void;
+  log(text: string, level?: JobLogLine['level']): void;
+}
+
+export interface StepDeclaration {
+  name: string;
+  /** Share of the job's overall progress (relative; default 1). */
+  weight?: number;
+}
+
+/**
+ * A job: its declared steps (so the UI can show them before they run) and `run`, which drives
+ * them through the context. `run` must keep its state local so that a retry can run it again.
+ */
+export interface JobDefinition {
+  kind: JobKind;
+  /** Serial port path or `host:port`; two jobs on the same target never run at the same time. */
+  target: string;
+  steps: readonly StepDeclaration[];
+  /** Facts known before the job starts (operator, account, server, firmware). */
+  initial?: JobFacts;
+  run(ctx: JobContext): Promise<void>;
+}

@@ -1,0 +1,453 @@
+import Database from 'better-sqlite3';
+import { stringify } from 'csv-stringify/sync';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { JobKind, JobSnapshot, JobState } from '../../shared/jobs.js';
+import type { JobLogLine } from '../jobs/types.js';
+import { migrate } from './migrations.js';
+import { redactSecrets } from './redact.js';
+
+/** One job as stored (DESIGN.md §9). */
+export interface JobRecord {
+  id: string;
+  retryOf: string | null;
+  stationId: string;
+  kind: JobKind;
+  target: string;
+  operator: string | null;
+  mac: string | null;
+  gatewayCode: string | null;
+  gatewayId: number | null;
+  contaId: number | null;
+  certSerial: string | null;
+  certExpiresAt: string | null;
+  firmwareName: string | null;
+  firmwareVersion: string | null;
+  firmwareSha256: string | null;
+  serverUrl: string | null;
+  result: JobState;
+  errorCode: string | null;
+  errorMessage: string | null;
+  errorHint: string | null;
+  errorWhere: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+}
+
+export interface StepRecord {
+  jobId: string;
+  seq: number;
+  name: string;
+  status: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  detail: string | null;
+}
+
+export interface JobFilter {
+  /** Inclusive lower bound on the creation time (ISO string or Date). */
+  from?: string | Date;
+  /** Exclusive upper bound on the creation time. */
+  to?: string | Date;
+  operator?: string;
+  result?: JobState | JobState[];
+  mac?: string;
+  serial?: string;
+  kind?: JobKind;
+  target?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface DayFigures {
+  /** Local day the figures are for, YYYY-MM-DD. */
+  day: string;
+  provisioned: number;
+  failed: number;
+  cancelled: number;
+  /** Median duration of the successful jobs, ms (null when none). */
+  medianDurationMs: number | null;
+}
+
+export interface StationLogOptions {
+  /** This station's id (also in the monitor certificate name). */
+  stationId: string;
+  /** Max stored log lines per job (the rest are counted and dropped). Default 5000. */
+  maxLinesPerJob?: number;
+}
+
+const CSV_COLUMNS: Array<[keyof JobRecord, string]> = [
+  ['id', 'job_id'],
+  ['retryOf', 'retry_of'],
+  ['createdAt', 'created_at'],
+  ['startedAt', 'started_at'],
+  ['endedAt', 'ended_at'],
+  ['durationMs', 'duration_ms'],
+  ['stationId', 'station_id'],
+  ['operator', 'operator'],
+  ['kind', 'kind'],
+  ['target', 'port_or_host'],
+  ['mac', 'mac'],
+  ['gatewayCode', 'gateway_code'],
+  ['gatewayId', 'gateway_id'],
+  ['contaId', 'conta_id'],
+  ['certSerial', 'cert_serial'],
+  ['certExpiresAt', 'cert_expires_at'],
+  ['firmwareName', 'firmware_name'],
+  ['firmwareVersion', 'firmware_version'],
+  ['firmwareSha256', 'firmware_sha256'],
+  ['serverUrl', 'server'],
+  ['result', 'result'],
+  ['errorCode', 'error_code'],
+  ['errorMessage', 'error_message'],
+  ['errorWhere', 'error_where'],
+];
+
+/**
+ * The station's local provisioning log (better-sqlite3): one row per job, one per step, and the
+ * job's log lines. Only facts, never secrets: every text goes through `redactSecrets` and jobs
+ * never hand key material to it.
+ */
+export class StationLog {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly stationId: string;
+  private readonly maxLines: number;
+  private readonly lineCounts = new Map<string, number>();
+  private readonly lastWritten = new Map<string, string>();
+
+  private constructor(file: string, options: StationLogOptions) {
+    this.file = file;
+    this.stationId = options.stationId;
+    this.maxLines = options.maxLinesPerJob ?? 5000;
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('secure_delete = ON');
+    migrate(this.db);
+  }
+
+  static open(file: string, options: StationLogOptions): StationLog {
+    return new StationLog(file, options);
+  }
+
+  /** Records every job of `queue` from now on; returns a function that stops recording. */
+  attach(queue: { onUpdate(l: (s: JobSnapshot) => void): () => void; onLog(l: (line: JobLogLine) => void): () => void }): () => void {
+    const offUpdate = queue.onUpdate((s) => this.recordSnapshot(s));
+    const offLog = queue.onLog((l) => this.appendLine(l));
+    return () => {
+      offUpdate();
+      offLog();
+    };
+  }
+
+  /** Writes the job row and its step rows (skips progress-only changes). */
+  recordSnapshot(s: JobSnapshot): void {
+    const key = JSON.stringify([
+      s.state,
+      s.mac,
+      s.gatewayCode,
+      s.gatewayId,
+      s.certificateSerial,
+      s.firmware,
+      s.error,
+      s.facts,
+      s.steps.map((st) => [st.status, st.detail, st.startedAt, st.endedAt]),
+    ]);
+    if (this.lastWritten.get(s.id) === key) return;
+    this.lastWritten.set(s.id, key);
+    const duration = s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null;
+    const write = this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO jobs (id, retry_of, station_id, kind, target, operator, mac, gateway_code, gateway_id, conta_id,
+             cert_serial, cert_expires_at, firmware_name, firmware_version, firmware_sha256, server_url, result,
+             error_code, error_message, error_hint, error_where, error_attachment, facts, created_at, started_at, ended_at, duration_ms)
+           VALUES (@id, @retryOf, @stationId, @kind, @target, @operator, @mac, @gatewayCode, @gatewayId, @contaId,
+             @certSerial, @certExpiresAt, @firmwareName, @firmwareVersion, @firmwareSha256, @serverUrl, @result,
+             @errorCode, @errorMessage, @errorHint, @errorWhere, @errorAttachment, @facts, @createdAt, @startedAt, @endedAt, @durationMs)
+           ON CONFLICT(id) DO UPDATE SET operator=excluded.operator, mac=excluded.mac, gateway_code=excluded.gateway_code,
+             gateway_id=excluded.gateway_id, conta_id=excluded.conta_id, cert_serial=excluded.cert_serial,
+             cert_expires_at=excluded.cert_expires_at, firmware_name=excluded.firmware_name,
+             firmware_version=excluded.firmware_version, firmware_sha256=excluded.firmware_sha256,
+             server_url=excluded.server_url, result=excluded.result, error_code=excluded.error_code,
+             error_message=excluded.error_message, error_hint=excluded.error_hint, error_where=excluded.error_where,
+             error_attachment=excluded.error_attachment, facts=excluded.facts, started_at=excluded.started_at,
+             ended_at=excluded.ended_at, duration_ms=excluded.duration_ms`,
+        )
+        .run({
+          id: s.id,
+          retryOf: s.retryOf ?? null,
+          stationId: this.stationId,
+          kind: s.kind,
+          target: s.target,
+          operator: s.operator ?? null,
+          mac: s.mac ?? null,
+          gatewayCode: s.gatewayCode ?? null,
+          gatewayId: s.gatewayId ?? null,
+          contaId: s.contaId ?? null,
+          certSerial: s.certificateSerial ?? null,
+          certExpiresAt: s.certificateExpiresAt ?? null,
+          firmwareName: s.firmware?.name ?? null,
+          firmwareVersion: s.firmware?.version ?? null,
+          firmwareSha256: s.firmware?.sha256 ?? null,
+          serverUrl: s.serverUrl ?? null,
+          result: s.state,
+          errorCode: s.error?.code ?? null,
+          errorMessage: s.error ? redactSecrets(s.error.message) : null,
+          errorHint: s.error?.hint ?? null,
+          errorWhere: s.error?.where ?? null,
+          errorAttachment: s.error?.attachment ? redactAttachment(s.error.attachment) : null,
+          facts: s.facts ? redactSecrets(JSON.stringify(s.facts)) : null,
+          createdAt: s.createdAt,
+          startedAt: s.startedAt ?? null,
+          endedAt: s.endedAt ?? null,
+          durationMs: duration,
+        });
+      const upsertStep = this.db.prepare(
+        `INSERT INTO steps (job_id, seq, name, status, started_at, ended_at, duration_ms, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(job_id, seq) DO UPDATE SET name=excluded.name, status=excluded.status, started_at=excluded.started_at,
+           ended_at=excluded.ended_at, duration_ms=excluded.duration_ms, detail=excluded.detail`,
+      );
+      s.steps.forEach((st, i) => {
+        const d = st.startedAt && st.endedAt ? Date.parse(st.endedAt) - Date.parse(st.startedAt) : null;
+        upsertStep.run(s.id, i, st.name, st.status, st.startedAt ?? null, st.endedAt ?? null, d, st.detail ? redactSecrets(st.detail) : null);
+      });
+    });
+    write();
+    if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled') {
+      this.lastWritten.delete(s.id);
+      this.lineCounts.delete(s.id);
+    }
+  }
+
+  appendLine(line: JobLogLine): void {
+    const n = (this.lineCounts.get(line.jobId) ?? 0) + 1;
+    this.lineCounts.set(line.jobId, n);
+    if (n > this.maxLines) return;
+    const exists = this.db.prepare('SELECT 1 FROM jobs WHERE id = ?').get(line.jobId);
+    if (!exists) return; // lines before the first snapshot cannot happen with JobQueue; be safe
+    const text = n === this.maxLines ? `[further lines of this job not stored (limit ${this.maxLines})]` : redactSecrets(line.text);
+    this.db
+      .prepare('INSERT INTO job_lines (job_id, at, step, level, text) VALUES (?, ?, ?, ?, ?)')
+      .run(line.jobId, line.at, line.step ?? null, line.level, text);
+  }
+
+  query(filter: JobFilter = {}): JobRecord[] {
+    const { where, params } = buildWhere(filter);
+    const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
+    const offset = Math.max(filter.offset ?? 0, 0);
+    const rows = this.db
+      .prepare(`SELECT * FROM jobs ${where} ORDER BY created_at DESC, id LIMIT ${limit} OFFSET ${offset}`)
+      .all(params) as JobRow[];
+    return rows.map(toRecord);
+  }
+
+  get(jobId: string): JobRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** The attachment of a failed job (e.g. the boot log), if any. */
+  attachment(jobId: string): { label: string; text: string } | undefined {
+    const row = this.db.prepare('SELECT error_attachment AS a FROM jobs WHERE id = ?').get(jobId) as { a: string | null } | undefined;
+    return row?.a ? (JSON.parse(row.a) as { label: string; text: string }) : undefined;
+  }
+
+  steps(jobId: string): StepRecord[] {
+    return (this.db.prepare('SELECT * FROM steps WHERE job_id = ? ORDER BY seq').all(jobId) as StepRow[]).map((r) => ({
+      jobId: r.job_id,
+      seq: r.seq,
+      name: r.name,
+      status: r.status,
+      startedAt: r.started_at,
+      endedAt: r.ended_at,
+      durationMs: r.duration_ms,
+      detail: r.detail,
+    }));
+  }
+
+  lines(jobId: string): Array<Omit<JobLogLine, 'step'> & { step: string | null }> {
+    return (
+      this.db.prepare('SELECT job_id, at, step, level, text FROM job_lines WHERE job_id = ? ORDER BY id').all(jobId) as Array<{
+        job_id: string;
+        at: string;
+        step: string | null;
+        level: JobLogLine['level'];
+        text: string;
+      }>
+    ).map((r) => ({ jobId: r.job_id, at: r.at, step: r.step, level: r.level, text: r.text }));
+  }
+
+  /** CSV (header + one line per job, newest first) of the jobs matching `filter`. */
+  exportCsv(filter: JobFilter = {}): string {
+    const jobs = this.query({ limit: 100_000, ...filter });
+    return stringify(
+      jobs.map((j) => CSV_COLUMNS.map(([k]) => j[k] ?? '')),
+      { header: true, columns: CSV_COLUMNS.map(([, h]) => h) },
+    );
+  }
+
+  /** Figures for one local calendar day (default: today). */
+  dayFigures(now: Date = new Date()): DayFigures {
+    const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+    const range = [start.toISOString(), end.toISOString()];
+    const counts = this.db
+      .prepare(
+        `SELECT result, COUNT(*) AS n FROM jobs WHERE created_at >= ? AND created_at < ? GROUP BY result`,
+      )
+      .all(...range) as Array<{ result: string; n: number }>;
+    const count = (r: string): number => counts.find((c) => c.result === r)?.n ?? 0;
+    const durations = (
+      this.db
+        .prepare(
+          `SELECT duration_ms AS d FROM jobs WHERE created_at >= ? AND created_at < ? AND result = 'succeeded' AND duration_ms IS NOT NULL ORDER BY duration_ms`,
+        )
+        .all(...range) as Array<{ d: number }>
+    ).map((r) => r.d);
+    const pad = (n: number): string => String(n).padStart(2, '0');
+    return {
+      day: `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}`,
+      provisioned: count('succeeded'),
+      failed: count('failed'),
+      cancelled: count('cancelled'),
+      medianDurationMs: median(durations),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+interface JobRow {
+  id: string;
+  retry_of: string | null;
+  station_id: string;
+  kind: JobKind;
+  target: string;
+  operator: string | null;
+  mac: string | null;
+  gateway_code: string | null;
+  gateway_id: number | null;
+  conta_id: number | null;
+  cert_serial: string | null;
+  cert_expires_at: string | null;
+  firmware_name: string | null;
+  firmware_version: string | null;
+  firmware_sha256: string | null;
+  server_url: string | null;
+  result: JobState;
+  error_code: string | null;
+  error_message: string | null;
+  error_hint: string | null;
+  error_where: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+}
+
+interface StepRow {
+  job_id: string;
+  seq: number;
+  name: string;
+  status: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+  detail: string | null;
+}
+
+function toRecord(r: JobRow): JobRecord {
+  return {
+    id: r.id,
+    retryOf: r.retry_of,
+    stationId: r.station_id,
+    kind: r.kind,
+    target: r.target,
+    operator: r.operator,
+    mac: r.mac,
+    gatewayCode: r.gateway_code,
+    gatewayId: r.gateway_id,
+    contaId: r.conta_id,
+    certSerial: r.cert_serial,
+    certExpiresAt: r.cert_expires_at,
+    firmwareName: r.firmware_name,
+    firmwareVersion: r.firmware_version,
+    firmwareSha256: r.firmware_sha256,
+    serverUrl: r.server_url,
+    result: r.result,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    errorHint: r.error_hint,
+    errorWhere: r.error_where,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    durationMs: r.duration_ms,
+  };
+}
+
+function iso(v: string | Date): string {
+  const d = v instanceof Date ? v : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new Error(`'${String(v)}' is not a date (use YYYY-MM-DD or an ISO time)`);
+  return d.toISOString();
+}
+
+function buildWhere(f: JobFilter): { where: string; params: Record<string, unknown> } {
+  const clauses: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (f.from !== undefined) {
+    clauses.push('created_at >= @from');
+    params.from = iso(f.from);
+  }
+  if (f.to !== undefined) {
+    clauses.push('created_at < @to');
+    params.to = iso(f.to);
+  }
+  if (f.operator) {
+    clauses.push('operator = @operator');
+    params.operator = f.operator;
+  }
+  if (f.result) {
+    const list = Array.isArray(f.result) ? f.result : [f.result];
+    clauses.push(`result IN (${list.map((_, i) => `@r${i}`).join(', ')})`);
+    list.forEach((r, i) => (params[`r${i}`] = r));
+  }
+  if (f.mac) {
+    clauses.push('mac = @mac');
+    params.mac = f.mac.toLowerCase().replace(/-/g, ':');
+  }
+  if (f.serial) {
+    clauses.push('lower(cert_serial) = lower(@serial)');
+    params.serial = f.serial;
+  }
+  if (f.kind) {
+    clauses.push('kind = @kind');
+    params.kind = f.kind;
+  }
+  if (f.target) {
+    clauses.push('target = @target');
+    params.target = f.target;
+  }
+  return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+function redactAttachment(a: { label: string; text: string }): string {
+  // Redact before cutting, so a cut can never leave a key body without its BEGIN line.
+  const clean = redactSecrets(a.text, Number.POSITIVE_INFINITY);
+  return JSON.stringify({ label: a.label, text: clean.length > 64_000 ? clean.slice(-64_000) : clean });
+}
+
+function median(sorted: number[]): number | null {
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+}

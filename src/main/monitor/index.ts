@@ -1,0 +1,1 @@
+export { BrokerMonitor, type BrokerMonitorOptions, type Presence, type PresenceEvent } from './broker-monitor.js';

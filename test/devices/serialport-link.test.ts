@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { JobFailure } from '../../src/main/jobs/index.js';
+import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
+import { startProcess, type StartedProcess } from '../support/processes.js';
+import { tempDir } from '../support/temp.js';
+import { requireTool } from '../support/tools.js';
+
+/** A pty pair from socat: what the station opens (host) and the other end (device). */
+async function ptyPair(dir: string, name: string): Promise<{ host: string; device: string; proc: StartedProcess }> {
+  const socat = requireTool('socat', 'socat');
+  const host = path.join(dir, `${name}-host`);
+  const device = path.join(dir, `${name}-dev`);
+  const proc = startProcess(`socat-${name}`, socat, [`PTY,raw,echo=0,link=${host}`, `PTY,raw,echo=0,link=${device}`]);
+  for (let i = 0; i < 200 && !(existsSync(host) && existsSync(device)); i++) await new Promise((r) => setTimeout(r, 25));
+  if (!existsSync(device)) throw new Error('socat did not create the pty pair');
+  return { host, device, proc };
+}
+
+function received(link: SerialLinkLike, text: string): Promise<void> {
+  let got = '';
+  return new Promise((resolve) => {
+    const off = link.onData((c) => {
+      got += Buffer.from(c).toString('latin1');
+      if (got.includes(text)) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+type SerialLinkLike = Pick<SerialPortLink, 'onData'>;
+
+describe('SerialPortLink on a pseudo-terminal', () => {
+  const dir = tempDir('tds-pty-');
+  const procs: StartedProcess[] = [];
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    dir.remove();
+  });
+
+  it('moves bytes both ways, tracks modem lines despite ENOTTY, changes speed in place', async () => {
+    const pair = await ptyPair(dir.path, 'a');
+    procs.push(pair.proc);
+    const host = new SerialPortLink(pair.host);
+    const dev = new SerialPortLink(pair.device);
+    await host.open({ baudRate: 115200 });
+    await dev.open({ baudRate: 115200 });
+    const toDev = received(dev, 'hello device');
+    await host.write(new TextEncoder().encode('hello device'));
+    await toDev;
+    const toHost = received(host, 'hello host');
+    await dev.write(new TextEncoder().encode('hello host'));
+    await toHost;
+
+    await host.setSignals({ dtr: false, rts: true });
+    expect(host.modemLinesUnsupported).toBe(true);
+    expect(host.currentSignals).toEqual({ dtr: false, rts: true });
+    await host.setBaudRate(921600);
+    const after = received(dev, 'still here');
+    await host.write(new TextEncoder().encode('still here'));
+    await after;
+    let closeError: Error | undefined | null = null;
+    host.onClose((e) => (closeError = e));
+    await host.close();
+    expect(host.isOpen).toBe(false);
+    expect(closeError).toBeUndefined(); // a requested close carries no error
+    await dev.close();
+  });
+
+  it('reports a port another program holds as PORT_BUSY', async () => {
+    const pair = await ptyPair(dir.path, 'b');
+    procs.push(pair.proc);
+    const first = new SerialPortLink(pair.host);
+    await first.open({ baudRate: 115200 });
+    const second = new SerialPortLink(pair.host);
+    const err = await second.open({ baudRate: 115200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailure);
+    expect((err as JobFailure).code).toBe('PORT_BUSY');
+    expect((err as JobFailure).hint).toMatch(/Close the other program/);
+    await first.close();
+    const missing = await new SerialPortLink(path.join(dir.path, 'nope')).open({ baudRate: 115200 }).catch((e: unknown) => e);
+    expect((missing as JobFailure).code).toBe('PORT_GONE');
+  });
+
+  it('reports an unplug through onClose with an error', async () => {
+    const pair = await ptyPair(dir.path, 'c');
+    const host = new SerialPortLink(pair.host);
+    await host.open({ baudRate: 115200 });
+    const closed = new Promise<Error | undefined>((resolve) => host.onClose(resolve));
+    await pair.proc.kill();
+    const err = await closed;
+    expect(err).toBeInstanceOf(Error);
+    expect(host.isOpen).toBe(false);
+    await expect(host.write(new Uint8Array([1]))).rejects.toMatchObject({ code: 'PORT_GONE' });
+  });
+});

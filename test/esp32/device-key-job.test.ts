@@ -1,0 +1,140 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RenewingApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
+import type { SerialDeviceDescriptor } from '../../src/main/devices/serial-link.js';
+import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
+import { loadBundle, type FirmwareBundle } from '../../src/main/esp32/bundle.js';
+import { esp32ProvisionJob, type Esp32JobSettings } from '../../src/main/esp32/provision-job.js';
+import { JobQueue } from '../../src/main/jobs/index.js';
+import { StationLog } from '../../src/main/log/index.js';
+import { BrokerMonitor } from '../../src/main/monitor/index.js';
+import { buildDeviceHost, startHostDevice } from '../firmware/host-build.js';
+import { startEsp32Sim } from '../sim/esp32/launch.js';
+import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
+import { startBackend, type Backend } from '../support/backend.js';
+import { tempDir } from '../support/temp.js';
+
+// Device-key mode of the ESP32 job: the key is born in the firmware (its console, tds-console/1),
+// the station only carries the CSR to the server and the certificate back. The firmware side is the
+// real firmware core built for the host (tds-device-host on a pty) going online on real Mosquitto.
+const MANIFEST = path.resolve(import.meta.dirname, '../fixtures/bundle-arduino/manifest.json');
+
+describe('ESP32 job in device-key mode', () => {
+  let backend: Backend;
+  let monitor: BrokerMonitor;
+  let issuer: RenewingApiClientIssuer;
+  let bundle: FirmwareBundle;
+  let log: StationLog;
+  const dir = tempDir('tds-devkey-job-');
+  const queue = new JobQueue();
+
+  beforeAll(async () => {
+    buildDeviceHost();
+    backend = await startBackend({ broker: 'mosquitto', monitorName: 'devkey-test' });
+    monitor = await BrokerMonitor.connect({
+      host: backend.broker.host,
+      port: backend.broker.port,
+      ca: backend.monitor.caPem,
+      cert: backend.monitor.certPem,
+      key: backend.monitor.keyPem,
+    });
+    issuer = new RenewingApiClientIssuer(backend.server.client('operator'), 'device');
+    bundle = await loadBundle(MANIFEST);
+    log = StationLog.open(path.join(dir.path, 'log.sqlite'), { stationId: 'devkey' });
+    log.attach(queue);
+  }, 300_000);
+
+  afterAll(async () => {
+    await queue.shutdown();
+    log?.close();
+    issuer?.close();
+    await monitor?.close();
+    await backend?.stop();
+    dir.remove();
+  });
+
+  const settings = (over: Partial<Esp32JobSettings> = {}): Esp32JobSettings => ({
+    contaId: backend.server.contaId,
+    codigoTemplate: 'DK-{mac12}',
+    nomeTemplate: 'Device key {mac12}',
+    broker: { host: backend.broker.host, port: backend.broker.port },
+    wifi: { ssid: 'bench', password: 'bench-pass' },
+    baud: 921600,
+    resetMode: 'auto',
+    onlineTimeoutMs: 30_000,
+    keyType: 'ec',
+    keyMode: 'device',
+    operator: 'tester',
+    stationId: 'devkey',
+    reprovision: 'revoke',
+    ...over,
+  });
+
+  it('re-keys a board running the TDS firmware through its console; it comes online with a device-made key', async () => {
+    const mac = '24:6f:28:dd:00:01';
+    const devDir = tempDir('tds-devkey-host-');
+    const host = await startHostDevice(devDir.path, mac);
+    try {
+      const device: SerialDeviceDescriptor = { id: host.port, path: host.port, resetMode: 'auto', likelyEsp32: true };
+      const id = queue.submit(
+        esp32ProvisionJob({
+          device,
+          openLink: () => new SerialPortLink(host.port),
+          bundle,
+          issuer,
+          monitor,
+          settings: settings(),
+          firmwareInstalled: true,
+        }),
+      );
+      const final = await queue.wait(id);
+      expect(final.error).toBeUndefined();
+      expect(final.state).toBe('succeeded');
+      expect(final.steps.map((s) => [s.name, s.status])).toEqual([
+        ['certificate', 'done'],
+        ['online', 'done'],
+      ]);
+      expect(final).toMatchObject({ mac, gatewayCode: 'DK-246f28dd0001' });
+      const gw = (await backend.server.client('operator').listGateways({ mac })).results[0]!;
+      expect(gw.active_certificate).toMatchObject({ key_origin: 'device' });
+      expect(BigInt(`0x${gw.active_certificate!.serial_number}`)).toBe(BigInt(`0x${final.certificateSerial}`));
+      expect(monitor.presence(mac).status).toBe('online');
+      // The device key never passed through the station: not in the station log either.
+      const devKey = JSON.parse(readFileSync(path.join(devDir.path, 'nvs.json'), 'utf8')) as Record<string, Record<string, { value: string }>>;
+      const keyPem = devKey.tds_dev!.key_pem!.value;
+      const bytes = Buffer.concat(readdirSync(dir.path).map((f) => readFileSync(path.join(dir.path, f))));
+      for (const line of keyPem.split('\n').filter((l) => l.length >= 40)) expect(bytes.includes(Buffer.from(line))).toBe(false);
+    } finally {
+      await host.stop();
+      devDir.remove();
+    }
+  }, 120_000);
+
+  it('after flashing firmware without the TDS console, says so instead of hanging', async () => {
+    const sim = await startEsp32Sim({ mac: '24:6f:28:dd:00:02' });
+    const source = new SimDeviceSource();
+    try {
+      await source.add(sim);
+      const [device] = await source.list();
+      const final = await queue.wait(
+        queue.submit(
+          esp32ProvisionJob({ device: device!, openLink: () => source.link(device!), bundle, issuer, monitor, settings: settings({ consoleBootTimeoutMs: 3000 }) }),
+        ),
+      );
+      expect(final.steps.map((s) => [s.name, s.status])).toEqual([
+        ['probe', 'done'],
+        ['flash', 'done'],
+        ['reboot', 'done'],
+        ['certificate', 'failed'],
+        ['online', 'pending'],
+      ]);
+      expect(final.error).toMatchObject({ code: 'DEVICE_CONSOLE_FAILED', hint: expect.stringMatching(/TDS firmware/) });
+      // The data partition was erased, so no earlier key or config can survive on the board.
+      expect(sim.readFlash(0x310000, 0x10000).every((b) => b === 0xff)).toBe(true);
+    } finally {
+      source.close();
+      await sim.stop();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,406 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProfileSchema } from '../../src/shared/profile.js';
+import type { JobSnapshot } from '../../src/shared/jobs.js';
+import { RenewingApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
+import { buildForChip, loadBundle, type FirmwareBundle } from '../../src/main/esp32/bundle.js';
+import { nvsNamespace, readNvsImage } from '../../src/main/esp32/nvs/index.js';
+import { esp32ProvisionJob, type Esp32JobSettings } from '../../src/main/esp32/provision-job.js';
+import { jobSettings, provisionPorts } from '../../src/main/esp32/run-provisioning.js';
+import { JobQueue } from '../../src/main/jobs/index.js';
+import { StationLog } from '../../src/main/log/index.js';
+import { BrokerMonitor } from '../../src/main/monitor/index.js';
+import { startEsp32Sim, type Esp32Sim, type Esp32SimOptions } from '../sim/esp32/launch.js';
+import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
+import { startBackend, type Backend } from '../support/backend.js';
+import type { TestServer } from '../support/server.js';
+import { freePort } from '../support/ports.js';
+import { startProcess } from '../support/processes.js';
+import { tempDir } from '../support/temp.js';
+
+// ESP32 bench jobs end to end: the simulator (ROM + stub + a firmware stand-in that reads tdscfg and
+// connects over mTLS), the real issuance server, real Mosquitto with the server's broker kit, and
+// the station's own monitor identity. One back end for the whole file.
+const MANIFEST = path.resolve(import.meta.dirname, '../fixtures/bundle-arduino/manifest.json');
+
+describe('ESP32 provisioning job (simulator + real server + real broker)', () => {
+  let backend: Backend;
+  let server: TestServer;
+  let monitor: BrokerMonitor;
+  let issuer: RenewingApiClientIssuer;
+  let bundle: FirmwareBundle;
+  let log: StationLog;
+  const dir = tempDir('tds-esp32-job-');
+  const sims: Esp32Sim[] = [];
+  const source = new SimDeviceSource();
+  const queue = new JobQueue({ concurrency: 8 });
+
+  beforeAll(async () => {
+    backend = await startBackend({ broker: 'mosquitto', monitorName: 'esp32-test' });
+    server = backend.server;
+    monitor = await BrokerMonitor.connect({
+      host: backend.broker.host,
+      port: backend.broker.port,
+      ca: backend.monitor.caPem,
+      cert: backend.monitor.certPem,
+      key: backend.monitor.keyPem,
+    });
+    issuer = new RenewingApiClientIssuer(server.client('operator'));
+    bundle = await loadBundle(MANIFEST);
+    log = StationLog.open(path.join(dir.path, 'station-log.sqlite'), { stationId: 'bench-test' });
+    log.attach(queue);
+  }, 180_000);
+
+  afterAll(async () => {
+    await queue.shutdown();
+    source.close();
+    await Promise.all(sims.map((s) => s.stop()));
+    log?.close();
+    issuer?.close();
+    await monitor?.close();
+    await backend?.stop();
+    dir.remove();
+  });
+
+  async function board(mac: string, options: Esp32SimOptions = {}): Promise<Esp32Sim> {
+    const sim = await startEsp32Sim({ mac, ...options });
+    sims.push(sim);
+    await source.add(sim);
+    return sim;
+  }
+
+  function profile() {
+    return ProfileSchema.parse({
+      name: 'test bench',
+      server: { url: server.url, token: server.tokens.operator, caPem: server.caPem },
+      contaId: server.contaId,
+      // The profile's default nome ("Gateway {mac}") has colons, which the server refuses in nome.
+      gateway: { codigoTemplate: 'GW-{mac12}', nomeTemplate: 'Gateway {MAC12}' },
+      broker: { host: backend.broker.host, port: backend.broker.port },
+      esp32: { bundle: MANIFEST, wifi: { ssid: 'bench', password: 'bench-pass' }, onlineTimeoutSec: 10 },
+    });
+  }
+
+  function settings(overrides: Partial<Esp32JobSettings> = {}): Esp32JobSettings {
+    return jobSettings(profile(), { operator: 'tester', stationId: 'bench-test', reprovision: 'stop', settings: { bootLogMs: 800, ...overrides } }, {});
+  }
+
+  async function submit(sim: Esp32Sim, overrides: Partial<Esp32JobSettings> = {}): Promise<string> {
+    const device = (await source.list()).find((d) => d.path === sim.hostPath)!;
+    return queue.submit(esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer, monitor, settings: settings(overrides) }));
+  }
+
+  async function activeSerial(mac: string): Promise<string | undefined> {
+    const page = await server.client('operator').listGateways({ mac });
+    return page.results[0]?.active_certificate?.serial_number;
+  }
+
+  it('refuses a board whose chip does not match the bundle, before asking for a certificate', async () => {
+    const sim = await board('24:6f:28:bb:00:01', { chip: 'esp32s3' });
+    const final = await queue.wait(await submit(sim));
+    expect(final.state).toBe('failed');
+    expect(final.error).toMatchObject({ code: 'WRONG_CHIP', where: 'probe', message: expect.stringMatching(/ESP32-S3.*is for ESP32/) });
+    expect(final.steps.find((s) => s.name === 'certificate')?.status).toBe('pending');
+    expect(await activeSerial('24:6f:28:bb:00:01')).toBeUndefined();
+  });
+
+  it('refuses a board whose flash is smaller than the partition table needs', async () => {
+    const sim = await board('24:6f:28:bb:00:02', { flashSize: '2MB' });
+    const final = await queue.wait(await submit(sim));
+    expect(final.error).toMatchObject({ code: 'FLASH_TOO_SMALL', message: expect.stringMatching(/2MB.*needs 4MB/) });
+    expect(final.facts?.flash).toBe('2MB');
+  });
+
+  it('unplug mid-flash fails cleanly, the log says where; the retry succeeds with a fresh certificate', async () => {
+    const mac = '24:6f:28:bb:00:03';
+    const sim = await board(mac, { faults: ['unplug-at-byte=300000'] });
+    const first = await queue.wait(await submit(sim));
+    expect(first.state).toBe('failed');
+    expect(first.error?.code).toBe('PORT_GONE');
+    expect(first.error?.where).toMatch(/^flash: app\.bin at 0x10000, \d+ of 742192 bytes written$/);
+    const row = log.get(first.id)!;
+    expect(row).toMatchObject({ result: 'failed', errorCode: 'PORT_GONE', mac, certSerial: first.certificateSerial });
+    expect(row.errorWhere).toBe(first.error!.where);
+    expect(log.steps(first.id).find((s) => s.name === 'flash')).toMatchObject({ status: 'failed', detail: expect.stringContaining('bytes written') });
+    const oldSerial = first.certificateSerial!;
+    expect(await activeSerial(mac)).toBe(oldSerial);
+
+    await sim.sendControl('FAULT clear');
+    await sim.sendControl('PLUG');
+    for (let i = 0; i < 100 && !(await source.list()).some((d) => d.path === sim.hostPath); i++) await new Promise((r) => setTimeout(r, 20));
+    const retry = await queue.wait(queue.retry(first.id));
+    expect({ state: retry.state, error: retry.error }).toEqual({ state: 'succeeded', error: undefined });
+    expect(retry.retryOf).toBe(first.id);
+    expect(retry.certificateSerial).not.toBe(oldSerial);
+    expect(await activeSerial(mac)).toBe(retry.certificateSerial);
+    expect(retry.steps.map((s) => s.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'done']);
+    expect(monitor.presence(mac).status).toBe('online');
+    await sim.waitForLog(/tds: mqtt connected/, 10_000);
+
+    // What the board holds is this job's data, for this board.
+    const part = buildForChip(bundle, 'ESP32').dataPartition;
+    const tds = nvsNamespace(readNvsImage(sim.readFlash(part.offset, part.size)), 'tds')!;
+    expect(tds).toMatchObject({
+      mac,
+      gw_code: 'GW-246f28bb0003',
+      wifi_ssid: 'bench',
+      wifi_pass: 'bench-pass',
+      mqtt_host: backend.broker.host,
+      mqtt_port: backend.broker.port,
+      cfg_ver: 1,
+      prov_by: 'tester@bench-test',
+    });
+    expect(String(tds.cert_pem)).toContain('BEGIN CERTIFICATE');
+    expect(String(tds.key_pem)).toContain('BEGIN PRIVATE KEY');
+  }, 120_000);
+
+  it('catches an MD5 mismatch', async () => {
+    const sim = await board('24:6f:28:bb:00:04', { faults: ['md5-mismatch=once'] });
+    const final = await queue.wait(await submit(sim));
+    expect(final.error).toMatchObject({ code: 'FLASH_VERIFY_FAILED', where: expect.stringMatching(/^flash: bootloader\.bin at 0x1000/) });
+  });
+
+  it('asks before re-provisioning a MAC with an active certificate: stop keeps it, revoke replaces it', async () => {
+    const mac = '24:6f:28:bb:00:05';
+    const sim = await board(mac);
+    const port = sim.hostPath;
+    const run = (answer: string) =>
+      provisionPorts({
+        profile: profile(),
+        source,
+        ports: [port],
+        issuer,
+        stationId: 'bench-test',
+        operator: 'tester',
+        reprovision: 'ask',
+        log,
+        bundle,
+        monitor,
+        settings: { bootLogMs: 500 },
+        answer: async (job, q) => {
+          asked.push({ job, q });
+          return answer;
+        },
+      });
+    const asked: Array<{ job: JobSnapshot; q: NonNullable<JobSnapshot['question']> }> = [];
+    const first = await run('stop');
+    expect({ state: first.jobs[0]!.state, error: first.jobs[0]!.error }).toEqual({ state: 'succeeded', error: undefined });
+    expect(asked).toHaveLength(0);
+    const serial = first.jobs[0]!.certificateSerial!;
+
+    const stopped = await run('stop');
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.q).toMatchObject({ kind: 'reprovision', choices: ['revoke', 'stop'], facts: expect.objectContaining({ serial, mac }) });
+    expect(stopped.jobs[0]!.error).toMatchObject({ code: 'MAC_ALREADY_PROVISIONED' });
+    expect(await activeSerial(mac)).toBe(serial);
+
+    const replaced = await run('revoke');
+    expect({ state: replaced.jobs[0]!.state, error: replaced.jobs[0]!.error }).toEqual({ state: 'succeeded', error: undefined });
+    expect(replaced.jobs[0]!.certificateSerial).not.toBe(serial);
+    expect(await activeSerial(mac)).toBe(replaced.jobs[0]!.certificateSerial);
+    const detail = await server.client('operator').getGateway(replaced.jobs[0]!.gatewayId!);
+    expect(detail.certificados.find((c) => c.serial_number === serial)).toMatchObject({ is_revoked: true, revoke_reason: expect.stringMatching(/^superseded/) });
+  }, 120_000);
+
+  it('provisions 8 boards in parallel, each online with its own certificate', async () => {
+    const macs = Array.from({ length: 8 }, (_, i) => `24:6f:28:cc:00:${(i + 1).toString(16).padStart(2, '0')}`);
+    const boards = await Promise.all(macs.map((mac) => board(mac)));
+    const result = await provisionPorts({
+      profile: profile(),
+      source,
+      ports: boards.map((b) => b.hostPath),
+      issuer,
+      stationId: 'bench-test',
+      operator: 'tester',
+      reprovision: 'stop',
+      log,
+      bundle,
+      monitor,
+      concurrency: 8,
+      settings: { bootLogMs: 500 },
+    });
+    for (const j of result.jobs) expect({ port: j.target, state: j.state, error: j.error }).toEqual({ port: j.target, state: 'succeeded', error: undefined });
+    expect(result.jobs.map((j) => j.mac).sort()).toEqual(macs);
+    const serials = result.jobs.map((j) => j.certificateSerial!);
+    expect(new Set(serials).size).toBe(8);
+    const part = buildForChip(bundle, 'ESP32').dataPartition;
+    for (const [i, b] of boards.entries()) {
+      const job = result.jobs.find((j) => j.target === b.hostPath)!;
+      expect(job.mac).toBe(macs[i]);
+      // The board holds a certificate for its own MAC with the serial the job recorded, and used it.
+      const tds = nvsNamespace(readNvsImage(b.readFlash(part.offset, part.size)), 'tds')!;
+      const cert = new X509Certificate(String(tds.cert_pem));
+      expect(cert.subject).toContain(`CN=${macs[i]}`);
+      expect(BigInt(`0x${cert.serialNumber}`)).toBe(BigInt(`0x${job.certificateSerial}`));
+      expect(cert.checkPrivateKey(createPrivateKey(String(tds.key_pem)))).toBe(true);
+      await b.waitForLog(/tds: mqtt connected/, 10_000);
+      expect(monitor.presence(macs[i]!).status).toBe('online');
+      expect(await activeSerial(macs[i]!)).toBe(job.certificateSerial);
+    }
+    expect(log.query({ result: 'succeeded', operator: 'tester' }).filter((r) => macs.includes(r.mac!))).toHaveLength(8);
+  }, 180_000);
+
+  it('fails clearly, with the boot log attached, when the broker never sees the device', async () => {
+    const mac = '24:6f:28:bb:00:06';
+    const sim = await board(mac);
+    const closedPort = await freePort();
+    const id = await submit(sim, { broker: { host: '127.0.0.1', port: closedPort }, onlineTimeoutMs: 4000 });
+    const final = await queue.wait(id);
+    expect(final.state).toBe('failed');
+    expect(final.error).toMatchObject({ code: 'BROKER_NEVER_SAW_DEVICE', where: expect.stringMatching(/^online/), hint: expect.stringMatching(/boot log/) });
+    expect(final.error?.attachment?.label).toContain(mac);
+    expect(final.error?.attachment?.text).toMatch(/SPI_FAST_FLASH_BOOT/);
+    expect(final.error?.attachment?.text).toMatch(new RegExp(`mqtt: connecting to mqtts://127\\.0\\.0\\.1:${closedPort}`));
+    expect(log.attachment(id)?.text).toBe(final.error?.attachment?.text);
+    expect(log.steps(id).map((s) => s.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'failed']);
+  }, 60_000);
+
+  it('manual reset mode: asks the operator to hold BOOT, and goes online after EN is pressed', async () => {
+    const mac = '24:6f:28:bb:00:08';
+    const sim = await board(mac, { resetCircuit: 'none' });
+    const device = (await source.list()).find((d) => d.path === sim.hostPath)!;
+    expect(device.resetMode).toBe('manual');
+    const id = queue.submit(
+      esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer, monitor, settings: settings({ resetMode: 'manual' }) }),
+    );
+    let pressedAfterFlash = false;
+    const off = queue.onUpdate((snap) => {
+      if (snap.id !== id) return;
+      if (snap.question?.kind === 'manual-boot') {
+        const qid = snap.question.id;
+        // The operator's hands: hold BOOT, tap EN, release BOOT, then confirm.
+        void (async () => {
+          await sim.sendControl('BOOT=hold');
+          await sim.sendControl('RESET');
+          await sim.sendControl('BOOT=release');
+          queue.answer(id, qid, 'ready');
+        })();
+      }
+      if (!pressedAfterFlash && snap.steps.find((st) => st.name === 'reboot')?.status === 'done') {
+        pressedAfterFlash = true;
+        void sim.sendControl('RESET'); // no auto-reset circuit: the operator taps EN
+      }
+    });
+    const final = await queue.wait(id);
+    off();
+    expect(final.error).toBeUndefined();
+    expect(final.state).toBe('succeeded');
+    expect(final.steps.find((st) => st.name === 'reboot')?.detail).toMatch(/press EN/);
+    expect(log.lines(id).some((l) => /waiting for the operator: Put the board .* in download mode/.test(l.text))).toBe(true);
+  }, 60_000);
+
+  it('falls back to 115200 baud when the board keeps rejecting blocks at 921600', async () => {
+    const sim = await board('24:6f:28:bb:00:09');
+    const id = await submit(sim);
+    // Arm the fault once the job is flashing: three rejected blocks exhaust esptool's retries.
+    const off = queue.onUpdate((snap) => {
+      if (snap.id === id && snap.steps.find((st) => st.name === 'flash')?.status === 'running') {
+        off();
+        void sim.sendControl('FAULT bad-checksum=3');
+      }
+    });
+    const final = await queue.wait(id);
+    expect(final.error).toBeUndefined();
+    expect(final.state).toBe('succeeded');
+    expect(log.lines(id).some((l) => /flashing at 921600 baud failed .*reconnecting at 115200 baud/.test(l.text))).toBe(true);
+  }, 90_000);
+
+  it('runs from the compiled CLI: list, probe, provision with a JSON summary and the station log', async () => {
+    const cli = path.resolve(import.meta.dirname, '../../dist/station/main/cli/index.js');
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first`);
+    const mac = '24:6f:28:bb:00:07';
+    const sim = await board(mac);
+    const profileFile = path.join(dir.path, 'profile.json');
+    writeFileSync(
+      profileFile,
+      JSON.stringify({
+        name: 'cli bench',
+        server: { url: server.url, token: { env: 'TDS_TEST_TOKEN' }, caPem: server.caPem },
+        contaId: server.contaId,
+        gateway: { codigoTemplate: 'CLI-{mac12}', nomeTemplate: 'CLI {mac12}' },
+        broker: { host: backend.broker.host, port: backend.broker.port },
+        monitor: { certFile: 'monitor.crt', keyFile: 'monitor.key', caFile: 'ca.crt' },
+        esp32: { bundle: MANIFEST, wifi: { ssid: 'bench', password: { env: 'TDS_TEST_WIFI' } }, onlineTimeoutSec: 20 },
+        operator: 'cli-op',
+      }),
+    );
+    writeFileSync(path.join(dir.path, 'monitor.crt'), backend.monitor.certPem);
+    writeFileSync(path.join(dir.path, 'monitor.key'), backend.monitor.keyPem, { mode: 0o600 });
+    writeFileSync(path.join(dir.path, 'ca.crt'), backend.monitor.caPem);
+    const env = {
+      ...process.env,
+      TDS_DEVICE_SOURCE: path.resolve(import.meta.dirname, 'support/sim-source-module.ts'),
+      TDS_SIM_BOARDS: JSON.stringify([{ hostPath: sim.hostPath, controlPath: sim.controlPath, mac }]),
+      TDS_TEST_TOKEN: server.tokens.operator,
+      TDS_TEST_WIFI: 'cli-wifi-pass',
+    };
+    const station = async (args: string[]): Promise<{ code: number | string; stdout: string; output: string }> => {
+      const p = startProcess('tds-station', process.execPath, ['--import', 'tsx', cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      p.child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+      const code = await p.exited();
+      return { code, stdout, output: p.output() };
+    };
+
+    const list = await station(['esp32', 'list', '--json']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ path: sim.hostPath, bridge: 'Silicon Labs CP210x', likelyEsp32: true })]);
+
+    const probe = await station(['esp32', 'probe', '--port', sim.hostPath, '--json']);
+    expect(probe.code).toBe(0);
+    expect(JSON.parse(probe.stdout)).toMatchObject({ port: sim.hostPath, chipFamily: 'ESP32', mac, flashSize: '4MB', crystalMhz: 40 });
+
+    const logDb = path.join(dir.path, 'cli-log.sqlite');
+    const run = await station(['esp32', 'provision', '--port', sim.hostPath, '--profile', profileFile, '--log-db', logDb, '--station-id', 'cli-bench', '--on-active-cert', 'stop']);
+    expect(run.code, run.output).toBe(0);
+    const summary = JSON.parse(run.stdout) as { succeeded: number; jobs: Array<{ state: string; mac: string; certificateSerial: string; gatewayCode: string; steps: Array<{ name: string; status: string }> }> };
+    expect(summary.succeeded).toBe(1);
+    expect(summary.jobs[0]).toMatchObject({ state: 'succeeded', mac, gatewayCode: 'CLI-246f28bb0007' });
+    expect(summary.jobs[0]!.steps.map((st) => st.status)).toEqual(Array(7).fill('done'));
+    expect(run.output).toMatch(/flash \d+%/);
+    expect(await activeSerial(mac)).toBe(summary.jobs[0]!.certificateSerial);
+    const cliLog = StationLog.open(logDb, { stationId: 'cli-bench' });
+    try {
+      expect(cliLog.query({ mac })).toEqual([expect.objectContaining({ result: 'succeeded', operator: 'cli-op', stationId: 'cli-bench', certSerial: summary.jobs[0]!.certificateSerial })]);
+    } finally {
+      cliLog.close();
+    }
+    const part = buildForChip(bundle, 'ESP32').dataPartition;
+    expect(nvsNamespace(readNvsImage(sim.readFlash(part.offset, part.size)), 'tds')?.wifi_pass).toBe('cli-wifi-pass');
+
+    // Same MAC again, non-interactive, "stop": exit code 1 and the reason in the summary.
+    const again = await station(['esp32', 'provision', '--port', sim.hostPath, '--profile', profileFile, '--log-db', logDb, '--on-active-cert', 'stop', '--quiet']);
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout).jobs[0].error.code).toBe('MAC_ALREADY_PROVISIONED');
+  }, 120_000);
+
+  it('keeps no key material in the station log', async () => {
+    // Every board provisioned above holds its station-made key; none of it may be in the log files.
+    const part = buildForChip(bundle, 'ESP32').dataPartition;
+    const keys = sims
+      .map((s) => {
+        try {
+          return nvsNamespace(readNvsImage(s.readFlash(part.offset, part.size)), 'tds')?.key_pem;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((k): k is string => typeof k === 'string');
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+    const bytes = Buffer.concat(
+      readdirSync(dir.path)
+        .filter((f) => f.startsWith('station-log.sqlite'))
+        .map((f) => readFileSync(path.join(dir.path, f))),
+    );
+    expect(bytes.length).toBeGreaterThan(0);
+    for (const pem of keys) {
+      const body = pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+      const der = Buffer.from(body, 'base64');
+      for (const line of pem.split('\n').filter((l) => l.length >= 40)) expect(bytes.includes(Buffer.from(line))).toBe(false);
+      expect(bytes.includes(der.subarray(der.length - 40))).toBe(false);
+    }
+    expect(bytes.includes(Buffer.from('PRIVATE KEY'))).toBe(false);
+  });
+});

@@ -1,0 +1,155 @@
+import Database from 'better-sqlite3';
+import { parse } from 'csv-parse/sync';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { delay, JobFailure, JobQueue, type JobDefinition } from '../../src/main/jobs/index.js';
+import { MIGRATIONS, StationLog } from '../../src/main/log/index.js';
+import { tempDir } from '../support/temp.js';
+
+const dirs: Array<{ remove(): void }> = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.remove();
+});
+
+function freshLog(): { log: StationLog; file: string } {
+  const dir = tempDir('tds-log-');
+  dirs.push(dir);
+  const file = path.join(dir.path, 'log.sqlite');
+  return { log: StationLog.open(file, { stationId: 'bench-1' }), file };
+}
+
+function job(target: string, mac: string, outcome: 'ok' | 'fail', extra: Partial<JobDefinition> = {}): JobDefinition {
+  return {
+    kind: 'esp32',
+    target,
+    steps: [{ name: 'probe' }, { name: 'flash' }],
+    initial: { operator: 'ana', contaId: 7, serverUrl: 'https://127.0.0.1:8443', firmware: { name: 'fw', version: '1.2.3', sha256: 'ab'.repeat(32) } },
+    run: async (ctx) => {
+      await ctx.step('probe', async (s) => {
+        ctx.update({ mac, gatewayCode: `GW-${mac.replace(/:/g, '')}` });
+        s.log('chip ESP32-D0WD-V3');
+      });
+      await ctx.step('flash', async () => {
+        await delay(5);
+        if (outcome === 'fail') throw new JobFailure('PORT_GONE', 'unplugged', { where: 'app at 0x10000, 65536 of 742192 bytes written' });
+        ctx.update({ certificateSerial: '0A1B2C', certificateExpiresAt: '2036-01-01T00:00:00.000Z', gatewayId: 3 });
+      });
+    },
+    ...extra,
+  };
+}
+
+describe('StationLog', () => {
+  it('records one row per job and per step, with timings, results and errors', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    const ok = q.submit(job('/dev/ttyUSB0', 'aa:bb:cc:00:00:01', 'ok'));
+    const bad = q.submit(job('/dev/ttyUSB1', 'aa:bb:cc:00:00:02', 'fail'));
+    await q.idle();
+    const rOk = log.get(ok)!;
+    expect(rOk).toMatchObject({
+      stationId: 'bench-1',
+      kind: 'esp32',
+      target: '/dev/ttyUSB0',
+      operator: 'ana',
+      mac: 'aa:bb:cc:00:00:01',
+      gatewayCode: 'GW-aabbcc000001',
+      gatewayId: 3,
+      contaId: 7,
+      certSerial: '0A1B2C',
+      certExpiresAt: '2036-01-01T00:00:00.000Z',
+      firmwareName: 'fw',
+      firmwareVersion: '1.2.3',
+      firmwareSha256: 'ab'.repeat(32),
+      serverUrl: 'https://127.0.0.1:8443',
+      result: 'succeeded',
+      errorCode: null,
+    });
+    expect(rOk.durationMs).toBeGreaterThanOrEqual(5);
+    const rBad = log.get(bad)!;
+    expect(rBad).toMatchObject({ result: 'failed', errorCode: 'PORT_GONE', errorMessage: 'unplugged' });
+    expect(rBad.errorWhere).toBe('flash: app at 0x10000, 65536 of 742192 bytes written');
+    const steps = log.steps(bad);
+    expect(steps.map((s) => [s.name, s.status])).toEqual([
+      ['probe', 'done'],
+      ['flash', 'failed'],
+    ]);
+    expect(steps[1]!.durationMs).toBeGreaterThanOrEqual(5);
+    expect(steps[1]!.detail).toContain('65536 of 742192');
+    expect(log.lines(ok).some((l) => l.text === 'chip ESP32-D0WD-V3' && l.step === 'probe')).toBe(true);
+    log.close();
+  });
+
+  it('filters by result, MAC, serial, operator, kind and date range; exports CSV; counts today', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    q.submit(job('/dev/a', 'aa:bb:cc:00:00:01', 'ok'));
+    q.submit(job('/dev/b', 'aa:bb:cc:00:00:02', 'ok'));
+    q.submit(job('/dev/c', 'aa:bb:cc:00:00:03', 'fail'));
+    await q.idle();
+    expect(log.query({ result: 'succeeded' })).toHaveLength(2);
+    expect(log.query({ result: ['failed', 'cancelled'] })).toHaveLength(1);
+    expect(log.query({ mac: 'AA-BB-CC-00-00-02' }).map((r) => r.target)).toEqual(['/dev/b']);
+    expect(log.query({ serial: '0a1b2c' })).toHaveLength(2);
+    expect(log.query({ operator: 'bob' })).toHaveLength(0);
+    expect(log.query({ kind: 'pi' })).toHaveLength(0);
+    expect(log.query({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) })).toHaveLength(3);
+    expect(log.query({ to: '2000-01-01' })).toHaveLength(0);
+    expect(() => log.query({ from: 'yesterday-ish' })).toThrow(/not a date/);
+
+    const rows = parse(log.exportCsv({ result: 'succeeded' }), { columns: true }) as Array<Record<string, string>>;
+    expect(rows).toHaveLength(2);
+    expect(Object.keys(rows[0]!)).toEqual(expect.arrayContaining(['job_id', 'mac', 'cert_serial', 'firmware_sha256', 'result', 'duration_ms']));
+    expect(rows.map((r) => r.mac).sort()).toEqual(['aa:bb:cc:00:00:01', 'aa:bb:cc:00:00:02']);
+
+    const today = log.dayFigures();
+    expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0 });
+    expect(today.medianDurationMs).toBeGreaterThanOrEqual(5);
+    expect(log.dayFigures(new Date('2001-02-03T12:00:00'))).toMatchObject({ day: '2001-02-03', provisioned: 0, medianDurationMs: null });
+    log.close();
+  });
+
+  it('applies migrations once, keeps data across reopen, and refuses a newer schema', () => {
+    const { log, file } = freshLog();
+    log.close();
+    const again = StationLog.open(file, { stationId: 'bench-1' });
+    again.close();
+    const db = new Database(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => StationLog.open(file, { stationId: 'x' })).toThrow(/newer than this station/);
+  });
+
+  it('never stores key material, even when a job hands it over by mistake', async () => {
+    const { log, file } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    const body = 'MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSECRETSECRETSECRETSECRET';
+    const pem = `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+    const id = q.submit({
+      kind: 'esp32',
+      target: '/dev/k',
+      steps: [{ name: 'online' }],
+      run: async (ctx) => {
+        ctx.log(`oops ${pem}`);
+        await ctx.step('online', async () => {
+          throw new JobFailure('BROKER_NEVER_SAW_DEVICE', `bad ${pem}`, { attachment: { label: 'boot log', text: `boot\n${pem}\nwifi failed` } });
+        });
+      },
+    });
+    await q.wait(id);
+    expect(log.attachment(id)?.text).toContain('wifi failed');
+    log.close();
+    const bytes = Buffer.concat(
+      readdirSync(path.dirname(file))
+        .filter((f) => f.startsWith('log.sqlite'))
+        .map((f) => readFileSync(path.join(path.dirname(file), f))),
+    );
+    expect(bytes.includes(Buffer.from('SECRETSECRET'))).toBe(false);
+    expect(bytes.includes(Buffer.from('BEGIN PRIVATE KEY'))).toBe(false);
+  });
+});
