@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { unzipSync, strFromU8 } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, ApiError, ServerUnreachableError, createDeviceCsr, type ProvisionResponse } from '@tds/server';
+import { ApiClient, ApiError, ServerUnreachableError, createDeviceCsr, type PendingRenewResponse, type ProvisionResponse } from '@tds/server';
 import { freePort } from '../../test/support/ports.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { tempDir } from '../../test/support/temp.js';
@@ -85,6 +85,118 @@ describe('REST API against the real server', () => {
     expect(detail.active_certificate?.key_origin).toBe('station');
   });
 
+  describe('renewal with a pending successor (field re-provisioning)', () => {
+    const crlNumberOf = async (crl: string): Promise<number> => Number(/X509v3 CRL Number:\s*\n\s*(\d+)/.exec((await ossl.crlText(crl, server.caPem)).text)?.[1]);
+    const valid = async (certPem: string, crl: string): Promise<boolean> => (await ossl.verify(server.caPem, certPem, crl)).ok;
+
+    it('the old certificate stays valid (openssl -crl_check) until confirm; then it is revoked as superseded; confirm is idempotent', async () => {
+      const mac = nextMac();
+      const old = await operator.provision({ mac_address: mac, codigo: 'GW020', nome: 'Pi de campo', conta_id: server.contaId });
+      const { csrPem } = await createDeviceCsr({ mac });
+      const fresh: PendingRenewResponse = await operator.renewPending(old.gateway_id, { csr_pem: csrPem, key_origin: 'station' });
+      expect(fresh).toMatchObject({ gateway_id: old.gateway_id, status: 'pending', replaces_serial_number: old.serial_number, mac_address: mac, ca_pem: server.caPem });
+      expect(fresh.private_key_pem).toBeUndefined();
+      expect(fresh.serial_number).not.toBe(old.serial_number);
+      let crl = await operator.getCrlPem();
+      expect(await valid(old.certificate_pem, crl)).toBe(true);
+      expect(await valid(fresh.certificate_pem, crl)).toBe(true);
+      let detail = await operator.getGateway(old.gateway_id);
+      expect(detail.active_certificate?.serial_number).toBe(old.serial_number);
+      expect(detail.certificados.map((c) => [c.serial_number, c.status])).toEqual([
+        [fresh.serial_number, 'pending'],
+        [old.serial_number, 'active'],
+      ]);
+      // The MAC is still taken while its renewal is in flight.
+      const dup = await operator.provision({ mac_address: mac, codigo: 'GW020', nome: 'x', conta_id: server.contaId }).catch((e: unknown) => e);
+      expect((dup as ApiError).status).toBe(409);
+
+      const confirmed = await operator.confirmRenewal(old.gateway_id, fresh.serial_number.toLowerCase());
+      expect(confirmed).toMatchObject({
+        gateway_id: old.gateway_id,
+        serial_number: fresh.serial_number,
+        status: 'active',
+        already_confirmed: false,
+        superseded: { serial_number: old.serial_number, reason: 'superseded' },
+      });
+      crl = await operator.getCrlPem();
+      expect(await crlNumberOf(crl)).toBe(confirmed.crl_number);
+      const oldCheck = await ossl.verify(server.caPem, old.certificate_pem, crl);
+      expect(oldCheck.ok).toBe(false);
+      expect(oldCheck.output).toMatch(/certificate revoked/);
+      expect(await valid(fresh.certificate_pem, crl)).toBe(true);
+      const { text } = await ossl.crlText(crl, server.caPem);
+      expect(text.slice(text.indexOf(`Serial Number: ${old.serial_number}`)).slice(0, 300)).toContain('Superseded');
+      detail = await operator.getGateway(old.gateway_id);
+      expect(detail.active_certificate).toMatchObject({ serial_number: fresh.serial_number, key_origin: 'station' });
+
+      // Repeated confirmation (e.g. the answer was lost): same answer, nothing changes, no new CRL.
+      const again = await operator.confirmRenewal(old.gateway_id, fresh.serial_number);
+      expect(again).toEqual({ ...confirmed, already_confirmed: true });
+      expect(await operator.getCrlPem()).toBe(crl);
+
+      const auditor = server.client('auditor');
+      const trail = (await auditor.listAudit({ page_size: 50 })).results.filter((e) => e.detail?.includes(`gateway=${old.gateway_id}`));
+      auditor.close();
+      expect(trail.map((e) => [e.action, e.result])).toEqual([
+        ['certificate.activate', 'ok'],
+        ['certificate.activate', 'ok'],
+        ['certificate.renew_pending', 'ok'],
+      ]);
+      expect(trail.every((e) => e.conta_id === server.contaId && e.source_ip === '127.0.0.1' && /^token:\d+$/.test(e.actor))).toBe(true);
+      expect(trail[0]!.detail).toMatch(/already active/);
+    });
+
+    it('cancel revokes only the pending certificate (the old one stays valid) and is idempotent; a cancelled one cannot be confirmed', async () => {
+      const mac = nextMac();
+      const old = await operator.provision({ mac_address: mac, codigo: 'GW021', nome: 'Rollback', conta_id: server.contaId });
+      const fresh = await operator.renewPending(old.gateway_id); // server-made key, returned once
+      expect(fresh.private_key_pem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      const cancelled = await operator.cancelRenewal(old.gateway_id, fresh.serial_number);
+      expect(cancelled).toMatchObject({
+        gateway_id: old.gateway_id,
+        serial_number: fresh.serial_number,
+        status: 'revoked',
+        reason: 'cessationOfOperation',
+        already_cancelled: false,
+        active_serial_number: old.serial_number,
+      });
+      const crl = await operator.getCrlPem();
+      expect(await crlNumberOf(crl)).toBe(cancelled.crl_number);
+      expect(await valid(old.certificate_pem, crl)).toBe(true);
+      expect(await valid(fresh.certificate_pem, crl)).toBe(false);
+      expect(await operator.cancelRenewal(old.gateway_id, fresh.serial_number)).toEqual({ ...cancelled, already_cancelled: true });
+      const confirm = await operator.confirmRenewal(old.gateway_id, fresh.serial_number).catch((e: unknown) => e);
+      expect(confirm).toBeInstanceOf(ApiError);
+      expect((confirm as ApiError).status).toBe(409);
+      expect((confirm as ApiError).error).toMatch(/is revoked \(cessationOfOperation: pending renewal cancelled\) and cannot be confirmed/);
+      const nothing = await operator.cancelRenewal(old.gateway_id).catch((e: unknown) => e);
+      expect((nothing as ApiError).status).toBe(409);
+      expect((nothing as ApiError).error).toBe(`gateway ${old.gateway_id} has no certificate waiting for confirmation`);
+      expect((await operator.getGateway(old.gateway_id)).active_certificate?.serial_number).toBe(old.serial_number);
+    });
+
+    it('a second pending renewal replaces the unconfirmed one; a plain renew replaces both; the seed default is unchanged', async () => {
+      const mac = nextMac();
+      const old = await operator.provision({ mac_address: mac, codigo: 'GW022', nome: 'Retry', conta_id: server.contaId });
+      const first = await operator.renewPending(old.gateway_id, { csr_pem: (await createDeviceCsr({ mac })).csrPem });
+      const second = await operator.renewPending(old.gateway_id, { csr_pem: (await createDeviceCsr({ mac })).csrPem });
+      expect(second.notices).toContain(`the unconfirmed certificate ${first.serial_number} was revoked (superseded) and replaced by this one`);
+      let crl = await operator.getCrlPem();
+      expect(await valid(first.certificate_pem, crl)).toBe(false);
+      expect(await valid(second.certificate_pem, crl)).toBe(true);
+      expect(await valid(old.certificate_pem, crl)).toBe(true);
+      // No "pending" flag: the seed's renew, same answer shape; the active and the pending one are superseded.
+      const plain = await operator.renew(old.gateway_id, {});
+      expect(Object.keys(plain).sort()).toEqual(Object.keys(old).sort());
+      crl = await operator.getCrlPem();
+      expect(await valid(old.certificate_pem, crl)).toBe(false);
+      expect(await valid(second.certificate_pem, crl)).toBe(false);
+      expect(await valid(plain.certificate_pem, crl)).toBe(true);
+      const statuses = (await operator.getGateway(old.gateway_id)).certificados.map((c) => c.status);
+      expect(statuses).toEqual(['active', 'revoked', 'revoked', 'revoked']);
+    });
+  });
+
   it('CSV import: the server-made key is in the first ZIP only, sealed until then', async () => {
     const macs = [nextMac(), nextMac()];
     const csv = `mac_address,codigo,nome\n${macs[0]},GW010,Linha 1\n${macs[1]!.toUpperCase()},GW011,"Linha 2, fundos"\n`;
@@ -144,7 +256,12 @@ describe('REST API against the real server', () => {
     expect(doc.openapi).toBe('3.1.0');
     const schemas = (doc.components as { schemas: Record<string, { properties?: Record<string, unknown> }> }).schemas;
     expect(Object.keys(schemas.ProvisionRequest!.properties!)).toEqual(expect.arrayContaining(['mac_address', 'codigo', 'nome', 'conta_id', 'csr_pem']));
-    expect(Object.keys(doc.paths as object)).toEqual(expect.arrayContaining(['/gateways/provision/', '/gateways/{id}/revoke/', '/audit/']));
+    expect(Object.keys(doc.paths as object)).toEqual(
+      expect.arrayContaining(['/gateways/provision/', '/gateways/{id}/revoke/', '/gateways/{id}/renew/confirm/', '/gateways/{id}/renew/cancel/', '/audit/']),
+    );
+    expect(Object.keys(schemas.RenewRequest!.properties!)).toEqual(expect.arrayContaining(['csr_pem', 'ask_device', 'pending']));
+    expect(Object.keys(schemas.RenewConfirmRequest!.properties!)).toEqual(['serial_number']);
+    expect(Object.keys(schemas.PendingRenewResponse!.properties!)).toEqual(expect.arrayContaining(['serial_number', 'status', 'replaces_serial_number']));
     const err = await anon.listGateways().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).status).toBe(401);

@@ -167,6 +167,54 @@ describe('tds-provision CLI (the seed commands)', () => {
     expect((await ossl.verify(server.caPem, readFileSync(path.join(dir, 'client.crt'), 'utf8'), crl)).ok).toBe(false);
   });
 
+  it('renew-cert: from a CSR (the stale key goes), with a server-made key (0600), and --ask-device needs an MQTT side', async () => {
+    const mac = 'aa:bb:cc:10:00:30';
+    const created = await provisionCli(['create-gateway', '--mac', mac, '--codigo', 'GW130', '--nome', `Gateway ${mac}`, '--conta-id', String(server.contaId), '--output', 'rn', '--json']);
+    expect(created.code, created.output).toBe(0);
+    const { gateway_id: id, serial_number: firstSerial } = JSON.parse(created.stdout) as { gateway_id: number; serial_number: string };
+    const dir = path.join(work.path, 'rn', mac);
+    const firstCert = readFileSync(path.join(dir, 'client.crt'), 'utf8');
+
+    const { csrPem, privateKeyPem } = await createDeviceCsr({ mac });
+    writeFileSync(path.join(work.path, 'renew.csr'), csrPem);
+    const viaCsr = await provisionCli(['renew-cert', '--gateway-id', String(id), '--csr', 'renew.csr', '--output', 'rn', '--json']);
+    expect(viaCsr.code, viaCsr.output).toBe(0);
+    const out = JSON.parse(viaCsr.stdout) as { serial_number: string; replaces_serial_number: string; removed_stale_key: boolean; directory: string };
+    expect(out).toMatchObject({ replaces_serial_number: firstSerial, removed_stale_key: true, directory: dir });
+    // The server-made key of the first certificate would not match the new one: gone.
+    expect(existsSync(path.join(dir, 'client.key'))).toBe(false);
+    const cert = readFileSync(path.join(dir, 'client.crt'), 'utf8');
+    const fromCert = await ossl.run(['x509', '-noout', '-pubkey', '-in', path.join(dir, 'client.crt')]);
+    const fromKey = await ossl.run(['pkey', '-pubout', '-in', ossl.file(privateKeyPem, 'key')]);
+    expect(fromCert.stdout).toBe(fromKey.stdout);
+    expect(JSON.parse(readFileSync(path.join(dir, 'metadata.json'), 'utf8'))).toMatchObject({ gateway_id: id, codigo: 'GW130', mac_address: mac, serial_number: out.serial_number });
+    const anon = server.client(null);
+    let crl = await anon.getCrlPem();
+    expect((await ossl.verify(server.caPem, firstCert, crl)).ok).toBe(false);
+    expect((await ossl.verify(server.caPem, cert, crl)).ok).toBe(true);
+
+    const viaServer = await provisionCli(['renew-cert', '--gateway-id', String(id), '--output', 'rn']);
+    expect(viaServer.code, viaServer.output).toBe(0);
+    expect(viaServer.stdout).toMatch(new RegExp(`new certificate [0-9A-F]{32} valid until .*; ${out.serial_number} revoked \\(superseded\\)`));
+    expect(statSync(path.join(dir, 'client.key')).mode & 0o777).toBe(0o600);
+    const newCert = await ossl.run(['x509', '-noout', '-pubkey', '-in', path.join(dir, 'client.crt')]);
+    const newKey = await ossl.run(['pkey', '-pubout', '-in', path.join(dir, 'client.key')]);
+    expect(newCert.stdout).toBe(newKey.stdout);
+    crl = await anon.getCrlPem();
+    anon.close();
+    expect((await ossl.verify(server.caPem, cert, crl)).ok).toBe(false);
+
+    const ask = await provisionCli(['renew-cert', '--gateway-id', String(id), '--ask-device']);
+    expect(ask.code).toBe(1);
+    expect(ask.output).toMatch(/not connected to the MQTT broker .* cannot ask the device; send csr_pem instead/);
+    const both = await provisionCli(['renew-cert', '--gateway-id', String(id), '--ask-device', '--csr', 'renew.csr']);
+    expect(both.code).toBe(1);
+    expect(both.output).toMatch(/cannot be used with/);
+    const missing = await provisionCli(['renew-cert', '--gateway-id', '999999']);
+    expect(missing.code).toBe(1);
+    expect(missing.output).toMatch(/gateway 999999 not found/);
+  });
+
   it('import-csv reports bad rows and imports nothing', async () => {
     const csv = path.join(work.path, 'bad.csv');
     writeFileSync(csv, 'mac_address,codigo,nome\naa:bb:cc:10:00:20,GW120,ok\n01:00:5e:00:00:01,GW121,multicast\n');

@@ -4,6 +4,7 @@ import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { strFromU8, unzipSync } from 'fflate';
 import { ApiClient, createDeviceCsr } from '@tds/server';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { tempDir } from '../../test/support/temp.js';
@@ -21,6 +22,10 @@ let other: { contaId: number; tokens: TestServer['tokens'] };
 let revokedToken: string;
 let ownGatewayId: number;
 let otherGatewayId: number;
+/** Own gateways for the renewal endpoints: one with a renewal in flight, one revoked. */
+let pending: { id: number; activeSerial: string; pendingSerial: string; cancelledSerial: string };
+let revokedGatewayId: number;
+let otherPendingSerial: string;
 const OWN_MAC = '02:11:00:00:00:01';
 const OTHER_MAC = '02:22:00:00:00:01';
 const MAC = '02:33:00:00:00:01';
@@ -35,6 +40,13 @@ beforeAll(async () => {
   ownGatewayId = (await a.provision({ mac_address: OWN_MAC, codigo: 'OWN', nome: 'own', conta_id: server.contaId })).gateway_id;
   const bClient = new ApiClient({ baseUrl: server.apiUrl, caPem: server.caPem, token: other.tokens.operator });
   otherGatewayId = (await bClient.provision({ mac_address: OTHER_MAC, codigo: 'OTHER', nome: 'other', conta_id: other.contaId })).gateway_id;
+  const p = await a.provision({ mac_address: '02:11:00:00:00:02', codigo: 'PEND', nome: 'pending', conta_id: server.contaId });
+  const cancelled = await a.renewPending(p.gateway_id);
+  await a.cancelRenewal(p.gateway_id, cancelled.serial_number);
+  pending = { id: p.gateway_id, activeSerial: p.serial_number, pendingSerial: (await a.renewPending(p.gateway_id)).serial_number, cancelledSerial: cancelled.serial_number };
+  revokedGatewayId = (await a.provision({ mac_address: '02:11:00:00:00:03', codigo: 'GONE', nome: 'revoked', conta_id: server.contaId })).gateway_id;
+  await a.revoke(revokedGatewayId, 'cessationOfOperation');
+  otherPendingSerial = (await bClient.renewPending(otherGatewayId)).serial_number;
   a.close();
   bClient.close();
   const t = JSON.parse((await server.cli(['token', 'create', '--account', String(server.contaId), '--role', 'operator', '--json'])).stdout) as { id: number; token: string };
@@ -122,10 +134,14 @@ const cases: Case[] = [
   { name: 'unknown key_type', body: provision({ key_type: 'dsa' }), status: 400, error: /key_type must be "ec" or "rsa"/, field: 'key_type' },
   // SQL- and path-shaped strings
   { name: 'SQL in codigo', body: provision({ codigo: "GW'; DROP TABLE gateways;--" }), status: 400, error: /codigo must be 1-30 characters/, field: 'codigo' },
-  { name: 'SQL in nome', body: provision({ nome: "x'); DELETE FROM certificates;--" }), status: 400, error: /nome must be 1-100 characters/, field: 'nome' },
   { name: 'path in codigo', body: provision({ codigo: '../../etc/passwd' }), status: 400, error: /codigo must be 1-30 characters/, field: 'codigo' },
-  { name: 'path in nome', body: provision({ nome: '..\\..\\windows\\system32' }), status: 400, error: /nome must be 1-100 characters/, field: 'nome' },
-  { name: 'control characters in nome', body: provision({ nome: 'line\nbreak' }), status: 400, error: /nome must be 1-100 characters/, field: 'nome' },
+  { name: 'path in codigo (Windows)', body: provision({ codigo: '..\\..\\windows\\system32' }), status: 400, error: /codigo must be 1-30 characters/, field: 'codigo' },
+  // nome is free text (see "stored verbatim" below), but it must be printable and one line
+  { name: 'line break in nome', body: provision({ nome: 'line\nbreak' }), status: 400, error: /nome must be 1-100 characters of printable text/, field: 'nome' },
+  { name: 'NUL and escape sequence in nome', body: provision({ nome: 'a\u0000b\u001b[31m' }), status: 400, error: /nome must be 1-100 characters of printable text/, field: 'nome' },
+  { name: 'bidi override in nome', body: provision({ nome: 'Gateway \u202eexe.txt' }), status: 400, error: /no control characters, line breaks or invisible formatting/, field: 'nome' },
+  { name: 'nome of 101 characters', body: provision({ nome: 'ç'.repeat(101) }), status: 400, error: /nome must be 1-100 characters/, field: 'nome' },
+  { name: 'nome of blanks only', body: provision({ nome: ' \u00a0 ' }), status: 400, error: /nome must be 1-100 characters/, field: 'nome' },
   { name: 'codigo of 31 characters', body: provision({ codigo: 'G'.repeat(31) }), status: 400, error: /codigo must be 1-30 characters/, field: 'codigo' },
   // Tokens and roles
   { name: 'no token', token: () => undefined, body: provision(), status: 401, error: /authentication required/ },
@@ -165,6 +181,26 @@ const cases: Case[] = [
   { name: 'revoking with an empty reason', path: '/gateways/{own}/revoke/', body: () => ({ reason: '   ' }), status: 400, error: /reason must be 1-200 characters/, field: 'reason' },
   { name: 'renewing with a CSR for another MAC', path: '/gateways/{own}/renew/', body: () => ({ csr_pem: csr.wrongCn }), status: 400, error: /is not the MAC being provisioned/, field: 'csr_pem' },
   { name: 'path traversal in the URL', method: 'GET', path: '/gateways/..%2F..%2Fetc%2Fpasswd/', status: 400, error: /gateway id must be a positive integer/ },
+  // Renewal with a pending successor: renew {pending}, renew/confirm/, renew/cancel/
+  { name: 'pending combined with ask_device', path: '/gateways/{own}/renew/', body: () => ({ pending: true, ask_device: true }), status: 400, error: /ask_device cannot be combined with .*pending/, field: 'ask_device' },
+  { name: 'pending as a string', path: '/gateways/{own}/renew/', body: () => ({ pending: 'yes' }), status: 400, error: /pending must be true or false/, field: 'pending' },
+  { name: 'pending renewal of a revoked gateway', path: '/gateways/{revoked}/renew/', body: () => ({ pending: true }), status: 409, error: /has no active certificate to keep valid during the renewal; renew it without "pending"/ },
+  { name: "pending renewal of another account's gateway", path: '/gateways/{other}/renew/', body: () => ({ pending: true }), status: 404, error: /^gateway \d+ not found$/ },
+  { name: 'pending renewal with a CSR for another MAC', path: '/gateways/{pending}/renew/', body: () => ({ pending: true, csr_pem: csr.wrongCn }), status: 400, error: /is not the MAC being provisioned/, field: 'csr_pem' },
+  { name: 'confirm without serial_number', path: '/gateways/{pending}/renew/confirm/', body: () => ({}), status: 400, error: /serial_number is required/, field: 'serial_number' },
+  { name: 'confirm with an SQL-shaped serial', path: '/gateways/{pending}/renew/confirm/', body: () => ({ serial_number: "1' OR '1'='1" }), status: 400, error: /serial_number must be the certificate serial in hex/, field: 'serial_number' },
+  { name: 'confirm with a numeric serial', path: '/gateways/{pending}/renew/confirm/', body: () => ({ serial_number: 1234 }), status: 400, error: /serial_number must be a hex string/, field: 'serial_number' },
+  { name: 'confirm with a serial that is not on the gateway', path: '/gateways/{pending}/renew/confirm/', body: () => ({ serial_number: 'DEADBEEF' }), status: 404, error: /^gateway \d+ has no certificate with serial DEADBEEF$/ },
+  { name: "confirm with another account's pending serial", path: '/gateways/{pending}/renew/confirm/', body: () => ({ serial_number: otherPendingSerial }), status: 404, error: /has no certificate with serial/ },
+  { name: "confirm on another account's gateway", path: '/gateways/{other}/renew/confirm/', body: () => ({ serial_number: otherPendingSerial }), status: 404, error: /^gateway \d+ not found$/ },
+  { name: 'confirm a cancelled certificate', path: '/gateways/{pending}/renew/confirm/', body: () => ({ serial_number: pending.cancelledSerial }), status: 409, error: /is revoked \(cessationOfOperation: pending renewal cancelled\) and cannot be confirmed/ },
+  { name: 'confirm on a gateway with nothing pending', path: '/gateways/{revoked}/renew/confirm/', body: () => ({ serial_number: pending.pendingSerial }), status: 404, error: /has no certificate with serial/ },
+  { name: 'confirm as auditor', token: () => server.tokens.auditor, path: '/gateways/{pending}/renew/confirm/', body: () => ({ serial_number: pending.pendingSerial }), status: 403, error: /role 'auditor' may not renew certificates/ },
+  { name: 'cancel the active certificate', path: '/gateways/{pending}/renew/cancel/', body: () => ({ serial_number: pending.activeSerial }), status: 409, error: /is active \(it was already confirmed\); to withdraw it, revoke the gateway/ },
+  { name: 'cancel with nothing pending', path: '/gateways/{own}/renew/cancel/', body: () => ({}), status: 409, error: /has no certificate waiting for confirmation/ },
+  { name: "cancel on another account's gateway", path: '/gateways/{other}/renew/cancel/', body: () => ({ serial_number: otherPendingSerial }), status: 404, error: /^gateway \d+ not found$/ },
+  { name: 'cancel with a path-shaped serial', path: '/gateways/{pending}/renew/cancel/', body: () => ({ serial_number: '../../crl.pem' }), status: 400, error: /serial_number must be the certificate serial in hex/, field: 'serial_number' },
+  { name: 'cancel with a JSON array body', path: '/gateways/{pending}/renew/cancel/', raw: () => '["DEADBEEF"]', status: 400, error: /must be a JSON object/ },
 ];
 
 describe(`hostile inputs (${cases.length}), each refused with its status and message, nothing written`, () => {
@@ -174,7 +210,11 @@ describe(`hostile inputs (${cases.length}), each refused with its status and mes
     it(c.name, async () => {
       const before = snapshot(server.dataDir);
       const token = c.token ? c.token() : op();
-      const p = (c.path ?? '/gateways/provision/').replace('{own}', String(ownGatewayId)).replace('{other}', String(otherGatewayId));
+      const p = (c.path ?? '/gateways/provision/')
+        .replace('{own}', String(ownGatewayId))
+        .replace('{other}', String(otherGatewayId))
+        .replace('{pending}', String(pending.id))
+        .replace('{revoked}', String(revokedGatewayId));
       const body = c.raw ? c.raw() : c.body ? JSON.stringify(c.body()) : undefined;
       const r = await rawRequest(server.apiUrl, server.caPem, {
         method: c.method ?? (body === undefined ? 'GET' : 'POST'),
@@ -191,10 +231,38 @@ describe(`hostile inputs (${cases.length}), each refused with its status and mes
     });
   }
 
-  it('a name with an apostrophe is stored literally (queries are parameterised)', async () => {
+  it('nome is free text: SQL-, path- and markup-shaped names and the station template are stored and returned verbatim, and harm nothing', async () => {
     const a = server.client('operator');
-    const r = await a.provision({ mac_address: '02:55:00:00:00:01', codigo: 'GW-O.K_1', nome: "Sala D'Ávila (2º andar) #3", conta_id: server.contaId });
-    expect((await a.getGateway(r.gateway_id)).nome).toBe("Sala D'Ávila (2º andar) #3");
+    const names = [
+      "x'); DELETE FROM certificates;--",
+      "Robert'); DROP TABLE gateways;--",
+      '..\\..\\windows\\system32',
+      '../../etc/passwd',
+      '<script>alert(1)</script> & "quotes"',
+      'Gateway aa:bb:cc:dd:ee:ff',
+      "Sala D'Ávila (2º andar) #3 — 東京 🚀",
+      '=HYPERLINK("http://x")',
+    ];
+    const before = snapshot(server.dataDir);
+    let mac = 0x10;
+    for (const nome of names) {
+      const r = await a.provision({ mac_address: `02:55:00:00:00:${(mac++).toString(16)}`, codigo: 'GW-O.K_1', nome: `  ${nome}  `, conta_id: server.contaId });
+      // Trimmed, otherwise byte for byte.
+      expect((await a.getGateway(r.gateway_id)).nome).toBe(nome);
+      const zip = unzipSync(new Uint8Array((await a.downloadCertificates(r.gateway_id)).zip));
+      const readme = strFromU8(zip['README.txt']!);
+      expect(readme.split('\n')).toContain(`Name:           ${nome}`);
+    }
+    // The search (LIKE, parameterised and escaped) finds them literally.
+    expect((await a.listGateways({ search: 'DROP TABLE gateways' })).results.map((g) => g.nome)).toEqual(["Robert'); DROP TABLE gateways;--"]);
+    // Every table is still there and only the new rows were added.
+    const after = snapshot(server.dataDir);
+    expect(after.gateways).toBe((before.gateways as number) + names.length);
+    expect(after.certificates).toBe((before.certificates as number) + names.length);
+    expect(after.accounts).toBe(before.accounts);
+    // The CSV import applies the same rule.
+    const imported = await a.importCsv(`mac_address,codigo,nome\n02:55:00:00:01:01,GW-CSV,"Gateway 02:55:00:00:01:01; DROP TABLE x"\n`);
+    expect((await a.getGateway(imported.rows[0]!.gateway_id!)).nome).toBe('Gateway 02:55:00:00:01:01; DROP TABLE x');
     a.close();
   });
 

@@ -11,6 +11,7 @@ import {
   type ServerEventMap,
 } from '@tds/server';
 import { tempDir } from '../../test/support/temp.js';
+import { RepositoryRenewalBackend } from '../src/mqtt/renewal-backend.js';
 
 /**
  * The programmatic server (what the desktop app runs in standalone mode) and its events, which
@@ -73,6 +74,42 @@ describe('startServer() in process', () => {
     expect(events.slice(before).map((e) => e.name)).toEqual(['certificate.revoked', 'crl.updated']);
     expect((events.at(-2)!.event as ServerEventMap['certificate.revoked']).reason).toBe('superseded');
     expect((await client.getGateway(r.gateway_id)).active_certificate?.serial_number).toBe(mine.newSerial);
+  });
+
+  it('renewal over MQTT uses the same pending path: a new key replaces the unconfirmed certificate (revoked, CRL re-signed), the same key gets the same one, the ack activates it', async () => {
+    const mac = '02:de:00:00:00:03';
+    const r = await client.provision({ mac_address: mac, codigo: 'GW3', nome: 'mqtt renewal', conta_id: 1 });
+    const backend = new RepositoryRenewalBackend({ ca: server.ca, repo: server.repo, store: server.broker.store, issuance: server.service });
+    const lost = await backend.issueRenewal(mac, 'r1', (await createDeviceCsr({ mac })).csrPem);
+    expect(events.at(-1)).toMatchObject({ name: 'certificate.issued', event: { serialNumber: lost.serialNumber, status: 'pending', replacesSerial: r.serial_number } });
+    const second = (await createDeviceCsr({ mac })).csrPem;
+    const before = events.length;
+    const fresh = await backend.issueRenewal(mac, 'r2', second);
+    expect(events.slice(before).map((e) => e.name)).toEqual(['certificate.revoked', 'crl.updated', 'certificate.issued']);
+    expect(events[before]!.event).toMatchObject({ serialNumber: lost.serialNumber, reason: 'superseded' });
+    expect((await server.repo.listRevoked()).map((e) => e.serialNumber)).toContain(lost.serialNumber);
+    expect(await backend.issueRenewal(mac, 'r2', second)).toMatchObject({ serialNumber: fresh.serialNumber, repeated: true });
+    expect(await backend.confirmRenewal(mac, 'r2', fresh.serialNumber)).toBe('completed');
+    const detail = await client.getGateway(r.gateway_id);
+    expect(detail.certificados.map((c) => [c.serial_number, c.status])).toEqual([
+      [fresh.serialNumber, 'active'],
+      [lost.serialNumber, 'revoked'],
+      [r.serial_number, 'revoked'],
+    ]);
+  });
+
+  it('revoking an active certificate by serial also revokes its pending successor (a renewal cannot revive a revoked identity)', async () => {
+    const r = await client.provision({ mac_address: '02:de:00:00:00:04', codigo: 'GW4', nome: 'cascade', conta_id: 1 });
+    const pending = await client.renewPending(r.gateway_id);
+    const before = events.length;
+    await server.service.revokeBySerial(r.serial_number, 'keyCompromise', 'test');
+    expect(events.slice(before).map((e) => [e.name, (e.event as { serialNumber?: string }).serialNumber])).toEqual([
+      ['certificate.revoked', r.serial_number],
+      ['certificate.revoked', pending.serial_number],
+      ['crl.updated', undefined],
+    ]);
+    const err = await client.confirmRenewal(r.gateway_id, pending.serial_number).catch((e: unknown) => e);
+    expect((err as { status: number }).status).toBe(409);
   });
 
   it('service identities are recorded and revocable like devices', async () => {

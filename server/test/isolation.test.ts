@@ -5,7 +5,8 @@ import { snapshot } from './support/db.js';
 import { rawRequest } from './support/http.js';
 
 /**
- * Account isolation and roles: every endpoint × role × own/other account, against the real server.
+ * Account isolation and roles: every endpoint × role × own/other account, against the real server
+ * (the renewal endpoints too: B has a renewal in flight that A must not confirm or cancel).
  * Account A's tokens act on A's objects ("own") and on B's ("other"). Other-account objects are
  * 404 (their existence is not revealed), role refusals are 403 whatever the target, and nothing
  * of B ever changes.
@@ -18,6 +19,8 @@ let b: { contaId: number; tokens: TestServer['tokens'] };
 let bClient: ApiClient;
 let bGateway: number;
 let bSerial: string;
+/** B's renewal in flight: A must not confirm or cancel it. */
+let bPendingSerial: string;
 let macSeq = 0x10;
 const mac = (): string => `02:66:00:00:01:${(macSeq++).toString(16).padStart(2, '0')}`;
 
@@ -30,6 +33,7 @@ beforeAll(async () => {
   bSerial = r.serial_number;
   // B's own audit trail, which A must never see.
   await bClient.downloadCertificates(bGateway);
+  bPendingSerial = (await bClient.renewPending(bGateway)).serial_number;
 });
 afterAll(async () => {
   bClient?.close();
@@ -42,6 +46,15 @@ async function ownGateway(): Promise<number> {
   const r = await a.provision({ mac_address: mac(), codigo: 'A', nome: 'A gateway', conta_id: server.contaId });
   a.close();
   return r.gateway_id;
+}
+
+/** A fresh gateway of account A with a renewal waiting for confirmation. */
+async function ownPending(): Promise<{ id: number; serial: string }> {
+  const id = await ownGateway();
+  const a = server.client('operator');
+  const r = await a.renewPending(id);
+  a.close();
+  return { id, serial: r.serial_number };
 }
 
 interface Endpoint {
@@ -84,6 +97,27 @@ const endpoints: Endpoint[] = [
     expected: { own: { operator: 201, admin: 403, auditor: 403 }, other: { operator: 404, admin: 403, auditor: 403 } },
   },
   {
+    name: 'POST gateways/{id}/renew/ {pending}',
+    request: async (t) => ({ method: 'POST', path: `/gateways/${t === 'own' ? await ownGateway() : bGateway}/renew/`, body: json({ pending: true }) }),
+    expected: { own: { operator: 201, admin: 403, auditor: 403 }, other: { operator: 404, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'POST gateways/{id}/renew/confirm/',
+    request: async (t) => {
+      const target = t === 'own' ? await ownPending() : { id: bGateway, serial: bPendingSerial };
+      return { method: 'POST', path: `/gateways/${target.id}/renew/confirm/`, body: json({ serial_number: target.serial }) };
+    },
+    expected: { own: { operator: 200, admin: 403, auditor: 403 }, other: { operator: 404, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'POST gateways/{id}/renew/cancel/',
+    request: async (t) => {
+      const target = t === 'own' ? await ownPending() : { id: bGateway, serial: bPendingSerial };
+      return { method: 'POST', path: `/gateways/${target.id}/renew/cancel/`, body: json({ serial_number: target.serial }) };
+    },
+    expected: { own: { operator: 200, admin: 403, auditor: 403 }, other: { operator: 404, admin: 403, auditor: 403 } },
+  },
+  {
     name: 'POST gateways/import/',
     // "other": a row claiming B's MAC, which is active in account B.
     request: async (t) => ({ method: 'POST', path: '/gateways/import/', contentType: 'text/csv', body: `mac_address,codigo,nome\n${t === 'own' ? mac() : '02:77:00:00:00:01'},I,imported\n` }),
@@ -116,6 +150,7 @@ describe('endpoint × role × own/other account', () => {
           // Nothing of B leaks into A's answers, and nothing of B changes.
           if (!req.body?.includes('02:77:00:00:00:01')) expect(r.text).not.toContain('02:77:00:00:00:01');
           expect(r.text).not.toContain(bSerial);
+          if (!req.body?.includes(bPendingSerial)) expect(r.text).not.toContain(bPendingSerial);
           if (ep.name === 'GET gateways/' && r.status === 200) {
             expect((r.json.results as { conta_id: number }[]).every((g) => g.conta_id === server.contaId)).toBe(true);
           }
@@ -132,6 +167,19 @@ describe('endpoint × role × own/other account', () => {
       }
     }
   }
+
+  it("confirming or cancelling with another account's serial on an own gateway is a 404 like an unknown serial; B's renewal is untouched", async () => {
+    const own = await ownPending();
+    for (const action of ['confirm', 'cancel']) {
+      const foreign = await rawRequest(server.apiUrl, server.caPem, { method: 'POST', path: `/gateways/${own.id}/renew/${action}/`, token: server.tokens.operator, body: json({ serial_number: bPendingSerial }) });
+      const unknown = await rawRequest(server.apiUrl, server.caPem, { method: 'POST', path: `/gateways/${own.id}/renew/${action}/`, token: server.tokens.operator, body: json({ serial_number: 'ABCDEF0123' }) });
+      expect(foreign.status).toBe(404);
+      expect(foreign.json.error?.replace(bPendingSerial, 'S')).toBe(unknown.json.error?.replace('ABCDEF0123', 'S'));
+    }
+    const detail = await bClient.getGateway(bGateway);
+    expect(detail.certificados.find((c) => c.serial_number === bPendingSerial)?.status).toBe('pending');
+    expect(detail.active_certificate?.serial_number).toBe(bSerial);
+  });
 
   it("a 404 for another account's gateway is identical to one for a gateway that does not exist", async () => {
     const other = await rawRequest(server.apiUrl, server.caPem, { path: `/gateways/${bGateway}/`, token: server.tokens.operator });

@@ -111,6 +111,48 @@ describe('SQLite store', () => {
     expect(certs.map((c) => c.status)).toEqual(['active', 'expired']);
   });
 
+  it('pending successors: one per MAC (replaced only on request), block provisioning, and die with a revoked predecessor', async () => {
+    const a = await repo.createAccount('A', audit('account.create'));
+    const b = await repo.createAccount('B', audit('account.create'));
+    const mac = 'aa:bb:cc:dd:ee:10';
+    // The predecessor is about to expire; its successor was issued before it did.
+    const first = await repo.provisionGateway({ accountId: a.id, mac, codigo: 'GW1', nome: 'one', certificate: cert(mac, '2030-01-01T00:00:00Z') }, audit('p'));
+    const p1 = await repo.addPendingRenewal(first.certificate.id, cert(mac), audit('certificate.renew_pending'));
+    expect(p1).toMatchObject({ certificate: { status: 'pending', replacesId: first.certificate.id, gatewayId: first.gateway.id, accountId: a.id }, replaced: null });
+    // A second one needs replacePending; then the first is revoked (superseded) in the same write.
+    await expect(repo.addPendingRenewal(first.certificate.id, cert(mac), audit('x'))).rejects.toThrow(/already waiting for confirmation/);
+    const p2 = await repo.addPendingRenewal(first.certificate.id, cert(mac), { ...audit('certificate.renew_pending'), accountId: a.id }, { replacePending: true, at: '2026-03-01T00:00:00Z' });
+    expect(p2.replaced).toMatchObject({ serialNumber: p1.certificate.serialNumber, status: 'revoked', revokeReason: 'superseded' });
+    const trail = (await repo.listAudit(a.id, { limit: 50, offset: 0 })).rows.map((e) => `${e.action} ${e.object}`);
+    expect(trail).toContain(`certificate.revoke certificate:${p1.certificate.serialNumber}`);
+    expect(trail).toContain(`certificate.renew_pending certificate:${p2.certificate.serialNumber}`);
+
+    // Predecessor expired, successor still pending: the MAC is not free (confirmation would make it active).
+    repo.db.prepare("UPDATE certificates SET expires_at = '2020-01-01T00:00:00Z' WHERE id = ?").run(first.certificate.id);
+    const other = await repo.provisionGateway({ accountId: b.id, mac, codigo: 'GW9', nome: 'b', certificate: cert(mac) }, audit('p')).catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(MacConflictError);
+    expect((other as Error).message).toBe(`MAC ${mac} has a certificate waiting for confirmation; it must be cancelled or revoked before the MAC can be provisioned again`);
+    const own = await repo.provisionGateway({ accountId: a.id, mac, codigo: 'GW1', nome: 'one', certificate: cert(mac) }, audit('p')).catch((e: unknown) => e);
+    expect((own as Error).message).toMatch(new RegExp(`waiting for confirmation \\(gateway ${first.gateway.id}\\); confirm it \\(renew/confirm/\\) or cancel it`));
+    // Confirmation still works after the predecessor expired (nothing to supersede).
+    const done = await repo.activatePendingCertificate(p2.certificate.serialNumber, '2026-03-02T00:00:00Z', audit('certificate.activate'));
+    expect(done).toMatchObject({ activated: { status: 'active' }, superseded: null });
+
+    // Revoking an active certificate by serial takes its pending successor with it.
+    const p3 = await repo.addPendingRenewal(done.activated.id, cert(mac), audit('certificate.renew_pending'));
+    const revoked = await repo.revokeCertificateBySerial(done.activated.serialNumber, 'keyCompromise', null, '2026-03-03T00:00:00Z', audit('certificate.revoke'));
+    expect(revoked.map((c) => [c.serialNumber, c.status, c.revokeReason])).toEqual([
+      [done.activated.serialNumber, 'revoked', 'keyCompromise'],
+      [p3.certificate.serialNumber, 'revoked', 'keyCompromise'],
+    ]);
+    await expect(repo.activatePendingCertificate(p3.certificate.serialNumber, '2026-03-04T00:00:00Z', audit('x'))).rejects.toThrow(/is not pending/);
+    // The guard of renew/cancel/: only a certificate still in the expected state on the expected gateway.
+    const again = await repo.provisionGateway({ accountId: b.id, mac, codigo: 'GW9', nome: 'b', certificate: cert(mac) }, audit('p'));
+    await expect(repo.revokeCertificateBySerial(again.certificate.serialNumber, 'x', null, 't', audit('x'), { status: 'pending' })).rejects.toThrow(/is active, not pending/);
+    await expect(repo.revokeCertificateBySerial(again.certificate.serialNumber, 'x', null, 't', audit('x'), { gatewayId: first.gateway.id })).rejects.toThrow(/no certificate with serial/);
+    expect((await repo.getCertificateBySerial(again.certificate.serialNumber))?.status).toBe('active');
+  });
+
   it('imports all rows or none', async () => {
     const a = await repo.createAccount('A', audit('account.create'));
     await repo.provisionGateway({ accountId: a.id, mac: 'aa:bb:cc:dd:ee:06', codigo: 'GW1', nome: 'x', certificate: cert('aa:bb:cc:dd:ee:06') }, audit('p'));

@@ -14,7 +14,7 @@ import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
 import { buildOpenApiDocument } from './openapi.js';
 import * as s from './schemas.js';
-import { auditWire, gatewayDetailWire, gatewayWire, provisionWire } from './wire.js';
+import { auditWire, cancelWire, confirmWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
 import type { Logger } from '../util/logger.js';
 import type { BrokerApiHooks } from '../broker/api-routes.js';
 
@@ -269,18 +269,33 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const { id } = parse(s.idParams, request.params);
     const body = parse(s.renewBody, request.body ?? {});
     if (body.ask_device) {
-      if (body.csr_pem !== undefined || body.key_type || body.key_origin) {
-        throw new ValidationError('ask_device', 'ask_device cannot be combined with csr_pem, key_type or key_origin: the device makes its own key');
+      if (body.csr_pem !== undefined || body.key_type || body.key_origin || body.pending) {
+        throw new ValidationError('ask_device', 'ask_device cannot be combined with csr_pem, key_type, key_origin or pending: the device makes its own key and confirms it itself');
       }
       if (!o.broker) throw new StateError('this server has no MQTT side, so it cannot ask the device; send csr_pem instead');
       return reply.status(202).send(await o.broker.askDeviceToRenew(who, id));
     }
-    const outcome = await o.service.renew(who, id, {
+    const input = {
       ...(body.csr_pem !== undefined ? { csrPem: body.csr_pem } : {}),
       ...(body.key_type ? { keyType: body.key_type } : {}),
       ...(body.key_origin ? { keyOrigin: body.key_origin } : {}),
-    });
-    return reply.status(201).send(provisionWire(outcome, o.service.caPem, o.mqtt));
+    };
+    if (body.pending) return reply.status(201).send(pendingRenewWire(await o.service.renewPending(who, id, input), o.service.caPem, o.mqtt));
+    return reply.status(201).send(provisionWire(await o.service.renew(who, id, input), o.service.caPem, o.mqtt));
+  });
+
+  app.post(`${API_PREFIX}/gateways/:id/renew/confirm/`, async (request) => {
+    const who = await actor(request);
+    const { id } = parse(s.idParams, request.params);
+    const body = parse(s.renewConfirmBody, request.body ?? {});
+    return confirmWire(id, await o.service.confirmRenewal(who, id, body.serial_number));
+  });
+
+  app.post(`${API_PREFIX}/gateways/:id/renew/cancel/`, async (request) => {
+    const who = await actor(request);
+    const { id } = parse(s.idParams, request.params);
+    const body = parse(s.renewCancelBody, request.body ?? {});
+    return cancelWire(id, await o.service.cancelRenewal(who, id, body.serial_number));
   });
 
   // ---------------------------------------------------------------- audit

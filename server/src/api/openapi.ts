@@ -9,11 +9,16 @@ function components(): JsonObject {
   const input = z.registry<{ id: string }>();
   input.add(s.provisionBody, { id: 'ProvisionRequest' });
   input.add(s.renewBody, { id: 'RenewRequest' });
+  input.add(s.renewConfirmBody, { id: 'RenewConfirmRequest' });
+  input.add(s.renewCancelBody, { id: 'RenewCancelRequest' });
   input.add(s.revokeBody, { id: 'RevokeRequest' });
   input.add(s.importJsonBody, { id: 'ImportRequest' });
   const output = z.registry<{ id: string }>();
   output.add(s.errorBody, { id: 'Error' });
   output.add(s.provisionResponse, { id: 'ProvisionResponse' });
+  output.add(s.pendingRenewResponse, { id: 'PendingRenewResponse' });
+  output.add(s.renewConfirmResponse, { id: 'RenewConfirmResponse' });
+  output.add(s.renewCancelResponse, { id: 'RenewCancelResponse' });
   output.add(s.certificateSummary, { id: 'CertificateSummary' });
   output.add(s.gateway, { id: 'Gateway' });
   output.add(s.gatewayDetail, { id: 'GatewayDetail' });
@@ -110,11 +115,49 @@ export function buildOpenApiDocument(version: string): JsonObject {
       },
       '/gateways/{id}/renew/': {
         post: {
-          summary: 'New certificate (from a CSR, or server-made key); the old one is revoked as superseded (operator)',
+          summary:
+            'New certificate (from a CSR, or server-made key); the old one is revoked as superseded (operator). With "pending": true the new one waits for renew/confirm/ and the old one stays valid until then; an earlier unconfirmed one is replaced (revoked). A plain renew also revokes a pending one',
           security: auth,
           parameters: [idParam],
           requestBody: { required: false, ...json('RenewRequest') },
-          responses: { '201': { description: 'issued', ...json('ProvisionResponse') }, '202': renewAskDeviceResponse, ...errors(400, 401, 403, 404, 409, 429) },
+          responses: {
+            '201': {
+              description: 'issued (with "pending": true, a PendingRenewResponse: the ProvisionResponse fields plus status "pending" and replaces_serial_number)',
+              content: { 'application/json': { schema: { oneOf: [ref('ProvisionResponse'), ref('PendingRenewResponse')] } } },
+            },
+            '202': renewAskDeviceResponse,
+            ...errors(400, 401, 403, 404, 409, 429),
+          },
+        },
+      },
+      '/gateways/{id}/renew/confirm/': {
+        post: {
+          summary:
+            'The pending certificate (renew with "pending") has been seen working: it becomes active, the previous one is revoked (superseded) and the CRL re-signed before the answer. Idempotent (operator)',
+          security: auth,
+          parameters: [idParam],
+          requestBody: { required: true, ...json('RenewConfirmRequest') },
+          responses: {
+            '200': { description: 'active', ...json('RenewConfirmResponse') },
+            ...errors(400, 401, 403, 429),
+            '404': { description: 'no such gateway (also another account\'s) or no certificate with that serial on it', ...json('Error') },
+            '409': { description: 'the certificate is not pending (revoked, cancelled, expired)', ...json('Error') },
+          },
+        },
+      },
+      '/gateways/{id}/renew/cancel/': {
+        post: {
+          summary:
+            'Abandon a pending certificate (failed install): it is revoked (cessationOfOperation), the active one stays; the CRL is re-signed before the answer. Idempotent with serial_number (operator)',
+          security: auth,
+          parameters: [idParam],
+          requestBody: { required: false, ...json('RenewCancelRequest') },
+          responses: {
+            '200': { description: 'revoked', ...json('RenewCancelResponse') },
+            ...errors(400, 401, 403, 429),
+            '404': { description: 'no such gateway (also another account\'s) or no certificate with that serial on it', ...json('Error') },
+            '409': { description: 'nothing pending, or the certificate is already active (confirmed) or revoked for another reason', ...json('Error') },
+          },
         },
       },
       ...brokerOpenApiPaths(),

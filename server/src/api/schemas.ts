@@ -12,6 +12,7 @@ import {
   macField,
   nomeField,
   reasonField,
+  serialField,
 } from '../service/fields.js';
 
 const objectError = (what: string) => ({ error: `the request body must be a JSON object ${what}` });
@@ -37,10 +38,26 @@ export const renewBody = z
       key_type: keyTypeField.optional(),
       key_origin: keyOriginField.optional(),
       // Broker side (issue 3): ask the device over MQTT (cert_renew) to renew itself; answered with 202.
-      ask_device: z.boolean({ error: 'ask_device must be true or false' }).optional(),
+      ask_device: z.boolean({ error: 'ask_device must be true or false' }).optional().meta({
+        description: 'Ask the device over MQTT (cert_renew) to make a new key and renew itself; answered with 202. Not with csr_pem/key_type/key_origin/pending',
+      }),
+      pending: z.boolean({ error: 'pending must be true or false' }).optional().meta({
+        description:
+          'Issue the new certificate as pending: the active one stays valid until renew/confirm/ (then revoked, superseded) or renew/cancel/ (the new one revoked). Answered with 201 PendingRenewResponse. Without it the active certificate is revoked at once (seed behaviour)',
+      }),
     },
     objectError('(may be {})'),
   );
+
+export const renewConfirmBody = z.object(
+  { serial_number: serialField.meta({ description: 'serial_number of the pending certificate (from the renew answer)' }) },
+  objectError('with serial_number'),
+);
+
+export const renewCancelBody = z.object(
+  { serial_number: serialField.optional().meta({ description: 'Only this certificate (recommended); default: the pending one of the gateway' }) },
+  objectError('(may be {})'),
+);
 
 export const revokeBody = z
   .object(
@@ -113,6 +130,33 @@ export const provisionResponse = z
     mac_address: z.string().optional(),
     notices: z.array(z.string()).optional(),
   });
+
+export const pendingRenewResponse = provisionResponse.extend({
+  status: z.literal('pending'),
+  replaces_serial_number: z.string().meta({ description: 'The certificate that stays valid until this one is confirmed' }),
+});
+
+const revokedRef = z.object({ serial_number: z.string(), revoked_at: z.string(), reason: z.string() });
+
+export const renewConfirmResponse = z.object({
+  gateway_id: z.number().int(),
+  serial_number: z.string(),
+  status: z.literal('active'),
+  superseded: revokedRef.nullable().meta({ description: 'The previous certificate, now revoked (superseded); null when it had expired' }),
+  already_confirmed: z.boolean().meta({ description: 'It was already active: a repeated confirmation changes nothing' }),
+  crl_number: z.number().int(),
+});
+
+export const renewCancelResponse = z.object({
+  gateway_id: z.number().int(),
+  serial_number: z.string(),
+  status: z.literal('revoked'),
+  revoked_at: z.string(),
+  reason: z.string(),
+  already_cancelled: z.boolean().meta({ description: 'It had already been cancelled: a repeated cancellation changes nothing' }),
+  active_serial_number: z.string().nullable().meta({ description: 'The certificate that stays valid' }),
+  crl_number: z.number().int(),
+});
 
 export const certificateSummary = z
   .object({

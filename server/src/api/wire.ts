@@ -1,8 +1,17 @@
 /** Store records → the seed's wire shapes (field names exactly as the seed). */
-import type { AuditEvent, CertificateSummary, Gateway, GatewayDetail, ProvisionResponse } from '../contract/api.js';
+import type {
+  AuditEvent,
+  CertificateSummary,
+  Gateway,
+  GatewayDetail,
+  PendingRenewResponse,
+  ProvisionResponse,
+  RenewalCancelResponse,
+  RenewalConfirmResponse,
+} from '../contract/api.js';
 import { topics } from '../contract/topics.js';
 import type { AuditRecord, CertificateRecord, GatewayWithCertificate } from '../store/repository.js';
-import type { IssueOutcome } from '../service/issuance.js';
+import type { CancelOutcome, ConfirmOutcome, IssueOutcome, PendingRenewOutcome } from '../service/issuance.js';
 
 export function certificateSummary(c: CertificateRecord): CertificateSummary {
   return {
@@ -52,6 +61,38 @@ export function provisionWire(o: IssueOutcome, caPem: string, mqtt: { broker: st
     mqtt_topic: topics.telemetry(o.gateway.mac),
     mac_address: o.gateway.mac,
     ...(o.notices.length > 0 ? { notices: o.notices } : {}),
+  };
+}
+
+export function pendingRenewWire(o: PendingRenewOutcome, caPem: string, mqtt: { broker: string; port: number }): PendingRenewResponse {
+  return { ...provisionWire(o, caPem, mqtt), status: 'pending', replaces_serial_number: o.replaces.serialNumber };
+}
+
+const revokedRef = (c: CertificateRecord): { serial_number: string; revoked_at: string; reason: string } => ({
+  serial_number: c.serialNumber,
+  revoked_at: c.revokedAt ?? '',
+  reason: c.revokeReason ?? 'unspecified',
+});
+
+export function confirmWire(gatewayId: number, o: ConfirmOutcome): RenewalConfirmResponse {
+  return {
+    gateway_id: gatewayId,
+    serial_number: o.activated.serialNumber,
+    status: 'active',
+    superseded: o.superseded ? revokedRef(o.superseded) : null,
+    already_confirmed: o.alreadyConfirmed,
+    crl_number: o.crlNumber,
+  };
+}
+
+export function cancelWire(gatewayId: number, o: CancelOutcome): RenewalCancelResponse {
+  return {
+    gateway_id: gatewayId,
+    ...revokedRef(o.cancelled),
+    status: 'revoked',
+    already_cancelled: o.alreadyCancelled,
+    active_serial_number: o.active?.serialNumber ?? null,
+    crl_number: o.crlNumber,
   };
 }
 

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { formatReloadTarget, parseReloadTarget, type ReloadTarget } from './reloader.js';
 
 export const BROKER_CONFIG_FILE = 'broker.json';

@@ -8,7 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { classifyCommonName, serviceCommonName, type ServiceKind } from '../contract/index.js';
 import type { IssuanceService } from '../service/issuance.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const IDENTITY_FILES = { cert: 'client.crt', key: 'client.key', ca: 'ca.crt' } as const;
 
@@ -33,9 +33,9 @@ export async function writeIdentity(dir: string, id: ServiceIdentity): Promise<R
     key: path.join(dir, IDENTITY_FILES.key),
     ca: path.join(dir, IDENTITY_FILES.ca),
   };
-  await writeFileAtomic(files.key, id.keyPem, { mode: 0o600, forceMode: true });
-  await writeFileAtomic(files.cert, id.certPem, { mode: 0o644, forceMode: true });
-  await writeFileAtomic(files.ca, id.caPem, { mode: 0o644, forceMode: true });
+  await writeFileAtomic(files.key, id.keyPem, 0o600);
+  await writeFileAtomic(files.cert, id.certPem, 0o644);
+  await writeFileAtomic(files.ca, id.caPem, 0o644);
   return files;
 }
 

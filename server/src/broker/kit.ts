@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { renderAcl, type AclInput } from './acl.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { validateCrl } from './crl-check.js';
 import { KIT_FILES, renderMosquittoConf } from './mosquitto-conf.js';
 
@@ -35,13 +35,13 @@ export async function writeBrokerKit(input: KitInput): Promise<KitResult> {
   await mkdir(input.outDir, { recursive: true, mode: 0o750 });
   const out = (name: string): string => path.join(input.outDir, name);
   const conf = renderMosquittoConf({ port: input.port, installDir: input.installDir, bindAddress: input.bindAddress });
-  await writeFileAtomic(out(KIT_FILES.ca), input.caPem, { mode: 0o644, forceMode: true });
-  await writeFileAtomic(out(KIT_FILES.cert), input.brokerCertPem, { mode: 0o644, forceMode: true });
-  await writeFileAtomic(out(KIT_FILES.key), input.brokerKeyPem, { mode: 0o600, forceMode: true });
-  await writeFileAtomic(out(KIT_FILES.crl), crl.pem, { mode: 0o644 });
-  await writeFileAtomic(out(KIT_FILES.acl), renderAcl(input.acl), { mode: 0o644 });
-  await writeFileAtomic(out(KIT_FILES.conf), conf, { mode: 0o644, forceMode: true });
-  await writeFileAtomic(out(KIT_FILES.readme), renderKitReadme(input), { mode: 0o644, forceMode: true });
+  await writeFileAtomic(out(KIT_FILES.ca), input.caPem, 0o644);
+  await writeFileAtomic(out(KIT_FILES.cert), input.brokerCertPem, 0o644);
+  await writeFileAtomic(out(KIT_FILES.key), input.brokerKeyPem, 0o600);
+  await writeFileAtomic(out(KIT_FILES.crl), crl.pem, { mode: 0o644, keepExisting: true });
+  await writeFileAtomic(out(KIT_FILES.acl), renderAcl(input.acl), { mode: 0o644, keepExisting: true });
+  await writeFileAtomic(out(KIT_FILES.conf), conf, 0o644);
+  await writeFileAtomic(out(KIT_FILES.readme), renderKitReadme(input), 0o644);
   const files = Object.fromEntries(Object.entries(KIT_FILES).map(([k, v]) => [k, out(v)])) as KitResult['files'];
   return { outDir: input.outDir, files, crlNextUpdate: crl.nextUpdate.toISOString() };
 }

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { renderAcl, type AclInput } from './acl.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { validateCrl, type ValidCrl } from './crl-check.js';
 import type { EmbeddedBroker } from './embedded.js';
 import { KIT_FILES } from './mosquitto-conf.js';
@@ -97,8 +97,8 @@ export class BrokerPublisher {
     }
     const acl = await state.aclInput();
     if (dir) {
-      await writeFileAtomic(path.join(dir, KIT_FILES.acl), renderAcl(acl), { mode: 0o644 });
-      await writeFileAtomic(path.join(dir, KIT_FILES.crl), crl.pem, { mode: 0o644 });
+      await writeFileAtomic(path.join(dir, KIT_FILES.acl), renderAcl(acl), { mode: 0o644, keepExisting: true });
+      await writeFileAtomic(path.join(dir, KIT_FILES.crl), crl.pem, { mode: 0o644, keepExisting: true });
       if (reload && reload.kind !== 'none') await reloadBroker(reload);
     }
     if (embedded) await embedded.updateCrl(crl.pem);

@@ -16,12 +16,13 @@ import type { CrlPublisher } from '../service/crl-publisher.js';
 import type { ServerEvents } from '../service/events.js';
 import type { IssuanceService } from '../service/issuance.js';
 import type { Repository } from '../store/repository.js';
-import { MqttService } from '../mqtt/service.js';
+// Types only: the MQTT client (mqtt.js) and the embedded broker (aedes) are loaded when used, so a
+// server without --broker/--mqtt-url does not carry them (start-up time, idle memory).
+import type { MqttService } from '../mqtt/service.js';
 import { MqttStore } from '../mqtt/store.js';
-import { RepositoryRenewalBackend } from '../mqtt/renewal-backend.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { loadBrokerConfig } from './broker-config.js';
-import { EmbeddedBroker } from './embedded.js';
+import type { EmbeddedBroker } from './embedded.js';
 import { identityDir, issueServiceIdentity, readIdentity, writeIdentity, type ServiceIdentity } from './identity-files.js';
 import { splitNames, storeBrokerState } from './kit-builder.js';
 import { BrokerPublisher } from './publisher.js';
@@ -84,9 +85,9 @@ async function embeddedBrokerCertificate(deps: BrokerServicesDeps, names: string
   const split = splitNames(names);
   const cert = await deps.issuance.issueBrokerIdentity({ hostnames: split.hostnames, ips: split.ips }, 'server');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(keyFile, cert.privateKeyPem!, { mode: 0o600, forceMode: true });
-  await writeFileAtomic(certFile, cert.pem, { mode: 0o644, forceMode: true });
-  await writeFileAtomic(namesFile, JSON.stringify(names), { mode: 0o644, forceMode: true });
+  await writeFileAtomic(keyFile, cert.privateKeyPem!, 0o600);
+  await writeFileAtomic(certFile, cert.pem, 0o644);
+  await writeFileAtomic(namesFile, JSON.stringify(names), 0o644);
   return { certPem: cert.pem, keyPem: cert.privateKeyPem! };
 }
 
@@ -132,6 +133,7 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
     const host = opts.embedded.host ?? '127.0.0.1';
     const names = [...new Set(['localhost', '127.0.0.1', ...(host === '0.0.0.0' || host === '::' ? [] : [host]), ...(opts.embedded.altNames ?? [])])];
     const tlsFiles = await embeddedBrokerCertificate(deps, names);
+    const { EmbeddedBroker } = await import('./embedded.js');
     embedded = await EmbeddedBroker.start({
       host,
       port: opts.embedded.port,
@@ -152,6 +154,7 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
       ? { host: '127.0.0.1', port: embedded.port, servername: 'localhost', identity: await ensureServerIdentity(deps, 'embedded', 'always') }
       : undefined;
   if (connection) {
+    const [{ MqttService }, { RepositoryRenewalBackend }] = await Promise.all([import('../mqtt/service.js'), import('../mqtt/renewal-backend.js')]);
     mqtt = new MqttService({
       connection: {
         host: connection.host,
@@ -164,7 +167,7 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
       },
       presence: { freshnessMs: opts.presenceTimeoutMs ?? 180_000, sink: store },
       telemetry: { sink: store, retentionDays: opts.telemetryRetentionDays ?? 30 },
-      renewal: { backend: new RepositoryRenewalBackend({ ca: deps.ca, repo: deps.repo, store, issuance: deps.issuance, events: deps.events }) },
+      renewal: { backend: new RepositoryRenewalBackend({ ca: deps.ca, repo: deps.repo, store, issuance: deps.issuance }) },
       log,
     });
   }

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 /**
  * tds-provision: the seed's provisioning CLI (config, create-gateway, list-gateways,
- * download-certs, revoke-cert, import-csv) on top of the shared ApiClient.
+ * download-certs, revoke-cert, import-csv) plus renew-cert, on top of the shared ApiClient.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { unzipSync } from 'fflate';
 import { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/errors.js';
-import type { ProvisionResponse } from '../contract/api.js';
+import type { ProvisionResponse, RenewRequestedResponse } from '../contract/api.js';
 import { parseMac } from '../contract/mac.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { SERVER_VERSION } from '../version.js';
@@ -203,6 +204,70 @@ program
     try {
       const r = await api.revoke(opts.gatewayId, opts.reason);
       output(json, r, [...r.revoked.map((c) => `revoked ${c.serial_number} (${c.reason}) at ${c.revoked_at}`), `CRL ${r.crl_number} published`]);
+    } finally {
+      api.close();
+    }
+  });
+
+/** True when the PEM key file in `dir` is not the key of `certificatePem` (unreadable counts as "don't know": false). */
+function staleKey(keyFile: string, certificatePem: string): boolean {
+  try {
+    const fromKey = createPublicKey(readFileSync(keyFile, 'utf8')).export({ type: 'spki', format: 'der' });
+    const fromCert = createPublicKey(certificatePem).export({ type: 'spki', format: 'der' });
+    return !fromKey.equals(fromCert);
+  } catch {
+    return false;
+  }
+}
+
+program
+  .command('renew-cert')
+  .description(
+    "renew a gateway's certificate (the old one is revoked, superseded) and save certs/<mac>/ like create-gateway; --ask-device asks the device over MQTT to renew itself instead",
+  )
+  .requiredOption('--gateway-id <id>', 'gateway id', parsePositiveInt('--gateway-id'))
+  .addOption(new Option('--csr <file>', 'certificate request (PEM) made where the key lives; no key is then sent over the network').conflicts('askDevice'))
+  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(['ec', 'rsa']).conflicts(['csr', 'askDevice']))
+  .option('--ask-device', 'send cert_renew to the device over MQTT (the server needs --broker or --mqtt-url); it makes its own key and confirms the new certificate itself')
+  .option('--output <dir>', 'where to save', './certs')
+  .action(async (opts: { gatewayId: number; csr?: string; keyType?: 'ec' | 'rsa'; askDevice?: boolean; output: string }) => {
+    let csrPem: string | undefined;
+    if (opts.csr) {
+      try {
+        csrPem = readFileSync(opts.csr, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read the CSR ${opts.csr}: ${(err as Error).message}`);
+      }
+    }
+    const { api, json } = client();
+    try {
+      if (opts.askDevice) {
+        const r: RenewRequestedResponse = await api.renew(opts.gatewayId, { ask_device: true });
+        output(json, r, [
+          `cert_renew sent to ${r.mac_address} (gateway ${r.gateway_id}, command ${r.command_id})`,
+          'the device makes a new key and sends its CSR; its current certificate stays valid until it confirms the new one',
+        ]);
+        return;
+      }
+      const gateway = await api.getGateway(opts.gatewayId);
+      const previous = gateway.active_certificate?.serial_number;
+      const r = await api.renew(opts.gatewayId, { ...(csrPem ? { csr_pem: csrPem } : {}), ...(opts.keyType ? { key_type: opts.keyType } : {}) });
+      const mac = r.mac_address ?? gateway.mac;
+      const dir = gatewayDir(opts.output, mac);
+      // A key left from an earlier certificate would not match the new one: it belongs to a revoked certificate.
+      const keyFile = path.join(dir, 'client.key');
+      const removedKey = !r.private_key_pem && existsSync(keyFile) && staleKey(keyFile, r.certificate_pem);
+      if (removedKey) rmSync(keyFile);
+      const files = await saveIssued(dir, r, gateway.codigo, mac);
+      output(
+        json,
+        { gateway_id: r.gateway_id, serial_number: r.serial_number, replaces_serial_number: previous ?? null, expires_at: r.expires_at, directory: dir, files, removed_stale_key: removedKey },
+        [
+          `gateway ${r.gateway_id} (${mac}): new certificate ${r.serial_number} valid until ${r.expires_at}${previous ? `; ${previous} revoked (superseded)` : ''}`,
+          `saved in ${dir}${r.private_key_pem ? ' (client.key is the only copy of the key: install it and delete it here)' : ''}`,
+          ...(removedKey ? [`removed ${keyFile}: it was the key of the superseded certificate`] : []),
+        ],
+      );
     } finally {
       api.close();
     }

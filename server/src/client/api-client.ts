@@ -11,10 +11,17 @@ import type {
   GatewayDetail,
   ImportResponse,
   Paginated,
+  PendingRenewRequest,
+  PendingRenewResponse,
   ProvisionRequest,
   ProvisionResponse,
+  RenewalCancelResponse,
+  RenewalConfirmResponse,
   RenewRequest,
+  RenewRequestedResponse,
   RevokeResponse,
+  TelemetryQuery,
+  TelemetryResponse,
 } from '../contract/api.js';
 import { ApiError, ServerUnreachableError, type UnreachableReason } from './errors.js';
 
@@ -133,8 +140,41 @@ export class ApiClient {
     return this.json('POST', `/gateways/${id}/revoke/`, { reason });
   }
 
-  renew(id: number, body: RenewRequest = {}): Promise<ProvisionResponse> {
+  /**
+   * POST gateways/{id}/renew/. Plain (the seed's behaviour): 201, the old certificate is revoked at
+   * once. `ask_device: true`: 202, the device renews itself over MQTT. `pending: true`: 201 with the
+   * new certificate pending (see renewPending).
+   */
+  renew(id: number, body: RenewRequest & { ask_device: true }): Promise<RenewRequestedResponse>;
+  renew(id: number, body: RenewRequest & { pending: true }): Promise<PendingRenewResponse>;
+  renew(id: number, body?: RenewRequest & { ask_device?: false; pending?: false }): Promise<ProvisionResponse>;
+  renew(id: number, body: RenewRequest = {}): Promise<ProvisionResponse | PendingRenewResponse | RenewRequestedResponse> {
     return this.json('POST', `/gateways/${id}/renew/`, body);
+  }
+
+  /**
+   * A new certificate that waits for confirmation; the active one stays valid until
+   * confirmRenewal (then it is revoked, superseded) or cancelRenewal (the new one is revoked). An
+   * earlier unconfirmed certificate of the gateway is replaced (revoked).
+   */
+  renewPending(id: number, body: PendingRenewRequest = {}): Promise<PendingRenewResponse> {
+    return this.json('POST', `/gateways/${id}/renew/`, { ...body, pending: true });
+  }
+
+  /** The pending certificate has been seen working: it becomes active, the old one is revoked. Idempotent. */
+  confirmRenewal(id: number, serialNumber: string): Promise<RenewalConfirmResponse> {
+    return this.json('POST', `/gateways/${id}/renew/confirm/`, { serial_number: serialNumber });
+  }
+
+  /** Abandons the pending certificate (failed install): it is revoked, the active one stays. Idempotent with a serial. */
+  cancelRenewal(id: number, serialNumber?: string): Promise<RenewalCancelResponse> {
+    return this.json('POST', `/gateways/${id}/renew/cancel/`, serialNumber === undefined ? {} : { serial_number: serialNumber });
+  }
+
+  /** Stored telemetry, oldest first (servers with an MQTT side); page on with `next`. */
+  telemetry(id: number, query: TelemetryQuery = {}): Promise<TelemetryResponse> {
+    const since = query.since instanceof Date ? query.since.toISOString() : query.since;
+    return this.json('GET', `/gateways/${id}/telemetry/${qs({ ...query, since })}`);
   }
 
   /** CSV `mac_address,codigo,nome`; all rows or none (ApiError 400/409 with details.rows). */

@@ -115,6 +115,63 @@ export interface RenewRequest {
    * certificate stays valid until the device confirms the new one. Answered with 202.
    */
   ask_device?: boolean;
+  /**
+   * Issue the new certificate as *pending*: the active one stays valid until
+   * `renew/confirm/` (then it is revoked, superseded) or `renew/cancel/` (the new one is revoked).
+   * Answered with 201 `PendingRenewResponse`. Without it (the seed's behaviour) the old certificate
+   * is revoked at once.
+   */
+  pending?: boolean;
+}
+
+/** Body of `renew/` with `pending: true`. */
+export type PendingRenewRequest = Omit<RenewRequest, 'ask_device' | 'pending'>;
+
+/** 201 answer to `renew/` with `pending: true`: the provisioning fields plus the renewal state. */
+export interface PendingRenewResponse extends ProvisionResponse {
+  status: 'pending';
+  /** The certificate that stays valid until this one is confirmed. */
+  replaces_serial_number: string;
+}
+
+/** Body of `renew/confirm/`. */
+export interface RenewalConfirmRequest {
+  /** The pending certificate's serial (uppercase hex; lower case accepted). */
+  serial_number: string;
+}
+
+/** 200 answer to `renew/confirm/`. */
+export interface RenewalConfirmResponse {
+  gateway_id: number;
+  serial_number: string;
+  status: 'active';
+  /** The previous certificate, now revoked (superseded); null when it had expired. */
+  superseded: { serial_number: string; revoked_at: string; reason: string } | null;
+  /** True when it was already active: a repeated confirmation changes nothing. */
+  already_confirmed: boolean;
+  /** The CRL that lists the superseded certificate. */
+  crl_number: number;
+}
+
+/** Body of `renew/cancel/` (optional: without a serial, the gateway's pending certificate). */
+export interface RenewalCancelRequest {
+  serial_number?: string;
+}
+
+/** 200 answer to `renew/cancel/`. */
+export interface RenewalCancelResponse {
+  gateway_id: number;
+  serial_number: string;
+  status: 'revoked';
+  revoked_at: string;
+  /** cessationOfOperation */
+  reason: string;
+  /** True when it had already been cancelled: a repeated cancellation changes nothing. */
+  already_cancelled: boolean;
+  /** The gateway's certificate, which stays valid. */
+  active_serial_number: string | null;
+  /** The CRL that lists the cancelled certificate. */
+  crl_number: number;
 }
 
 /** 202 answer to `renew/` with `ask_device: true`. */
@@ -137,6 +194,16 @@ export interface TelemetryReading {
   slave_id: number | null;
   register: number | null;
   firmware_version: string | null;
+}
+
+/** Query of `GET gateways/{id}/telemetry/`. */
+export interface TelemetryQuery {
+  /** ISO 8601 time or epoch seconds (a Date is sent as ISO 8601); default: the last 24 hours. */
+  since?: string | number | Date;
+  /** From `next.after_id` of the previous page. */
+  after_id?: number;
+  /** 1–10,000; default 1,000. */
+  limit?: number;
 }
 
 /** `GET gateways/{id}/telemetry/?since=&after_id=&limit=`: oldest first. */

@@ -10,7 +10,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { CertificateAuthority, DeviceProfileSettings } from '../ca/authority.js';
 import { CsrError, parseCsr } from '../ca/csr.js';
-import type { ServerEvents } from '../service/events.js';
 import type { IssuanceService } from '../service/issuance.js';
 import type { NewAuditEvent, Repository } from '../store/repository.js';
 import { RenewalRefused, type RenewalBackend, type RenewalIssued } from './renewal.js';
@@ -22,9 +21,8 @@ export interface RepositoryRenewalBackendOptions {
   ca: CertificateAuthority;
   repo: Repository;
   store: MqttStore;
-  /** Activation and revocation go through the issuance core (events, audit, CRL re-signing). */
+  /** Issuance of the pending successor, activation and revocation go through the issuance core (events, audit, CRL). */
   issuance: IssuanceService;
-  events?: ServerEvents;
 }
 
 const isoSeconds = (d: Date = new Date()): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -71,30 +69,16 @@ export class RepositoryRenewalBackend implements RenewalBackend {
       await repo.appendAudit(audit(mac, 'certificate.renew', `refused CSR (request ${id}): ${(err as Error).message}`, 'denied'));
       throw new RenewalRefused((err as Error).message);
     }
-    if (pending) {
-      // The device made a new key: the unconfirmed certificate of the earlier attempt is useless.
-      await this.o.issuance.revokeBySerial(pending.serialNumber, 'superseded', `device:${mac}`);
-    }
-    const record = await repo.addPendingRenewal(
-      active.id,
-      {
-        kind: 'device',
-        serialNumber: issued.serialNumber,
-        subjectCn: mac,
-        certificatePem: issued.pem,
-        keyOrigin: 'device',
-        keyType: issued.keyType,
-        issuedAt: isoSeconds(issued.notBefore),
-        expiresAt: isoSeconds(issued.notAfter),
-      },
+    // The shared path for pending successors (issuance core): events, audit, CRL. A different key
+    // means the device lost the earlier attempt: that unconfirmed certificate is replaced (revoked).
+    const { certificate } = await this.o.issuance.addPendingSuccessor(
+      active,
+      issued,
+      'device',
       audit(mac, 'certificate.renew', `pending renewal over MQTT (request ${id}), confirmation required`),
     );
     store.invalidate(mac);
-    this.o.events?.emit('certificate.issued', {
-      serialNumber: record.serialNumber, kind: 'device', commonName: mac, accountId: record.accountId, gatewayId: record.gatewayId,
-      certificatePem: record.certificatePem, expiresAt: record.expiresAt, status: 'pending', replacesSerial: active.serialNumber,
-    });
-    return { certificatePem: record.certificatePem, serialNumber: record.serialNumber, caPem: ca.certificatePem, repeated: false };
+    return { certificatePem: certificate.certificatePem, serialNumber: certificate.serialNumber, caPem: ca.certificatePem, repeated: false };
   }
 
   async confirmRenewal(mac: string, id: string, serialNumber: string): Promise<'completed' | 'already-completed'> {

@@ -3,6 +3,8 @@ import { zipSync, strToU8 } from 'fflate';
 
 export interface BundleInput {
   codigo: string;
+  /** Free text (printable, one line: the API refuses control characters and line breaks). */
+  nome: string;
   mac: string;
   serialNumber: string;
   expiresAt: string;
@@ -13,9 +15,16 @@ export interface BundleInput {
   mqttPort: number;
 }
 
+/** Defence in depth: names are validated at the API, but a README line must stay one line. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+}
+
 export function buildCertificateZip(b: BundleInput): Uint8Array {
   const readme = [
     `Gateway:        ${b.codigo}`,
+    `Name:           ${oneLine(b.nome)}`,
     `MAC:            ${b.mac}`,
     `Serial number:  ${b.serialNumber}`,
     `Valid until:    ${b.expiresAt}`,

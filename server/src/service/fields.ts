@@ -27,11 +27,27 @@ export const codigoField = z
   .string({ error: typeMessage('codigo', 'a string like "GW001"') })
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,29}$/, CODIGO_RULE);
 
-export const NOME_RULE = "nome must be 1-100 characters: letters, digits, spaces and . , ( ) ' & + # ° º ª _ -";
+export const NOME_RULE = 'nome must be 1-100 characters of printable text (no control characters, line breaks or invisible formatting characters)';
+/**
+ * `nome` is a human description ("Gateway Sede Principal", "Gateway aa:bb:cc:dd:ee:ff", "Sala D'Ávila"):
+ * any printable Unicode, stored verbatim after trimming (queries are parameterised). Refused:
+ * control characters (C0, DEL, C1), line/paragraph separators, lone surrogates, private-use and
+ * unassigned code points, and format characters such as bidi overrides (U+202E), which would let a
+ * name display differently from what is stored; only the joiners U+200C/U+200D (needed by some
+ * scripts and emoji) are allowed. Length counts code points, not UTF-16 units.
+ */
+const NOT_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/u;
+const JOINERS = /[\u200c\u200d]/gu;
+export function isPrintableText(text: string): boolean {
+  return !NOT_PRINTABLE.test(text.replace(JOINERS, ''));
+}
 export const nomeField = z
   .string({ error: typeMessage('nome', 'a string') })
   .transform((s) => s.trim())
-  .pipe(z.string().min(1, NOME_RULE).max(100, NOME_RULE).regex(/^[\p{L}\p{M}\p{N} .,()'&+#°ºª_-]+$/u, NOME_RULE));
+  .refine((s) => {
+    const length = [...s].length;
+    return length >= 1 && length <= 100 && isPrintableText(s);
+  }, NOME_RULE);
 
 export const contaIdField = z
   .number({ error: typeMessage('conta_id', 'an integer account id') })
@@ -45,6 +61,14 @@ export const csrField = z
 
 export const keyTypeField = z.enum(['ec', 'rsa'], { error: 'key_type must be "ec" or "rsa"' });
 export const keyOriginField = z.enum(['device', 'station'], { error: 'key_origin must be "device" or "station"' });
+
+export const SERIAL_RULE = 'serial_number must be the certificate serial in hex, e.g. "5A0F3C..." (as in serial_number of the renew answer)';
+/** A certificate serial: hex, colons allowed (as openssl prints it), normalised to upper case. */
+export const serialField = z
+  .string({ error: typeMessage('serial_number', 'a hex string') })
+  .max(100, SERIAL_RULE)
+  .transform((s) => s.trim().replace(/:/g, '').toUpperCase())
+  .pipe(z.string().regex(/^[0-9A-F]{1,64}$/, SERIAL_RULE));
 
 export const REASON_RULE = 'reason must be 1-200 characters of text without control characters';
 export const reasonField = z

@@ -24,6 +24,7 @@ import {
   type KeyOrigin,
   type NewAuditEvent,
   type NewCertificate,
+  type PendingRenewalResult,
   type ProvisionWrite,
   type Repository,
 } from '../store/repository.js';
@@ -51,6 +52,33 @@ export interface IssueOutcome {
   privateKeyPem?: string;
   notices: string[];
 }
+
+/** A pending renewal: `certificate` waits for confirmation; `replaces` stays valid until then. */
+export interface PendingRenewOutcome extends IssueOutcome {
+  replaces: CertificateRecord;
+}
+
+export interface ConfirmOutcome {
+  activated: CertificateRecord;
+  /** The predecessor, now revoked (superseded); null when it had expired. */
+  superseded: CertificateRecord | null;
+  /** The certificate was already active (a repeated confirmation changes nothing). */
+  alreadyConfirmed: boolean;
+  /** The CRL that lists the superseded certificate. */
+  crlNumber: number;
+}
+
+export interface CancelOutcome {
+  cancelled: CertificateRecord;
+  /** It had already been cancelled (a repeated cancellation changes nothing). */
+  alreadyCancelled: boolean;
+  /** The gateway's certificate, still valid. */
+  active: CertificateRecord | null;
+  crlNumber: number;
+}
+
+/** Revocation note of a pending certificate withdrawn through renew/cancel/ (how a repeat is recognised). */
+export const CANCEL_NOTE = 'pending renewal cancelled';
 
 export interface ImportOutcome {
   rows: { line: number; mac: string; gatewayId: number; serialNumber: string; expiresAt: string }[];
@@ -255,18 +283,120 @@ export class IssuanceService {
       const { cert, keyOrigin } = await this.issueForMac(gw.mac, input);
       const origin = keyOrigin === 'device' ? (input.keyOrigin ?? 'device') : keyOrigin;
       const at = isoSeconds();
-      const { certificate, superseded } = await this.d.repo.renewGatewayCertificate(
+      const { certificate, superseded, revoked } = await this.d.repo.renewGatewayCertificate(
         { accountId: actor.accountId, gatewayId, certificate: this.newCertificate(cert, origin), at },
         this.audit(actor, 'certificate.renew', 'ok', null, `serial=${cert.serialNumber} replaces=${gw.activeCertificate?.serialNumber ?? 'none'}`),
       );
-      if (superseded) {
-        this.announceRevoked(superseded);
-        await this.d.crl.publish(`certificate ${superseded.serialNumber} superseded`);
-      }
+      for (const c of revoked) this.announceRevoked(c);
+      if (revoked.length > 0) await this.d.crl.publish(`certificate(s) ${revoked.map((c) => c.serialNumber).join(', ')} superseded`);
       this.announceIssued(certificate, superseded?.serialNumber ?? null);
       return { gateway: gw, certificate, notices: [], ...(cert.privateKeyPem ? { privateKeyPem: cert.privateKeyPem } : {}) };
     } catch (err) {
       await this.auditFailure(actor, 'certificate.renew', `gateway:${gatewayId}`, err);
+      throw err;
+    }
+  }
+
+  /**
+   * POST gateways/{id}/renew/ with `pending: true`: a new certificate that waits for confirmation;
+   * the active one stays valid until then (field re-provisioning: the old identity keeps working until
+   * the new one has been seen working). An earlier unconfirmed successor is replaced (revoked).
+   */
+  async renewPending(
+    actor: Actor,
+    gatewayId: number,
+    input: { csrPem?: string; keyType?: KeyType; keyOrigin?: 'device' | 'station' },
+  ): Promise<PendingRenewOutcome> {
+    await this.authorize(actor, 'renew', `gateway:${gatewayId}`);
+    try {
+      const gw = await this.gatewayOf(actor, gatewayId);
+      const active = gw.activeCertificate;
+      if (!active) throw new StateError(`gateway ${gatewayId} has no active certificate to keep valid during the renewal; renew it without "pending"`);
+      if (active.expiresAt <= isoSeconds()) {
+        throw new StateError(`the certificate of gateway ${gatewayId} expired at ${active.expiresAt}, so there is nothing to keep valid; renew it without "pending"`);
+      }
+      const { cert, keyOrigin } = await this.issueForMac(gw.mac, input);
+      const origin = keyOrigin === 'device' ? (input.keyOrigin ?? 'device') : keyOrigin;
+      const { certificate, replaced } = await this.addPendingSuccessor(
+        active,
+        cert,
+        origin,
+        this.audit(actor, 'certificate.renew_pending', 'ok', null, `gateway=${gatewayId} serial=${cert.serialNumber} replaces=${active.serialNumber}; waiting for confirmation`),
+      );
+      const notices = [`certificate ${active.serialNumber} stays valid until this one is confirmed (renew/confirm/) or cancelled (renew/cancel/)`];
+      if (replaced) notices.push(`the unconfirmed certificate ${replaced.serialNumber} was revoked (superseded) and replaced by this one`);
+      return { gateway: gw, certificate, replaces: active, notices, ...(cert.privateKeyPem ? { privateKeyPem: cert.privateKeyPem } : {}) };
+    } catch (err) {
+      await this.auditFailure(actor, 'certificate.renew_pending', `gateway:${gatewayId}`, err);
+      throw err;
+    }
+  }
+
+  /**
+   * POST gateways/{id}/renew/confirm/: the pending certificate becomes active and its predecessor is
+   * revoked (superseded); the CRL is re-signed before the answer. Confirming the active certificate
+   * again is a no-op (idempotent).
+   */
+  async confirmRenewal(actor: Actor, gatewayId: number, serialNumber: string): Promise<ConfirmOutcome> {
+    await this.authorize(actor, 'renew', `gateway:${gatewayId}`);
+    try {
+      await this.gatewayOf(actor, gatewayId);
+      const certs = await this.d.repo.listGatewayCertificates(gatewayId);
+      const cert = certs.find((c) => c.serialNumber === serialNumber);
+      if (!cert) throw new NotFoundError(`gateway ${gatewayId} has no certificate with serial ${serialNumber}`);
+      if (cert.status === 'active') {
+        await this.d.repo.appendAudit(this.audit(actor, 'certificate.activate', 'ok', `certificate:${serialNumber}`, `gateway=${gatewayId}; already active (repeated confirmation, nothing changed)`));
+        const previous = certs.find((c) => c.id === cert.replacesId && c.status === 'revoked') ?? null;
+        return { activated: cert, superseded: previous, alreadyConfirmed: true, crlNumber: (await this.d.crl.ensureFresh()).crlNumber };
+      }
+      if (cert.status !== 'pending') {
+        throw new StateError(`certificate ${serialNumber} is ${describeStatus(cert)} and cannot be confirmed; only a certificate waiting for confirmation can (renew again with "pending")`);
+      }
+      const r = await this.activate(serialNumber, this.audit(actor, 'certificate.activate', 'ok', null, `gateway=${gatewayId}; confirmed over the API`));
+      return { activated: r.activated, superseded: r.superseded, alreadyConfirmed: false, crlNumber: r.crlNumber };
+    } catch (err) {
+      await this.auditFailure(actor, 'certificate.activate', `gateway:${gatewayId}`, err);
+      throw err;
+    }
+  }
+
+  /**
+   * POST gateways/{id}/renew/cancel/: the pending certificate is revoked (cessationOfOperation) and the
+   * active one stays; for a failed install. With a serial, only that certificate; cancelling it again
+   * is a no-op (idempotent).
+   */
+  async cancelRenewal(actor: Actor, gatewayId: number, serialNumber?: string): Promise<CancelOutcome> {
+    await this.authorize(actor, 'renew', `gateway:${gatewayId}`);
+    try {
+      const gw = await this.gatewayOf(actor, gatewayId);
+      const certs = await this.d.repo.listGatewayCertificates(gatewayId);
+      const target = serialNumber === undefined ? certs.find((c) => c.status === 'pending') : certs.find((c) => c.serialNumber === serialNumber);
+      if (!target) {
+        if (serialNumber === undefined) throw new StateError(`gateway ${gatewayId} has no certificate waiting for confirmation`);
+        throw new NotFoundError(`gateway ${gatewayId} has no certificate with serial ${serialNumber}`);
+      }
+      if (target.status === 'revoked' && target.revokeNote === CANCEL_NOTE) {
+        await this.d.repo.appendAudit(this.audit(actor, 'certificate.renew_cancel', 'ok', `certificate:${target.serialNumber}`, `gateway=${gatewayId}; already cancelled (repeated cancellation, nothing changed)`));
+        return { cancelled: target, alreadyCancelled: true, active: gw.activeCertificate, crlNumber: (await this.d.crl.ensureFresh()).crlNumber };
+      }
+      if (target.status !== 'pending') {
+        const hint = target.status === 'active' ? ' (it was already confirmed); to withdraw it, revoke the gateway' : '';
+        throw new StateError(`certificate ${target.serialNumber} is ${describeStatus(target)}${hint}; only a certificate waiting for confirmation can be cancelled`);
+      }
+      const [cancelled] = await this.d.repo.revokeCertificateBySerial(
+        target.serialNumber,
+        'cessationOfOperation',
+        CANCEL_NOTE,
+        isoSeconds(),
+        this.audit(actor, 'certificate.renew_cancel', 'ok', null, `gateway=${gatewayId}; reason=cessationOfOperation; ${gw.activeCertificate ? `${gw.activeCertificate.serialNumber} stays active` : 'no active certificate'}`),
+        // Refused if a confirmation got there first: the certificate is then active, not pending.
+        { status: 'pending', gatewayId },
+      );
+      this.announceRevoked(cancelled!);
+      const crl = await this.d.crl.publish(`pending certificate ${target.serialNumber} cancelled`);
+      return { cancelled: cancelled!, alreadyCancelled: false, active: gw.activeCertificate, crlNumber: crl.crlNumber };
+    } catch (err) {
+      await this.auditFailure(actor, 'certificate.renew_cancel', `gateway:${gatewayId}`, err);
       throw err;
     }
   }
@@ -376,6 +506,7 @@ export class IssuanceService {
       const privateKey = sealed ? this.d.ca.vault.open(sealed, cert.serialNumber).toString('utf8') : undefined;
       const zip = buildCertificateZip({
         codigo: gw.codigo,
+        nome: gw.nome,
         mac: gw.mac,
         serialNumber: cert.serialNumber,
         expiresAt: cert.expiresAt,
@@ -435,25 +566,52 @@ export class IssuanceService {
       }
       const spkiDer = publicKeyOf(old.certificatePem);
       const cert = this.d.ca.issueDevice({ mac: old.subjectCn, spkiDer, profile: this.profile });
-      const record = await this.d.repo.addPendingRenewal(old.id, this.newCertificate(cert, old.keyOrigin), {
-        at: isoSeconds(),
-        accountId: old.accountId,
-        actor: actorLabel,
-        action: 'certificate.renew_pending',
-        object: null,
-        sourceIp: null,
-        result: 'ok',
-        detail: `replaces=${old.serialNumber} expiring=${old.expiresAt}`,
-      });
-      this.announceIssued(record, old.serialNumber);
+      const { certificate: record } = await this.addPendingSuccessor(
+        old,
+        cert,
+        old.keyOrigin,
+        {
+          at: isoSeconds(),
+          accountId: old.accountId,
+          actor: actorLabel,
+          action: 'certificate.renew_pending',
+          object: null,
+          sourceIp: null,
+          result: 'ok',
+          detail: `replaces=${old.serialNumber} expiring=${old.expiresAt}`,
+        },
+        false,
+      );
       renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: record.serialNumber, oldExpiresAt: old.expiresAt });
     }
     return { renewed };
   }
 
+  /**
+   * The one path for pending successors (renew-expiring, REST renew with `pending`, renewal over
+   * MQTT): stored next to the active predecessor, which stays valid until activatePending. With
+   * `replacePending`, the MAC's earlier unconfirmed successor is revoked (superseded) in the same
+   * transaction and the CRL re-signed.
+   */
+  async addPendingSuccessor(
+    predecessor: Pick<CertificateRecord, 'id' | 'serialNumber'>,
+    cert: IssuedCertificate,
+    keyOrigin: KeyOrigin,
+    audit: NewAuditEvent,
+    replacePending = true,
+  ): Promise<PendingRenewalResult> {
+    const result = await this.d.repo.addPendingRenewal(predecessor.id, this.newCertificate(cert, keyOrigin), audit, { replacePending, at: isoSeconds() });
+    if (result.replaced) {
+      this.announceRevoked(result.replaced);
+      await this.d.crl.publish(`unconfirmed certificate ${result.replaced.serialNumber} replaced`);
+    }
+    this.announceIssued(result.certificate, predecessor.serialNumber);
+    return result;
+  }
+
   /** The device installed its pending successor certificate (cert/ack): activate it, revoke the old one. */
-  async activatePending(serialNumber: string, actorLabel: string): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null }> {
-    const result = await this.d.repo.activatePendingCertificate(serialNumber, isoSeconds(), {
+  async activatePending(serialNumber: string, actorLabel: string): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null; crlNumber: number }> {
+    return this.activate(serialNumber, {
       at: isoSeconds(),
       accountId: null,
       actor: actorLabel,
@@ -463,11 +621,18 @@ export class IssuanceService {
       result: 'ok',
       detail: null,
     });
+  }
+
+  private async activate(serialNumber: string, audit: NewAuditEvent): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null; crlNumber: number }> {
+    const result = await this.d.repo.activatePendingCertificate(serialNumber, isoSeconds(), audit);
+    let crlNumber: number;
     if (result.superseded) {
       this.announceRevoked(result.superseded);
-      await this.d.crl.publish(`certificate ${result.superseded.serialNumber} superseded`);
+      crlNumber = (await this.d.crl.publish(`certificate ${result.superseded.serialNumber} superseded`)).crlNumber;
+    } else {
+      crlNumber = (await this.d.crl.ensureFresh()).crlNumber;
     }
-    return result;
+    return { ...result, crlNumber };
   }
 
   /** A service identity (server MQTT client, station monitor), recorded so it can be revoked. */
@@ -518,7 +683,7 @@ export class IssuanceService {
     this.announceIssued(record, null);
   }
 
-  /** Revokes any certificate by serial (operator CLI; service identities). */
+  /** Revokes any certificate by serial (operator CLI; service identities); an active device certificate takes its pending successor with it. */
   async revokeBySerial(serialNumber: string, reasonText: string, actorLabel: string): Promise<CertificateRecord> {
     const reason = REVOCATION_REASONS.find((r) => r.toLowerCase() === reasonText.toLowerCase());
     const revoked = await this.d.repo.revokeCertificateBySerial(serialNumber.toUpperCase(), reason ?? 'unspecified', reason ? null : reasonText, isoSeconds(), {
@@ -531,10 +696,15 @@ export class IssuanceService {
       result: 'ok',
       detail: `reason=${reason ?? 'unspecified'}`,
     });
-    this.announceRevoked(revoked);
+    for (const c of revoked) this.announceRevoked(c);
     await this.d.crl.publish(`certificate ${serialNumber} revoked`);
-    return revoked;
+    return revoked[0]!;
   }
+}
+
+function describeStatus(c: CertificateRecord): string {
+  if (c.status === 'revoked') return `revoked (${c.revokeReason ?? 'unspecified'}${c.revokeNote ? `: ${c.revokeNote}` : ''})`;
+  return c.status;
 }
 
 function resultRows(rows: CsvRow[]): { line: number; mac_address: string; status: 'error' | 'ok'; error?: string }[] {

@@ -115,6 +115,12 @@ export interface ProvisionResult {
   reused: boolean;
 }
 
+export interface PendingRenewalResult {
+  certificate: CertificateRecord;
+  /** The earlier pending successor it replaced (now revoked), if any. */
+  replaced: CertificateRecord | null;
+}
+
 export interface RevokedEntry {
   serialNumber: string;
   revokedAt: string;
@@ -148,17 +154,25 @@ export interface AuditQuery extends Page {
 // -------------------------------------------------------------------------------------------
 // Errors the API maps to status codes.
 
-/** The MAC already has an active certificate (in this or another account). */
+/**
+ * The MAC already has a live certificate (in this or another account): an active one, or a
+ * renewed one waiting for confirmation (`pending`), which would become active on confirmation.
+ */
 export class MacConflictError extends Error {
   constructor(
     readonly mac: string,
     /** Set only when the conflicting gateway belongs to the caller's account. */
     readonly ownGatewayId: number | undefined,
+    readonly holds: 'active' | 'pending' = 'active',
   ) {
     super(
-      ownGatewayId !== undefined
-        ? `MAC ${mac} already has an active certificate (gateway ${ownGatewayId}); revoke or renew it instead`
-        : `MAC ${mac} already has an active certificate; it must be revoked before the MAC can be provisioned again`,
+      holds === 'pending'
+        ? ownGatewayId !== undefined
+          ? `MAC ${mac} has a renewed certificate waiting for confirmation (gateway ${ownGatewayId}); confirm it (renew/confirm/) or cancel it (renew/cancel/) first`
+          : `MAC ${mac} has a certificate waiting for confirmation; it must be cancelled or revoked before the MAC can be provisioned again`
+        : ownGatewayId !== undefined
+          ? `MAC ${mac} already has an active certificate (gateway ${ownGatewayId}); revoke or renew it instead`
+          : `MAC ${mac} already has an active certificate; it must be revoked before the MAC can be provisioned again`,
     );
   }
 }
@@ -185,11 +199,14 @@ export interface Repository {
   provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult>;
   /** All rows or none. */
   importGateways(writes: readonly ProvisionWrite[], audit: NewAuditEvent): Promise<ProvisionResult[]>;
-  /** New active certificate for the gateway; the previous active one is revoked as superseded. */
+  /**
+   * New active certificate for the gateway; the previous active one (`superseded`) and any pending
+   * successor are revoked as superseded (`revoked` lists them all).
+   */
   renewGatewayCertificate(
     input: { accountId: number; gatewayId: number; certificate: NewCertificate; pendingKey?: SealedKey; at: string },
     audit: NewAuditEvent,
-  ): Promise<{ certificate: CertificateRecord; superseded: CertificateRecord | null }>;
+  ): Promise<{ certificate: CertificateRecord; superseded: CertificateRecord | null; revoked: CertificateRecord[] }>;
   /** Revokes the gateway's active and pending certificates. */
   revokeGatewayCertificates(
     input: { accountId: number; gatewayId: number; reason: string; note: string | null; at: string },
@@ -197,14 +214,37 @@ export interface Repository {
   ): Promise<CertificateRecord[]>;
   /** Service, broker and server certificates (no account). */
   recordCertificate(certificate: NewCertificate, audit: NewAuditEvent): Promise<CertificateRecord>;
-  revokeCertificateBySerial(serialNumber: string, reason: string, note: string | null, at: string, audit: NewAuditEvent): Promise<CertificateRecord>;
+  /**
+   * Revokes one certificate. Revoking an active device certificate also revokes its pending
+   * successor (a renewal must not outlive a revoked predecessor); the result lists the requested
+   * certificate first, then any successor. `expect` guards against races: the write is refused
+   * (StateError) when the certificate is no longer in that status or not on that gateway.
+   */
+  revokeCertificateBySerial(
+    serialNumber: string,
+    reason: string,
+    note: string | null,
+    at: string,
+    audit: NewAuditEvent,
+    expect?: { status?: CertificateStatus; gatewayId?: number },
+  ): Promise<CertificateRecord[]>;
   getCertificateBySerial(serialNumber: string): Promise<CertificateRecord | undefined>;
   /** The MAC's active, unexpired device certificate in any account (a read; writes re-check). */
   getActiveDeviceCertificate(mac: string, now: string): Promise<CertificateRecord | undefined>;
   /** Active device certificates whose expiry is before `before` and that have no pending successor. */
   listExpiringDeviceCertificates(before: string): Promise<CertificateRecord[]>;
-  /** A successor for an active certificate that becomes active only when the device confirms it. */
-  addPendingRenewal(predecessorId: number, certificate: NewCertificate, audit: NewAuditEvent): Promise<CertificateRecord>;
+  /**
+   * A successor for an active certificate that becomes active only when it is confirmed
+   * (activatePendingCertificate). The MAC's earlier unconfirmed successor is revoked (superseded) in
+   * the same transaction when `replacePending` is set (its audit event says so); otherwise an
+   * existing one is a StateError.
+   */
+  addPendingRenewal(
+    predecessorId: number,
+    certificate: NewCertificate,
+    audit: NewAuditEvent,
+    options?: { replacePending?: boolean; at?: string },
+  ): Promise<PendingRenewalResult>;
   /** The device installed the pending certificate: it becomes active, its predecessor is revoked (superseded). */
   activatePendingCertificate(serialNumber: string, at: string, audit: NewAuditEvent): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null }>;
 

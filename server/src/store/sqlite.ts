@@ -15,12 +15,14 @@ import {
   type AuditQuery,
   type AuditRecord,
   type CertificateRecord,
+  type CertificateStatus,
   type CrlRecord,
   type GatewayQuery,
   type GatewayRecord,
   type GatewayWithCertificate,
   type NewAuditEvent,
   type NewCertificate,
+  type PendingRenewalResult,
   type ProvisionResult,
   type ProvisionWrite,
   type Repository,
@@ -206,6 +208,8 @@ export class SqliteRepository implements Repository {
         `UPDATE certificates SET status = 'expired' WHERE kind = 'device' AND status = 'pending' AND subject_cn = ? AND expires_at <= ?`,
       ),
       activeByMac: db.prepare(`SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = ? AND status = 'active'`),
+      pendingByMac: db.prepare(`SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = ? AND status = 'pending'`),
+      pendingSuccessors: db.prepare(`SELECT * FROM certificates WHERE replaces_id = ? AND status = 'pending'`),
       insertCertificate: db.prepare(
         `INSERT INTO certificates (kind, serial_number, subject_cn, account_id, gateway_id, status, certificate_pem, key_origin, key_type, issued_at, expires_at, replaces_id)
          VALUES (@kind, @serialNumber, @subjectCn, @accountId, @gatewayId, @status, @certificatePem, @keyOrigin, @keyType, @issuedAt, @expiresAt, @replacesId)
@@ -407,6 +411,11 @@ export class SqliteRepository implements Repository {
     if (active) {
       throw new MacConflictError(w.mac, active.account_id === w.accountId ? (active.gateway_id as number) : undefined);
     }
+    // A pending successor (its predecessor expired meanwhile) would become active on confirmation.
+    const pending = this.s.pendingByMac.get(w.mac) as Row | undefined;
+    if (pending) {
+      throw new MacConflictError(w.mac, pending.account_id === w.accountId ? (pending.gateway_id as number) : undefined, 'pending');
+    }
     const existing = this.s.getGatewayByMac.get(w.accountId, w.mac) as Row | undefined;
     const gateway = existing
       ? toGateway(this.s.updateGateway.get(w.codigo, w.nome, now, existing.id) as Row)
@@ -449,7 +458,7 @@ export class SqliteRepository implements Repository {
   async renewGatewayCertificate(
     input: { accountId: number; gatewayId: number; certificate: NewCertificate; pendingKey?: SealedKey; at: string },
     audit: NewAuditEvent,
-  ): Promise<{ certificate: CertificateRecord; superseded: CertificateRecord | null }> {
+  ): Promise<{ certificate: CertificateRecord; superseded: CertificateRecord | null; revoked: CertificateRecord[] }> {
     return this.write(() => {
       const gw = this.s.getGateway.get(input.accountId, input.gatewayId) as Row | undefined;
       if (!gw) throw new NotFoundError(`gateway ${input.gatewayId} not found`);
@@ -460,10 +469,13 @@ export class SqliteRepository implements Repository {
         throw new MacConflictError(mac, active.account_id === input.accountId ? (active.gateway_id as number) : undefined);
       }
       let superseded: CertificateRecord | null = null;
+      const revoked: CertificateRecord[] = [];
+      // The active certificate and any unconfirmed successor: a plain renew replaces both.
       for (const live of this.s.liveOfGateway.all(input.gatewayId) as Row[]) {
-        const revoked = toCertificate(this.s.revokeCertificate.get(input.at, 'superseded', 'renewed', live.id) as Row);
+        const r = toCertificate(this.s.revokeCertificate.get(input.at, 'superseded', 'renewed', live.id) as Row);
         this.s.deletePendingKey.run(live.id);
-        if (live.status === 'active') superseded = revoked;
+        revoked.push(r);
+        if (live.status === 'active') superseded = r;
       }
       const certificate = this.insertCertificate(input.certificate, {
         accountId: input.accountId,
@@ -473,7 +485,7 @@ export class SqliteRepository implements Repository {
       });
       if (input.pendingKey) this.s.insertPendingKey.run(certificate.id, input.pendingKey.sealed, input.at, input.pendingKey.expiresAt);
       this.audit({ ...audit, object: `gateway:${input.gatewayId}` });
-      return { certificate, superseded };
+      return { certificate, superseded, revoked };
     });
   }
 
@@ -505,14 +517,27 @@ export class SqliteRepository implements Repository {
     });
   }
 
-  async revokeCertificateBySerial(serialNumber: string, reason: string, note: string | null, at: string, audit: NewAuditEvent): Promise<CertificateRecord> {
+  async revokeCertificateBySerial(
+    serialNumber: string,
+    reason: string,
+    note: string | null,
+    at: string,
+    audit: NewAuditEvent,
+    expect: { status?: CertificateStatus; gatewayId?: number } = {},
+  ): Promise<CertificateRecord[]> {
     return this.write(() => {
       const c = this.s.certBySerial.get(serialNumber) as Row | undefined;
-      if (!c) throw new NotFoundError(`no certificate with serial ${serialNumber}`);
+      if (!c || (expect.gatewayId !== undefined && c.gateway_id !== expect.gatewayId)) throw new NotFoundError(`no certificate with serial ${serialNumber}`);
       if (c.status === 'revoked') throw new StateError(`certificate ${serialNumber} is already revoked`);
-      this.s.deletePendingKey.run(c.id);
-      const revoked = toCertificate(this.s.revokeCertificate.get(at, reason, note, c.id) as Row);
-      this.audit({ ...audit, accountId: revoked.accountId, object: `certificate:${serialNumber}` });
+      if (expect.status !== undefined && c.status !== expect.status) throw new StateError(`certificate ${serialNumber} is ${str(c.status)}, not ${expect.status}`);
+      const revoked = [c, ...(c.status === 'active' ? (this.s.pendingSuccessors.all(c.id) as Row[]) : [])].map((r) => {
+        this.s.deletePendingKey.run(r.id);
+        return toCertificate(this.s.revokeCertificate.get(at, reason, note, r.id) as Row);
+      });
+      this.audit({ ...audit, accountId: revoked[0]!.accountId, object: `certificate:${serialNumber}` });
+      for (const successor of revoked.slice(1)) {
+        this.audit({ ...audit, accountId: successor.accountId, object: `certificate:${successor.serialNumber}`, detail: `pending successor of ${serialNumber}, revoked with it (reason=${reason})` });
+      }
       return revoked;
     });
   }
@@ -531,18 +556,43 @@ export class SqliteRepository implements Repository {
     return (this.s.expiring.all(before) as Row[]).map((r) => toCertificate(r));
   }
 
-  async addPendingRenewal(predecessorId: number, certificate: NewCertificate, audit: NewAuditEvent): Promise<CertificateRecord> {
+  async addPendingRenewal(
+    predecessorId: number,
+    certificate: NewCertificate,
+    audit: NewAuditEvent,
+    options: { replacePending?: boolean; at?: string } = {},
+  ): Promise<PendingRenewalResult> {
     return this.write(() => {
+      const at = options.at ?? nowIso();
       const prev = this.s.certById.get(predecessorId) as Row | undefined;
       if (!prev || prev.status !== 'active') throw new StateError(`certificate ${predecessorId} is not active`);
+      // An expired predecessor may still be renewed (renew-expiring); an expired earlier successor is just dropped.
+      this.s.expireStalePending.run(prev.subject_cn, at);
+      let replaced: CertificateRecord | null = null;
+      const earlier = this.s.pendingByMac.get(prev.subject_cn) as Row | undefined;
+      if (earlier) {
+        if (!options.replacePending) throw new StateError(`certificate ${str(earlier.serial_number)} is already waiting for confirmation`);
+        if (earlier.gateway_id !== prev.gateway_id) throw new MacConflictError(str(prev.subject_cn), undefined, 'pending');
+        this.s.deletePendingKey.run(earlier.id);
+        replaced = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'replaced by a newer pending renewal', earlier.id) as Row);
+      }
       const record = this.insertCertificate(certificate, {
         accountId: prev.account_id as number,
         gatewayId: prev.gateway_id as number,
         status: 'pending',
         replacesId: predecessorId,
       });
+      if (replaced) {
+        this.audit({
+          ...audit,
+          action: 'certificate.revoke',
+          accountId: replaced.accountId,
+          object: `certificate:${replaced.serialNumber}`,
+          detail: `reason=superseded: unconfirmed, replaced by the pending renewal ${record.serialNumber}`,
+        });
+      }
       this.audit({ ...audit, accountId: record.accountId, object: `certificate:${record.serialNumber}` });
-      return record;
+      return { certificate: record, replaced };
     });
   }
 
@@ -552,13 +602,20 @@ export class SqliteRepository implements Repository {
     audit: NewAuditEvent,
   ): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null }> {
     return this.write(() => {
-      const pending = this.s.certBySerial.get(serialNumber) as Row | undefined;
+      const found = this.s.certBySerial.get(serialNumber) as Row | undefined;
+      // An expired predecessor is not superseded (nothing to revoke); an expired successor cannot be activated.
+      if (found) this.expireStale(str(found.subject_cn), at);
+      const pending = found ? (this.s.certById.get(found.id) as Row) : undefined;
       if (!pending || pending.status !== 'pending') throw new StateError(`certificate ${serialNumber} is not pending`);
+      const predecessor = pending.replaces_id === null ? undefined : (this.s.certById.get(pending.replaces_id) as Row | undefined);
+      // Defence in depth: revoking a predecessor revokes its pending successor too.
+      if (predecessor?.status === 'revoked') throw new StateError(`certificate ${serialNumber} cannot be activated: the certificate it renews was revoked`);
       const active = this.s.activeByMac.get(pending.subject_cn) as Row | undefined;
       let superseded: CertificateRecord | null = null;
       if (active) {
         if (active.gateway_id !== pending.gateway_id) throw new MacConflictError(str(pending.subject_cn), undefined);
-        superseded = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'device confirmed its successor', active.id) as Row);
+        superseded = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'successor confirmed', active.id) as Row);
+        this.s.deletePendingKey.run(active.id);
       }
       const activated = toCertificate(this.s.activateCertificate.get(pending.id) as Row);
       this.audit({ ...audit, accountId: activated.accountId, object: `certificate:${serialNumber}` });

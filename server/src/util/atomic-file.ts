@@ -1,29 +1,56 @@
-/** Crash-safe file replacement: write a temp file in the same folder, fsync, rename, fsync the folder. */
+/**
+ * Crash-safe file replacement, the one helper for every file the server writes: a temp file in the
+ * same folder, fsync, rename over the target, fsync the folder. A reader sees the old or the new
+ * file, never a truncated one.
+ *
+ * Files another program reads (Mosquitto's crl.pem and acl.conf, after it dropped privileges to
+ * the `mosquitto` user) are written with `keepExisting`: the replacement gets the old file's mode
+ * and owner, so the broker can still read it.
+ */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+export interface AtomicWriteOptions {
+  /** Mode of the file (default 0o600). With `keepExisting`, only for a file that does not exist yet. */
+  mode?: number;
+  /** An existing file keeps its mode and owner (owner: when we are root, or already own it). */
+  keepExisting?: boolean;
+}
+
+/** `options` may be just the mode (always applied). */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
+  const opts: AtomicWriteOptions = typeof options === 'number' ? { mode: options } : options;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'wx', mode);
+  const existing = opts.keepExisting ? await fs.stat(file).catch(() => undefined) : undefined;
+  const mode = existing ? existing.mode & 0o7777 : (opts.mode ?? 0o600);
+  const fh = await fs.open(tmp, 'wx', mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await fh.writeFile(data);
+    await fh.chmod(mode); // umask may have narrowed the mode at creation
+    if (existing && typeof process.getuid === 'function') {
+      // Only root can give a file away; a non-root writer keeps its own ownership (group may still change).
+      if (process.getuid() === 0) await fh.chown(existing.uid, existing.gid);
+      else if (existing.uid === process.getuid()) await fh.chown(existing.uid, existing.gid).catch(() => undefined);
+    }
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await fs.rm(tmp, { force: true });
+    throw err;
   }
+  await fh.close();
   try {
-    await fs.chmod(tmp, mode); // umask may have narrowed or widened the requested mode
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  const dirHandle = await fs.open(dir, 'r');
+  const dh = await fs.open(dir, 'r');
   try {
-    await dirHandle.sync();
+    await dh.sync();
   } finally {
-    await dirHandle.close();
+    await dh.close();
   }
 }

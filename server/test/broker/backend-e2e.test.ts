@@ -10,8 +10,7 @@ import type { MqttClient } from 'mqtt';
 import type { GatewayDetail, ProvisionResponse, RenewRequestedResponse, TelemetryResponse } from '../../src/contract/index.js';
 import { topics } from '../../src/contract/index.js';
 import { startBackend, type Backend } from '../../../test/support/backend.js';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../../../test/support/temp.js';
 import { requireTool } from '../../../test/support/tools.js';
@@ -19,6 +18,8 @@ import { connect, end, mosquittoClient, mosquittoPub, Recorder, refused, writeId
 import { quiet } from './support/harness.js';
 import { apiCall } from './support/http.js';
 import { makeCsr } from './support/pki.js';
+import { run } from '../support/run.js';
+import { TDS_PROVISION_CLI } from '../../../test/support/server.js';
 
 const PRESENCE_TIMEOUT_SEC = 4;
 
@@ -48,6 +49,7 @@ describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => 
   };
   const gateway = (id: number): Promise<GatewayDetail> => b.server.client().getGateway(id);
   const reloads = (): number => (b.mosquitto?.output().match(/Reloading config/g) ?? []).length;
+  const cliDir = tempDir('tds-e2e-cli-');
 
   beforeAll(async () => {
     b = await startBackend({ broker: kind, presenceTimeoutSec: PRESENCE_TIMEOUT_SEC, serverIdentity: true });
@@ -56,6 +58,7 @@ describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => 
   afterAll(async () => {
     await Promise.all(clients.map((c) => end(c)));
     await b?.stop();
+    cliDir.remove();
   });
 
   it('a provisioned device is online for the server and the monitor; telemetry is stored and served per account', async () => {
@@ -88,11 +91,12 @@ describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => 
     // paging
     const page = await apiCall<TelemetryResponse>(`${url}&limit=2`, { token: b.server.tokens.operator, caPem: b.server.caPem });
     expect(page.body.count).toBe(2);
-    const next = await apiCall<TelemetryResponse>(
-      `${b.server.apiUrl}/gateways/${dev.gateway_id}/telemetry/?since=${encodeURIComponent(page.body.next!.since)}&after_id=${page.body.next!.after_id}&limit=2`,
-      { token: b.server.tokens.operator, caPem: b.server.caPem },
-    );
-    expect(next.body.results.map((r) => r.valor)).toEqual([12, 13]);
+    // The same through the typed client: the next page from `next`, and `since` as a Date.
+    const api = b.server.client('operator');
+    const next: TelemetryResponse = await api.telemetry(dev.gateway_id, { ...page.body.next!, limit: 2 });
+    expect(next.results.map((r) => r.valor)).toEqual([12, 13]);
+    expect((await api.telemetry(dev.gateway_id, { since: new Date(Date.now() - 60_000), limit: 3 })).results.map((r) => r.valor)).toEqual([10, 11, 12]);
+    api.close();
     // another account never sees it; bad input is a 400 naming the field
     const other = await b.server.createAccount(`other ${kind}`);
     const foreign = await apiCall<{ error: string }>(url, { token: other.tokens.admin, caPem: b.server.caPem });
@@ -152,15 +156,24 @@ describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => 
     const device = new Recorder(track(await connect(ep, dev, { clientId: m })));
     await device.subscribe(topics.commands(m));
 
-    const ask = await apiCall<RenewRequestedResponse>(`${b.server.apiUrl}/gateways/${dev.gateway_id}/renew/`, {
-      method: 'POST',
-      token: b.server.tokens.operator,
-      caPem: b.server.caPem,
-      body: { ask_device: true },
-    });
-    expect(ask.status).toBe(202);
+    // Asked with the typed client (202 answer) on one broker, with `tds-provision renew-cert --ask-device` on the other.
+    let ask: RenewRequestedResponse;
+    if (kind === 'mosquitto') {
+      const api = b.server.client('operator');
+      ask = await api.renew(dev.gateway_id, { ask_device: true });
+      api.close();
+    } else {
+      const caFile = path.join(cliDir.path, 'ca.crt');
+      writeFileSync(caFile, b.server.caPem);
+      const r = await run(process.execPath, [TDS_PROVISION_CLI, '--api-url', b.server.apiUrl, '--token', b.server.tokens.operator, '--ca-file', caFile, '--json', 'renew-cert', '--gateway-id', String(dev.gateway_id), '--ask-device'], {
+        env: { TDS_PROVISION_CONFIG: path.join(cliDir.path, 'none.json') },
+      });
+      expect(r.code, r.output).toBe(0);
+      ask = JSON.parse(r.stdout) as RenewRequestedResponse;
+    }
+    expect(ask).toMatchObject({ gateway_id: dev.gateway_id, mac_address: m, status: 'requested' });
     const renewCmd = JSON.parse((await device.waitFor((x) => x.payload.includes('cert_renew'))).payload) as { cmd: string; id: string };
-    expect(renewCmd).toEqual({ cmd: 'cert_renew', id: ask.body.command_id });
+    expect(renewCmd).toEqual({ cmd: 'cert_renew', id: ask.command_id });
 
     // The device makes a new key; its first CSR "gets lost" and it sends the same one again.
     const csr = await makeCsr(m);
@@ -275,19 +288,19 @@ describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => 
     expect(mode('broker.key')).toBe(0o600);
     for (const f of ['mosquitto.conf', 'acl.conf', 'ca.crt', 'broker.crt', 'crl.pem', 'README.md']) expect(statSync(path.join(kit, f)).isFile()).toBe(true);
     const openssl = requireTool('openssl', 'openssl');
-    const run = (a: string[]): string => {
-      const r = spawnSync(openssl, a, { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      return r.stdout + r.stderr;
+    const ossl = async (a: string[]): Promise<string> => {
+      const r = await run(openssl, a);
+      expect(r.code, r.output).toBe(0);
+      return r.output;
     };
-    expect(run(['verify', '-CAfile', path.join(kit, 'ca.crt'), '-purpose', 'sslserver', path.join(kit, 'broker.crt')])).toMatch(/OK/);
-    const text = run(['x509', '-in', path.join(kit, 'broker.crt'), '-noout', '-text']);
+    expect(await ossl(['verify', '-CAfile', path.join(kit, 'ca.crt'), '-purpose', 'sslserver', path.join(kit, 'broker.crt')])).toMatch(/OK/);
+    const text = await ossl(['x509', '-in', path.join(kit, 'broker.crt'), '-noout', '-text']);
     expect(text).toMatch(/DNS:localhost/);
     expect(text).toMatch(/IP Address:127\.0\.0\.1/);
     expect(text).toMatch(/TLS Web Server Authentication/);
     // The CRL the server published after the revocation: valid, and it lists it.
-    expect(run(['crl', '-in', path.join(kit, 'crl.pem'), '-noout', '-CAfile', path.join(kit, 'ca.crt')])).toMatch(/verify OK/);
-    const crl = run(['crl', '-in', path.join(kit, 'crl.pem'), '-noout', '-text']);
+    expect(await ossl(['crl', '-in', path.join(kit, 'crl.pem'), '-noout', '-CAfile', path.join(kit, 'ca.crt')])).toMatch(/verify OK/);
+    const crl = await ossl(['crl', '-in', path.join(kit, 'crl.pem'), '-noout', '-text']);
     expect(crl).toMatch(/Key Compromise/);
     const acl = readFileSync(path.join(kit, 'acl.conf'), 'utf8');
     expect(acl).toMatch(/^user tds-server-main$/m);

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderAcl } from '../../src/broker/acl.js';
-import { writeFileAtomic } from '../../src/broker/atomic-file.js';
+import { writeFileAtomic } from '../../src/util/atomic-file.js';
 import { validateCrl } from '../../src/broker/crl-check.js';
 import { renderMosquittoConf } from '../../src/broker/mosquitto-conf.js';
 import { filterCovers, TopicPolicy, topicMatches } from '../../src/broker/policy.js';

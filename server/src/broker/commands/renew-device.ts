@@ -8,8 +8,6 @@ import type { Command } from 'commander';
 import { normaliseMac, serviceCommonName } from '../../contract/index.js';
 import { addDataOption, addJsonOption, CliError, dataDirFrom, output } from '../../cli/common.js';
 import type { CommandModule } from '../../cli/commands/types.js';
-import { ServiceMqttClient } from '../../mqtt/service-client.js';
-import { RenewalProtocol } from '../../mqtt/renewal.js';
 import { loadBrokerConfig } from '../broker-config.js';
 import { identityDir, readIdentity } from '../identity-files.js';
 import { parseMqttUrl } from '../serve-extension.js';
@@ -45,6 +43,8 @@ export const renewDeviceCommand: CommandModule = {
           `no identity ${cn} in ${identityDir(dataDir, cn)}: run "tds-server identity create server --name ${opts.mqttIdentity}" (use a different name than the running server's)`,
         );
       }
+      // Loaded here, not at start-up: every other tds-server command (serve too) can do without mqtt.js.
+      const [{ ServiceMqttClient }, { RenewalProtocol }] = await Promise.all([import('../../mqtt/service-client.js'), import('../../mqtt/renewal.js')]);
       const client = new ServiceMqttClient({
         host: target.host,
         port: target.port,
