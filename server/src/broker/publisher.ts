@@ -58,6 +58,11 @@ export class BrokerPublisher {
     return this.last;
   }
 
+  /** A publication is running: it may have read the state before a change that just happened. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
   setEmbedded(broker: EmbeddedBroker | undefined): void {
     this.opts.embedded = broker;
   }

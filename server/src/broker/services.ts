@@ -177,8 +177,12 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
     deps.events.on('crl.updated', () => publisher.publish().then(() => undefined, fail('CRL publication failed'))),
     deps.events.on('certificate.issued', (e) => {
       store.invalidate(e.commonName);
-      // A new service identity needs its ACL block; a re-provisioned identity must leave the deny list.
-      if (e.kind === 'service' || publisher.lastQuarantined.has(e.commonName)) publisher.publish().catch(fail('ACL publication failed'));
+      // A new service identity needs its ACL block; a re-provisioned identity must leave the deny list,
+      // also when the publication that quarantines it (after a revoke) is still running and may have
+      // read the state before this issuance: publish() then queues one more pass over fresh state.
+      if (e.kind === 'service' || publisher.lastQuarantined.has(e.commonName) || publisher.busy) {
+        publisher.publish().catch(fail('ACL publication failed'));
+      }
     }),
     deps.events.on('certificate.revoked', (e) => {
       store.invalidate(e.commonName);

@@ -150,6 +150,37 @@ describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => 
     await monitor.waitFor((x) => x.payload.includes('"valor":3'));
   });
 
+  it('revoke immediately followed by a new provision of the same MAC: the new certificate is not left on the deny list', async () => {
+    const m = mac(5);
+    const first = await provision(m);
+    const monitor = new Recorder(track(await connect(ep, b.monitor, { clientId: b.monitor.clientId })));
+    await monitor.subscribe(topics.telemetry(m));
+    // No wait between the two calls: the publication triggered by the revoke is still running when
+    // the new certificate is issued.
+    await b.server.client('admin').revoke(first.gateway_id, 'superseded');
+    const again = await provision(m);
+    const deadline = Date.now() + 5_000;
+    let n = 0;
+    for (;;) {
+      n += 1;
+      const c = await connect(ep, again, { clientId: m }).catch(() => undefined);
+      if (c) {
+        track(c);
+        await c.publishAsync(topics.telemetry(m), JSON.stringify({ timestamp: Date.now(), valor: 100 + n, unidade: 'V', gateway_mac: m }), { qos: 1 }).catch(() => undefined);
+        await quiet(300);
+        if (monitor.messages.some((x) => x.payload.includes(`"valor":${100 + n}`))) break;
+        await end(c);
+      }
+      if (Date.now() > deadline) throw new Error('the re-provisioned device never got a message through: still quarantined');
+      await quiet(200);
+    }
+    // And it stays allowed once every publication has settled.
+    await quiet(1_000);
+    const c = track(await connect(ep, again, { clientId: m }));
+    await c.publishAsync(topics.telemetry(m), JSON.stringify({ timestamp: Date.now(), valor: 999, unidade: 'V', gateway_mac: m }), { qos: 1 });
+    await monitor.waitFor((x) => x.payload.includes('"valor":999'));
+  });
+
   it('renewal over MQTT, asked through the API: CSR (repeated = same certificate) → cert_update → reconnect → ack → old certificate refused', async () => {
     const m = mac(3);
     const dev = await provision(m);
