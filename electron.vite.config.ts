@@ -1,22 +1,31 @@
 import { defineConfig } from 'electron-vite';
 import react from '@vitejs/plugin-react';
 
-// Electron build: thin glue in src/main/electron, the typed preload, and the React renderer.
+// Electron build (out/): the thin glue in src/main/electron (it imports the station core, which
+// stays external with its native modules), the sandboxed preload (CommonJS: sandboxed preloads
+// cannot be ES modules), and the same React renderer as web mode.
 export default defineConfig({
   main: {
     build: {
+      outDir: 'out/main',
       rollupOptions: { input: { index: 'src/main/electron/main.ts' } },
     },
   },
   preload: {
     build: {
-      rollupOptions: { input: { index: 'src/preload/index.ts' } },
+      outDir: 'out/preload',
+      rollupOptions: {
+        input: { index: 'src/preload/index.ts' },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
     },
   },
   renderer: {
     root: 'src/renderer',
     plugins: [react()],
     build: {
+      outDir: 'out/renderer',
+      minify: true,
       rollupOptions: { input: { index: 'src/renderer/index.html' } },
     },
   },

@@ -70,6 +70,12 @@ export const ProfileSchema = z.object({
       serviceManager: z.enum(['systemd', 'none']).default('systemd'),
       onlineTimeoutSec: z.number().int().positive().default(60),
       modbus: z.unknown().optional(),
+      /** System user the agent runs as (install.sh creates it when missing). */
+      serviceUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a plain user name such as gateway-iot').optional(),
+      /** Python 3 on the Pi (Debian's, with the python3-* packages). Default /usr/bin/python3. */
+      python: z.string().startsWith('/', 'an absolute path such as /usr/bin/python3').optional(),
+      /** More fields for the agent's config.json (commands.reboot, buffer, mqtt timing, renewal). */
+      agentConfig: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
   operator: z.string().min(1).max(80).optional(),

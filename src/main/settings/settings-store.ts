@@ -1,0 +1,118 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { LANGUAGES, ProfileEsp32Schema, ProfileInputSchema } from '../../shared/ipc.js';
+import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
+
+/** A profile as stored: the Settings form's fields, without the Wi-Fi password (secret store). */
+export const StoredProfileSchema = ProfileInputSchema.extend({
+  esp32: ProfileEsp32Schema.omit({ wifiPassword: true }).optional(),
+});
+export type StoredProfile = z.output<typeof StoredProfileSchema>;
+
+const ManualHostSchema = z.object({ id: z.string(), host: z.string(), port: z.number().int(), name: z.string().nullable() });
+export type ManualHost = z.infer<typeof ManualHostSchema>;
+
+/** Everything the station remembers between runs, except secrets. */
+export const PersistedSettingsSchema = z.object({
+  version: z.literal(1),
+  operator: z.string().default(''),
+  language: z.enum(['auto', ...LANGUAGES]).default('auto'),
+  stationId: z.string(),
+  activeProfile: z.string().nullable().default(null),
+  /** The first-run wizard finished (bundled) or a remote server was configured. */
+  configured: z.boolean().default(false),
+  server: z
+    .object({
+      mode: z.enum(['bundled', 'remote']).default('bundled'),
+      url: z.string().nullable().default(null),
+      caPem: z.string().nullable().default(null),
+      accountId: z.number().int().nullable().default(null),
+    })
+    .default({ mode: 'bundled', url: null, caPem: null, accountId: null }),
+  broker: z
+    .object({
+      mode: z.enum(['embedded', 'external']).default('embedded'),
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().default(8883),
+      deviceHost: z.string().default('127.0.0.1'),
+      caPem: z.string().nullable().default(null),
+      /** Monitor identity certificate; its key is in the secret store. */
+      monitor: z
+        .object({ name: z.string(), certPem: z.string(), serialNumber: z.string().nullable(), expiresAt: z.string().nullable() })
+        .nullable()
+        .default(null),
+      startEmbedded: z.boolean().default(false),
+    })
+    .default({ mode: 'embedded', host: '127.0.0.1', port: 8883, deviceHost: '127.0.0.1', caPem: null, monitor: null, startEmbedded: false }),
+  profiles: z.array(StoredProfileSchema).default([]),
+  manualHosts: z.array(ManualHostSchema).default([]),
+});
+export type PersistedSettings = z.output<typeof PersistedSettingsSchema>;
+
+/** A default station id from the host name: lowercase letters, digits and dashes, ≤ 32 chars. */
+export function defaultStationId(hostname = os.hostname()): string {
+  const id = hostname
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 32)
+    .replace(/-+$/, '');
+  return id || 'station';
+}
+
+/**
+ * settings.json in the data folder: validated on load (a damaged file is reported, not silently
+ * replaced), written atomically, changes serialised so two updates never interleave.
+ */
+export class SettingsStore {
+  private current: PersistedSettings | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  readonly file: string;
+
+  constructor(readonly dataDir: string) {
+    this.file = path.join(dataDir, 'settings.json');
+  }
+
+  async load(): Promise<PersistedSettings> {
+    if (this.current) return this.current;
+    const text = await readFileIfExists(this.file);
+    if (text === undefined) {
+      this.current = PersistedSettingsSchema.parse({ version: 1, stationId: defaultStationId() });
+      return this.current;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new Error(`${this.file} is not valid JSON; fix it or move it away to start with fresh settings`);
+    }
+    const parsed = PersistedSettingsSchema.safeParse(json);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new Error(`${this.file} is damaged (${first?.path.join('.')}: ${first?.message}); fix it or move it away`);
+    }
+    this.current = parsed.data;
+    return this.current;
+  }
+
+  /** Current settings (after `load`). */
+  get(): PersistedSettings {
+    if (!this.current) throw new Error('settings not loaded');
+    return this.current;
+  }
+
+  /** Applies `change` to a copy and persists it; the in-memory copy changes only once written. */
+  update(change: (draft: PersistedSettings) => void): Promise<PersistedSettings> {
+    const run = this.chain.then(async () => {
+      const draft = structuredClone(await this.load());
+      change(draft);
+      const valid = PersistedSettingsSchema.parse(draft);
+      await writeFileAtomic(this.file, JSON.stringify(valid, null, 2) + '\n', 0o600);
+      this.current = valid;
+      return valid;
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}

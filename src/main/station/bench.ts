@@ -1,0 +1,262 @@
+import { stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { BenchDevice, BenchState, BundleInfo } from '../../shared/ipc.js';
+import { StationError } from '../../shared/ipc.js';
+import type { JobSnapshot } from '../../shared/jobs.js';
+import type { CertificateIssuer } from '../certs/issuer.js';
+import type { SerialDeviceDescriptor, SerialDeviceSource, SerialLink } from '../devices/serial-link.js';
+import { loadBundle, type FirmwareBundle } from '../esp32/bundle.js';
+import { esp32ProvisionJob } from '../esp32/provision-job.js';
+import { JobFailure } from '../jobs/job-failure.js';
+import type { BrokerMonitor } from '../monitor/broker-monitor.js';
+import type { StationEventBus } from './dispatch.js';
+import type { JobsHub } from './jobs-hub.js';
+import type { SettingsService } from './settings-service.js';
+
+const ACTIVE = new Set(['queued', 'running', 'waiting-input']);
+const CONSOLE_BAUD = 115200;
+
+interface Board {
+  desc: SerialDeviceDescriptor;
+  code: string | null;
+  jobId: string | null;
+  chip: string | null;
+  mac: string | null;
+  console: { link: SerialLink; flush: NodeJS.Timeout; buffer: string; off: () => void } | null;
+}
+
+export interface BenchDeps {
+  source: SerialDeviceSource;
+  hub: JobsHub;
+  bus: StationEventBus;
+  settings: SettingsService;
+  issuer: () => Promise<CertificateIssuer>;
+  monitor: () => BrokerMonitor | undefined;
+  /** Test hook: overrides of the ESP32 job settings (e.g. a shorter boot-log window). */
+  jobOverrides?: { bootLogMs?: number };
+}
+
+/** "/x/bundle" or "/x/bundle/manifest.json" → the manifest path. */
+export async function manifestPath(p: string): Promise<string> {
+  try {
+    return (await stat(p)).isDirectory() ? path.join(p, 'manifest.json') : p;
+  } catch {
+    throw new StationError('BUNDLE_INVALID', `The firmware bundle ${p} does not exist.`, { hint: 'Check the path in the profile (a folder with manifest.json, or the manifest itself).' });
+  }
+}
+
+/** Loads a bundle, turning its validation failure into an error the UI shows. */
+export async function loadBundleFor(p: string): Promise<FirmwareBundle> {
+  try {
+    return await loadBundle(await manifestPath(p));
+  } catch (err) {
+    if (err instanceof StationError) throw err;
+    if (err instanceof JobFailure) throw new StationError(err.code, err.message, { ...(err.hint ? { hint: err.hint } : {}) });
+    throw err;
+  }
+}
+
+export function bundleInfo(b: FirmwareBundle): BundleInfo {
+  return { name: b.name, version: b.version, chips: b.builds.map((x) => x.chipFamily), dataPartition: b.dataPartitionLabel ?? null };
+}
+
+/**
+ * The Bench screen's core: the boards a device source reports (hot-plug), a gateway code per
+ * board from the scanner, one ESP32 job per board on the shared queue, and a raw serial console for
+ * idle boards.
+ */
+export class Bench {
+  private readonly boards = new Map<string, Board>();
+  private stopWatch: (() => void) | undefined;
+  private offUpdate: (() => void) | undefined;
+  private seq = 0;
+
+  constructor(private readonly deps: BenchDeps) {}
+
+  async start(): Promise<void> {
+    for (const d of await this.deps.source.list().catch(() => [])) this.add(d);
+    this.stopWatch = this.deps.source.watch((e) => {
+      if (e.type === 'added') this.add(e.device);
+      else this.remove(e.id);
+    });
+    this.offUpdate = this.deps.hub.queue.onUpdate((s) => this.onJob(s));
+    this.emit();
+  }
+
+  state(): BenchState {
+    const ids = new Set([...this.boards.values()].map((b) => b.jobId));
+    return { devices: this.views(), jobs: this.deps.hub.list().filter((j) => j.kind === 'esp32' && (ids.has(j.id) || ACTIVE.has(j.state))) };
+  }
+
+  assignCode(deviceId: string, code: string | null): BenchDevice {
+    const b = this.board(deviceId);
+    b.code = code;
+    this.emit();
+    return this.view(b);
+  }
+
+  async provision(deviceIds: string[], profileName: string): Promise<{ jobIds: string[] }> {
+    const profile = await this.deps.settings.resolveProfile(profileName);
+    const esp = profile.esp32;
+    if (!esp) throw new StationError('PROFILE_INVALID', `Profile "${profileName}" has no ESP32 settings (firmware bundle, Wi-Fi).`, { hint: 'Edit the profile in Settings → Profiles.' });
+    const boards = deviceIds.map((id) => this.board(id));
+    const busy = boards.filter((b) => b.jobId && ACTIVE.has(this.deps.hub.queue.get(b.jobId)?.state ?? ''));
+    if (busy.length === boards.length) throw new StationError('BUSY', `${busy.map((b) => b.desc.path).join(', ')} already running.`);
+    const bundle = await loadBundleFor(esp.bundlePath);
+    const issuer = await this.deps.issuer();
+    const s = this.deps.settings.current;
+    const jobIds: string[] = [];
+    for (const b of boards) {
+      if (busy.includes(b)) continue;
+      await this.closeConsole(b);
+      const def = esp32ProvisionJob({
+        device: b.desc,
+        openLink: () => this.deps.source.link(b.desc),
+        bundle,
+        issuer,
+        ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
+        seq: ++this.seq,
+        settings: {
+          contaId: profile.accountId,
+          // A scanned code is used as is (a template without placeholders).
+          codigoTemplate: b.code ?? profile.codeTemplate,
+          nomeTemplate: profile.nameTemplate,
+          broker: { host: profile.brokerHost, port: profile.brokerPort },
+          wifi: { ssid: esp.wifiSsid, password: profile.wifiPassword },
+          baud: esp.baud,
+          resetMode: esp.resetMode,
+          onlineTimeoutMs: esp.onlineTimeoutSec * 1000,
+          keyType: profile.keyType,
+          keyMode: profile.keyMode,
+          operator: s.operator || os.userInfo().username,
+          stationId: s.stationId,
+          reprovision: 'ask',
+          ...(profile.validityDays ? { validityDays: profile.validityDays } : {}),
+          ...this.deps.jobOverrides,
+        },
+      });
+      b.jobId = this.deps.hub.submit(def);
+      b.code = null;
+      jobIds.push(b.jobId);
+    }
+    this.emit();
+    return { jobIds };
+  }
+
+  async console(deviceId: string, open: boolean): Promise<BenchDevice> {
+    const b = this.board(deviceId);
+    if (!open) {
+      await this.closeConsole(b);
+    } else if (!b.console) {
+      if (b.jobId && ACTIVE.has(this.deps.hub.queue.get(b.jobId)?.state ?? '')) {
+        throw new StationError('BUSY', `${b.desc.path} is being provisioned; its output is shown from the job.`);
+      }
+      const link = this.deps.source.link(b.desc);
+      try {
+        await link.open({ baudRate: CONSOLE_BAUD });
+      } catch (err) {
+        throw new StationError('PORT_BUSY', `Cannot open ${b.desc.path}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const decoder = new TextDecoder();
+      const c: NonNullable<Board['console']> = {
+        link,
+        buffer: '',
+        flush: setInterval(() => {
+          if (!c.buffer) return;
+          this.deps.bus.emit('console.data', { deviceId, text: c.buffer });
+          c.buffer = '';
+        }, 100),
+        off: () => undefined,
+      };
+      const offData = link.onData((chunk) => {
+        c.buffer += decoder.decode(chunk, { stream: true });
+        if (c.buffer.length > 64 * 1024) c.buffer = c.buffer.slice(-64 * 1024);
+      });
+      const offClose = link.onClose(() => {
+        if (b.console === c) void this.closeConsole(b);
+      });
+      c.off = () => {
+        offData();
+        offClose();
+      };
+      b.console = c;
+    }
+    this.emit();
+    return this.view(b);
+  }
+
+  async close(): Promise<void> {
+    this.stopWatch?.();
+    this.offUpdate?.();
+    for (const b of this.boards.values()) await this.closeConsole(b);
+  }
+
+  private add(desc: SerialDeviceDescriptor): void {
+    const old = this.boards.get(desc.id);
+    this.boards.set(desc.id, old ? { ...old, desc } : { desc, code: null, jobId: null, chip: null, mac: null, console: null });
+    this.emit();
+  }
+
+  private remove(id: string): void {
+    const b = this.boards.get(id);
+    if (!b) return;
+    void this.closeConsole(b);
+    this.boards.delete(id);
+    this.emit();
+  }
+
+  private onJob(s: JobSnapshot): void {
+    for (const b of this.boards.values()) {
+      if (b.jobId !== s.id) continue;
+      const chip = s.facts?.chip ?? b.chip;
+      const mac = s.mac ?? b.mac;
+      if (chip !== b.chip || mac !== b.mac) {
+        b.chip = chip;
+        b.mac = mac;
+        this.emit();
+      }
+    }
+  }
+
+  private async closeConsole(b: Board): Promise<void> {
+    const c = b.console;
+    if (!c) return;
+    b.console = null;
+    clearInterval(c.flush);
+    c.off();
+    await c.link.close().catch(() => undefined);
+    this.emit();
+  }
+
+  private board(id: string): Board {
+    const b = this.boards.get(id);
+    if (!b) throw new StationError('NOT_FOUND', `No board ${id} on this station (unplugged?).`);
+    return b;
+  }
+
+  private view(b: Board): BenchDevice {
+    return {
+      id: b.desc.id,
+      path: b.desc.path,
+      bridge: b.desc.bridge ?? null,
+      vendorId: b.desc.vendorId ?? null,
+      productId: b.desc.productId ?? null,
+      likelyEsp32: b.desc.likelyEsp32,
+      resetMode: b.desc.resetMode,
+      chip: b.chip,
+      mac: b.mac,
+      gatewayCode: b.code,
+      jobId: b.jobId,
+      consoleOpen: b.console !== null,
+    };
+  }
+
+  private views(): BenchDevice[] {
+    return [...this.boards.values()].map((b) => this.view(b)).sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+  }
+
+  private emit(): void {
+    this.deps.bus.emit('bench.devices', this.views());
+  }
+}

@@ -1,0 +1,176 @@
+import os from 'node:os';
+import type { FieldState, PiTarget, ValidRequestOf } from '../../shared/ipc.js';
+import { StationError } from '../../shared/ipc.js';
+import type { BrokerMonitor } from '../monitor/broker-monitor.js';
+import { MdnsPiDiscovery } from '../pi/discovery.js';
+import type { HostKeyStore } from '../pi/host-key-store.js';
+import { piProvisionJob, type PiIssuer } from '../pi/pi-job.js';
+import type { SecretInbox } from '../pi/secret-inbox.js';
+import type { SshAuth } from '../pi/ssh-session.js';
+import type { StationEventBus } from './dispatch.js';
+import type { JobsHub } from './jobs-hub.js';
+import type { SettingsService } from './settings-service.js';
+
+/** A Pi found by a discovery source (mDNS), as the Field screen lists it. */
+export interface DiscoveredPi {
+  id: string;
+  host: string;
+  port: number;
+  name: string | null;
+  addresses: string[];
+  model: string | null;
+  mac: string | null;
+}
+
+/** Where discovered Pis come from; absent when this station cannot browse mDNS. */
+export interface PiDiscovery {
+  watch(listener: (found: DiscoveredPi[]) => void): () => void;
+}
+
+/** The Pi team's mDNS discovery as the Field screen's source (the whole list on every change). */
+export function mdnsDiscovery(mdns: MdnsPiDiscovery = new MdnsPiDiscovery()): PiDiscovery {
+  return {
+    watch: (listener) =>
+      mdns.watchList((hosts) => listener(hosts.map((h) => ({ id: h.id, host: h.host, port: h.port, name: h.name, addresses: h.addresses, model: h.model, mac: h.mac })))),
+  };
+}
+
+export interface FieldDeps {
+  hub: JobsHub;
+  bus: StationEventBus;
+  settings: SettingsService;
+  issuer: () => Promise<PiIssuer>;
+  monitor: () => BrokerMonitor | undefined;
+  hostKeys: HostKeyStore;
+  inbox: SecretInbox;
+  discovery?: PiDiscovery;
+  /** firmware/rpi when not found next to the code (packaged app). */
+  agentDir?: string;
+}
+
+const ACTIVE = new Set(['queued', 'running', 'waiting-input']);
+
+export function manualTargetId(host: string, port: number): string {
+  return `manual:${host.toLowerCase()}:${port}`;
+}
+
+/** The Field screen's core: discovered + hand-entered Pis and one SSH provisioning job per Pi. */
+export class Field {
+  private discovered: DiscoveredPi[] = [];
+  private readonly jobs = new Map<string, string>();
+  private stop: (() => void) | undefined;
+
+  constructor(private readonly deps: FieldDeps) {}
+
+  start(): void {
+    this.stop = this.deps.discovery?.watch((found) => {
+      this.discovered = found;
+      this.emit();
+    });
+  }
+
+  close(): void {
+    this.stop?.();
+  }
+
+  targets(): PiTarget[] {
+    const manual: PiTarget[] = this.deps.settings.current.manualHosts.map((h) => ({
+      id: h.id,
+      host: h.host,
+      port: h.port,
+      name: h.name,
+      source: 'manual',
+      addresses: [h.host],
+      model: null,
+      mac: null,
+      jobId: this.jobs.get(h.id) ?? null,
+    }));
+    const mdns: PiTarget[] = this.discovered.map((d) => ({ ...d, source: 'mdns', jobId: this.jobs.get(d.id) ?? null }));
+    return [...mdns, ...manual];
+  }
+
+  state(): FieldState {
+    const ids = new Set(this.jobs.values());
+    return {
+      targets: this.targets(),
+      jobs: this.deps.hub.list().filter((j) => j.kind === 'pi' && (ids.has(j.id) || ACTIVE.has(j.state))),
+      discovery: this.deps.discovery ? 'running' : 'unavailable',
+    };
+  }
+
+  async addHost(req: ValidRequestOf<'field.addHost'>): Promise<PiTarget> {
+    const id = manualTargetId(req.host, req.port);
+    if (this.deps.settings.current.manualHosts.some((h) => h.id === id)) {
+      throw new StationError('CONFLICT', `${req.host}:${req.port} is already in the list.`, {
+        issues: [{ field: 'host', key: 'conflict', message: `${req.host}:${req.port} is already in the list.` }],
+      });
+    }
+    await this.deps.settings.patch((d) => {
+      d.manualHosts.push({ id, host: req.host, port: req.port, name: req.name?.trim() || null });
+    });
+    this.emit();
+    return this.targets().find((t) => t.id === id)!;
+  }
+
+  async removeHost(targetId: string): Promise<PiTarget[]> {
+    if (!this.deps.settings.current.manualHosts.some((h) => h.id === targetId)) throw new StationError('NOT_FOUND', 'That host is not in the list.');
+    await this.deps.settings.patch((d) => {
+      d.manualHosts = d.manualHosts.filter((h) => h.id !== targetId);
+    });
+    this.emit();
+    return this.targets();
+  }
+
+  async provision(req: ValidRequestOf<'field.provision'>): Promise<{ jobId: string }> {
+    const target = this.targets().find((t) => t.id === req.targetId);
+    if (!target) throw new StationError('NOT_FOUND', 'That Pi is no longer in the list; add it again.');
+    const current = this.jobs.get(target.id);
+    if (current && ACTIVE.has(this.deps.hub.queue.get(current)?.state ?? '')) throw new StationError('BUSY', `A job is already running on ${target.host}.`);
+    const profile = await this.deps.settings.resolveProfile(req.profile);
+    const pi = profile.pi;
+    if (!pi) throw new StationError('PROFILE_INVALID', `Profile "${req.profile}" has no Raspberry Pi settings.`, { hint: 'Edit the profile in Settings → Profiles.' });
+    const issuer = await this.deps.issuer();
+    const s = this.deps.settings.current;
+    const auth: SshAuth =
+      req.auth.method === 'password'
+        ? { method: 'password', password: req.auth.password }
+        : req.auth.method === 'key'
+          ? { method: 'key', privateKey: req.auth.privateKeyPem, ...(req.auth.passphrase ? { passphrase: req.auth.passphrase } : {}) }
+          : { method: 'agent' };
+    const monitor = this.deps.monitor();
+    const def = piProvisionJob({
+      target: { host: target.host, port: target.port, username: req.username, auth },
+      issuer,
+      ...(monitor ? { monitor } : {}),
+      hostKeys: this.deps.hostKeys,
+      secrets: this.deps.inbox,
+      ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}),
+      ...(this.deps.agentDir ? { agentDir: this.deps.agentDir } : {}),
+      settings: {
+        contaId: profile.accountId,
+        codigoTemplate: profile.codeTemplate,
+        nomeTemplate: profile.nameTemplate,
+        ...(req.gatewayCode ? { gatewayCode: req.gatewayCode } : {}),
+        broker: { host: profile.brokerHost, port: profile.brokerPort },
+        installPrefix: pi.installPrefix,
+        serviceManager: pi.serviceManager,
+        // Without a service manager there is no system service to own: the agent runs as the login user.
+        serviceUser: pi.serviceManager === 'none' ? req.username : 'gateway-iot',
+        python: '/usr/bin/python3',
+        onlineTimeoutMs: pi.onlineTimeoutSec * 1000,
+        operator: s.operator || os.userInfo().username,
+        stationId: s.stationId,
+        reprovision: 'ask',
+        hostKeyPolicy: 'ask',
+      },
+    });
+    const jobId = this.deps.hub.submit(def);
+    this.jobs.set(target.id, jobId);
+    this.emit();
+    return { jobId };
+  }
+
+  private emit(): void {
+    this.deps.bus.emit('field.targets', this.targets());
+  }
+}

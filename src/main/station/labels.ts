@@ -1,0 +1,105 @@
+import { PDFDocument, rgb, StandardFonts } from 'pdf-lib';
+import QRCode from 'qrcode';
+
+/** What a board's label shows. */
+export interface LabelData {
+  mac: string;
+  gatewayCode: string;
+  certificateSerial: string;
+  expiresAt?: string | null;
+}
+
+/** 62 × 29 mm: the common continuous-label width of desktop label printers (e.g. Brother DK-11209). */
+const W = 62;
+const H = 29;
+const PT_PER_MM = 72 / 25.4;
+
+/**
+ * The QR payload uses the seed's wire names so a scanner app can feed it straight to the API:
+ * `{"mac_address","codigo","serial_number"}`.
+ */
+export function labelQrPayload(d: LabelData): string {
+  return JSON.stringify({ mac_address: d.mac, codigo: d.gatewayCode, serial_number: d.certificateSerial });
+}
+
+function qrMatrix(d: LabelData): { size: number; dark: (r: number, c: number) => boolean } {
+  const qr = QRCode.create(labelQrPayload(d), { errorCorrectionLevel: 'M' });
+  return { size: qr.modules.size, dark: (r, c) => qr.modules.get(r, c) === 1 };
+}
+
+/** Monospace text that must fit `maxWidth` mm: Courier/monospace glyphs are 0.6 em wide. */
+function fitSize(text: string, maxWidth: number, preferred: number): number {
+  return Math.min(preferred, maxWidth / (Math.max(1, text.length) * 0.6));
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+interface Line {
+  text: string;
+  size: number;
+  bold: boolean;
+  mono: boolean;
+}
+
+function layout(d: LabelData): { qrSide: number; textX: number; lines: Line[] } {
+  const qrSide = H - 4;
+  const textX = 2 + qrSide + 2;
+  const maxW = W - textX - 1.5;
+  const lines: Line[] = [
+    { text: 'TDS gateway', size: 2.4, bold: false, mono: false },
+    { text: d.gatewayCode, size: fitSize(d.gatewayCode, maxW, 4.2), bold: true, mono: true },
+    { text: d.mac, size: fitSize(d.mac, maxW, 3.2), bold: false, mono: true },
+    { text: `cert ${d.certificateSerial}`, size: fitSize(`cert ${d.certificateSerial}`, maxW, 2.4), bold: false, mono: true },
+  ];
+  if (d.expiresAt) lines.push({ text: `exp ${d.expiresAt.slice(0, 10)}`, size: 2.2, bold: false, mono: true });
+  return { qrSide, textX, lines };
+}
+
+/** The label as SVG in millimetres (the renderer previews it and rasterises it to PNG). */
+export function labelSvg(d: LabelData): string {
+  const { size, dark } = qrMatrix(d);
+  const { qrSide, textX, lines } = layout(d);
+  const m = qrSide / size;
+  let path = '';
+  for (let r = 0; r < size; r++) for (let c = 0; c < size; c++) if (dark(r, c)) path += `M${(2 + c * m).toFixed(3)} ${(2 + r * m).toFixed(3)}h${m.toFixed(3)}v${m.toFixed(3)}h-${m.toFixed(3)}z`;
+  let y = 3;
+  const texts = lines
+    .map((l) => {
+      y += l.size + 1.1;
+      return `<text x="${textX}" y="${y.toFixed(2)}" font-size="${l.size.toFixed(2)}" font-family="${l.mono ? 'DejaVu Sans Mono, Liberation Mono, monospace' : 'Liberation Sans, Arial, sans-serif'}"${l.bold ? ' font-weight="700"' : ''}>${escapeXml(l.text)}</text>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}mm" height="${H}mm" viewBox="0 0 ${W} ${H}"><rect width="${W}" height="${H}" fill="#fff"/><path d="${path}" fill="#000"/><g fill="#000">${texts}</g></svg>`;
+}
+
+/** The label as a one-page PDF of the label's size (print at 100 %). */
+export async function labelPdf(d: LabelData): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  doc.setTitle(`TDS gateway ${d.gatewayCode}`);
+  doc.setSubject(d.mac);
+  doc.setProducer('TDS Provisioning Station');
+  const page = doc.addPage([W * PT_PER_MM, H * PT_PER_MM]);
+  const fonts = {
+    sans: await doc.embedFont(StandardFonts.Helvetica),
+    mono: await doc.embedFont(StandardFonts.Courier),
+    monoBold: await doc.embedFont(StandardFonts.CourierBold),
+  };
+  const { size, dark } = qrMatrix(d);
+  const { qrSide, textX, lines } = layout(d);
+  const m = (qrSide / size) * PT_PER_MM;
+  const top = page.getHeight();
+  for (let r = 0; r < size; r++) {
+    for (let c = 0; c < size; c++) {
+      if (dark(r, c)) page.drawRectangle({ x: 2 * PT_PER_MM + c * m, y: top - 2 * PT_PER_MM - (r + 1) * m, width: m + 0.01, height: m + 0.01, color: rgb(0, 0, 0) });
+    }
+  }
+  let y = 3;
+  for (const l of lines) {
+    y += l.size + 1.1;
+    const font = l.mono ? (l.bold ? fonts.monoBold : fonts.mono) : fonts.sans;
+    page.drawText(l.text, { x: textX * PT_PER_MM, y: top - y * PT_PER_MM, size: l.size * PT_PER_MM * 1.05, font, color: rgb(0, 0, 0) });
+  }
+  return doc.save();
+}

@@ -1,0 +1,91 @@
+import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures, ValidRequestOf } from '../../shared/ipc.js';
+import { StationError } from '../../shared/ipc.js';
+import type { StepStatus } from '../../shared/jobs.js';
+import type { JobFilter, JobRecord, StationLog } from '../log/station-log.js';
+
+type Filter = ValidRequestOf<'log.query'>;
+
+function localDay(s: string, plusDays = 0): Date {
+  const [y, m, d] = s.split('-').map(Number) as [number, number, number];
+  return new Date(y, m - 1, d + plusDays);
+}
+
+export function toJobFilter(f: Filter): JobFilter {
+  return {
+    ...(f.from ? { from: localDay(f.from) } : {}),
+    ...(f.to ? { to: localDay(f.to, 1) } : {}),
+    ...(f.operator ? { operator: f.operator } : {}),
+    ...(f.result ? { result: f.result } : {}),
+    ...(f.mac ? { mac: f.mac } : {}),
+    ...(f.serial ? { serial: f.serial } : {}),
+    ...(f.kind ? { kind: f.kind } : {}),
+  };
+}
+
+export function toLogRow(r: JobRecord): LogJobRow {
+  const result = r.result === 'succeeded' || r.result === 'failed' || r.result === 'cancelled' ? r.result : 'running';
+  return {
+    id: r.id,
+    kind: r.kind,
+    startedAt: r.startedAt ?? r.createdAt,
+    endedAt: r.endedAt,
+    durationMs: r.durationMs,
+    operator: r.operator ?? '',
+    stationId: r.stationId,
+    target: r.target,
+    mac: r.mac,
+    gatewayCode: r.gatewayCode,
+    accountId: r.contaId,
+    certificateSerial: r.certSerial,
+    certificateExpiresAt: r.certExpiresAt,
+    firmware: r.firmwareName ? { name: r.firmwareName, version: r.firmwareVersion ?? '', sha256: r.firmwareSha256 ?? '' } : null,
+    server: r.serverUrl,
+    result,
+    errorCode: r.errorCode,
+    errorMessage: r.errorMessage,
+  };
+}
+
+function localDayString(d: Date): string {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+/** The Log screen's reads over the station log (filters in local calendar days). */
+export class LogView {
+  constructor(private readonly log: StationLog) {}
+
+  query(f: Filter): LogPage {
+    const filter = toJobFilter(f);
+    const rows = this.log.query({ ...filter, limit: f.limit, offset: f.offset }).map(toLogRow);
+    const total = f.offset === 0 && rows.length < f.limit ? rows.length : this.log.query({ ...filter, limit: 100_000 }).length;
+    return { rows, total };
+  }
+
+  get(id: string): LogJobDetail {
+    const r = this.log.get(id);
+    if (!r) throw new StationError('NOT_FOUND', `no job ${id} in the station log`);
+    return {
+      ...toLogRow(r),
+      steps: this.log.steps(id).map((s) => ({ name: s.name, startedAt: s.startedAt, endedAt: s.endedAt, status: s.status as StepStatus, detail: s.detail })),
+    };
+  }
+
+  exportCsv(f: Filter, now = new Date()): FileData {
+    const csv = this.log.exportCsv(toJobFilter(f));
+    return { fileName: `tds-station-log-${localDayString(now)}.csv`, mime: 'text/csv', base64: Buffer.from(csv, 'utf8').toString('base64') };
+  }
+
+  today(now = new Date()): TodayFigures {
+    const fig = this.log.dayFigures(now);
+    const byHour = Array.from({ length: 24 }, (_, hour) => ({ hour, succeeded: 0, failed: 0 }));
+    const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+    for (const r of this.log.query({ from: start, to: end, result: ['succeeded', 'failed'], limit: 100_000 })) {
+      const h = new Date(r.endedAt ?? r.createdAt).getHours();
+      const b = byHour[h]!;
+      if (r.result === 'succeeded') b.succeeded++;
+      else b.failed++;
+    }
+    return { day: fig.day, provisioned: fig.provisioned, failed: fig.failed, medianMs: fig.medianDurationMs, byHour };
+  }
+}

@@ -1,0 +1,125 @@
+import { ApiClient, ApiError, ServerUnreachableError } from '@tds/server/client';
+import { StationError } from '../../shared/ipc.js';
+import { ApiClientIssuer as EspIssuer } from '../certs/api-client-issuer.js';
+import { IssuerError } from '../certs/issuer.js';
+import type { PiIssuer } from '../pi/pi-job.js';
+import { SECRET } from '../settings/secret-store.js';
+import type { SettingsService } from './settings-service.js';
+
+export interface ServerEndpoint {
+  url: string;
+  token: string;
+  caPem: string | null;
+}
+
+/** Server errors in the contract's terms, naming what to fix. */
+export function toStationError(err: unknown): unknown {
+  if (err instanceof ServerUnreachableError) {
+    return new StationError('SERVER_UNREACHABLE', `${err.baseUrl}: ${err.message}`, { hint: 'Check the server URL (Settings → Server), the network, and that the server runs.' });
+  }
+  if (err instanceof ApiError) {
+    if (err.status === 401) return new StationError('UNAUTHORIZED', `The server refused the token (${err.error}).`, { hint: 'Paste a valid API token in Settings → Server.' });
+    if (err.status === 403) return new StationError('FORBIDDEN', err.error, { hint: 'Use a token with the operator or admin role.' });
+    if (err.status === 404) return new StationError('NOT_FOUND', err.error);
+    if (err.status === 409) return new StationError('CONFLICT', err.error);
+    if (err.status === 400 || err.status === 413) {
+      return new StationError('INVALID_INPUT', err.error, err.field ? { issues: [{ field: err.field, key: err.error, message: err.error }] } : {});
+    }
+    return new StationError('SERVER_REJECTED', `${err.status}: ${err.error}`);
+  }
+  return err;
+}
+
+/**
+ * The jobs' issuer: the shared ApiClientIssuer (ESP32 team) plus `renew`, which the Pi job uses to
+ * give an already provisioned Pi a new certificate from its CSR.
+ */
+export class StationIssuer extends EspIssuer implements PiIssuer {
+  constructor(private readonly api: ApiClient) {
+    super(api);
+  }
+
+  async renew(gatewayId: number, csrPem: string) {
+    try {
+      return await this.api.renew(gatewayId, { csr_pem: csrPem });
+    } catch (err) {
+      if (err instanceof ServerUnreachableError) throw new IssuerError('unreachable', err.message);
+      if (err instanceof ApiError) {
+        throw new IssuerError(err.status === 409 ? 'conflict' : err.status === 401 || err.status === 403 ? 'unauthorized' : 'rejected', err.error, err.status, err.details as Record<string, unknown> | undefined);
+      }
+      throw err;
+    }
+  }
+}
+
+/** Former name, still imported by src/main/cli/pi.ts. */
+export { StationIssuer as ApiClientIssuer };
+
+/**
+ * The station's connection to its issuance server: the bundled one (standalone mode) or a remote
+ * URL with a token from the secret store and an optional pinned CA. One ApiClient per endpoint.
+ */
+export class ServerLink {
+  private cached: { key: string; client: ApiClient } | undefined;
+
+  constructor(
+    private readonly settings: SettingsService,
+    private readonly bundled: () => ServerEndpoint | null,
+  ) {}
+
+  async endpoint(): Promise<ServerEndpoint> {
+    const s = this.settings.current.server;
+    if (s.mode === 'bundled') {
+      const b = this.bundled();
+      if (!b) throw new StationError('NOT_CONFIGURED', 'The bundled server is not running.', { hint: 'Finish the first-run set-up, or configure a remote server in Settings → Server.' });
+      return b;
+    }
+    const token = await this.settings.secrets.get(SECRET.serverToken);
+    if (!s.url || !token) throw new StationError('NOT_CONFIGURED', 'No server URL and token are set.', { hint: 'Fill in Settings → Server.' });
+    return { url: s.url, token, caPem: s.caPem };
+  }
+
+  async client(): Promise<ApiClient> {
+    const e = await this.endpoint();
+    const key = `${e.url}\0${e.token}\0${e.caPem ?? ''}`;
+    if (this.cached?.key !== key) {
+      this.cached?.client.close();
+      this.cached = { key, client: new ApiClient({ baseUrl: e.url, token: e.token, ...(e.caPem ? { caPem: e.caPem } : {}), timeoutMs: 20_000 }) };
+    }
+    return this.cached.client;
+  }
+
+  async issuer(): Promise<StationIssuer> {
+    return new StationIssuer(await this.client());
+  }
+
+  /** Runs `fn` with the client, mapping server errors to contract errors. */
+  async call<T>(fn: (c: ApiClient) => Promise<T>): Promise<T> {
+    const c = await this.client();
+    try {
+      return await fn(c);
+    } catch (err) {
+      throw toStationError(err);
+    }
+  }
+
+  /** "Test connection": reachable, TLS as pinned, token accepted. */
+  static async test(url: string, token: string | undefined, caPem: string | null | undefined): Promise<string> {
+    const c = new ApiClient({ baseUrl: url, ...(token ? { token } : {}), ...(caPem ? { caPem } : {}), timeoutMs: 10_000 });
+    try {
+      await c.health();
+      if (!token) return `${c.apiUrl} answers (no token given, not checked)`;
+      const page = await c.listGateways({ page_size: 1 });
+      return `${c.apiUrl}, token accepted, ${page.count} gateways in this account`;
+    } catch (err) {
+      throw toStationError(err);
+    } finally {
+      c.close();
+    }
+  }
+
+  close(): void {
+    this.cached?.client.close();
+    this.cached = undefined;
+  }
+}

@@ -1,0 +1,296 @@
+import path from 'node:path';
+import type { AppInfo, FileData, StationSettingsView } from '../../shared/ipc.js';
+import { StationError } from '../../shared/ipc.js';
+import type { SerialDeviceSource } from '../devices/serial-link.js';
+import { UsbSerialSource } from '../devices/usb-serial-source.js';
+import { JobQueue } from '../jobs/queue.js';
+import { StationLog } from '../log/station-log.js';
+import { HostKeyStore } from '../pi/host-key-store.js';
+import { SecretInbox } from '../pi/secret-inbox.js';
+import { SECRET, type SecretStore } from '../settings/secret-store.js';
+import { SettingsStore } from '../settings/settings-store.js';
+import type { StandaloneHost } from '../standalone/types.js';
+import { Bench, bundleInfo, loadBundleFor, type BenchDeps } from './bench.js';
+import { StationEventBus, type StationHandlers } from './dispatch.js';
+import { Field, type PiDiscovery } from './field.js';
+import { Gateways } from './gateways.js';
+import { JobsHub } from './jobs-hub.js';
+import { labelPdf, labelSvg, type LabelData } from './labels.js';
+import { LogView } from './log-view.js';
+import { MonitorLink, type MonitorConfig } from './monitor-link.js';
+import { ServerLink } from './server-link.js';
+import { SettingsService } from './settings-service.js';
+
+export interface StationOptions {
+  dataDir: string;
+  shell: 'electron' | 'web';
+  version: string;
+  secrets: SecretStore;
+  /** USB serial ports by default; the demo and tests pass a simulator's source. */
+  deviceSource?: SerialDeviceSource;
+  /** mDNS discovery of Pis, when available. */
+  discovery?: PiDiscovery;
+  /** The bundled server; null when this build has none. */
+  standalone?: StandaloneHost | null;
+  /** firmware/rpi, when not next to the code (packaged app). */
+  agentDir?: string;
+  /** Jobs at once (default 16: one per port of a big hub). */
+  concurrency?: number;
+  jobOverrides?: BenchDeps['jobOverrides'];
+  /** Telemetry freshness for live presence (default: the monitor's 120 s). */
+  monitorFreshnessMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * The station service: the one implementation of the UI contract, composed from the core modules
+ * (devices, jobs, station log, monitor, ESP32 and Pi jobs, server client) plus settings and secrets.
+ * Electron IPC and the web mode's WebSocket both call `handlers`; `bus` carries the pushed events.
+ */
+export class StationService {
+  readonly handlers: StationHandlers;
+  private readonly closers: Array<() => Promise<void> | void> = [];
+  private caCache: { key: string; pem: string } | undefined;
+
+  private constructor(
+    private readonly options: StationOptions,
+    readonly bus: StationEventBus,
+    readonly settings: SettingsService,
+    readonly hub: JobsHub,
+    readonly bench: Bench,
+    readonly field: Field,
+    readonly server: ServerLink,
+    readonly monitor: MonitorLink,
+    private readonly logView: LogView,
+    private readonly gateways: Gateways,
+    private readonly inbox: SecretInbox,
+  ) {
+    this.handlers = this.buildHandlers();
+  }
+
+  static async start(options: StationOptions): Promise<StationService> {
+    const log = options.log ?? ((l: string) => console.error(l));
+    const store = new SettingsStore(options.dataDir);
+    const persisted = await store.load();
+    const standalone = options.standalone ?? null;
+    // The monitor reads its configuration through the service, which is built below.
+    const ref: { service?: StationService } = {};
+    const bus = new StationEventBus();
+    const settings = new SettingsService(store, options.secrets, bus, () => {
+      const st = standalone?.status();
+      return { bundledServer: st ? st.server : null, embeddedBroker: st ? st.broker : null };
+    });
+    const stationLog = StationLog.open(path.join(options.dataDir, 'station-log.sqlite'), { stationId: persisted.stationId });
+    const queue = new JobQueue({ concurrency: options.concurrency ?? 16 });
+    const hub = new JobsHub(queue, stationLog, bus);
+    const server = new ServerLink(settings, () => standalone?.endpoint() ?? null);
+    const monitor = new MonitorLink(bus, () => ref.service!.monitorConfig(), options.monitorFreshnessMs);
+    const source = options.deviceSource ?? new UsbSerialSource({ onWarning: log });
+    const bench = new Bench({
+      source,
+      hub,
+      bus,
+      settings,
+      issuer: () => server.issuer(),
+      monitor: () => monitor.current,
+      ...(options.jobOverrides ? { jobOverrides: options.jobOverrides } : {}),
+    });
+    const inbox = new SecretInbox();
+    const field = new Field({
+      hub,
+      bus,
+      settings,
+      issuer: () => server.issuer(),
+      monitor: () => monitor.current,
+      hostKeys: HostKeyStore.inDataDir(options.dataDir),
+      inbox,
+      ...(options.discovery ? { discovery: options.discovery } : {}),
+      ...(options.agentDir ? { agentDir: options.agentDir } : {}),
+    });
+    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)), inbox);
+    ref.service = service;
+    // Finished jobs' one-time secrets never outlive the job.
+    queue.onUpdate((s) => {
+      if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled') inbox.clear(s.id);
+    });
+    service.closers.push(
+      () => bench.close(),
+      () => field.close(),
+      () => monitor.close(),
+      () => queue.shutdown(),
+      () => hub.close(),
+      () => server.close(),
+      () => stationLog.close(),
+    );
+    if (standalone) service.closers.unshift(() => standalone.close());
+
+    if (standalone && persisted.server.mode === 'bundled' && persisted.configured) {
+      try {
+        await standalone.start({ broker: persisted.broker.startEmbedded ? { port: persisted.broker.port, deviceHost: persisted.broker.deviceHost } : null });
+      } catch (err) {
+        log(`[station] the bundled server did not start: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    await bench.start();
+    field.start();
+    void monitor.reconnect();
+    return service;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.closers.splice(0)) {
+      try {
+        await c();
+      } catch (err) {
+        console.error('[station] close:', err);
+      }
+    }
+  }
+
+  /** Monitor identity + broker address + CA, or null while the station lacks one of them. */
+  private async monitorConfig(): Promise<MonitorConfig | null> {
+    const s = this.settings.current;
+    const m = s.broker.monitor;
+    if (!m) return null;
+    const key = await this.settings.secrets.get(SECRET.monitorKey);
+    if (!key) return null;
+    const ca = s.broker.caPem ?? (await this.serverCaPem());
+    return { host: s.broker.host, port: s.broker.port, ca, cert: m.certPem, key, name: m.name };
+  }
+
+  /** The issuance server's CA (the broker's certificate chains to it unless a broker CA is set). */
+  private async serverCaPem(): Promise<string> {
+    const e = await this.server.endpoint();
+    const key = `${e.url}\0${e.caPem ?? ''}`;
+    if (this.caCache?.key !== key) this.caCache = { key, pem: await this.server.call((c) => c.getCaPem()) };
+    return this.caCache.pem;
+  }
+
+  private async afterConnectionChange(): Promise<StationSettingsView> {
+    this.caCache = undefined;
+    void this.monitor.reconnect();
+    return this.settings.view();
+  }
+
+  private appInfo(): AppInfo {
+    const s = this.settings.current;
+    return {
+      version: this.options.version,
+      shell: this.options.shell,
+      platform: `${process.platform}-${process.arch}`,
+      dataDir: this.options.dataDir,
+      secretStore: this.settings.secrets.kind,
+      stationId: s.stationId,
+      firstRunNeeded: !s.configured,
+      features: { bench: true, field: true, bundledServer: !!this.options.standalone, embeddedBroker: !!this.options.standalone },
+    };
+  }
+
+  private async label(jobId: string, format: 'svg' | 'pdf'): Promise<FileData> {
+    const live = this.hub.queue.get(jobId);
+    let data: Partial<LabelData> | undefined;
+    if (live) data = { mac: live.mac, gatewayCode: live.gatewayCode, certificateSerial: live.certificateSerial, expiresAt: live.certificateExpiresAt ?? null };
+    else {
+      const r = this.logView.get(jobId);
+      data = { mac: r.mac ?? undefined, gatewayCode: r.gatewayCode ?? undefined, certificateSerial: r.certificateSerial ?? undefined, expiresAt: r.certificateExpiresAt };
+    }
+    if (!data.mac || !data.gatewayCode || !data.certificateSerial) throw new StationError('CONFLICT', 'This job has no certificate yet, so there is nothing to print.');
+    const d = data as LabelData;
+    const base = `label-${d.mac.replace(/:/g, '')}`;
+    if (format === 'svg') return { fileName: `${base}.svg`, mime: 'image/svg+xml', base64: Buffer.from(labelSvg(d), 'utf8').toString('base64') };
+    return { fileName: `${base}.pdf`, mime: 'application/pdf', base64: Buffer.from(await labelPdf(d)).toString('base64') };
+  }
+
+  private buildHandlers(): StationHandlers {
+    const standalone = this.options.standalone ?? null;
+    return {
+      'app.info': async () => this.appInfo(),
+      'settings.get': () => this.settings.view(),
+      'settings.update': (r) => this.settings.update(r),
+      'settings.setServer': async (r) => {
+        if (r.mode === 'bundled' && !standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server; use a remote server.');
+        await this.settings.setServer(r);
+        if (r.mode === 'bundled' && standalone && this.settings.current.configured && !standalone.status().server.running) {
+          const b = this.settings.current.broker;
+          await standalone.start({ broker: b.startEmbedded ? { port: b.port, deviceHost: b.deviceHost } : null });
+        }
+        return this.afterConnectionChange();
+      },
+      'settings.setBroker': async (r) => {
+        await this.settings.setBroker(r);
+        return this.afterConnectionChange();
+      },
+      'server.test': async (r) => ({ ok: true, detail: await ServerLink.test(r.url, r.token ?? (await this.settings.secrets.get(SECRET.serverToken)), r.caPem) }),
+      'firstRun.run': async (r) => {
+        if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server; configure a remote server in Settings.');
+        if (this.settings.current.configured && this.settings.current.server.mode === 'bundled' && (await standalone.initialised())) {
+          throw new StationError('CONFLICT', 'This station is already set up.');
+        }
+        const result = await standalone.firstRun(r, this.settings.current.stationId, (p) => this.bus.emit('firstRun.progress', p));
+        await this.settings.secrets.set(SECRET.bundledToken, result.token);
+        await this.settings.setMonitorIdentity(result.monitor.certPem, result.monitor.keyPem);
+        await this.settings.patch((d) => {
+          d.operator = r.operator;
+          d.server = { mode: 'bundled', url: null, caPem: null, accountId: result.accountId };
+          d.broker.caPem = result.caPem;
+          d.broker.deviceHost = r.deviceBrokerHost;
+          d.broker.startEmbedded = r.startBroker;
+          if (result.broker) {
+            d.broker.mode = 'embedded';
+            d.broker.host = result.broker.host;
+            d.broker.port = result.broker.port;
+          } else d.broker.mode = 'external';
+          if (d.profiles.length === 0) {
+            d.profiles.push({
+              name: 'default',
+              accountId: result.accountId,
+              codeTemplate: 'GW-{mac12}',
+              nameTemplate: 'Gateway {MAC12}',
+              brokerHost: r.deviceBrokerHost,
+              brokerPort: result.broker?.port ?? r.brokerPort,
+              keyType: 'ec',
+              keyMode: 'station',
+              pi: { installPrefix: '/', serviceManager: 'systemd', onlineTimeoutSec: 60 },
+            });
+            d.activeProfile = 'default';
+          }
+          d.configured = true;
+        });
+        return this.afterConnectionChange();
+      },
+      'profiles.list': () => this.settings.profiles(),
+      'profiles.save': (r) => this.settings.saveProfile(r),
+      'profiles.delete': (r) => this.settings.deleteProfile(r.name),
+      'bundles.inspect': async (r) => bundleInfo(await loadBundleFor(r.path)),
+      'monitor.status': async () => this.monitor.status(),
+      'bench.state': async () => this.bench.state(),
+      'bench.assignCode': async (r) => this.bench.assignCode(r.deviceId, r.code),
+      'bench.provision': (r) => this.bench.provision(r.deviceIds, r.profile),
+      'bench.console': (r) => this.bench.console(r.deviceId, r.open),
+      'jobs.list': async () => this.hub.list(),
+      'jobs.cancel': async (r) => this.hub.cancel(r.jobId),
+      'jobs.retry': async (r) => ({ jobId: this.hub.retry(r.jobId) }),
+      'jobs.answer': async (r) => {
+        const job = this.hub.get(r.jobId);
+        if (job.question?.kind === 'sudo-password' && r.value !== undefined) this.inbox.put(r.jobId, 'sudo-password', r.value);
+        return this.hub.answer(r.jobId, r.questionId, r.choice);
+      },
+      'jobs.clearFinished': async () => this.hub.clearFinished(),
+      'jobs.log': async (r) => this.hub.lines(r.jobId),
+      'labels.render': (r) => this.label(r.jobId, r.format),
+      'field.state': async () => this.field.state(),
+      'field.addHost': (r) => this.field.addHost(r),
+      'field.removeHost': (r) => this.field.removeHost(r.targetId),
+      'field.provision': (r) => this.field.provision(r),
+      'gateways.list': (r) => this.gateways.list(r.search, r.page),
+      'gateways.get': (r) => this.gateways.get(r.id),
+      'gateways.revoke': (r) => this.gateways.revoke(r.id, r.reason),
+      'gateways.downloadZip': (r) => this.gateways.zip(r.id),
+      'gateways.importCsv': (r) => this.gateways.importCsv(r.csv),
+      'log.query': async (r) => this.logView.query(r),
+      'log.get': async (r) => this.logView.get(r.id),
+      'log.exportCsv': async (r) => this.logView.exportCsv(r),
+      'log.today': async () => this.logView.today(),
+    };
+  }
+}

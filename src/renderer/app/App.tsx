@@ -1,0 +1,125 @@
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { applyLanguage } from '../i18n/index.js';
+import { BenchScreen } from '../screens/bench/BenchScreen.js';
+import { FirstRunWizard } from '../screens/first-run/FirstRunWizard.js';
+import { useMonitor } from './hooks.js';
+import { useSettings } from './settings-context.js';
+
+const FieldScreen = lazy(() => import('../screens/field/FieldScreen.js'));
+const GatewaysScreen = lazy(() => import('../screens/gateways/GatewaysScreen.js'));
+const LogScreen = lazy(() => import('../screens/log/LogScreen.js'));
+const SettingsScreen = lazy(() => import('../screens/settings/SettingsScreen.js'));
+
+export const SCREENS = ['bench', 'field', 'gateways', 'log', 'settings'] as const;
+export type Screen = (typeof SCREENS)[number];
+
+function screenFromHash(): Screen {
+  const h = location.hash.replace(/^#\/?/, '');
+  return (SCREENS as readonly string[]).includes(h) ? (h as Screen) : 'bench';
+}
+
+function StatusBar() {
+  const { t } = useTranslation();
+  const monitor = useMonitor();
+  const { settings } = useSettings();
+  const state = monitor?.state ?? 'unconfigured';
+  return (
+    <div className="statusbar" aria-live="polite">
+      <span className={`dot dot--${state}`} aria-hidden="true" />
+      <span>
+        {t('status.monitorLabel')}: {t(`status.monitor.${state}`)}
+        {monitor?.state === 'connected' && ` · ${t('status.onlineCount', { count: monitor.online.length })}`}
+      </span>
+      <span className="statusbar__sep" aria-hidden="true">
+        |
+      </span>
+      <span>{settings.operator ? t('status.operator', { name: settings.operator }) : t('status.noOperator')}</span>
+    </div>
+  );
+}
+
+export function App() {
+  const { t } = useTranslation();
+  const { info, settings } = useSettings();
+  const [screen, setScreen] = useState<Screen>(screenFromHash);
+  const [wizard, setWizard] = useState(info.firstRunNeeded);
+
+  useEffect(() => {
+    void applyLanguage(settings.language);
+  }, [settings.language]);
+
+  useEffect(() => {
+    const onHash = (): void => setScreen(screenFromHash());
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+
+  const go = (s: Screen): void => {
+    history.replaceState(null, '', `#${s}`);
+    setScreen(s);
+    requestAnimationFrame(() => document.getElementById('main')?.focus());
+  };
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (!e.altKey || e.ctrlKey || e.metaKey) return;
+      const n = Number(e.key);
+      if (n >= 1 && n <= SCREENS.length) {
+        e.preventDefault();
+        go(SCREENS[n - 1]!);
+      }
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
+
+  if (wizard) {
+    return (
+      <FirstRunWizard
+        onDone={() => setWizard(false)}
+        onRemote={() => {
+          setWizard(false);
+          go('settings');
+        }}
+      />
+    );
+  }
+
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        {t('app.skipToContent')}
+      </a>
+      <header className="topbar">
+        <h1 className="topbar__title">{t('app.title')}</h1>
+        <nav aria-label={t('app.mainNav')} className="nav">
+          {SCREENS.map((s, i) => (
+            <button
+              key={s}
+              type="button"
+              className="nav__item"
+              aria-current={screen === s ? 'page' : undefined}
+              aria-keyshortcuts={`Alt+${i + 1}`}
+              title={t('app.shortcutHint', { n: i + 1 })}
+              onClick={() => go(s)}
+              data-screen={s}
+            >
+              {t(`nav.${s}`)}
+            </button>
+          ))}
+        </nav>
+        <StatusBar />
+      </header>
+      <main id="main" tabIndex={-1} className="main">
+        <Suspense fallback={<p className="muted">{t('common.loading')}</p>}>
+          {screen === 'bench' && <BenchScreen />}
+          {screen === 'field' && <FieldScreen />}
+          {screen === 'gateways' && <GatewaysScreen />}
+          {screen === 'log' && <LogScreen />}
+          {screen === 'settings' && <SettingsScreen />}
+        </Suspense>
+      </main>
+    </div>
+  );
+}

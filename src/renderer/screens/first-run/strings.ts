@@ -1,0 +1,43 @@
+import type { Strings } from '../../i18n/types.js';
+
+export const en = {
+  title: 'Set up this station',
+  intro: 'The station needs an issuance server. Use the one bundled with the station (for one bench or a trial), or connect to your company’s server.',
+  bundled: 'Use the bundled server on this station',
+  bundledHint: 'Creates a private CA (its passphrase is kept with the station’s secrets), an account, an API token and this station’s broker monitor identity. Everything stays on 127.0.0.1.',
+  remote: 'Connect to a remote server',
+  remoteHint: 'Enter its URL and token in Settings → Server.',
+  account: 'Account name (company or site)',
+  operator: 'Your name (operator)',
+  startBroker: 'Start the embedded MQTT broker on this station',
+  startBrokerHint: 'For a bench without a Mosquitto server. Devices connect to it over mutual TLS.',
+  brokerPort: 'Broker port',
+  deviceHost: 'Address devices use to reach this station',
+  deviceHostHint: 'This machine’s address on the devices’ network (127.0.0.1 only for simulated boards).',
+  run: 'Set up',
+  running: 'Setting up…',
+  done: 'The station is ready.',
+  continue: 'Continue to the Bench',
+  steps: { server: 'Start the bundled server', ca: 'Create the CA', account: 'Create the account', token: 'Create the API token', monitor: 'Create the monitor identity', broker: 'Start the broker' },
+};
+
+export const ptBR: Strings<typeof en> = {
+  title: 'Configure esta estação',
+  intro: 'A estação precisa de um servidor de emissão. Use o que vem embutido na estação (para uma bancada ou um teste), ou conecte ao servidor da sua empresa.',
+  bundled: 'Usar o servidor embutido nesta estação',
+  bundledHint: 'Cria uma CA privada (a senha dela fica com os segredos da estação), uma conta, um token de API e a identidade de monitor do broker desta estação. Tudo fica em 127.0.0.1.',
+  remote: 'Conectar a um servidor remoto',
+  remoteHint: 'Informe a URL e o token em Configurações → Servidor.',
+  account: 'Nome da conta (empresa ou unidade)',
+  operator: 'Seu nome (operador)',
+  startBroker: 'Iniciar o broker MQTT embutido nesta estação',
+  startBrokerHint: 'Para uma bancada sem servidor Mosquitto. Os dispositivos se conectam a ele com TLS mútuo.',
+  brokerPort: 'Porta do broker',
+  deviceHost: 'Endereço que os dispositivos usam para chegar a esta estação',
+  deviceHostHint: 'O endereço desta máquina na rede dos dispositivos (127.0.0.1 só para placas simuladas).',
+  run: 'Configurar',
+  running: 'Configurando…',
+  done: 'A estação está pronta.',
+  continue: 'Ir para a Bancada',
+  steps: { server: 'Iniciar o servidor embutido', ca: 'Criar a CA', account: 'Criar a conta', token: 'Criar o token de API', monitor: 'Criar a identidade do monitor', broker: 'Iniciar o broker' },
+};

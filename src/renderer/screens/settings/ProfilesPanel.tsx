@@ -1,0 +1,84 @@
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { ProfileView } from '../../../shared/ipc.js';
+import { useStation } from '../../app/context.js';
+import { useSettings } from '../../app/settings-context.js';
+import { ErrorNotice } from '../../components/ErrorNotice.js';
+import { ProfileForm } from './ProfileForm.js';
+
+export function ProfilesPanel() {
+  const { t } = useTranslation('settings');
+  const { t: tc } = useTranslation();
+  const client = useStation();
+  const { profiles, settings, reloadProfiles, setSettings } = useSettings();
+  const [editing, setEditing] = useState<ProfileView | 'new' | null>(profiles.length === 0 ? 'new' : null);
+  const [status, setStatus] = useState('');
+  const [error, setError] = useState<unknown>();
+  const run = async (p: Promise<unknown>): Promise<void> => {
+    setError(undefined);
+    try {
+      await p;
+      await reloadProfiles();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <div>
+      <section className="card" aria-labelledby="profiles-title">
+        <h3 id="profiles-title">{t('profiles.list')}</h3>
+        {profiles.length === 0 ? (
+          <p>{t('profiles.none')}</p>
+        ) : (
+          <ul className="profile-list">
+            {profiles.map((p) => (
+              <li key={p.name} data-testid="profile-item">
+                <strong>{p.name}</strong>
+                {settings.activeProfile === p.name && <span className="badge badge--succeeded">{t('profiles.isActive')}</span>}
+                <span className="muted">
+                  {[p.esp32 ? 'ESP32' : null, p.pi ? 'Pi' : null].filter(Boolean).join(' + ')} · {p.brokerHost}:{p.brokerPort} · {p.keyType.toUpperCase()} · {p.keyMode}
+                </span>
+                <span className="actions">
+                  <button type="button" className="btn btn--small" onClick={() => setEditing(p)}>
+                    {t('profiles.edit')}
+                  </button>
+                  {settings.activeProfile !== p.name && (
+                    <button type="button" className="btn btn--small" onClick={() => void run(client.invoke('settings.update', { activeProfile: p.name }).then(setSettings))}>
+                      {t('profiles.active')}
+                    </button>
+                  )}
+                  <button
+                    type="button"
+                    className="btn btn--small btn--danger"
+                    onClick={() => {
+                      if (confirm(t('profiles.deleteConfirm', { name: p.name }))) void run(client.invoke('profiles.delete', { name: p.name }));
+                    }}
+                  >
+                    {tc('actions.delete')}
+                  </button>
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+        <button type="button" className="btn" onClick={() => setEditing('new')}>
+          {t('profiles.new')}
+        </button>
+        <p role="status">{status}</p>
+        <ErrorNotice error={error} />
+      </section>
+      {editing && (
+        <ProfileForm
+          key={editing === 'new' ? 'new' : editing.name}
+          profile={editing === 'new' ? null : editing}
+          onCancel={() => setEditing(null)}
+          onSaved={(p) => {
+            setEditing(null);
+            setStatus(`${tc('actions.saved')} (${p.name})`);
+            void reloadProfiles();
+          }}
+        />
+      )}
+    </div>
+  );
+}
