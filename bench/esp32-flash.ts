@@ -7,7 +7,8 @@
  *     compresses like real firmware): bytes on the wire and time vs. "compressed bytes ÷ 92,160 B/s";
  *  2. the full station job (probe → certificate from the real server → NVS → flash the whole
  *     bundle with that app → reboot → boot log) for 1 board, then N boards in parallel: makespan;
- *  3. station memory per job (heap + external + array buffers while N jobs run).
+ *  3. station memory per job (heap + external + array buffers while N jobs run), and each
+ *     simulator process's resident memory.
  * Needs the built server (npm run build -w server) and socat. The broker is not involved (the
  * online step is skipped): it measures the station, not the device's Wi-Fi/TLS start-up.
  */
@@ -160,12 +161,24 @@ async function main(): Promise<void> {
     console.log(`1 board: ${(one.ms / 1000).toFixed(2)} s`);
     console.log(`${N} boards in parallel: makespan ${(many.ms / 1000).toFixed(2)} s = ${(many.ms / one.ms).toFixed(3)} × one board (target ≤ 1.3); ${many.states.filter((s) => s === 'succeeded').length}/${N} succeeded`);
     console.log(`station memory per job (peak heap+external+arrayBuffers over baseline ÷ jobs): ${mb(many.perJobBytes)}`);
+    const rss = sims.map((s) => simRss(s.pid)).filter((n): n is number => n !== undefined);
+    if (rss.length) console.log(`simulator process RSS (each board, after its job): ${mb(Math.min(...rss))} … ${mb(Math.max(...rss))}`);
     issuer.close();
   } finally {
     source.close();
     await Promise.all(sims.map((s) => s.stop()));
     await server.stop();
     work.remove();
+  }
+}
+
+/** Resident memory of a simulator process (Linux /proc), bytes. */
+function simRss(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -78,7 +78,7 @@ export const ERROR_TEXT: Record<ErrorCode, { message: string; hint: string }> = 
   },
   MAC_ALREADY_PROVISIONED: {
     message: 'This MAC already has an active certificate.',
-    hint: 'Choose "revoke and reissue" to re-provision it, or stop and check why this board is being provisioned again.',
+    hint: 'Choose "replace" to give the device a new identity (the old certificate stays valid until the device is online with the new one), or stop and check why it is being provisioned again.',
   },
   SERVER_UNREACHABLE: {
     message: 'The issuance server could not be reached.',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import type { JobKind, JobSnapshot, StepStatus } from './jobs.js';
 import { parseMacLoose } from './mac-input.js';
+import { PiAgentSettingsSchema, PiModbusSchema, zRemotePath } from './pi-agent.js';
 import { V, type FieldIssue, zHost, zHttpUrl, zId, zIntRange, zIsoDate, zName, zPem, zPort } from './validation.js';
 
 /**
@@ -122,6 +123,12 @@ export const ProfilePiSchema = z.object({
   installPrefix: z.string().trim().min(1, V.required).refine((s) => s.startsWith('/'), V.path).default('/'),
   serviceManager: z.enum(SERVICE_MANAGERS, { error: V.choice }).default('systemd'),
   onlineTimeoutSec: zIntRange(5, 600).default(60),
+  /** Python 3 on the Pi (Debian's, with its python3-* packages); absent = DEFAULT_PI_PYTHON. */
+  python: zRemotePath.optional(),
+  /** The agent's Modbus RTU section of config.json; absent = no readings. */
+  modbus: PiModbusSchema.optional(),
+  /** Agent settings (MQTT keepalive, offline buffer, renewal); absent = the agent's defaults. */
+  agent: PiAgentSettingsSchema.optional(),
 });
 
 /** A profile as the Settings screen edits it; server and monitor come from the station settings. */
@@ -255,7 +262,8 @@ export const requestSchemas = {
   'jobs.list': None,
   'jobs.cancel': z.object({ jobId: zId }),
   'jobs.retry': z.object({ jobId: zId }),
-  'jobs.answer': z.object({ jobId: zId, questionId: zId, choice: z.string().min(1).max(64), value: z.string().max(1024).optional() }),
+  /** `secret`: a typed password for a question marked `secret`; it reaches the asking step only. */
+  'jobs.answer': z.object({ jobId: zId, questionId: zId, choice: z.string().min(1).max(64), secret: z.string().min(1, V.required).max(1024, V.tooLong).optional() }),
   'jobs.clearFinished': None,
   'jobs.log': z.object({ jobId: zId }),
   'labels.render': z.object({ jobId: zId, format: z.enum(['svg', 'pdf'], { error: V.choice }) }),

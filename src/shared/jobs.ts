@@ -25,6 +25,11 @@ export interface JobQuestion {
   /** Machine-readable facts for the UI (existing serial, fingerprint, ...). */
   facts?: Record<string, string>;
   choices: string[];
+  /**
+   * The answer may carry a secret the operator types (a password): the UI shows a masked field and
+   * sends it beside the choice; it goes to the asking step only, never into a snapshot, event or log.
+   */
+  secret?: boolean;
 }
 
 export interface JobSnapshot {

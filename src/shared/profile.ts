@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PiModbusSchema } from './pi-agent.js';
 
 /**
  * A provisioning profile: everything a bench or field job needs besides the device itself.
@@ -69,7 +70,8 @@ export const ProfileSchema = z.object({
       installPrefix: z.string().default('/'),
       serviceManager: z.enum(['systemd', 'none']).default('systemd'),
       onlineTimeoutSec: z.number().int().positive().default(60),
-      modbus: z.unknown().optional(),
+      /** The agent's `modbus` section of config.json, in the agent's own field names (see pi-agent.ts). */
+      modbus: PiModbusSchema.optional(),
       /** System user the agent runs as (install.sh creates it when missing). */
       serviceUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a plain user name such as gateway-iot').optional(),
       /** Python 3 on the Pi (Debian's, with the python3-* packages). Default /usr/bin/python3. */

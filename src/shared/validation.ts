@@ -31,6 +31,8 @@ export const V = {
   certInvalid: 'certInvalid',
   keyInvalid: 'keyInvalid',
   keyMismatch: 'keyMismatch',
+  numberRange: 'numberRange',
+  remotePath: 'remotePath',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -43,7 +45,11 @@ export interface FieldIssue {
   params?: Record<string, string | number>;
 }
 
-const ENGLISH: Record<ValidationKey, string> = {
+/**
+ * English text of every key: what `toFieldIssues` puts in `message`, and the renderer's English
+ * dictionary (`validation.*`), so the two never drift apart.
+ */
+export const VALIDATION_EN: Record<ValidationKey, string> = {
   required: 'This field is required.',
   tooLong: 'Too long (at most {{max}} characters).',
   tooShort: 'Too short (at least {{min}} characters).',
@@ -58,17 +64,19 @@ const ENGLISH: Record<ValidationKey, string> = {
   wifiPassword: 'A WPA2 password has 8 to 63 characters (leave empty for an open network).',
   choice: 'Pick one of the options.',
   csv: 'The CSV needs a header line mac_address,codigo,nome and at least one row.',
-  template: 'Use text with {mac12}, {mac} or {seq}, at most 30 characters.',
+  template: 'Use letters, digits, - _ . and {mac12}, {mac} or {seq}; at most 30 characters.',
   date: 'Enter a date as YYYY-MM-DD.',
   stationId: 'Use 1 to 32 lowercase letters, digits or dashes.',
   token: 'Paste the API token (at least 16 characters).',
-  path: 'Enter the full path of a folder or file on this station.',
+  path: 'Enter the full path of a folder or file on this station (starting with /).',
   username: 'Enter a user name (letters, digits, ., _ or -).',
   serial: 'Enter the certificate serial in hexadecimal (colons allowed).',
   conflict: 'This name is already used; choose another one.',
   certInvalid: 'This is not a PEM certificate (-----BEGIN CERTIFICATE-----).',
   keyInvalid: 'This is not an unencrypted PEM private key.',
   keyMismatch: 'This key does not belong to the certificate above.',
+  numberRange: 'Enter a number from {{min}} to {{max}}.',
+  remotePath: 'Enter a full path on the Pi, such as /usr/bin/python3 or /dev/ttyUSB0.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */
@@ -76,18 +84,18 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => {
     const params: Record<string, string | number> = {};
     // "range:1:36500" carries both bounds (a single min or max check only knows its own).
-    const ranged = /^(\w+):(\d+):(\d+)$/.exec(issue.message);
+    const ranged = /^(\w+):(-?[\d.]+(?:e\d+)?):(-?[\d.]+(?:e\d+)?)$/.exec(issue.message);
     let key: string;
     if (ranged) {
       key = ranged[1]!;
       params.min = Number(ranged[2]);
       params.max = Number(ranged[3]);
     } else {
-      key = issue.message in ENGLISH ? issue.message : issue.code === 'invalid_type' && issue.input === undefined ? V.required : issue.message;
+      key = issue.message in VALIDATION_EN ? issue.message : issue.code === 'invalid_type' && issue.input === undefined ? V.required : issue.message;
       if ('minimum' in issue && (typeof issue.minimum === 'number' || typeof issue.minimum === 'bigint')) params.min = Number(issue.minimum);
       if ('maximum' in issue && (typeof issue.maximum === 'number' || typeof issue.maximum === 'bigint')) params.max = Number(issue.maximum);
     }
-    const template = ENGLISH[key as ValidationKey];
+    const template = VALIDATION_EN[key as ValidationKey];
     const message = template ? template.replace(/\{\{(\w+)\}\}/g, (_, p: string) => String(params[p] ?? '')) : key;
     return { field: issue.path.map(String).join('.'), key, message, ...(Object.keys(params).length ? { params } : {}) };
   });
@@ -118,4 +126,9 @@ export const zId = z.string().min(1, V.required).max(200, V.tooLong);
 export const zIntRange = (min: number, max: number) => {
   const m = `${V.range}:${min}:${max}`;
   return z.number({ error: m }).int(m).min(min, m).max(max, m);
+};
+/** Any finite number in [min, max]; every failure says both bounds. */
+export const zNumberRange = (min: number, max: number) => {
+  const m = `${V.numberRange}:${min}:${max}`;
+  return z.number({ error: m }).min(min, m).max(max, m);
 };

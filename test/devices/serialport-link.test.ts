@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { SerialPort } from 'serialport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JobFailure } from '../../src/main/jobs/index.js';
 import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
@@ -94,5 +96,44 @@ describe('SerialPortLink on a pseudo-terminal', () => {
     expect(err).toBeInstanceOf(Error);
     expect(host.isOpen).toBe(false);
     await expect(host.write(new Uint8Array([1]))).rejects.toMatchObject({ code: 'PORT_GONE' });
+  });
+
+  it('changes speed only after earlier writes have left the port, and holds new writes until it is done', async () => {
+    const pair = await ptyPair(dir.path, 'd');
+    procs.push(pair.proc);
+    // The device end is open but not read: bytes pile up and the host's write cannot drain.
+    const device = new SerialPort({ path: pair.device, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((resolve, reject) => device.open((e) => (e ? reject(e) : resolve())));
+    device.pause();
+    const host = new SerialPortLink(pair.host);
+    await host.open({ baudRate: 115200 });
+    const speed = (): string => execFileSync(requireTool('stty', 'coreutils'), ['-F', pair.host, 'speed']).toString().trim();
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    const events: string[] = [];
+    const bulk = host.write(new Uint8Array(1 << 20).fill(0x55)).then(() => events.push('bulk written'));
+    await sleep(100);
+    const change = host.setBaudRate(921600).then(() => events.push('speed changed'));
+    const next = host.write(Uint8Array.of(0xaa)).then(() => events.push('next written'));
+    await sleep(300);
+    expect(events).toEqual([]);
+    expect(speed()).toBe('115200'); // not while 1 MB is still on its way out
+    let bytes = 0;
+    let last = -1;
+    device.on('data', (c: Buffer) => {
+      bytes += c.length;
+      last = c[c.length - 1]!;
+    });
+    device.resume();
+    await Promise.all([bulk, change, next]);
+    expect(events).toEqual(['bulk written', 'speed changed', 'next written']);
+    expect(speed()).toBe('921600');
+    // The byte written after the change is not lost to the change (serialport's update() flushes
+    // both queues: tcflush TCIOFLUSH). On a pty, tcdrain returns before socat has read everything,
+    // so part of the bulk may be flushed here; on a USB bridge drain waits for the device.
+    for (let i = 0; i < 100 && last !== 0xaa; i++) await sleep(20);
+    expect(last).toBe(0xaa);
+    expect(bytes).toBeGreaterThan(1 << 19);
+    await host.close();
+    await new Promise<void>((resolve) => device.close(() => resolve()));
   });
 });

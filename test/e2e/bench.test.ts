@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
+import { crlSerials, normSerial } from '../pi/helpers.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { tempDir } from '../support/temp.js';
@@ -117,6 +119,11 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     // device connect again, and now the broker refuses the revoked certificate and only that one.
     const connects = (sim: Esp32Sim): number => sim.output().match(/mqtt connected/g)?.length ?? 0;
     const before = sims.map(connects);
+    // The API answers once the CRL is signed; the broker's copy in the kit is written right after,
+    // asynchronously: restart the broker only once its CRL file lists the victim (else, on a busy
+    // machine, the restarted broker may still load the previous CRL).
+    const victimSerial = station.station.hub.list().find((j) => j.mac === victim.mac && j.state === 'succeeded')!.certificateSerial!;
+    await expect.poll(() => crlSerials(readFileSync(path.join(backend.kitDir!, 'crl.pem'), 'utf8')), { timeout: 15_000 }).toContain(normSerial(victimSerial));
     await backend.restartBroker();
     await victim.waitForLog(/mqtt: connect failed/, 60_000);
     for (const [i, s2] of sims.slice(0, 2).entries()) await expect.poll(() => connects(s2), { timeout: 60_000 }).toBeGreaterThan(before[i]!);

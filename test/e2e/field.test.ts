@@ -1,13 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
-import { stopAgent } from '../pi/helpers.js';
+import { crlVerdict, normSerial, stopAgent } from '../pi/helpers.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { startBackend, type Backend } from '../support/backend.js';
-import { makeSshKeyPair, startSshd, type RunningSshd } from '../support/sshd.js';
+import { createTestUser, makeSshKeyPair, startSshd, type RunningSshd, type TestUser } from '../support/sshd.js';
 import { tempDir } from '../support/temp.js';
+import { isRoot } from '../support/tools.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, createProfile, startTestStation } from './support/station.js';
 import { expectFieldError, fill, goTo } from './support/ui.js';
@@ -25,9 +27,14 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
   let station: WebStation;
   let b: TestBrowser;
   let keyPem: string;
+  // A second login with a password and a sudo that asks for it (needs root to create the user).
+  const testUser: TestUser | undefined = isRoot() ? createTestUser() : undefined;
+  if (!testUser) console.warn('[e2e field] the sudo-password case is skipped: creating a test user with a password needs root');
 
   beforeAll(async () => {
-    [backend, sshd] = await Promise.all([startBackend({ broker: 'mosquitto', monitorName: 'e2e-field' }), startSshd()]);
+    // The agent may run as the test user: it must reach the install prefix inside.
+    execFileSync('chmod', ['755', tmp.path]);
+    [backend, sshd] = await Promise.all([startBackend({ broker: 'mosquitto', monitorName: 'e2e-field' }), startSshd({ allowUsers: [me, ...(testUser ? [testUser.name] : [])] })]);
     const key = makeSshKeyPair(tmp.path, 'installer');
     sshd.authorize(me, key.publicKey);
     keyPem = readFileSync(key.privateKeyFile, 'utf8');
@@ -44,6 +51,7 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
     await stopAgent(prefix);
     await sshd?.stop();
     await backend?.stop();
+    testUser?.remove();
     tmp.remove();
     shots.remove();
   });
@@ -95,4 +103,95 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
     // The key was made on the "Pi" and stays there: the certificate files exist under the prefix.
     expect(readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
   }, 180_000);
+
+  it.skipIf(!testUser)('re-provisions as a user whose sudo asks for a password (a secret answer), with the profile’s Python, Modbus and agent settings; the old certificate is revoked only once online', async () => {
+    const { page } = b;
+    const user = testUser!;
+    const first = station.station.hub.list().find((j) => j.kind === 'pi' && j.state === 'succeeded')!;
+    const oldCert = readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.crt'), 'utf8');
+    // The profile now names its Python and has Modbus readings and agent settings: they reach the Pi.
+    const python = realpathSync('/usr/bin/python3');
+    const h = station.station.handlers;
+    const profile = (await h['profiles.list'](undefined)).find((p) => p.name === 'field')!;
+    await h['profiles.save']({
+      previousName: 'field',
+      profile: {
+        ...profile,
+        pi: {
+          ...profile.pi!,
+          python,
+          modbus: { port: '/dev/ttyTDS-none', baudrate: 19200, parity: 'E', bytesize: 8, stopbits: 1, timeout_s: 0.5, slaves: [{ slave: 3, register: 40, unit: 'bar', scale: 0.01, interval: 30, function: 'input', count: 2, signed: true }] },
+          agent: { keepaliveSec: 20, bufferMaxMessages: 5000, renewBeforeDays: 45 },
+        },
+      },
+    });
+    // Every frame between the browser and the station from here on.
+    const fromStation: string[] = [];
+    const toStation: string[] = [];
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (f) => fromStation.push(String(f.payload)));
+      ws.on('framesent', (f) => toStation.push(String(f.payload)));
+    });
+    await page.reload();
+    await goTo(page, 'field');
+    await page.locator('[data-testid=pi-target]', { hasText: 'Pump house Pi' }).getByRole('button', { name: 'Provision…' }).click();
+    const dialog = page.locator('dialog[open]');
+    await fill(page, 'dialog[open]', { username: user.name });
+    await page.selectOption('dialog[open] [data-field="auth.method"]', 'password');
+    await fill(page, 'dialog[open]', { 'auth.password': user.password });
+    await dialog.getByRole('button', { name: 'Start' }).click();
+
+    await expect.poll(() => station.station.hub.list().filter((j) => j.kind === 'pi').length, { timeout: 10_000 }).toBe(2);
+    const jobId = station.station.hub.list().find((j) => j.kind === 'pi' && j.id !== first.id)!.id;
+    const job = page.locator(`[data-testid=pi-job][data-job-id="${jobId}"]`);
+    // sudo asks: a masked field in the job's question, sent beside the choice.
+    await job.getByText('sudo password needed').waitFor({ timeout: 60_000 });
+    const secretInput = job.locator('input[name=secret]');
+    expect(await secretInput.getAttribute('type')).toBe('password');
+    await screenshot(page, 'field-sudo', shots.path);
+    await secretInput.fill(user.password);
+    await job.getByRole('button', { name: 'Send' }).click();
+    // The MAC already has a certificate (the first test): replace it.
+    await job.getByText('This MAC is already provisioned').waitFor({ timeout: 60_000 });
+    await job.getByRole('button', { name: /^Replace/ }).click();
+    await expect.poll(() => job.getAttribute('data-state'), { timeout: 120_000, interval: 500 }).toMatch(/succeeded|failed/);
+    if ((await job.getAttribute('data-state')) !== 'succeeded') console.error(await job.textContent());
+    expect(await job.getAttribute('data-state')).toBe('succeeded');
+
+    // The sudo password went to the station once, in the answer; nothing the station sent back
+    // (snapshots, job log lines, events) has it, nor does anything in its data folder.
+    const answers = toStation.filter((f) => f.includes('"jobs.answer"') && f.includes(user.password));
+    expect(answers).toHaveLength(1);
+    expect(JSON.parse(answers[0]!).p).toMatchObject({ choice: 'submit', secret: user.password });
+    expect(fromStation.length).toBeGreaterThan(10);
+    expect(fromStation.some((f) => f.includes('"job.log"'))).toBe(true);
+    expect(fromStation.join('\n')).not.toContain(user.password);
+    const dataDir = path.join(tmp.path, 'station');
+    for (const f of readdirSync(dataDir).filter((n) => /^(station-log\.sqlite|settings\.json|secrets\.json)/.test(n))) {
+      expect(readFileSync(path.join(dataDir, f)).includes(Buffer.from(user.password)), f).toBe(false);
+    }
+
+    // A new identity for the same gateway; the old certificate was superseded after the Pi came online.
+    const snap = station.station.hub.get(jobId);
+    expect(snap.gatewayId).toBe(first.gatewayId);
+    expect(normSerial(snap.certificateSerial!)).not.toBe(normSerial(first.certificateSerial!));
+    const client = backend.server.client('operator');
+    const detail = await client.getGateway(snap.gatewayId!);
+    expect(detail.active_certificate?.serial_number).toBe(snap.certificateSerial);
+    const old = detail.certificados.find((c) => c.serial_number === first.certificateSerial);
+    expect(old).toMatchObject({ is_revoked: true, revoke_reason: expect.stringMatching(/^superseded/) });
+    const online = snap.steps.find((st) => st.name === 'online')!;
+    // (the server records whole seconds)
+    expect(Date.parse(old!.revoked_at!)).toBeGreaterThanOrEqual(Math.floor(Date.parse(online.startedAt!) / 1000) * 1000);
+    expect(crlVerdict(oldCert, backend.server.caPem, await client.getCrlPem())).toBe('revoked');
+
+    const config = JSON.parse(readFileSync(path.join(prefix, 'etc/gateway-iot/config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({
+      modbus: { port: '/dev/ttyTDS-none', baudrate: 19200, parity: 'E', timeout_s: 0.5, slaves: [{ slave: 3, register: 40, unit: 'bar', scale: 0.01, interval: 30, function: 'input', count: 2, signed: true }] },
+      mqtt: { host: backend.broker.host, port: backend.broker.port, keepalive: 20 },
+      buffer: { max_messages: 5000 },
+      renewal: { renew_before_days: 45 },
+    });
+    expect(readFileSync(path.join(prefix, 'etc/systemd/system/gateway-mqtt.service'), 'utf8')).toContain(`ExecStart=${python} /opt/gateway-iot/mqtt_client.py`);
+  }, 240_000);
 });

@@ -102,6 +102,37 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await expectFieldError(page, '#profile-form', 'esp32.wifiSsid', /1 to 32 characters/);
     await expectFieldError(page, '#profile-form', 'esp32.wifiPassword', /8 to 63 characters/);
     await expectFieldError(page, '#profile-form', 'validityDays', /from 1 to 36500/);
+    // The Pi agent's settings: python, Modbus RTU readings, agent defaults.
+    await page.locator('#profile-form [data-field="pi.modbusEnabled"]').check();
+    await page.getByRole('button', { name: 'Add a reading' }).click();
+    await page.locator('#profile-form [data-field="pi.agentEnabled"]').check();
+    await fill(page, '#profile-form', {
+      'pi.python': 'python3',
+      'pi.modbus.port': '',
+      'pi.modbus.timeout_s': '0.01',
+      'pi.modbus.slaves.0.slave': '300',
+      'pi.modbus.slaves.0.scale': 'x',
+      'pi.modbus.slaves.0.unit': '',
+      'pi.agent.keepaliveSec': '1',
+    });
+    await page.click('#profile-form button[type=submit]');
+    await expectFieldError(page, '#profile-form', 'pi.python', /full path on the Pi/);
+    await expectFieldError(page, '#profile-form', 'pi.modbus.port', /required/);
+    await expectFieldError(page, '#profile-form', 'pi.modbus.timeout_s', /number from 0.05 to 30/);
+    await expectFieldError(page, '#profile-form', 'pi.modbus.slaves.0.slave', /from 1 to 247/);
+    await expectFieldError(page, '#profile-form', 'pi.modbus.slaves.0.scale', /number from -1000000000 to 1000000000/);
+    await expectFieldError(page, '#profile-form', 'pi.modbus.slaves.0.unit', /required/);
+    await expectFieldError(page, '#profile-form', 'pi.agent.keepaliveSec', /from 5 to 3600/);
+    await fill(page, '#profile-form', {
+      'pi.python': '/usr/local/bin/python3',
+      'pi.modbus.port': '/dev/ttyAMA0',
+      'pi.modbus.timeout_s': '0.5',
+      'pi.modbus.slaves.0.slave': '7',
+      'pi.modbus.slaves.0.register': '100',
+      'pi.modbus.slaves.0.scale': '0.1',
+      'pi.modbus.slaves.0.unit': '°C',
+      'pi.agent.keepaliveSec': '15',
+    });
     await fill(page, '#profile-form', { name: 'line-a', brokerPort: String(station.station.settings.current.broker.port), 'esp32.bundlePath': '/nonexistent/bundle', 'esp32.wifiSsid': 'fabrica', 'esp32.wifiPassword': 'senha-segura-1', validityDays: '' });
     await page.getByRole('button', { name: 'Check bundle' }).click();
     await page.locator('#profile-form [role=alert]', { hasText: 'does not exist' }).waitFor();
@@ -181,6 +212,17 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await page.locator('[data-testid=profile-item]', { hasText: 'line-a' }).getByRole('button', { name: 'Edit' }).click();
     expect(await page.locator('#profile-form [data-field="esp32.wifiPassword"]').getAttribute('aria-describedby')).toBeTruthy();
     await page.locator('#profile-form', { hasText: 'A password is stored' }).waitFor();
+    const value = (name: string) => page.locator(`#profile-form [data-field="${name}"]`).inputValue();
+    expect(await value('pi.python')).toBe('/usr/local/bin/python3');
+    expect(await value('pi.modbus.port')).toBe('/dev/ttyAMA0');
+    expect(await value('pi.modbus.slaves.0.register')).toBe('100');
+    expect(await value('pi.modbus.slaves.0.unit')).toBe('°C');
+    expect(await value('pi.agent.keepaliveSec')).toBe('15');
+    expect(station.station.settings.current.profiles.find((p) => p.name === 'line-a')?.pi).toMatchObject({
+      python: '/usr/local/bin/python3',
+      modbus: { port: '/dev/ttyAMA0', timeout_s: 0.5, slaves: [{ slave: 7, register: 100, scale: 0.1, unit: '°C', interval: 60, function: 'holding', count: 1, signed: false }] },
+      agent: { keepaliveSec: 15, bufferMaxMessages: 10_000, renewBeforeDays: 30 },
+    });
     await goTo(page, 'gateways');
     await expect.poll(() => page.locator('[data-testid=gw-table] tbody tr').count()).toBe(2);
   }, 60_000);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileSchema } from '../../src/shared/profile.js';
 import type { JobSnapshot } from '../../src/shared/jobs.js';
-import { RenewingApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
+import { ApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
 import { buildForChip, loadBundle, type FirmwareBundle } from '../../src/main/esp32/bundle.js';
 import { nvsNamespace, readNvsImage } from '../../src/main/esp32/nvs/index.js';
 import { esp32ProvisionJob, type Esp32JobSettings } from '../../src/main/esp32/provision-job.js';
@@ -19,6 +19,7 @@ import type { TestServer } from '../support/server.js';
 import { freePort } from '../support/ports.js';
 import { startProcess } from '../support/processes.js';
 import { tempDir } from '../support/temp.js';
+import { crlSerials, crlVerdict, normSerial, WatchedIssuer } from '../pi/helpers.js';
 
 // ESP32 bench jobs end to end: the simulator (ROM + stub + a firmware stand-in that reads tdscfg and
 // connects over mTLS), the real issuance server, real Mosquitto with the server's broker kit, and
@@ -29,7 +30,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
   let backend: Backend;
   let server: TestServer;
   let monitor: BrokerMonitor;
-  let issuer: RenewingApiClientIssuer;
+  let issuer: ApiClientIssuer;
   let bundle: FirmwareBundle;
   let log: StationLog;
   const dir = tempDir('tds-esp32-job-');
@@ -47,7 +48,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
       cert: backend.monitor.certPem,
       key: backend.monitor.keyPem,
     });
-    issuer = new RenewingApiClientIssuer(server.client('operator'));
+    issuer = new ApiClientIssuer(server.client('operator'));
     bundle = await loadBundle(MANIFEST);
     log = StationLog.open(path.join(dir.path, 'station-log.sqlite'), { stationId: 'bench-test' });
     log.attach(queue);
@@ -162,16 +163,18 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(final.error).toMatchObject({ code: 'FLASH_VERIFY_FAILED', where: expect.stringMatching(/^flash: bootloader\.bin at 0x1000/) });
   });
 
-  it('asks before re-provisioning a MAC with an active certificate: stop keeps it, revoke replaces it', async () => {
+  it('asks before re-provisioning a MAC with an active certificate: stop keeps it; replace revokes the old one only once the board is online with the new one', async () => {
     const mac = '24:6f:28:bb:00:05';
     const sim = await board(mac);
     const port = sim.hostPath;
-    const run = (answer: string) =>
+    const client = server.client('operator');
+    const watched = new WatchedIssuer(client);
+    const run = (answer: string, jobIssuer: ApiClientIssuer = issuer) =>
       provisionPorts({
         profile: profile(),
         source,
         ports: [port],
-        issuer,
+        issuer: jobIssuer,
         stationId: 'bench-test',
         operator: 'tester',
         reprovision: 'ask',
@@ -189,19 +192,77 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect({ state: first.jobs[0]!.state, error: first.jobs[0]!.error }).toEqual({ state: 'succeeded', error: undefined });
     expect(asked).toHaveLength(0);
     const serial = first.jobs[0]!.certificateSerial!;
+    const part = buildForChip(bundle, 'ESP32').dataPartition;
+    const oldCert = String(nvsNamespace(readNvsImage(sim.readFlash(part.offset, part.size)), 'tds')!.cert_pem);
 
     const stopped = await run('stop');
     expect(asked).toHaveLength(1);
-    expect(asked[0]!.q).toMatchObject({ kind: 'reprovision', choices: ['revoke', 'stop'], facts: expect.objectContaining({ serial, mac }) });
+    expect(asked[0]!.q).toMatchObject({ kind: 'reprovision', choices: ['replace', 'stop'], facts: expect.objectContaining({ serial, mac }) });
     expect(stopped.jobs[0]!.error).toMatchObject({ code: 'MAC_ALREADY_PROVISIONED' });
     expect(await activeSerial(mac)).toBe(serial);
 
-    const replaced = await run('revoke');
-    expect({ state: replaced.jobs[0]!.state, error: replaced.jobs[0]!.error }).toEqual({ state: 'succeeded', error: undefined });
-    expect(replaced.jobs[0]!.certificateSerial).not.toBe(serial);
-    expect(await activeSerial(mac)).toBe(replaced.jobs[0]!.certificateSerial);
-    const detail = await server.client('operator').getGateway(replaced.jobs[0]!.gatewayId!);
+    // At the moment the job confirms: the board holds the new certificate and came online (live)
+    // after its reboot, while the old certificate is still the active one and passes the CRL check.
+    let atConfirm: { oldOnCrl: string; active: string | undefined; pending: string | undefined; onBoard: string; liveOnlineAt: number | undefined } | undefined;
+    watched.onConfirm = async (gatewayId, newSerial) => {
+      const [crl, detail] = await Promise.all([client.getCrlPem(), client.getGateway(gatewayId)]);
+      atConfirm = {
+        oldOnCrl: crlVerdict(oldCert, server.caPem, crl),
+        active: detail.active_certificate?.serial_number,
+        pending: detail.certificados.find((c) => c.serial_number === newSerial)?.status,
+        onBoard: new X509Certificate(String(nvsNamespace(readNvsImage(sim.readFlash(part.offset, part.size)), 'tds')!.cert_pem)).serialNumber,
+        liveOnlineAt: monitor.presence(mac).lastLiveOnlineAt,
+      };
+    };
+    const replaced = await run('replace', watched);
+    const job = replaced.jobs[0]!;
+    expect({ state: job.state, error: job.error }).toEqual({ state: 'succeeded', error: undefined });
+    expect(job.certificateSerial).not.toBe(serial);
+    const rebootAt = Date.parse(job.steps.find((st) => st.name === 'reboot')!.startedAt!);
+    expect(atConfirm).toMatchObject({ oldOnCrl: 'valid', active: serial, pending: 'pending' });
+    expect(normSerial(atConfirm!.onBoard)).toBe(normSerial(job.certificateSerial!));
+    expect(atConfirm!.liveOnlineAt).toBeGreaterThanOrEqual(rebootAt);
+    expect(watched.confirmed).toEqual([job.certificateSerial]);
+    // After: the new certificate is active, the old one revoked (superseded) and refused by the CRL check.
+    expect(await activeSerial(mac)).toBe(job.certificateSerial);
+    const detail = await client.getGateway(job.gatewayId!);
     expect(detail.certificados.find((c) => c.serial_number === serial)).toMatchObject({ is_revoked: true, revoke_reason: expect.stringMatching(/^superseded/) });
+    expect(crlVerdict(oldCert, server.caPem, await client.getCrlPem())).toBe('revoked');
+  }, 120_000);
+
+  it('a replacement that fails mid-flash leaves the old certificate in force and cancels the pending one', async () => {
+    const mac = '24:6f:28:bb:00:0a';
+    const oldBoard = await board(mac);
+    const first = await queue.wait(await submit(oldBoard));
+    expect({ state: first.state, error: first.error }).toEqual({ state: 'succeeded', error: undefined });
+    const oldSerial = first.certificateSerial!;
+    // The same board on another port (say, moved to another hub), unplugged half-way through the app.
+    const again = await board(mac, { faults: ['unplug-at-byte=300000'] });
+    const watched = new WatchedIssuer(server.client('operator'));
+    const device = (await source.list()).find((d) => d.path === again.hostPath)!;
+    const id = queue.submit(esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer: watched, monitor, settings: settings({ reprovision: 'replace' }) }));
+    const failed = await queue.wait(id);
+    // (where: "flash: app.bin at 0x10000, …", or just "flash" when the unplug is first seen as a
+    // write failure and the reconnect at 115200 finds the port gone)
+    expect(failed.error, log.lines(id).map((l) => `[${l.step}] ${l.text}`).join('\n')).toMatchObject({ code: 'PORT_GONE', where: expect.stringMatching(/^flash/) });
+    expect(failed.steps.find((st) => st.name === 'flash')?.status).toBe('failed');
+    const pendingSerial = failed.certificateSerial!;
+    expect(pendingSerial).not.toBe(oldSerial);
+    expect(watched.cancelled).toEqual([pendingSerial]);
+    expect(watched.confirmed).toEqual([]);
+    const client = server.client('operator');
+    expect(await activeSerial(mac)).toBe(oldSerial);
+    const detail = await client.getGateway(first.gatewayId!);
+    expect(detail.certificados.find((c) => c.serial_number === pendingSerial)).toMatchObject({ is_revoked: true, status: 'revoked' });
+    // The board that holds the old certificate still passes the CRL check (and is still connected).
+    const part = buildForChip(bundle, 'ESP32').dataPartition;
+    const oldCert = String(nvsNamespace(readNvsImage(oldBoard.readFlash(part.offset, part.size)), 'tds')!.cert_pem);
+    expect(normSerial(new X509Certificate(oldCert).serialNumber)).toBe(normSerial(oldSerial));
+    const crl = await client.getCrlPem();
+    expect(crlVerdict(oldCert, server.caPem, crl)).toBe('valid');
+    expect(crlSerials(crl)).toContain(normSerial(pendingSerial));
+    expect(monitor.presence(mac).status).toBe('online');
+    expect(log.lines(id).some((l) => l.text.includes(`pending certificate ${pendingSerial} cancelled`))).toBe(true);
   }, 120_000);
 
   it('provisions 8 boards in parallel, each online with its own certificate', async () => {
@@ -372,7 +433,8 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
 
     // Same MAC again, non-interactive, "stop": exit code 1 and the reason in the summary.
     const again = await station(['esp32', 'provision', '--port', sim.hostPath, '--profile', profileFile, '--log-db', logDb, '--on-active-cert', 'stop', '--quiet']);
-    expect(again.code).toBe(1);
+    expect(again.code, again.output).toBe(1);
+    expect(again.stdout, again.output).not.toBe('');
     expect(JSON.parse(again.stdout).jobs[0].error.code).toBe('MAC_ALREADY_PROVISIONED');
   }, 120_000);
 

@@ -97,6 +97,13 @@ describe('fault specs', () => {
     expect(() => applyFault(f, 'melt')).toThrow(/unknown fault "melt" \(known: unplug-at-byte/);
     expect(() => applyFault(f, 'unplug-at-byte')).toThrow(/needs a byte count/);
     expect(() => applyFault(f, 'md5-mismatch=twice')).toThrow(/"once" or "always"/);
+    applyFault(f, 'late-ack');
+    applyFault(f, 'inflate-error=always');
+    expect(f).toMatchObject({ lateAckMs: 3500, inflateError: 'always' });
+    expect(() => applyFault(f, 'late-ack=soon')).toThrow(/late-ack takes milliseconds/);
+    expect(() => applyFault(f, 'inflate-error=twice')).toThrow(/"once" or "always"/);
+    clearFault(f, 'late-ack');
+    expect(f.lateAckMs).toBe(0);
     clearFault(f, 'all');
     expect(f).toEqual(noFaults());
   });

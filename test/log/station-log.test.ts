@@ -99,6 +99,13 @@ describe('StationLog', () => {
     expect(log.query({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) })).toHaveLength(3);
     expect(log.query({ to: '2000-01-01' })).toHaveLength(0);
     expect(() => log.query({ from: 'yesterday-ish' })).toThrow(/not a date/);
+    // count() is the total behind a page: the same filter, without limit/offset.
+    for (const f of [{}, { result: 'succeeded' as const }, { result: ['failed' as const, 'cancelled' as const] }, { serial: '0a1b2c' }, { operator: 'bob' }, { mac: 'aa:bb:cc:00:00:03' }]) {
+      expect(log.count(f)).toBe(log.query(f).length);
+    }
+    expect(log.query({ limit: 1, offset: 1 })).toHaveLength(1);
+    expect(log.count({ limit: 1, offset: 1 })).toBe(3);
+    expect(log.count({ to: '2000-01-01' })).toBe(0);
 
     const rows = parse(log.exportCsv({ result: 'succeeded' }), { columns: true }) as Array<Record<string, string>>;
     expect(rows).toHaveLength(2);

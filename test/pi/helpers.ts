@@ -3,9 +3,12 @@
  * moment (a Wi-Fi drop in the field), and the agent that the `none` service manager started on the
  * "Pi", stopped by the PID in its PID file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
 
 export interface TcpRelay {
   port: number;
@@ -91,5 +94,56 @@ export async function stopAgent(prefix: string, graceMs = 8_000): Promise<void> 
     } catch {
       /* gone */
     }
+  }
+}
+
+/**
+ * `openssl verify -crl_check` of a certificate against the CA and a CRL (the server's current one):
+ * what Mosquitto decides when the device connects.
+ */
+export function crlVerdict(certPem: string, caPem: string, crlPem: string): 'valid' | 'revoked' {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tds-crl-'));
+  try {
+    const f = (name: string, text: string): string => {
+      const file = path.join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const r = spawnSync('openssl', ['verify', '-crl_check', '-CAfile', f('ca.pem', caPem), '-CRLfile', f('crl.pem', crlPem), f('cert.pem', certPem)], { encoding: 'utf8' });
+    const out = `${r.stdout}${r.stderr}`;
+    if (r.status === 0 && /: OK/.test(out)) return 'valid';
+    if (/certificate revoked/.test(out)) return 'revoked';
+    throw new Error(`openssl verify: ${out}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Serial numbers (upper-case hex, no leading zeros) listed in a CRL, read by `openssl crl`. */
+export function crlSerials(crlPem: string): string[] {
+  const r = spawnSync('openssl', ['crl', '-noout', '-text'], { input: crlPem, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl crl: ${r.stderr}`);
+  return [...r.stdout.matchAll(/Serial Number:\s*([0-9A-Fa-f]+)/g)].map((m) => normSerial(m[1]!));
+}
+
+export function normSerial(s: string): string {
+  return s.replace(/:/g, '').replace(/^0+/, '').toUpperCase();
+}
+
+/** The station's real issuer, with a look at the world at the moment a job confirms a pending certificate. */
+export class WatchedIssuer extends ApiClientIssuer {
+  onConfirm: ((gatewayId: number, serial: string) => Promise<void>) | undefined;
+  readonly confirmed: string[] = [];
+  readonly cancelled: string[] = [];
+
+  override async confirmRenewal(gatewayId: number, serialNumber: string, signal?: AbortSignal): Promise<void> {
+    await this.onConfirm?.(gatewayId, serialNumber);
+    await super.confirmRenewal(gatewayId, serialNumber, signal);
+    this.confirmed.push(serialNumber);
+  }
+
+  override async cancelRenewal(gatewayId: number, serialNumber: string, signal?: AbortSignal): Promise<void> {
+    await super.cancelRenewal(gatewayId, serialNumber, signal);
+    this.cancelled.push(serialNumber);
   }
 }

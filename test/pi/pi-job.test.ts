@@ -5,23 +5,24 @@
  * and the station's broker monitor waiting for `online`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../../src/shared/jobs.js';
+import { ApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
 import { JobQueue } from '../../src/main/jobs/queue.js';
 import type { JobLogLine } from '../../src/main/jobs/types.js';
+import { StationLog } from '../../src/main/log/station-log.js';
 import { BrokerMonitor } from '../../src/main/monitor/broker-monitor.js';
 import { HostKeyStore } from '../../src/main/pi/host-key-store.js';
 import { piProvisionJob, type PiJobInput, type PiJobSettings } from '../../src/main/pi/pi-job.js';
-import { SecretInbox } from '../../src/main/pi/secret-inbox.js';
-import { ApiClientIssuer } from '../../src/main/station/server-link.js';
 import { startBackend, type Backend } from '../support/backend.js';
+import { freePort } from '../support/ports.js';
 import { createTestUser, makeSshKeyPair, startSshd, type RunningSshd, type TestUser } from '../support/sshd.js';
 import { tempDir } from '../support/temp.js';
 import { isRoot } from '../support/tools.js';
-import { agentPid, startTcpRelay, stopAgent } from './helpers.js';
+import { agentPid, crlSerials, crlVerdict, normSerial, startTcpRelay, stopAgent, WatchedIssuer } from './helpers.js';
 
 const me = userInfo().username;
 const root = isRoot();
@@ -103,10 +104,11 @@ interface RunResult {
 }
 
 async function runJob(
-  input: Omit<PiJobInput, 'issuer' | 'hostKeys' | 'monitor' | 'target'> & { target?: Partial<PiJobInput['target']> },
-  hooks: { onUpdate?: (s: JobSnapshot, q: JobQueue) => void } = {},
+  input: Omit<PiJobInput, 'issuer' | 'hostKeys' | 'monitor' | 'target'> & { target?: Partial<PiJobInput['target']>; issuer?: ApiClientIssuer },
+  hooks: { onUpdate?: (s: JobSnapshot, q: JobQueue) => void; log?: StationLog } = {},
 ): Promise<RunResult> {
   const queue = new JobQueue();
+  hooks.log?.attach(queue);
   const logs: JobLogLine[] = [];
   const updates: JobSnapshot[] = [];
   queue.onLog((l) => logs.push(l));
@@ -118,7 +120,7 @@ async function runJob(
     piProvisionJob({
       ...input,
       target: { host: sshd.host, port: sshd.port, username: me, auth: { method: 'key', privateKey: readFileSync(stationKey.privateKeyFile) }, ...input.target },
-      issuer: new ApiClientIssuer(backend.server.client('operator')),
+      issuer: input.issuer ?? new ApiClientIssuer(backend.server.client('operator')),
       hostKeys,
       monitor,
     }),
@@ -206,7 +208,7 @@ describe('Pi job over SSH', () => {
     expect((await store.get(sshd.host, sshd.port))?.key).toBe(blob.toString('base64'));
   });
 
-  it('keeps the previous identity and service when the SSH connection drops during the install', async () => {
+  it('keeps the previous identity when the SSH connection drops during a re-provision: files, service, and the old certificate in force', async () => {
     const prefix = newPrefix('pi-cut');
     const mac = 'dc:a6:32:7e:02:01';
     const first = await runJob({ settings: settings(prefix, { mac }) });
@@ -219,8 +221,11 @@ describe('Pi job over SSH', () => {
     const relay = await startTcpRelay(sshd.port);
     const store = new HostKeyStore(path.join(work.path, 'relay-known-hosts.json'));
     let cutAt = 0;
+    const lines: JobLogLine[] = [];
+    let snap: JobSnapshot;
     try {
       const queue = new JobQueue();
+      queue.onLog((l) => lines.push(l));
       queue.onUpdate((s) => {
         // Wi-Fi drops the moment the job starts installing.
         if (!cutAt && s.steps.find((x) => x.name === 'install')?.status === 'running') {
@@ -237,7 +242,7 @@ describe('Pi job over SSH', () => {
           settings: settings(prefix, { mac, reprovision: 'replace' }),
         }),
       );
-      const snap = await queue.wait(id);
+      snap = await queue.wait(id);
       expect(snap.state).toBe('failed');
       expect(snap.error?.code).toBe('SSH_UNREACHABLE');
       expect(snap.error?.where).toMatch(/install/);
@@ -252,14 +257,57 @@ describe('Pi job over SSH', () => {
     expect(readFileSync(path.join(prefix, 'etc/gateway-iot/config.json'), 'utf8')).toBe(before.config);
     expect(agentPid(prefix)).toBe(before.pid);
     expect(monitor.presence(mac).status).toBe('online');
+
+    // On the server the old certificate is still the active one and passes the CRL check; the
+    // pending successor the job got was cancelled (revoked, listed in the CRL).
+    const pendingSerial = snap.certificateSerial!;
+    expect(norm(pendingSerial)).not.toBe(norm(first.snap.certificateSerial!));
+    const client = backend.server.client('operator');
+    const detail = await client.getGateway(first.snap.gatewayId!);
+    expect(norm(detail.active_certificate!.serial_number)).toBe(norm(first.snap.certificateSerial!));
+    expect(detail.certificados.find((c) => norm(c.serial_number) === norm(pendingSerial))).toMatchObject({ is_revoked: true, status: 'revoked', revoke_reason: expect.stringMatching(/cessationOfOperation/) });
+    const crl = await client.getCrlPem();
+    expect(crlVerdict(before.cert, backend.server.caPem, crl)).toBe('valid');
+    expect(crlSerials(crl)).toContain(normSerial(pendingSerial));
+    expect(lines.some((l) => l.text.includes(`pending certificate ${pendingSerial} cancelled`))).toBe(true);
   });
 
-  it('re-provisions a provisioned Pi: new key and certificate, old certificate revoked, agent restarted', async () => {
+  it('rolls a re-provisioned Pi back and cancels the pending certificate when the new identity never comes online', async () => {
+    const prefix = newPrefix('pi-rollback');
+    const mac = 'dc:a6:32:7e:05:01';
+    const first = await runJob({ settings: settings(prefix, { mac }) });
+    expect(first.snap.state, failed(first)).toBe('succeeded');
+    const certFile = path.join(prefix, 'etc/gateway-iot/certs/client.crt');
+    const oldCert = readFileSync(certFile, 'utf8');
+    // The new configuration points the agent at a port where no broker listens: it never comes online.
+    const closed = await freePort();
+    const r = await runJob({ settings: settings(prefix, { mac, reprovision: 'replace', broker: { host: backend.broker.host, port: closed }, onlineTimeoutMs: 5_000 }) });
+    expect(r.snap.state).toBe('failed');
+    expect(r.snap.error?.code).toBe('BROKER_NEVER_SAW_DEVICE');
+    const pendingSerial = r.snap.certificateSerial!;
+    expect(norm(pendingSerial)).not.toBe(norm(first.snap.certificateSerial!));
+    // The Pi is back on its previous certificate and configuration, and online again with it.
+    expect(readFileSync(certFile, 'utf8')).toBe(oldCert);
+    expect(JSON.parse(readFileSync(path.join(prefix, 'etc/gateway-iot/config.json'), 'utf8')).mqtt.port).toBe(backend.broker.port);
+    await monitor.waitForOnline(mac, { timeoutMs: 20_000, since: Date.parse(r.snap.endedAt!) - 10_000 });
+    // The server: old certificate active and valid, the pending one cancelled.
+    const client = backend.server.client('operator');
+    const detail = await client.getGateway(first.snap.gatewayId!);
+    expect(norm(detail.active_certificate!.serial_number)).toBe(norm(first.snap.certificateSerial!));
+    expect(detail.certificados.find((c) => norm(c.serial_number) === norm(pendingSerial))).toMatchObject({ is_revoked: true, status: 'revoked' });
+    const crl = await client.getCrlPem();
+    expect(crlVerdict(oldCert, backend.server.caPem, crl)).toBe('valid');
+    expect(crlSerials(crl)).toContain(normSerial(pendingSerial));
+    expect(r.logs.some((l) => /rolling back to the previous identity/.test(l.text))).toBe(true);
+  });
+
+  it('re-provisions a provisioned Pi: new key and certificate; the old one stays valid until the Pi is online with the new one', async () => {
     const prefix = newPrefix('pi-again');
     const mac = 'dc:a6:32:7e:03:01';
     const first = await runJob({ settings: settings(prefix, { mac }) });
     expect(first.snap.state, failed(first)).toBe('succeeded');
     const certFile = path.join(prefix, 'etc/gateway-iot/certs/client.crt');
+    const oldCert = readFileSync(certFile, 'utf8');
     const oldKey = readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.key'), 'utf8');
     const oldPid = agentPid(prefix);
     // Without --replace the job stops and changes nothing.
@@ -268,47 +316,77 @@ describe('Pi job over SSH', () => {
     expect(agentPid(prefix)).toBe(oldPid);
     expect(serialOf(certFile)).toBe(norm(first.snap.certificateSerial!));
 
-    const again = await runJob({ settings: settings(prefix, { mac, reprovision: 'replace' }) });
+    // Look at the world at the moment the job confirms the new certificate.
+    const client = backend.server.client('operator');
+    const issuer = new WatchedIssuer(client);
+    let atConfirm: { oldOnCrl: string; active: string; pending: string | undefined; onPi: string; liveOnlineAt: number | undefined } | undefined;
+    issuer.onConfirm = async (gatewayId, serial) => {
+      const [crl, detail] = await Promise.all([client.getCrlPem(), client.getGateway(gatewayId)]);
+      atConfirm = {
+        oldOnCrl: crlVerdict(oldCert, backend.server.caPem, crl),
+        active: norm(detail.active_certificate!.serial_number),
+        pending: detail.certificados.find((c) => norm(c.serial_number) === norm(serial))?.status,
+        onPi: serialOf(certFile),
+        liveOnlineAt: monitor.presence(mac).lastLiveOnlineAt,
+      };
+    };
+    const again = await runJob({ settings: settings(prefix, { mac, reprovision: 'replace' }), issuer });
     expect(again.snap.state, failed(again)).toBe('succeeded');
     expect(again.snap.gatewayId).toBe(first.snap.gatewayId);
-    expect(norm(again.snap.certificateSerial!)).not.toBe(norm(first.snap.certificateSerial!));
-    expect(serialOf(certFile)).toBe(norm(again.snap.certificateSerial!));
+    const newSerial = norm(again.snap.certificateSerial!);
+    expect(newSerial).not.toBe(norm(first.snap.certificateSerial!));
+    // Until then: the old certificate passed the CRL check and was the active one, the new one was
+    // pending, installed on the Pi, and the Pi had come online (live status) after the install began.
+    const installStart = Date.parse(again.snap.steps.find((st) => st.name === 'install')!.startedAt!);
+    expect(atConfirm).toMatchObject({ oldOnCrl: 'valid', active: norm(first.snap.certificateSerial!), pending: 'pending', onPi: newSerial });
+    expect(atConfirm!.liveOnlineAt).toBeGreaterThanOrEqual(installStart);
+    expect(issuer.confirmed.map(norm)).toEqual([newSerial]);
+    // After: the old certificate is revoked (superseded) and refused by the CRL check; the new one is active.
+    expect(serialOf(certFile)).toBe(newSerial);
     expect(readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.key'), 'utf8')).not.toBe(oldKey);
     expect(agentPid(prefix)).not.toBe(oldPid);
     // Agent files were already on the Pi with the same bundle: not uploaded again.
     expect(again.logs.some((l) => /agent files already installed/.test(l.text))).toBe(true);
-    const detail = await backend.server.client('operator').getGateway(again.snap.gatewayId!);
-    expect(norm(detail.active_certificate!.serial_number)).toBe(norm(again.snap.certificateSerial!));
+    const detail = await client.getGateway(again.snap.gatewayId!);
+    expect(norm(detail.active_certificate!.serial_number)).toBe(newSerial);
     const old = detail.certificados.find((c) => norm(c.serial_number) === norm(first.snap.certificateSerial!));
-    expect(old?.is_revoked).toBe(true);
+    expect(old).toMatchObject({ is_revoked: true, revoke_reason: expect.stringMatching(/^superseded/) });
+    const crl = await client.getCrlPem();
+    expect(crlVerdict(oldCert, backend.server.caPem, crl)).toBe('revoked');
+    expect(crlVerdict(readFileSync(certFile, 'utf8'), backend.server.caPem, crl)).toBe('valid');
     expect(existsSync(path.join(prefix, 'etc/gateway-iot/.prev'))).toBe(false);
   });
 });
 
 describe.skipIf(!root)('sudo with a password (test user, needs root)', () => {
-  it('asks for the sudo password, retries after a wrong one, installs as root, never logs it', async () => {
+  it('asks for the sudo password as a secret question, retries after a wrong one, installs as root, never records it', async () => {
     const user = testUser!;
     const prefix = newPrefix('pi-sudo');
-    const inbox = new SecretInbox();
     const asked: string[] = [];
-    const r = await runJob(
-      {
-        target: { username: user.name, auth: { method: 'password', password: user.password } },
-        secrets: inbox,
-        settings: settings(prefix, { mac: 'dc:a6:32:7e:04:01', serviceUser: user.name }),
-      },
-      {
-        onUpdate: (s, queue) => {
-          const q = s.question;
-          if (s.state !== 'waiting-input' || !q || asked.includes(q.id)) return;
-          asked.push(q.id);
-          expect(q.kind).toBe('sudo-password');
-          // First a wrong password, then the right one (the UI puts the secret beside the answer).
-          inbox.put(s.id, 'sudo-password', asked.length === 1 ? 'wrong-password' : user.password);
-          queue.answer(s.id, q.id, 'submit');
+    const dbDir = path.join(work.path, 'sudo-station');
+    const log = StationLog.open(path.join(dbDir, 'station-log.sqlite'), { stationId: 'pi-test-station' });
+    let r: RunResult;
+    try {
+      r = await runJob(
+        {
+          target: { username: user.name, auth: { method: 'password', password: user.password } },
+          settings: settings(prefix, { mac: 'dc:a6:32:7e:04:01', serviceUser: user.name }),
         },
-      },
-    );
+        {
+          log,
+          onUpdate: (s, queue) => {
+            const q = s.question;
+            if (s.state !== 'waiting-input' || !q || asked.includes(q.id)) return;
+            asked.push(q.id);
+            expect(q).toMatchObject({ kind: 'sudo-password', secret: true });
+            // First a wrong password, then the right one: the secret goes beside the choice.
+            queue.answer(s.id, q.id, 'submit', { secret: asked.length === 1 ? 'wrong-password' : user.password });
+          },
+        },
+      );
+    } finally {
+      log.close();
+    }
     expect(r.snap.state, failed(r)).toBe('succeeded');
     expect(asked.length).toBe(2);
     const certs = path.join(prefix, 'etc/gateway-iot/certs');
@@ -318,7 +396,12 @@ describe.skipIf(!root)('sudo with a password (test user, needs root)', () => {
     const pid = agentPid(prefix)!;
     expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
     const everything = JSON.stringify(r.logs) + JSON.stringify(r.updates);
-    expect(everything).not.toContain(user.password);
-    expect(everything).not.toContain('wrong-password');
+    expect(everything).toContain('(with a secret, not shown)');
+    const db = Buffer.concat(readdirSync(dbDir).map((f) => readFileSync(path.join(dbDir, f))));
+    expect(db.length).toBeGreaterThan(0);
+    for (const secret of [user.password, 'wrong-password']) {
+      expect(everything).not.toContain(secret);
+      expect(db.includes(Buffer.from(secret))).toBe(false);
+    }
   });
 });

@@ -1,22 +1,41 @@
 import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
-import { ApiClient, ApiError, ServerUnreachableError } from '@tds/server/client';
-import { IssuerError, type ActiveCertificate, type CertificateIssuer, type IssuerErrorKind } from './issuer.js';
+import { ApiClient, ApiError, ServerUnreachableError, type ApiClientOptions } from '@tds/server/client';
+import {
+  IssuerError,
+  type ActiveCertificate,
+  type CertificateIssuer,
+  type IssuerErrorKind,
+  type KeyOrigin,
+  type PendingRenewal,
+  type RenewalRequest,
+} from './issuer.js';
 
-/** CertificateIssuer over the server's HTTP client (`@tds/server/client`). */
+/**
+ * The station's one issuer: every call a provisioning job makes to the issuance server (provision,
+ * renew, the pending-renewal trio, look-ups), over the server's own HTTP client
+ * (`@tds/server/client`), with server errors turned into `IssuerError`s. Used by the ESP32 and Pi
+ * jobs, the station service and both CLIs.
+ */
 export class ApiClientIssuer implements CertificateIssuer {
   readonly serverUrl: string;
 
-  constructor(protected readonly client: ApiClient) {
+  /**
+   * `defaultKeyOrigin` is recorded for provisioning requests that do not say who made the key
+   * (the station, unless told otherwise); renewals always say it.
+   */
+  constructor(
+    readonly client: ApiClient,
+    private readonly defaultKeyOrigin: KeyOrigin = 'station',
+  ) {
     this.serverUrl = client.apiUrl.replace(/\/api\/v1$/, '');
   }
 
-  static fromOptions(options: { baseUrl: string; token: string; caPem?: string; timeoutMs?: number }): ApiClientIssuer {
-    return new ApiClientIssuer(new ApiClient(options));
+  static fromOptions(options: ApiClientOptions, defaultKeyOrigin: KeyOrigin = 'station'): ApiClientIssuer {
+    return new ApiClientIssuer(new ApiClient(options), defaultKeyOrigin);
   }
 
-  async provision(request: ProvisionRequest, signal?: AbortSignal): Promise<ProvisionResponse> {
-    // Keys this station makes are recorded as such on the server.
-    return this.call(() => this.client.provision({ key_origin: 'station', ...request }), signal);
+  provision(request: ProvisionRequest, signal?: AbortSignal): Promise<ProvisionResponse> {
+    return this.call(() => this.client.provision({ key_origin: this.defaultKeyOrigin, ...request }), signal);
   }
 
   async activeCertificate(mac: string, signal?: AbortSignal): Promise<ActiveCertificate | undefined> {
@@ -35,11 +54,32 @@ export class ApiClientIssuer implements CertificateIssuer {
     await this.call(() => this.client.revoke(gatewayId, reason), signal);
   }
 
+  renew(gatewayId: number, request: RenewalRequest, signal?: AbortSignal): Promise<ProvisionResponse> {
+    return this.call(() => this.client.renew(gatewayId, { csr_pem: request.csrPem, key_origin: request.keyOrigin }), signal);
+  }
+
+  async renewPending(gatewayId: number, request: RenewalRequest, signal?: AbortSignal): Promise<PendingRenewal> {
+    const { replaces_serial_number, status: _status, ...response } = await this.call(
+      () => this.client.renewPending(gatewayId, { csr_pem: request.csrPem, key_origin: request.keyOrigin }),
+      signal,
+    );
+    return { ...response, replacesSerialNumber: replaces_serial_number };
+  }
+
+  async confirmRenewal(gatewayId: number, serialNumber: string, signal?: AbortSignal): Promise<void> {
+    await this.call(() => this.client.confirmRenewal(gatewayId, serialNumber), signal);
+  }
+
+  async cancelRenewal(gatewayId: number, serialNumber: string, signal?: AbortSignal): Promise<void> {
+    await this.call(() => this.client.cancelRenewal(gatewayId, serialNumber), signal);
+  }
+
+  /** Closes the client's idle connections. */
   close(): void {
     this.client.close();
   }
 
-  protected async call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) throw abortError();
     try {
       return await fn();
@@ -50,25 +90,10 @@ export class ApiClientIssuer implements CertificateIssuer {
 }
 
 /**
- * ApiClientIssuer plus `renew` (re-provisioning replaces the certificate in one server transaction).
- * What the CLI and the bench use; `keyOrigin` says who made the CSR's key, for the server's records.
+ * Former names: `RenewingApiClientIssuer(client, keyOrigin)` is the same class (renewals now take
+ * the key origin per call). Kept for code outside the station core that still imports it.
  */
-export class RenewingApiClientIssuer extends ApiClientIssuer implements CertificateIssuer {
-  constructor(
-    client: ApiClient,
-    private readonly keyOrigin: 'device' | 'station' = 'station',
-  ) {
-    super(client);
-  }
-
-  static override fromOptions(options: { baseUrl: string; token: string; caPem?: string; timeoutMs?: number }): RenewingApiClientIssuer {
-    return new RenewingApiClientIssuer(new ApiClient(options));
-  }
-
-  async renew(gatewayId: number, csrPem: string, signal?: AbortSignal): Promise<ProvisionResponse> {
-    return this.call(() => this.client.renew(gatewayId, { csr_pem: csrPem, key_origin: this.keyOrigin }), signal);
-  }
-}
+export { ApiClientIssuer as RenewingApiClientIssuer };
 
 function toIssuerError(err: unknown): unknown {
   if (err instanceof ServerUnreachableError) return new IssuerError('unreachable', err.message);

@@ -1,3 +1,4 @@
 export { DeviceKey, pemBytes, type DeviceKeyType } from './device-key.js';
-export { IssuerError, type ActiveCertificate, type CertificateIssuer, type IssuerErrorKind } from './issuer.js';
-export { ApiClientIssuer, RenewingApiClientIssuer } from './api-client-issuer.js';
+export * from './issuer.js';
+export * from './api-client-issuer.js';
+export * from './device-identity.js';

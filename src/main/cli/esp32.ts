@@ -4,8 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { JobQuestion, JobSnapshot } from '../../shared/jobs.js';
-import { ApiClient } from '@tds/server/client';
-import { RenewingApiClientIssuer } from '../certs/api-client-issuer.js';
+import { ApiClientIssuer } from '../certs/api-client-issuer.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { formatUsbId } from '../devices/usb-ids.js';
@@ -101,8 +100,10 @@ export function registerEsp32Commands(program: Command): void {
       .requiredOption('--profile <file>', 'provisioning profile (JSON)')
       .option('--concurrency <n>', 'boards at once (default: all)', parseIntArg)
       .addOption(
-        new Option('--on-active-cert <choice>', 'when a MAC already has an active certificate: ask, revoke (and reissue) or stop')
-          .choices(['ask', 'revoke', 'stop']),
+        new Option(
+          '--on-active-cert <choice>',
+          'when a MAC already has an active certificate: ask, replace (new identity; the old certificate is revoked once the board is online; "revoke" is accepted as the former name) or stop',
+        ).choices(['ask', 'replace', 'revoke', 'stop']),
       )
       .option('--log-db <file>', `station log database (default ${defaultStationLogFile()})`)
       .option('--station-id <id>', 'this station (default: TDS_STATION_ID or the host name)')
@@ -126,12 +127,12 @@ export function registerEsp32Commands(program: Command): void {
         const reprovision = opts.onActiveCert ?? (interactive ? 'ask' : 'stop');
         const stationId = opts.stationId ?? process.env.TDS_STATION_ID ?? os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-');
         const operator = opts.operator ?? profile.operator ?? os.userInfo().username;
-        const issuer = new RenewingApiClientIssuer(
-          new ApiClient({
+        const issuer = ApiClientIssuer.fromOptions(
+          {
             baseUrl: profile.server.url,
             token: resolveSecret(profile.server.token, 'server.token'),
             ...(profile.server.caPem ? { caPem: profile.server.caPem } : {}),
-          }),
+          },
           profile.certificate.keyMode,
         );
         const log = StationLog.open(opts.logDb ?? defaultStationLogFile(), { stationId });

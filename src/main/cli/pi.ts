@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiClient } from '@tds/server/client';
 import { Option, type Command } from 'commander';
 import type { JobSnapshot } from '../../shared/jobs.js';
+import { ApiClientIssuer } from '../certs/api-client-issuer.js';
 import type { Profile } from '../../shared/profile.js';
 import { loadProfileFile, resolveSecret } from '../esp32/profile-file.js';
 import { JobFailure, toJobError } from '../jobs/job-failure.js';
@@ -14,7 +14,6 @@ import { describeProbe } from '../pi/probe.js';
 import { piJobSettings, probePiHost, provisionPi } from '../pi/run-pi.js';
 import type { SshAuth, SshTarget } from '../pi/ssh-session.js';
 import { defaultStationId } from '../settings/settings-store.js';
-import { ApiClientIssuer } from '../station/server-link.js';
 
 interface SshFlags {
   host: string;
@@ -130,18 +129,22 @@ export function registerPiCommands(program: Command): void {
     .option('--operator <name>', 'operator recorded in the log (default: profile operator or OS user)')
     .action(async (f: ProvisionFlags) => {
       let log: StationLog | undefined;
+      let issuer: ApiClientIssuer | undefined;
       try {
         const profile: Profile = await loadProfileFile(f.profile);
         const target = await sshTarget(f);
         const dataDir = f.dataDir ? path.resolve(f.dataDir) : defaultDataDir();
         const stationId = f.stationId ?? defaultStationId();
         log = StationLog.open(path.join(dataDir, 'station-log.sqlite'), { stationId });
-        const client = new ApiClient({
-          baseUrl: profile.server.url,
-          token: resolveSecret(profile.server.token, 'server.token'),
-          ...(profile.server.caPem ? { caPem: profile.server.caPem } : {}),
-          timeoutMs: 20_000,
-        });
+        issuer = ApiClientIssuer.fromOptions(
+          {
+            baseUrl: profile.server.url,
+            token: resolveSecret(profile.server.token, 'server.token'),
+            ...(profile.server.caPem ? { caPem: profile.server.caPem } : {}),
+            timeoutMs: 20_000,
+          },
+          'device',
+        );
         const settings = piJobSettings(profile, {
           operator: f.operator ?? profile.operator ?? os.userInfo().username,
           stationId,
@@ -155,7 +158,7 @@ export function registerPiCommands(program: Command): void {
         const job = await provisionPi({
           target,
           profile,
-          issuer: new ApiClientIssuer(client),
+          issuer,
           hostKeys: HostKeyStore.inDataDir(dataDir),
           settings,
           ...(f.sudoPasswordEnv ? { sudoPassword: envValue(f.sudoPasswordEnv, 'The sudo password') } : {}),
@@ -170,11 +173,11 @@ export function registerPiCommands(program: Command): void {
           },
           onLog: (l) => process.stderr.write(`[${l.step ?? '-'}] ${l.text}\n`),
         });
-        client.close();
         report(job, f.json);
       } catch (err) {
         printFailure(err, f.json);
       } finally {
+        issuer?.close();
         log?.close();
       }
     });

@@ -14,7 +14,9 @@ export interface SerialPortLinkOptions {
  * A real OS serial port (node-serialport) as a SerialLink.
  * - Tracks DTR/RTS itself and always sends both: serialport's `set()` fills missing flags with
  *   defaults (dtr/rts true), which would silently assert the other line.
- * - Changes speed in place (`update`), never by reopening (reopening toggles DTR/RTS on Linux).
+ * - Changes speed in place (`update`), never by reopening (reopening toggles DTR/RTS on Linux),
+ *   and never while bytes are on their way out: a speed change waits until earlier writes have
+ *   left the port, and writes wait for it (a byte sent during the switch reaches the board garbled).
  * - Pseudo-terminals reject modem-line ioctls (ENOTTY): tolerated, the lines are only tracked.
  * - An unrequested close (unplug) is reported to `onClose` with the error.
  */
@@ -25,6 +27,9 @@ export class SerialPortLink implements SerialLink {
   private signalsUnsupported = false;
   private closing = false;
   private presenceTimer: NodeJS.Timeout | undefined;
+  /** Writes in progress, and a speed change in progress: neither starts while the other runs. */
+  private readonly writes = new Set<Promise<void>>();
+  private speedChange: Promise<void> | undefined;
   private readonly dataListeners = new Set<(chunk: Uint8Array) => void>();
   private readonly closeListeners = new Set<(error?: Error) => void>();
 
@@ -96,13 +101,21 @@ export class SerialPortLink implements SerialLink {
   }
 
   async write(data: Uint8Array): Promise<void> {
+    while (this.speedChange) await this.speedChange.catch(() => undefined);
     const port = this.mustBeOpen();
-    await new Promise<void>((resolve, reject) => {
+    const done = new Promise<void>((resolve, reject) => {
       port.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength), (err) => {
         if (err) reject(err);
       });
+      // drain = written to the OS and sent (tcdrain), so a later speed change cannot catch it.
       port.drain((err) => (err ? reject(err) : resolve()));
     });
+    this.writes.add(done);
+    try {
+      await done;
+    } finally {
+      this.writes.delete(done);
+    }
   }
 
   onData(listener: (chunk: Uint8Array) => void): () => void {
@@ -131,8 +144,18 @@ export class SerialPortLink implements SerialLink {
   }
 
   async setBaudRate(baudRate: number): Promise<void> {
+    while (this.speedChange) await this.speedChange.catch(() => undefined);
     const port = this.mustBeOpen();
-    await new Promise<void>((resolve, reject) => port.update({ baudRate }, (err) => (err ? reject(err) : resolve())));
+    const change = (async () => {
+      await Promise.allSettled([...this.writes]);
+      await new Promise<void>((resolve, reject) => port.update({ baudRate }, (err) => (err ? reject(err) : resolve())));
+    })();
+    this.speedChange = change;
+    try {
+      await change;
+    } finally {
+      this.speedChange = undefined;
+    }
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { deflate } from 'node:zlib';
 import { ESPLoader, Transport, type IEspLoaderTerminal } from 'esptool-js';
 import type { SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
+import { writeCompressedParts, type FlashPosition } from './flash-writer.js';
 import { LinkWebSerialPort } from './web-serial-port.js';
 
 /** The ROM bootloader always talks at 115200 first, and boots the app at that speed too. */
@@ -49,15 +48,15 @@ export interface FlashProgress {
 }
 
 /**
- * How images are sent. `station` (default): compressed with Node's native zlib off the event loop,
- * sent block by block with esptool-js's FLASH_DEFL_* commands and verified with the stub's
- * SPI_FLASH_MD5. `esptool`: esptool-js's own `writeFlash` with `calculateMD5Hash`; same wire
- * traffic, but it inflates every block byte by byte to size its timeouts (~2 s of CPU per MB
- * between blocks), which keeps the wire idle (see docs/esp32-station.md, benchmark).
+ * How images are sent. `station` (default, `flash-writer.ts`): compressed with Node's native zlib
+ * off the event loop, sent block by block with esptool-js's FLASH_DEFL_* commands, verified with the
+ * stub's SPI_FLASH_MD5, and a late or garbled answer restarts the part instead of re-sending a block
+ * the stub may already have inflated. `esptool`: esptool-js's own `writeFlash` with
+ * `calculateMD5Hash`; same wire traffic, but it inflates every block byte by byte to size its
+ * timeouts (~2 s of CPU per MB between blocks, wire idle) and retries blocks blindly (kept for the
+ * benchmark's comparison; see docs/esp32-station.md).
  */
 export type FlashEngine = 'station' | 'esptool';
-
-const deflateAsync = promisify(deflate);
 
 export interface SessionOptions {
   baud: number;
@@ -186,63 +185,42 @@ export class EspSession {
     const sorted = [...parts].sort((a, b) => a.address - b.address);
     const totalBytes = sorted.reduce((n, p) => n + p.data.length, 0);
     const before = sorted.map((_, i) => sorted.slice(0, i).reduce((n, p) => n + p.data.length, 0));
-    let current = { index: 0, written: 0 };
-    const report = (index: number, written: number): void => {
-      const part = sorted[index]!;
-      current = { index, written };
-      onProgress?.({ part, partIndex: index, written, fraction: totalBytes > 0 ? (before[index]! + written) / totalBytes : 1 });
+    let position: FlashPosition = { index: 0, phase: 'blocks', written: 0, block: 0, blocks: 0 };
+    const onPosition = (p: FlashPosition): void => {
+      const part = sorted[p.index]!;
+      position = p;
+      onProgress?.({ part, partIndex: p.index, written: p.written, fraction: totalBytes > 0 ? (before[p.index]! + p.written) / totalBytes : 1 });
     };
     const where = (): string => {
-      const part = sorted[current.index];
+      const part = sorted[position.index];
       if (!part) return 'flash';
-      return `${part.name} at 0x${part.address.toString(16)}, ${current.written} of ${part.data.length} bytes written`;
+      const at = `${part.name} at 0x${part.address.toString(16)}`;
+      if (position.phase === 'verify') return `${at}, verifying (MD5)`;
+      if (position.phase === 'finish') return `${at}, all ${part.data.length} bytes sent, finishing the write`;
+      return `${at}, ${position.written} of ${part.data.length} bytes written`;
     };
     try {
-      if ((this.options.flashEngine ?? 'station') === 'esptool') await this.flashWithEsptool(sorted, report);
-      else await this.flashBlocks(sorted, report);
+      if ((this.options.flashEngine ?? 'station') === 'esptool') {
+        await this.flashWithEsptool(sorted, (index, written) => onPosition({ index, phase: 'blocks', written, block: 0, blocks: 0 }));
+      } else {
+        await writeCompressedParts(
+          {
+            loader: this.loader,
+            guard: (p) => this.guard(p),
+            gone: () => this.unplug.error() !== undefined || !this.link.isOpen,
+            log: this.options.log,
+            onPosition,
+          },
+          sorted,
+        );
+      }
     } catch (err) {
       throw this.mapFlashError(err, where());
     }
   }
 
-  private async flashBlocks(parts: readonly FlashPart[], report: (index: number, written: number) => void): Promise<void> {
-    const loader = this.loader;
-    const images = parts.map((p) => padTo4(p.data));
-    // Compress every part in the libuv thread pool now; flashing part i overlaps compressing i+1.
-    const compressed = images.map((img) => deflateAsync(img, { level: 9 }));
-    compressed.forEach((c) => c.catch(() => undefined));
-    for (const [i, part] of parts.entries()) {
-      const image = images[i]!;
-      const data = await this.guard(compressed[i]!);
-      const blockSize = loader.FLASH_WRITE_SIZE;
-      const blocks = await this.guard(loader.flashDeflBegin(image.length, data.length, part.address));
-      this.options.log(`[flash] ${part.name}: ${image.length} bytes compressed to ${data.length} at 0x${part.address.toString(16)}`);
-      report(i, 0);
-      const ratio = image.length / Math.max(1, data.length);
-      let timeout = loader.DEFAULT_TIMEOUT;
-      for (let seq = 0; seq < blocks; seq++) {
-        const block = data.subarray(seq * blockSize, Math.min(data.length, (seq + 1) * blockSize));
-        // Timeout for writing this block's uncompressed bytes (esptool's 40 s per MB, at least 3 s).
-        const blockTimeout = Math.max(3000, loader.timeoutPerMb(loader.ERASE_WRITE_TIMEOUT_PER_MB, Math.ceil(block.length * ratio)));
-        // The ROM writes before it answers; the stub answers at once and writes while the next block arrives.
-        if (!loader.IS_STUB) timeout = blockTimeout;
-        await this.guard(loader.flashDeflBlock(block, seq, timeout));
-        if (loader.IS_STUB) timeout = blockTimeout;
-        report(i, Math.min(image.length, Math.round(((seq + 1) * blockSize * ratio))));
-      }
-      if (loader.IS_STUB) await this.guard(loader.flashDeflFinish(false, timeout));
-      data.fill(0); // the data partition's compressed copy holds the device key
-      report(i, part.data.length);
-      const expected = createHash('md5').update(image).digest('hex');
-      const actual = await this.guard(loader.flashMd5sum(part.address, image.length));
-      if (actual !== expected) {
-        throw new JobFailure('FLASH_VERIFY_FAILED', `The data read back from flash does not match what was written (MD5 ${actual}, expected ${expected}).`);
-      }
-      this.options.log(`[flash] ${part.name}: MD5 verified (${expected})`);
-    }
-  }
-
   private async flashWithEsptool(parts: readonly FlashPart[], report: (index: number, written: number) => void): Promise<void> {
+    // esptool's own loop (comparison engine): blind block retries, see FlashEngine.
     await this.guard(
       this.loader.writeFlash({
         fileArray: parts.map((p) => ({ data: p.data, address: p.address })),
@@ -383,12 +361,4 @@ export function sizeBytes(size: string): number | undefined {
   const m = /^(\d+)(KB|MB)$/.exec(size);
   if (!m) return undefined;
   return Number(m[1]) * (m[2] === 'MB' ? 1024 * 1024 : 1024);
-}
-
-/** esptool pads every image to a multiple of 4 bytes with 0xFF (flash words). */
-function padTo4(data: Uint8Array): Uint8Array {
-  if (data.length % 4 === 0) return data;
-  const out = new Uint8Array(data.length + (4 - (data.length % 4))).fill(0xff);
-  out.set(data);
-  return out;
 }

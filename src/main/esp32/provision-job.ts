@@ -1,11 +1,10 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
+import { checkIssuedCertificate, expandTemplate, IdentityMemory, obtainCertificate, type DeviceIdentity, type ReprovisionPolicy } from '../certs/device-identity.js';
 import { DeviceKey, type DeviceKeyType } from '../certs/device-key.js';
-import { IssuerError, type CertificateIssuer } from '../certs/issuer.js';
+import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialLink } from '../devices/serial-link.js';
 import { formatUsbId } from '../devices/usb-ids.js';
 import { DeviceConsoleClient, provisionWithDeviceKey } from '../device-console/index.js';
-import { JobFailure } from '../jobs/job-failure.js';
+import { isAbortError, JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, JobDefinition, StepHandle } from '../jobs/types.js';
 import type { BrokerMonitor, PresenceEvent } from '../monitor/broker-monitor.js';
 import { BootLogCapture } from './boot-log.js';
@@ -13,8 +12,8 @@ import { buildForChip, type BundleBuild, type FirmwareBundle } from './bundle.js
 import { EspSession, ROM_BAUD, type ChipInfo, type FlashPart, type ResetMode } from './esp-session.js';
 import { buildFactoryDataImage } from './factory-data.js';
 
-/** What the operator decides when a MAC already has an active certificate. */
-export type ReprovisionPolicy = 'ask' | 'revoke' | 'stop';
+/** What the operator decides when a MAC already has an active certificate (`revoke` = former name of `replace`). */
+export type { ReprovisionPolicy } from '../certs/device-identity.js';
 
 export interface Esp32JobSettings {
   contaId: number;
@@ -85,8 +84,8 @@ export const ESP32_STEPS = [
  */
 export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
   const { device, bundle, settings } = input;
-  // Certificates this job issued that never reached a board: a retry may revoke them without asking.
-  const issuedNotInstalled = new Set<string>();
+  // Kept across retries: certificates that never reached the board, replacements already agreed.
+  const memory = new IdentityMemory();
   return {
     kind: 'esp32',
     target: device.path,
@@ -107,11 +106,11 @@ export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
         ...(device.bridge ? { bridge: device.bridge } : {}),
       },
     },
-    run: (ctx) => (settings.keyMode === 'device' ? runDeviceKeyJob(ctx, input, issuedNotInstalled) : runEsp32Job(ctx, input, issuedNotInstalled)),
+    run: (ctx) => (settings.keyMode === 'device' ? runDeviceKeyJob(ctx, input, memory) : runEsp32Job(ctx, input, memory)),
   };
 }
 
-async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, issuedNotInstalled: Set<string>): Promise<void> {
+async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, memory: IdentityMemory): Promise<void> {
   const { device, bundle, issuer, monitor, settings } = input;
   checkKeyMode(bundle, 'station');
   const resetMode = resolveResetMode(input);
@@ -120,14 +119,14 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, issuedNotInsta
   let capture: BootLogCapture | undefined;
   let key: DeviceKey | undefined;
   let dataImage: Uint8Array | undefined;
-  let issuedSerial: string | undefined;
+  let identity: DeviceIdentity | undefined;
+  let flashedNew = false;
   try {
     // ---- probe
     const { chip, build } = await probeStep(ctx, input, link, resetMode, (sess) => (session = sess));
     const mac = chip.mac;
-    const mac12 = mac.replace(/:/g, '');
-    const codigo = expand(settings.codigoTemplate, mac, mac12, input.seq);
-    const nome = expand(settings.nomeTemplate, mac, mac12, input.seq);
+    const codigo = expandTemplate(settings.codigoTemplate, mac, input.seq);
+    const nome = expandTemplate(settings.nomeTemplate, mac, input.seq);
     ctx.update({ gatewayCode: codigo });
 
     // ---- certificate
@@ -135,18 +134,17 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, issuedNotInsta
       key = await DeviceKey.generate(settings.keyType);
       step.detail(`${settings.keyType === 'ec' ? 'EC P-256' : 'RSA-2048'} key made in memory; requesting certificate`);
       const csrPem = await key.csrPem(mac);
-      const request: ProvisionRequest = { mac_address: mac, codigo, nome, conta_id: settings.contaId, csr_pem: csrPem };
-      const response = await issueWithPolicy(ctx, step, issuer, request, settings.reprovision, issuedNotInstalled);
-      await checkIssuedCertificate(response, mac, key);
+      const request = { mac_address: mac, codigo, nome, conta_id: settings.contaId, csr_pem: csrPem };
+      identity = await obtainCertificate({ ctx, step, issuer, request, keyOrigin: 'station', policy: settings.reprovision, memory, device: 'board' });
+      const response = identity.response;
+      checkIssuedCertificate(response, mac, await key.publicKeySha256());
       if (response.codigo) ctx.update({ gatewayCode: response.codigo });
-      issuedSerial = response.serial_number;
-      issuedNotInstalled.add(response.serial_number);
       ctx.update({
         gatewayId: response.gateway_id,
         certificateSerial: response.serial_number,
         certificateExpiresAt: response.expires_at,
       });
-      step.detail(`serial ${response.serial_number}, expires ${response.expires_at}`);
+      step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`);
       return response;
     });
 
@@ -190,7 +188,8 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, issuedNotInsta
         dataImage!.fill(0);
         dataImage = undefined;
       }
-      issuedNotInstalled.delete(issued.serial_number);
+      flashedNew = true;
+      identity!.installed();
       const secs = (performance.now() - t0) / 1000;
       step.detail(`${parts.length} parts, ${total} bytes in ${secs.toFixed(1)} s, MD5 verified`);
     });
@@ -225,17 +224,21 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, issuedNotInsta
       step.detail(`${n} lines${n ? `; last: ${lastLine(capture!.text())}` : ''}`);
     });
 
-    // ---- online
+    // ---- online (then a pending certificate is confirmed: only now is the old one revoked)
     if (!monitor || !online) {
       ctx.skip('online', 'no monitor identity in the profile: cannot watch the broker');
       ctx.log('online check skipped: the profile has no monitor identity', 'warn');
+      await confirmWithoutProof(ctx, identity!);
       return;
     }
     await ctx.step('online', async (step) => {
       step.detail(`waiting for ${mac} on the broker (up to ${Math.round(settings.onlineTimeoutMs / 1000)} s)`);
       try {
         const e = await online!;
-        step.detail(`${e.kind === 'status' ? 'status online' : 'telemetry'} after ${((e.at - rebootAt) / 1000).toFixed(1)} s`);
+        const seen = `${e.kind === 'status' ? 'status online' : 'telemetry'} after ${((e.at - rebootAt) / 1000).toFixed(1)} s`;
+        step.detail(seen);
+        await identity!.confirm(step);
+        if (identity!.previous) step.detail(`${seen}; ${identity!.previous.serialNumber} revoked (superseded)`);
       } catch (err) {
         if (err instanceof JobFailure && err.code === 'BROKER_NEVER_SAW_DEVICE') {
           throw new JobFailure(err.code, err.message, {
@@ -247,16 +250,38 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, issuedNotInsta
         throw err;
       }
     });
+  } catch (err) {
+    await releaseAfterFailure(ctx, identity, err, flashedNew, memory);
+    throw err;
   } finally {
     capture?.stop();
     key?.destroy();
     dataImage?.fill(0);
     await session?.close().catch(() => undefined);
     if (link.isOpen) await link.close().catch(() => undefined);
-    if (issuedSerial && issuedNotInstalled.has(issuedSerial)) {
-      ctx.log(`certificate ${issuedSerial} was issued but never reached the board; a retry will replace it`, 'warn');
-    }
   }
+}
+
+/**
+ * After a failure or a cancel: a pending certificate is cancelled (the board's previous
+ * certificate stays in force); a fresh certificate that never reached the board is left for the
+ * retry to replace.
+ */
+async function releaseAfterFailure(ctx: JobContext, identity: DeviceIdentity | undefined, err: unknown, onBoard: boolean, memory: IdentityMemory): Promise<void> {
+  if (!identity) return;
+  if (identity.pending) {
+    await identity.release(ctx, isAbortError(err, ctx.signal) ? 'job cancelled' : 'job failed');
+    if (onBoard) ctx.log(`the board was already flashed with certificate ${identity.serial}; run the job again to give it a working identity`, 'warn');
+  } else if (memory.issuedNotInstalled.has(identity.serial)) {
+    ctx.log(`certificate ${identity.serial} was issued but never reached the board; a retry will replace it`, 'warn');
+  }
+}
+
+/** No monitor identity: nothing can prove the board online, so a pending successor is confirmed on trust. */
+async function confirmWithoutProof(ctx: JobContext, identity: DeviceIdentity): Promise<void> {
+  if (!identity.pending) return;
+  ctx.log(`confirming certificate ${identity.serial} without seeing the board online (no monitor identity)`, 'warn');
+  await identity.confirm(ctx);
 }
 
 /** Probe step shared by both key modes: reset into the bootloader, read the chip, check the bundle fits. */
@@ -308,7 +333,7 @@ function checkKeyMode(bundle: FirmwareBundle, mode: 'station' | 'device'): void 
  * console make the key and CSR (tds-console/1); the server signs it; the console installs the
  * certificate and configuration and reboots; then wait for the device on the broker.
  */
-async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotInstalled: Set<string>): Promise<void> {
+async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: IdentityMemory): Promise<void> {
   const { bundle, issuer, monitor, settings } = input;
   if (!input.firmwareInstalled) checkKeyMode(bundle, 'device');
   const resetMode = resolveResetMode(input);
@@ -316,6 +341,8 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotI
   let session: EspSession | undefined;
   let client: DeviceConsoleClient | undefined;
   let booted: Promise<unknown> | undefined;
+  let identity: DeviceIdentity | undefined;
+  let committed = false;
   try {
     let mac: string;
     if (!input.firmwareInstalled) {
@@ -363,8 +390,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotI
       const info = await client!.info();
       if (!mac) mac = info.mac.toLowerCase();
       ctx.update({ mac, facts: { firmware: `${info.fw.name} ${info.fw.version}`, chip: `${info.chip.model} rev ${info.chip.revision}` } });
-      const mac12 = mac.replace(/:/g, '');
-      const codigo = expand(settings.codigoTemplate, mac, mac12, input.seq);
+      const codigo = expandTemplate(settings.codigoTemplate, mac, input.seq);
       ctx.update({ gatewayCode: codigo });
       // The console reboots the device at the end; only an "online" after that boot counts (the
       // device may connect as soon as the configuration is committed, and then restart).
@@ -375,9 +401,15 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotI
       const result = await provisionWithDeviceKey({
         console: client!,
         api: {
-          provision: (request) => issueWithPolicy(ctx, step, issuer, { ...request, key_origin: 'device' }, settings.reprovision, issuedNotInstalled),
+          provision: async (request) => {
+            if (!request.csr_pem) throw new JobFailure('DEVICE_CONSOLE_FAILED', 'the device console gave no CSR');
+            const csrRequest = { ...request, csr_pem: request.csr_pem };
+            identity = await obtainCertificate({ ctx, step, issuer, request: csrRequest, keyOrigin: 'device', policy: settings.reprovision, memory, device: 'board' });
+            checkIssuedCertificate(identity.response, mac);
+            return identity.response;
+          },
         },
-        gateway: { codigo, nome: expand(settings.nomeTemplate, mac, mac12, input.seq), contaId: settings.contaId },
+        gateway: { codigo, nome: expandTemplate(settings.nomeTemplate, mac, input.seq), contaId: settings.contaId },
         wifi: { ssid: settings.wifi.ssid, password: settings.wifi.password },
         broker: settings.broker,
         expectedMac: mac,
@@ -389,6 +421,8 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotI
         },
       });
       offBoot();
+      committed = true;
+      identity?.installed();
       ctx.update({ gatewayId: result.gatewayId, certificateSerial: result.serialNumber, certificateExpiresAt: result.expiresAt });
       step.detail(`key made on the device; serial ${result.serialNumber}, expires ${result.expiresAt}`);
       if (monitor) {
@@ -399,6 +433,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotI
 
     if (!monitor || !online) {
       ctx.skip('online', 'no monitor identity in the profile: cannot watch the broker');
+      if (identity) await confirmWithoutProof(ctx, identity);
       return;
     }
     await ctx.step('online', async (step) => {
@@ -406,6 +441,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotI
       try {
         await online!;
         step.detail(`status online after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        await identity?.confirm(step);
       } catch (err) {
         if (err instanceof JobFailure && err.code === 'BROKER_NEVER_SAW_DEVICE') {
           throw new JobFailure(err.code, err.message, { where: err.where ?? 'online', hint: err.hint });
@@ -413,6 +449,9 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, issuedNotI
         throw err;
       }
     });
+  } catch (err) {
+    await releaseAfterFailure(ctx, identity, err, committed, memory);
+    throw err;
   } finally {
     client?.dispose();
     await session?.close().catch(() => undefined);
@@ -459,100 +498,6 @@ async function flashWithFallback(
   }
 }
 
-async function issueWithPolicy(
-  ctx: JobContext,
-  step: StepHandle,
-  issuer: CertificateIssuer,
-  request: ProvisionRequest,
-  policy: ReprovisionPolicy,
-  issuedNotInstalled: Set<string>,
-): Promise<ProvisionResponse & { codigo?: string }> {
-  try {
-    return await issuer.provision(request, step.signal);
-  } catch (err) {
-    if (!(err instanceof IssuerError) || err.kind !== 'conflict') throw mapIssuerError(err, issuer.serverUrl);
-  }
-  const mac = request.mac_address;
-  const active = await issuer.activeCertificate(mac, step.signal).catch((e: unknown) => {
-    throw mapIssuerError(e, issuer.serverUrl);
-  });
-  if (!active) throw new JobFailure('SERVER_REJECTED', `The server refused ${mac} as already provisioned but shows no active certificate for it.`);
-  let choice: string = policy;
-  if (issuedNotInstalled.has(active.serialNumber)) {
-    step.log(`certificate ${active.serialNumber} came from an earlier attempt of this job and never reached the board: replacing it`);
-    choice = 'revoke';
-  } else if (policy === 'ask') {
-    choice = await ctx.ask({
-      kind: 'reprovision',
-      message: `${mac} already has an active certificate (serial ${active.serialNumber}, expires ${active.expiresAt}). Revoke it and issue a new one, or stop?`,
-      facts: {
-        mac,
-        serial: active.serialNumber,
-        expiresAt: active.expiresAt,
-        gatewayId: String(active.gatewayId),
-        ...(active.codigo ? { codigo: active.codigo } : {}),
-      },
-      choices: ['revoke', 'stop'],
-    });
-  }
-  if (choice !== 'revoke') {
-    throw new JobFailure('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing it.`);
-  }
-  if (active.codigo && active.codigo !== request.codigo) {
-    step.log(`the gateway keeps its code ${active.codigo} (the template gave ${request.codigo})`, 'warn');
-  }
-  const codigo = active.codigo ? { codigo: active.codigo } : {};
-  try {
-    if (issuer.renew) {
-      // New certificate + the old one revoked as superseded, atomically on the server.
-      step.log(`replacing certificate ${active.serialNumber} of gateway ${active.gatewayId} (old one revoked as superseded)`);
-      const response = await issuer.renew(active.gatewayId, request.csr_pem!, step.signal);
-      issuedNotInstalled.delete(active.serialNumber);
-      return { ...response, ...codigo };
-    }
-    step.log(`revoking certificate ${active.serialNumber} of gateway ${active.gatewayId} (superseded), then issuing a new one`);
-    await issuer.revoke(active.gatewayId, 'superseded', step.signal);
-    issuedNotInstalled.delete(active.serialNumber);
-    return { ...(await issuer.provision(request, step.signal)), ...codigo };
-  } catch (err) {
-    throw mapIssuerError(err, issuer.serverUrl);
-  }
-}
-
-function mapIssuerError(err: unknown, serverUrl: string): unknown {
-  if (!(err instanceof IssuerError)) return err;
-  switch (err.kind) {
-    case 'unreachable':
-      return new JobFailure('SERVER_UNREACHABLE', `The issuance server ${serverUrl} could not be reached: ${err.message}`, { cause: err });
-    case 'conflict':
-      return new JobFailure('MAC_ALREADY_PROVISIONED', err.message, { cause: err });
-    case 'unauthorized':
-      return new JobFailure('SERVER_REJECTED', `The server refused the station's token: ${err.message}`, {
-        hint: 'Check server.token in the profile (an operator token of this account).',
-        cause: err,
-      });
-    default:
-      return new JobFailure('SERVER_REJECTED', `The server rejected the request: ${err.message}`, { cause: err });
-  }
-}
-
-/** The issued certificate must be for this MAC and this key (never trust a server blindly). */
-async function checkIssuedCertificate(response: ProvisionResponse, mac: string, key: DeviceKey): Promise<void> {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(response.certificate_pem);
-  } catch (err) {
-    throw new JobFailure('SERVER_REJECTED', `The server returned an unreadable certificate: ${(err as Error).message}`);
-  }
-  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
-  if (cn !== mac) throw new JobFailure('SERVER_REJECTED', `The server returned a certificate for CN=${cn ?? '?'}, not ${mac}.`);
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  const got = createHash('sha256').update(spki).digest('hex');
-  if (got !== (await key.publicKeySha256())) {
-    throw new JobFailure('SERVER_REJECTED', 'The server returned a certificate for a different public key than the CSR.');
-  }
-}
-
 function checkFlashSize(chip: ChipInfo, build: BundleBuild): void {
   if (chip.flashSizeBytes === undefined) return; // unknown id: esptool warns; the write itself will tell
   if (chip.flashSizeBytes < build.requiredFlashBytes) {
@@ -577,14 +522,6 @@ function chipFacts(chip: ChipInfo): Record<string, string> {
 
 function formatSize(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024}MB` : `${Math.ceil(bytes / 1024)}KB`;
-}
-
-function expand(template: string, mac: string, mac12: string, seq: number | undefined): string {
-  return template
-    .replaceAll('{mac12}', mac12)
-    .replaceAll('{MAC12}', mac12.toUpperCase())
-    .replaceAll('{mac}', mac)
-    .replaceAll('{seq}', String(seq ?? 1));
 }
 
 function lastLine(text: string): string {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
 import { redactSecrets } from '../log/redact.js';
 import { isAbortError, JobFailure, toJobError } from './job-failure.js';
-import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, StepHandle } from './types.js';
+import { SecretValue } from './secret-value.js';
+import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, SecretAnswer, StepHandle } from './types.js';
 
 export interface JobRunHooks {
   onUpdate(snapshot: JobSnapshot): void;
@@ -11,6 +12,8 @@ export interface JobRunHooks {
 
 /** Progress-only snapshot updates are sent at most this often per job. */
 const PROGRESS_INTERVAL_MS = 100;
+/** Secret answers at least this long are masked in the job's texts while it runs. */
+const MIN_MASKED_SECRET = 4;
 
 /** One execution of a job definition: owns its snapshot, cancel signal and pending question. */
 export class JobRun {
@@ -19,7 +22,9 @@ export class JobRun {
   private readonly controller = new AbortController();
   private readonly snap: JobSnapshot;
   private readonly weights = new Map<string, number>();
-  private question: { q: JobQuestion; resolve(choice: string): void; reject(err: Error): void } | undefined;
+  private question: { q: JobQuestion; resolve(answer: SecretAnswer): void; reject(err: Error): void } | undefined;
+  /** Secrets answered to this run, masked in every text it emits; dropped when it ends. */
+  private readonly secrets = new Set<string>();
   private currentStep: string | undefined;
   private lastProgressEmit = 0;
   private progressTimer: NodeJS.Timeout | undefined;
@@ -69,13 +74,16 @@ export class JobRun {
     this.question?.reject(abortError());
   }
 
-  answer(questionId: string, choice: string): void {
+  /** Answers the open question; `secret` only for a question marked secret, and goes to the asking step only. */
+  answer(questionId: string, choice: string, secret?: string): void {
     const pending = this.question;
     if (!pending || pending.q.id !== questionId) throw new Error(`job ${this.id} has no open question ${questionId}`);
     if (!pending.q.choices.includes(choice)) {
       throw new Error(`'${choice}' is not one of the choices (${pending.q.choices.join(', ')})`);
     }
-    pending.resolve(choice);
+    if (secret !== undefined && !pending.q.secret) throw new Error(`question ${questionId} (${pending.q.kind}) does not take a secret`);
+    if (secret !== undefined && secret.length >= MIN_MASKED_SECRET) this.secrets.add(secret);
+    pending.resolve(secret !== undefined ? { choice, secret: new SecretValue(secret) } : { choice });
   }
 
   /** Runs the definition once; resolves with the final snapshot (never rejects). */
@@ -117,7 +125,7 @@ export class JobRun {
     }
     if (state === 'succeeded') this.snap.progress = 1;
     this.snap.state = state;
-    if (error) this.snap.error = error;
+    if (error) this.snap.error = this.maskError(error);
     delete this.snap.question;
     this.question = undefined;
     this.snap.endedAt = new Date().toISOString();
@@ -126,6 +134,7 @@ export class JobRun {
       state === 'succeeded' ? 'job succeeded' : `job ${state}: ${error?.code ?? ''} ${error?.message ?? ''}${error?.where ? ` (at ${error.where})` : ''}`,
       state === 'succeeded' ? 'info' : 'error',
     );
+    this.secrets.clear();
     this.emit();
   }
 
@@ -141,7 +150,8 @@ export class JobRun {
         this.recomputeProgress();
         this.emit();
       },
-      ask: (q) => this.ask(q),
+      ask: async (q) => (await this.ask(q)).choice,
+      askSecret: (q) => this.ask({ ...q, secret: true }),
       update: (facts) => {
         this.applyFacts(facts);
         this.emit();
@@ -166,12 +176,12 @@ export class JobRun {
       signal: this.controller.signal,
       progress: (fraction, detail) => {
         s.progress = Math.max(0, Math.min(1, fraction));
-        if (detail !== undefined) s.detail = detail;
+        if (detail !== undefined) s.detail = this.mask(detail);
         this.recomputeProgress();
         this.emitProgress();
       },
       detail: (text) => {
-        s.detail = redactSecrets(text);
+        s.detail = this.mask(redactSecrets(text));
         this.emit();
       },
       log: (text, level) => this.log(text, level ?? 'info'),
@@ -189,7 +199,7 @@ export class JobRun {
       s.endedAt = new Date().toISOString();
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
         const e = toJobError(err);
-        s.detail = redactSecrets(e.where ? `${e.message} (${e.where})` : e.message);
+        s.detail = this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message));
       } else {
         s.detail = 'cancelled';
       }
@@ -202,11 +212,11 @@ export class JobRun {
     }
   }
 
-  private ask(input: QuestionInput): Promise<string> {
+  private ask(input: QuestionInput & { secret?: boolean }): Promise<SecretAnswer> {
     if (this.controller.signal.aborted) return Promise.reject(abortError());
     if (this.question) return Promise.reject(new Error('a question is already open'));
     const q: JobQuestion = { id: randomUUID(), ...input };
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<SecretAnswer>((resolve, reject) => {
       const done = (): void => {
         this.question = undefined;
         delete this.snap.question;
@@ -215,10 +225,10 @@ export class JobRun {
       };
       this.question = {
         q,
-        resolve: (choice) => {
+        resolve: (answer) => {
           done();
-          this.log(`operator answered '${choice}' to ${q.kind}`);
-          resolve(choice);
+          this.log(`operator answered '${answer.choice}' to ${q.kind}${answer.secret ? ' (with a secret, not shown)' : ''}`);
+          resolve(answer);
         },
         reject: (err) => {
           done();
@@ -245,7 +255,28 @@ export class JobRun {
   private applyFacts(facts: JobFacts): void {
     const { facts: extra, ...rest } = facts;
     Object.assign(this.snap, rest);
-    if (extra) this.snap.facts = { ...(this.snap.facts ?? {}), ...extra };
+    if (extra) {
+      const masked = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, this.mask(v)]));
+      this.snap.facts = { ...(this.snap.facts ?? {}), ...masked };
+    }
+  }
+
+  /** Replaces every secret answered to this run (a last line of defence: steps must not echo them). */
+  private mask(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join('[secret]');
+    return out;
+  }
+
+  private maskError(e: NonNullable<JobSnapshot['error']>): NonNullable<JobSnapshot['error']> {
+    if (this.secrets.size === 0) return e;
+    return {
+      ...e,
+      message: this.mask(e.message),
+      ...(e.hint !== undefined ? { hint: this.mask(e.hint) } : {}),
+      ...(e.where !== undefined ? { where: this.mask(e.where) } : {}),
+      ...(e.attachment ? { attachment: { label: this.mask(e.attachment.label), text: this.mask(e.attachment.text) } } : {}),
+    };
   }
 
   private recomputeProgress(): void {
@@ -261,7 +292,7 @@ export class JobRun {
   }
 
   private log(text: string, level: JobLogLine['level'] = 'info'): void {
-    const line: JobLogLine = { jobId: this.id, at: new Date().toISOString(), level, text: redactSecrets(text) };
+    const line: JobLogLine = { jobId: this.id, at: new Date().toISOString(), level, text: this.mask(redactSecrets(text)) };
     if (this.currentStep) line.step = this.currentStep;
     this.hooks.onLog(line);
   }

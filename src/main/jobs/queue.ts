@@ -5,7 +5,14 @@ import type { JobDefinition, JobLogLine } from './types.js';
 export interface JobQueueOptions {
   /** How many jobs run at the same time (e.g. one per USB port on the hub). Default 8. */
   concurrency?: number;
+  /**
+   * How many finished jobs stay in memory (for `get`, `list`, `retry`); older ones are dropped
+   * (the station log keeps the history). Default 200.
+   */
+  keepFinished?: number;
 }
+
+export const DEFAULT_KEEP_FINISHED = 200;
 
 type Listener<T> = (value: T) => void;
 
@@ -15,7 +22,10 @@ type Listener<T> = (value: T) => void;
  */
 export class JobQueue {
   private readonly concurrency: number;
+  private readonly keepFinished: number;
   private readonly runs = new Map<string, JobRun>();
+  /** Finished jobs, oldest first: the ones dropped when there are more than `keepFinished`. */
+  private readonly finishedOrder: string[] = [];
   private readonly order: string[] = [];
   private readonly running = new Set<string>();
   private readonly busyTargets = new Set<string>();
@@ -23,9 +33,11 @@ export class JobQueue {
   private readonly resolvers = new Map<string, (s: JobSnapshot) => void>();
   private readonly updateListeners = new Set<Listener<JobSnapshot>>();
   private readonly logListeners = new Set<Listener<JobLogLine>>();
+  private readonly dropListeners = new Set<Listener<string>>();
 
   constructor(options: JobQueueOptions = {}) {
     this.concurrency = Math.max(1, options.concurrency ?? 8);
+    this.keepFinished = Math.max(0, options.keepFinished ?? DEFAULT_KEEP_FINISHED);
   }
 
   /** Queues a job; returns its id. */
@@ -66,8 +78,12 @@ export class JobQueue {
     this.pump();
   }
 
-  answer(jobId: string, questionId: string, choice: string): void {
-    this.mustGet(jobId).answer(questionId, choice);
+  /**
+   * Answers a job's open question. `secret` (a typed password) is accepted only by a question
+   * marked secret and goes to the asking step alone: not to listeners, snapshots or logs.
+   */
+  answer(jobId: string, questionId: string, choice: string, options: { secret?: string } = {}): void {
+    this.mustGet(jobId).answer(questionId, choice, options.secret);
   }
 
   get(jobId: string): JobSnapshot | undefined {
@@ -100,6 +116,12 @@ export class JobQueue {
     return () => this.logListeners.delete(listener);
   }
 
+  /** Called with the id of a finished job dropped from memory (see `keepFinished`). */
+  onDrop(listener: Listener<string>): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
+  }
+
   /** Cancels everything and waits for running jobs to wind down. */
   async shutdown(): Promise<void> {
     for (const run of this.runs.values()) run.cancel();
@@ -125,6 +147,25 @@ export class JobQueue {
       if (resolve) {
         this.resolvers.delete(snapshot.id);
         resolve(snapshot);
+        this.finishedOrder.push(snapshot.id);
+        this.dropOldFinished();
+      }
+    }
+  }
+
+  private dropOldFinished(): void {
+    while (this.finishedOrder.length > this.keepFinished) {
+      const id = this.finishedOrder.shift()!;
+      this.runs.delete(id);
+      this.finished.delete(id);
+      const i = this.order.indexOf(id);
+      if (i >= 0) this.order.splice(i, 1);
+      for (const f of this.dropListeners) {
+        try {
+          f(id);
+        } catch (err) {
+          console.error('job drop listener failed:', err);
+        }
       }
     }
   }

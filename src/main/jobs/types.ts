@@ -1,4 +1,5 @@
 import type { JobKind, JobQuestion, JobSnapshot } from '../../shared/jobs.js';
+import type { SecretValue } from './secret-value.js';
 
 /** One line of a job's log (esptool output, boot log, step notes). Never holds secrets. */
 export interface JobLogLine {
@@ -30,7 +31,13 @@ export interface StepHandle {
   log(text: string, level?: JobLogLine['level']): void;
 }
 
-export type QuestionInput = Omit<JobQuestion, 'id'>;
+export type QuestionInput = Omit<JobQuestion, 'id' | 'secret'>;
+
+/** The answer to a secret question: the choice, and the secret when the operator gave one. */
+export interface SecretAnswer {
+  choice: string;
+  secret?: SecretValue;
+}
 
 /** What a job definition gets to drive its steps. */
 export interface JobContext {
@@ -42,6 +49,12 @@ export interface JobContext {
   skip(name: string, reason: string): void;
   /** Asks the operator; resolves with one of `choices`. Rejects when the job is cancelled. */
   ask(question: QuestionInput): Promise<string>;
+  /**
+   * Asks a question whose answer may carry a secret (a password): the question is marked `secret`
+   * for the UI, and the value reaches only this caller — never the job log, a snapshot, an event or
+   * the station log (and while the job runs, any log line or detail containing it is masked).
+   */
+  askSecret(question: QuestionInput): Promise<SecretAnswer>;
   /** Sets facts on the job snapshot (MAC, certificate serial, firmware, ...). */
   update(facts: JobFacts): void;
   log(text: string, level?: JobLogLine['level']): void;

@@ -248,6 +248,12 @@ export class StationLog {
     return rows.map(toRecord);
   }
 
+  /** How many jobs match `filter` (its `limit`/`offset` are ignored): the total behind a page of `query`. */
+  count(filter: JobFilter = {}): number {
+    const { where, params } = buildWhere(filter);
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs ${where}`).get(params) as { n: number }).n;
+  }
+
   get(jobId: string): JobRecord | undefined {
     const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
     return row ? toRecord(row) : undefined;

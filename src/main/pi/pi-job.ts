@@ -1,8 +1,8 @@
-import { X509Certificate } from 'node:crypto';
 import path from 'node:path/posix';
-import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
+import type { ProvisionResponse } from '@tds/server/contract';
 import { parseMac } from '@tds/server/contract';
-import { IssuerError, type ActiveCertificate, type CertificateIssuer } from '../certs/issuer.js';
+import { checkIssuedCertificate, expandTemplate, IdentityMemory, obtainCertificate, type DeviceIdentity, type ReprovisionPolicy } from '../certs/device-identity.js';
+import type { CertificateIssuer } from '../certs/issuer.js';
 import { JobFailure, isAbortError } from '../jobs/job-failure.js';
 import type { JobContext, JobDefinition, StepHandle } from '../jobs/types.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
@@ -10,25 +10,13 @@ import { loadAgentBundle, locateAgentDir, type AgentBundle } from './agent-bundl
 import type { HostKeyStore } from './host-key-store.js';
 import { describeProbe, probePi, type PiProbe } from './probe.js';
 import { checkSudoPassword, RemoteShell, type Privilege } from './remote-shell.js';
-import type { SecretInbox } from './secret-inbox.js';
 import { HostKeyRefused, SshConnectionLost, SshSession, type SshTarget } from './ssh-session.js';
 
-/**
- * The issuance server as the Pi job uses it. `renew` gives an already provisioned gateway a new
- * certificate from a CSR (re-provisioning); the server supersedes the previous certificate at once.
- * When the server can keep the previous certificate valid until the new one is proven,
- * `renewPending` + `confirmRenewal` are used instead: the old certificate is revoked only after the
- * Pi was seen online with the new one.
- */
-export interface PiIssuer extends CertificateIssuer {
-  renew(gatewayId: number, csrPem: string, signal?: AbortSignal): Promise<ProvisionResponse>;
-  /** New certificate that becomes active (superseding the old one) only on `confirmRenewal`. */
-  renewPending?(gatewayId: number, csrPem: string, signal?: AbortSignal): Promise<ProvisionResponse>;
-  confirmRenewal?(gatewayId: number, serialNumber: string, signal?: AbortSignal): Promise<void>;
-}
+/** The issuance server as the Pi job uses it: the station's one issuer (src/main/certs). */
+export type PiIssuer = CertificateIssuer;
 
 /** What the operator decides when the Pi's MAC already has an active certificate. */
-export type PiReprovisionPolicy = 'ask' | 'replace' | 'stop';
+export type PiReprovisionPolicy = ReprovisionPolicy;
 /** First contact with a host: ask the operator (UI), pin it (trust on first use), or refuse. */
 export type PiHostKeyPolicy = 'ask' | 'accept-new' | 'known';
 
@@ -71,8 +59,11 @@ export interface PiJobInput {
   settings: PiJobSettings;
   /** sudo password known up front (else asked when sudo needs one). */
   sudoPassword?: string;
-  /** Where the UI drops a typed sudo password before answering the `sudo-password` question. */
-  secrets?: SecretInbox;
+  /**
+   * Ask the operator for the sudo password (a secret question) when none was given or it was
+   * refused. Default true; headless runs without anyone to answer turn it off.
+   */
+  askSudoPassword?: boolean;
   /** firmware/rpi (default: found next to the station's code). */
   agentDir?: string;
 }
@@ -101,8 +92,8 @@ export function piProvisionJob(input: PiJobInput): JobDefinition {
   if (!PREFIX_RE.test(settings.installPrefix)) {
     throw new JobFailure('PROFILE_INVALID', `pi.installPrefix "${settings.installPrefix}" must be an absolute path of letters, digits, ".", "_", "-" and "/".`);
   }
-  // Certificates issued by this job that never ran on the Pi: a retry replaces them without asking.
-  const issuedNotInstalled = new Set<string>();
+  // Kept across retries: certificates that never ran on the Pi, replacements already agreed.
+  const memory = new IdentityMemory();
   return {
     kind: 'pi',
     target: `${target.host}:${target.port}`,
@@ -113,7 +104,7 @@ export function piProvisionJob(input: PiJobInput): JobDefinition {
       serverUrl: input.issuer.serverUrl,
       facts: { host: `${target.username}@${target.host}:${target.port}`, prefix: settings.installPrefix, serviceManager: settings.serviceManager },
     },
-    run: (ctx) => new PiJobRun(ctx, input, issuedNotInstalled).run(),
+    run: (ctx) => new PiJobRun(ctx, input, memory).run(),
   };
 }
 
@@ -125,13 +116,13 @@ class PiJobRun {
   private staged = false;
   private committed = false;
   private online = false;
-  /** The new certificate waits for `confirmRenewal` (the previous one is still valid). */
-  private pendingConfirm = false;
+  /** The certificate this run got (a pending successor when the MAC already had one). */
+  private identity: DeviceIdentity | undefined;
 
   constructor(
     private readonly ctx: JobContext,
     private readonly input: PiJobInput,
-    private readonly issuedNotInstalled: Set<string>,
+    private readonly memory: IdentityMemory,
   ) {}
 
   private get s(): PiJobSettings {
@@ -171,36 +162,38 @@ class PiJobRun {
         });
       }
       if (this.s.mac) ctx.log(`using the MAC given for this job (${mac}) instead of the probed one (${probe.mac ?? 'none'})`, 'warn');
-      const mac12 = mac.replace(/:/g, '');
-      const codigo = this.s.gatewayCode ?? expand(this.s.codigoTemplate, mac, mac12);
-      const nome = expand(this.s.nomeTemplate, mac, mac12);
+      const codigo = this.s.gatewayCode ?? expandTemplate(this.s.codigoTemplate, mac);
+      const nome = expandTemplate(this.s.nomeTemplate, mac);
       ctx.update({ mac, gatewayCode: codigo });
 
       const bundle = await this.step('prepare', (step) => this.prepare(step, probe));
       const csrPem = await this.step('key', (step) => this.makeKey(step, mac));
-      const issued = await this.step('certificate', (step) =>
-        this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.contaId, csr_pem: csrPem, key_origin: 'device' }),
-      );
-      const since = await this.step('install', (step) => this.install(step, bundle, issued.response, mac, codigo));
+      const identity = await this.step('certificate', (step) => this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.contaId, csr_pem: csrPem }));
+      const since = await this.step('install', (step) => this.install(step, bundle, identity.response, mac, codigo));
       if (this.input.monitor) {
         await this.step('online', async (step) => {
           step.detail(`waiting for ${mac} on the broker (up to ${Math.round(this.s.onlineTimeoutMs / 1000)} s)`);
           const e = await this.input.monitor!.waitForOnline(mac, { timeoutMs: this.s.onlineTimeoutMs, signal: step.signal, since });
           this.online = true;
-          this.issuedNotInstalled.delete(issued.response.serial_number);
-          step.detail(`${e.kind === 'status' ? 'status online' : 'telemetry'} ${((e.at - since) / 1000).toFixed(1)} s after the restart`);
+          const seen = `${e.kind === 'status' ? 'status online' : 'telemetry'} ${((e.at - since) / 1000).toFixed(1)} s after the restart`;
+          step.detail(seen);
+          // Seen online with the new certificate: only now is the previous one revoked (superseded).
+          await identity.confirm(step);
+          if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`);
         });
       } else {
         this.online = true;
         ctx.skip('online', 'no monitor identity in the profile: the station cannot watch the broker');
+        if (identity.pending) ctx.log(`confirming certificate ${identity.serial} without seeing the Pi online (no monitor identity)`, 'warn');
+        await identity.confirm(ctx);
       }
-      await this.step('finalize', (step) => this.finalize(step, issued.response, issued.previous));
+      await this.step('finalize', (step) => this.finalize(step, identity));
     } catch (err) {
       await this.cleanUpAfterFailure(err);
+      await this.identity?.release(ctx, isAbortError(err, ctx.signal) ? 'job cancelled' : 'job failed');
       throw err;
     } finally {
       this.session?.close();
-      this.input.secrets?.clear(ctx.jobId);
     }
   }
 
@@ -322,15 +315,22 @@ class PiJobRun {
     let password = this.input.sudoPassword;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (password === undefined) {
-        const choice = await this.ctx.ask({
+        if (this.input.askSudoPassword === false) {
+          if (attempt > 0) break;
+          throw new JobFailure('SUDO_PASSWORD_REQUIRED', `sudo on ${target.host} needs the password of ${target.username} and none was given.`, {
+            hint: 'Give it with --sudo-password-env VAR, or log in as a user whose sudo needs no password.',
+          });
+        }
+        // A secret question: the password reaches this step only (never a log, snapshot or event).
+        const answer = await this.ctx.askSecret({
           kind: 'sudo-password',
           message: `sudo on ${target.host} needs the password of ${target.username}.`,
           facts: { host: target.host, user: target.username },
           choices: ['submit', 'cancel'],
         });
-        if (choice !== 'submit') throw new JobFailure('SUDO_PASSWORD_REQUIRED', `sudo on ${target.host} needs a password and none was given.`);
-        password = this.input.secrets?.take(this.ctx.jobId, 'sudo-password');
-        if (password === undefined) throw new JobFailure('SUDO_PASSWORD_REQUIRED', 'The sudo password question was answered without a password.');
+        if (answer.choice !== 'submit') throw new JobFailure('SUDO_PASSWORD_REQUIRED', `sudo on ${target.host} needs a password and none was given.`);
+        if (!answer.secret) throw new JobFailure('SUDO_PASSWORD_REQUIRED', 'The sudo password question was answered without a password.');
+        password = answer.secret.reveal();
       }
       const verdict = await checkSudoPassword(this.session!, password, step.signal);
       if (verdict === 'ok') {
@@ -343,7 +343,6 @@ class PiJobRun {
       }
       step.log('the sudo password was refused', 'warn');
       password = undefined;
-      if (!this.input.secrets) break; // nobody to ask again
     }
     throw new JobFailure('SUDO_PASSWORD_REQUIRED', `sudo on ${target.host} refused the password of ${target.username}.`, { hint: 'Check the password of this user on the Pi and retry.' });
   }
@@ -364,53 +363,23 @@ class PiJobRun {
   }
 
   // ---- certificate -----------------------------------------------------------------------------
-  private async certificate(step: StepHandle, request: ProvisionRequest): Promise<{ response: ProvisionResponse; previous?: ActiveCertificate }> {
-    const { issuer } = this.input;
-    const mac = request.mac_address;
-    let previous: ActiveCertificate | undefined;
-    let response: ProvisionResponse;
-    try {
-      previous = await issuer.activeCertificate(mac, step.signal);
-      if (!previous) {
-        response = await issuer.provision(request, step.signal);
-      } else {
-        await this.decideReprovision(step, previous, mac);
-        if (issuer.renewPending && issuer.confirmRenewal) {
-          step.log(`new certificate for gateway ${previous.gatewayId}; ${previous.serialNumber} stays valid until the Pi is online with it`);
-          response = await issuer.renewPending(previous.gatewayId, request.csr_pem!, step.signal);
-          this.pendingConfirm = true;
-        } else {
-          step.log(`replacing certificate ${previous.serialNumber} of gateway ${previous.gatewayId} (the server supersedes it now)`);
-          response = await issuer.renew(previous.gatewayId, request.csr_pem!, step.signal);
-        }
-      }
-    } catch (err) {
-      throw mapIssuerError(err, issuer.serverUrl);
-    }
-    checkIssued(response, mac);
-    this.issuedNotInstalled.add(response.serial_number);
+  private async certificate(step: StepHandle, request: { mac_address: string; codigo: string; nome: string; conta_id: number; csr_pem: string }): Promise<DeviceIdentity> {
+    const identity = await obtainCertificate({
+      ctx: this.ctx,
+      step,
+      issuer: this.input.issuer,
+      request,
+      keyOrigin: 'device',
+      policy: this.s.reprovision,
+      memory: this.memory,
+      device: 'Pi',
+    });
+    this.identity = identity;
+    const response = identity.response;
+    checkIssuedCertificate(response, request.mac_address);
     this.ctx.update({ gatewayId: response.gateway_id, certificateSerial: response.serial_number, certificateExpiresAt: response.expires_at });
-    step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${previous ? ` (replaces ${previous.serialNumber})` : ''}`);
-    return previous ? { response, previous } : { response };
-  }
-
-  private async decideReprovision(step: StepHandle, active: ActiveCertificate, mac: string): Promise<void> {
-    if (this.issuedNotInstalled.has(active.serialNumber)) {
-      step.log(`certificate ${active.serialNumber} came from an earlier attempt of this job and never ran on the Pi: replacing it`);
-      return;
-    }
-    let choice: string = this.s.reprovision;
-    if (choice === 'ask') {
-      choice = await this.ctx.ask({
-        kind: 'reprovision',
-        message: `${mac} already has an active certificate (serial ${active.serialNumber}, expires ${active.expiresAt}). Give the Pi a new identity (the old certificate is superseded), or stop?`,
-        facts: { mac, serial: active.serialNumber, expiresAt: active.expiresAt, gatewayId: String(active.gatewayId), ...(active.codigo ? { codigo: active.codigo } : {}) },
-        choices: ['replace', 'stop'],
-      });
-    }
-    if (choice !== 'replace') {
-      throw new JobFailure('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything.`);
-    }
+    step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`);
+    return identity;
   }
 
   // ---- install ---------------------------------------------------------------------------------
@@ -477,19 +446,10 @@ class PiJobRun {
   }
 
   // ---- finalize --------------------------------------------------------------------------------
-  private async finalize(step: StepHandle, issued: ProvisionResponse, previous: ActiveCertificate | undefined): Promise<void> {
-    const { issuer } = this.input;
-    if (this.pendingConfirm && issuer.confirmRenewal) {
-      // Seen online with the new certificate: only now is the previous one revoked (superseded).
-      await issuer.confirmRenewal(issued.gateway_id, issued.serial_number, step.signal).catch((err: unknown) => {
-        throw mapIssuerError(err, issuer.serverUrl);
-      });
-      step.log(`certificate ${previous?.serialNumber ?? '?'} revoked (superseded) after ${issued.serial_number} was seen online`);
-    } else if (previous) {
-      step.log(`certificate ${previous.serialNumber} was superseded by the server when ${issued.serial_number} was issued`);
-    }
+  private async finalize(step: StepHandle, identity: DeviceIdentity): Promise<void> {
     await this.shell!.run(['sh', this.installedInstaller(), 'finalize', ...this.prefixArgs], { privileged: true, what: 'drop the previous identity', signal: step.signal });
     await this.removeUploadDir();
+    const previous = identity.previous;
     step.detail(previous ? `previous identity removed from the Pi; certificate ${previous.serialNumber} superseded` : 'backups removed');
   }
 
@@ -508,7 +468,12 @@ class PiJobRun {
     const { ctx } = this;
     const shell = this.shell;
     if (!shell || !this.session || this.session.isClosed) {
-      if (this.committed && !this.online) ctx.log('the SSH connection is gone: the Pi could not be checked or rolled back (re-run the job)', 'warn');
+      if (this.committed && !this.online) {
+        ctx.log(
+          `the SSH connection is gone: the Pi could not be checked or rolled back and may run certificate ${this.identity?.serial ?? '?'}${this.identity?.pending ? ', which is cancelled now' : ''} (re-run the job)`,
+          'warn',
+        );
+      }
       return;
     }
     const cancelled = isAbortError(err);
@@ -544,39 +509,6 @@ function canonicalMac(input: string): string {
   return m.mac;
 }
 
-function expand(template: string, mac: string, mac12: string): string {
-  return template.replaceAll('{mac12}', mac12).replaceAll('{MAC12}', mac12.toUpperCase()).replaceAll('{mac}', mac).replaceAll('{seq}', '1');
-}
-
 function normaliseSerial(s: string): string {
   return s.replace(/:/g, '').replace(/^0+/, '').toLowerCase();
-}
-
-/** The issued certificate must be for this MAC (the Pi checks it matches its key before installing). */
-function checkIssued(response: ProvisionResponse, mac: string): void {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(response.certificate_pem);
-  } catch (err) {
-    throw new JobFailure('SERVER_REJECTED', `The server returned an unreadable certificate: ${(err as Error).message}`);
-  }
-  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
-  if (cn !== mac) throw new JobFailure('SERVER_REJECTED', `The server returned a certificate for CN=${cn ?? '?'}, not ${mac}.`);
-}
-
-function mapIssuerError(err: unknown, serverUrl: string): unknown {
-  if (!(err instanceof IssuerError)) return err;
-  switch (err.kind) {
-    case 'unreachable':
-      return new JobFailure('SERVER_UNREACHABLE', `The issuance server ${serverUrl} could not be reached: ${err.message}`, { cause: err });
-    case 'conflict':
-      return new JobFailure('MAC_ALREADY_PROVISIONED', err.message, { cause: err });
-    case 'unauthorized':
-      return new JobFailure('SERVER_REJECTED', `The server refused the station's token: ${err.message}`, {
-        hint: 'Check server.token in the profile (an operator token of this account).',
-        cause: err,
-      });
-    default:
-      return new JobFailure('SERVER_REJECTED', `The server rejected the request: ${err.message}`, { cause: err });
-  }
 }

@@ -1,4 +1,5 @@
 import type { JobQuestion, JobSnapshot } from '../../shared/jobs.js';
+import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { Profile } from '../../shared/profile.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -7,11 +8,12 @@ import type { StationLog } from '../log/station-log.js';
 import { BrokerMonitor } from '../monitor/broker-monitor.js';
 import { locateAgentDir } from './agent-bundle.js';
 import type { HostKeyStore } from './host-key-store.js';
-import { piProvisionJob, type PiHostKeyPolicy, type PiIssuer, type PiJobSettings, type PiReprovisionPolicy } from './pi-job.js';
+import type { CertificateIssuer } from '../certs/issuer.js';
+import { piProvisionJob, type PiHostKeyPolicy, type PiJobSettings, type PiReprovisionPolicy } from './pi-job.js';
 import { probePi, type PiProbe } from './probe.js';
 import { SshSession, type SshTarget } from './ssh-session.js';
 
-export const DEFAULT_PI_PYTHON = '/usr/bin/python3';
+export { DEFAULT_PI_PYTHON };
 export const DEFAULT_SERVICE_USER = 'gateway-iot';
 
 /** Job settings from a (headless) profile plus the run's own choices. */
@@ -47,7 +49,7 @@ export function piJobSettings(
 export interface ProvisionPiOptions {
   target: SshTarget;
   profile: Profile;
-  issuer: PiIssuer;
+  issuer: CertificateIssuer;
   hostKeys: HostKeyStore;
   settings: PiJobSettings;
   sudoPassword?: string;
@@ -90,6 +92,8 @@ export async function provisionPi(options: ProvisionPiOptions): Promise<JobSnaps
         hostKeys: options.hostKeys,
         settings: options.settings,
         ...(options.sudoPassword !== undefined ? { sudoPassword: options.sudoPassword } : {}),
+        // Without anyone to answer, a refused or missing sudo password fails the job at once.
+        askSudoPassword: options.answer !== undefined,
         ...(options.agentDir ? { agentDir: options.agentDir } : {}),
       }),
     );

@@ -1,11 +1,12 @@
 import os from 'node:os';
 import type { FieldState, PiTarget, ValidRequestOf } from '../../shared/ipc.js';
 import { StationError } from '../../shared/ipc.js';
+import { agentConfigFor, DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import { MdnsPiDiscovery } from '../pi/discovery.js';
 import type { HostKeyStore } from '../pi/host-key-store.js';
-import { piProvisionJob, type PiIssuer } from '../pi/pi-job.js';
-import type { SecretInbox } from '../pi/secret-inbox.js';
+import type { CertificateIssuer } from '../certs/issuer.js';
+import { piProvisionJob } from '../pi/pi-job.js';
 import type { SshAuth } from '../pi/ssh-session.js';
 import type { StationEventBus } from './dispatch.js';
 import type { JobsHub } from './jobs-hub.js';
@@ -39,10 +40,9 @@ export interface FieldDeps {
   hub: JobsHub;
   bus: StationEventBus;
   settings: SettingsService;
-  issuer: () => Promise<PiIssuer>;
+  issuer: () => Promise<CertificateIssuer>;
   monitor: () => BrokerMonitor | undefined;
   hostKeys: HostKeyStore;
-  inbox: SecretInbox;
   discovery?: PiDiscovery;
   /** firmware/rpi when not found next to the code (packaged app). */
   agentDir?: string;
@@ -143,7 +143,6 @@ export class Field {
       issuer,
       ...(monitor ? { monitor } : {}),
       hostKeys: this.deps.hostKeys,
-      secrets: this.deps.inbox,
       ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}),
       ...(this.deps.agentDir ? { agentDir: this.deps.agentDir } : {}),
       settings: {
@@ -156,8 +155,10 @@ export class Field {
         serviceManager: pi.serviceManager,
         // Without a service manager there is no system service to own: the agent runs as the login user.
         serviceUser: pi.serviceManager === 'none' ? req.username : 'gateway-iot',
-        python: '/usr/bin/python3',
+        python: pi.python ?? DEFAULT_PI_PYTHON,
         onlineTimeoutMs: pi.onlineTimeoutSec * 1000,
+        ...(pi.modbus ? { modbus: pi.modbus } : {}),
+        ...(pi.agent ? { agentConfig: agentConfigFor(pi.agent) } : {}),
         operator: s.operator || os.userInfo().username,
         stationId: s.stationId,
         reprovision: 'ask',

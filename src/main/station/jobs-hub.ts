@@ -36,6 +36,7 @@ export class JobsHub {
     this.detach.push(
       queue.onLog((l) => this.bus.emit('job.log', { jobId: l.jobId, at: l.at, step: l.step ?? null, level: l.level, text: l.text })),
     );
+    this.detach.push(queue.onDrop((id) => this.forget(id)));
   }
 
   submit(definition: JobDefinition): string {
@@ -64,7 +65,8 @@ export class JobsHub {
     return this.queue.retry(jobId);
   }
 
-  answer(jobId: string, questionId: string, choice: string): JobSnapshot {
+  /** Answers a job's question; `secret` (a typed password) only for a question marked secret. */
+  answer(jobId: string, questionId: string, choice: string, secret?: string): JobSnapshot {
     const j = this.get(jobId);
     if (!j.question || j.question.id !== questionId) throw new StationError('CONFLICT', 'that question was already answered or withdrawn');
     if (!j.question.choices.includes(choice)) {
@@ -72,7 +74,10 @@ export class JobsHub {
         issues: [{ field: 'choice', key: 'choice', message: 'Pick one of the options.' }],
       });
     }
-    this.queue.answer(jobId, questionId, choice);
+    if (secret !== undefined && !j.question.secret) {
+      throw new StationError('INVALID_INPUT', 'this question does not take a secret', { issues: [{ field: 'secret', key: 'choice', message: 'This question takes no password.' }] });
+    }
+    this.queue.answer(jobId, questionId, choice, secret !== undefined ? { secret } : {});
     return this.get(jobId);
   }
 
@@ -98,6 +103,16 @@ export class JobsHub {
   close(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     for (const d of this.detach) d();
+  }
+
+  /** A finished job the queue dropped from memory: the screens drop it too (the station log keeps it). */
+  private forget(id: string): void {
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+    this.pending.delete(id);
+    this.lastKey.delete(id);
+    if (!this.hidden.delete(id)) this.bus.emit('job.removed', { jobId: id });
   }
 
   private onUpdate(s: JobSnapshot): void {

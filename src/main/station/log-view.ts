@@ -57,7 +57,7 @@ export class LogView {
   query(f: Filter): LogPage {
     const filter = toJobFilter(f);
     const rows = this.log.query({ ...filter, limit: f.limit, offset: f.offset }).map(toLogRow);
-    const total = f.offset === 0 && rows.length < f.limit ? rows.length : this.log.query({ ...filter, limit: 100_000 }).length;
+    const total = f.offset === 0 && rows.length < f.limit ? rows.length : this.log.count(filter);
     return { rows, total };
   }
 

@@ -1,8 +1,6 @@
 import { ApiClient, ApiError, ServerUnreachableError } from '@tds/server/client';
 import { StationError } from '../../shared/ipc.js';
-import { ApiClientIssuer as EspIssuer } from '../certs/api-client-issuer.js';
-import { IssuerError } from '../certs/issuer.js';
-import type { PiIssuer } from '../pi/pi-job.js';
+import { ApiClientIssuer } from '../certs/api-client-issuer.js';
 import { SECRET } from '../settings/secret-store.js';
 import type { SettingsService } from './settings-service.js';
 
@@ -30,30 +28,8 @@ export function toStationError(err: unknown): unknown {
   return err;
 }
 
-/**
- * The jobs' issuer: the shared ApiClientIssuer (ESP32 team) plus `renew`, which the Pi job uses to
- * give an already provisioned Pi a new certificate from its CSR.
- */
-export class StationIssuer extends EspIssuer implements PiIssuer {
-  constructor(private readonly api: ApiClient) {
-    super(api);
-  }
-
-  async renew(gatewayId: number, csrPem: string) {
-    try {
-      return await this.api.renew(gatewayId, { csr_pem: csrPem });
-    } catch (err) {
-      if (err instanceof ServerUnreachableError) throw new IssuerError('unreachable', err.message);
-      if (err instanceof ApiError) {
-        throw new IssuerError(err.status === 409 ? 'conflict' : err.status === 401 || err.status === 403 ? 'unauthorized' : 'rejected', err.error, err.status, err.details as Record<string, unknown> | undefined);
-      }
-      throw err;
-    }
-  }
-}
-
-/** Former name, still imported by src/main/cli/pi.ts. */
-export { StationIssuer as ApiClientIssuer };
+/** The jobs' issuer now lives in src/main/certs; re-exported for code that imported it from here. */
+export { ApiClientIssuer } from '../certs/api-client-issuer.js';
 
 /**
  * The station's connection to its issuance server: the bundled one (standalone mode) or a remote
@@ -89,8 +65,9 @@ export class ServerLink {
     return this.cached.client;
   }
 
-  async issuer(): Promise<StationIssuer> {
-    return new StationIssuer(await this.client());
+  /** The jobs' issuer over this endpoint's client (shared, so it is not closed by the jobs). */
+  async issuer(): Promise<ApiClientIssuer> {
+    return new ApiClientIssuer(await this.client());
   }
 
   /** Runs `fn` with the client, mapping server errors to contract errors. */

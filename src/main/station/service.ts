@@ -1,12 +1,12 @@
 import path from 'node:path';
 import type { AppInfo, FileData, StationSettingsView } from '../../shared/ipc.js';
 import { StationError } from '../../shared/ipc.js';
+import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { JobQueue } from '../jobs/queue.js';
 import { StationLog } from '../log/station-log.js';
 import { HostKeyStore } from '../pi/host-key-store.js';
-import { SecretInbox } from '../pi/secret-inbox.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import { SettingsStore } from '../settings/settings-store.js';
 import type { StandaloneHost } from '../standalone/types.js';
@@ -36,6 +36,8 @@ export interface StationOptions {
   agentDir?: string;
   /** Jobs at once (default 16: one per port of a big hub). */
   concurrency?: number;
+  /** Finished jobs kept in memory for the live screens (default 200; the station log keeps all). */
+  keepFinishedJobs?: number;
   jobOverrides?: BenchDeps['jobOverrides'];
   /** Telemetry freshness for live presence (default: the monitor's 120 s). */
   monitorFreshnessMs?: number;
@@ -63,7 +65,6 @@ export class StationService {
     readonly monitor: MonitorLink,
     private readonly logView: LogView,
     private readonly gateways: Gateways,
-    private readonly inbox: SecretInbox,
   ) {
     this.handlers = this.buildHandlers();
   }
@@ -81,7 +82,7 @@ export class StationService {
       return { bundledServer: st ? st.server : null, embeddedBroker: st ? st.broker : null };
     });
     const stationLog = StationLog.open(path.join(options.dataDir, 'station-log.sqlite'), { stationId: persisted.stationId });
-    const queue = new JobQueue({ concurrency: options.concurrency ?? 16 });
+    const queue = new JobQueue({ concurrency: options.concurrency ?? 16, ...(options.keepFinishedJobs !== undefined ? { keepFinished: options.keepFinishedJobs } : {}) });
     const hub = new JobsHub(queue, stationLog, bus);
     const server = new ServerLink(settings, () => standalone?.endpoint() ?? null);
     const monitor = new MonitorLink(bus, () => ref.service!.monitorConfig(), options.monitorFreshnessMs);
@@ -95,7 +96,6 @@ export class StationService {
       monitor: () => monitor.current,
       ...(options.jobOverrides ? { jobOverrides: options.jobOverrides } : {}),
     });
-    const inbox = new SecretInbox();
     const field = new Field({
       hub,
       bus,
@@ -103,16 +103,11 @@ export class StationService {
       issuer: () => server.issuer(),
       monitor: () => monitor.current,
       hostKeys: HostKeyStore.inDataDir(options.dataDir),
-      inbox,
       ...(options.discovery ? { discovery: options.discovery } : {}),
       ...(options.agentDir ? { agentDir: options.agentDir } : {}),
     });
-    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)), inbox);
+    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)));
     ref.service = service;
-    // Finished jobs' one-time secrets never outlive the job.
-    queue.onUpdate((s) => {
-      if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled') inbox.clear(s.id);
-    });
     service.closers.push(
       () => bench.close(),
       () => field.close(),
@@ -250,7 +245,7 @@ export class StationService {
               brokerPort: result.broker?.port ?? r.brokerPort,
               keyType: 'ec',
               keyMode: 'station',
-              pi: { installPrefix: '/', serviceManager: 'systemd', onlineTimeoutSec: 60 },
+              pi: { installPrefix: '/', serviceManager: 'systemd', onlineTimeoutSec: 60, python: DEFAULT_PI_PYTHON },
             });
             d.activeProfile = 'default';
           }
@@ -270,11 +265,7 @@ export class StationService {
       'jobs.list': async () => this.hub.list(),
       'jobs.cancel': async (r) => this.hub.cancel(r.jobId),
       'jobs.retry': async (r) => ({ jobId: this.hub.retry(r.jobId) }),
-      'jobs.answer': async (r) => {
-        const job = this.hub.get(r.jobId);
-        if (job.question?.kind === 'sudo-password' && r.value !== undefined) this.inbox.put(r.jobId, 'sudo-password', r.value);
-        return this.hub.answer(r.jobId, r.questionId, r.choice);
-      },
+      'jobs.answer': async (r) => this.hub.answer(r.jobId, r.questionId, r.choice, r.secret),
       'jobs.clearFinished': async () => this.hub.clearFinished(),
       'jobs.log': async (r) => this.hub.lines(r.jobId),
       'labels.render': (r) => this.label(r.jobId, r.format),

@@ -72,7 +72,9 @@ export function JobQuestionPanel({ job }: { job: JobSnapshot }) {
     setBusy(true);
     setError(undefined);
     try {
-      await client.invoke('jobs.answer', { jobId: job.id, questionId: q.id, choice, ...(q.kind === 'sudo-password' ? { value } : {}) });
+      // A secret question's value goes beside the choice, straight to the asking step.
+      await client.invoke('jobs.answer', { jobId: job.id, questionId: q.id, choice, ...(q.secret && value ? { secret: value } : {}) });
+      setValue('');
     } catch (err) {
       setError(err);
     } finally {
@@ -94,10 +96,10 @@ export function JobQuestionPanel({ job }: { job: JobSnapshot }) {
           ))}
         </dl>
       )}
-      {q.kind === 'sudo-password' && (
+      {q.secret && (
         <label className="field">
           {t('question.passwordLabel')}
-          <input type="password" value={value} autoComplete="off" onChange={(e) => setValue(e.target.value)} />
+          <input type="password" name="secret" value={value} autoComplete="off" onChange={(e) => setValue(e.target.value)} />
         </label>
       )}
       <div className="actions">

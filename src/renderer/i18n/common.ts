@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../../shared/errors.js';
 import type { IpcErrorCode } from '../../shared/ipc.js';
+import { VALIDATION_EN } from '../../shared/validation.js';
 import type { Strings } from './types.js';
 
 /** Strings shared by every screen. pt-BR must have exactly the same keys (checked by the type). */
@@ -88,6 +89,7 @@ export const en = {
       no: 'No',
       reissue: 'Revoke and reissue',
       revoke: 'Revoke and reissue',
+      replace: 'Replace (old certificate revoked once online)',
       stop: 'Stop',
       abort: 'Stop',
       cancel: 'Cancel',
@@ -143,7 +145,7 @@ export const en = {
       FLASH_TOO_SMALL: 'Use a board with enough flash or a bundle for this flash size.',
       FLASH_VERIFY_FAILED: 'Retry; if it repeats, lower the baud rate, change the cable or replace the board.',
       FLASH_WRITE_FAILED: 'Retry; if it repeats, try a shorter USB cable, a powered hub or a lower baud rate in the profile.',
-      MAC_ALREADY_PROVISIONED: 'Choose "revoke and reissue" to provision it again, or check why this board is here again.',
+      MAC_ALREADY_PROVISIONED: 'Choose "replace" to give the device a new identity (the old certificate stays valid until it is online with the new one), or check why it is here again.',
       SERVER_UNREACHABLE: 'Check the server URL in Settings, the network, and that the server runs.',
       SERVER_REJECTED: 'Check the token, the account and the gateway code.',
       BROKER_NEVER_SAW_DEVICE: 'Read the boot log: check the Wi-Fi name/password and the broker address in the profile.',
@@ -160,34 +162,8 @@ export const en = {
       INTERNAL: 'Retry; if it repeats, export the log and report it.',
     },
   },
-  validation: {
-    summary: 'Please fix the fields marked below.',
-    required: 'This field is required.',
-    tooLong: 'Too long (at most {{max}} characters).',
-    tooShort: 'Too short (at least {{min}} characters).',
-    url: 'Enter an http(s) URL such as https://server.example:8443.',
-    port: 'Enter a port number from 1 to 65535.',
-    host: 'Enter a host name or IP address such as 192.168.1.20 or broker.local.',
-    positiveInt: 'Enter a whole number greater than zero.',
-    range: 'Enter a whole number from {{min}} to {{max}}.',
-    mac: 'Enter a MAC address such as aa:bb:cc:dd:ee:ff.',
-    pem: 'Paste PEM text starting with -----BEGIN.',
-    wifiSsid: 'A Wi-Fi network name has 1 to 32 characters.',
-    wifiPassword: 'A WPA2 password has 8 to 63 characters (leave empty for an open network).',
-    choice: 'Pick one of the options.',
-    csv: 'The CSV needs a header line mac_address,codigo,nome and at least one row.',
-    template: 'Use letters, digits, - _ . and {mac12}, {mac} or {seq}; at most 30 characters.',
-    date: 'Enter a date as YYYY-MM-DD.',
-    stationId: 'Use 1 to 32 lowercase letters, digits or dashes.',
-    token: 'Paste the API token (at least 16 characters).',
-    path: 'Enter the full path of a folder or file on this station (starting with /).',
-    username: 'Enter a user name (letters, digits, ., _ or -).',
-    serial: 'Enter the certificate serial in hexadecimal (colons allowed).',
-    conflict: 'This name is already used; choose another one.',
-    certInvalid: 'This is not a PEM certificate (-----BEGIN CERTIFICATE-----).',
-    keyInvalid: 'This is not an unencrypted PEM private key.',
-    keyMismatch: 'This key does not belong to the certificate above.',
-  },
+  // One wording for the core's messages and the form's (src/shared/validation.ts).
+  validation: { summary: 'Please fix the fields marked below.', ...VALIDATION_EN },
   common: {
     yes: 'Yes',
     no: 'No',
@@ -288,6 +264,7 @@ export const ptBR: Strings<typeof en> = {
       no: 'Não',
       reissue: 'Revogar e emitir de novo',
       revoke: 'Revogar e emitir de novo',
+      replace: 'Substituir (o certificado antigo é revogado quando o novo estiver online)',
       stop: 'Parar',
       abort: 'Parar',
       cancel: 'Cancelar',
@@ -343,7 +320,7 @@ export const ptBR: Strings<typeof en> = {
       FLASH_TOO_SMALL: 'Use uma placa com flash suficiente ou um pacote para este tamanho de flash.',
       FLASH_VERIFY_FAILED: 'Tente de novo; se repetir, reduza a velocidade, troque o cabo ou a placa.',
       FLASH_WRITE_FAILED: 'Tente de novo; se repetir, use um cabo USB mais curto, um hub com fonte ou uma velocidade menor no perfil.',
-      MAC_ALREADY_PROVISIONED: 'Escolha "revogar e emitir de novo" para provisioná-la outra vez, ou verifique por que esta placa voltou.',
+      MAC_ALREADY_PROVISIONED: 'Escolha "substituir" para dar uma nova identidade ao dispositivo (o certificado antigo vale até o novo estar online), ou verifique por que ele voltou.',
       SERVER_UNREACHABLE: 'Verifique a URL do servidor em Configurações, a rede e se o servidor está rodando.',
       SERVER_REJECTED: 'Verifique o token, a conta e o código do gateway.',
       BROKER_NEVER_SAW_DEVICE: 'Leia o log de inicialização: confira nome/senha do Wi-Fi e o endereço do broker no perfil.',
@@ -387,6 +364,8 @@ export const ptBR: Strings<typeof en> = {
     certInvalid: 'Isto não é um certificado PEM (-----BEGIN CERTIFICATE-----).',
     keyInvalid: 'Isto não é uma chave privada PEM sem senha.',
     keyMismatch: 'Esta chave não pertence ao certificado acima.',
+    numberRange: 'Digite um número de {{min}} a {{max}}.',
+    remotePath: 'Digite um caminho completo no Pi, por exemplo /usr/bin/python3 ou /dev/ttyUSB0.',
   },
   common: {
     yes: 'Sim',

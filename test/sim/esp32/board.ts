@@ -54,6 +54,11 @@ export class Board {
   private baudDirty = true;
   private baudCheckRunning = false;
   private baudCheckDone: Promise<void> = Promise.resolve();
+  /** Bumped by every BAUD= hint: an stty reading started before a hint may predate the change. */
+  private hostBaudHints = 0;
+  /** Bytes lost to a speed mismatch (dropped from the host, garbled to it); in STATUS. */
+  private readonly mismatchBytes = { dropped: 0, garbled: 0 };
+  private mismatchNoted = false;
   dtr = false;
   rts = false;
   bootHeld = false;
@@ -279,6 +284,7 @@ export class Board {
   }
 
   setHostBaud(baud: number): void {
+    this.hostBaudHints++;
     this.hostBaud = baud;
     this.lastBaudCheck = Date.now();
   }
@@ -300,6 +306,7 @@ export class Board {
     this.baudDirty = false;
     this.lastBaudCheck = Date.now();
     this.baudCheckRunning = true;
+    const hints = this.hostBaudHints;
     let finished: () => void = () => undefined;
     this.baudCheckDone = new Promise((r) => (finished = r));
     const speed = await new Promise<number | undefined>((resolve) => {
@@ -309,7 +316,8 @@ export class Board {
       });
     });
     this.baudCheckRunning = false;
-    if (speed !== undefined) this.hostBaud = speed;
+    // A hint that arrived meanwhile is newer than what stty read (it may have run before the change).
+    if (speed !== undefined && hints === this.hostBaudHints) this.hostBaud = speed;
     finished();
   }
 
@@ -350,9 +358,11 @@ export class Board {
         if (gen !== this.generation) return;
       }
       if (this.mismatch()) {
-        if (this.options.trace) this.log(`dropped ${arrived.length} bytes: host at ${this.hostBaud}, device at ${this.deviceBaud}`);
+        this.mismatchBytes.dropped += arrived.length;
+        this.noteMismatch(`dropping bytes from the host`);
         return;
       }
+      this.mismatchNoted = false;
       if (this.mode === 'download' && !this.enLow) this.decoder.push(arrived);
     });
     if (unplugAfter) {
@@ -393,6 +403,10 @@ export class Board {
     this.txChain = this.txChain.then(async () => {
       const socat = this.socat;
       if (!live() || !socat || !this.hostOpen) return; // nobody listening: bytes are lost
+      if (garble) {
+        this.mismatchBytes.garbled += bytes.length;
+        this.noteMismatch('garbling bytes to the host');
+      }
       const out = garble ? Uint8Array.from(bytes, (b) => (b * 7 + 0x3d) & 0xff) : bytes;
       if (!this.options.throttle) {
         await new Promise<void>((resolve) => socat.stdin!.write(out, () => resolve()));
@@ -408,6 +422,12 @@ export class Board {
       }
     });
     return this.txChain;
+  }
+
+  /** One log line per mismatch episode (every lost byte is counted in STATUS). */
+  private noteMismatch(what: string): void {
+    if (this.options.trace || !this.mismatchNoted) this.log(`baud mismatch (host at ${this.hostBaud}, device at ${this.deviceBaud}): ${what}`);
+    this.mismatchNoted = true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -446,6 +466,7 @@ export class Board {
       chip: this.chipName,
       flashSize: this.flash.capacity,
       bytesFromHost: this.bytesFromHost,
+      baudMismatch: { droppedBytes: this.mismatchBytes.dropped, garbledBytes: this.mismatchBytes.garbled },
       faults: this.faults,
     };
   }

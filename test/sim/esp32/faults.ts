@@ -14,6 +14,8 @@ export const FAULT_NAMES = [
   'mute',
   'wrong-chip',
   'flash-too-small',
+  'late-ack',
+  'inflate-error',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -32,10 +34,20 @@ export interface FaultState {
   noOhai: boolean;
   /** The bootloader never answers. */
   mute: boolean;
+  /** One-shot: the answer to the next FAULT_BLOCK_SEQ compressed block comes this many ms late (the block is consumed). */
+  lateAckMs: number;
+  /** The stub's decompressor fails on the FAULT_BLOCK_SEQ compressed block (damage the XOR checksum missed); once, or on every write. */
+  inflateError: 'off' | 'once' | 'always';
 }
 
+/**
+ * Block-level faults hit the third data block (seq 2) of a compressed write, so the damage lands
+ * mid-image (in the fixture bundle only the app has that many blocks) and never in the greeting.
+ */
+export const FAULT_BLOCK_SEQ = 2;
+
 export function noFaults(): FaultState {
-  return { corruptFrames: 0, badChecksums: 0, slowEraseMs: 0, md5Mismatch: 'off', noOhai: false, mute: false };
+  return { corruptFrames: 0, badChecksums: 0, slowEraseMs: 0, md5Mismatch: 'off', noOhai: false, mute: false, lateAckMs: 0, inflateError: 'off' };
 }
 
 /** Effects a fault has on the board itself rather than on the protocol. */
@@ -104,6 +116,16 @@ export function applyFault(state: FaultState, spec: string): BoardFaultEffects {
     }
     case 'flash-too-small':
       return { flashCapacity: parseSize(value ?? '2MB') };
+    case 'late-ack': {
+      const ms = value === undefined ? 3500 : Number(value);
+      if (!Number.isFinite(ms) || ms <= 0) throw new Error('fault late-ack takes milliseconds: late-ack=3500');
+      state.lateAckMs = ms;
+      return {};
+    }
+    case 'inflate-error':
+      if (value !== undefined && value !== 'once' && value !== 'always') throw new Error('fault inflate-error takes "once" or "always"');
+      state.inflateError = value === 'always' ? 'always' : 'once';
+      return {};
     default:
       throw new Error(`unknown fault "${rawName}" (known: ${FAULT_NAMES.join(', ')})`);
   }
@@ -142,6 +164,12 @@ export function clearFault(state: FaultState, name: string): BoardFaultEffects {
       return { chip: 'default' };
     case 'flash-too-small':
       return { flashCapacity: 'default' };
+    case 'late-ack':
+      state.lateAckMs = 0;
+      return {};
+    case 'inflate-error':
+      state.inflateError = 'off';
+      return {};
     default:
       throw new Error(`unknown fault "${name}" (known: ${FAULT_NAMES.join(', ')}, all)`);
   }

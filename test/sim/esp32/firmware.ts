@@ -4,9 +4,10 @@
  * checks the configuration like the real firmware, and goes online over mTLS MQTT with mqtt.js.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { topics, type TelemetryPayload } from '../../../server/src/contract/topics.js';
-import { nvsNamespace, readNvsImage, type NvsValue } from '../../../src/main/esp32/nvs/index.js';
+// The reader only: the NVS index also loads the generator's zod schemas (~14 MB per board process).
+import { nvsNamespace, readNvsImage, type NvsValue } from '../../../src/main/esp32/nvs/read.js';
 import {
   PARTITION_TABLE_MAX_SIZE,
   PARTITION_TABLE_OFFSET,
@@ -146,7 +147,7 @@ export class Firmware {
     }
     this.line('I', 'tds', `wifi: connecting to "${cfg.wifi_ssid}"`);
     this.line('I', 'tds', 'wifi: connected, ip 192.168.4.23');
-    this.connect(cfg);
+    void this.connect(cfg);
   }
 
   private readConfig(table: PartitionTable, problems: string[]): TdsConfig | undefined {
@@ -214,10 +215,13 @@ export class Firmware {
     return problems.length === 0 ? cfg : undefined;
   }
 
-  private connect(cfg: TdsConfig): void {
+  private async connect(cfg: TdsConfig): Promise<void> {
     const mac = this.env.mac;
     this.state = 'connecting';
     this.line('I', 'tds', `mqtt: connecting to mqtts://${cfg.mqtt_host}:${cfg.mqtt_port} as ${mac}`);
+    // Loaded on the first app start: a board that is only flashed never needs it.
+    const { default: mqtt } = await import('mqtt');
+    if (this.stopped) return;
     const client = mqtt.connect({
       protocol: 'mqtts',
       host: cfg.mqtt_host,

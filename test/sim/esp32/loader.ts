@@ -5,7 +5,7 @@
  */
 import zlib from 'node:zlib';
 import { CHIP_DETECT_MAGIC_REG, SPI_CMD_USR, flashJedecId, type ChipModel } from './chip.js';
-import type { FaultState } from './faults.js';
+import { FAULT_BLOCK_SEQ, type FaultState } from './faults.js';
 import { FlashRangeError, SECTOR_SIZE, type VirtualFlash } from './flash.js';
 
 export const Op = {
@@ -374,6 +374,15 @@ export class Loader {
     if (!session || session.compressed !== (op === Op.FLASH_DEFL_DATA)) throw this.err(RomErr.INVALID_MESSAGE, StubErr.NOT_IN_FLASH_MODE);
     const payload = data.subarray(16);
     if (data.length < 16 || u32(data, 0) !== payload.length) throw this.err(RomErr.BAD_LENGTH, StubErr.BAD_DATA_LEN);
+    const faults = this.env.faults;
+    const faultBlock = session.compressed && u32(data, 4) === FAULT_BLOCK_SEQ;
+    if (faultBlock && faults.inflateError !== 'off') {
+      // A line error the XOR checksum cannot see (two flips of one bit) on which tinfl fails: the
+      // decompressor stays failed for the rest of this write, as the stub's does.
+      session.inflateError = new Error('fault inflate-error');
+      if (faults.inflateError === 'once') faults.inflateError = 'off';
+      this.env.log(`fault inflate-error: block seq ${FAULT_BLOCK_SEQ} arrived damaged (checksum still matches)`);
+    }
     let badChecksum = checksum(payload) !== (chk & 0xff);
     if (this.env.faults.badChecksums > 0) {
       this.env.faults.badChecksums--;
@@ -382,6 +391,12 @@ export class Loader {
     }
     if (badChecksum) throw this.err(RomErr.BAD_CHECKSUM, StubErr.BAD_DATA_CHECKSUM);
 
+    if (faultBlock && faults.lateAckMs > 0) {
+      const ms = faults.lateAckMs;
+      faults.lateAckMs = 0;
+      this.env.log(`fault late-ack: answering block seq ${FAULT_BLOCK_SEQ} ${ms} ms late (the block is kept)`);
+      await sleep(ms);
+    }
     if (this.isStub) {
       // ACK first, then write: a failure is reported with the next command.
       await this.respond(op);

@@ -18,7 +18,7 @@ function PiJob({ jobId }: { jobId: string }) {
   if (!job) return null;
   const active = job.state === 'queued' || job.state === 'running' || job.state === 'waiting-input';
   return (
-    <section className="card pi-job" aria-label={t('job.title', { target: job.target })} data-testid="pi-job" data-state={job.state}>
+    <section className="card pi-job" aria-label={t('job.title', { target: job.target })} data-testid="pi-job" data-job-id={job.id} data-state={job.state}>
       <header className="board__head">
         <h3>{t('job.title', { target: job.target })}</h3>
         <JobStateBadge state={job.state} />

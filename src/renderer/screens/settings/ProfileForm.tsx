@@ -6,6 +6,7 @@ import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { CheckboxField, FormSummary, num, SelectField, TextField, useFieldErrors } from '../../components/form.js';
+import { PiAgentFields, piAgentDraft, piAgentRequest } from './PiAgentFields.js';
 
 const BundleCheck = z.object({ esp32: z.object({ bundlePath: ProfileEsp32Schema.shape.bundlePath }) });
 
@@ -42,6 +43,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
   const [serviceManager, setServiceManager] = useState<ServiceManager>(profile?.pi?.serviceManager ?? 'systemd');
   const [esp32On, setEsp32On] = useState(profile ? !!profile.esp32 : true);
   const [piOn, setPiOn] = useState(profile ? !!profile.pi : true);
+  const [piAgent, setPiAgent] = useState(() => piAgentDraft(profile?.pi));
   const [wifiOpen, setWifiOpen] = useState(false);
   const [bundle, setBundle] = useState<BundleInfo>();
   const [error, setError] = useState<unknown>();
@@ -71,7 +73,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
           },
         }
       : {}),
-    ...(piOn ? { pi: { installPrefix: f.installPrefix, serviceManager, onlineTimeoutSec: num(f.piOnlineTimeoutSec) } } : {}),
+    ...(piOn ? { pi: { installPrefix: f.installPrefix, serviceManager, onlineTimeoutSec: num(f.piOnlineTimeoutSec), ...piAgentRequest(piAgent) } } : {}),
   });
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -154,6 +156,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
             <TextField name="pi.onlineTimeoutSec" label={t('profiles.onlineTimeout')} value={f.piOnlineTimeoutSec} onChange={set('piOnlineTimeoutSec')} error={errors['pi.onlineTimeoutSec']} inputMode="numeric" />
           </div>
         )}
+        {piOn && <PiAgentFields value={piAgent} onChange={setPiAgent} errors={errors} />}
       </fieldset>
       <ErrorNotice error={error} />
       <div className="actions">

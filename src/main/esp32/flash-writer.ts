@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { deflate } from 'node:zlib';
+import type { ESPLoader } from 'esptool-js';
+import { JobFailure } from '../jobs/job-failure.js';
+
+/**
+ * The station's compressed flash writer: FLASH_DEFL_BEGIN / DATA / END and SPI_FLASH_MD5 through
+ * esptool-js 0.7.0's public commands.
+ *
+ * Why not esptool's retry: the flasher stub feeds every FLASH_DEFL_DATA block into one streaming
+ * inflater and ignores the sequence number. esptool(-js) re-sends a block whose answer came late or
+ * garbled; when the stub did get it (host or USB stall, a slow erase before the answer), the same
+ * bytes are inflated twice, the stream is corrupt and the stub reports 0xC7 (inflate error) only at
+ * FLASH_DEFL_END, after the whole image was sent. Here a block is re-sent only when the stub said it
+ * refused it (bad checksum or length: not consumed); refused three times, the line is losing data at
+ * this speed and the write fails (the job then falls back to 115200). Any other failure (no or a
+ * garbled answer, an error from the stub's stream) restarts the part with FLASH_DEFL_BEGIN, which
+ * resets the stub's inflater, once the line has gone quiet.
+ */
+
+/** Stub status codes (esp-flasher-stub): the block was refused before it reached the inflater. */
+const STUB_BAD_DATA_LEN = 0xc0;
+const STUB_BAD_DATA_CHECKSUM = 0xc1;
+const STUB_ERRORS: Record<number, string> = {
+  0xc0: 'bad data length',
+  0xc1: 'bad checksum',
+  0xc2: 'bad block size',
+  0xc3: 'invalid command',
+  0xc4: 'SPI flash operation failed',
+  0xc5: 'SPI unlock failed',
+  0xc6: 'not in flash mode',
+  0xc7: 'inflate error: the compressed data arrived damaged',
+  0xc8: 'not enough data',
+  0xc9: 'too much data',
+  0xff: 'not implemented',
+};
+
+/** Whole-part attempts (the first write and up to two restarts from FLASH_DEFL_BEGIN). */
+export const PART_ATTEMPTS = 3;
+/** Sends of one block the stub refused (bad checksum/length), like esptool's WRITE_BLOCK_ATTEMPTS. */
+const BLOCK_ATTEMPTS = 3;
+
+export interface WritablePart {
+  /** For logs and errors ("bootloader.bin", "tdscfg", …). */
+  name: string;
+  address: number;
+  data: Uint8Array;
+}
+
+/** Where the writer is, for progress and for the `where` of a failure. */
+export interface FlashPosition {
+  index: number;
+  phase: 'blocks' | 'finish' | 'verify';
+  /** Uncompressed bytes of the current part written so far (estimated from the compressed stream). */
+  written: number;
+  /** 1-based block being sent, and the part's block count. */
+  block: number;
+  blocks: number;
+}
+
+export interface WriterContext {
+  loader: ESPLoader;
+  /** Races an esptool call against unplug and cancel (rejects with PORT_GONE / AbortError). */
+  guard<T>(p: Promise<T>): Promise<T>;
+  /** True once the port is gone (no point restarting a part). */
+  gone(): boolean;
+  log(text: string, level?: 'info' | 'debug' | 'warn'): void;
+  /** Called whenever the position changes (progress). */
+  onPosition(position: FlashPosition): void;
+}
+
+const deflateAsync = promisify(deflate);
+
+/** The board keeps refusing a block as damaged: the line loses data at this speed (no restart). */
+class LineFailure extends Error {}
+
+/** A failure whose effect on the stub is unknown or which broke its stream: restart the part. */
+class PartFailure extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+  }
+}
+
+/**
+ * Writes every part (compressed, each verified by the stub's MD5 of the flash) in one session.
+ * Parts are compressed in the libuv pool up front, so compressing part i+1 overlaps writing part i.
+ * Every compressed copy is zeroed when this returns (the data partition's holds the device key).
+ */
+export async function writeCompressedParts(ctx: WriterContext, parts: readonly WritablePart[]): Promise<void> {
+  const images = parts.map((p) => padTo4(p.data));
+  const compressing = images.map((img) => deflateAsync(img, { level: 9 }));
+  compressing.forEach((c) => c.catch(() => undefined));
+  const saved = ctx.loader.WRITE_BLOCK_ATTEMPTS;
+  // One send per flashDeflBlock call: this writer decides what may be re-sent.
+  ctx.loader.WRITE_BLOCK_ATTEMPTS = 1;
+  try {
+    for (const [i, part] of parts.entries()) {
+      const data = await ctx.guard(compressing[i]!);
+      await writePart(ctx, part, i, images[i]!, data);
+    }
+  } finally {
+    ctx.loader.WRITE_BLOCK_ATTEMPTS = saved;
+    await Promise.all(compressing.map((c) => c.then((d) => d.fill(0), () => undefined)));
+  }
+}
+
+async function writePart(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, data: Uint8Array): Promise<void> {
+  const { loader } = ctx;
+  ctx.log(`[flash] ${part.name}: ${image.length} bytes compressed to ${data.length} at 0x${part.address.toString(16)}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sendPart(ctx, part, index, image, data);
+      break;
+    } catch (err) {
+      if (err instanceof LineFailure) throw new JobFailure('FLASH_WRITE_FAILED', `Writing ${part.name} failed: ${err.message}.`, { cause: err.cause });
+      if (!(err instanceof PartFailure)) throw err;
+      if (ctx.gone()) throw err.cause; // the session maps it to PORT_GONE
+      if (attempt >= PART_ATTEMPTS) {
+        throw new JobFailure('FLASH_WRITE_FAILED', `Writing ${part.name} failed ${attempt} times; last: ${err.message}.`, { cause: err.cause });
+      }
+      ctx.log(`[flash] ${part.name}: ${err.message}; writing ${part.name} again from its start (attempt ${attempt + 1} of ${PART_ATTEMPTS})`, 'warn');
+      // A late answer may still be on its way: let the line go quiet before FLASH_DEFL_BEGIN.
+      await ctx.guard(loader.transport.drainInput(250, 3000));
+    }
+  }
+  ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
+  const expected = createHash('md5').update(image).digest('hex');
+  const actual = await ctx.guard(loader.flashMd5sum(part.address, image.length));
+  if (actual !== expected) {
+    throw new JobFailure('FLASH_VERIFY_FAILED', `The data read back from flash does not match what was written (MD5 ${actual}, expected ${expected}).`);
+  }
+  ctx.log(`[flash] ${part.name}: MD5 verified (${expected})`);
+}
+
+/** One pass over a part: begin, every block, end. Throws PartFailure for what a restart may fix. */
+async function sendPart(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, data: Uint8Array): Promise<void> {
+  const { loader } = ctx;
+  const blockSize = loader.FLASH_WRITE_SIZE;
+  const ratio = image.length / Math.max(1, data.length);
+  const position: FlashPosition = { index, phase: 'blocks', written: 0, block: 0, blocks: Math.ceil(data.length / blockSize) };
+  ctx.onPosition({ ...position });
+  let blocks: number;
+  try {
+    blocks = await ctx.guard(loader.flashDeflBegin(image.length, data.length, part.address));
+  } catch (err) {
+    throw failure(err, 'starting the compressed write');
+  }
+  position.blocks = blocks;
+  let timeout = loader.DEFAULT_TIMEOUT;
+  let slowest = 0;
+  for (let seq = 0; seq < blocks; seq++) {
+    const block = data.subarray(seq * blockSize, Math.min(data.length, (seq + 1) * blockSize));
+    position.block = seq + 1;
+    ctx.onPosition({ ...position });
+    // Timeout for writing this block's uncompressed bytes (esptool's 40 s per MB, at least 3 s).
+    const blockTimeout = Math.max(loader.DEFAULT_TIMEOUT, loader.timeoutPerMb(loader.ERASE_WRITE_TIMEOUT_PER_MB, Math.ceil(block.length * ratio)));
+    // The ROM writes before it answers; the stub answers at once and writes while the next block arrives.
+    if (!loader.IS_STUB) timeout = blockTimeout;
+    for (let send = 1; ; send++) {
+      const t0 = performance.now();
+      try {
+        await ctx.guard(loader.flashDeflBlock(block, seq, timeout));
+        slowest = Math.max(slowest, performance.now() - t0);
+        break;
+      } catch (err) {
+        const code = stubStatus(err);
+        const refused = loader.IS_STUB && (code === STUB_BAD_DATA_CHECKSUM || code === STUB_BAD_DATA_LEN);
+        if (!refused) throw failure(err, `block ${seq + 1} of ${blocks}`, timeout);
+        if (send >= BLOCK_ATTEMPTS) {
+          throw new LineFailure(`the board refused block ${seq + 1} of ${blocks} ${send} times (${describeStatus(code!)}): the line loses data at this speed`, {
+            cause: err,
+          });
+        }
+        ctx.log(`[flash] ${part.name}: the board refused block ${seq + 1} of ${blocks} (${describeStatus(code!)}); sending it again`, 'warn');
+      }
+    }
+    if (loader.IS_STUB) timeout = blockTimeout;
+    position.written = Math.min(image.length, Math.round((seq + 1) * blockSize * ratio));
+    ctx.onPosition({ ...position });
+  }
+  position.phase = 'finish';
+  position.written = part.data.length;
+  ctx.onPosition({ ...position });
+  if (loader.IS_STUB) {
+    try {
+      await ctx.guard(loader.flashDeflFinish(false, timeout));
+    } catch (err) {
+      throw failure(err, `finishing the write (all ${blocks} blocks sent)`, timeout);
+    }
+  }
+  ctx.log(`[flash] ${part.name}: ${blocks} blocks sent, slowest answer ${Math.round(slowest)} ms`, 'debug');
+}
+
+/** Cancel and unplug pass through; an esptool error becomes a PartFailure saying what and where. */
+function failure(err: unknown, what: string, timeoutMs?: number): unknown {
+  if (err instanceof JobFailure || (err instanceof Error && err.name === 'AbortError')) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = stubStatus(err);
+  if (code !== undefined) return new PartFailure(`${what}: the board answered ${describeStatus(code)}`, err);
+  if (/stream stopped|No serial data|timed? ?out/i.test(message)) {
+    return new PartFailure(`${what}: no answer within ${timeoutMs ?? '?'} ms`, err);
+  }
+  return new PartFailure(`${what}: ${message.split('\n')[0]}`, err);
+}
+
+/** The error code in esptool-js's "… failed with status 199,0" (stub: [code, 0]; ROM: [1, code]). */
+export function stubStatus(err: unknown): number | undefined {
+  const m = /status (\d+),(\d+)/.exec(err instanceof Error ? err.message : '');
+  if (!m) return undefined;
+  const first = Number(m[1]);
+  return first === 1 ? Number(m[2]) : first;
+}
+
+function describeStatus(code: number): string {
+  const text = STUB_ERRORS[code];
+  return `status 0x${code.toString(16)}${text ? ` (${text})` : ''}`;
+}
+
+/** esptool pads every image to a multiple of 4 bytes with 0xFF (flash words). */
+function padTo4(data: Uint8Array): Uint8Array {
+  if (data.length % 4 === 0) return data;
+  const out = new Uint8Array(data.length + (4 - (data.length % 4))).fill(0xff);
+  out.set(data);
+  return out;
+}
