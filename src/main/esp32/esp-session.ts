@@ -215,7 +215,7 @@ export class EspSession {
         );
       }
     } catch (err) {
-      throw this.mapFlashError(err, where());
+      throw await this.mapFlashError(err, where());
     }
   }
 
@@ -277,19 +277,34 @@ export class EspSession {
     return race(p, this.unplug.promise, this.options.signal, () => void this.port.close().catch(() => undefined));
   }
 
-  private mapFlashError(err: unknown, where: string): unknown {
-    if (err instanceof JobFailure) return new JobFailure(err.code, err.message, { where, hint: err.hint, cause: err });
+  private async mapFlashError(err: unknown, where: string): Promise<unknown> {
     if (isAbort(err)) return err;
-    const message = err instanceof Error ? err.message : String(err);
-    if (this.unplug.error()) {
+    // A failed write ("Port is not open", a refused block) is often the first sign of an unplug; the
+    // link reports the loss itself a moment later. Give it that moment, so an unplug is reported as
+    // one (with where it happened) instead of as a write error that a slower retry cannot fix.
+    if (!this.unplug.error() && this.link.isOpen) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, UNPLUG_SETTLE_MS);
+        this.unplug.promise.catch(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    if (this.unplug.error() || !this.link.isOpen) {
       return new JobFailure('PORT_GONE', `${this.link.path} disappeared while flashing.`, { where, cause: err });
     }
+    if (err instanceof JobFailure) return new JobFailure(err.code, err.message, { where, hint: err.hint, cause: err });
+    const message = err instanceof Error ? err.message : String(err);
     if (/MD5 of file does not match/i.test(message)) {
       return new JobFailure('FLASH_VERIFY_FAILED', 'The data read back from flash does not match what was written (MD5).', { where, cause: err });
     }
     return new JobFailure('FLASH_WRITE_FAILED', `Writing the flash failed: ${message}`, { where, cause: err });
   }
 }
+
+/** How long a write error waits for the link to report an unplug (the link checks the device twice a second). */
+const UNPLUG_SETTLE_MS = 1_200;
 
 interface UnplugWatch {
   /** Rejects with PORT_GONE when the link closes without being asked to. */

@@ -492,7 +492,13 @@ async function flashWithFallback(
     if (!(err instanceof JobFailure) || err.code !== 'FLASH_WRITE_FAILED' || s.chip.baud <= ROM_BAUD || resetMode === 'manual') throw err;
     step.log(`flashing at ${s.chip.baud} baud failed (${err.message}); reconnecting at ${ROM_BAUD} baud`, 'warn');
     await s.close();
-    const slow = await connectSession(link, input, resetMode, ROM_BAUD, step);
+    const slow = await connectSession(link, input, resetMode, ROM_BAUD, step).catch((reconnectErr: unknown) => {
+      // Keep the place of the original failure: the reconnect only confirms what went wrong there.
+      if (reconnectErr instanceof JobFailure && reconnectErr.code === 'PORT_GONE') {
+        throw new JobFailure('PORT_GONE', reconnectErr.message, { where: err.where, hint: reconnectErr.hint, cause: err });
+      }
+      throw reconnectErr;
+    });
     setSession(slow);
     await slow.flash(parts, report);
   }
