@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { deflateSync } from 'node:zlib';
 import type { SerialLink } from '../src/main/devices/serial-link.js';
-import { RenewingApiClientIssuer } from '../src/main/certs/api-client-issuer.js';
+import { ApiClientIssuer } from '../src/main/certs/api-client-issuer.js';
 import { loadBundle } from '../src/main/esp32/bundle.js';
 import { EspSession } from '../src/main/esp32/esp-session.js';
 import { esp32ProvisionJob } from '../src/main/esp32/provision-job.js';
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     }
 
     // ---- 2. full jobs: 1 board, then N in parallel
-    const issuer = new RenewingApiClientIssuer(server.client('operator'));
+    const issuer = new ApiClientIssuer(server.client('operator'));
     const settings = {
       contaId: server.contaId,
       codigoTemplate: 'GW-{mac12}',

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RenewingApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
+import { ApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
 import type { SerialDeviceDescriptor } from '../../src/main/devices/serial-link.js';
 import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
 import { loadBundle, type FirmwareBundle } from '../../src/main/esp32/bundle.js';
@@ -23,7 +23,7 @@ const MANIFEST = path.resolve(import.meta.dirname, '../fixtures/bundle-arduino/m
 describe('ESP32 job in device-key mode', () => {
   let backend: Backend;
   let monitor: BrokerMonitor;
-  let issuer: RenewingApiClientIssuer;
+  let issuer: ApiClientIssuer;
   let bundle: FirmwareBundle;
   let log: StationLog;
   const dir = tempDir('tds-devkey-job-');
@@ -39,7 +39,7 @@ describe('ESP32 job in device-key mode', () => {
       cert: backend.monitor.certPem,
       key: backend.monitor.keyPem,
     });
-    issuer = new RenewingApiClientIssuer(backend.server.client('operator'), 'device');
+    issuer = new ApiClientIssuer(backend.server.client('operator'), 'device');
     bundle = await loadBundle(MANIFEST);
     log = StationLog.open(path.join(dir.path, 'log.sqlite'), { stationId: 'devkey' });
     log.attach(queue);

@@ -89,12 +89,6 @@ export class ApiClientIssuer implements CertificateIssuer {
   }
 }
 
-/**
- * Former names: `RenewingApiClientIssuer(client, keyOrigin)` is the same class (renewals now take
- * the key origin per call). Kept for code outside the station core that still imports it.
- */
-export { ApiClientIssuer as RenewingApiClientIssuer };
-
 function toIssuerError(err: unknown): unknown {
   if (err instanceof ServerUnreachableError) return new IssuerError('unreachable', err.message);
   if (err instanceof ApiError) {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ProfileSchema, type Profile, type SecretRef } from '../../shared/profile.js';
 import { JobFailure } from '../jobs/job-failure.js';
+import { toFieldIssues } from '../../shared/validation.js';
 
 /** Reads a profile JSON file and validates it; errors name the field (PROFILE_INVALID). */
 export async function loadProfileFile(file: string): Promise<Profile> {
@@ -19,8 +20,9 @@ export async function loadProfileFile(file: string): Promise<Profile> {
   }
   const parsed = ProfileSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new JobFailure('PROFILE_INVALID', `Profile ${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    // Every problem at once, in words (the schema's messages are i18n keys such as "range:1:247").
+    const problems = toFieldIssues(parsed.error).map((i) => `${i.field || '(root)'}: ${i.message}`);
+    throw new JobFailure('PROFILE_INVALID', `Profile ${file}: ${problems.join('; ')}`);
   }
   const profile = parsed.data;
   // Relative paths in a profile are relative to the profile file.

@@ -13,7 +13,6 @@ import { checkSudoPassword, RemoteShell, type Privilege } from './remote-shell.j
 import { HostKeyRefused, SshConnectionLost, SshSession, type SshTarget } from './ssh-session.js';
 
 /** The issuance server as the Pi job uses it: the station's one issuer (src/main/certs). */
-export type PiIssuer = CertificateIssuer;
 
 /** What the operator decides when the Pi's MAC already has an active certificate. */
 export type PiReprovisionPolicy = ReprovisionPolicy;
@@ -52,7 +51,7 @@ export interface PiJobSettings {
 
 export interface PiJobInput {
   target: SshTarget;
-  issuer: PiIssuer;
+  issuer: CertificateIssuer;
   /** The station's monitor identity on the broker; without it the online step is skipped. */
   monitor?: BrokerMonitor;
   hostKeys: HostKeyStore;
