@@ -103,14 +103,7 @@ program
   .action(async (opts: { mac: string; codigo: string; nome: string; contaId: number; csr?: string; keyType?: 'ec' | 'rsa'; output: string }) => {
     const mac = parseMac(opts.mac);
     if (!mac.ok) throw new CliError(mac.error);
-    let csrPem: string | undefined;
-    if (opts.csr) {
-      try {
-        csrPem = readFileSync(opts.csr, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read the CSR ${opts.csr}: ${(err as Error).message}`);
-      }
-    }
+    const csrPem = opts.csr === undefined ? undefined : readCsrFile(opts.csr);
     const { api, json } = client();
     try {
       const r = await api.provision({
@@ -231,14 +224,7 @@ program
   .option('--ask-device', 'send cert_renew to the device over MQTT (the server needs --broker or --mqtt-url); it makes its own key and confirms the new certificate itself')
   .option('--output <dir>', 'where to save', './certs')
   .action(async (opts: { gatewayId: number; csr?: string; keyType?: 'ec' | 'rsa'; askDevice?: boolean; output: string }) => {
-    let csrPem: string | undefined;
-    if (opts.csr) {
-      try {
-        csrPem = readFileSync(opts.csr, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read the CSR ${opts.csr}: ${(err as Error).message}`);
-      }
-    }
+    const csrPem = opts.csr === undefined ? undefined : readCsrFile(opts.csr);
     const { api, json } = client();
     try {
       if (opts.askDevice) {
@@ -303,3 +289,12 @@ program
 program.addHelpText('after', `\nConfig file: ${configPath()}`);
 
 await runCli(program, [CliError, CommanderError]);
+
+/** The PEM text of a CSR file, or a CLI error that names the file. */
+function readCsrFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read the CSR ${file}: ${(err as Error).message}`);
+  }
+}
