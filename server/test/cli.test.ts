@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, createDeviceCsr, type ApiError } from '@tds/server';
 import { freePort } from '../../test/support/ports.js';
 import { startTestServer, TDS_PROVISION_CLI, TDS_SERVER_CLI, type TestServer } from '../../test/support/server.js';
+import { startProcess } from '../../test/support/processes.js';
 import { tempDir } from '../../test/support/temp.js';
 import { OpenSsl } from './support/openssl.js';
 import { run } from './support/run.js';
@@ -30,6 +31,56 @@ describe('tds-server CLI', () => {
     const r = await server.cli(['init', '--json'], { allowFailure: true });
     expect(r.code).toBe(1);
     expect(r.output).toMatch(/already holds a TDS server .* refusing to overwrite it/);
+  });
+
+  it('init --key-type rsa --subject makes an RSA CA with that subject, key sealed, passphrase never printed', async () => {
+    const dataDir = path.join(work.path, 'rsa-ca');
+    const passphrase = 'init-test-passphrase-123';
+    const r = await run(process.execPath, [TDS_SERVER_CLI, 'init', '--data', dataDir, '--key-type', 'rsa', '--subject', 'C=BR, O=Fabrica Teste, CN=Custom Device CA', '--json'], {
+      env: { TDS_CA_PASSPHRASE: passphrase },
+    });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).not.toContain(passphrase);
+    const out = JSON.parse(r.stdout) as { ca_key_type: string; ca_subject: string; ca_imported: boolean; ca_pem: string };
+    expect(out).toMatchObject({ ca_key_type: 'rsa', ca_imported: false });
+    const text = await ossl.text(out.ca_pem);
+    expect(text).toMatch(/Subject: C\s*=\s*BR, O\s*=\s*Fabrica Teste, CN\s*=\s*Custom Device CA/);
+    expect(text).toMatch(/Public-Key: \(\d{4} bit\)/);
+    expect(text).toContain('sha256WithRSAEncryption');
+    expect(statSync(path.join(dataDir, 'ca.key.enc')).mode & 0o777).toBe(0o600);
+    const bad = await run(process.execPath, [TDS_SERVER_CLI, 'init', '--data', path.join(work.path, 'bad-subject'), '--subject', 'no equals sign here'], {
+      env: { TDS_CA_PASSPHRASE: passphrase },
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.output).toMatch(/'no equals sign here' is not a distinguished name with a CN, like "CN=My CA/);
+    expect(bad.output).not.toContain(passphrase);
+    expect(existsSync(path.join(work.path, 'bad-subject'))).toBe(false);
+  });
+
+  it('init --import-cert/--import-key takes over an existing CA (encrypted key); the pair is required together', async () => {
+    const key = path.join(work.path, 'imported-ca.key');
+    const cert = path.join(work.path, 'imported-ca.crt');
+    const keyPass = path.join(work.path, 'imported-ca.pass');
+    writeFileSync(keyPass, 'import-key-pass-42\n', { mode: 0o600 });
+    expect((await ossl.run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-aes256', '-pass', `file:${keyPass}`, '-out', key])).code).toBe(0);
+    const made = await ossl.run([
+      'req', '-x509', '-new', '-key', key, '-passin', `file:${keyPass}`, '-subj', '/O=Plant/CN=Plant Device CA', '-days', '3650',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', cert,
+    ]);
+    expect(made.code, made.output).toBe(0);
+    const env = { TDS_CA_PASSPHRASE: 'import-test-passphrase' };
+    const alone = await run(process.execPath, [TDS_SERVER_CLI, 'init', '--data', path.join(work.path, 'imp-alone'), '--import-cert', cert], { env });
+    expect(alone.code).toBe(1);
+    expect(alone.output).toMatch(/--import-cert and --import-key go together/);
+    const dataDir = path.join(work.path, 'imported');
+    const r = await run(process.execPath, [TDS_SERVER_CLI, 'init', '--data', dataDir, '--import-cert', cert, '--import-key', key, '--import-key-passphrase-file', keyPass, '--json'], { env });
+    expect(r.code, r.output).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ca_imported: true, ca_key_type: 'ec' });
+    expect(readFileSync(path.join(dataDir, 'ca.crt'), 'utf8').trim()).toBe(readFileSync(cert, 'utf8').trim());
+    // The imported key signs: the first CRL verifies against the imported certificate.
+    expect((await ossl.crlText(readFileSync(path.join(dataDir, 'crl.pem'), 'utf8'), readFileSync(cert, 'utf8'))).ok).toBe(true);
+    // Sealed under the server's passphrase, not stored as the original PEM.
+    expect(readFileSync(path.join(dataDir, 'ca.key.enc'), 'utf8')).not.toContain('PRIVATE KEY');
   });
 
   it('needs the right passphrase to sign, and never prints it', async () => {
@@ -90,6 +141,33 @@ describe('tds-server CLI', () => {
     const bad = await server.cli(['renew-expiring', '--within', 'soon'], { allowFailure: true });
     expect(bad.output).toMatch(/'soon' is not a duration/);
     api.close();
+  });
+
+  it('serve --tls-cert/--tls-key: HTTPS with the given certificate instead of one from its own CA', async () => {
+    const key = path.join(work.path, 'given-tls.key');
+    const cert = path.join(work.path, 'given-tls.crt');
+    const made = await ossl.run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=given tls', '-days', '2', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+    expect(made.code, made.output).toBe(0);
+    const half = await run(process.execPath, [TDS_SERVER_CLI, 'serve', '--data', server.dataDir, '--port', '0', '--tls-cert', cert], { env: { TDS_CA_PASSPHRASE: server.passphrase } });
+    expect(half.code).toBe(1);
+    expect(half.output).toMatch(/--tls-cert and --tls-key go together/);
+    const p = startProcess('tds-server serve (given TLS)', process.execPath, [TDS_SERVER_CLI, 'serve', '--data', server.dataDir, '--port', '0', '--tls-cert', cert, '--tls-key', key, '--json', '--quiet'], {
+      env: { ...process.env, TDS_CA_PASSPHRASE: server.passphrase },
+    });
+    try {
+      const m = await p.waitForOutput(/^(\{"event":"listening".*\})$/m, 30_000);
+      const info = JSON.parse(m[1]!) as { api_url: string; tls: boolean };
+      expect(info.tls).toBe(true);
+      // Pinned to the given self-signed certificate: only that certificate can satisfy the client.
+      const pinned = new ApiClient({ baseUrl: info.api_url, caPem: readFileSync(cert, 'utf8') });
+      expect(await pinned.getCaPem()).toBe(server.caPem);
+      pinned.close();
+      const ownCa = new ApiClient({ baseUrl: info.api_url, caPem: server.caPem });
+      await expect(ownCa.getCaPem()).rejects.toThrow();
+      ownCa.close();
+    } finally {
+      await p.stop();
+    }
   });
 
   it('refuses plain HTTP on a non-loopback address unless forced', async () => {

@@ -114,6 +114,23 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(final.facts?.flash).toBe('2MB');
   });
 
+  it('says the issuance server cannot be reached, at the certificate step, and flashes nothing', async () => {
+    const mac = '24:6f:28:bb:00:0a';
+    const sim = await board(mac);
+    const closedPort = await freePort();
+    const down = ApiClientIssuer.fromOptions({ baseUrl: `https://127.0.0.1:${closedPort}/api/v1`, caPem: server.caPem, token: server.tokens.operator, timeoutMs: 5_000 });
+    try {
+      const device = (await source.list()).find((d) => d.path === sim.hostPath)!;
+      const final = await queue.wait(queue.submit(esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer: down, monitor, settings: settings() })));
+      expect(final.state).toBe('failed');
+      expect(final.error).toMatchObject({ code: 'SERVER_UNREACHABLE', where: 'certificate', message: expect.stringContaining(`127.0.0.1:${closedPort}`), hint: expect.stringMatching(/server URL/) });
+      expect(final.steps.find((st) => st.name === 'flash')?.status).toBe('pending');
+    } finally {
+      down.close();
+    }
+    expect(await activeSerial(mac)).toBeUndefined();
+  }, 60_000);
+
   it('unplug mid-flash fails cleanly, the log says where; the retry succeeds with a fresh certificate', async () => {
     const mac = '24:6f:28:bb:00:03';
     const sim = await board(mac, { faults: ['unplug-at-byte=300000'] });

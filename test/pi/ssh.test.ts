@@ -2,7 +2,8 @@
  * The SSH layer of the Pi job against a real OpenSSH server: key and password login, host keys
  * pinned on first use and a changed key refused, the probe, and sudo with a password.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,8 +14,9 @@ import { checkSudoPassword } from '../../src/main/pi/remote-shell.js';
 import { HostKeyRefused, SshSession } from '../../src/main/pi/ssh-session.js';
 import { JobFailure } from '../../src/main/jobs/job-failure.js';
 import { createTestUser, makeSshKeyPair, startSshd, type RunningSshd, type TestUser } from '../support/sshd.js';
+import { startProcess } from '../support/processes.js';
 import { tempDir } from '../support/temp.js';
-import { isRoot } from '../support/tools.js';
+import { isRoot, requireTool } from '../support/tools.js';
 
 const me = userInfo().username;
 const root = isRoot();
@@ -107,6 +109,43 @@ describe('SSH session', () => {
       (e: unknown) => e,
     );
     expect((closed as JobFailure).code).toBe('SSH_UNREACHABLE');
+  });
+
+  it('logs in through ssh-agent (the key stays in the agent); without an agent it says how to start one', async () => {
+    const sshAgent = requireTool('ssh-agent', 'openssh-client');
+    const sshAdd = requireTool('ssh-add', 'openssh-client');
+    const socket = path.join(work.path, 'agent.sock');
+    const agent = startProcess('ssh-agent', sshAgent, ['-D', '-a', socket]);
+    try {
+      for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+      const store = new HostKeyStore(path.join(work.path, 'known-agent.json'));
+      // An empty agent has nothing to offer: an authentication failure, not a hang.
+      const empty = await SshSession.connect({ host: sshd.host, port: sshd.port, username: me, auth: { method: 'agent', socket } }, { hostKeys: store, policy: { mode: 'accept-new' } }).catch(
+        (e: unknown) => e,
+      );
+      expect((empty as JobFailure).code).toBe('SSH_AUTH_FAILED');
+      execFileSync(sshAdd, ['-q', key.privateKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+      const s = await SshSession.connect({ host: sshd.host, port: sshd.port, username: me, auth: { method: 'agent', socket } }, { hostKeys: store, policy: { mode: 'accept-new' } });
+      try {
+        expect((await s.exec('id -un')).stdout.trim()).toBe(me);
+      } finally {
+        s.close();
+      }
+    } finally {
+      await agent.stop();
+    }
+    const saved = process.env.SSH_AUTH_SOCK;
+    delete process.env.SSH_AUTH_SOCK;
+    try {
+      const none = await SshSession.connect(
+        { host: sshd.host, port: sshd.port, username: me, auth: { method: 'agent' } },
+        { hostKeys: new HostKeyStore(path.join(work.path, 'known-agent-2.json')), policy: { mode: 'accept-new' } },
+      ).catch((e: unknown) => e);
+      expect((none as JobFailure).code).toBe('SSH_AUTH_FAILED');
+      expect((none as JobFailure).message).toMatch(/no agent is running/);
+    } finally {
+      if (saved !== undefined) process.env.SSH_AUTH_SOCK = saved;
+    }
   });
 
   it('probes the host: MAC of the default-route interface, OS, Python and its Debian packages', async () => {

@@ -135,11 +135,15 @@ export class CertificateAuthority {
     const now = Date.now();
     const notAfter = new Date(now);
     notAfter.setUTCFullYear(notAfter.getUTCFullYear() + (options.validityYears ?? 20));
-    let name: x509.Name;
+    let name: x509.Name | undefined;
     try {
       name = new x509.Name(options.subject ?? DEFAULT_CA_SUBJECT);
     } catch {
-      throw new CaImportError(`'${options.subject}' is not a distinguished name like "CN=My CA, O=My Org, C=BR"`);
+      name = undefined;
+    }
+    // The parser turns text without "=" into an empty name: a CA must at least have a CN.
+    if (!name || name.getField('CN').length === 0) {
+      throw new CaImportError(`'${options.subject}' is not a distinguished name with a CN, like "CN=My CA, O=My Org, C=BR"`);
     }
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerialHex(),

@@ -183,7 +183,10 @@ export function mapIssuerError(err: unknown, serverUrl: string): unknown {
   if (!(err instanceof IssuerError)) return err;
   switch (err.kind) {
     case 'unreachable':
-      return new JobFailure('SERVER_UNREACHABLE', `The issuance server ${serverUrl} could not be reached: ${err.message}`, { cause: err });
+      return new JobFailure('SERVER_UNREACHABLE', `The issuance server ${serverUrl} could not be reached: ${err.message}`, {
+        hint: 'Check the server URL and pinned CA (profile or Settings → Server), the network, and that the server is running; then retry.',
+        cause: err,
+      });
     case 'conflict':
       return new JobFailure('MAC_ALREADY_PROVISIONED', err.message, { cause: err });
     case 'unauthorized':

@@ -86,6 +86,8 @@ export async function refused(ep: Endpoint, id: Identity, o: ConnectOptions = {}
     return 'closed right after CONNACK';
   } catch (err) {
     if ((err as Error).message === 'broker accepted the connection') throw err;
+    // A broker that is not listening did not refuse anyone: that would make the test pass for nothing.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') throw new Error(`nothing listens on ${ep.host}:${ep.port}: ${(err as Error).message}`);
     return (err as Error).message;
   }
 }
