@@ -15,7 +15,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'server/test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     pool: 'forks',
-    maxWorkers: 2,
+    // One file at a time: many suites start real brokers, SSH servers, simulators and Chromium, and
+    // several assert on time (keepalive, flash-stub timeouts, revocation within 5 s). On a 2-core machine
+    // two such files side by side starve each other; serial is slower but deterministic.
+    maxWorkers: 1,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,

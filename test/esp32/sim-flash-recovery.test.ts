@@ -75,7 +75,7 @@ describe('flashing survives late answers and damaged blocks (simulator)', () => 
     expect(sim.output()).not.toMatch(/write failed after ACK/); // the stub's stream was never corrupted
     expect(writesOfApp(sim)).toBe(2);
     expectFlashed(sim, PARTS);
-  }, 30_000);
+  }, 90_000);
 
   it("esptool-js's own writeFlash re-sends that block and the stub's inflater fails (why the station has its own loop)", async () => {
     const sim = await board('24:6f:28:fa:00:02', { faults: ['late-ack=3500'] });
@@ -85,7 +85,7 @@ describe('flashing survives late answers and damaged blocks (simulator)', () => 
     // timing; the stub's inflate error is the constant.
     expect(err).toMatchObject({ code: 'FLASH_WRITE_FAILED', message: expect.stringMatching(/failed with status (192|199|201),0/) });
     expect(sim.output()).toMatch(/write failed after ACK: error 0xc[79]/);
-  }, 30_000);
+  }, 90_000);
 
   it('a block damaged on the way (checksum still right) is caught by the next answer; the part starts again and verifies', async () => {
     const sim = await board('24:6f:28:fa:00:03', { faults: ['inflate-error=once'] });
@@ -95,7 +95,7 @@ describe('flashing survives late answers and damaged blocks (simulator)', () => 
     );
     expect(writesOfApp(sim)).toBe(2);
     expectFlashed(sim, PARTS);
-  }, 30_000);
+  }, 90_000);
 
   it('a block the board refused is sent again as it is; refused three times, the write fails (the line loses data at this speed)', async () => {
     const sim = await board('24:6f:28:fa:00:04', { faults: ['bad-checksum=2'] });
@@ -111,7 +111,7 @@ describe('flashing survives late answers and damaged blocks (simulator)', () => 
       message: 'Writing bootloader.bin failed: the board refused block 1 of 1 3 times (status 0xc1 (bad checksum)): the line loses data at this speed.',
       where: 'bootloader.bin at 0x1000, 0 of 15552 bytes written',
     });
-  }, 30_000);
+  }, 90_000);
 
   it('throttled boards in parallel, two rounds, one late answer: every flash verifies and no byte is lost to a speed mismatch', async () => {
     const boards = [await board('24:6f:28:fa:00:11', { throttle: true }), await board('24:6f:28:fa:00:12', { throttle: true }), await board('24:6f:28:fa:00:13', { throttle: true })];
