@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'SUDO_PASSWORD_REQUIRED',
   'REMOTE_COMMAND_FAILED',
   'DEVICE_CONSOLE_FAILED',
+  'STEP_TIMEOUT',
   'CANCELLED',
   'INTERNAL',
 ] as const;
@@ -112,6 +113,10 @@ export const ERROR_TEXT: Record<ErrorCode, { message: string; hint: string }> = 
   DEVICE_CONSOLE_FAILED: {
     message: "The device's provisioning console did not answer as expected.",
     hint: 'Check that the board runs the TDS firmware (device-key mode needs it), then retry.',
+  },
+  STEP_TIMEOUT: {
+    message: 'A step of the job did not finish in time and was stopped.',
+    hint: 'Retry; if the same step hangs again, unplug and replug the device (or reboot the Pi) and check the job log.',
   },
   CANCELLED: { message: 'The job was cancelled.', hint: 'Start it again when ready.' },
   INTERNAL: { message: 'An unexpected error stopped the job.', hint: 'Retry; if it repeats, export the job log and report it.' },

@@ -33,6 +33,53 @@ describe('JobQueue', () => {
     expect(updates.some((u) => u.steps[0]!.status === 'running')).toBe(true);
   });
 
+  it('stops a step that runs past its time limit (STEP_TIMEOUT), aborting its signal, even if it ignores the signal', async () => {
+    const q = new JobQueue();
+    let sawAbort = false;
+    const id = q.submit({
+      kind: 'esp32',
+      target: '/dev/hang',
+      steps: [{ name: 'a' }, { name: 'stuck', timeoutMs: 300 }, { name: 'c' }],
+      run: async (ctx) => {
+        await ctx.step('a', async () => undefined);
+        await ctx.step('stuck', (step) => {
+          step.signal.addEventListener('abort', () => (sawAbort = true));
+          return new Promise<void>(() => undefined); // never settles, ignores the signal
+        });
+        await ctx.step('c', async () => undefined);
+      },
+    });
+    const t0 = Date.now();
+    const final = await q.wait(id);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(final.state).toBe('failed');
+    expect(final.error).toMatchObject({ code: 'STEP_TIMEOUT', message: expect.stringMatching(/"stuck" did not finish within/) });
+    expect(final.error?.where).toMatch(/^stuck/);
+    expect(final.steps.map((s) => s.status)).toEqual(['done', 'failed', 'pending']);
+    expect(sawAbort).toBe(true);
+  });
+
+  it("does not count the operator's thinking time against a step's limit", async () => {
+    const q = new JobQueue();
+    q.onUpdate((s) => {
+      if (s.state === 'waiting-input' && s.question) setTimeout(() => q.answer(s.id, s.question!.id, 'yes'), 600);
+    });
+    const id = q.submit({
+      kind: 'esp32',
+      target: '/dev/ask',
+      steps: [{ name: 'a', timeoutMs: 400 }],
+      run: async (ctx) => {
+        await ctx.step('a', async () => {
+          await delay(100);
+          await ctx.ask({ kind: 'reprovision', message: 'replace?', choices: ['yes', 'no'] });
+          await delay(100);
+        });
+      },
+    });
+    const final = await q.wait(id);
+    expect(final.state).toBe('succeeded');
+  });
+
   it('fails with the step name as where, leaving later steps pending', async () => {
     const q = new JobQueue();
     const id = q.submit(

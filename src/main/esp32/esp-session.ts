@@ -249,7 +249,14 @@ export class EspSession {
     beforeReset?.(this.link);
     await this.guard(this.loader.after('custom_reset', undefined, REBOOT_SEQUENCE));
     this.port.keepLinkOpen = true;
-    await this.guard(this.transport.disconnect());
+    // esptool-js's disconnect waits, without a limit, for its reader and writer locks to be released;
+    // if one never is, close our side of the streams (that ends its read loop) and go on: the link
+    // itself stays open for the boot log.
+    await this.guard(withTimeout(this.transport.disconnect(), 3000)).catch(async (err: unknown) => {
+      if (!(err instanceof Error) || err.message !== 'timeout') throw err;
+      this.options.log?.('[serial] esptool-js did not release the port within 3 s; detaching it', 'warn');
+      await this.port.close();
+    });
     this.unplug.off();
     this.closed = true;
     return this.link;

@@ -5,7 +5,7 @@ import type { SerialDeviceDescriptor, SerialLink } from '../devices/serial-link.
 import { formatUsbId } from '../devices/usb-ids.js';
 import { DeviceConsoleClient, provisionWithDeviceKey } from '../device-console/index.js';
 import { isAbortError, JobFailure } from '../jobs/job-failure.js';
-import type { JobContext, JobDefinition, StepHandle } from '../jobs/types.js';
+import type { JobContext, JobDefinition, StepDeclaration, StepHandle } from '../jobs/types.js';
 import type { BrokerMonitor, PresenceEvent } from '../monitor/broker-monitor.js';
 import { BootLogCapture } from './boot-log.js';
 import { buildForChip, type BundleBuild, type FirmwareBundle } from './bundle.js';
@@ -78,6 +78,26 @@ export const ESP32_STEPS = [
 ] as const;
 
 /**
+ * How long each step may run before the job stops it (STEP_TIMEOUT): generous bounds, so that a board
+ * or a peer that stops answering fails the job with a clear error instead of leaving it hanging.
+ * Flashing is bounded by the worst case: everything uncompressed at the 115200-baud fallback.
+ */
+function withTimeLimits(steps: readonly { name: string; weight: number }[], input: Esp32JobInput): StepDeclaration[] {
+  const { settings, bundle } = input;
+  const flashBytes = bundle.builds.reduce((max, b) => Math.max(max, b.parts.reduce((n, p) => n + p.data.length, b.dataPartition.size)), 0);
+  const limits: Record<string, number> = {
+    probe: 90_000,
+    certificate: 60_000,
+    'factory-data': 30_000,
+    flash: 60_000 + Math.ceil((flashBytes * 1000) / 11_520),
+    reboot: 30_000,
+    'boot-log': (settings.bootLogMs ?? 3000) + 15_000,
+    online: settings.onlineTimeoutMs + 30_000,
+  };
+  return steps.map((st) => ({ ...st, ...(limits[st.name] !== undefined ? { timeoutMs: limits[st.name] } : {}) }));
+}
+
+/**
  * The ESP32 bench job: probe → certificate (key made here, or on the device) → factory-data NVS
  * image → flash bundle + data partition (compressed, MD5-verified) → reboot → boot log → online on
  * the broker. Each run opens its own link, so a retry starts clean.
@@ -89,12 +109,14 @@ export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
   return {
     kind: 'esp32',
     target: device.path,
-    steps:
+    steps: withTimeLimits(
       settings.keyMode === 'device'
         ? input.firmwareInstalled
           ? ESP32_DEVICE_KEY_STEPS.filter((st) => st.name === 'certificate' || st.name === 'online')
           : ESP32_DEVICE_KEY_STEPS
         : ESP32_STEPS,
+      input,
+    ),
     initial: {
       operator: settings.operator,
       contaId: settings.contaId,

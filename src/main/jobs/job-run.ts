@@ -3,7 +3,7 @@ import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.j
 import { redactSecrets } from '../log/redact.js';
 import { isAbortError, JobFailure, toJobError } from './job-failure.js';
 import { SecretValue } from './secret-value.js';
-import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, SecretAnswer, StepHandle } from './types.js';
+import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, SecretAnswer, StepHandle, StepOptions } from './types.js';
 
 export interface JobRunHooks {
   onUpdate(snapshot: JobSnapshot): void;
@@ -26,6 +26,7 @@ export class JobRun {
   /** Secrets answered to this run, masked in every text it emits; dropped when it ends. */
   private readonly secrets = new Set<string>();
   private currentStep: string | undefined;
+  private stepClock: StepClock | undefined;
   private lastProgressEmit = 0;
   private progressTimer: NodeJS.Timeout | undefined;
 
@@ -142,7 +143,7 @@ export class JobRun {
     return {
       jobId: this.id,
       signal: this.controller.signal,
-      step: (name, run) => this.runStep(name, run),
+      step: (name, run, options) => this.runStep(name, run, options),
       skip: (name, reason) => {
         const s = this.stepSnap(name);
         s.status = 'skipped';
@@ -160,8 +161,29 @@ export class JobRun {
     };
   }
 
-  private async runStep<T>(name: string, run: (step: StepHandle) => Promise<T>): Promise<T> {
+  private async runStep<T>(name: string, run: (step: StepHandle) => Promise<T>, options: StepOptions = {}): Promise<T> {
     if (this.controller.signal.aborted) throw abortError();
+    // The step's own signal: aborted with the job, or alone when the step runs out of time.
+    const stepController = new AbortController();
+    const forwardAbort = (): void => stepController.abort(this.controller.signal.reason);
+    this.controller.signal.addEventListener('abort', forwardAbort, { once: true });
+    let timedOut: JobFailure | undefined;
+    const limit = options.timeoutMs ?? this.definition.steps.find((d) => d.name === name)?.timeoutMs;
+    let clock: StepClock | undefined;
+    const deadline =
+      limit === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            clock = new StepClock(limit, () => {
+              timedOut = new JobFailure('STEP_TIMEOUT', `The step "${name}" did not finish within ${Math.round(limit / 1000)} s and was stopped.`, {
+                where: name,
+              });
+              stepController.abort(timedOut);
+              reject(timedOut);
+            });
+          });
+    // Time spent waiting for the operator does not count against the step.
+    this.stepClock = clock;
     const s = this.stepSnap(name);
     s.status = 'running';
     s.startedAt = new Date().toISOString();
@@ -173,7 +195,7 @@ export class JobRun {
     const t0 = performance.now();
     const handle: StepHandle = {
       name,
-      signal: this.controller.signal,
+      signal: stepController.signal,
       progress: (fraction, detail) => {
         s.progress = Math.max(0, Math.min(1, fraction));
         if (detail !== undefined) s.detail = this.mask(detail);
@@ -187,14 +209,19 @@ export class JobRun {
       log: (text, level) => this.log(text, level ?? 'info'),
     };
     try {
-      const result = await run(handle);
+      const work = run(handle);
+      // A step that ignores its signal may settle after its deadline: nobody waits for it then.
+      work.catch(() => undefined);
+      const result = deadline ? await Promise.race([work, deadline]) : await work;
       if (this.controller.signal.aborted) throw abortError();
       s.status = 'done';
       s.progress = 1;
       s.endedAt = new Date().toISOString();
       this.log(`step ${name} done in ${Math.round(performance.now() - t0)} ms`, 'debug');
       return result;
-    } catch (err) {
+    } catch (caught) {
+      // Whatever the step threw once its time was up (an AbortError from its signal), the cause is the timeout.
+      const err = timedOut ?? caught;
       s.status = 'failed';
       s.endedAt = new Date().toISOString();
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
@@ -206,6 +233,9 @@ export class JobRun {
       this.log(`step ${name} failed after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
       throw err;
     } finally {
+      clock?.stop();
+      this.stepClock = undefined;
+      this.controller.signal.removeEventListener('abort', forwardAbort);
       this.currentStep = undefined;
       this.recomputeProgress();
       this.emit();
@@ -217,7 +247,9 @@ export class JobRun {
     if (this.question) return Promise.reject(new Error('a question is already open'));
     const q: JobQuestion = { id: randomUUID(), ...input };
     return new Promise<SecretAnswer>((resolve, reject) => {
+      this.stepClock?.pause();
       const done = (): void => {
+        this.stepClock?.resume();
         this.question = undefined;
         delete this.snap.question;
         if (this.snap.state === 'waiting-input') this.snap.state = 'running';
@@ -317,4 +349,37 @@ function abortError(): Error {
   const e = new Error('cancelled');
   e.name = 'AbortError';
   return e;
+}
+
+/** A step's time limit that can be paused while the job waits for the operator. */
+class StepClock {
+  private remaining: number;
+  private startedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    limitMs: number,
+    private readonly onExpire: () => void,
+  ) {
+    this.remaining = limitMs;
+    this.resume();
+  }
+
+  pause(): void {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.remaining -= performance.now() - this.startedAt;
+  }
+
+  resume(): void {
+    if (this.timer) return;
+    this.startedAt = performance.now();
+    this.timer = setTimeout(this.onExpire, Math.max(0, this.remaining));
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }

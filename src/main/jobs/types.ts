@@ -19,10 +19,15 @@ export type JobFacts = Partial<
   >
 > & { facts?: Record<string, string> };
 
+export interface StepOptions {
+  /** Longest the step may run, in milliseconds. */
+  timeoutMs?: number;
+}
+
 /** Handed to a running step. */
 export interface StepHandle {
   readonly name: string;
-  /** Aborted when the job is cancelled; pass it to everything that can wait. */
+  /** Aborted when the job is cancelled or the step runs out of time; pass it to everything that can wait. */
   readonly signal: AbortSignal;
   /** Fraction 0..1 of this step and an optional short text ("0x10000: 128 KiB of 742 KiB"). */
   progress(fraction: number, detail?: string): void;
@@ -43,8 +48,12 @@ export interface SecretAnswer {
 export interface JobContext {
   readonly jobId: string;
   readonly signal: AbortSignal;
-  /** Runs one declared step: records status, timing, progress and failure. */
-  step<T>(name: string, run: (step: StepHandle) => Promise<T>): Promise<T>;
+  /**
+   * Runs one declared step: records status, timing, progress and failure. With `timeoutMs` the step
+   * is stopped (its signal aborted) and the job fails with STEP_TIMEOUT when it runs longer, so no
+   * device or peer that stops answering can leave a job hanging.
+   */
+  step<T>(name: string, run: (step: StepHandle) => Promise<T>, options?: StepOptions): Promise<T>;
   /** Marks a declared step as skipped (with the reason as its detail). */
   skip(name: string, reason: string): void;
   /** Asks the operator; resolves with one of `choices`. Rejects when the job is cancelled. */
@@ -64,6 +73,8 @@ export interface StepDeclaration {
   name: string;
   /** Share of the job's overall progress (relative; default 1). */
   weight?: number;
+  /** Longest the step may run (time waiting for the operator not counted); see `JobContext.step`. */
+  timeoutMs?: number;
 }
 
 /**

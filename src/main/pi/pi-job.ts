@@ -78,6 +78,21 @@ export const PI_STEPS = [
   { name: 'finalize', weight: 1 },
 ] as const;
 
+/**
+ * How long each step may run before the job stops it (STEP_TIMEOUT; time waiting for the operator
+ * not counted). Generous: a Pi that stops answering fails the job clearly instead of leaving it hanging;
+ * the rollback then restores the previous identity. `online` is the profile's timeout + 30 s.
+ */
+const PI_STEP_LIMITS_MS: Partial<Record<(typeof PI_STEPS)[number]['name'], number>> = {
+  connect: 60_000,
+  probe: 60_000,
+  prepare: 180_000,
+  key: 60_000,
+  certificate: 60_000,
+  install: 180_000,
+  finalize: 60_000,
+};
+
 const PREFIX_RE = /^\/[A-Za-z0-9._/-]*$/;
 
 /**
@@ -96,7 +111,7 @@ export function piProvisionJob(input: PiJobInput): JobDefinition {
   return {
     kind: 'pi',
     target: `${target.host}:${target.port}`,
-    steps: PI_STEPS,
+    steps: PI_STEPS.map((st) => ({ ...st, timeoutMs: PI_STEP_LIMITS_MS[st.name] ?? settings.onlineTimeoutMs + 30_000 })),
     initial: {
       operator: settings.operator,
       contaId: settings.contaId,
