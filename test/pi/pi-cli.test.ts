@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type Backend } from '../support/backend.js';
 import { startProcess } from '../support/processes.js';
-import { makeSshKeyPair, startSshd, type RunningSshd } from '../support/sshd.js';
+import { createTestUser, makeSshKeyPair, startSshd, type RunningSshd } from '../support/sshd.js';
+import { isRoot } from '../support/tools.js';
 import { tempDir } from '../support/temp.js';
 import { stopAgent } from './helpers.js';
 
@@ -104,6 +105,33 @@ describe('tds-station pi (compiled CLI)', () => {
       expect(text).not.toContain('PRIVATE KEY');
     } finally {
       db.close();
+    }
+  });
+});
+
+describe.skipIf(!isRoot())('tds-station pi with a password (test user, needs root)', () => {
+  it('--password-env logs in with the password from the environment; a wrong one fails clearly; neither is printed', async () => {
+    const user = createTestUser();
+    let own: RunningSshd | undefined;
+    try {
+      own = await startSshd({ allowUsers: [user.name] });
+      const args = ['pi', 'probe', '--host', own.host, '--ssh-port', String(own.port), '--user', user.name, '--password-env', 'TDS_PI_PW', '--data-dir', path.join(work.path, 'data-pw'), '--json'];
+      const ok = await cli(args, { TDS_PI_PW: user.password });
+      expect(ok.code, ok.output).toBe(0);
+      expect((JSON.parse(ok.stdout) as { ok: boolean }).ok).toBe(true);
+      expect(ok.output).not.toContain(user.password);
+
+      const wrong = await cli(args, { TDS_PI_PW: 'not-the-password' });
+      expect(wrong.code).toBe(1);
+      expect(wrong.output).toMatch(/SSH_AUTH_FAILED|login failed/i);
+      expect(wrong.output).not.toContain('not-the-password');
+
+      const missing = await cli(args, {});
+      expect(missing.code).not.toBe(0);
+      expect(missing.output).toMatch(/TDS_PI_PW/);
+    } finally {
+      await own?.stop();
+      user.remove();
     }
   });
 });
