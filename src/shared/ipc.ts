@@ -197,7 +197,8 @@ export const ServerTestInputSchema = z.object({
   caPem: zPem.nullable().optional(),
 });
 
-const gatewayCode = z.string().trim().min(1, V.required).max(30, V.tooLong).regex(/^[A-Za-z0-9_.-]+$/, V.template);
+/** A gateway code as scanned or typed at the bench (the server's `codigo`). */
+export const GatewayCodeSchema = z.string().trim().min(1, V.required).max(30, V.gatewayCode).regex(/^[A-Za-z0-9_.-]+$/, V.gatewayCode);
 
 export const BenchProvisionInputSchema = z.object({
   deviceIds: z.array(zId).min(1, V.required).max(64, V.tooLong),
@@ -217,7 +218,7 @@ export const FieldProvisionInputSchema = z.object({
   username: z.string().trim().min(1, V.required).max(64, V.tooLong).regex(/^[A-Za-z0-9._-]+$/, V.username),
   auth: PiAuthSchema,
   sudoPassword: z.string().max(1024, V.tooLong).optional(),
-  gatewayCode: gatewayCode.optional(),
+  gatewayCode: GatewayCodeSchema.optional(),
 });
 export type FieldProvisionInput = z.input<typeof FieldProvisionInputSchema>;
 
@@ -256,7 +257,7 @@ export const requestSchemas = {
   'bundles.inspect': z.object({ path: ProfileEsp32Schema.shape.bundlePath }),
   'monitor.status': None,
   'bench.state': None,
-  'bench.assignCode': z.object({ deviceId: zId, code: gatewayCode.nullable() }),
+  'bench.assignCode': z.object({ deviceId: zId, code: GatewayCodeSchema.nullable() }),
   'bench.provision': BenchProvisionInputSchema,
   'bench.console': z.object({ deviceId: zId, open: z.boolean() }),
   'jobs.list': None,

@@ -33,6 +33,7 @@ export const V = {
   keyMismatch: 'keyMismatch',
   numberRange: 'numberRange',
   remotePath: 'remotePath',
+  gatewayCode: 'gatewayCode',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -77,6 +78,7 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   keyMismatch: 'This key does not belong to the certificate above.',
   numberRange: 'Enter a number from {{min}} to {{max}}.',
   remotePath: 'Enter a full path on the Pi, such as /usr/bin/python3 or /dev/ttyUSB0.',
+  gatewayCode: 'A gateway code has 1 to 30 letters, digits, - _ or . (no spaces).',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */

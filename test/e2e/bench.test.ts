@@ -70,7 +70,10 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     await expect.poll(() => page.locator(finished).count(), { timeout: 240_000, interval: 1000 }).toBe(3);
     const failed = station.station.hub.list().filter((j) => j.state !== 'succeeded');
     // Say which board failed and why.
-    for (const j of failed) console.error(JSON.stringify({ target: j.target, state: j.state, error: j.error, steps: j.steps.map((x) => `${x.name}:${x.status}:${x.detail ?? ''}`) }));
+    for (const j of failed) {
+      console.error(JSON.stringify({ target: j.target, state: j.state, error: j.error, steps: j.steps.map((x) => `${x.name}:${x.status}:${x.detail ?? ''}`) }));
+      console.error(station.station.hub.lines(j.id).slice(-40).map((l) => `${l.at.slice(11, 23)} [${l.step ?? '-'}] ${l.level} ${l.text}`).join('\n'));
+    }
     expect(failed).toEqual([]);
     await screenshot(page, 'bench', shots.path, { fullPage: true });
     for (const sim of sims) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SerialLink, SerialSignals } from '../../src/main/devices/serial-link.js';
 import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
@@ -176,6 +177,37 @@ describe('esptool-js 0.7.0 through the adapter, against the simulator', () => {
       await sim.sendControl('FAULT clear');
     }
   }, 90_000);
+
+  it('leaves the port free after a cancel during the connect, whenever it lands (esptool-js keeps going behind it)', async () => {
+    const target = realpathSync(sim.hostPath);
+    const heldHere = (): string[] =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === target;
+        } catch {
+          return false;
+        }
+      });
+    // 0 ms: before esptool-js has opened the port; later: while it resets and syncs with the ROM.
+    for (const delayMs of [0, 5, 30, 150, 600]) {
+      const ac = new AbortController();
+      const connecting = connect(921600, ac.signal).catch((e: unknown) => e);
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+      ac.abort();
+      const err = await connecting;
+      if (err instanceof EspSession) await err.close();
+      else expect((err as Error).name, `cancel after ${delayMs} ms`).toBe('AbortError');
+      // esptool-js's connect loop may still be running: give it time to try to reopen the port.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(heldHere(), `cancel after ${delayMs} ms: the port is still open in this process`).toEqual([]);
+      const next = new SerialPortLink(sim.hostPath);
+      await next.open({ baudRate: 115200 });
+      await next.close();
+    }
+    const s = await connect();
+    expect(s.chip.mac).toBe('24:6f:28:aa:00:01');
+    await s.close();
+  }, 60_000);
 
   it('stops promptly when cancelled mid-flash', async () => {
     await sim.sendControl('FAULT slow-erase=30');

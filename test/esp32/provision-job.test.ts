@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProfileSchema } from '../../src/shared/profile.js';
+import type { SerialLink, SerialLinkOpenOptions, SerialSignals } from '../../src/main/devices/serial-link.js';
 import type { JobSnapshot } from '../../src/shared/jobs.js';
 import { ApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
 import { buildForChip, loadBundle, type FirmwareBundle } from '../../src/main/esp32/bundle.js';
@@ -172,6 +173,37 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     });
     expect(String(tds.cert_pem)).toContain('BEGIN CERTIFICATE');
     expect(String(tds.key_pem)).toContain('BEGIN PRIVATE KEY');
+  }, 120_000);
+
+  it('a cancel mid-flash stops the flash at once and frees the port; the retry replaces the unused certificate without asking', async () => {
+    const mac = '24:6f:28:bb:00:0c';
+    // 100 ms per erased sector: app.bin alone takes ~18 s, so the cancel lands mid-write.
+    const sim = await board(mac, { faults: ['slow-erase=100'] });
+    const id = await submit(sim, { reprovision: 'ask' });
+    for (let i = 0; i < 400 && !(queue.get(id)?.steps.find((st) => st.name === 'flash')?.progress ?? 0); i++) await new Promise((r) => setTimeout(r, 50));
+    const flashStep = () => queue.get(id)!.steps.find((st) => st.name === 'flash')!;
+    expect(flashStep().status).toBe('running');
+    const t0 = Date.now();
+    queue.cancel(id);
+    const first = await queue.wait(id);
+    const stopMs = Date.now() - t0;
+    expect(first.state).toBe('cancelled');
+    expect(first.error).toMatchObject({ code: 'CANCELLED', where: 'flash' });
+    // The session outlives the probe step that opened it; the cancel must still reach esptool.
+    expect(stopMs).toBeLessThan(5_000);
+    expect(flashStep().progress ?? 0).toBeLessThan(1);
+    expect(log.lines(id).map((l) => l.text).join('\n')).not.toMatch(/tdscfg: MD5 verified/);
+    const unused = first.certificateSerial!;
+    expect(await activeSerial(mac)).toBe(unused);
+
+    // The port is free again right away (no leftover open from esptool-js), and the retry does not
+    // ask about the certificate the board never received: it replaces it.
+    await sim.sendControl('FAULT clear');
+    const retry = await queue.wait(queue.retry(first.id));
+    expect({ state: retry.state, error: retry.error, question: retry.question }).toEqual({ state: 'succeeded', error: undefined, question: undefined });
+    expect(retry.certificateSerial).not.toBe(unused);
+    expect(await activeSerial(mac)).toBe(retry.certificateSerial);
+    expect(log.lines(retry.id).map((l) => l.text).join('\n')).toMatch(new RegExp(`${unused}.*never reached the board: replacing it`));
   }, 120_000);
 
   it('catches an MD5 mismatch', async () => {
@@ -385,6 +417,24 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(log.lines(id).some((l) => /flashing at 921600 baud failed .*reconnecting at 115200 baud/.test(l.text))).toBe(true);
   }, 90_000);
 
+  it('a serial link whose output stops moving mid-flash is detected, and the job reconnects and finishes', async () => {
+    const mac = '24:6f:28:bb:00:0d';
+    const sim = await board(mac);
+    const device = (await source.list()).find((d) => d.path === sim.hostPath)!;
+    // A wedged USB link: after 60 kB at 921600 a write never completes (no error, no timeout) until
+    // the port is closed and opened again.
+    const link = new StallingLink(source.link(device), 60_000);
+    const id = queue.submit(esp32ProvisionJob({ device, openLink: () => link, bundle, issuer, monitor, settings: settings() }));
+    const final = await queue.wait(id);
+    expect({ state: final.state, error: final.error }).toEqual({ state: 'succeeded', error: undefined });
+    expect(link.stalls).toBe(1);
+    const text = log.lines(id).map((l) => l.text).join('\n');
+    expect(text).toMatch(/the serial link stopped moving: block \d+ of \d+ of app\.bin got neither an answer nor a timeout within 13 s/);
+    expect(text).toMatch(/reconnecting at 115200 baud/);
+    expect(final.steps.find((st) => st.name === 'flash')?.status).toBe('done');
+    expect(monitor.presence(mac).status).toBe('online');
+  }, 120_000);
+
   it('runs from the compiled CLI: list, probe, provision with a JSON summary and the station log', async () => {
     const cli = path.resolve(import.meta.dirname, '../../dist/station/main/cli/index.js');
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first`);
@@ -483,3 +533,47 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(bytes.includes(Buffer.from('PRIVATE KEY'))).toBe(false);
   });
 });
+
+/** Test double of a wedged USB link: past `stallAfter` bytes a write hangs until the port is reopened. */
+class StallingLink implements SerialLink {
+  stalls = 0;
+  private sent = 0;
+  private armed = true;
+  constructor(
+    private readonly inner: SerialLink,
+    private readonly stallAfter: number,
+  ) {}
+  get path(): string {
+    return this.inner.path;
+  }
+  get isOpen(): boolean {
+    return this.inner.isOpen;
+  }
+  open(options: SerialLinkOpenOptions): Promise<void> {
+    return this.inner.open(options);
+  }
+  write(data: Uint8Array): Promise<void> {
+    this.sent += data.length;
+    if (this.armed && this.sent > this.stallAfter) {
+      this.armed = false;
+      this.stalls++;
+      return new Promise<void>(() => undefined);
+    }
+    return this.inner.write(data);
+  }
+  onData(listener: (chunk: Uint8Array) => void): () => void {
+    return this.inner.onData(listener);
+  }
+  onClose(listener: (error?: Error) => void): () => void {
+    return this.inner.onClose(listener);
+  }
+  setSignals(signals: SerialSignals): Promise<void> {
+    return this.inner.setSignals(signals);
+  }
+  setBaudRate(baudRate: number): Promise<void> {
+    return this.inner.setBaudRate(baudRate);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

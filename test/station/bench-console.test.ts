@@ -1,13 +1,11 @@
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../src/main/station/dispatch.js';
-import { FileSecretStore } from '../../src/main/settings/secret-store.js';
-import { startWebStation, type WebStation } from '../../src/main/web/web-station.js';
+import type { WebStation } from '../../src/main/web/web-station.js';
 import type { BenchDevice } from '../../src/shared/ipc.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { tempDir } from '../support/temp.js';
-import { ensureRendererBuilt } from './renderer-build.js';
+import { startPlainStation } from './renderer-build.js';
 
 /**
  * The Bench core behind two of the screen's controls, through the validated contract: a scanned
@@ -23,15 +21,7 @@ describe('Bench: scanned codes and the live serial console', () => {
   beforeAll(async () => {
     sim = await startEsp32Sim({ mac: '24:6f:28:c0:00:01' });
     await source.add(sim);
-    st = await startWebStation({
-      dataDir: tmp.path,
-      shell: 'web',
-      version: 'test',
-      secrets: new FileSecretStore(path.join(tmp.path, 'secrets.json')),
-      standalone: null,
-      deviceSource: source,
-      rendererDir: ensureRendererBuilt(),
-    });
+    st = await startPlainStation(tmp.path, source);
   }, 60_000);
   afterAll(async () => {
     await st?.close();

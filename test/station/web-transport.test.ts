@@ -1,13 +1,10 @@
 import http from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { FileSecretStore } from '../../src/main/settings/secret-store.js';
-import { startWebStation, type WebStation } from '../../src/main/web/web-station.js';
+import type { WebStation } from '../../src/main/web/web-station.js';
 import type { WsServerFrame } from '../../src/shared/ipc.js';
-import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { tempDir } from '../support/temp.js';
-import { ensureRendererBuilt } from './renderer-build.js';
+import { startPlainStation } from './renderer-build.js';
 
 function get(port: number, urlPath: string, host = `127.0.0.1:${port}`): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
@@ -53,16 +50,7 @@ describe('web mode transport (127.0.0.1, token, Origin/Host checks, validated co
   let origin: string;
 
   beforeAll(async () => {
-    const rendererDir = ensureRendererBuilt();
-    st = await startWebStation({
-      dataDir: tmp.path,
-      shell: 'web',
-      version: 'test',
-      secrets: new FileSecretStore(path.join(tmp.path, 'secrets.json')),
-      standalone: null,
-      deviceSource: new SimDeviceSource(),
-      rendererDir,
-    });
+    st = await startPlainStation(tmp.path);
     port = st.web.port;
     token = st.web.token;
     origin = `http://127.0.0.1:${port}`;

@@ -29,6 +29,7 @@ export interface SerialLink {
   setSignals(signals: SerialSignals): Promise<void>;
   /** Changes the speed in place without closing the port (closing toggles DTR/RTS on Linux). */
   setBaudRate(baudRate: number): Promise<void>;
+  /** Idempotent; while a close is under way, resolves when it is done (the port can be opened again). */
   close(): Promise<void>;
 }
 

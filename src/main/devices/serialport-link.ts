@@ -26,6 +26,7 @@ export class SerialPortLink implements SerialLink {
   private signals: SerialSignals = { dtr: false, rts: false };
   private signalsUnsupported = false;
   private closing = false;
+  private closeInFlight: Promise<void> | undefined;
   private presenceTimer: NodeJS.Timeout | undefined;
   /** Writes in progress, and a speed change in progress: neither starts while the other runs. */
   private readonly writes = new Set<Promise<void>>();
@@ -158,12 +159,27 @@ export class SerialPortLink implements SerialLink {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes the port; resolves once the OS has let go of it (and of its lock), so the port can be
+   * opened again right away. A second call while closing waits for the same close: `isOpen` turns
+   * false as soon as closing starts, but the close itself can take a moment.
+   */
+  close(): Promise<void> {
+    if (this.closeInFlight) return this.closeInFlight;
     const port = this.port;
-    if (!port?.isOpen) return;
+    if (!port?.isOpen) return Promise.resolve();
     this.closing = true;
     this.stopPresenceCheck();
-    await new Promise<void>((resolve) => port.close(() => resolve()));
+    const pendingWrites = this.writes.size > 0;
+    this.closeInFlight = (async () => {
+      // Bytes still queued for a board that stopped reading (a cancel mid-flash) would hold the
+      // close, and the port's lock, until the kernel gave up on them: drop them first.
+      if (pendingWrites) await new Promise<void>((resolve) => port.flush(() => resolve()));
+      await new Promise<void>((resolve) => port.close(() => resolve()));
+    })().finally(() => {
+      this.closeInFlight = undefined;
+    });
+    return this.closeInFlight;
   }
 
   private mustBeOpen(): SerialPort {

@@ -77,6 +77,8 @@ export interface SessionOptions {
 export class EspSession {
   readonly chip: ChipInfo;
   private closed = false;
+  /** What stops esptool: the signal of the job step using the session now (see useSignal). */
+  private signal: AbortSignal;
 
   private constructor(
     private readonly link: SerialLink,
@@ -88,6 +90,15 @@ export class EspSession {
     private readonly unplug: UnplugWatch,
   ) {
     this.chip = chip;
+    this.signal = options.signal;
+  }
+
+  /**
+   * Hands the session to the next job step: from now on that step's cancel or time limit stops
+   * esptool (a session outlives the step that connected it, whose signal never fires afterwards).
+   */
+  useSignal(signal: AbortSignal): void {
+    this.signal = signal;
   }
 
   /**
@@ -133,7 +144,7 @@ export class EspSession {
     });
     const unplug: UnplugWatch = { promise: unplugged, off, error: () => unplugError };
 
-    const guard = <T>(p: Promise<T>): Promise<T> => race(p, unplugged, options.signal, () => void port.close().catch(() => undefined));
+    const guard = <T>(p: Promise<T>): Promise<T> => race(p, unplugged, options.signal, () => void port.release().catch(() => undefined));
     const mode = options.resetMode === 'manual' ? 'no_reset' : options.resetMode === 'usb-jtag' ? 'usb_reset' : 'default_reset';
     try {
       try {
@@ -172,7 +183,7 @@ export class EspSession {
       return new EspSession(link, port, transport, loader, options, chip, unplug);
     } catch (err) {
       off();
-      await port.close().catch(() => undefined);
+      await port.release().catch(() => undefined);
       throw err;
     }
   }
@@ -272,7 +283,9 @@ export class EspSession {
     } catch {
       /* the port may already be gone */
     }
-    if (this.link.isOpen) await this.link.close().catch(() => undefined);
+    await this.port.release().catch(() => undefined);
+    // Not guarded by isOpen: a close already under way (a cancel) must be waited for, not skipped.
+    await this.link.close().catch(() => undefined);
   }
 
   /** The esptool-js loader, for tests and tools that need lower-level access (e.g. readFlash). */
@@ -281,7 +294,7 @@ export class EspSession {
   }
 
   private guard<T>(p: Promise<T>): Promise<T> {
-    return race(p, this.unplug.promise, this.options.signal, () => void this.port.close().catch(() => undefined));
+    return race(p, this.unplug.promise, this.signal, () => void this.port.release().catch(() => undefined));
   }
 
   private async mapFlashError(err: unknown, where: string): Promise<unknown> {

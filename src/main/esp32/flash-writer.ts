@@ -83,6 +83,24 @@ class PartFailure extends Error {
 }
 
 /**
+ * esptool-js bounds how long it waits for an answer, but not the write before it: a link whose
+ * output stops moving (a stalled USB hub or CDC device, a wedged driver) would hold a command for
+ * ever. Each command gets this much on top of its own timeout; past it the session is given up as a
+ * line failure, and the job reconnects (closing the port clears what was stuck).
+ */
+export const STALL_MARGIN_MS = 10_000;
+
+function bounded<T>(op: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  const limit = timeoutMs + STALL_MARGIN_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LineFailure(`the serial link stopped moving: ${what} got neither an answer nor a timeout within ${Math.round(limit / 1000)} s`)), limit);
+  });
+  op.catch(() => undefined);
+  return Promise.race([op, stalled]).finally(() => clearTimeout(timer));
+}
+
+/**
  * Writes every part (compressed, each verified by the stub's MD5 of the flash) in one session.
  * Parts are compressed in the libuv pool up front, so compressing part i+1 overlaps writing part i.
  * Every compressed copy is zeroed when this returns (the data partition's holds the device key).
@@ -97,7 +115,12 @@ export async function writeCompressedParts(ctx: WriterContext, parts: readonly W
   try {
     for (const [i, part] of parts.entries()) {
       const data = await ctx.guard(compressing[i]!);
-      await writePart(ctx, part, i, images[i]!, data);
+      try {
+        await writePart(ctx, part, i, images[i]!, data);
+      } catch (err) {
+        if (err instanceof LineFailure) throw new JobFailure('FLASH_WRITE_FAILED', `Writing ${part.name} failed: ${err.message}.`, { cause: err.cause ?? err });
+        throw err;
+      }
     }
   } finally {
     ctx.loader.WRITE_BLOCK_ATTEMPTS = saved;
@@ -113,7 +136,7 @@ async function writePart(ctx: WriterContext, part: WritablePart, index: number, 
       await sendPart(ctx, part, index, image, data);
       break;
     } catch (err) {
-      if (err instanceof LineFailure) throw new JobFailure('FLASH_WRITE_FAILED', `Writing ${part.name} failed: ${err.message}.`, { cause: err.cause });
+      if (err instanceof LineFailure) throw err;
       if (!(err instanceof PartFailure)) throw err;
       if (ctx.gone()) throw err.cause; // the session maps it to PORT_GONE
       if (attempt >= PART_ATTEMPTS) {
@@ -121,12 +144,13 @@ async function writePart(ctx: WriterContext, part: WritablePart, index: number, 
       }
       ctx.log(`[flash] ${part.name}: ${err.message}; writing ${part.name} again from its start (attempt ${attempt + 1} of ${PART_ATTEMPTS})`, 'warn');
       // A late answer may still be on its way: let the line go quiet before FLASH_DEFL_BEGIN.
-      await ctx.guard(loader.transport.drainInput(250, 3000));
+      await ctx.guard(bounded(loader.transport.drainInput(250, 3000), 3000, 'waiting for the line to go quiet'));
     }
   }
   ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
   const expected = createHash('md5').update(image).digest('hex');
-  const actual = await ctx.guard(loader.flashMd5sum(part.address, image.length));
+  const md5Timeout = Math.max(loader.DEFAULT_TIMEOUT, loader.timeoutPerMb(loader.MD5_TIMEOUT_PER_MB, image.length));
+  const actual = await ctx.guard(bounded(loader.flashMd5sum(part.address, image.length), md5Timeout, `the MD5 check of ${part.name}`));
   if (actual !== expected) {
     throw new JobFailure('FLASH_VERIFY_FAILED', `The data read back from flash does not match what was written (MD5 ${actual}, expected ${expected}).`);
   }
@@ -142,7 +166,8 @@ async function sendPart(ctx: WriterContext, part: WritablePart, index: number, i
   ctx.onPosition({ ...position });
   let blocks: number;
   try {
-    blocks = await ctx.guard(loader.flashDeflBegin(image.length, data.length, part.address));
+    const beginTimeout = loader.IS_STUB ? loader.DEFAULT_TIMEOUT : loader.timeoutPerMb(loader.ERASE_REGION_TIMEOUT_PER_MB, image.length);
+    blocks = await ctx.guard(bounded(loader.flashDeflBegin(image.length, data.length, part.address), beginTimeout, `starting the write of ${part.name}`));
   } catch (err) {
     throw failure(err, 'starting the compressed write');
   }
@@ -160,7 +185,7 @@ async function sendPart(ctx: WriterContext, part: WritablePart, index: number, i
     for (let send = 1; ; send++) {
       const t0 = performance.now();
       try {
-        await ctx.guard(loader.flashDeflBlock(block, seq, timeout));
+        await ctx.guard(bounded(loader.flashDeflBlock(block, seq, timeout), timeout, `block ${seq + 1} of ${blocks} of ${part.name}`));
         slowest = Math.max(slowest, performance.now() - t0);
         break;
       } catch (err) {
@@ -184,7 +209,7 @@ async function sendPart(ctx: WriterContext, part: WritablePart, index: number, i
   ctx.onPosition({ ...position });
   if (loader.IS_STUB) {
     try {
-      await ctx.guard(loader.flashDeflFinish(false, timeout));
+      await ctx.guard(bounded(loader.flashDeflFinish(false, timeout), timeout, `finishing the write of ${part.name}`));
     } catch (err) {
       throw failure(err, `finishing the write (all ${blocks} blocks sent)`, timeout);
     }
@@ -194,7 +219,7 @@ async function sendPart(ctx: WriterContext, part: WritablePart, index: number, i
 
 /** Cancel and unplug pass through; an esptool error becomes a PartFailure saying what and where. */
 function failure(err: unknown, what: string, timeoutMs?: number): unknown {
-  if (err instanceof JobFailure || (err instanceof Error && err.name === 'AbortError')) return err;
+  if (err instanceof JobFailure || err instanceof LineFailure || (err instanceof Error && err.name === 'AbortError')) return err;
   const message = err instanceof Error ? err.message : String(err);
   const code = stubStatus(err);
   if (code !== undefined) return new PartFailure(`${what}: the board answered ${describeStatus(code)}`, err);

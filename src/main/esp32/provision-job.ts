@@ -229,6 +229,7 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, memory: Identi
         });
         online.catch(() => undefined);
       }
+      session!.useSignal(step.signal);
       await session!.rebootAndDetach((l) => {
         capture = new BootLogCapture(l);
         capture.onLine((line) => ctx.log(`[device] ${line}`));
@@ -280,7 +281,8 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, memory: Identi
     key?.destroy();
     dataImage?.fill(0);
     await session?.close().catch(() => undefined);
-    if (link.isOpen) await link.close().catch(() => undefined);
+    // Always awaited: a close started by a cancel must finish before the job ends and frees the port.
+    await link.close().catch(() => undefined);
   }
 }
 
@@ -382,6 +384,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: Id
         step.detail(`${parts.length} parts, MD5 verified; ${build.dataPartition.label} erased for the device's console`);
       });
       await ctx.step('reboot', async (step) => {
+        session!.useSignal(step.signal);
         await session!.rebootAndDetach((l) => {
           client = new DeviceConsoleClient(l, { timeoutMs: 15_000, onLogLine: (line) => ctx.log(`[device] ${line}`) });
           booted = client.waitForEvent((e) => e.event === 'boot', settings.consoleBootTimeoutMs ?? 30_000);
@@ -477,7 +480,8 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: Id
   } finally {
     client?.dispose();
     await session?.close().catch(() => undefined);
-    if (link.isOpen) await link.close().catch(() => undefined);
+    // Always awaited: a close started by a cancel must finish before the job ends and frees the port.
+    await link.close().catch(() => undefined);
   }
 }
 
@@ -508,6 +512,7 @@ async function flashWithFallback(
   const report = (p: { fraction: number; part: FlashPart; written: number }): void =>
     step.progress(p.fraction, `${p.part.name} @0x${p.part.address.toString(16)}: ${Math.round(p.written / 1024)} of ${Math.round(p.part.data.length / 1024)} KiB`);
   try {
+    getSession().useSignal(step.signal);
     await getSession().flash(parts, report);
   } catch (err) {
     const s = getSession();

@@ -28,6 +28,9 @@ export class LinkWebSerialPort implements WebSerialPortLike {
   writable: WritableStream<Uint8Array> | null = null;
   /** When set, close() ends the streams but leaves the link open (the job keeps reading the boot log). */
   keepLinkOpen = false;
+  private released = false;
+  /** True between our open() and our close() of the link. */
+  private ownsLink = false;
   private signals: SerialSignals = { dtr: false, rts: false };
   private endStreams: (() => void) | undefined;
 
@@ -44,11 +47,28 @@ export class LinkWebSerialPort implements WebSerialPortLike {
   }
 
   async open(options: { baudRate: number }): Promise<void> {
+    if (this.released) throw new Error(`${this.link.path}: the port was released`);
     if (this.readable) throw new Error(`${this.link.path}: the port is already open`);
     if (this.link.isOpen) await this.link.setBaudRate(options.baudRate);
     else await this.link.open({ baudRate: options.baudRate });
+    this.ownsLink = true;
+    if (this.released) {
+      // Released while the OS was opening it: give it straight back.
+      if (!this.keepLinkOpen) await this.link.close();
+      throw new Error(`${this.link.path}: the port was released`);
+    }
     this.signals = { dtr: true, rts: true }; // what the OS does on open; see SerialPortLink
     this.makeStreams();
+  }
+
+  /**
+   * Closes the port for good. esptool-js keeps going in the background after we stop waiting for
+   * it (a cancel during its connect loop): a later open() from it fails instead of taking the
+   * port again behind the job's back.
+   */
+  async release(): Promise<void> {
+    this.released = true;
+    await this.close();
   }
 
   async close(): Promise<void> {
@@ -56,7 +76,12 @@ export class LinkWebSerialPort implements WebSerialPortLike {
     this.endStreams = undefined;
     this.readable = null;
     this.writable = null;
-    if (!this.keepLinkOpen) await this.link.close();
+    // Only once: esptool-js may call close() again long after we gave the port up (a disconnect
+    // that was still waiting for a stuck write), when the link may already belong to a new session.
+    if (!this.keepLinkOpen && this.ownsLink) {
+      this.ownsLink = false;
+      await this.link.close();
+    }
   }
 
   async setSignals(signals: { dataTerminalReady?: boolean; requestToSend?: boolean; break?: boolean }): Promise<void> {

@@ -208,6 +208,11 @@ export class Bench {
 
   private onJob(s: JobSnapshot): void {
     for (const b of this.boards.values()) {
+      // A retry is a new job: the board follows it, so its card shows the retry's progress.
+      if (s.retryOf && b.jobId === s.retryOf) {
+        b.jobId = s.id;
+        this.emit();
+      }
       if (b.jobId !== s.id) continue;
       const chip = s.facts?.chip ?? b.chip;
       const mac = s.mac ?? b.mac;

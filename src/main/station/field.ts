@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { FieldState, PiTarget, ValidRequestOf } from '../../shared/ipc.js';
+import type { JobSnapshot } from '../../shared/jobs.js';
 import { StationError } from '../../shared/ipc.js';
 import { agentConfigFor, DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
@@ -59,6 +60,7 @@ export class Field {
   private discovered: DiscoveredPi[] = [];
   private readonly jobs = new Map<string, string>();
   private stop: (() => void) | undefined;
+  private offUpdate: (() => void) | undefined;
 
   constructor(private readonly deps: FieldDeps) {}
 
@@ -67,10 +69,22 @@ export class Field {
       this.discovered = found;
       this.emit();
     });
+    this.offUpdate = this.deps.hub.queue.onUpdate((s) => this.followRetry(s));
   }
 
   close(): void {
     this.stop?.();
+    this.offUpdate?.();
+  }
+
+  /** A retry is a new job: the target follows it (its state, and the busy check of `provision`). */
+  private followRetry(s: JobSnapshot): void {
+    if (!s.retryOf) return;
+    for (const [targetId, jobId] of this.jobs) {
+      if (jobId !== s.retryOf) continue;
+      this.jobs.set(targetId, s.id);
+      this.emit();
+    }
   }
 
   targets(): PiTarget[] {

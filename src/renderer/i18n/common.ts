@@ -370,6 +370,7 @@ export const ptBR: Strings<typeof en> = {
     keyMismatch: 'Esta chave não pertence ao certificado acima.',
     numberRange: 'Digite um número de {{min}} a {{max}}.',
     remotePath: 'Digite um caminho completo no Pi, por exemplo /usr/bin/python3 ou /dev/ttyUSB0.',
+    gatewayCode: 'Um código de gateway tem de 1 a 30 letras, dígitos, - _ ou . (sem espaços).',
   },
   common: {
     yes: 'Sim',

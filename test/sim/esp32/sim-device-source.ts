@@ -161,7 +161,7 @@ export class SimSerialLink implements SerialLink {
 
   async close(): Promise<void> {
     const wasOpen = this.inner.isOpen;
-    await this.inner.close();
+    await this.inner.close(); // also waits for a close already under way
     if (wasOpen) {
       await this.tell(this.hupcl ? 'HOST=closed DTR=0 RTS=0' : 'HOST=closed').catch(() => undefined);
     }

@@ -1,5 +1,6 @@
 import { useCallback, useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
+import { GatewayCodeSchema } from '../../../shared/ipc.js';
 import { parseMacLoose } from '../../../shared/mac-input.js';
 import { useLive, useStation } from '../../app/context.js';
 import { useDevices, useJobs } from '../../app/hooks.js';
@@ -15,6 +16,7 @@ const ACTIVE = new Set(['queued', 'running', 'waiting-input']);
  */
 export function BenchScreen() {
   const { t } = useTranslation('bench');
+  const { t: tc } = useTranslation();
   const client = useStation();
   const live = useLive();
   const { settings, profiles } = useSettings();
@@ -26,6 +28,7 @@ export function BenchScreen() {
   const [scan, setScan] = useState('');
   const [message, setMessage] = useState('');
   const [error, setError] = useState<unknown>();
+  const [scanError, setScanError] = useState('');
   const chosenProfile = esp32Profiles.some((p) => p.name === profile) ? profile : (esp32Profiles[0]?.name ?? '');
 
   const counts = useMemo(() => {
@@ -68,8 +71,9 @@ export function BenchScreen() {
   const onScan = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const text = scan.trim();
-    setScan('');
+    setScanError('');
     if (!text) {
+      setScan('');
       await provision(idleIds());
       return;
     }
@@ -77,11 +81,18 @@ export function BenchScreen() {
     if (asMac) {
       const byMac = devices.find((d) => (d.mac ?? (d.jobId ? live.jobs.get(d.jobId)?.mac : undefined)) === asMac);
       if (byMac) {
+        setScan('');
         setSelected(byMac.id);
         setMessage(t('scanSelected', { port: byMac.path }));
         return;
       }
     }
+    // A misread or mistyped code stays in the field, marked, so the operator can fix or rescan it.
+    if (!GatewayCodeSchema.safeParse(text).success) {
+      setScanError(tc('validation.gatewayCode'));
+      return;
+    }
+    setScan('');
     const target = devices.find((d) => d.id === selected) ?? devices.find((d) => !d.gatewayCode && idleIds().includes(d.id));
     if (!target) {
       setMessage(t('scanNoBoard', { code: text }));
@@ -125,9 +136,15 @@ export function BenchScreen() {
               autoFocus
               autoComplete="off"
               spellCheck={false}
-              aria-describedby="scan-hint"
+              aria-describedby={scanError ? 'scan-hint scan-err' : 'scan-hint'}
+              aria-invalid={scanError ? true : undefined}
               data-testid="scan-input"
             />
+            {scanError && (
+              <span id="scan-err" className="field__error" role="alert" data-testid="scan-error">
+                {scanError}
+              </span>
+            )}
           </label>
           <button type="button" className="btn btn--primary btn--big" title={t('provisionAllHint')} onClick={() => void provision(idleIds())} data-testid="provision-all">
             {t('provisionAll')}

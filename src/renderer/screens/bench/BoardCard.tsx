@@ -94,6 +94,11 @@ export const BoardCard = memo(function BoardCard({ device, selected, onSelect, o
             {job?.state === 'failed' || job?.state === 'cancelled' ? t('card.retry') : job?.state === 'succeeded' ? t('card.again') : t('provisionOne')}
           </button>
         )}
+        {!active && device.gatewayCode && (
+          <button type="button" className="btn btn--ghost" onClick={() => act(client.invoke('bench.assignCode', { deviceId: device.id, code: null }))}>
+            {t('card.clearCode')}
+          </button>
+        )}
         {active && (
           <button type="button" className="btn" onClick={() => act(client.invoke('jobs.cancel', { jobId: job.id }))}>
             {t('card.cancel')}

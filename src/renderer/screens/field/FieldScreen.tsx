@@ -9,7 +9,7 @@ import { JobQuestionPanel, JobStateBadge, ProgressBar, StepList } from '../../co
 import { AddHostForm } from './AddHostForm.js';
 import { CredentialsDialog } from './CredentialsDialog.js';
 
-function PiJob({ jobId }: { jobId: string }) {
+function PiJob({ jobId, onRetried }: { jobId: string; onRetried: (newJobId: string) => void }) {
   const { t } = useTranslation('field');
   const client = useStation();
   const job = useJob(jobId);
@@ -35,7 +35,7 @@ function PiJob({ jobId }: { jobId: string }) {
           </button>
         ) : (
           job.state !== 'succeeded' && (
-            <button type="button" className="btn" onClick={() => client.invoke('jobs.retry', { jobId }).catch(setError)}>
+            <button type="button" className="btn" onClick={() => client.invoke('jobs.retry', { jobId }).then((r) => onRetried(r.jobId), setError)}>
               {t('job.retry')}
             </button>
           )
@@ -133,7 +133,8 @@ export default function FieldScreen() {
       )}
       <AddHostForm />
       {jobIds.map((id) => (
-        <PiJob key={id} jobId={id} />
+        // The retry takes the failed attempt's place (it stays in the Log).
+        <PiJob key={id} jobId={id} onRetried={(next) => setShownJobs((s) => [...new Set([next, ...s.filter((x) => x !== id)])])} />
       ))}
       {creds && (
         <CredentialsDialog
