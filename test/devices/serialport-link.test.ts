@@ -1,24 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JobFailure } from '../../src/main/jobs/index.js';
 import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
-import { startProcess, type StartedProcess } from '../support/processes.js';
+import type { StartedProcess } from '../support/processes.js';
+import { ptyPair } from '../support/pty-pair.js';
 import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
-
-/** A pty pair from socat: what the station opens (host) and the other end (device). */
-async function ptyPair(dir: string, name: string): Promise<{ host: string; device: string; proc: StartedProcess }> {
-  const socat = requireTool('socat', 'socat');
-  const host = path.join(dir, `${name}-host`);
-  const device = path.join(dir, `${name}-dev`);
-  const proc = startProcess(`socat-${name}`, socat, [`PTY,raw,echo=0,link=${host}`, `PTY,raw,echo=0,link=${device}`]);
-  for (let i = 0; i < 200 && !(existsSync(host) && existsSync(device)); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!existsSync(device)) throw new Error('socat did not create the pty pair');
-  return { host, device, proc };
-}
 
 function received(link: SerialLinkLike, text: string): Promise<void> {
   let got = '';

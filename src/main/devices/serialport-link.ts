@@ -1,7 +1,13 @@
 import { stat } from 'node:fs/promises';
-import { SerialPort } from 'serialport';
+import { autoDetect } from '@serialport/bindings-cpp';
+import { SerialPortStream } from '@serialport/stream';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { SerialLink, SerialLinkOpenOptions, SerialSignals } from './serial-link.js';
+import { steadyWriteBinding } from './steady-write-binding.js';
+
+/** One binding for every port: the native one, with writes that survive a full OS buffer. */
+const binding = steadyWriteBinding(autoDetect());
+type Port = SerialPortStream<typeof binding>;
 
 export interface SerialPortLinkOptions {
   /** Keep DTR/RTS as they are when the port closes (Linux otherwise drops them: HUPCL). Default true (drop). */
@@ -22,7 +28,7 @@ export interface SerialPortLinkOptions {
  */
 export class SerialPortLink implements SerialLink {
   readonly path: string;
-  private port: SerialPort | undefined;
+  private port: Port | undefined;
   private signals: SerialSignals = { dtr: false, rts: false };
   private signalsUnsupported = false;
   private closing = false;
@@ -57,7 +63,7 @@ export class SerialPortLink implements SerialLink {
 
   async open(options: SerialLinkOpenOptions): Promise<void> {
     if (this.port?.isOpen) throw new Error(`${this.path} is already open`);
-    const port = new SerialPort({ path: this.path, baudRate: options.baudRate, autoOpen: false, hupcl: this.options.hupcl ?? true });
+    const port: Port = new SerialPortStream({ binding, path: this.path, baudRate: options.baudRate, autoOpen: false, hupcl: this.options.hupcl ?? true });
     await new Promise<void>((resolve, reject) => {
       port.open((err) => (err ? reject(mapOpenError(this.path, err)) : resolve()));
     });
@@ -182,7 +188,7 @@ export class SerialPortLink implements SerialLink {
     return this.closeInFlight;
   }
 
-  private mustBeOpen(): SerialPort {
+  private mustBeOpen(): Port {
     if (!this.port?.isOpen) throw new JobFailure('PORT_GONE', `${this.path} is not open (unplugged?)`);
     return this.port;
   }
