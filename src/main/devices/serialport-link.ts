@@ -25,6 +25,8 @@ export interface SerialPortLinkOptions {
  *   left the port, and writes wait for it (a byte sent during the switch reaches the board garbled).
  * - Pseudo-terminals reject modem-line ioctls (ENOTTY): tolerated, the lines are only tracked.
  * - An unrequested close (unplug) is reported to `onClose` with the error.
+ * - Writes that meet a full OS buffer retry on a timer (SteadyWritePort) instead of waiting on
+ *   serialport's poller, which can lose their wake-up.
  */
 export class SerialPortLink implements SerialLink {
   readonly path: string;
