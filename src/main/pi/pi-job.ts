@@ -3,6 +3,7 @@ import type { ProvisionResponse } from '@tds/server/contract';
 import { parseMac } from '@tds/server/contract';
 import { checkIssuedCertificate, expandTemplate, IdentityMemory, obtainCertificate, type DeviceIdentity, type ReprovisionPolicy } from '../certs/device-identity.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
+import { awaitOnlineAndConfirm, watchOnline } from '../certs/online-proof.js';
 import { JobFailure, isAbortError } from '../jobs/job-failure.js';
 import type { JobContext, JobDefinition, StepHandle } from '../jobs/types.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
@@ -129,7 +130,6 @@ class PiJobRun {
   private installer = '';
   private staged = false;
   private committed = false;
-  private online = false;
   /** The certificate this run got (a pending successor when the MAC already had one). */
   private identity: DeviceIdentity | undefined;
 
@@ -184,23 +184,8 @@ class PiJobRun {
       const csrPem = await this.step('key', (step) => this.makeKey(step, mac));
       const identity = await this.step('certificate', (step) => this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.contaId, csr_pem: csrPem }));
       const since = await this.step('install', (step) => this.install(step, bundle, identity.response, mac, codigo));
-      if (this.input.monitor) {
-        await this.step('online', async (step) => {
-          step.detail(`waiting for ${mac} on the broker (up to ${Math.round(this.s.onlineTimeoutMs / 1000)} s)`);
-          const e = await this.input.monitor!.waitForOnline(mac, { timeoutMs: this.s.onlineTimeoutMs, signal: step.signal, since });
-          this.online = true;
-          const seen = `${e.kind === 'status' ? 'status online' : 'telemetry'} ${((e.at - since) / 1000).toFixed(1)} s after the restart`;
-          step.detail(seen);
-          // Seen online with the new certificate: only now is the previous one revoked (superseded).
-          await identity.confirm(step);
-          if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`);
-        });
-      } else {
-        this.online = true;
-        ctx.skip('online', 'no monitor identity in the profile: the station cannot watch the broker');
-        if (identity.pending) ctx.log(`confirming certificate ${identity.serial} without seeing the Pi online (no monitor identity)`, 'warn');
-        await identity.confirm(ctx);
-      }
+      const watch = watchOnline(this.input.monitor, mac, { since, timeoutMs: this.s.onlineTimeoutMs, signal: ctx.signal });
+      await awaitOnlineAndConfirm({ ctx, identity, watch, device: 'Pi', runStep: (name, run) => this.step(name, run) });
       await this.step('finalize', (step) => this.finalize(step, identity));
     } catch (err) {
       await this.cleanUpAfterFailure(err);
@@ -481,8 +466,10 @@ class PiJobRun {
   private async cleanUpAfterFailure(err: unknown): Promise<void> {
     const { ctx } = this;
     const shell = this.shell;
+    // Once the Pi was seen online with the new certificate it is in use: no rollback any more.
+    const online = this.identity?.onlineSeen ?? false;
     if (!shell || !this.session || this.session.isClosed) {
-      if (this.committed && !this.online) {
+      if (this.committed && !online) {
         ctx.log(
           `the SSH connection is gone: the Pi could not be checked or rolled back and may run certificate ${this.identity?.serial ?? '?'}${this.identity?.pending ? ', which is cancelled now' : ''} (re-run the job)`,
           'warn',
@@ -492,7 +479,7 @@ class PiJobRun {
     }
     const cancelled = isAbortError(err);
     try {
-      if (this.committed && !this.online) {
+      if (this.committed && !online) {
         ctx.log('rolling back to the previous identity and service');
         await shell.run(['sh', this.installedInstaller(), 'rollback', ...this.prefixArgs, '--service-manager', this.s.serviceManager, '--user', this.s.serviceUser], {
           privileged: true,
