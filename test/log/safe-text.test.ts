@@ -28,6 +28,7 @@ describe('safe log text', () => {
 
   it('keeps line breaks where the text is shown as lines: LF and CRLF separate lines, a lone CR is escaped', () => {
     expect(safeLines('first\r\nsecond\nthird\rfake')).toBe('first\nsecond\nthird\\rfake');
+    expect(safeLines('last line ends\r\n')).toBe('last line ends\n');
     expect(safeLogLines('one\r\ntwo \x1b[Kthree\n')).toEqual(['one', 'two \\x1b[Kthree']);
     expect(safeLogLines('')).toEqual(['']);
     expect(safeLogLines('a\n\nb')).toEqual(['a', '', 'b']);

@@ -39,7 +39,7 @@ export function safeLine(text: string): string {
 
 /** Text shown as several lines (an error message, a boot log): LF and CRLF stay line breaks (as LF), the rest as `safeLine`. */
 export function safeLines(text: string): string {
-  return safeLogLines(text).join('\n');
+  return text.split('\n').map((l) => safeLine(l.endsWith('\r') ? l.slice(0, -1) : l)).join('\n');
 }
 
 /** The lines of a text (split at LF or CRLF, without a final empty one), each as `safeLine`. */
