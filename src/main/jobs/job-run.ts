@@ -4,6 +4,7 @@ import { redactSecrets } from '../log/redact.js';
 import { safeLine, safeLines, safeLogLines } from '../log/safe-text.js';
 import { isAbortError, JobFailure, toJobError } from './job-failure.js';
 import { SecretValue } from './secret-value.js';
+import { StepClock } from './step-clock.js';
 import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, SecretAnswer, StepHandle, StepOptions } from './types.js';
 
 export interface JobRunHooks {
@@ -373,37 +374,4 @@ function abortError(): Error {
   const e = new Error('cancelled');
   e.name = 'AbortError';
   return e;
-}
-
-/** A step's time limit that can be paused while the job waits for the operator. */
-class StepClock {
-  private remaining: number;
-  private startedAt = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    limitMs: number,
-    private readonly onExpire: () => void,
-  ) {
-    this.remaining = limitMs;
-    this.resume();
-  }
-
-  pause(): void {
-    if (!this.timer) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.remaining -= performance.now() - this.startedAt;
-  }
-
-  resume(): void {
-    if (this.timer) return;
-    this.startedAt = performance.now();
-    this.timer = setTimeout(this.onExpire, Math.max(0, this.remaining));
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 }
