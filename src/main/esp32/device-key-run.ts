@@ -1,7 +1,7 @@
 import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { awaitOnlineAndConfirm, watchOnline, type OnlineWatch } from '../certs/online-proof.js';
-import { DeviceConsoleClient, provisionWithDeviceKey } from '../device-console/index.js';
+import { DeviceConsoleClient, provisionWithDeviceKey, type DeviceKeyProvisionResult } from '../device-console/index.js';
 import type { SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
@@ -111,7 +111,7 @@ export class DeviceKeyRun {
     const offBoot = firmware.client.onEvent((e) => {
       if (e.event === 'boot') bootAt = Date.now();
     });
-    let result: Awaited<ReturnType<typeof provisionWithDeviceKey>>;
+    let result: DeviceKeyProvisionResult;
     try {
       result = await provisionWithDeviceKey({
         console: firmware.client,
