@@ -91,4 +91,10 @@ describe('USB serial discovery', () => {
       { path: '/dev/ttyUSB0', vendorId: '10c4', productId: 'ea60', serialNumber: 'ABC', manufacturer: undefined },
     ]);
   });
+
+  it('escapes control characters in the USB strings a device reports', async () => {
+    const ports: ListedPort[] = [{ path: '/dev/ttyUSB0', vendorId: '10c4', productId: 'ea60', serialNumber: '01\x1b[2J\r99', manufacturer: 'Silicon\u202eLabs' }];
+    const [d] = await new UsbSerialSource({ lister: async () => ports }).list();
+    expect(d).toMatchObject({ serialNumber: '01\\x1b[2J\\r99', manufacturer: 'Silicon\\u202eLabs' });
+  });
 });

@@ -19,6 +19,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import type { TestServer } from '../support/server.js';
 import { freePort } from '../support/ports.js';
 import { startProcess } from '../support/processes.js';
+import { controlChars } from '../support/control-chars.js';
 import { tempDir } from '../support/temp.js';
 import { crlSerials, crlVerdict, normSerial, WatchedIssuer } from '../pi/helpers.js';
 
@@ -365,6 +366,34 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(final.error?.attachment?.text).toMatch(new RegExp(`mqtt: connecting to mqtts://127\\.0\\.0\\.1:${closedPort}`));
     expect(log.attachment(id)?.text).toBe(final.error?.attachment?.text);
     expect(log.steps(id).map((s) => s.status)).toEqual(['done', 'done', 'done', 'done', 'done', 'done', 'failed']);
+  }, 60_000);
+
+  it('escapes a boot log that tries to clear the terminal, overwrite a line and reverse text, in the job log and the stored station log', async () => {
+    const mac = '24:6f:28:bb:00:0b';
+    const sim = await board(mac);
+    // The firmware prints the SSID it was given ("wifi: connecting to …"): a hostile name puts a clear
+    // screen, a cursor jump, a carriage return over the line and a right-to-left override in the boot log.
+    const ssid = 'lab\x1b[2J\x1b[1;1H\rFLASH OK\u202Egnp.exe';
+    const escaped = 'lab\\x1b[2J\\x1b[1;1H\\rFLASH OK\\u202egnp.exe';
+    const all: Array<{ jobId: string; text: string }> = [];
+    const off = queue.onLog((l) => all.push(l));
+    const closedPort = await freePort();
+    const id = await submit(sim, { wifi: { ssid, password: 'bench-pass' }, broker: { host: '127.0.0.1', port: closedPort }, onlineTimeoutMs: 3000 });
+    const final = await queue.wait(id);
+    off();
+    const live = all.filter((l) => l.jobId === id).map((l) => l.text);
+    // The board really sent the raw sequence on its UART.
+    const uart = await sim.waitForLog(/wifi: connecting to "lab[^"]*gnp\.exe"/, 5_000);
+    expect(uart[0]).toBe(`wifi: connecting to "${ssid}"`);
+    expect(final.error?.code).toBe('BROKER_NEVER_SAW_DEVICE');
+    const line = `wifi: connecting to "${escaped}"`;
+    const stored = log.lines(id).map((l) => l.text);
+    expect(live.some((t) => t.startsWith('[device] ') && t.includes(line))).toBe(true);
+    expect(stored.some((t) => t.startsWith('[device] ') && t.includes(line))).toBe(true);
+    expect(final.error?.attachment?.text).toContain(line);
+    expect(log.attachment(id)?.text).toContain(line);
+    for (const t of [...live, ...stored, ...log.steps(id).map((st) => st.detail ?? ''), ...final.steps.map((st) => st.detail ?? '')]) expect(controlChars(t)).toEqual([]);
+    for (const t of [final.error?.attachment?.text ?? '', log.attachment(id)?.text ?? '']) expect(controlChars(t, { allowLf: true })).toEqual([]);
   }, 60_000);
 
   it('manual reset mode: asks the operator to hold BOOT, and goes online after EN is pressed', async () => {

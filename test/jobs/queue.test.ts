@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../../src/shared/jobs.js';
 import { delay, JobFailure, JobQueue, type JobDefinition, type JobLogLine } from '../../src/main/jobs/index.js';
+import { controlChars } from '../support/control-chars.js';
 
 function def(target: string, run: JobDefinition['run'], steps = ['a', 'b', 'c']): JobDefinition {
   return { kind: 'esp32', target, steps: steps.map((name) => ({ name })), run };
@@ -231,5 +232,53 @@ describe('JobQueue', () => {
     expect(all).not.toContain('MIGHAgEAMBMG');
     expect(all).toContain('[private key removed]');
     expect(lines.find((l) => l.text.startsWith('device said'))?.step).toBe('a');
+  });
+
+  it('escapes control characters in everything a job shows: log lines (one per line break), details, facts, questions, the error', async () => {
+    const q = new JobQueue();
+    const lines: JobLogLine[] = [];
+    q.onLog((l) => lines.push(l));
+    const hostile = 'ok\x1b[2J\x1b]0;pwned\x07\rDONE\u202egnp.exe\u009b1A';
+    const escaped = 'ok\\x1b[2J\\x1b]0;pwned\\x07\\rDONE\\u202egnp.exe\\x9b1A';
+    const id = q.submit(
+      def('/dev/e', async (ctx) => {
+        await ctx.step('a', async (s) => {
+          s.log(`[device] ${hostile}\r\n[online] forged line`);
+          s.progress(0.5, hostile);
+          s.detail(hostile);
+          ctx.update({ mac: hostile, facts: { firmware: hostile } });
+          await ctx.ask({ kind: 'manual-boot', message: hostile, facts: { port: hostile }, choices: ['ready'] });
+        });
+        await ctx.step('b', async () => {
+          throw new JobFailure('REMOTE_COMMAND_FAILED', `install.sh said: ${hostile}\nsecond line`, { where: hostile, attachment: { label: hostile, text: `${hostile}\r\nnext` } });
+        });
+      }),
+    );
+    const asked = await new Promise<JobSnapshot>((resolve) => {
+      const off = q.onUpdate((s) => {
+        if (s.id === id && s.question) {
+          off();
+          resolve(s);
+        }
+      });
+    });
+    expect(asked.question).toMatchObject({ message: escaped, facts: { port: escaped } });
+    expect(asked.steps[0]!.detail).toBe(escaped);
+    q.answer(id, asked.question!.id, 'ready');
+    const final = await q.wait(id);
+    const texts = lines.map((l) => l.text);
+    const at = texts.indexOf(`[device] ${escaped}`);
+    expect(at).toBeGreaterThan(-1);
+    expect(lines[at + 1]).toMatchObject({ text: '[online] forged line', step: 'a' });
+    expect(final.mac).toBe(escaped);
+    expect(final.facts).toEqual({ firmware: escaped });
+    expect(final.error).toMatchObject({
+      code: 'REMOTE_COMMAND_FAILED',
+      message: `install.sh said: ${escaped}\nsecond line`,
+      where: `b: ${escaped}`,
+      attachment: { label: escaped, text: `${escaped}\nnext` },
+    });
+    for (const l of lines) expect(controlChars(l.text)).toEqual([]);
+    expect(controlChars(JSON.stringify(final))).toEqual([]);
   });
 });

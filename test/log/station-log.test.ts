@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { delay, JobFailure, JobQueue, type JobDefinition } from '../../src/main/jobs/index.js';
 import { MIGRATIONS, StationLog } from '../../src/main/log/index.js';
+import { controlChars } from '../support/control-chars.js';
 import { tempDir } from '../support/temp.js';
 
 const dirs: Array<{ remove(): void }> = [];
@@ -158,5 +159,36 @@ describe('StationLog', () => {
     );
     expect(bytes.includes(Buffer.from('SECRETSECRET'))).toBe(false);
     expect(bytes.includes(Buffer.from('BEGIN PRIVATE KEY'))).toBe(false);
+  });
+
+  it('stores control characters escaped, even from a writer that hands them over raw', () => {
+    const { log } = freshLog();
+    const hostile = 'A\x1b[2J\rB\u202eC\u009b1m';
+    const escaped = 'A\\x1b[2J\\rB\\u202eC\\x9b1m';
+    const at = new Date().toISOString();
+    // Not through JobRun (which escapes already): the log itself must not store what it is given raw.
+    log.recordSnapshot({
+      id: 'raw-1',
+      kind: 'esp32',
+      target: '/dev/raw',
+      state: 'failed',
+      progress: 0.5,
+      createdAt: at,
+      mac: hostile,
+      gatewayCode: hostile,
+      facts: { firmware: hostile },
+      steps: [{ name: 'boot-log', status: 'failed', detail: hostile }],
+      error: { code: 'BROKER_NEVER_SAW_DEVICE', message: `${hostile}\nline 2`, hint: hostile, where: hostile, attachment: { label: hostile, text: `${hostile}\r\nnext` } },
+    });
+    log.appendLine({ jobId: 'raw-1', at, level: 'info', text: `[device] ${hostile}\nforged` });
+    expect(log.get('raw-1')).toMatchObject({ mac: escaped, gatewayCode: escaped, errorMessage: `${escaped}\nline 2`, errorHint: escaped, errorWhere: escaped });
+    expect(log.steps('raw-1')[0]?.detail).toBe(escaped);
+    expect(log.attachment('raw-1')).toEqual({ label: escaped, text: `${escaped}\nnext` });
+    expect(log.lines('raw-1').map((l) => l.text)).toEqual([`[device] ${escaped}\\nforged`]);
+    const csv = log.exportCsv();
+    expect(csv).toContain(escaped);
+    expect(controlChars(csv.replaceAll('\r', ''), { allowLf: true })).toEqual([]);
+    expect(controlChars(log.lines('raw-1')[0]?.text ?? '')).toEqual([]);
+    log.close();
   });
 });

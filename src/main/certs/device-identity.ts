@@ -56,6 +56,11 @@ export class DeviceIdentity {
     return this.response.serial_number;
   }
 
+  /** The device was seen online with this certificate (or it was confirmed on trust): it is in use now. */
+  get onlineSeen(): boolean {
+    return this.seenOnline;
+  }
+
   /** The device now holds the certificate: a retry must not replace it silently any more. */
   installed(): void {
     this.memory.issuedNotInstalled.delete(this.serial);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { SerialPort } from 'serialport';
 import type { SerialDeviceDescriptor, SerialDeviceEvent, SerialDeviceSource, SerialLink } from './serial-link.js';
 import { SerialPortLink } from './serialport-link.js';
+import { safeLine } from '../log/safe-text.js';
 import { classifyUsb, parseUsbId } from './usb-ids.js';
 
 /** A port as `serialport.list()` reports it (hex-string USB ids). */
@@ -109,8 +110,9 @@ function describe(p: ListedPort): SerialDeviceDescriptor | undefined {
   const c = classifyUsb(vendorId, productId);
   const d: SerialDeviceDescriptor = { id: p.path, path: p.path, vendorId, resetMode: c.resetMode, likelyEsp32: c.likelyEsp32 };
   if (productId !== undefined) d.productId = productId;
-  if (p.serialNumber) d.serialNumber = p.serialNumber;
-  if (p.manufacturer) d.manufacturer = p.manufacturer;
+  // USB descriptor strings are whatever the device says: escaped before they reach a list, a log or a terminal.
+  if (p.serialNumber) d.serialNumber = safeLine(p.serialNumber);
+  if (p.manufacturer) d.manufacturer = safeLine(p.manufacturer);
   if (c.bridge) d.bridge = c.bridge;
   return d;
 }

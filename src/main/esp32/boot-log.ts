@@ -1,11 +1,14 @@
 import type { SerialLink } from '../devices/serial-link.js';
 import { redactSecrets } from '../log/redact.js';
+import { safeLine } from '../log/safe-text.js';
 
 const MAX_BYTES = 64 * 1024;
 
 /**
  * Collects what a board prints on its serial port after a reset (ROM banner, 2nd-stage
  * bootloader, application log) as text lines, capped at 64 KiB, with any private-key PEM removed.
+ * Lines end at LF (CRLF as the ROM prints it); any other control character a board prints (an
+ * escape sequence, a lone CR that would overwrite the line in a terminal) is kept as a visible escape.
  */
 export class BootLogCapture {
   private bytes = 0;
@@ -22,7 +25,7 @@ export class BootLogCapture {
 
   /** Every complete line so far (and the unfinished last one). */
   text(): string {
-    const all = this.partial ? [...this.lines, this.partial] : this.lines;
+    const all = this.partial ? [...this.lines, safeLine(this.partial)] : this.lines;
     return redactSecrets(all.join('\n') + (this.truncated ? '\n[boot log cut at 64 KiB]' : ''), Number.POSITIVE_INFINITY);
   }
 
@@ -64,11 +67,12 @@ export class BootLogCapture {
       return;
     }
     this.bytes += chunk.length;
-    // Boot output at the wrong speed or binary noise: keep printable text only.
-    const text = [...this.decoder.decode(chunk, { stream: true })].filter(printable).join('');
-    const parts = (this.partial + text).split(/\r?\n|\r/);
+    // Bytes that are no text (output at the wrong speed, noise at the reset) are dropped.
+    const text = this.decoder.decode(chunk, { stream: true }).replace(NOISE, '');
+    const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
-    for (const line of parts) {
+    for (const raw of parts) {
+      const line = safeLine(raw.endsWith('\r') ? raw.slice(0, -1) : raw);
       if (line.length === 0) continue;
       this.lines.push(line);
       for (const l of this.lineListeners) l(line);
@@ -76,7 +80,5 @@ export class BootLogCapture {
   }
 }
 
-function printable(c: string): boolean {
-  const code = c.codePointAt(0)!;
-  return code === 9 || code === 10 || code === 13 || (code >= 0x20 && code !== 0x7f && code !== 0xfffd);
-}
+/** NUL and the decoder's replacement character: what undecodable bytes turn into. */
+const NOISE = /[\0\ufffd]/g;

@@ -170,6 +170,15 @@ export function buildForChip(bundle: FirmwareBundle, chipFamily: string): Bundle
   return build;
 }
 
+/** A bundle that names its key modes must accept the one the profile asks for. */
+export function checkBundleKeyMode(bundle: FirmwareBundle, mode: 'station' | 'device'): void {
+  if (bundle.keyModes && !bundle.keyModes.includes(mode)) {
+    throw new JobFailure('PROFILE_INVALID', `Firmware "${bundle.name}" ${bundle.version} does not accept ${mode}-made keys (it supports: ${bundle.keyModes.join(', ')}).`, {
+      hint: `Set certificate.keyMode to "${bundle.keyModes[0]}" in the profile, or use a bundle that supports ${mode} keys.`,
+    });
+  }
+}
+
 function validateBuild(chipFamily: string, raw: Array<{ name: string; offset: number; data: Uint8Array }>, dataLabel: string): BundleBuild {
   const where = (name: string): string => `${chipFamily} part ${name}`;
   const sorted = [...raw].sort((a, b) => a.offset - b.offset);

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
 import { redactSecrets } from '../log/redact.js';
+import { safeLine, safeLines, safeLogLines } from '../log/safe-text.js';
 import { isAbortError, JobFailure, toJobError } from './job-failure.js';
 import { SecretValue } from './secret-value.js';
+import { StepClock } from './step-clock.js';
 import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, SecretAnswer, StepHandle, StepOptions } from './types.js';
 
 export interface JobRunHooks {
@@ -126,7 +128,7 @@ export class JobRun {
     }
     if (state === 'succeeded') this.snap.progress = 1;
     this.snap.state = state;
-    if (error) this.snap.error = this.maskError(error);
+    if (error) this.snap.error = safeError(this.maskError(error));
     delete this.snap.question;
     this.question = undefined;
     this.snap.endedAt = new Date().toISOString();
@@ -147,7 +149,7 @@ export class JobRun {
       skip: (name, reason) => {
         const s = this.stepSnap(name);
         s.status = 'skipped';
-        s.detail = reason;
+        s.detail = safeLine(reason);
         this.recomputeProgress();
         this.emit();
       },
@@ -198,12 +200,12 @@ export class JobRun {
       signal: stepController.signal,
       progress: (fraction, detail) => {
         s.progress = Math.max(0, Math.min(1, fraction));
-        if (detail !== undefined) s.detail = this.mask(detail);
+        if (detail !== undefined) s.detail = safeLine(this.mask(detail));
         this.recomputeProgress();
         this.emitProgress();
       },
       detail: (text) => {
-        s.detail = this.mask(redactSecrets(text));
+        s.detail = safeLine(this.mask(redactSecrets(text)));
         this.emit();
       },
       log: (text, level) => this.log(text, level ?? 'info'),
@@ -226,7 +228,7 @@ export class JobRun {
       s.endedAt = new Date().toISOString();
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
         const e = toJobError(err);
-        s.detail = this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message));
+        s.detail = safeLine(this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)));
       } else {
         s.detail = 'cancelled';
       }
@@ -245,7 +247,8 @@ export class JobRun {
   private ask(input: QuestionInput & { secret?: boolean }): Promise<SecretAnswer> {
     if (this.controller.signal.aborted) return Promise.reject(abortError());
     if (this.question) return Promise.reject(new Error('a question is already open'));
-    const q: JobQuestion = { id: randomUUID(), ...input };
+    const q: JobQuestion = { id: randomUUID(), ...input, message: safeLines(input.message) };
+    if (input.facts) q.facts = safeValues(input.facts);
     return new Promise<SecretAnswer>((resolve, reject) => {
       this.stepClock?.pause();
       const done = (): void => {
@@ -286,9 +289,11 @@ export class JobRun {
 
   private applyFacts(facts: JobFacts): void {
     const { facts: extra, ...rest } = facts;
-    Object.assign(this.snap, rest);
+    // Facts may come from the device (its MAC, firmware name, chip): escaped like every log text.
+    Object.assign(this.snap, safeValues(rest));
+    if (rest.firmware) this.snap.firmware = safeValues(rest.firmware);
     if (extra) {
-      const masked = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, this.mask(v)]));
+      const masked = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, safeLine(this.mask(v))]));
       this.snap.facts = { ...(this.snap.facts ?? {}), ...masked };
     }
   }
@@ -323,10 +328,14 @@ export class JobRun {
     this.snap.progress = total > 0 ? Math.min(1, done / total) : 0;
   }
 
+  /** A text with line breaks becomes several lines of the job log; none of them carries a control character. */
   private log(text: string, level: JobLogLine['level'] = 'info'): void {
-    const line: JobLogLine = { jobId: this.id, at: new Date().toISOString(), level, text: this.mask(redactSecrets(text)) };
-    if (this.currentStep) line.step = this.currentStep;
-    this.hooks.onLog(line);
+    const at = new Date().toISOString();
+    for (const piece of safeLogLines(this.mask(redactSecrets(text)))) {
+      const line: JobLogLine = { jobId: this.id, at, level, text: piece };
+      if (this.currentStep) line.step = this.currentStep;
+      this.hooks.onLog(line);
+    }
   }
 
   private emit(): void {
@@ -345,41 +354,24 @@ export class JobRun {
   }
 }
 
+/** Every string value escaped as one line; other values as they are. */
+function safeValues<T extends object>(values: T): T {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? safeLine(v) : v])) as T;
+}
+
+/** A job's error as shown and stored: message and hint may span lines, the rest is one line each. */
+function safeError(e: NonNullable<JobSnapshot['error']>): NonNullable<JobSnapshot['error']> {
+  return {
+    ...e,
+    message: safeLines(e.message),
+    ...(e.hint !== undefined ? { hint: safeLines(e.hint) } : {}),
+    ...(e.where !== undefined ? { where: safeLine(e.where) } : {}),
+    ...(e.attachment ? { attachment: { label: safeLine(e.attachment.label), text: safeLines(e.attachment.text) } } : {}),
+  };
+}
+
 function abortError(): Error {
   const e = new Error('cancelled');
   e.name = 'AbortError';
   return e;
-}
-
-/** A step's time limit that can be paused while the job waits for the operator. */
-class StepClock {
-  private remaining: number;
-  private startedAt = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    limitMs: number,
-    private readonly onExpire: () => void,
-  ) {
-    this.remaining = limitMs;
-    this.resume();
-  }
-
-  pause(): void {
-    if (!this.timer) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.remaining -= performance.now() - this.startedAt;
-  }
-
-  resume(): void {
-    if (this.timer) return;
-    this.startedAt = performance.now();
-    this.timer = setTimeout(this.onExpire, Math.max(0, this.remaining));
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 }

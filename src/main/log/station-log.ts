@@ -6,6 +6,7 @@ import type { JobKind, JobSnapshot, JobState } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
+import { safeLine, safeLines } from './safe-text.js';
 
 /** One job as stored (DESIGN.md §9). */
 export interface JobRecord {
@@ -109,7 +110,8 @@ const CSV_COLUMNS: Array<[keyof JobRecord, string]> = [
 /**
  * The station's local provisioning log (better-sqlite3): one row per job, one per step, and the
  * job's log lines. Only facts, never secrets: every text goes through `redactSecrets` and jobs
- * never hand key material to it.
+ * never hand key material to it. Texts that may quote a device or a peer are stored with their
+ * control characters escaped (`safe-text.ts`), whoever wrote them.
  */
 export class StationLog {
   readonly file: string;
@@ -186,8 +188,8 @@ export class StationLog {
           kind: s.kind,
           target: s.target,
           operator: s.operator ?? null,
-          mac: s.mac ?? null,
-          gatewayCode: s.gatewayCode ?? null,
+          mac: s.mac ? safeLine(s.mac) : null,
+          gatewayCode: s.gatewayCode ? safeLine(s.gatewayCode) : null,
           gatewayId: s.gatewayId ?? null,
           contaId: s.contaId ?? null,
           certSerial: s.certificateSerial ?? null,
@@ -198,11 +200,11 @@ export class StationLog {
           serverUrl: s.serverUrl ?? null,
           result: s.state,
           errorCode: s.error?.code ?? null,
-          errorMessage: s.error ? redactSecrets(s.error.message) : null,
-          errorHint: s.error?.hint ?? null,
-          errorWhere: s.error?.where ?? null,
+          errorMessage: s.error ? safeLines(redactSecrets(s.error.message)) : null,
+          errorHint: s.error?.hint ? safeLines(s.error.hint) : null,
+          errorWhere: s.error?.where ? safeLine(s.error.where) : null,
           errorAttachment: s.error?.attachment ? redactAttachment(s.error.attachment) : null,
-          facts: s.facts ? redactSecrets(JSON.stringify(s.facts)) : null,
+          facts: s.facts ? redactSecrets(JSON.stringify(Object.fromEntries(Object.entries(s.facts).map(([k, v]) => [k, safeLine(v)])))) : null,
           createdAt: s.createdAt,
           startedAt: s.startedAt ?? null,
           endedAt: s.endedAt ?? null,
@@ -216,7 +218,7 @@ export class StationLog {
       );
       s.steps.forEach((st, i) => {
         const d = st.startedAt && st.endedAt ? Date.parse(st.endedAt) - Date.parse(st.startedAt) : null;
-        upsertStep.run(s.id, i, st.name, st.status, st.startedAt ?? null, st.endedAt ?? null, d, st.detail ? redactSecrets(st.detail) : null);
+        upsertStep.run(s.id, i, st.name, st.status, st.startedAt ?? null, st.endedAt ?? null, d, st.detail ? safeLine(redactSecrets(st.detail)) : null);
       });
     });
     write();
@@ -232,7 +234,7 @@ export class StationLog {
     if (n > this.maxLines) return;
     const exists = this.db.prepare('SELECT 1 FROM jobs WHERE id = ?').get(line.jobId);
     if (!exists) return; // lines before the first snapshot cannot happen with JobQueue; be safe
-    const text = n === this.maxLines ? `[further lines of this job not stored (limit ${this.maxLines})]` : redactSecrets(line.text);
+    const text = n === this.maxLines ? `[further lines of this job not stored (limit ${this.maxLines})]` : safeLine(redactSecrets(line.text));
     this.db
       .prepare('INSERT INTO job_lines (job_id, at, step, level, text) VALUES (?, ?, ?, ?, ?)')
       .run(line.jobId, line.at, line.step ?? null, line.level, text);
@@ -448,8 +450,8 @@ function buildWhere(f: JobFilter): { where: string; params: Record<string, unkno
 
 function redactAttachment(a: { label: string; text: string }): string {
   // Redact before cutting, so a cut can never leave a key body without its BEGIN line.
-  const clean = redactSecrets(a.text, Number.POSITIVE_INFINITY);
-  return JSON.stringify({ label: a.label, text: clean.length > 64_000 ? clean.slice(-64_000) : clean });
+  const clean = safeLines(redactSecrets(a.text, Number.POSITIVE_INFINITY));
+  return JSON.stringify({ label: safeLine(a.label), text: clean.length > 64_000 ? clean.slice(-64_000) : clean });
 }
 
 function median(sorted: number[]): number | null {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { isRaspberryPiMac, parseMac } from '@tds/server/contract';
 import { JobFailure } from '../jobs/job-failure.js';
+import { safeLine } from '../log/safe-text.js';
 import type { SshSession } from './ssh-session.js';
 
 /** What the station learns about a Pi before touching it (firmware/rpi/probe.sh, no root needed). */
@@ -105,9 +106,9 @@ export async function probePi(session: SshSession, options: ProbeOptions): Promi
   return parseProbe(r.stdout);
 }
 
-/** One-line summary for logs and the UI. */
+/** One-line summary for logs, the terminal and the UI; what the Pi reported is escaped. */
 export function describeProbe(p: PiProbe): string {
-  return [
+  const summary = [
     p.model ?? 'not a Raspberry Pi (no device-tree model)',
     `${p.os} ${p.arch}`,
     `MAC ${p.mac ?? '?'} (${p.interface ?? '?'})`,
@@ -115,4 +116,5 @@ export function describeProbe(p: PiProbe): string {
     `paho-mqtt ${p.pahoMqtt ?? 'missing'}`,
     p.agentBundle ? `agent installed${p.identity ? ` (certificate ${p.identity.serialNumber})` : ''}` : 'agent not installed',
   ].join(', ');
+  return safeLine(summary);
 }

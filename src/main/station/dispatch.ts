@@ -10,6 +10,7 @@ import {
   type ValidRequestOf,
 } from '../../shared/ipc.js';
 import { toFieldIssues } from '../../shared/validation.js';
+import { safeLines } from '../log/safe-text.js';
 
 /** The core's side of the contract: one async handler per request channel. */
 export type StationHandlers = { [C in RequestChannel]: (request: ValidRequestOf<C>) => Promise<ResponseOf<C>> };
@@ -33,7 +34,8 @@ export async function dispatch(handlers: StationHandlers, channel: string, paylo
     return { ok: true, value: await handler(parsed.data) };
   } catch (err) {
     if (err instanceof StationError) return { ok: false, error: err.toBody() };
-    log(`[station] ${channel} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    // The message may quote a device or a peer: escaped before it reaches the station's terminal.
+    log(safeLines(`[station] ${channel} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     return { ok: false, error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } };
   }
 }

@@ -1,0 +1,155 @@
+import type { SerialLink } from '../devices/serial-link.js';
+import { JobFailure } from '../jobs/job-failure.js';
+import type { JobContext, StepHandle } from '../jobs/types.js';
+import { buildForChip, type BundleBuild } from './bundle.js';
+import { EspSession, ROM_BAUD, type ChipInfo, type FlashPart, type ResetMode } from './esp-session.js';
+import type { Esp32JobInput } from './job-input.js';
+
+export interface ProbedBoard {
+  chip: ChipInfo;
+  /** The bundle's build for this chip. */
+  build: BundleBuild;
+}
+
+/**
+ * One attempt's hold on a board: its serial link and, while the board is in download mode, the
+ * esptool session on it. The probe opens the session, a failed fast flash may replace it with a slow
+ * one, and the reboot hands the link over to whatever reads the firmware's output. Each attempt
+ * opens its own link, so a retry starts clean.
+ */
+export class EspBoard {
+  readonly resetMode: ResetMode;
+  private readonly link: SerialLink;
+  private session: EspSession | undefined;
+
+  constructor(private readonly input: Esp32JobInput) {
+    const { settings, device } = input;
+    // The profile's reset mode, except that a USB-Serial/JTAG port always uses its own.
+    this.resetMode = settings.resetMode === 'manual' ? 'manual' : device.resetMode === 'usb-jtag' ? 'usb-jtag' : settings.resetMode;
+    this.link = input.openLink();
+  }
+
+  /** The `probe` step: reset into the bootloader (the operator does it in manual mode), read the chip, check the bundle fits. */
+  probe(ctx: JobContext): Promise<ProbedBoard> {
+    const { device, bundle, settings } = this.input;
+    return ctx.step('probe', async (step) => {
+      if (this.resetMode === 'manual') {
+        const choice = await ctx.ask({
+          kind: 'manual-boot',
+          message: `Put the board on ${device.path} in download mode: hold BOOT, press and release EN/RESET, then release BOOT.`,
+          facts: { port: device.path },
+          choices: ['ready', 'cancel'],
+        });
+        if (choice === 'cancel') throw new JobFailure('CANCELLED', 'The operator cancelled at the manual boot prompt.');
+      }
+      step.detail(`connecting at ${ROM_BAUD} baud (${this.resetMode} reset)`);
+      this.session = await this.connect(step, settings.baud);
+      const chip = this.session.chip;
+      ctx.update({ mac: chip.mac, facts: chipFacts(chip) });
+      const build = buildForChip(bundle, chip.chipFamily);
+      checkFlashSize(chip, build);
+      step.detail(`${chip.description}, ${chip.mac}, flash ${chip.flashSize ?? '?'}, ${chip.baud} baud`);
+      return { chip, build };
+    });
+  }
+
+  /**
+   * Writes the parts (compressed, MD5-verified). If the board stops answering at a high speed (not an
+   * unplug, not a verify failure), reconnects once at 115200 and writes them again.
+   */
+  async flash(step: StepHandle, parts: FlashPart[]): Promise<void> {
+    const report = (p: { fraction: number; part: FlashPart; written: number }): void =>
+      step.progress(p.fraction, `${p.part.name} @0x${p.part.address.toString(16)}: ${Math.round(p.written / 1024)} of ${Math.round(p.part.data.length / 1024)} KiB`);
+    const session = this.current();
+    try {
+      session.useSignal(step.signal);
+      await session.flash(parts, report);
+    } catch (err) {
+      if (!(err instanceof JobFailure) || err.code !== 'FLASH_WRITE_FAILED' || session.chip.baud <= ROM_BAUD || this.resetMode === 'manual') throw err;
+      step.log(`flashing at ${session.chip.baud} baud failed (${err.message}); reconnecting at ${ROM_BAUD} baud`, 'warn');
+      await session.close();
+      const slow = await this.connect(step, ROM_BAUD).catch((reconnectErr: unknown) => {
+        // Keep the place of the original failure: the reconnect only confirms what went wrong there.
+        if (reconnectErr instanceof JobFailure && reconnectErr.code === 'PORT_GONE') {
+          throw new JobFailure('PORT_GONE', reconnectErr.message, { where: err.where, hint: reconnectErr.hint, cause: err });
+        }
+        throw reconnectErr;
+      });
+      this.session = slow;
+      await slow.flash(parts, report);
+    }
+  }
+
+  /**
+   * Resets the board into its firmware; `attach` gets the link just before the reset (so not a byte
+   * of the boot output is missed) and what it returns is handed back. The esptool session ends here.
+   */
+  async reboot<T extends object>(step: StepHandle, attach: (link: SerialLink) => T): Promise<T> {
+    const session = this.current();
+    session.useSignal(step.signal);
+    const attached: { reader?: T } = {};
+    await session.rebootAndDetach((link) => {
+      attached.reader = attach(link);
+    });
+    this.session = undefined;
+    step.detail(this.resetMode === 'manual' ? 'press EN/RESET on the board if it does not start by itself' : 'reset with D0|R1|W100|R0');
+    if (!attached.reader) throw new Error('the board was reset without handing over its serial link');
+    return attached.reader;
+  }
+
+  /** A board that already runs the firmware: the link at the console's speed, no reset. */
+  async openRunning(): Promise<SerialLink> {
+    await this.link.open({ baudRate: ROM_BAUD });
+    return this.link;
+  }
+
+  /** Ends the session if one is left, then the link; always awaited, so a port closed by a cancel is free when the job ends. */
+  async close(): Promise<void> {
+    await this.session?.close().catch(() => undefined);
+    this.session = undefined;
+    await this.link.close().catch(() => undefined);
+  }
+
+  private current(): EspSession {
+    if (!this.session) throw new Error('the board is not in download mode (not probed yet, or already rebooted)');
+    return this.session;
+  }
+
+  private connect(step: StepHandle, baud: number): Promise<EspSession> {
+    const { device } = this.input;
+    return EspSession.connect(this.link, {
+      baud,
+      resetMode: this.resetMode,
+      signal: step.signal,
+      ...(device.vendorId !== undefined ? { usbVendorId: device.vendorId } : {}),
+      ...(device.productId !== undefined ? { usbProductId: device.productId } : {}),
+      log: (text, level) => step.log(text, level ?? 'info'),
+    });
+  }
+}
+
+function checkFlashSize(chip: ChipInfo, build: BundleBuild): void {
+  if (chip.flashSizeBytes === undefined) return; // unknown id: esptool warns; the write itself will tell
+  if (chip.flashSizeBytes < build.requiredFlashBytes) {
+    throw new JobFailure(
+      'FLASH_TOO_SMALL',
+      `The board has ${chip.flashSize} of flash; this bundle's partition table needs ${formatSize(build.requiredFlashBytes)}.`,
+    );
+  }
+}
+
+function chipFacts(chip: ChipInfo): Record<string, string> {
+  const facts: Record<string, string> = {
+    chip: chip.description,
+    crystal: `${chip.crystalMhz} MHz`,
+    flash: chip.flashSize ?? `unknown (id 0x${chip.flashId.toString(16)})`,
+    baud: String(chip.baud),
+    features: chip.features.join(', '),
+  };
+  if (chip.revision !== undefined) facts.revision = String(chip.revision);
+  return facts;
+}
+
+function formatSize(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / 1024 / 1024}MB` : `${Math.ceil(bytes / 1024)}KB`;
+}
