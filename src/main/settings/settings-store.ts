@@ -11,7 +11,6 @@ export const StoredProfileSchema = ProfileInputSchema.extend({
 export type StoredProfile = z.output<typeof StoredProfileSchema>;
 
 const ManualHostSchema = z.object({ id: z.string(), host: z.string(), port: z.number().int(), name: z.string().nullable() });
-export type ManualHost = z.infer<typeof ManualHostSchema>;
 
 /** Everything the station remembers between runs, except secrets. */
 export const PersistedSettingsSchema = z.object({
