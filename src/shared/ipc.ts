@@ -1,3 +1,4 @@
+import { KEY_TYPES } from '@tds/server/contract';
 import { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import type { JobKind, JobSnapshot, StepStatus } from './jobs.js';
@@ -97,7 +98,6 @@ export interface MonitorStatus {
 
 const None = z.undefined();
 
-export const KEY_TYPES = ['ec', 'rsa'] as const;
 export const KEY_MODES = ['station', 'device'] as const;
 export const RESET_MODES = ['auto', 'usb-jtag', 'manual'] as const;
 export const SERVICE_MANAGERS = ['systemd', 'none'] as const;

@@ -1,3 +1,4 @@
+import { KEY_TYPES } from '@tds/server/contract';
 import { z } from 'zod';
 import { PiModbusSchema } from './pi-agent.js';
 
@@ -49,7 +50,7 @@ export const ProfileSchema = z.object({
     .optional(),
   certificate: z
     .object({
-      keyType: z.enum(['ec', 'rsa']).default('ec'),
+      keyType: z.enum(KEY_TYPES).default('ec'),
       /** Where the device key is born: `station` (in this process's memory) or `device` (our firmware's console / the Pi). */
       keyMode: z.enum(['station', 'device']).default('station'),
       validityDays: z.number().int().min(1).max(36500).optional(),

@@ -7,6 +7,10 @@
 
 export type Role = 'admin' | 'operator' | 'auditor';
 
+/** Key algorithms of a device key: EC P-256 (the default) or RSA. */
+export const KEY_TYPES = ['ec', 'rsa'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
 /** Every error response: `{ error, details? }`; `details.field` names the offending input. */
 export interface ApiErrorBody {
   error: string;

@@ -1,5 +1,6 @@
 import { checkIssuedCertificate, expandTemplate, IdentityMemory, obtainCertificate, type DeviceIdentity, type ReprovisionPolicy } from '../certs/device-identity.js';
-import { DeviceKey, type DeviceKeyType } from '../certs/device-key.js';
+import type { KeyType } from '@tds/server/contract';
+import { DeviceKey } from '../certs/device-key.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialLink } from '../devices/serial-link.js';
 import { formatUsbId } from '../devices/usb-ids.js';
@@ -27,7 +28,7 @@ export interface Esp32JobSettings {
   /** From the profile; a USB-Serial/JTAG port (303a:1001) uses its own reset anyway. */
   resetMode: ResetMode;
   onlineTimeoutMs: number;
-  keyType: DeviceKeyType;
+  keyType: KeyType;
   keyMode: 'station' | 'device';
   operator: string;
   stationId: string;

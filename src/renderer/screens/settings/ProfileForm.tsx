@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { z } from 'zod';
-import { type BundleInfo, KEY_MODES, ProfileEsp32Schema, KEY_TYPES, ProfileInputSchema, type ProfileView, RESET_MODES, SERVICE_MANAGERS } from '../../../shared/ipc.js';
+import { KEY_TYPES, type KeyType } from '@tds/server/contract';
+import { type BundleInfo, KEY_MODES, ProfileEsp32Schema, ProfileInputSchema, type ProfileView, RESET_MODES, SERVICE_MANAGERS } from '../../../shared/ipc.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
@@ -10,7 +11,6 @@ import { PiAgentFields, piAgentDraft, piAgentRequest } from './PiAgentFields.js'
 
 const BundleCheck = z.object({ esp32: z.object({ bundlePath: ProfileEsp32Schema.shape.bundlePath }) });
 
-type KeyType = (typeof KEY_TYPES)[number];
 type KeyMode = (typeof KEY_MODES)[number];
 type ResetMode = (typeof RESET_MODES)[number];
 type ServiceManager = (typeof SERVICE_MANAGERS)[number];
