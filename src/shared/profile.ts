@@ -1,86 +1,59 @@
 import { KEY_TYPES } from '@tds/server/contract';
 import { z } from 'zod';
-import { PiModbusSchema } from './pi-agent.js';
+import { PiAgentSettingsSchema, PiModbusSchema, zRemotePath } from './pi-agent.js';
+import { V, zHost, zIntRange, zName, zPort } from './validation.js';
 
-/**
- * A provisioning profile: everything a bench or field job needs besides the device itself.
- * Used by the headless CLI (`--profile FILE`, JSON) and by the UI's Settings screen.
- * Secrets may be given inline or as `{ "env": "VAR" }` so profile files can be committed to a
- * bench box's config without the secret.
- */
-export const SecretRef = z.union([
-  z.string().min(1),
-  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'environment variable name, e.g. TDS_TOKEN') }),
-]);
-export type SecretRef = z.infer<typeof SecretRef>;
+/** A provisioning profile as the Settings screen edits it; server and monitor come from the station settings. */
 
-const Pem = z.string().includes('-----BEGIN', { message: 'expected PEM text' });
+export const KEY_MODES = ['station', 'device'] as const;
+export const RESET_MODES = ['auto', 'usb-jtag', 'manual'] as const;
+export const SERVICE_MANAGERS = ['systemd', 'none'] as const;
 
-export const ProfileSchema = z.object({
-  name: z.string().min(1).max(80),
-  server: z.object({
-    url: z.url({ message: 'server.url must be an http(s) URL such as https://127.0.0.1:8443' }),
-    token: SecretRef,
-    /** PEM of the CA that signed the server's HTTPS certificate (pinned), when not publicly trusted. */
-    caPem: Pem.optional(),
-  }),
-  /** Seed `conta_id` the gateways are created in. */
-  contaId: z.number().int().positive(),
-  gateway: z
-    .object({
-      /** Template for `codigo` when the operator does not scan/type one: {mac12}, {seq}. */
-      codigoTemplate: z.string().min(1).max(30).default('GW-{mac12}'),
-      nomeTemplate: z.string().min(1).max(100).default('Gateway {mac}'),
-    })
-    .default({ codigoTemplate: 'GW-{mac12}', nomeTemplate: 'Gateway {mac}' }),
-  broker: z.object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(8883),
-  }),
-  /** This station's monitor identity (service certificate `station-monitor-<id>`). */
-  monitor: z
-    .object({
-      certFile: z.string().min(1),
-      keyFile: z.string().min(1),
-      caFile: z.string().min(1),
-      /** Address the station uses to reach the broker, when it differs from what devices use. */
-      host: z.string().min(1).optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-    })
-    .optional(),
-  certificate: z
-    .object({
-      keyType: z.enum(KEY_TYPES).default('ec'),
-      /** Where the device key is born: `station` (in this process's memory) or `device` (our firmware's console / the Pi). */
-      keyMode: z.enum(['station', 'device']).default('station'),
-      validityDays: z.number().int().min(1).max(36500).optional(),
-    })
-    .default({ keyType: 'ec', keyMode: 'station' }),
-  esp32: z
-    .object({
-      bundle: z.string().min(1),
-      wifi: z.object({ ssid: z.string().min(1).max(32), password: SecretRef.optional() }),
-      baud: z.number().int().positive().default(921600),
-      resetMode: z.enum(['auto', 'usb-jtag', 'manual']).default('auto'),
-      onlineTimeoutSec: z.number().int().positive().default(60),
-    })
-    .optional(),
-  pi: z
-    .object({
-      /** Install prefix on the target ("/" on a real Pi; a folder in tests). */
-      installPrefix: z.string().default('/'),
-      serviceManager: z.enum(['systemd', 'none']).default('systemd'),
-      onlineTimeoutSec: z.number().int().positive().default(60),
-      /** The agent's `modbus` section of config.json, in the agent's own field names (see pi-agent.ts). */
-      modbus: PiModbusSchema.optional(),
-      /** System user the agent runs as (install.sh creates it when missing). */
-      serviceUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a plain user name such as gateway-iot').optional(),
-      /** Python 3 on the Pi (Debian's, with the python3-* packages). Default /usr/bin/python3. */
-      python: z.string().startsWith('/', 'an absolute path such as /usr/bin/python3').optional(),
-      /** More fields for the agent's config.json (commands.reboot, buffer, mqtt timing, renewal). */
-      agentConfig: z.record(z.string(), z.unknown()).optional(),
-    })
-    .optional(),
-  operator: z.string().min(1).max(80).optional(),
+const codeTemplate = z
+  .string()
+  .trim()
+  .min(1, V.required)
+  .max(30, V.template)
+  .refine((s) => /^[A-Za-z0-9_.{}-]+$/.test(s), V.template);
+
+export const ProfileEsp32Schema = z.object({
+  bundlePath: z.string().trim().min(1, V.required).max(1024, V.tooLong).refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path),
+  wifiSsid: z.string().min(1, V.wifiSsid).max(32, V.wifiSsid),
+  /** New password: undefined keeps the stored one, '' clears it (open network). */
+  wifiPassword: z.string().refine((s) => s === '' || (s.length >= 8 && s.length <= 63), V.wifiPassword).optional(),
+  baud: zIntRange(9600, 2_000_000).default(921600),
+  resetMode: z.enum(RESET_MODES, { error: V.choice }).default('auto'),
+  onlineTimeoutSec: zIntRange(5, 600).default(60),
 });
-export type Profile = z.infer<typeof ProfileSchema>;
+
+export const ProfilePiSchema = z.object({
+  installPrefix: z.string().trim().min(1, V.required).refine((s) => s.startsWith('/'), V.path).default('/'),
+  serviceManager: z.enum(SERVICE_MANAGERS, { error: V.choice }).default('systemd'),
+  onlineTimeoutSec: zIntRange(5, 600).default(60),
+  /** Python 3 on the Pi (Debian's, with its python3-* packages); absent = DEFAULT_PI_PYTHON. */
+  python: zRemotePath.optional(),
+  /** The agent's Modbus RTU section of config.json; absent = no readings. */
+  modbus: PiModbusSchema.optional(),
+  /** Agent settings (MQTT keepalive, offline buffer, renewal); absent = the agent's defaults. */
+  agent: PiAgentSettingsSchema.optional(),
+});
+
+/** A profile as the Settings screen edits it; server and monitor come from the station settings. */
+export const ProfileInputSchema = z.object({
+  name: zName(80),
+  accountId: z.number({ error: V.positiveInt }).int(V.positiveInt).positive(V.positiveInt),
+  codeTemplate: codeTemplate.default('GW-{mac12}'),
+  nameTemplate: zName(100).default('Gateway {MAC12}'),
+  brokerHost: zHost,
+  brokerPort: zPort.default(8883),
+  keyType: z.enum(KEY_TYPES, { error: V.choice }).default('ec'),
+  keyMode: z.enum(KEY_MODES, { error: V.choice }).default('station'),
+  validityDays: zIntRange(1, 36500).optional(),
+  esp32: ProfileEsp32Schema.optional(),
+  pi: ProfilePiSchema.optional(),
+});
+export type ProfileInput = z.input<typeof ProfileInputSchema>;
+
+export type ProfileView = Omit<z.output<typeof ProfileInputSchema>, 'esp32'> & {
+  esp32?: Omit<z.output<typeof ProfileEsp32Schema>, 'wifiPassword'> & { hasWifiPassword: boolean };
+};

@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProfileSchema } from '../../src/shared/profile.js';
+import { ProfileSchema } from '../../src/main/esp32/profile-file.js';
 import type { SerialLink, SerialLinkOpenOptions, SerialSignals } from '../../src/main/devices/serial-link.js';
 import type { JobSnapshot } from '../../src/shared/jobs.js';
 import { ApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';

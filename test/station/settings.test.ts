@@ -6,7 +6,7 @@ import { FileSecretStore, SECRET } from '../../src/main/settings/secret-store.js
 import { SettingsStore } from '../../src/main/settings/settings-store.js';
 import { StationEventBus } from '../../src/main/station/dispatch.js';
 import { SettingsService } from '../../src/main/station/settings-service.js';
-import { StationError } from '../../src/shared/ipc.js';
+import { StationError } from '../../src/shared/ipc-errors.js';
 import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { JobSnapshot } from '../../shared/jobs.js';
 import { ApiClientIssuer } from '../certs/api-client-issuer.js';
-import type { Profile } from '../../shared/profile.js';
+import type { Profile } from '../esp32/profile-file.js';
 import { loadProfileFile, resolveSecret } from '../esp32/profile-file.js';
 import { JobFailure, toJobError } from '../jobs/job-failure.js';
 import { defaultDataDir } from '../log/paths.js';

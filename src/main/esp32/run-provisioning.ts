@@ -1,5 +1,5 @@
 import type { JobQuestion, JobSnapshot } from '../../shared/jobs.js';
-import type { Profile } from '../../shared/profile.js';
+import type { Profile } from './profile-file.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialDeviceSource } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';

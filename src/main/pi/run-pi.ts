@@ -1,6 +1,6 @@
 import type { JobQuestion, JobSnapshot } from '../../shared/jobs.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
-import type { Profile } from '../../shared/profile.js';
+import type { Profile } from '../esp32/profile-file.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import { JobQueue } from '../jobs/queue.js';
 import type { JobLogLine } from '../jobs/types.js';

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { LANGUAGES, ProfileEsp32Schema, ProfileInputSchema } from '../../shared/ipc.js';
+import { ProfileEsp32Schema, ProfileInputSchema } from '../../shared/profile.js';
+import { LANGUAGES } from '../../shared/views.js';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
 
 /** A profile as stored: the Settings form's fields, without the Wi-Fi password (secret store). */

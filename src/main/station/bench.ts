@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BenchDevice, BenchState, BundleInfo } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { BenchDevice, BenchState, BundleInfo } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialDeviceSource, SerialLink } from '../devices/serial-link.js';

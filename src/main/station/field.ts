@@ -1,7 +1,8 @@
 import os from 'node:os';
-import type { FieldState, PiTarget, ValidRequestOf } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { FieldState, PiTarget } from '../../shared/views.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
-import { StationError } from '../../shared/ipc.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import { agentConfigFor, DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import { MdnsPiDiscovery } from '../pi/discovery.js';

@@ -1,5 +1,6 @@
-import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures, ValidRequestOf } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import type { StepStatus } from '../../shared/jobs.js';
 import type { JobFilter, JobRecord, StationLog } from '../log/station-log.js';
 

@@ -1,4 +1,4 @@
-import type { MonitorStatus } from '../../shared/ipc.js';
+import type { MonitorStatus } from '../../shared/views.js';
 import { BrokerMonitor } from '../monitor/broker-monitor.js';
 import type { StationEventBus } from './dispatch.js';
 

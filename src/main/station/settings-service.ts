@@ -1,6 +1,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import type { ProfileView, StationSettingsView, ValidRequestOf } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { ProfileView } from '../../shared/profile.js';
+import type { StationSettingsView } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import { V } from '../../shared/validation.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import type { PersistedSettings, SettingsStore, StoredProfile } from '../settings/settings-store.js';

@@ -1,6 +1,6 @@
 import { useCallback, useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { GatewayCodeSchema } from '../../../shared/ipc.js';
+import { GatewayCodeSchema } from '../../../shared/inputs.js';
 import { parseMacLoose } from '../../../shared/mac-input.js';
 import { useLive, useStation } from '../../app/context.js';
 import { useDevices, useJobs } from '../../app/hooks.js';
