@@ -55,9 +55,9 @@ describe('ESP32 job in device-key mode', () => {
   });
 
   const settings = (over: Partial<Esp32JobSettings> = {}): Esp32JobSettings => ({
-    contaId: backend.server.contaId,
-    codigoTemplate: 'DK-{mac12}',
-    nomeTemplate: 'Device key {mac12}',
+    accountId: backend.server.contaId,
+    codeTemplate: 'DK-{mac12}',
+    nameTemplate: 'Device key {mac12}',
     broker: { host: backend.broker.host, port: backend.broker.port },
     wifi: { ssid: 'bench', password: 'bench-pass' },
     baud: 921600,

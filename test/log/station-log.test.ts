@@ -24,7 +24,7 @@ function job(target: string, mac: string, outcome: 'ok' | 'fail', extra: Partial
     kind: 'esp32',
     target,
     steps: [{ name: 'probe' }, { name: 'flash' }],
-    initial: { operator: 'ana', contaId: 7, serverUrl: 'https://127.0.0.1:8443', firmware: { name: 'fw', version: '1.2.3', sha256: 'ab'.repeat(32) } },
+    initial: { operator: 'ana', accountId: 7, serverUrl: 'https://127.0.0.1:8443', firmware: { name: 'fw', version: '1.2.3', sha256: 'ab'.repeat(32) } },
     run: async (ctx) => {
       await ctx.step('probe', async (s) => {
         ctx.update({ mac, gatewayCode: `GW-${mac.replace(/:/g, '')}` });
@@ -57,7 +57,7 @@ describe('StationLog', () => {
       mac: 'aa:bb:cc:00:00:01',
       gatewayCode: 'GW-aabbcc000001',
       gatewayId: 3,
-      contaId: 7,
+      accountId: 7,
       certSerial: '0A1B2C',
       certExpiresAt: '2036-01-01T00:00:00.000Z',
       firmwareName: 'fw',

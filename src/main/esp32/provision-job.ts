@@ -17,10 +17,10 @@ import { buildFactoryDataImage } from './factory-data.js';
 export type { ReprovisionPolicy } from '../certs/device-identity.js';
 
 export interface Esp32JobSettings {
-  contaId: number;
+  accountId: number;
   /** `codigo` template: {mac12}, {MAC12}, {mac}, {seq}. */
-  codigoTemplate: string;
-  nomeTemplate: string;
+  codeTemplate: string;
+  nameTemplate: string;
   /** Broker address the device uses (written to its factory data). */
   broker: { host: string; port: number };
   wifi: { ssid: string; password: string };
@@ -120,7 +120,7 @@ export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
     ),
     initial: {
       operator: settings.operator,
-      contaId: settings.contaId,
+      accountId: settings.accountId,
       serverUrl: input.issuer.serverUrl,
       firmware: { name: bundle.name, version: bundle.version, sha256: bundle.sha256 },
       facts: {
@@ -148,8 +148,8 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, memory: Identi
     // ---- probe
     const { chip, build } = await probeStep(ctx, input, link, resetMode, (sess) => (session = sess));
     const mac = chip.mac;
-    const codigo = expandTemplate(settings.codigoTemplate, mac, input.seq);
-    const nome = expandTemplate(settings.nomeTemplate, mac, input.seq);
+    const codigo = expandTemplate(settings.codeTemplate, mac, input.seq);
+    const nome = expandTemplate(settings.nameTemplate, mac, input.seq);
     ctx.update({ gatewayCode: codigo });
 
     // ---- certificate
@@ -157,7 +157,7 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, memory: Identi
       key = await DeviceKey.generate(settings.keyType);
       step.detail(`${settings.keyType === 'ec' ? 'EC P-256' : 'RSA-2048'} key made in memory; requesting certificate`);
       const csrPem = await key.csrPem(mac);
-      const request = { mac_address: mac, codigo, nome, conta_id: settings.contaId, csr_pem: csrPem };
+      const request = { mac_address: mac, codigo, nome, conta_id: settings.accountId, csr_pem: csrPem };
       identity = await obtainCertificate({ ctx, step, issuer, request, keyOrigin: 'station', policy: settings.reprovision, memory, device: 'board' });
       const response = identity.response;
       checkIssuedCertificate(response, mac, await key.publicKeySha256());
@@ -416,7 +416,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: Id
       const info = await client!.info();
       if (!mac) mac = info.mac.toLowerCase();
       ctx.update({ mac, facts: { firmware: `${info.fw.name} ${info.fw.version}`, chip: `${info.chip.model} rev ${info.chip.revision}` } });
-      const codigo = expandTemplate(settings.codigoTemplate, mac, input.seq);
+      const codigo = expandTemplate(settings.codeTemplate, mac, input.seq);
       ctx.update({ gatewayCode: codigo });
       // The console reboots the device at the end; only an "online" after that boot counts (the
       // device may connect as soon as the configuration is committed, and then restart).
@@ -435,7 +435,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: Id
             return identity.response;
           },
         },
-        gateway: { codigo, nome: expandTemplate(settings.nomeTemplate, mac, input.seq), contaId: settings.contaId },
+        gateway: { code: codigo, name: expandTemplate(settings.nameTemplate, mac, input.seq), accountId: settings.accountId },
         wifi: { ssid: settings.wifi.ssid, password: settings.wifi.password },
         broker: settings.broker,
         expectedMac: mac,

@@ -124,9 +124,9 @@ async function answerQuestion(
 export function jobSettings(profile: Profile, options: Pick<ProvisionPortsOptions, 'operator' | 'stationId' | 'reprovision' | 'settings'>, env: NodeJS.ProcessEnv): Esp32JobSettings {
   const esp = profile.esp32!;
   return {
-    contaId: profile.contaId,
-    codigoTemplate: profile.gateway.codigoTemplate,
-    nomeTemplate: profile.gateway.nomeTemplate,
+    accountId: profile.contaId,
+    codeTemplate: profile.gateway.codigoTemplate,
+    nameTemplate: profile.gateway.nomeTemplate,
     broker: { host: profile.broker.host, port: profile.broker.port },
     wifi: { ssid: esp.wifi.ssid, password: esp.wifi.password ? resolveSecret(esp.wifi.password, 'esp32.wifi.password', env) : '' },
     baud: esp.baud,

@@ -18,7 +18,7 @@ export interface JobRecord {
   mac: string | null;
   gatewayCode: string | null;
   gatewayId: number | null;
-  contaId: number | null;
+  accountId: number | null;
   certSerial: string | null;
   certExpiresAt: string | null;
   firmwareName: string | null;
@@ -93,7 +93,7 @@ const CSV_COLUMNS: Array<[keyof JobRecord, string]> = [
   ['mac', 'mac'],
   ['gatewayCode', 'gateway_code'],
   ['gatewayId', 'gateway_id'],
-  ['contaId', 'conta_id'],
+  ['accountId', 'conta_id'],
   ['certSerial', 'cert_serial'],
   ['certExpiresAt', 'cert_expires_at'],
   ['firmwareName', 'firmware_name'],
@@ -167,7 +167,7 @@ export class StationLog {
           `INSERT INTO jobs (id, retry_of, station_id, kind, target, operator, mac, gateway_code, gateway_id, conta_id,
              cert_serial, cert_expires_at, firmware_name, firmware_version, firmware_sha256, server_url, result,
              error_code, error_message, error_hint, error_where, error_attachment, facts, created_at, started_at, ended_at, duration_ms)
-           VALUES (@id, @retryOf, @stationId, @kind, @target, @operator, @mac, @gatewayCode, @gatewayId, @contaId,
+           VALUES (@id, @retryOf, @stationId, @kind, @target, @operator, @mac, @gatewayCode, @gatewayId, @accountId,
              @certSerial, @certExpiresAt, @firmwareName, @firmwareVersion, @firmwareSha256, @serverUrl, @result,
              @errorCode, @errorMessage, @errorHint, @errorWhere, @errorAttachment, @facts, @createdAt, @startedAt, @endedAt, @durationMs)
            ON CONFLICT(id) DO UPDATE SET operator=excluded.operator, mac=excluded.mac, gateway_code=excluded.gateway_code,
@@ -189,7 +189,7 @@ export class StationLog {
           mac: s.mac ?? null,
           gatewayCode: s.gatewayCode ?? null,
           gatewayId: s.gatewayId ?? null,
-          contaId: s.contaId ?? null,
+          accountId: s.accountId ?? null,
           certSerial: s.certificateSerial ?? null,
           certExpiresAt: s.certificateExpiresAt ?? null,
           firmwareName: s.firmware?.name ?? null,
@@ -382,7 +382,7 @@ function toRecord(r: JobRow): JobRecord {
     mac: r.mac,
     gatewayCode: r.gateway_code,
     gatewayId: r.gateway_id,
-    contaId: r.conta_id,
+    accountId: r.conta_id,
     certSerial: r.cert_serial,
     certExpiresAt: r.cert_expires_at,
     firmwareName: r.firmware_name,

@@ -20,10 +20,10 @@ export type PiReprovisionPolicy = ReprovisionPolicy;
 export type PiHostKeyPolicy = 'ask' | 'accept-new' | 'known';
 
 export interface PiJobSettings {
-  contaId: number;
+  accountId: number;
   /** `codigo` template: {mac12}, {MAC12}, {mac}; ignored when `gatewayCode` is given. */
-  codigoTemplate: string;
-  nomeTemplate: string;
+  codeTemplate: string;
+  nameTemplate: string;
   gatewayCode?: string;
   /** Broker address the Pi's agent connects to. */
   broker: { host: string; port: number };
@@ -114,7 +114,7 @@ export function piProvisionJob(input: PiJobInput): JobDefinition {
     steps: PI_STEPS.map((st) => ({ ...st, timeoutMs: PI_STEP_LIMITS_MS[st.name] ?? settings.onlineTimeoutMs + 30_000 })),
     initial: {
       operator: settings.operator,
-      contaId: settings.contaId,
+      accountId: settings.accountId,
       serverUrl: input.issuer.serverUrl,
       facts: { host: `${target.username}@${target.host}:${target.port}`, prefix: settings.installPrefix, serviceManager: settings.serviceManager },
     },
@@ -176,13 +176,13 @@ class PiJobRun {
         });
       }
       if (this.s.mac) ctx.log(`using the MAC given for this job (${mac}) instead of the probed one (${probe.mac ?? 'none'})`, 'warn');
-      const codigo = this.s.gatewayCode ?? expandTemplate(this.s.codigoTemplate, mac);
-      const nome = expandTemplate(this.s.nomeTemplate, mac);
+      const codigo = this.s.gatewayCode ?? expandTemplate(this.s.codeTemplate, mac);
+      const nome = expandTemplate(this.s.nameTemplate, mac);
       ctx.update({ mac, gatewayCode: codigo });
 
       const bundle = await this.step('prepare', (step) => this.prepare(step, probe));
       const csrPem = await this.step('key', (step) => this.makeKey(step, mac));
-      const identity = await this.step('certificate', (step) => this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.contaId, csr_pem: csrPem }));
+      const identity = await this.step('certificate', (step) => this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.accountId, csr_pem: csrPem }));
       const since = await this.step('install', (step) => this.install(step, bundle, identity.response, mac, codigo));
       if (this.input.monitor) {
         await this.step('online', async (step) => {

@@ -24,9 +24,9 @@ export function piJobSettings(
 ): PiJobSettings {
   const pi = profile.pi ?? { installPrefix: '/', serviceManager: 'systemd' as const, onlineTimeoutSec: 60 };
   return {
-    contaId: profile.contaId,
-    codigoTemplate: profile.gateway.codigoTemplate,
-    nomeTemplate: profile.gateway.nomeTemplate,
+    accountId: profile.contaId,
+    codeTemplate: profile.gateway.codigoTemplate,
+    nameTemplate: profile.gateway.nomeTemplate,
     broker: { host: profile.broker.host, port: profile.broker.port },
     installPrefix: pi.installPrefix,
     serviceManager: pi.serviceManager,

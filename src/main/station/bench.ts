@@ -118,10 +118,10 @@ export class Bench {
         ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
         seq: ++this.seq,
         settings: {
-          contaId: profile.accountId,
+          accountId: profile.accountId,
           // A scanned code is used as is (a template without placeholders).
-          codigoTemplate: b.code ?? profile.codeTemplate,
-          nomeTemplate: profile.nameTemplate,
+          codeTemplate: b.code ?? profile.codeTemplate,
+          nameTemplate: profile.nameTemplate,
           broker: { host: profile.brokerHost, port: profile.brokerPort },
           wifi: { ssid: esp.wifiSsid, password: profile.wifiPassword },
           baud: esp.baud,

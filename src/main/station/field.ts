@@ -161,9 +161,9 @@ export class Field {
       ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}),
       ...(this.deps.agentDir ? { agentDir: this.deps.agentDir } : {}),
       settings: {
-        contaId: profile.accountId,
-        codigoTemplate: profile.codeTemplate,
-        nomeTemplate: profile.nameTemplate,
+        accountId: profile.accountId,
+        codeTemplate: profile.codeTemplate,
+        nameTemplate: profile.nameTemplate,
         ...(req.gatewayCode ? { gatewayCode: req.gatewayCode } : {}),
         broker: { host: profile.brokerHost, port: profile.brokerPort },
         installPrefix: pi.installPrefix,

@@ -36,7 +36,7 @@ export function toLogRow(r: JobRecord): LogJobRow {
     target: r.target,
     mac: r.mac,
     gatewayCode: r.gatewayCode,
-    accountId: r.contaId,
+    accountId: r.accountId,
     certificateSerial: r.certSerial,
     certificateExpiresAt: r.certExpiresAt,
     firmware: r.firmwareName ? { name: r.firmwareName, version: r.firmwareVersion ?? '', sha256: r.firmwareSha256 ?? '' } : null,
