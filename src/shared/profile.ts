@@ -3,11 +3,21 @@ import { z } from 'zod';
 import { PiAgentSettingsSchema, PiModbusSchema, zRemotePath } from './pi-agent.js';
 import { V, zHost, zIntRange, zName, zPort } from './validation.js';
 
-/** A provisioning profile as the Settings screen edits it; server and monitor come from the station settings. */
+/**
+ * The provisioning profile: everything a bench or field job needs besides the device, its secrets
+ * and the station's own connections (server, monitor). One model, parsed from the Settings form and
+ * from a headless profile file (src/main/cli/profile-file.ts), stored as is in settings.json, and
+ * mapped to job settings once per device kind (src/main/esp32/job-settings.ts,
+ * src/main/pi/job-settings.ts). Messages are i18n keys (validation.ts).
+ */
 
 export const KEY_MODES = ['station', 'device'] as const;
 export const RESET_MODES = ['auto', 'usb-jtag', 'manual'] as const;
 export const SERVICE_MANAGERS = ['systemd', 'none'] as const;
+
+/** Gateway code (the server's `codigo`) and name (`nome`, which may not hold colons) when none is scanned. */
+export const DEFAULT_CODE_TEMPLATE = 'GW-{mac12}';
+export const DEFAULT_NAME_TEMPLATE = 'Gateway {MAC12}';
 
 const codeTemplate = z
   .string()
@@ -16,11 +26,20 @@ const codeTemplate = z
   .max(30, V.template)
   .refine((s) => /^[A-Za-z0-9_.{}-]+$/.test(s), V.template);
 
+/** A full path on this station (POSIX or Windows). */
+const localPath = z
+  .string()
+  .trim()
+  .min(1, V.required)
+  .max(1024, V.tooLong)
+  .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path);
+
+/** WPA2 passphrase; '' is an open network. */
+export const zWifiPassword = z.string().refine((s) => s === '' || (s.length >= 8 && s.length <= 63), V.wifiPassword);
+
 export const ProfileEsp32Schema = z.object({
-  bundlePath: z.string().trim().min(1, V.required).max(1024, V.tooLong).refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path),
+  bundlePath: localPath,
   wifiSsid: z.string().min(1, V.wifiSsid).max(32, V.wifiSsid),
-  /** New password: undefined keeps the stored one, '' clears it (open network). */
-  wifiPassword: z.string().refine((s) => s === '' || (s.length >= 8 && s.length <= 63), V.wifiPassword).optional(),
   baud: zIntRange(9600, 2_000_000).default(921600),
   resetMode: z.enum(RESET_MODES, { error: V.choice }).default('auto'),
   onlineTimeoutSec: zIntRange(5, 600).default(60),
@@ -36,24 +55,45 @@ export const ProfilePiSchema = z.object({
   modbus: PiModbusSchema.optional(),
   /** Agent settings (MQTT keepalive, offline buffer, renewal); absent = the agent's defaults. */
   agent: PiAgentSettingsSchema.optional(),
+  /** System user the agent runs as; absent = gateway-iot (systemd) or the login user (no service manager). */
+  serviceUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, V.username).optional(),
+  /**
+   * More fields for the agent's config.json in its own names (commands, buffer, mqtt timing). Profile
+   * files only: it can name commands the agent runs, so the Settings form neither shows nor accepts it.
+   */
+  agentConfig: z.record(z.string(), z.unknown()).optional(),
 });
 
-/** A profile as the Settings screen edits it; server and monitor come from the station settings. */
-export const ProfileInputSchema = z.object({
+export const ProfileSchema = z.object({
   name: zName(80),
+  /** The server's account (`conta_id`) the gateways are created in. */
   accountId: z.number({ error: V.positiveInt }).int(V.positiveInt).positive(V.positiveInt),
-  codeTemplate: codeTemplate.default('GW-{mac12}'),
-  nameTemplate: zName(100).default('Gateway {MAC12}'),
+  /** Gateway code when none is scanned: {mac12}, {MAC12}, {mac}, {seq}. */
+  codeTemplate: codeTemplate.default(DEFAULT_CODE_TEMPLATE),
+  nameTemplate: zName(100).default(DEFAULT_NAME_TEMPLATE),
+  /** Broker address the devices use. */
   brokerHost: zHost,
   brokerPort: zPort.default(8883),
   keyType: z.enum(KEY_TYPES, { error: V.choice }).default('ec'),
+  /** Where the device key is born: `station` (this process's memory) or `device` (our firmware's console). */
   keyMode: z.enum(KEY_MODES, { error: V.choice }).default('station'),
   validityDays: zIntRange(1, 36500).optional(),
   esp32: ProfileEsp32Schema.optional(),
   pi: ProfilePiSchema.optional(),
 });
+export type Profile = z.output<typeof ProfileSchema>;
+
+/**
+ * The Settings form's save request: the profile plus a write-only Wi-Fi password (undefined keeps the
+ * stored one, '' clears it), without the file-only `pi.agentConfig`.
+ */
+export const ProfileInputSchema = ProfileSchema.extend({
+  esp32: ProfileEsp32Schema.extend({ wifiPassword: zWifiPassword.optional() }).optional(),
+  pi: ProfilePiSchema.omit({ agentConfig: true }).optional(),
+});
 export type ProfileInput = z.input<typeof ProfileInputSchema>;
 
-export type ProfileView = Omit<z.output<typeof ProfileInputSchema>, 'esp32'> & {
-  esp32?: Omit<z.output<typeof ProfileEsp32Schema>, 'wifiPassword'> & { hasWifiPassword: boolean };
+/** A stored profile as the renderer sees it: the Wi-Fi password only as "is there one". */
+export type ProfileView = Omit<Profile, 'esp32'> & {
+  esp32?: NonNullable<Profile['esp32']> & { hasWifiPassword: boolean };
 };
