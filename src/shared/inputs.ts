@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { parseMacLoose } from './mac-input.js';
 import { LANGUAGES, LOG_RESULTS } from './views.js';
-import { V, zHost, zHttpUrl, zId, zIsoDate, zName, zPem, zPort } from './validation.js';
+import { V, zHost, zHttpUrl, zId, zIsoDate, zMac, zName, zPem, zPort } from './validation.js';
 
 /**
  * What the renderer may send, as zod schemas: validated at the boundary in the core and reused by the
@@ -85,12 +84,7 @@ export const LogFilterSchema = z.object({
   to: zIsoDate.optional(),
   operator: z.string().trim().max(80, V.tooLong).optional(),
   result: z.enum(LOG_RESULTS, { error: V.choice }).optional(),
-  mac: z
-    .string()
-    .trim()
-    .refine((s) => parseMacLoose(s) !== null, V.mac)
-    .transform((s) => parseMacLoose(s)!)
-    .optional(),
+  mac: zMac.optional(),
   serial: z.string().trim().max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial).optional(),
   kind: z.enum(['esp32', 'pi'], { error: V.choice }).optional(),
   limit: z.number().int().min(1).max(1000).default(100),

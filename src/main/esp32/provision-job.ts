@@ -414,7 +414,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: Id
         }
       }
       const info = await client!.info();
-      if (!mac) mac = info.mac.toLowerCase();
+      if (!mac) mac = info.mac;
       ctx.update({ mac, facts: { firmware: `${info.fw.name} ${info.fw.version}`, chip: `${info.chip.model} rev ${info.chip.revision}` } });
       const codigo = expandTemplate(settings.codeTemplate, mac, input.seq);
       ctx.update({ gatewayCode: codigo });

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { stringify } from 'csv-stringify/sync';
+import { normaliseMac } from '@tds/server/contract';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobKind, JobSnapshot, JobState } from '../../shared/jobs.js';
@@ -429,7 +430,7 @@ function buildWhere(f: JobFilter): { where: string; params: Record<string, unkno
   }
   if (f.mac) {
     clauses.push('mac = @mac');
-    params.mac = f.mac.toLowerCase().replace(/-/g, ':');
+    params.mac = normaliseMac(f.mac);
   }
   if (f.serial) {
     clauses.push('lower(cert_serial) = lower(@serial)');
