@@ -7,7 +7,7 @@
 
 export type Role = 'admin' | 'operator' | 'auditor';
 
-/** Key algorithms of a device key: EC P-256 (the default) or RSA. */
+/** Key types the CA makes and accepts: EC (P-256 when the server makes it) or RSA. The one definition. */
 export const KEY_TYPES = ['ec', 'rsa'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
