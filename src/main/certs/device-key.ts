@@ -11,7 +11,7 @@ const ALGORITHMS = {
 } as const;
 
 /**
- * A device key born in this process's memory (DESIGN.md §4, option 2). The private key leaves
+ * A device key born in this process's memory (key mode `station`). The private key leaves
  * memory only as `privateKeyPem()` bytes handed to the device's data partition; it is never
  * logged or written to disk. Call `destroy()` when the device has it: the PEM buffers handed out
  * are zeroed (JS strings cannot be, which is why the key is never turned into one).

@@ -9,7 +9,7 @@ import { spreadsheetSafe } from './csv-cell.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 
-/** One job as stored (DESIGN.md §9). */
+/** One job as stored: who, where, which device and identity, which firmware, and how it ended. */
 export interface JobRecord {
   id: string;
   retryOf: string | null;
