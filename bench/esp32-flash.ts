@@ -123,9 +123,9 @@ async function main(): Promise<void> {
     // ---- 2. full jobs: 1 board, then N in parallel
     const issuer = new ApiClientIssuer(server.client('operator'));
     const settings = {
-      contaId: server.contaId,
-      codigoTemplate: 'GW-{mac12}',
-      nomeTemplate: 'Bench {mac12}',
+      accountId: server.contaId,
+      codeTemplate: 'GW-{mac12}',
+      nameTemplate: 'Bench {mac12}',
       broker: { host: '127.0.0.1', port: 8883 },
       wifi: { ssid: 'bench', password: 'bench-pass' },
       baud: 921600,

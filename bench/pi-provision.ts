@@ -53,9 +53,9 @@ const hostKeys = new HostKeyStore(path.join(work.path, 'known-hosts.json'));
 const issuer = new ApiClientIssuer(backend.server.client('operator'));
 
 const settings: PiJobSettings = {
-  contaId: backend.server.contaId,
-  codigoTemplate: 'BENCH-{mac12}',
-  nomeTemplate: 'Bench {mac12}',
+  accountId: backend.server.contaId,
+  codeTemplate: 'BENCH-{mac12}',
+  nameTemplate: 'Bench {mac12}',
   broker: { host: backend.broker.host, port: backend.broker.port },
   installPrefix: prefix,
   serviceManager: 'none',

@@ -1,7 +1,8 @@
 import { StrictMode, useSyncExternalStore } from 'react';
 import { createRoot } from 'react-dom/client';
 import { useTranslation } from 'react-i18next';
-import type { PreloadBridge, StationClient } from '../shared/ipc.js';
+import type { StationClient } from '../shared/ipc.js';
+import type { PreloadBridge } from '../shared/ipc-channels.js';
 import { App } from './app/App.js';
 import { electronClient, takeAccessToken, webSocketClient, type ConnectionState } from './app/client.js';
 import { StationProvider } from './app/context.js';

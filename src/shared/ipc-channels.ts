@@ -1,6 +1,9 @@
+import type { IpcResult } from './ipc-errors.js';
+
 /**
- * The Electron transport's fixed names and the preload bridge's shape. Kept apart from ipc.ts so the
- * sandboxed preload bundles nothing but these few lines (no zod, no schemas).
+ * How the contract travels: the Electron transport's fixed names, the preload bridge's shape and the
+ * WebSocket frames of web mode. Kept apart from ipc.ts so the sandboxed preload bundles nothing but
+ * these few lines (no zod, no schemas).
  */
 export const ELECTRON_INVOKE_CHANNEL = 'tds:invoke';
 export const ELECTRON_EVENT_CHANNEL = 'tds:event';
@@ -12,3 +15,9 @@ export interface PreloadBridge {
   invoke(channel: string, request: unknown): Promise<BridgeResult>;
   on(listener: (event: string, payload: unknown) => void): () => void;
 }
+
+/** WebSocket frames in web mode. */
+export type WsClientFrame = { t: 'req'; id: number; ch: string; p?: unknown };
+export type WsServerFrame =
+  | { t: 'res'; id: number; r: IpcResult<unknown> }
+  | { t: 'evt'; ev: string; p: unknown };

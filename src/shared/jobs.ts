@@ -51,8 +51,8 @@ export interface JobSnapshot {
   error?: JobError;
   /** Who ran it (profile operator or OS user). */
   operator?: string;
-  /** Seed `conta_id` the gateway belongs to. */
-  contaId?: number;
+  /** The server account (`conta_id` on the wire) the gateway belongs to. */
+  accountId?: number;
   /** Issuance server base URL. */
   serverUrl?: string;
   /** Id of the job this one retries. */

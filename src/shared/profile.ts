@@ -1,85 +1,99 @@
+import { KEY_TYPES } from '@tds/server/contract';
 import { z } from 'zod';
-import { PiModbusSchema } from './pi-agent.js';
+import { PiAgentSettingsSchema, PiModbusSchema, zRemotePath } from './pi-agent.js';
+import { V, zHost, zIntRange, zName, zPort } from './validation.js';
 
 /**
- * A provisioning profile: everything a bench or field job needs besides the device itself.
- * Used by the headless CLI (`--profile FILE`, JSON) and by the UI's Settings screen.
- * Secrets may be given inline or as `{ "env": "VAR" }` so profile files can be committed to a
- * bench box's config without the secret.
+ * The provisioning profile: everything a bench or field job needs besides the device, its secrets
+ * and the station's own connections (server, monitor). One model, parsed from the Settings form and
+ * from a headless profile file (src/main/cli/profile-file.ts), stored as is in settings.json, and
+ * mapped to job settings once per device kind (src/main/esp32/job-settings.ts,
+ * src/main/pi/job-settings.ts). Messages are i18n keys (validation.ts).
  */
-export const SecretRef = z.union([
-  z.string().min(1),
-  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'environment variable name, e.g. TDS_TOKEN') }),
-]);
-export type SecretRef = z.infer<typeof SecretRef>;
 
-const Pem = z.string().includes('-----BEGIN', { message: 'expected PEM text' });
+export const KEY_MODES = ['station', 'device'] as const;
+export const RESET_MODES = ['auto', 'usb-jtag', 'manual'] as const;
+export const SERVICE_MANAGERS = ['systemd', 'none'] as const;
+
+/** Gateway code (the server's `codigo`) and name (`nome`, which may not hold colons) when none is scanned. */
+export const DEFAULT_CODE_TEMPLATE = 'GW-{mac12}';
+export const DEFAULT_NAME_TEMPLATE = 'Gateway {MAC12}';
+
+const codeTemplate = z
+  .string()
+  .trim()
+  .min(1, V.required)
+  .max(30, V.template)
+  .refine((s) => /^[A-Za-z0-9_.{}-]+$/.test(s), V.template);
+
+/** A full path on this station (POSIX or Windows). */
+const localPath = z
+  .string()
+  .trim()
+  .min(1, V.required)
+  .max(1024, V.tooLong)
+  .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path);
+
+/** WPA2 passphrase; '' is an open network. */
+export const zWifiPassword = z.string().refine((s) => s === '' || (s.length >= 8 && s.length <= 63), V.wifiPassword);
+
+export const ProfileEsp32Schema = z.object({
+  bundlePath: localPath,
+  wifiSsid: z.string().min(1, V.wifiSsid).max(32, V.wifiSsid),
+  baud: zIntRange(9600, 2_000_000).default(921600),
+  resetMode: z.enum(RESET_MODES, { error: V.choice }).default('auto'),
+  onlineTimeoutSec: zIntRange(5, 600).default(60),
+});
+
+export const ProfilePiSchema = z.object({
+  installPrefix: z.string().trim().min(1, V.required).refine((s) => s.startsWith('/'), V.path).default('/'),
+  serviceManager: z.enum(SERVICE_MANAGERS, { error: V.choice }).default('systemd'),
+  onlineTimeoutSec: zIntRange(5, 600).default(60),
+  /** Python 3 on the Pi (Debian's, with its python3-* packages); absent = DEFAULT_PI_PYTHON. */
+  python: zRemotePath.optional(),
+  /** The agent's Modbus RTU section of config.json; absent = no readings. */
+  modbus: PiModbusSchema.optional(),
+  /** Agent settings (MQTT keepalive, offline buffer, renewal); absent = the agent's defaults. */
+  agent: PiAgentSettingsSchema.optional(),
+  /** System user the agent runs as; absent = gateway-iot (systemd) or the login user (no service manager). */
+  serviceUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, V.username).optional(),
+  /**
+   * More fields for the agent's config.json in its own names (commands, buffer, mqtt timing). Profile
+   * files only: it can name commands the agent runs, so the Settings form neither shows nor accepts it.
+   */
+  agentConfig: z.record(z.string(), z.unknown()).optional(),
+});
 
 export const ProfileSchema = z.object({
-  name: z.string().min(1).max(80),
-  server: z.object({
-    url: z.url({ message: 'server.url must be an http(s) URL such as https://127.0.0.1:8443' }),
-    token: SecretRef,
-    /** PEM of the CA that signed the server's HTTPS certificate (pinned), when not publicly trusted. */
-    caPem: Pem.optional(),
-  }),
-  /** Seed `conta_id` the gateways are created in. */
-  contaId: z.number().int().positive(),
-  gateway: z
-    .object({
-      /** Template for `codigo` when the operator does not scan/type one: {mac12}, {seq}. */
-      codigoTemplate: z.string().min(1).max(30).default('GW-{mac12}'),
-      nomeTemplate: z.string().min(1).max(100).default('Gateway {mac}'),
-    })
-    .default({ codigoTemplate: 'GW-{mac12}', nomeTemplate: 'Gateway {mac}' }),
-  broker: z.object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(8883),
-  }),
-  /** This station's monitor identity (service certificate `station-monitor-<id>`). */
-  monitor: z
-    .object({
-      certFile: z.string().min(1),
-      keyFile: z.string().min(1),
-      caFile: z.string().min(1),
-      /** Address the station uses to reach the broker, when it differs from what devices use. */
-      host: z.string().min(1).optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-    })
-    .optional(),
-  certificate: z
-    .object({
-      keyType: z.enum(['ec', 'rsa']).default('ec'),
-      /** Where the device key is born: `station` (in this process's memory) or `device` (our firmware's console / the Pi). */
-      keyMode: z.enum(['station', 'device']).default('station'),
-      validityDays: z.number().int().min(1).max(36500).optional(),
-    })
-    .default({ keyType: 'ec', keyMode: 'station' }),
-  esp32: z
-    .object({
-      bundle: z.string().min(1),
-      wifi: z.object({ ssid: z.string().min(1).max(32), password: SecretRef.optional() }),
-      baud: z.number().int().positive().default(921600),
-      resetMode: z.enum(['auto', 'usb-jtag', 'manual']).default('auto'),
-      onlineTimeoutSec: z.number().int().positive().default(60),
-    })
-    .optional(),
-  pi: z
-    .object({
-      /** Install prefix on the target ("/" on a real Pi; a folder in tests). */
-      installPrefix: z.string().default('/'),
-      serviceManager: z.enum(['systemd', 'none']).default('systemd'),
-      onlineTimeoutSec: z.number().int().positive().default(60),
-      /** The agent's `modbus` section of config.json, in the agent's own field names (see pi-agent.ts). */
-      modbus: PiModbusSchema.optional(),
-      /** System user the agent runs as (install.sh creates it when missing). */
-      serviceUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a plain user name such as gateway-iot').optional(),
-      /** Python 3 on the Pi (Debian's, with the python3-* packages). Default /usr/bin/python3. */
-      python: z.string().startsWith('/', 'an absolute path such as /usr/bin/python3').optional(),
-      /** More fields for the agent's config.json (commands.reboot, buffer, mqtt timing, renewal). */
-      agentConfig: z.record(z.string(), z.unknown()).optional(),
-    })
-    .optional(),
-  operator: z.string().min(1).max(80).optional(),
+  name: zName(80),
+  /** The server's account (`conta_id`) the gateways are created in. */
+  accountId: z.number({ error: V.positiveInt }).int(V.positiveInt).positive(V.positiveInt),
+  /** Gateway code when none is scanned: {mac12}, {MAC12}, {mac}, {seq}. */
+  codeTemplate: codeTemplate.default(DEFAULT_CODE_TEMPLATE),
+  nameTemplate: zName(100).default(DEFAULT_NAME_TEMPLATE),
+  /** Broker address the devices use. */
+  brokerHost: zHost,
+  brokerPort: zPort.default(8883),
+  keyType: z.enum(KEY_TYPES, { error: V.choice }).default('ec'),
+  /** Where the device key is born: `station` (this process's memory) or `device` (our firmware's console). */
+  keyMode: z.enum(KEY_MODES, { error: V.choice }).default('station'),
+  validityDays: zIntRange(1, 36500).optional(),
+  esp32: ProfileEsp32Schema.optional(),
+  pi: ProfilePiSchema.optional(),
 });
-export type Profile = z.infer<typeof ProfileSchema>;
+export type Profile = z.output<typeof ProfileSchema>;
+
+/**
+ * The Settings form's save request: the profile plus a write-only Wi-Fi password (undefined keeps the
+ * stored one, '' clears it), without the file-only `pi.agentConfig`.
+ */
+export const ProfileInputSchema = ProfileSchema.extend({
+  esp32: ProfileEsp32Schema.extend({ wifiPassword: zWifiPassword.optional() }).optional(),
+  pi: ProfilePiSchema.omit({ agentConfig: true }).optional(),
+});
+export type ProfileInput = z.input<typeof ProfileInputSchema>;
+
+/** A stored profile as the renderer sees it: the Wi-Fi password only as "is there one". */
+export type ProfileView = Omit<Profile, 'esp32'> & {
+  esp32?: NonNullable<Profile['esp32']> & { hasWifiPassword: boolean };
+};

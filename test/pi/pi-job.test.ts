@@ -79,9 +79,9 @@ function newPrefix(name: string): string {
 
 function settings(prefix: string, extra: Partial<PiJobSettings> = {}): PiJobSettings {
   return {
-    contaId: backend.server.contaId,
-    codigoTemplate: 'PI-{mac12}',
-    nomeTemplate: 'Pi {mac12}',
+    accountId: backend.server.contaId,
+    codeTemplate: 'PI-{mac12}',
+    nameTemplate: 'Pi {mac12}',
     broker: { host: backend.broker.host, port: backend.broker.port },
     installPrefix: prefix,
     serviceManager: 'none',

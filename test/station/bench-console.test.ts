@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../src/main/station/dispatch.js';
 import type { WebStation } from '../../src/main/web/web-station.js';
-import type { BenchDevice } from '../../src/shared/ipc.js';
+import type { BenchDevice } from '../../src/shared/views.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { tempDir } from '../support/temp.js';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../src/main/station/dispatch.js';
 import type { WebStation } from '../../src/main/web/web-station.js';
-import type { IpcResult } from '../../src/shared/ipc.js';
+import type { IpcResult } from '../../src/shared/ipc-errors.js';
 import { freePort } from '../support/ports.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { tempDir } from '../support/temp.js';

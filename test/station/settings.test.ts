@@ -6,7 +6,7 @@ import { FileSecretStore, SECRET } from '../../src/main/settings/secret-store.js
 import { SettingsStore } from '../../src/main/settings/settings-store.js';
 import { StationEventBus } from '../../src/main/station/dispatch.js';
 import { SettingsService } from '../../src/main/station/settings-service.js';
-import { StationError } from '../../src/shared/ipc.js';
+import { StationError } from '../../src/shared/ipc-errors.js';
 import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
 
@@ -107,6 +107,41 @@ describe('settings, profiles and secrets', () => {
     await b.delete('three');
     const c = new FileSecretStore(file);
     expect([await c.get('one'), await c.get('two'), await c.get('three')]).toEqual(['1', '2', undefined]);
+  });
+
+  it('loads the profiles a station saved before the one profile model, unchanged', async () => {
+    tmp = tempDir('tds-settings-');
+    // settings.json exactly as the earlier Settings screen wrote it.
+    const saved = {
+      version: 1,
+      operator: 'Maria',
+      language: 'auto',
+      stationId: 'bench-7',
+      activeProfile: 'line-1',
+      configured: true,
+      server: { mode: 'remote', url: 'https://tds.example.com:8443', caPem: null, accountId: 3 },
+      broker: { mode: 'external', host: '127.0.0.1', port: 8883, deviceHost: '10.0.0.2', caPem: null, monitor: null, startEmbedded: false },
+      profiles: [
+        {
+          name: 'line-1',
+          accountId: 3,
+          codeTemplate: 'GW-{mac12}',
+          nameTemplate: 'Gateway {mac}',
+          brokerHost: 'broker.factory.lan',
+          brokerPort: 8883,
+          keyType: 'ec',
+          keyMode: 'station',
+          esp32: { bundlePath: '/opt/fw/tds-gw', wifiSsid: 'factory', baud: 921600, resetMode: 'auto', onlineTimeoutSec: 60 },
+          pi: { installPrefix: '/', serviceManager: 'systemd', onlineTimeoutSec: 60, agent: { keepaliveSec: 30, bufferMaxMessages: 10000, renewBeforeDays: 30 } },
+        },
+      ],
+      manualHosts: [],
+    };
+    writeFileSync(path.join(tmp.path, 'settings.json'), JSON.stringify(saved));
+    const { service } = await open(tmp.path);
+    expect(service.current.profiles).toEqual(saved.profiles);
+    const [p] = await service.profiles();
+    expect(p).toEqual({ ...saved.profiles[0], esp32: { ...saved.profiles[0]!.esp32, hasWifiPassword: false } });
   });
 
   it('a damaged settings file is reported, not silently replaced', async () => {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { WebStation } from '../../src/main/web/web-station.js';
-import type { WsServerFrame } from '../../src/shared/ipc.js';
+import type { WsServerFrame } from '../../src/shared/ipc-channels.js';
 import { tempDir } from '../support/temp.js';
 import { startPlainStation } from './renderer-build.js';
 

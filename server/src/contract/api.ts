@@ -7,6 +7,10 @@
 
 export type Role = 'admin' | 'operator' | 'auditor';
 
+/** Key types the CA makes and accepts: EC (P-256 when the server makes it) or RSA. The one definition. */
+export const KEY_TYPES = ['ec', 'rsa'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
 /** Every error response: `{ error, details? }`; `details.field` names the offending input. */
 export interface ApiErrorBody {
   error: string;

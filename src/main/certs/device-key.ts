@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import type { KeyType } from '@tds/server/contract';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-
-export type DeviceKeyType = 'ec' | 'rsa';
 
 const ALGORITHMS = {
   ec: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' },
@@ -12,7 +11,7 @@ const ALGORITHMS = {
 } as const;
 
 /**
- * A device key born in this process's memory (DESIGN.md §4, option 2). The private key leaves
+ * A device key born in this process's memory (key mode `station`). The private key leaves
  * memory only as `privateKeyPem()` bytes handed to the device's data partition; it is never
  * logged or written to disk. Call `destroy()` when the device has it: the PEM buffers handed out
  * are zeroed (JS strings cannot be, which is why the key is never turned into one).
@@ -22,11 +21,11 @@ export class DeviceKey {
   private destroyed = false;
 
   private constructor(
-    readonly type: DeviceKeyType,
+    readonly type: KeyType,
     private keys: CryptoKeyPair | undefined,
   ) {}
 
-  static async generate(type: DeviceKeyType = 'ec'): Promise<DeviceKey> {
+  static async generate(type: KeyType = 'ec'): Promise<DeviceKey> {
     const keys = (await webcrypto.subtle.generateKey(ALGORITHMS[type], true, ['sign', 'verify'])) as CryptoKeyPair;
     return new DeviceKey(type, keys);
   }

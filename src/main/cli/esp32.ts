@@ -1,20 +1,22 @@
-import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { pathToFileURL } from 'node:url';
 import { Option, type Command } from 'commander';
 import type { JobQuestion, JobSnapshot } from '../../shared/jobs.js';
-import { ApiClientIssuer } from '../certs/api-client-issuer.js';
-import type { SerialDeviceSource } from '../devices/serial-link.js';
+import type { SerialDeviceDescriptor, SerialDeviceSource } from '../devices/serial-link.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { formatUsbId } from '../devices/usb-ids.js';
+import { loadProfileBundle } from '../esp32/bundle-path.js';
 import { EspSession, type ResetMode } from '../esp32/esp-session.js';
-import { loadProfileFile, resolveSecret } from '../esp32/profile-file.js';
-import type { ReprovisionPolicy } from '../esp32/provision-job.js';
-import { provisionPorts, resolvePorts } from '../esp32/run-provisioning.js';
+import { esp32JobSettings, requireEsp32 } from '../esp32/job-settings.js';
+import { esp32ProvisionJob, type ReprovisionPolicy } from '../esp32/provision-job.js';
+import { runHeadless } from '../jobs/headless.js';
 import { JobFailure, toJobError } from '../jobs/job-failure.js';
 import { defaultStationLogFile } from '../log/paths.js';
 import { StationLog } from '../log/station-log.js';
+import type { BrokerMonitor } from '../monitor/broker-monitor.js';
+import { loadProfileFile, resolveSecret } from './profile-file.js';
+import { issuerFrom, monitorFrom, operatorFrom, printProfileWarnings, stationIdFrom } from './run-context.js';
 
 /**
  * `tds-station esp32 list|probe|provision`. Progress goes to stderr, results (JSON) to stdout.
@@ -122,21 +124,22 @@ export function registerEsp32Commands(program: Command): void {
       deviceSource?: string;
     }) =>
       run(async () => {
-        const profile = await loadProfileFile(opts.profile);
+        const file = await loadProfileFile(opts.profile);
+        printProfileWarnings(file);
+        const { profile } = file;
+        const esp = requireEsp32(profile);
         const interactive = process.stdin.isTTY === true;
-        const reprovision = opts.onActiveCert ?? (interactive ? 'ask' : 'stop');
-        const stationId = opts.stationId ?? process.env.TDS_STATION_ID ?? os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-');
-        const operator = opts.operator ?? profile.operator ?? os.userInfo().username;
-        const issuer = ApiClientIssuer.fromOptions(
-          {
-            baseUrl: profile.server.url,
-            token: resolveSecret(profile.server.token, 'server.token'),
-            ...(profile.server.caPem ? { caPem: profile.server.caPem } : {}),
-          },
-          profile.certificate.keyMode,
-        );
+        const stationId = stationIdFrom(opts.stationId);
+        const settings = esp32JobSettings(profile, file.wifiPassword ? resolveSecret(file.wifiPassword, 'esp32.wifiPassword') : '', {
+          operator: operatorFrom(opts.operator, file),
+          stationId,
+          reprovision: opts.onActiveCert ?? (interactive ? 'ask' : 'stop'),
+        });
+        const bundle = await loadProfileBundle(esp.bundlePath);
+        const issuer = issuerFrom(file, profile.keyMode);
         const log = StationLog.open(opts.logDb ?? defaultStationLogFile(), { stationId });
         const source = await openSource(opts.deviceSource, true);
+        let monitor: BrokerMonitor | undefined;
         const ac = new AbortController();
         const onSigint = (): void => {
           process.stderr.write('\ncancelling… (Ctrl+C again to quit now)\n');
@@ -144,32 +147,42 @@ export function registerEsp32Commands(program: Command): void {
           ac.abort();
         };
         process.once('SIGINT', onSigint);
-        const printer = progressPrinter(opts.quiet ?? false);
         try {
-          const result = await provisionPorts({
-            profile,
-            source,
-            ports: opts.port,
-            issuer,
-            stationId,
-            operator,
-            reprovision,
+          const devices = await resolvePorts(source, opts.port);
+          monitor = await monitorFrom(file);
+          const jobs = await runHeadless({
+            jobs: devices.map((device, i) =>
+              esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer, ...(monitor ? { monitor } : {}), settings, seq: i + 1 }),
+            ),
             log,
             signal: ac.signal,
             ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-            onUpdate: printer,
+            onUpdate: progressPrinter(opts.quiet ?? false),
             ...(interactive ? { answer: askOperator } : {}),
           });
-          print(summary(result.bundle, result.jobs, log.file));
-          return result.jobs.every((j) => j.state === 'succeeded') ? 0 : 1;
+          print(summary({ name: bundle.name, version: bundle.version, sha256: bundle.sha256 }, jobs, log.file));
+          return jobs.every((j) => j.state === 'succeeded') ? 0 : 1;
         } finally {
           process.removeListener('SIGINT', onSigint);
+          await monitor?.close().catch(() => undefined);
           closeSource(source);
           log.close();
           issuer.close();
         }
       }),
   );
+}
+
+/** Finds each requested port in the source; a port the source does not list is used as a plain path. */
+export async function resolvePorts(source: SerialDeviceSource, ports: string[]): Promise<SerialDeviceDescriptor[]> {
+  const listed = await source.list().catch(() => [] as SerialDeviceDescriptor[]);
+  const seen = new Set<string>();
+  return ports.map((p) => {
+    const d = listed.find((x) => x.path === p || x.id === p) ?? { id: p, path: p, resetMode: 'auto' as const, likelyEsp32: false };
+    if (seen.has(d.path)) throw new JobFailure('PROFILE_INVALID', `Port ${d.path} is listed twice.`);
+    seen.add(d.path);
+    return d;
+  });
 }
 
 function withSource(cmd: Command): Command {

@@ -1,19 +1,20 @@
 import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { JobSnapshot } from '../../shared/jobs.js';
-import { ApiClientIssuer } from '../certs/api-client-issuer.js';
-import type { Profile } from '../../shared/profile.js';
-import { loadProfileFile, resolveSecret } from '../esp32/profile-file.js';
+import type { ApiClientIssuer } from '../certs/api-client-issuer.js';
+import { runHeadless } from '../jobs/headless.js';
 import { JobFailure, toJobError } from '../jobs/job-failure.js';
 import { defaultDataDir } from '../log/paths.js';
 import { StationLog } from '../log/station-log.js';
+import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import { HostKeyStore } from '../pi/host-key-store.js';
-import { describeProbe } from '../pi/probe.js';
-import { piJobSettings, probePiHost, provisionPi } from '../pi/run-pi.js';
+import { piJobSettings } from '../pi/job-settings.js';
+import { piProvisionJob } from '../pi/pi-job.js';
+import { describeProbe, probePiHost } from '../pi/probe.js';
 import type { SshAuth, SshTarget } from '../pi/ssh-session.js';
-import { defaultStationId } from '../settings/settings-store.js';
+import { loadProfileFile, resolveSecret } from './profile-file.js';
+import { issuerFrom, monitorFrom, operatorFrom, printProfileWarnings, stationIdFrom } from './run-context.js';
 
 interface SshFlags {
   host: string;
@@ -39,12 +40,9 @@ interface ProvisionFlags extends SshFlags {
   operator?: string;
 }
 
+/** A secret named by a `--…-env VAR` flag. */
 function envValue(name: string, what: string): string {
-  const v = process.env[name];
-  if (v === undefined || v === '') {
-    throw new JobFailure('PROFILE_INVALID', `${what} comes from the environment variable ${name}, which is not set.`);
-  }
-  return v;
+  return resolveSecret({ env: name }, what);
 }
 
 async function sshTarget(f: SshFlags): Promise<SshTarget> {
@@ -102,7 +100,9 @@ export function registerPiCommands(program: Command): void {
     .option('--profile <file>', 'profile JSON (for pi.installPrefix / pi.serviceManager)')
     .action(async (f: SshFlags & { profile?: string }) => {
       try {
-        const profile = f.profile ? await loadProfileFile(f.profile) : undefined;
+        const file = f.profile ? await loadProfileFile(f.profile) : undefined;
+        if (file) printProfileWarnings(file);
+        const profile = file?.profile;
         const r = await probePiHost(await sshTarget(f), {
           hostKeys: hostKeys(f),
           hostKeyPolicy: f.strictHostKey ? 'known' : 'accept-new',
@@ -130,38 +130,41 @@ export function registerPiCommands(program: Command): void {
     .action(async (f: ProvisionFlags) => {
       let log: StationLog | undefined;
       let issuer: ApiClientIssuer | undefined;
+      let monitor: BrokerMonitor | undefined;
       try {
-        const profile: Profile = await loadProfileFile(f.profile);
+        const file = await loadProfileFile(f.profile);
+        printProfileWarnings(file);
         const target = await sshTarget(f);
         const dataDir = f.dataDir ? path.resolve(f.dataDir) : defaultDataDir();
-        const stationId = f.stationId ?? defaultStationId();
+        const stationId = stationIdFrom(f.stationId);
         log = StationLog.open(path.join(dataDir, 'station-log.sqlite'), { stationId });
-        issuer = ApiClientIssuer.fromOptions(
-          {
-            baseUrl: profile.server.url,
-            token: resolveSecret(profile.server.token, 'server.token'),
-            ...(profile.server.caPem ? { caPem: profile.server.caPem } : {}),
-            timeoutMs: 20_000,
-          },
-          'device',
-        );
-        const settings = piJobSettings(profile, {
-          operator: f.operator ?? profile.operator ?? os.userInfo().username,
+        issuer = issuerFrom(file, 'device', { timeoutMs: 20_000 });
+        const settings = piJobSettings(file.profile, {
+          operator: operatorFrom(f.operator, file),
           stationId,
           reprovision: f.replace ? 'replace' : 'stop',
           hostKeyPolicy: f.strictHostKey ? 'known' : 'accept-new',
+          loginUser: f.user,
           ...(f.hostKey ? { expectedHostKey: f.hostKey } : {}),
           ...(f.gatewayCode ? { gatewayCode: f.gatewayCode } : {}),
           ...(f.mac ? { mac: f.mac } : {}),
         });
+        const sudoPassword = f.sudoPasswordEnv ? envValue(f.sudoPasswordEnv, 'The sudo password') : undefined;
+        monitor = await monitorFrom(file);
         let lastSteps = '';
-        const job = await provisionPi({
-          target,
-          profile,
-          issuer,
-          hostKeys: HostKeyStore.inDataDir(dataDir),
-          settings,
-          ...(f.sudoPasswordEnv ? { sudoPassword: envValue(f.sudoPasswordEnv, 'The sudo password') } : {}),
+        const [job] = await runHeadless({
+          jobs: [
+            piProvisionJob({
+              target,
+              issuer,
+              ...(monitor ? { monitor } : {}),
+              hostKeys: HostKeyStore.inDataDir(dataDir),
+              settings,
+              ...(sudoPassword !== undefined ? { sudoPassword } : {}),
+              // Nobody to answer: a refused or missing sudo password fails the job at once.
+              askSudoPassword: false,
+            }),
+          ],
           log,
           onUpdate: (s) => {
             const line = s.steps.map((st) => `${st.name}:${st.status}`).join(' ');
@@ -173,10 +176,11 @@ export function registerPiCommands(program: Command): void {
           },
           onLog: (l) => process.stderr.write(`[${l.step ?? '-'}] ${l.text}\n`),
         });
-        report(job, f.json);
+        report(job!, f.json);
       } catch (err) {
         printFailure(err, f.json);
       } finally {
+        await monitor?.close().catch(() => undefined);
         issuer?.close();
         log?.close();
       }

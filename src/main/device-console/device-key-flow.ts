@@ -14,7 +14,7 @@ export type DeviceKeyStep = 'info' | 'csr' | 'sign' | 'set' | 'commit' | 'reboot
 export interface DeviceKeyProvisionInput {
   console: DeviceConsoleClient;
   api: ProvisionApi;
-  gateway: { codigo: string; nome: string; contaId: number };
+  gateway: { code: string; name: string; accountId: number };
   wifi: { ssid: string; password?: string };
   /** Broker the device connects to; defaults to `mqtt_broker`/`mqtt_port` from the server's reply. */
   broker?: { host: string; port: number };
@@ -74,9 +74,9 @@ export async function provisionWithDeviceKey(input: DeviceKeyProvisionInput): Pr
 
   const issued = await api.provision({
     mac_address: mac,
-    codigo: input.gateway.codigo,
-    nome: input.gateway.nome,
-    conta_id: input.gateway.contaId,
+    codigo: input.gateway.code,
+    nome: input.gateway.name,
+    conta_id: input.gateway.accountId,
     csr_pem: csr.csr_pem,
   });
   if (issued.private_key_pem !== undefined) {
@@ -97,7 +97,7 @@ export async function provisionWithDeviceKey(input: DeviceKeyProvisionInput): Pr
     wifi_pass: input.wifi.password ?? '',
     mqtt_host: broker.host,
     mqtt_port: broker.port,
-    gw_code: input.gateway.codigo,
+    gw_code: input.gateway.code,
     prov_at: (input.now?.() ?? new Date()).toISOString(),
     prov_by: input.operator ?? '',
     cfg_ver: input.cfgVer ?? 1,

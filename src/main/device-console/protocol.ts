@@ -4,6 +4,7 @@
  * anything else on the port (ROM banner, ESP-IDF logs, Improv frames) is not ours and is skipped.
  */
 import { crc32 } from 'node:zlib';
+import { parseMac } from '@tds/server/contract';
 import { z } from 'zod';
 
 export const CONSOLE_PROTOCOL = 'tds-console/1';
@@ -49,9 +50,17 @@ export type ConsoleErrorCode =
   | 'storage'
   | 'line_too_long';
 
+/** The MAC a device reports, through the one MAC parser: canonical, or the reply is refused (nothing raw is kept). */
+const DeviceMac = z.string().transform((s, ctx) => {
+  const m = parseMac(s);
+  if (m.ok) return m.mac;
+  ctx.addIssue({ code: 'custom', message: `the device reports an invalid MAC: ${m.error}` });
+  return z.NEVER;
+});
+
 export const InfoSchema = z.looseObject({
   proto: z.string(),
-  mac: z.string(),
+  mac: DeviceMac,
   fw: z.object({ name: z.string(), version: z.string() }),
   chip: z.looseObject({ model: z.string(), revision: z.number(), cores: z.number(), flash_size: z.number() }),
   state: z.string(),

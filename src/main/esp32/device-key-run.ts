@@ -101,9 +101,9 @@ export class DeviceKeyRun {
       }
     }
     const info = await firmware.client.info();
-    const mac = firmware.probedMac ?? info.mac.toLowerCase();
+    const mac = firmware.probedMac ?? info.mac;
     ctx.update({ mac, facts: { firmware: `${info.fw.name} ${info.fw.version}`, chip: `${info.chip.model} rev ${info.chip.revision}` } });
-    const codigo = expandTemplate(settings.codigoTemplate, mac, input.seq);
+    const codigo = expandTemplate(settings.codeTemplate, mac, input.seq);
     ctx.update({ gatewayCode: codigo });
     // The console reboots the device at the end; only an "online" after that boot counts (the
     // device may connect as soon as the configuration is committed, and then restart).
@@ -116,7 +116,7 @@ export class DeviceKeyRun {
       result = await provisionWithDeviceKey({
         console: firmware.client,
         api: { provision: (request) => this.signCsr(step, request, mac) },
-        gateway: { codigo, nome: expandTemplate(settings.nomeTemplate, mac, input.seq), contaId: settings.contaId },
+        gateway: { code: codigo, name: expandTemplate(settings.nameTemplate, mac, input.seq), accountId: settings.accountId },
         wifi: { ssid: settings.wifi.ssid, password: settings.wifi.password },
         broker: settings.broker,
         expectedMac: mac,

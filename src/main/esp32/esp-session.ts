@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ESPLoader, Transport, type IEspLoaderTerminal } from 'esptool-js';
+import { normaliseMac } from '@tds/server/contract';
 import type { SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import { writeCompressedParts, type FlashPosition } from './flash-writer.js';
@@ -157,7 +158,7 @@ export class EspSession {
       const revision = rom.getChipRevision ? await guard(rom.getChipRevision(loader)) : undefined;
       const features = (await guard(rom.getChipFeatures(loader))).map((f) => f.trim());
       const crystalMhz = await guard(rom.getCrystalFreq(loader));
-      const mac = (await guard(rom.readMac(loader))).toLowerCase();
+      const mac = normaliseMac(await guard(rom.readMac(loader)));
       if (rom.postConnect) await guard(rom.postConnect(loader));
       await guard(loader.runStub());
       if (options.baud !== ROM_BAUD) await guard(loader.changeBaud());

@@ -1,5 +1,5 @@
 import type { ReprovisionPolicy } from '../certs/device-identity.js';
-import type { DeviceKeyType } from '../certs/device-key.js';
+import type { KeyType } from '@tds/server/contract';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialLink } from '../devices/serial-link.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
@@ -10,10 +10,10 @@ import type { ResetMode } from './esp-session.js';
 // key modes can use these types without importing the factory that imports them.
 
 export interface Esp32JobSettings {
-  contaId: number;
+  accountId: number;
   /** `codigo` template: {mac12}, {MAC12}, {mac}, {seq}. */
-  codigoTemplate: string;
-  nomeTemplate: string;
+  codeTemplate: string;
+  nameTemplate: string;
   /** Broker address the device uses (written to its factory data). */
   broker: { host: string; port: number };
   wifi: { ssid: string; password: string };
@@ -21,7 +21,7 @@ export interface Esp32JobSettings {
   /** From the profile; a USB-Serial/JTAG port (303a:1001) uses its own reset anyway. */
   resetMode: ResetMode;
   onlineTimeoutMs: number;
-  keyType: DeviceKeyType;
+  keyType: KeyType;
   keyMode: 'station' | 'device';
   operator: string;
   stationId: string;

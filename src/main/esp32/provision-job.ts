@@ -71,7 +71,7 @@ export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
     ),
     initial: {
       operator: settings.operator,
-      contaId: settings.contaId,
+      accountId: settings.accountId,
       serverUrl: input.issuer.serverUrl,
       firmware: { name: bundle.name, version: bundle.version, sha256: bundle.sha256 },
       facts: {

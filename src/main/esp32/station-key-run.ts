@@ -50,7 +50,7 @@ export class StationKeyRun {
     try {
       const probed = await board.probe(ctx);
       const mac = probed.chip.mac;
-      const codigo = expandTemplate(settings.codigoTemplate, mac, input.seq);
+      const codigo = expandTemplate(settings.codeTemplate, mac, input.seq);
       ctx.update({ gatewayCode: codigo });
       const issued = await ctx.step('certificate', (step) => this.certificate(step, mac, codigo));
       const image = await ctx.step('factory-data', (step) => this.factoryData(step, probed, issued));
@@ -81,11 +81,11 @@ export class StationKeyRun {
   private async certificate(step: StepHandle, mac: string, codigo: string): Promise<Issued> {
     const { ctx, input } = this;
     const { settings } = input;
-    const nome = expandTemplate(settings.nomeTemplate, mac, input.seq);
+    const nome = expandTemplate(settings.nameTemplate, mac, input.seq);
     const key = (this.key = await DeviceKey.generate(settings.keyType));
     step.detail(`${settings.keyType === 'ec' ? 'EC P-256' : 'RSA-2048'} key made in memory; requesting certificate`);
     const csrPem = await key.csrPem(mac);
-    const request = { mac_address: mac, codigo, nome, conta_id: settings.contaId, csr_pem: csrPem };
+    const request = { mac_address: mac, codigo, nome, conta_id: settings.accountId, csr_pem: csrPem };
     const identity = (this.identity = await obtainCertificate({
       ctx,
       step,

@@ -44,15 +44,6 @@ export function toJobError(err: unknown): JobError {
   return { code: 'INTERNAL', message: message || ERROR_TEXT.INTERNAL.message, hint: ERROR_TEXT.INTERNAL.hint };
 }
 
-/** Throws an AbortError if the signal is aborted (for loops between awaits). */
-export function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) {
-    const e = new Error('cancelled');
-    e.name = 'AbortError';
-    throw e;
-  }
-}
-
 /** Resolves after `ms`, rejects with AbortError when `signal` aborts first. */
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

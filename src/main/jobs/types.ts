@@ -15,7 +15,7 @@ export interface JobLogLine {
 export type JobFacts = Partial<
   Pick<
     JobSnapshot,
-    'mac' | 'gatewayCode' | 'gatewayId' | 'certificateSerial' | 'certificateExpiresAt' | 'firmware' | 'operator' | 'contaId' | 'serverUrl'
+    'mac' | 'gatewayCode' | 'gatewayId' | 'certificateSerial' | 'certificateExpiresAt' | 'firmware' | 'operator' | 'accountId' | 'serverUrl'
   >
 > & { facts?: Record<string, string> };
 

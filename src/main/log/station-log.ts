@@ -1,14 +1,16 @@
 import Database from 'better-sqlite3';
 import { stringify } from 'csv-stringify/sync';
+import { normaliseMac } from '@tds/server/contract';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobKind, JobSnapshot, JobState } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
+import { spreadsheetSafe } from './csv-cell.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 import { safeLine, safeLines } from './safe-text.js';
 
-/** One job as stored (DESIGN.md §9). */
+/** One job as stored: who, where, which device and identity, which firmware, and how it ended. */
 export interface JobRecord {
   id: string;
   retryOf: string | null;
@@ -19,7 +21,7 @@ export interface JobRecord {
   mac: string | null;
   gatewayCode: string | null;
   gatewayId: number | null;
-  contaId: number | null;
+  accountId: number | null;
   certSerial: string | null;
   certExpiresAt: string | null;
   firmwareName: string | null;
@@ -94,7 +96,7 @@ const CSV_COLUMNS: Array<[keyof JobRecord, string]> = [
   ['mac', 'mac'],
   ['gatewayCode', 'gateway_code'],
   ['gatewayId', 'gateway_id'],
-  ['contaId', 'conta_id'],
+  ['accountId', 'conta_id'],
   ['certSerial', 'cert_serial'],
   ['certExpiresAt', 'cert_expires_at'],
   ['firmwareName', 'firmware_name'],
@@ -169,7 +171,7 @@ export class StationLog {
           `INSERT INTO jobs (id, retry_of, station_id, kind, target, operator, mac, gateway_code, gateway_id, conta_id,
              cert_serial, cert_expires_at, firmware_name, firmware_version, firmware_sha256, server_url, result,
              error_code, error_message, error_hint, error_where, error_attachment, facts, created_at, started_at, ended_at, duration_ms)
-           VALUES (@id, @retryOf, @stationId, @kind, @target, @operator, @mac, @gatewayCode, @gatewayId, @contaId,
+           VALUES (@id, @retryOf, @stationId, @kind, @target, @operator, @mac, @gatewayCode, @gatewayId, @accountId,
              @certSerial, @certExpiresAt, @firmwareName, @firmwareVersion, @firmwareSha256, @serverUrl, @result,
              @errorCode, @errorMessage, @errorHint, @errorWhere, @errorAttachment, @facts, @createdAt, @startedAt, @endedAt, @durationMs)
            ON CONFLICT(id) DO UPDATE SET operator=excluded.operator, mac=excluded.mac, gateway_code=excluded.gateway_code,
@@ -191,7 +193,7 @@ export class StationLog {
           mac: s.mac ? safeLine(s.mac) : null,
           gatewayCode: s.gatewayCode ? safeLine(s.gatewayCode) : null,
           gatewayId: s.gatewayId ?? null,
-          contaId: s.contaId ?? null,
+          accountId: s.accountId ?? null,
           certSerial: s.certificateSerial ?? null,
           certExpiresAt: s.certificateExpiresAt ?? null,
           firmwareName: s.firmware?.name ?? null,
@@ -297,7 +299,8 @@ export class StationLog {
     const jobs = this.query({ limit: 100_000, ...filter });
     return stringify(
       jobs.map((j) => CSV_COLUMNS.map(([k]) => j[k] ?? '')),
-      { header: true, columns: CSV_COLUMNS.map(([, h]) => h) },
+      // Device-reported and typed values end up here: no text cell may become a spreadsheet formula.
+      { header: true, columns: CSV_COLUMNS.map(([, h]) => h), cast: { string: spreadsheetSafe } },
     );
   }
 
@@ -384,7 +387,7 @@ function toRecord(r: JobRow): JobRecord {
     mac: r.mac,
     gatewayCode: r.gateway_code,
     gatewayId: r.gateway_id,
-    contaId: r.conta_id,
+    accountId: r.conta_id,
     certSerial: r.cert_serial,
     certExpiresAt: r.cert_expires_at,
     firmwareName: r.firmware_name,
@@ -431,7 +434,7 @@ function buildWhere(f: JobFilter): { where: string; params: Record<string, unkno
   }
   if (f.mac) {
     clauses.push('mac = @mac');
-    params.mac = f.mac.toLowerCase().replace(/-/g, ':');
+    params.mac = normaliseMac(f.mac);
   }
   if (f.serial) {
     clauses.push('lower(cert_serial) = lower(@serial)');

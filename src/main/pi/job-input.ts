@@ -13,10 +13,10 @@ export type PiReprovisionPolicy = ReprovisionPolicy;
 export type { PiHostKeyPolicy } from './host-key-trust.js';
 
 export interface PiJobSettings {
-  contaId: number;
+  accountId: number;
   /** `codigo` template: {mac12}, {MAC12}, {mac}; ignored when `gatewayCode` is given. */
-  codigoTemplate: string;
-  nomeTemplate: string;
+  codeTemplate: string;
+  nameTemplate: string;
   gatewayCode?: string;
   /** Broker address the Pi's agent connects to. */
   broker: { host: string; port: number };

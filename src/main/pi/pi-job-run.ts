@@ -77,13 +77,13 @@ export class PiJobRun {
         });
       }
       if (this.s.mac) ctx.log(`using the MAC given for this job (${mac}) instead of the probed one (${probe.mac ?? 'none'})`, 'warn');
-      const codigo = this.s.gatewayCode ?? expandTemplate(this.s.codigoTemplate, mac);
-      const nome = expandTemplate(this.s.nomeTemplate, mac);
+      const codigo = this.s.gatewayCode ?? expandTemplate(this.s.codeTemplate, mac);
+      const nome = expandTemplate(this.s.nameTemplate, mac);
       ctx.update({ mac, gatewayCode: codigo });
 
       const prepared = await this.step('prepare', (step) => this.prepare(step, shell, probe));
       const csrPem = await this.step('key', (step) => this.makeKey(step, shell, mac));
-      const identity = await this.step('certificate', (step) => this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.contaId, csr_pem: csrPem }));
+      const identity = await this.step('certificate', (step) => this.certificate(step, { mac_address: mac, codigo, nome, conta_id: this.s.accountId, csr_pem: csrPem }));
       const since = await this.step('install', (step) => this.install(step, shell, prepared, identity.response, mac, codigo));
       const watch = watchOnline(this.input.monitor, mac, { since, timeoutMs: this.s.onlineTimeoutMs, signal: ctx.signal });
       await awaitOnlineAndConfirm({ ctx, identity, watch, device: 'Pi', runStep: (name, run) => this.step(name, run) });

@@ -53,7 +53,7 @@ export function piProvisionJob(input: PiJobInput): JobDefinition {
     steps: PI_STEPS.map((st) => ({ ...st, timeoutMs: PI_STEP_LIMITS_MS[st.name] ?? settings.onlineTimeoutMs + 30_000 })),
     initial: {
       operator: settings.operator,
-      contaId: settings.contaId,
+      accountId: settings.accountId,
       serverUrl: input.issuer.serverUrl,
       facts: { host: `${target.username}@${target.host}:${target.port}`, prefix: settings.installPrefix, serviceManager: settings.serviceManager },
     },

@@ -2,9 +2,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isRaspberryPiMac, parseMac } from '@tds/server/contract';
+import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import { safeLine } from '../log/safe-text.js';
-import type { SshSession } from './ssh-session.js';
+import { locateAgentDir } from './agent-bundle.js';
+import type { HostKeyStore } from './host-key-store.js';
+import { SshSession, type SshTarget } from './ssh-session.js';
 
 /** What the station learns about a Pi before touching it (firmware/rpi/probe.sh, no root needed). */
 export interface PiProbe {
@@ -117,4 +120,37 @@ export function describeProbe(p: PiProbe): string {
     p.agentBundle ? `agent installed${p.identity ? ` (certificate ${p.identity.serialNumber})` : ''}` : 'agent not installed',
   ].join(', ');
   return safeLine(summary);
+}
+
+/** `pi probe`: connect (host key policy as for provisioning), probe, disconnect. Changes nothing. */
+export async function probePiHost(
+  target: SshTarget,
+  options: {
+    hostKeys: HostKeyStore;
+    hostKeyPolicy: 'accept-new' | 'known';
+    expectedHostKey?: string;
+    installPrefix?: string;
+    serviceManager?: 'systemd' | 'none';
+    python?: string;
+    agentDir?: string;
+    signal?: AbortSignal;
+  },
+): Promise<{ probe: PiProbe; hostKey: { keyType: string; fingerprint: string } }> {
+  const session = await SshSession.connect(target, {
+    hostKeys: options.hostKeys,
+    policy: options.expectedHostKey ? { mode: 'expect', fingerprint: options.expectedHostKey } : { mode: options.hostKeyPolicy },
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  try {
+    const probe = await probePi(session, {
+      agentDir: options.agentDir ?? locateAgentDir(),
+      installPrefix: options.installPrefix ?? '/',
+      python: options.python ?? DEFAULT_PI_PYTHON,
+      serviceManager: options.serviceManager ?? 'systemd',
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { probe, hostKey: session.hostKey };
+  } finally {
+    session.close();
+  }
 }

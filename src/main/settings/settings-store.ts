@@ -1,17 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { LANGUAGES, ProfileEsp32Schema, ProfileInputSchema } from '../../shared/ipc.js';
+import { ProfileSchema } from '../../shared/profile.js';
+import { LANGUAGES } from '../../shared/views.js';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
 
-/** A profile as stored: the Settings form's fields, without the Wi-Fi password (secret store). */
-export const StoredProfileSchema = ProfileInputSchema.extend({
-  esp32: ProfileEsp32Schema.omit({ wifiPassword: true }).optional(),
-});
-export type StoredProfile = z.output<typeof StoredProfileSchema>;
-
 const ManualHostSchema = z.object({ id: z.string(), host: z.string(), port: z.number().int(), name: z.string().nullable() });
-export type ManualHost = z.infer<typeof ManualHostSchema>;
 
 /** Everything the station remembers between runs, except secrets. */
 export const PersistedSettingsSchema = z.object({
@@ -45,7 +39,8 @@ export const PersistedSettingsSchema = z.object({
       startEmbedded: z.boolean().default(false),
     })
     .default({ mode: 'embedded', host: '127.0.0.1', port: 8883, deviceHost: '127.0.0.1', caPem: null, monitor: null, startEmbedded: false }),
-  profiles: z.array(StoredProfileSchema).default([]),
+  /** Profiles as the domain model has them; their Wi-Fi passwords are in the secret store. */
+  profiles: z.array(ProfileSchema).default([]),
   manualHosts: z.array(ManualHostSchema).default([]),
 });
 export type PersistedSettings = z.output<typeof PersistedSettingsSchema>;

@@ -9,8 +9,9 @@ import {
   type Logger,
   type RunningServer,
 } from '@tds/server';
-import type { FirstRunProgress, ValidRequestOf } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { FirstRunProgress } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import type { EmbeddedBrokerOptions, FirstRunResult, StandaloneHost } from './types.js';
 

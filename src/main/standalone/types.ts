@@ -1,4 +1,5 @@
-import type { FirstRunProgress, ValidRequestOf } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { FirstRunProgress } from '../../shared/views.js';
 import type { ServerEndpoint } from '../station/server-link.js';
 
 /** The embedded broker: its port (0 = any free one) and the address devices use to reach it. */

@@ -1,12 +1,12 @@
-import { stat } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import type { BenchDevice, BenchState, BundleInfo } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { BenchDevice, BenchState, BundleInfo } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialDeviceSource, SerialLink } from '../devices/serial-link.js';
-import { loadBundle, type FirmwareBundle } from '../esp32/bundle.js';
+import type { FirmwareBundle } from '../esp32/bundle.js';
+import { loadProfileBundle } from '../esp32/bundle-path.js';
+import { esp32JobSettings } from '../esp32/job-settings.js';
 import { esp32ProvisionJob } from '../esp32/provision-job.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
@@ -37,19 +37,10 @@ export interface BenchDeps {
   jobOverrides?: { bootLogMs?: number };
 }
 
-/** "/x/bundle" or "/x/bundle/manifest.json" → the manifest path. */
-export async function manifestPath(p: string): Promise<string> {
-  try {
-    return (await stat(p)).isDirectory() ? path.join(p, 'manifest.json') : p;
-  } catch {
-    throw new StationError('BUNDLE_INVALID', `The firmware bundle ${p} does not exist.`, { hint: 'Check the path in the profile (a folder with manifest.json, or the manifest itself).' });
-  }
-}
-
-/** Loads a bundle, turning its validation failure into an error the UI shows. */
+/** Loads a profile's bundle, turning its validation failure into an error the UI shows. */
 export async function loadBundleFor(p: string): Promise<FirmwareBundle> {
   try {
-    return await loadBundle(await manifestPath(p));
+    return await loadProfileBundle(p);
   } catch (err) {
     if (err instanceof StationError) throw err;
     if (err instanceof JobFailure) throw new StationError(err.code, err.message, { ...(err.hint ? { hint: err.hint } : {}) });
@@ -106,6 +97,7 @@ export class Bench {
     const bundle = await loadBundleFor(esp.bundlePath);
     const issuer = await this.deps.issuer();
     const s = this.deps.settings.current;
+    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const };
     const jobIds: string[] = [];
     for (const b of boards) {
       if (busy.includes(b)) continue;
@@ -117,24 +109,7 @@ export class Bench {
         issuer,
         ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
         seq: ++this.seq,
-        settings: {
-          contaId: profile.accountId,
-          // A scanned code is used as is (a template without placeholders).
-          codigoTemplate: b.code ?? profile.codeTemplate,
-          nomeTemplate: profile.nameTemplate,
-          broker: { host: profile.brokerHost, port: profile.brokerPort },
-          wifi: { ssid: esp.wifiSsid, password: profile.wifiPassword },
-          baud: esp.baud,
-          resetMode: esp.resetMode,
-          onlineTimeoutMs: esp.onlineTimeoutSec * 1000,
-          keyType: profile.keyType,
-          keyMode: profile.keyMode,
-          operator: s.operator || os.userInfo().username,
-          stationId: s.stationId,
-          reprovision: 'ask',
-          ...(profile.validityDays ? { validityDays: profile.validityDays } : {}),
-          ...this.deps.jobOverrides,
-        },
+        settings: esp32JobSettings(profile, profile.wifiPassword, { ...run, ...(b.code ? { gatewayCode: b.code } : {}) }, this.deps.jobOverrides),
       });
       b.jobId = this.deps.hub.submit(def);
       b.code = null;

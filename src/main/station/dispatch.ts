@@ -1,14 +1,5 @@
-import {
-  type EventChannel,
-  type IpcResult,
-  isRequestChannel,
-  type RequestChannel,
-  requestSchemas,
-  type ResponseOf,
-  StationError,
-  type StationEvents,
-  type ValidRequestOf,
-} from '../../shared/ipc.js';
+import { type EventChannel, isRequestChannel, type RequestChannel, requestSchemas, type ResponseOf, type StationEvents, type ValidRequestOf } from '../../shared/ipc.js';
+import { type IpcResult, StationError } from '../../shared/ipc-errors.js';
 import { toFieldIssues } from '../../shared/validation.js';
 import { safeLines } from '../log/safe-text.js';
 

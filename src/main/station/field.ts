@@ -1,12 +1,13 @@
 import os from 'node:os';
-import type { FieldState, PiTarget, ValidRequestOf } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { FieldState, PiTarget } from '../../shared/views.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
-import { StationError } from '../../shared/ipc.js';
-import { agentConfigFor, DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import { MdnsPiDiscovery } from '../pi/discovery.js';
 import type { HostKeyStore } from '../pi/host-key-store.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
+import { piJobSettings } from '../pi/job-settings.js';
 import { piProvisionJob } from '../pi/pi-job.js';
 import type { SshAuth } from '../pi/ssh-session.js';
 import type { StationEventBus } from './dispatch.js';
@@ -145,6 +146,7 @@ export class Field {
     if (!pi) throw new StationError('PROFILE_INVALID', `Profile "${req.profile}" has no Raspberry Pi settings.`, { hint: 'Edit the profile in Settings → Profiles.' });
     const issuer = await this.deps.issuer();
     const s = this.deps.settings.current;
+    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, hostKeyPolicy: 'ask' as const, loginUser: req.username };
     const auth: SshAuth =
       req.auth.method === 'password'
         ? { method: 'password', password: req.auth.password }
@@ -159,25 +161,7 @@ export class Field {
       hostKeys: this.deps.hostKeys,
       ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}),
       ...(this.deps.agentDir ? { agentDir: this.deps.agentDir } : {}),
-      settings: {
-        contaId: profile.accountId,
-        codigoTemplate: profile.codeTemplate,
-        nomeTemplate: profile.nameTemplate,
-        ...(req.gatewayCode ? { gatewayCode: req.gatewayCode } : {}),
-        broker: { host: profile.brokerHost, port: profile.brokerPort },
-        installPrefix: pi.installPrefix,
-        serviceManager: pi.serviceManager,
-        // Without a service manager there is no system service to own: the agent runs as the login user.
-        serviceUser: pi.serviceManager === 'none' ? req.username : 'gateway-iot',
-        python: pi.python ?? DEFAULT_PI_PYTHON,
-        onlineTimeoutMs: pi.onlineTimeoutSec * 1000,
-        ...(pi.modbus ? { modbus: pi.modbus } : {}),
-        ...(pi.agent ? { agentConfig: agentConfigFor(pi.agent) } : {}),
-        operator: s.operator || os.userInfo().username,
-        stationId: s.stationId,
-        reprovision: 'ask',
-        hostKeyPolicy: 'ask',
-      },
+      settings: piJobSettings(profile, { ...run, ...(req.gatewayCode ? { gatewayCode: req.gatewayCode } : {}) }),
     });
     const jobId = this.deps.hub.submit(def);
     this.jobs.set(target.id, jobId);

@@ -1,6 +1,6 @@
 import { ApiError } from '@tds/server/client';
 import type { CertificateSummary, Gateway, GatewayDetail, ImportResponse } from '@tds/server/contract';
-import type { CertificateView, FileData, GatewayDetailView, GatewayPage, GatewayView, ImportResult } from '../../shared/ipc.js';
+import type { CertificateView, FileData, GatewayDetailView, GatewayPage, GatewayView, ImportResult } from '../../shared/views.js';
 import { toStationError, type ServerLink } from './server-link.js';
 
 const PAGE_SIZE = 50;

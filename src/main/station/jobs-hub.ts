@@ -1,5 +1,5 @@
-import type { JobLogLineView } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { JobLogLineView } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobDefinition } from '../jobs/types.js';

@@ -1,5 +1,6 @@
-import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures, ValidRequestOf } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import type { StepStatus } from '../../shared/jobs.js';
 import type { JobFilter, JobRecord, StationLog } from '../log/station-log.js';
 
@@ -35,7 +36,7 @@ export function toLogRow(r: JobRecord): LogJobRow {
     target: r.target,
     mac: r.mac,
     gatewayCode: r.gatewayCode,
-    accountId: r.contaId,
+    accountId: r.accountId,
     certificateSerial: r.certSerial,
     certificateExpiresAt: r.certExpiresAt,
     firmware: r.firmwareName ? { name: r.firmwareName, version: r.firmwareVersion ?? '', sha256: r.firmwareSha256 ?? '' } : null,

@@ -1,4 +1,4 @@
-import type { MonitorStatus } from '../../shared/ipc.js';
+import type { MonitorStatus } from '../../shared/views.js';
 import { BrokerMonitor } from '../monitor/broker-monitor.js';
 import type { StationEventBus } from './dispatch.js';
 
@@ -98,7 +98,7 @@ export class MonitorLink {
     }
   }
 
-  /** Online = status online and telemetry fresh (DESIGN.md §5: retained status alone is a hint). */
+  /** Online = status online and telemetry fresh (a retained status alone is only a hint: it may be stale). */
   private evaluate(m: BrokerMonitor, mac: string): void {
     const online = m.presence(mac).alive;
     if (online === this.online.has(mac)) return;

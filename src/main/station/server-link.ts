@@ -1,5 +1,5 @@
 import { ApiClient, ApiError, ServerUnreachableError } from '@tds/server/client';
-import { StationError } from '../../shared/ipc.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import { ApiClientIssuer } from '../certs/api-client-issuer.js';
 import { SECRET } from '../settings/secret-store.js';
 import type { SettingsService } from './settings-service.js';

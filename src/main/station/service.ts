@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { AppInfo, FileData, StationSettingsView } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { AppInfo, FileData, StationSettingsView } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';

@@ -1,9 +1,11 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import type { ProfileView, StationSettingsView, ValidRequestOf } from '../../shared/ipc.js';
-import { StationError } from '../../shared/ipc.js';
+import type { ValidRequestOf } from '../../shared/ipc.js';
+import type { Profile, ProfileView } from '../../shared/profile.js';
+import type { StationSettingsView } from '../../shared/views.js';
+import { StationError } from '../../shared/ipc-errors.js';
 import { V } from '../../shared/validation.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
-import type { PersistedSettings, SettingsStore, StoredProfile } from '../settings/settings-store.js';
+import type { PersistedSettings, SettingsStore } from '../settings/settings-store.js';
 import type { StationEventBus } from './dispatch.js';
 
 /** What the running station adds to the stored settings (bundled server, embedded broker). */
@@ -13,9 +15,7 @@ export interface RuntimeStatus {
 }
 
 /** A profile with its secret resolved, for building jobs (never sent to the renderer). */
-export interface ResolvedProfile extends StoredProfile {
-  wifiPassword: string;
-}
+export type ResolvedProfile = Profile & { wifiPassword: string };
 
 function invalid(field: string, key: string, message: string): StationError {
   return new StationError('INVALID_INPUT', message, { issues: [{ field, key, message }] });
@@ -170,7 +170,7 @@ export class SettingsService {
       });
     }
     const { esp32, ...rest } = profile;
-    let stored: StoredProfile = { ...rest };
+    let stored: Profile = { ...rest };
     if (esp32) {
       const { wifiPassword, ...esp } = esp32;
       stored = { ...stored, esp32: esp };

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { WsClientFrame, WsServerFrame } from '../../shared/ipc.js';
+import type { WsClientFrame, WsServerFrame } from '../../shared/ipc-channels.js';
 import { dispatch, type StationEventBus, type StationHandlers } from '../station/dispatch.js';
 import { allowedHosts, allowedOrigins, contentSecurityPolicy, newAccessToken, tokenMatches } from './security.js';
 import { resolveStatic } from './static-files.js';

@@ -1,16 +1,6 @@
-import type {
-  EventChannel,
-  IpcErrorBody,
-  IpcResult,
-  PreloadBridge,
-  RequestChannel,
-  RequestOf,
-  ResponseOf,
-  StationClient,
-  StationEvents,
-  WsClientFrame,
-  WsServerFrame,
-} from '../../shared/ipc.js';
+import type { EventChannel, RequestChannel, RequestOf, ResponseOf, StationClient, StationEvents } from '../../shared/ipc.js';
+import type { PreloadBridge, WsClientFrame, WsServerFrame } from '../../shared/ipc-channels.js';
+import type { IpcErrorBody, IpcResult } from '../../shared/ipc-errors.js';
 
 /** An error body from the core, thrown by `invoke`. */
 export class RemoteError extends Error {

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { BenchDevice, EventChannel, MonitorStatus, PiTarget, StationEvents } from '../../shared/ipc.js';
+import type { EventChannel, StationEvents } from '../../shared/ipc.js';
+import type { BenchDevice, MonitorStatus, PiTarget } from '../../shared/views.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
 import { useLive, useStation } from './context.js';
 

@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import type { AppInfo, ProfileView, StationSettingsView } from '../../shared/ipc.js';
+import type { ProfileView } from '../../shared/profile.js';
+import type { AppInfo, StationSettingsView } from '../../shared/views.js';
 import { useStation } from './context.js';
 import { useStationEvent } from './hooks.js';
 

@@ -1,4 +1,5 @@
-import type { BenchDevice, JobLogLineView, MonitorStatus, PiTarget, StationClient } from '../../shared/ipc.js';
+import type { StationClient } from '../../shared/ipc.js';
+import type { BenchDevice, JobLogLineView, MonitorStatus, PiTarget } from '../../shared/views.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
 
 type Listener = () => void;

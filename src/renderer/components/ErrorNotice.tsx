@@ -1,6 +1,6 @@
 import { useTranslation } from 'react-i18next';
 import { ERROR_TEXT, type JobError } from '../../shared/errors.js';
-import type { IpcErrorBody } from '../../shared/ipc.js';
+import type { IpcErrorBody } from '../../shared/ipc-errors.js';
 import { RemoteError } from '../app/client.js';
 
 function bodyOf(err: unknown): IpcErrorBody {

@@ -1,4 +1,4 @@
-import type { FileData } from '../../shared/ipc.js';
+import type { FileData } from '../../shared/views.js';
 
 /** Saves a file the core produced (CSV, label, ZIP) through the browser's download. */
 export function saveFile(file: FileData): void {

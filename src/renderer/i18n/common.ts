@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../shared/errors.js';
-import type { IpcErrorCode } from '../../shared/ipc.js';
+import type { IpcErrorCode } from '../../shared/ipc-errors.js';
 import { VALIDATION_EN } from '../../shared/validation.js';
 import type { Strings } from './types.js';
 

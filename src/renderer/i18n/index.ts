@@ -1,6 +1,6 @@
 import i18next from 'i18next';
 import { initReactI18next } from 'react-i18next';
-import type { Language, LanguagePref } from '../../shared/ipc.js';
+import type { Language, LanguagePref } from '../../shared/views.js';
 import * as bench from '../screens/bench/strings.js';
 import * as field from '../screens/field/strings.js';
 import * as firstRun from '../screens/first-run/strings.js';

@@ -1,7 +1,7 @@
 import { useCallback, useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { GatewayCodeSchema } from '../../../shared/ipc.js';
-import { parseMacLoose } from '../../../shared/mac-input.js';
+import { GatewayCodeSchema } from '../../../shared/inputs.js';
+import { parseMac } from '@tds/server/contract';
 import { useLive, useStation } from '../../app/context.js';
 import { useDevices, useJobs } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';
@@ -77,7 +77,8 @@ export function BenchScreen() {
       await provision(idleIds());
       return;
     }
-    const asMac = parseMacLoose(text);
+    const scanned = parseMac(text);
+    const asMac = scanned.ok ? scanned.mac : null;
     if (asMac) {
       const byMac = devices.find((d) => (d.mac ?? (d.jobId ? live.jobs.get(d.jobId)?.mac : undefined)) === asMac);
       if (byMac) {

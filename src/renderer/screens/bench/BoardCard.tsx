@@ -1,6 +1,6 @@
 import { memo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { BenchDevice } from '../../../shared/ipc.js';
+import type { BenchDevice } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useJob } from '../../app/hooks.js';
 import { ErrorNotice, JobErrorView } from '../../components/ErrorNotice.js';

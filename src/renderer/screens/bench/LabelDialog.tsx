@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { FileData } from '../../../shared/ipc.js';
+import type { FileData } from '../../../shared/views.js';
 import type { JobSnapshot } from '../../../shared/jobs.js';
 import { useStation } from '../../app/context.js';
 import { Dialog } from '../../components/Dialog.js';

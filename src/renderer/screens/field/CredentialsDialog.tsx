@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { FieldProvisionInputSchema, type PiTarget } from '../../../shared/ipc.js';
+import { FieldProvisionInputSchema } from '../../../shared/inputs.js';
+import type { PiTarget } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { Dialog } from '../../components/Dialog.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { PiTarget } from '../../../shared/ipc.js';
+import type { PiTarget } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync, useJob, useJobLog, useTargets } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';

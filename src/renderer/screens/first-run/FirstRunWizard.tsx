@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { FirstRunInputSchema, type FirstRunProgress } from '../../../shared/ipc.js';
+import { FirstRunInputSchema } from '../../../shared/inputs.js';
+import type { FirstRunProgress } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useStationEvent } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';

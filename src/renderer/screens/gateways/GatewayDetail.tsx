@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { type GatewayDetailView, REVOKE_REASONS } from '../../../shared/ipc.js';
+import { REVOKE_REASONS } from '../../../shared/inputs.js';
+import type { GatewayDetailView } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { usePresence } from '../../app/hooks.js';
 import { Dialog } from '../../components/Dialog.js';

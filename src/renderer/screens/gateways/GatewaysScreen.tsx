@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { GatewayDetailView } from '../../../shared/ipc.js';
+import type { GatewayDetailView } from '../../../shared/views.js';
 import { RemoteError } from '../../app/client.js';
 import { useStation } from '../../app/context.js';
 import { useAsync, usePresence } from '../../app/hooks.js';

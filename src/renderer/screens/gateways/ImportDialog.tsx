@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { type ImportResult, requestSchemas } from '../../../shared/ipc.js';
+import { requestSchemas } from '../../../shared/ipc.js';
+import type { ImportResult } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { Dialog } from '../../components/Dialog.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';

@@ -1,5 +1,5 @@
 import { useTranslation } from 'react-i18next';
-import type { LogJobDetail } from '../../../shared/ipc.js';
+import type { LogJobDetail } from '../../../shared/views.js';
 import { useStepName } from '../../components/jobs.js';
 import { formatDateTime, formatDuration } from '../../components/format.js';
 

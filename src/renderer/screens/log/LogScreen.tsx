@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { LOG_RESULTS, LogFilterSchema, type LogFilter, type LogJobDetail } from '../../../shared/ipc.js';
+import { LogFilterSchema, type LogFilter } from '../../../shared/inputs.js';
+import { LOG_RESULTS, type LogJobDetail } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync, useLogVersion } from '../../app/hooks.js';
 import { saveFile } from '../../components/download.js';

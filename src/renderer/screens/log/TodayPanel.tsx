@@ -1,5 +1,5 @@
 import { useTranslation } from 'react-i18next';
-import type { TodayFigures } from '../../../shared/ipc.js';
+import type { TodayFigures } from '../../../shared/views.js';
 import { formatDuration } from '../../components/format.js';
 
 /** Today's figures and a small per-hour bar chart (plain SVG; the text summary is what screen readers get). */

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { BrokerSettingsInputSchema } from '../../../shared/ipc.js';
+import { BrokerSettingsInputSchema } from '../../../shared/inputs.js';
 import { useStation } from '../../app/context.js';
 import { useMonitor } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { GeneralSettingsInputSchema, type LanguagePref } from '../../../shared/ipc.js';
+import { GeneralSettingsInputSchema } from '../../../shared/inputs.js';
+import type { LanguagePref } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';

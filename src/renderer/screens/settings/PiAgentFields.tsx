@@ -1,5 +1,5 @@
 import { useTranslation } from 'react-i18next';
-import type { ProfileView } from '../../../shared/ipc.js';
+import type { ProfileView } from '../../../shared/profile.js';
 import { DEFAULT_PI_PYTHON, MODBUS_FUNCTIONS, MODBUS_PARITIES, type PiModbus } from '../../../shared/pi-agent.js';
 import { CheckboxField, type FieldErrors, num, SelectField, TextField } from '../../components/form.js';
 

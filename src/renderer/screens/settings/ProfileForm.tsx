@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { z } from 'zod';
-import { type BundleInfo, KEY_MODES, ProfileEsp32Schema, KEY_TYPES, ProfileInputSchema, type ProfileView, RESET_MODES, SERVICE_MANAGERS } from '../../../shared/ipc.js';
+import { KEY_TYPES, type KeyType } from '@tds/server/contract';
+import { DEFAULT_CODE_TEMPLATE, DEFAULT_NAME_TEMPLATE, KEY_MODES, ProfileEsp32Schema, ProfileInputSchema, type ProfileView, RESET_MODES, SERVICE_MANAGERS } from '../../../shared/profile.js';
+import type { BundleInfo } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
@@ -10,7 +12,6 @@ import { PiAgentFields, piAgentDraft, piAgentRequest } from './PiAgentFields.js'
 
 const BundleCheck = z.object({ esp32: z.object({ bundlePath: ProfileEsp32Schema.shape.bundlePath }) });
 
-type KeyType = (typeof KEY_TYPES)[number];
 type KeyMode = (typeof KEY_MODES)[number];
 type ResetMode = (typeof RESET_MODES)[number];
 type ServiceManager = (typeof SERVICE_MANAGERS)[number];
@@ -24,8 +25,8 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
   const [f, setF] = useState(() => ({
     name: profile?.name ?? '',
     accountId: String(profile?.accountId ?? settings.server.accountId ?? 1),
-    codeTemplate: profile?.codeTemplate ?? 'GW-{mac12}',
-    nameTemplate: profile?.nameTemplate ?? 'Gateway {MAC12}',
+    codeTemplate: profile?.codeTemplate ?? DEFAULT_CODE_TEMPLATE,
+    nameTemplate: profile?.nameTemplate ?? DEFAULT_NAME_TEMPLATE,
     brokerHost: profile?.brokerHost ?? settings.broker.deviceHost,
     brokerPort: String(profile?.brokerPort ?? settings.broker.port),
     validityDays: profile?.validityDays ? String(profile.validityDays) : '',

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { ProfileView } from '../../../shared/ipc.js';
+import type { ProfileView } from '../../../shared/profile.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { ServerSettingsInputSchema, ServerTestInputSchema } from '../../../shared/ipc.js';
+import { ServerSettingsInputSchema, ServerTestInputSchema } from '../../../shared/inputs.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';

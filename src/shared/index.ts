@@ -1,3 +1,0 @@
-export * from './errors.js';
-export * from './jobs.js';
-export * from './profile.js';

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { LANGUAGES, LOG_RESULTS } from './views.js';
+import { V, zHost, zHttpUrl, zId, zIsoDate, zMac, zName, zPem, zPort } from './validation.js';
+
+/**
+ * What the renderer may send, as zod schemas: validated at the boundary in the core and reused by the
+ * forms for their own checks, so a field problem reads the same on both sides. Messages are i18n keys
+ * (validation.ts). The profile form's schema is the profile model itself (profile.ts).
+ */
+
+export const ServerSettingsInputSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('bundled') }),
+  z.object({
+    mode: z.literal('remote'),
+    url: zHttpUrl,
+    /** New token: undefined keeps the stored one. */
+    token: z.string().trim().min(16, V.token).max(512, V.tooLong).optional(),
+    caPem: zPem.nullable().optional(),
+    accountId: z.number({ error: V.positiveInt }).int(V.positiveInt).positive(V.positiveInt),
+  }),
+], { error: V.choice });
+export type ServerSettingsInput = z.input<typeof ServerSettingsInputSchema>;
+
+export const BrokerSettingsInputSchema = z.object({
+  host: zHost,
+  port: zPort,
+  deviceHost: zHost,
+  caPem: zPem.nullable().optional(),
+  /** New monitor identity (certificate + key PEM); undefined keeps the current one. */
+  monitor: z.object({ certPem: zPem, keyPem: zPem }).optional(),
+});
+export type BrokerSettingsInput = z.input<typeof BrokerSettingsInputSchema>;
+
+export const GeneralSettingsInputSchema = z.object({
+  operator: zName(80).optional(),
+  language: z.enum(['auto', ...LANGUAGES], { error: V.choice }).optional(),
+  stationId: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/, V.stationId).optional(),
+  activeProfile: z.string().min(1).max(80).nullable().optional(),
+});
+
+export const FirstRunInputSchema = z.object({
+  accountName: zName(100),
+  operator: zName(80),
+  startBroker: z.boolean(),
+  brokerPort: zPort.default(8883),
+  /** Address devices will use to reach the embedded broker (this machine's LAN address). */
+  deviceBrokerHost: zHost,
+});
+export type FirstRunInput = z.input<typeof FirstRunInputSchema>;
+
+export const ServerTestInputSchema = z.object({
+  url: zHttpUrl,
+  token: z.string().trim().min(16, V.token).max(512, V.tooLong).optional(),
+  caPem: zPem.nullable().optional(),
+});
+
+/** A gateway code as scanned or typed at the bench (the server's `codigo`). */
+export const GatewayCodeSchema = z.string().trim().min(1, V.required).max(30, V.gatewayCode).regex(/^[A-Za-z0-9_.-]+$/, V.gatewayCode);
+
+export const BenchProvisionInputSchema = z.object({
+  deviceIds: z.array(zId).min(1, V.required).max(64, V.tooLong),
+  profile: zName(80),
+});
+
+export const PiAuthSchema = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('password'), password: z.string().min(1, V.required).max(1024, V.tooLong) }),
+  z.object({ method: z.literal('key'), privateKeyPem: zPem, passphrase: z.string().max(1024, V.tooLong).optional() }),
+  z.object({ method: z.literal('agent') }),
+], { error: V.choice });
+export type PiAuth = z.input<typeof PiAuthSchema>;
+
+export const FieldProvisionInputSchema = z.object({
+  targetId: zId,
+  profile: zName(80),
+  username: z.string().trim().min(1, V.required).max(64, V.tooLong).regex(/^[A-Za-z0-9._-]+$/, V.username),
+  auth: PiAuthSchema,
+  sudoPassword: z.string().max(1024, V.tooLong).optional(),
+  gatewayCode: GatewayCodeSchema.optional(),
+});
+export type FieldProvisionInput = z.input<typeof FieldProvisionInputSchema>;
+
+export const LogFilterSchema = z.object({
+  from: zIsoDate.optional(),
+  to: zIsoDate.optional(),
+  operator: z.string().trim().max(80, V.tooLong).optional(),
+  result: z.enum(LOG_RESULTS, { error: V.choice }).optional(),
+  mac: zMac.optional(),
+  serial: z.string().trim().max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial).optional(),
+  kind: z.enum(['esp32', 'pi'], { error: V.choice }).optional(),
+  limit: z.number().int().min(1).max(1000).default(100),
+  offset: z.number().int().min(0).default(0),
+});
+export type LogFilter = z.input<typeof LogFilterSchema>;
+
+export const REVOKE_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'] as const;
+
+/** `secret`: a typed password for a question marked `secret`; it reaches the asking step only. */
+export const JobAnswerInputSchema = z.object({
+  jobId: zId,
+  questionId: zId,
+  choice: z.string().min(1).max(64),
+  secret: z.string().min(1, V.required).max(1024, V.tooLong).optional(),
+});
+
+/** The server's CSV import (`mac_address,codigo,nome`, the seed's header) as pasted or picked. */
+export const ImportCsvInputSchema = z.object({
+  csv: z
+    .string()
+    .max(1_000_000, V.tooLong)
+    .refine((s) => /^\s*mac_address\s*,\s*codigo\s*,\s*nome\s*\r?\n\s*\S/.test(s), V.csv),
+});

@@ -1,0 +1,237 @@
+import type { JobKind, JobSnapshot, StepStatus } from './jobs.js';
+
+/**
+ * What the station core shows the renderer: the views its requests resolve to and its events carry
+ * (the channel maps in ipc.ts say which goes where). Plain data, no behaviour.
+ */
+
+export const LANGUAGES = ['en', 'pt-BR'] as const;
+export type Language = (typeof LANGUAGES)[number];
+export type LanguagePref = 'auto' | Language;
+
+/** A file produced by the core for the user to save (CSV, label, ZIP). Bytes as base64. */
+export interface FileData {
+  fileName: string;
+  mime: string;
+  base64: string;
+}
+
+export interface AppInfo {
+  version: string;
+  shell: 'electron' | 'web';
+  platform: string;
+  dataDir: string;
+  /** How secrets are kept: Electron safeStorage, or a 0600 file (web mode / no keychain). */
+  secretStore: 'safeStorage' | 'file';
+  stationId: string;
+  /** True until the first-run wizard (or a remote server setting) has configured the station. */
+  firstRunNeeded: boolean;
+  /** Which core features this build has (modules present). */
+  features: { bench: boolean; field: boolean; bundledServer: boolean; embeddedBroker: boolean };
+}
+
+export interface ServerSettingsView {
+  mode: 'bundled' | 'remote';
+  /** Remote URL, or the bundled server's URL once it runs. */
+  url: string | null;
+  hasToken: boolean;
+  /** Pinned CA of the server's HTTPS certificate (remote mode). */
+  caPem: string | null;
+  /** Seed `conta_id` used for new gateways. */
+  accountId: number | null;
+  bundled: { running: boolean; dataDir: string } | null;
+}
+
+export interface MonitorIdentityView {
+  /** Certificate CN, e.g. station-monitor-bench-1. */
+  name: string;
+  serialNumber: string | null;
+  expiresAt: string | null;
+}
+
+export interface BrokerSettingsView {
+  mode: 'embedded' | 'external';
+  /** Where this station reaches the broker (monitor). */
+  host: string;
+  port: number;
+  /** Address devices use (written into profiles by default). */
+  deviceHost: string;
+  caPem: string | null;
+  monitor: MonitorIdentityView | null;
+  embedded: { running: boolean; port: number | null } | null;
+}
+
+export interface StationSettingsView {
+  operator: string;
+  language: LanguagePref;
+  stationId: string;
+  activeProfile: string | null;
+  server: ServerSettingsView;
+  broker: BrokerSettingsView;
+}
+
+export interface MonitorStatus {
+  state: 'unconfigured' | 'connecting' | 'connected' | 'error';
+  broker: string | null;
+  identity: string | null;
+  error: string | null;
+  /** MACs currently seen online. */
+  online: string[];
+}
+
+export interface BenchDevice {
+  id: string;
+  path: string;
+  bridge: string | null;
+  vendorId: number | null;
+  productId: number | null;
+  likelyEsp32: boolean;
+  resetMode: 'auto' | 'usb-jtag' | 'manual';
+  /** From the last probe of this port, if any. */
+  chip: string | null;
+  mac: string | null;
+  /** Gateway code assigned by scanner/keyboard for the next job on this board. */
+  gatewayCode: string | null;
+  /** Latest job on this port. */
+  jobId: string | null;
+  consoleOpen: boolean;
+}
+
+/** One line of a job's log (step notes, esptool output, the device's boot log, SSH commands). */
+export interface JobLogLineView {
+  jobId: string;
+  at: string;
+  step: string | null;
+  level: 'info' | 'warn' | 'error' | 'debug';
+  text: string;
+}
+
+export interface BenchState {
+  devices: BenchDevice[];
+  jobs: JobSnapshot[];
+}
+
+export interface PiTarget {
+  id: string;
+  host: string;
+  port: number;
+  name: string | null;
+  source: 'mdns' | 'manual';
+  addresses: string[];
+  /** When the discovery source knows it (mDNS TXT, OUI). */
+  model: string | null;
+  mac: string | null;
+  jobId: string | null;
+}
+
+export interface FieldState {
+  targets: PiTarget[];
+  jobs: JobSnapshot[];
+  discovery: 'running' | 'unavailable';
+}
+
+export interface CertificateView {
+  id: number;
+  serialNumber: string;
+  issuedAt: string;
+  expiresAt: string;
+  revoked: boolean;
+  revokedAt: string | null;
+  revokeReason: string | null;
+  keyOrigin: 'device' | 'station' | 'server';
+}
+
+export interface GatewayView {
+  id: number;
+  accountId: number;
+  code: string;
+  name: string;
+  mac: string;
+  /** Live presence from this station's monitor when it knows; else the server's view. */
+  online: boolean;
+  lastSeen: string | null;
+  firmwareVersion: string | null;
+  createdAt: string;
+  activeCertificate: CertificateView | null;
+}
+
+export interface GatewayDetailView extends GatewayView {
+  certificates: CertificateView[];
+}
+
+export interface GatewayPage {
+  count: number;
+  page: number;
+  pageSize: number;
+  results: GatewayView[];
+}
+
+export interface ImportResult {
+  created: number;
+  failed: number;
+  rows: { line: number; mac: string; status: 'created' | 'error' | 'not_imported'; gatewayId: number | null; error: string | null }[];
+}
+
+export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled'] as const;
+export type LogResult = (typeof LOG_RESULTS)[number];
+
+export interface LogJobRow {
+  id: string;
+  kind: JobKind;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+  operator: string;
+  stationId: string;
+  target: string;
+  mac: string | null;
+  gatewayCode: string | null;
+  accountId: number | null;
+  certificateSerial: string | null;
+  certificateExpiresAt: string | null;
+  firmware: { name: string; version: string; sha256: string } | null;
+  server: string | null;
+  result: LogResult | 'running';
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface LogStepRow {
+  name: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  status: StepStatus;
+  detail: string | null;
+}
+
+export interface LogJobDetail extends LogJobRow {
+  steps: LogStepRow[];
+}
+
+export interface LogPage {
+  rows: LogJobRow[];
+  total: number;
+}
+
+export interface TodayFigures {
+  /** Local calendar day, YYYY-MM-DD. */
+  day: string;
+  provisioned: number;
+  failed: number;
+  medianMs: number | null;
+  /** 24 entries, local hours 0..23. */
+  byHour: { hour: number; succeeded: number; failed: number }[];
+}
+
+export interface BundleInfo {
+  name: string;
+  version: string;
+  chips: string[];
+  dataPartition: string | null;
+}
+
+export interface FirstRunProgress {
+  step: 'server' | 'ca' | 'account' | 'token' | 'monitor' | 'broker';
+  state: 'running' | 'done' | 'failed';
+  message: string | null;
+}
