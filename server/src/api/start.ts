@@ -14,7 +14,7 @@ import { isoSeconds } from '../service/clock.js';
 import { ServerEvents } from '../service/events.js';
 import { IssuanceService } from '../service/issuance.js';
 import type { Repository } from '../store/repository.js';
-import { SqliteRepository } from '../store/sqlite.js';
+import { SqliteRepository } from '../store/sqlite/repository.js';
 import { stderrLogger, type Logger } from '../util/logger.js';
 import { SERVER_VERSION } from '../version.js';
 import { API_PREFIX, buildApp } from './app.js';

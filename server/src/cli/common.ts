@@ -7,7 +7,7 @@ import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { ServerEvents } from '../service/events.js';
 import { IssuanceService } from '../service/issuance.js';
-import { SqliteRepository } from '../store/sqlite.js';
+import { SqliteRepository } from '../store/sqlite/repository.js';
 
 /** A failure the user can fix; printed without a stack trace. */
 export class CliError extends Error {}

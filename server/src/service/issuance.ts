@@ -11,6 +11,7 @@ import { IdentityError, type CertificateAuthority, type DeviceProfileSettings, t
 import { generateKey, privateKeyPem, type KeyType } from '../ca/keys.js';
 import type { Settings } from '../config/data-dir.js';
 import {
+  ImportRowError,
   MacConflictError,
   NotFoundError,
   StateError,
@@ -28,7 +29,7 @@ import {
   type ProvisionWrite,
   type Repository,
 } from '../store/repository.js';
-import { ImportRowError } from '../store/sqlite.js';
+
 import { buildCertificateZip } from './cert-bundle.js';
 import { isoSeconds } from './clock.js';
 import type { CrlPublisher } from './crl-publisher.js';

@@ -1,8 +1,8 @@
 /**
- * The storage contract of the server. Every write is one method and one transaction, so a
- * PostgreSQL implementation can replace the SQLite one (DESIGN.md §10) without touching the API
- * or the CA: it implements the same methods, each in its own transaction. Methods are async for
- * that reason even though better-sqlite3 is synchronous.
+ * The storage contract of the server, backend-neutral. Every write is one method and one
+ * transaction, so a PostgreSQL implementation can replace the SQLite one (`sqlite/`) without
+ * touching the services, the API or the CA: it implements the same methods, each in its own
+ * transaction. Methods are async for that reason even though better-sqlite3 is synchronous.
  *
  * Records use English camelCase; the seed's wire names are mapped in the API layer.
  */
@@ -177,6 +177,16 @@ export class MacConflictError extends Error {
   }
 }
 
+/** importGateways: which row failed (0-based index into the writes), and why; nothing was written. */
+export class ImportRowError extends Error {
+  constructor(
+    readonly index: number,
+    readonly reason: Error,
+  ) {
+    super(reason.message);
+  }
+}
+
 export class NotFoundError extends Error {}
 export class StateError extends Error {}
 
@@ -197,7 +207,7 @@ export interface Repository {
 
   // issuance (each one transaction)
   provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult>;
-  /** All rows or none. */
+  /** All rows or none; a refused row is an ImportRowError. */
   importGateways(writes: readonly ProvisionWrite[], audit: NewAuditEvent): Promise<ProvisionResult[]>;
   /**
    * New active certificate for the gateway; the previous active one (`superseded`) and any pending

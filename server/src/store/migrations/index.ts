@@ -5,7 +5,7 @@
  */
 import { migration as m001 } from './001-initial.js';
 import { migration as m002 } from './002-telemetry.js';
-import type { Migration } from './types.js';
+import type { Migration } from '../sqlite/migrate.js';
 
 export const migrations: readonly Migration[] = [m001, m002];
 
