@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { LANGUAGES, ProfileEsp32Schema, ProfileInputSchema } from '../../shared/ipc.js';
-import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
 
 /** A profile as stored: the Settings form's fields, without the Wi-Fi password (secret store). */
 export const StoredProfileSchema = ProfileInputSchema.extend({
@@ -108,7 +108,7 @@ export class SettingsStore {
       const draft = structuredClone(await this.load());
       change(draft);
       const valid = PersistedSettingsSchema.parse(draft);
-      await writeFileAtomic(this.file, JSON.stringify(valid, null, 2) + '\n', 0o600);
+      await writeFileAtomic(this.file, JSON.stringify(valid, null, 2) + '\n', { mode: 0o600, createDir: true });
       this.current = valid;
       return valid;
     });
