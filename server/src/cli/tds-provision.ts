@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { unzipSync } from 'fflate';
 import { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/errors.js';
-import type { ProvisionResponse, RenewRequestedResponse } from '../contract/api.js';
+import { KEY_TYPES, type KeyType, type ProvisionResponse, type RenewRequestedResponse } from '../contract/api.js';
 import { parseMac } from '../contract/mac.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { SERVER_VERSION } from '../version.js';
@@ -98,9 +98,9 @@ program
   .requiredOption('--nome <name>', 'descriptive name')
   .requiredOption('--conta-id <id>', 'account id', parsePositiveInt('--conta-id'))
   .option('--csr <file>', 'certificate request (PEM) made where the key lives; no key is then sent over the network')
-  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(['ec', 'rsa']))
+  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(KEY_TYPES))
   .option('--output <dir>', 'where to save', './certs')
-  .action(async (opts: { mac: string; codigo: string; nome: string; contaId: number; csr?: string; keyType?: 'ec' | 'rsa'; output: string }) => {
+  .action(async (opts: { mac: string; codigo: string; nome: string; contaId: number; csr?: string; keyType?: KeyType; output: string }) => {
     const mac = parseMac(opts.mac);
     if (!mac.ok) throw new CliError(mac.error);
     const csrPem = opts.csr === undefined ? undefined : readCsrFile(opts.csr);
@@ -220,10 +220,10 @@ program
   )
   .requiredOption('--gateway-id <id>', 'gateway id', parsePositiveInt('--gateway-id'))
   .addOption(new Option('--csr <file>', 'certificate request (PEM) made where the key lives; no key is then sent over the network').conflicts('askDevice'))
-  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(['ec', 'rsa']).conflicts(['csr', 'askDevice']))
+  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(KEY_TYPES).conflicts(['csr', 'askDevice']))
   .option('--ask-device', 'send cert_renew to the device over MQTT (the server needs --broker or --mqtt-url); it makes its own key and confirms the new certificate itself')
   .option('--output <dir>', 'where to save', './certs')
-  .action(async (opts: { gatewayId: number; csr?: string; keyType?: 'ec' | 'rsa'; askDevice?: boolean; output: string }) => {
+  .action(async (opts: { gatewayId: number; csr?: string; keyType?: KeyType; askDevice?: boolean; output: string }) => {
     const csrPem = opts.csr === undefined ? undefined : readCsrFile(opts.csr);
     const { api, json } = client();
     try {
@@ -263,8 +263,8 @@ program
   .command('import-csv')
   .description('create gateways from a CSV "mac_address,codigo,nome" (all rows or none); keys wait for one ZIP download (download-certs)')
   .argument('<file>', 'CSV file')
-  .addOption(new Option('--key-type <type>', 'key type for the server-made keys').choices(['ec', 'rsa']))
-  .action(async (file: string, opts: { keyType?: 'ec' | 'rsa' }) => {
+  .addOption(new Option('--key-type <type>', 'key type for the server-made keys').choices(KEY_TYPES))
+  .action(async (file: string, opts: { keyType?: KeyType }) => {
     let csv: string;
     try {
       csv = readFileSync(file, 'utf8');

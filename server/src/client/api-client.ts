@@ -10,6 +10,7 @@ import type {
   Gateway,
   GatewayDetail,
   ImportResponse,
+  KeyType,
   Paginated,
   PendingRenewRequest,
   PendingRenewResponse,
@@ -178,7 +179,7 @@ export class ApiClient {
   }
 
   /** CSV `mac_address,codigo,nome`; all rows or none (ApiError 400/409 with details.rows). */
-  importCsv(csv: string, options: { key_type?: 'ec' | 'rsa' } = {}): Promise<ImportResponse> {
+  importCsv(csv: string, options: { key_type?: KeyType } = {}): Promise<ImportResponse> {
     return this.json('POST', `/gateways/import/${qs(options)}`, csv, 'text/csv');
   }
 

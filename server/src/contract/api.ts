@@ -7,6 +7,10 @@
 
 export type Role = 'admin' | 'operator' | 'auditor';
 
+/** Key types the CA makes and accepts: EC (P-256 when the server makes it) or RSA. The one definition. */
+export const KEY_TYPES = ['ec', 'rsa'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
 /** Every error response: `{ error, details? }`; `details.field` names the offending input. */
 export interface ApiErrorBody {
   error: string;
@@ -21,7 +25,7 @@ export interface ProvisionRequest {
   /** PEM PKCS#10; when absent the server makes the key and returns it once. */
   csr_pem?: string;
   /** Key type when the server makes the key (default from the server's settings, normally "ec"). */
-  key_type?: 'ec' | 'rsa';
+  key_type?: KeyType;
   /** Who made the CSR's key: the device itself (default) or the station, for the records. */
   key_origin?: 'device' | 'station';
 }
@@ -108,7 +112,7 @@ export interface RevokeResponse {
 
 export interface RenewRequest {
   csr_pem?: string;
-  key_type?: 'ec' | 'rsa';
+  key_type?: KeyType;
   key_origin?: 'device' | 'station';
   /**
    * Ask the device over MQTT (`cert_renew`) to make a new key and send a CSR itself; the old
