@@ -143,6 +143,16 @@ export class IssuanceCore {
     }
   }
 
+  /**
+   * The MAC-ownership rule (a MAC belongs to at most one account while any active or pending
+   * certificate exists for it) as an early refusal, before any key is made or signed. Every write
+   * re-checks it in its own transaction; this read only saves the work.
+   */
+  async assertMacAvailable(accountId: number, mac: string): Promise<void> {
+    const holder = await this.repo.getMacHolder(mac, this.at());
+    if (holder) throw MacConflictError.of(mac, holder, accountId);
+  }
+
   /** The actor's own gateway; another account's is the same 404 as a missing one. */
   async gatewayOf(actor: Actor, id: number): Promise<GatewayWithCertificate> {
     const gw = await this.repo.getGateway(actor.accountId, id);

@@ -41,14 +41,14 @@ export class CsvImportService {
     await c.authorize(actor, 'import', null);
     return c.guard(actor, 'gateway.import', null, async () => {
       const rows = parseImportCsv(csvText);
-      const now = c.at();
       const checked: CsvRow[] = [];
       for (const row of rows) {
         if (row.ok) {
-          const active = await c.repo.getActiveDeviceCertificate(row.mac, now);
-          if (active) {
-            const error = new MacConflictError(row.mac, active.accountId === actor.accountId ? (active.gatewayId ?? undefined) : undefined).message;
-            checked.push({ line: row.line, ok: false, rawMac: row.rawMac, error });
+          try {
+            await c.assertMacAvailable(actor.accountId, row.mac);
+          } catch (err) {
+            if (!(err instanceof MacConflictError)) throw err;
+            checked.push({ line: row.line, ok: false, rawMac: row.rawMac, error: err.message });
             continue;
           }
         }
@@ -68,7 +68,7 @@ export class CsvImportService {
       const writes: ProvisionWrite[] = valid.map((row, i) => {
         const key = keys[i]!;
         const cert = c.ca.issueDevice({ mac: row.mac, spkiDer: key.spkiDer, profile: c.profile, now: issuedAt });
-        const write: ProvisionWrite = { accountId: actor.accountId, mac: row.mac, codigo: row.codigo, nome: row.nome, certificate: c.newCertificate(cert, 'server') };
+        const write: ProvisionWrite = { accountId: actor.accountId, at: c.at(), mac: row.mac, codigo: row.codigo, nome: row.nome, certificate: c.newCertificate(cert, 'server') };
         if (ttlMs > 0) {
           write.pendingKey = { sealed: c.ca.vault.seal(Buffer.from(privateKeyPem(key.privateKey)), cert.serialNumber), expiresAt: c.at(ttlMs) };
         }

@@ -2,7 +2,7 @@
  * Provisioning and plain renewal (the seed's behaviour): a gateway gets its certificate; a renewal
  * replaces it at once (the previous one and any pending successor are revoked as superseded).
  */
-import { MacConflictError, type CertificateRecord, type GatewayRecord } from '../store/repository.js';
+import type { CertificateRecord, GatewayRecord } from '../store/repository.js';
 import type { Actor, DeviceKeyInput, IssuanceCore } from './core.js';
 
 export interface IssueOutcome {
@@ -28,12 +28,10 @@ export class ProvisioningService {
     const c = this.core;
     await c.authorize(actor, 'provision', `mac:${input.mac}`);
     return c.guard(actor, 'gateway.provision', `mac:${input.mac}`, async () => {
-      // Cheap refusal before any key generation or signing; the write re-checks atomically.
-      const active = await c.repo.getActiveDeviceCertificate(input.mac, c.at());
-      if (active) throw new MacConflictError(input.mac, active.accountId === actor.accountId ? (active.gatewayId ?? undefined) : undefined);
+      await c.assertMacAvailable(actor.accountId, input.mac);
       const { cert, keyOrigin } = await c.issueForMac(input.mac, input);
       const result = await c.repo.provisionGateway(
-        { accountId: actor.accountId, mac: input.mac, codigo: input.codigo, nome: input.nome, certificate: c.newCertificate(cert, keyOrigin) },
+        { accountId: actor.accountId, at: c.at(), mac: input.mac, codigo: input.codigo, nome: input.nome, certificate: c.newCertificate(cert, keyOrigin) },
         c.audit(actor, 'gateway.provision', 'ok', null, `mac=${input.mac} serial=${cert.serialNumber} key=${keyOrigin}`),
       );
       c.announceIssued(result.certificate, null);

@@ -10,7 +10,6 @@ import type { Role } from '../../contract/api.js';
 import { migrations as defaultMigrations } from '../migrations/index.js';
 import {
   ImportRowError,
-  MacConflictError,
   NotFoundError,
   StateError,
   type AccountRecord,
@@ -32,6 +31,7 @@ import {
   type TokenRecord,
 } from '../repository.js';
 import { GroupCommit } from './group-commit.js';
+import { MacOwnership } from './mac-ownership.js';
 import { migrate, type Migration } from './migrate.js';
 import { CERT_COLUMNS, likeEscape, str, toAccount, toAudit, toCertificate, toGateway, toToken, withCertificate, type Row } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -49,6 +49,7 @@ export class SqliteRepository implements Repository {
   readonly db: Database.Database;
   private readonly s: Statements;
   private readonly commits: GroupCommit;
+  private readonly ownership: MacOwnership;
 
   constructor(file: string, options: SqliteOptions = {}) {
     const isNew = file !== ':memory:' && !existsSync(file);
@@ -67,6 +68,7 @@ export class SqliteRepository implements Repository {
     }
     this.s = prepareStatements(this.db);
     this.commits = new GroupCommit(this.db);
+    this.ownership = new MacOwnership(this.db);
   }
 
   /** One write: its own savepoint inside the next group commit (see group-commit.ts). */
@@ -176,18 +178,9 @@ export class SqliteRepository implements Repository {
 
   // ---------------------------------------------------------------------------- issuance
 
-  /** Inside a transaction: the MAC must be free, then the gateway is created or reused. */
+  /** Inside a transaction: the MAC must be free (no active or pending certificate anywhere), then the gateway is created or reused. */
   private provisionOne(w: ProvisionWrite, now: string): ProvisionResult {
-    this.expireStale(w.mac, now);
-    const active = this.s.activeByMac.get(w.mac) as Row | undefined;
-    if (active) {
-      throw new MacConflictError(w.mac, active.account_id === w.accountId ? (active.gateway_id as number) : undefined);
-    }
-    // A pending successor (its predecessor expired meanwhile) would become active on confirmation.
-    const pending = this.s.pendingByMac.get(w.mac) as Row | undefined;
-    if (pending) {
-      throw new MacConflictError(w.mac, pending.account_id === w.accountId ? (pending.gateway_id as number) : undefined, 'pending');
-    }
+    this.ownership.claim(w.mac, { accountId: w.accountId }, now);
     const existing = this.s.getGatewayByMac.get(w.accountId, w.mac) as Row | undefined;
     const gateway = existing
       ? toGateway(this.s.updateGateway.get(w.codigo, w.nome, now, existing.id) as Row)
@@ -201,12 +194,12 @@ export class SqliteRepository implements Repository {
     c: NewCertificate,
     extra: { accountId: number | null; gatewayId: number | null; status: 'active' | 'pending'; replacesId: number | null },
   ): CertificateRecord {
-    return toCertificate(this.s.insertCertificate.get({ ...c, ...extra }) as Row);
+    return toCertificate(MacOwnership.guard(c.subjectCn, () => this.s.insertCertificate.get({ ...c, ...extra }) as Row));
   }
 
   async provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult> {
     return this.write(() => {
-      const result = this.provisionOne(write, nowIso());
+      const result = this.provisionOne(write, write.at ?? nowIso());
       this.audit({ ...audit, object: `gateway:${result.gateway.id}` });
       return result;
     });
@@ -217,7 +210,7 @@ export class SqliteRepository implements Repository {
       const now = nowIso();
       const results = writes.map((w, index) => {
         try {
-          return this.provisionOne(w, now);
+          return this.provisionOne(w, w.at ?? now);
         } catch (err) {
           throw new ImportRowError(index, err as Error);
         }
@@ -236,10 +229,7 @@ export class SqliteRepository implements Repository {
       if (!gw) throw new NotFoundError(`gateway ${input.gatewayId} not found`);
       const mac = str(gw.mac);
       this.expireStale(mac, input.at);
-      const active = this.s.activeByMac.get(mac) as Row | undefined;
-      if (active && active.gateway_id !== input.gatewayId) {
-        throw new MacConflictError(mac, active.account_id === input.accountId ? (active.gateway_id as number) : undefined);
-      }
+      this.ownership.claim(mac, { accountId: input.accountId, gatewayId: input.gatewayId }, input.at);
       let superseded: CertificateRecord | null = null;
       const revoked: CertificateRecord[] = [];
       // The active certificate and any unconfirmed successor: a plain renew replaces both.
@@ -319,9 +309,11 @@ export class SqliteRepository implements Repository {
     return r ? toCertificate(r) : undefined;
   }
 
-  async getActiveDeviceCertificate(mac: string, now: string): Promise<CertificateRecord | undefined> {
-    const r = this.s.activeByMac.get(mac) as Row | undefined;
-    return r && str(r.expires_at) > now ? toCertificate(r) : undefined;
+  async getMacHolder(mac: string, now: string): Promise<CertificateRecord | undefined> {
+    for (const r of [this.s.activeByMac.get(mac), this.s.pendingByMac.get(mac)] as (Row | undefined)[]) {
+      if (r && str(r.expires_at) > now) return toCertificate(r);
+    }
+    return undefined;
   }
 
   async listExpiringDeviceCertificates(before: string): Promise<CertificateRecord[]> {
@@ -340,11 +332,11 @@ export class SqliteRepository implements Repository {
       if (!prev || prev.status !== 'active') throw new StateError(`certificate ${predecessorId} is not active`);
       // An expired predecessor may still be renewed (renew-expiring); an expired earlier successor is just dropped.
       this.s.expireStalePending.run(prev.subject_cn, at);
+      this.ownership.claim(str(prev.subject_cn), { accountId: prev.account_id as number, gatewayId: prev.gateway_id as number }, at);
       let replaced: CertificateRecord | null = null;
       const earlier = this.s.pendingByMac.get(prev.subject_cn) as Row | undefined;
       if (earlier) {
         if (!options.replacePending) throw new StateError(`certificate ${str(earlier.serial_number)} is already waiting for confirmation`);
-        if (earlier.gateway_id !== prev.gateway_id) throw new MacConflictError(str(prev.subject_cn), undefined, 'pending');
         this.s.deletePendingKey.run(earlier.id);
         replaced = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'replaced by a newer pending renewal', earlier.id) as Row);
       }
@@ -382,14 +374,14 @@ export class SqliteRepository implements Repository {
       const predecessor = pending.replaces_id === null ? undefined : (this.s.certById.get(pending.replaces_id) as Row | undefined);
       // Defence in depth: revoking a predecessor revokes its pending successor too.
       if (predecessor?.status === 'revoked') throw new StateError(`certificate ${serialNumber} cannot be activated: the certificate it renews was revoked`);
+      this.ownership.claim(str(pending.subject_cn), { accountId: pending.account_id as number, gatewayId: pending.gateway_id as number }, at);
       const active = this.s.activeByMac.get(pending.subject_cn) as Row | undefined;
       let superseded: CertificateRecord | null = null;
       if (active) {
-        if (active.gateway_id !== pending.gateway_id) throw new MacConflictError(str(pending.subject_cn), undefined);
         superseded = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'successor confirmed', active.id) as Row);
         this.s.deletePendingKey.run(active.id);
       }
-      const activated = toCertificate(this.s.activateCertificate.get(pending.id) as Row);
+      const activated = toCertificate(MacOwnership.guard(str(pending.subject_cn), () => this.s.activateCertificate.get(pending.id) as Row));
       this.audit({ ...audit, accountId: activated.accountId, object: `certificate:${serialNumber}` });
       return { activated, superseded };
     });
