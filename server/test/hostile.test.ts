@@ -129,6 +129,8 @@ const cases: Case[] = [
   { name: 'JSON array instead of object', raw: () => '[1,2,3]', status: 400, error: /must be a JSON object/ },
   { name: 'empty JSON body', raw: () => '', status: 400, error: /empty/ },
   { name: 'XML content type', raw: () => '<gateway/>', headers: { 'content-type': 'application/xml' }, status: 415, error: /unsupported Content-Type/ },
+  { name: '100 KB text/plain body to a JSON route (the CSV parser is the import route\'s only)', raw: () => 'x'.repeat(100 * 1024), headers: { 'content-type': 'text/plain' }, status: 415, error: /unsupported Content-Type/ },
+  { name: '100 KB text/csv body to a JSON route', path: '/gateways/{own}/revoke/', raw: () => `reason\n${'x'.repeat(100 * 1024)}`, headers: { 'content-type': 'text/csv' }, status: 415, error: /unsupported Content-Type/ },
   { name: 'prototype pollution key', raw: () => `{"__proto__":{"admin":true},"mac_address":"${MAC}","codigo":"GW1","nome":"x","conta_id":1}`, status: 400, error: /forbidden key "__proto__"/ },
   // Wrong JSON types and missing fields
   { name: 'conta_id as a string', body: () => provision({ conta_id: String(server.contaId) })(), status: 400, error: /conta_id must be an integer/, field: 'conta_id' },

@@ -136,6 +136,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   // JSON with the failure reasons kept (Fastify's own parser folds them into one message), and
   // prototype-pollution keys refused.
   app.removeContentTypeParser('application/json');
+  // Fastify parses text/plain everywhere by default; text is for the CSV import only (below).
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(new ValidationError(undefined, 'the request body is empty; send a JSON object'), undefined);
@@ -151,7 +153,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       done(err instanceof ValidationError ? err : new ValidationError(undefined, 'the request body is not valid JSON'), undefined);
     }
   });
-  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -217,21 +218,26 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     return { count, ...pageUrls(request, page, pageSize, count), results: rows.map(gatewayWire) };
   });
 
-  app.post(`${API_PREFIX}/gateways/import/`, { bodyLimit: IMPORT_BODY_LIMIT }, async (request, reply) => {
-    const who = await actor(request);
-    let csv: string;
-    let keyType = parse(s.importQuery, request.query).key_type;
-    if (typeof request.body === 'string') csv = request.body;
-    else {
-      const body = parse(s.importJsonBody, request.body);
-      csv = body.csv;
-      keyType = body.key_type ?? keyType;
-    }
-    const outcome = await o.service.imports.importCsv(who, csv, keyType);
-    return reply.status(201).send({
-      created: outcome.rows.length,
-      failed: 0,
-      rows: outcome.rows.map((r) => ({ line: r.line, mac_address: r.mac, status: 'created', gateway_id: r.gatewayId, serial_number: r.serialNumber, expires_at: r.expiresAt })),
+  // CSV text is accepted only here (2 MiB): every other route parses JSON alone, within 64 KiB, and
+  // answers 415 to text. The parser lives in this route's own Fastify scope.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    scope.post(`${API_PREFIX}/gateways/import/`, { bodyLimit: IMPORT_BODY_LIMIT }, async (request, reply) => {
+      const who = await actor(request);
+      let csv: string;
+      let keyType = parse(s.importQuery, request.query).key_type;
+      if (typeof request.body === 'string') csv = request.body;
+      else {
+        const body = parse(s.importJsonBody, request.body);
+        csv = body.csv;
+        keyType = body.key_type ?? keyType;
+      }
+      const outcome = await o.service.imports.importCsv(who, csv, keyType);
+      return reply.status(201).send({
+        created: outcome.rows.length,
+        failed: 0,
+        rows: outcome.rows.map((r) => ({ line: r.line, mac_address: r.mac, status: 'created', gateway_id: r.gatewayId, serial_number: r.serialNumber, expires_at: r.expiresAt })),
+      });
     });
   });
 
