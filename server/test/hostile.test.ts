@@ -66,6 +66,7 @@ beforeAll(async () => {
   csr.badSignature = x509.PemConverter.encode(badSig, 'CERTIFICATE REQUEST');
   csr.truncated = x509.PemConverter.encode(der.subarray(0, 40), 'CERTIFICATE REQUEST');
   csr.wrongCn = (await createDeviceCsr({ mac: '02:33:00:00:00:99' })).csrPem;
+  csr.controlCn = (await createDeviceCsr({ mac: MAC, commonName: 'x\u001b[31m\r\nforged\u202e' })).csrPem;
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   csr.wantsCa = (
@@ -115,6 +116,7 @@ const cases: Case[] = [
   { name: 'all-zero MAC', body: provision({ mac_address: '00:00:00:00:00:00' }), status: 400, error: /00:00:00:00:00:00 is not a device address/, field: 'mac_address' },
   { name: 'MAC as a number', body: provision({ mac_address: 123456 }), status: 400, error: /mac_address must be a string/, field: 'mac_address' },
   // CSRs
+  { name: 'CSR whose CN holds control characters', body: () => provision({ csr_pem: csr.controlCn })(), status: 400, error: /CSR CN '.*' is not the MAC being provisioned/s, field: 'csr_pem' },
   { name: 'CSR with a bad signature', body: () => provision({ csr_pem: csr.badSignature })(), status: 400, error: /CSR signature does not verify/, field: 'csr_pem' },
   { name: 'CSR whose CN is another MAC', body: () => provision({ csr_pem: csr.wrongCn })(), status: 400, error: /CSR CN '02:33:00:00:00:99' is not the MAC being provisioned/, field: 'csr_pem' },
   { name: 'CSR requesting CA:true', body: () => provision({ csr_pem: csr.wantsCa })(), status: 400, error: /requests CA:true/, field: 'csr_pem' },

@@ -13,6 +13,7 @@ import { ApiError } from '../client/errors.js';
 import { KEY_TYPES, type KeyType, type ProvisionResponse, type RenewRequestedResponse } from '../contract/api.js';
 import { parseMac } from '../contract/mac.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { escapeControlChars } from '../util/escape.js';
 import { SERVER_VERSION } from '../version.js';
 import { CliError, output, parsePositiveInt } from './common.js';
 import { configPath, readConfig, resolveConnection, writeConfig } from './provision/config-store.js';
@@ -278,7 +279,7 @@ program
     } catch (err) {
       if (err instanceof ApiError && Array.isArray(err.details?.rows)) {
         const rows = err.details.rows as { line: number; mac_address: string; status: string; error?: string }[];
-        if (!json) for (const row of rows.filter((x) => x.status === 'error')) process.stderr.write(`line ${row.line}\t${row.mac_address}\t${row.error}\n`);
+        if (!json) for (const row of rows.filter((x) => x.status === 'error')) process.stderr.write(`line ${row.line}\t${escapeControlChars(row.mac_address)}\t${escapeControlChars(row.error ?? '')}\n`);
       }
       throw err;
     } finally {
