@@ -52,7 +52,8 @@ export async function resolvePassphrase(opts: { passphraseFile?: string }, confi
   return first;
 }
 
-function promptHidden(question: string): Promise<string> {
+/** Reads a line from the terminal without echoing it. */
+export function promptHidden(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     process.stderr.write(question);
