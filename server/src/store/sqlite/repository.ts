@@ -2,7 +2,9 @@
  * The embedded store: the `Repository` contract on better-sqlite3 with WAL, foreign keys,
  * secure_delete (destroyed keys are zeroed on disk, not just unlinked from the b-tree) and versioned
  * migrations (`migrate.ts`). Every write method is one atomic unit of the group-commit engine
- * (`group-commit.ts`); rows become records in `rows.ts`; fixed SQL is in `statements.ts`.
+ * (`group-commit.ts`); rows become records in `rows.ts`; fixed SQL is in `statements.ts`; the
+ * MAC-ownership rule is `mac-ownership.ts`. Longer than most files because it is the whole contract,
+ * one short method per operation; everything that is not one of those methods lives in the files above.
  */
 import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
