@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command runs this (npm test): install missing Debian packages, lint, build,
-# type-check, then every test suite. Each step must pass.
+# The README's test command runs this (npm test): install missing Debian packages, lint, check for
+# import circles, build, type-check, then every test suite. Each step must pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,9 @@ bash scripts/ensure-test-deps.sh
 
 step "lint"
 npm run lint
+
+step "no import circles (src, server/src)"
+npm run check:circular
 
 step "build (server, station core, renderer)"
 npm run build

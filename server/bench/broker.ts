@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     const devices: { mac: string; certPem: string; keyPem: string; gatewayId: number }[] = [];
     for (let i = 1; i <= total; i++) {
       const m = mac(i);
-      const o = await s.service.provision(actor, { mac: m, codigo: `B${i}`, nome: `bench ${i}` });
+      const o = await s.service.provisioning.provision(actor, { mac: m, codigo: `B${i}`, nome: `bench ${i}` });
       devices.push({ mac: m, certPem: o.certificate.certificatePem, keyPem: o.privateKeyPem!, gatewayId: o.gateway.id });
     }
     console.log(`broker: ${kind} (mqtts://127.0.0.1:${port}); provisioned ${total} devices in ${Date.now() - t0p} ms`);
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     const revokeMs: number[] = [];
     for (const d of revokeSet) {
       const t0 = Date.now();
-      await s.service.revoke({ ...actor, role: 'admin' }, d.gatewayId, 'keyCompromise');
+      await s.service.revocation.revoke({ ...actor, role: 'admin' }, d.gatewayId, 'keyCompromise');
       while (!(await refusedOnce(s, port, d.certPem, d.keyPem, `${d.mac}`))) {
         if (Date.now() - t0 > 10_000) throw new Error(`${d.mac} still accepted 10 s after revocation`);
         await new Promise((r) => setTimeout(r, 20));

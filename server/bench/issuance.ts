@@ -18,7 +18,7 @@ import { ApiClient } from '../src/client/index.js';
 import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 import { initServerData } from '../src/config/init.js';
 import { createApiToken } from '../src/service/tokens.js';
-import { SqliteRepository } from '../src/store/sqlite.js';
+import { SqliteRepository } from '../src/store/sqlite/repository.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {

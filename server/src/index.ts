@@ -29,7 +29,7 @@ export {
   type CertificateRevokedEvent,
   type CrlUpdatedEvent,
 } from './service/events.js';
-export { IssuanceService, REVOCATION_REASONS, type Actor } from './service/issuance.js';
+export { createIssuanceServices, IssuanceCore, REVOCATION_REASONS, type Actor, type IssuanceServices } from './service/issuance.js';
 export { CrlPublisher, validateCrl } from './service/crl-publisher.js';
 export { createApiToken, hashToken } from './service/tokens.js';
 export * from './store/index.js';

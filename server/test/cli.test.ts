@@ -1,4 +1,7 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type Dirent } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { zipSync } from 'fflate';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, createDeviceCsr, type ApiError } from '@tds/server';
@@ -183,10 +186,42 @@ describe('tds-provision CLI (the seed commands)', () => {
   it('config saves URL, token and pinned CA in a private file', async () => {
     const caFile = path.join(work.path, 'ca.crt');
     writeFileSync(caFile, server.caPem);
-    const r = await provisionCli(['config', '--api-url', server.apiUrl, '--token', server.tokens.operator, '--ca-file', caFile]);
+    const tokenFile = path.join(work.path, 'operator.token');
+    writeFileSync(tokenFile, `${server.tokens.operator}\n`, { mode: 0o600 });
+    const r = await provisionCli(['config', '--api-url', server.apiUrl, '--token-file', tokenFile, '--ca-file', caFile]);
     expect(r.code, r.output).toBe(0);
     expect(statSync(configFile).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(configFile, 'utf8'))).toEqual({ api_url: server.apiUrl, token: server.tokens.operator, ca_file: caFile });
+  });
+
+  it('tds-provision --token puts the token on the command line: refused with what to use instead; --token-stdin, --token-file and $TDS_API_TOKEN work', async () => {
+    const saved = readFileSync(configFile, 'utf8');
+    const secret = `tds_${'Z'.repeat(43)}`;
+    for (const args of [['config', '--token', secret], ['--token', secret, 'list-gateways']]) {
+      const r = await provisionCli(args);
+      expect(r.code, r.output).toBe(1);
+      expect(r.output).toMatch(/--token puts the API token on the command line, where other local users can read it .*--token-file FILE, --token-stdin, or \$TDS_API_TOKEN/);
+      expect(readFileSync(configFile, 'utf8')).toBe(saved);
+    }
+    // Standard input (piped) for config, a file or the environment for a single command.
+    const other = path.join(work.path, 'stdin-config.json');
+    const viaStdin = await run(process.execPath, [TDS_PROVISION_CLI, 'config', '--api-url', server.apiUrl, '--token-stdin'], {
+      input: `${server.tokens.auditor}\n`,
+      env: { TDS_PROVISION_CONFIG: other, TDS_API_URL: '', TDS_API_TOKEN: '' },
+    });
+    expect(viaStdin.code, viaStdin.output).toBe(0);
+    expect(JSON.parse(readFileSync(other, 'utf8'))).toMatchObject({ token: server.tokens.auditor });
+    const caFile = path.join(work.path, 'ca.crt');
+    const tokenFile = path.join(work.path, 'auditor.token');
+    writeFileSync(tokenFile, server.tokens.auditor, { mode: 0o600 });
+    const none = { TDS_PROVISION_CONFIG: path.join(work.path, 'none.json'), TDS_API_URL: server.apiUrl, TDS_CA_FILE: caFile };
+    const viaFile = await run(process.execPath, [TDS_PROVISION_CLI, '--token-file', tokenFile, 'list-gateways', '--json'], { env: { ...none, TDS_API_TOKEN: '' } });
+    expect(viaFile.code, viaFile.output).toBe(0);
+    const viaEnv = await run(process.execPath, [TDS_PROVISION_CLI, 'list-gateways', '--json'], { env: { ...none, TDS_API_TOKEN: server.tokens.auditor } });
+    expect(viaEnv.code, viaEnv.output).toBe(0);
+    const empty = await run(process.execPath, [TDS_PROVISION_CLI, '--token-file', path.join(work.path, 'no-such.token'), 'list-gateways'], { env: { ...none, TDS_API_TOKEN: '' } });
+    expect(empty.code).toBe(1);
+    expect(empty.output).toMatch(/cannot read the token file/);
   });
 
   it('create-gateway saves certs/<mac>/ with a 0600 key when the server made it', async () => {
@@ -310,5 +345,69 @@ describe('tds-provision CLI (the seed commands)', () => {
     const noToken = await run(process.execPath, [TDS_PROVISION_CLI, 'list-gateways'], { env: { TDS_PROVISION_CONFIG: path.join(work.path, 'none.json'), TDS_API_URL: server.apiUrl, TDS_API_TOKEN: '' } });
     expect(noToken.code).toBe(1);
     expect(noToken.output).toMatch(/no API token/);
+  });
+});
+
+/**
+ * A server that answers with hostile names: a Content-Disposition file name that climbs out of
+ * --output, and a renewal whose mac_address is a path. A stand-in for a compromised or spoofed
+ * server (the real one never sends these); the CLI must keep every file inside --output.
+ */
+describe('tds-provision against a hostile server', () => {
+  let fake: http.Server;
+  let apiUrl: string;
+  const gateway = { id: 7, codigo: 'GW7', nome: 'x', mac: '02:00:00:00:00:07', conta_id: 1, is_online: false, active_certificate: null };
+
+  beforeAll(async () => {
+    fake = http.createServer((req, res) => {
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+      };
+      if (req.method === 'GET' && req.url === '/api/v1/gateways/7/certificados/') {
+        const zip = zipSync({ 'client.crt': new TextEncoder().encode('certificate') });
+        res.writeHead(200, { 'content-type': 'application/zip', 'content-disposition': 'attachment; filename="../../../escaped_certificados.zip"' }).end(Buffer.from(zip));
+      } else if (req.method === 'GET' && req.url === '/api/v1/gateways/7/') send(200, { ...gateway, certificados: [], private_key_available: false });
+      else if (req.method === 'POST' && req.url === '/api/v1/gateways/7/renew/') {
+        req.resume();
+        req.on('end', () =>
+          send(201, { gateway_id: 7, certificate_pem: 'x', ca_pem: 'x', expires_at: '2036-01-01T00:00:00Z', serial_number: 'AB', mqtt_broker: 'b', mqtt_port: 8883, mqtt_topic: 't', mac_address: '../../../renamed' }),
+        );
+      } else send(404, { error: 'no such endpoint' });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    apiUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}/api/v1`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => fake.close(() => resolve()));
+  });
+
+  /** Every file below `dir`, relative to it, sorted. */
+  const filesUnder = (dir: string): string[] =>
+    (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+      .filter((d) => d.isFile())
+      .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
+      .sort();
+
+  const hostileCli = (args: string[], cwd: string) =>
+    run(process.execPath, [TDS_PROVISION_CLI, ...args], { cwd, env: { TDS_PROVISION_CONFIG: path.join(cwd, 'none.json'), TDS_API_URL: apiUrl, TDS_API_TOKEN: 'tds_hostile-test-token', TDS_CA_FILE: '' } });
+
+  it('download-certs --keep-zip takes only the base name of the server\'s file name: nothing is written outside --output', async () => {
+    const cwd = path.join(work.path, 'hostile-dl', 'a', 'b', 'c');
+    mkdirSync(cwd, { recursive: true });
+    const r = await hostileCli(['download-certs', '--gateway-id', '7', '--output', 'out', '--keep-zip', '--json'], cwd);
+    expect(r.code, r.output).toBe(0);
+    const files = (JSON.parse(r.stdout) as { files: string[] }).files;
+    const expected = [path.join('a', 'b', 'c', 'out', 'gateway-7', 'client.crt'), path.join('a', 'b', 'c', 'out', 'gateway-7', 'escaped_certificados.zip')];
+    expect(files.map((f) => path.relative(path.join(work.path, 'hostile-dl'), f)).sort()).toEqual(expected);
+    expect(filesUnder(path.join(work.path, 'hostile-dl'))).toEqual(expected);
+  });
+
+  it('renew-cert parses the answer\'s mac_address with the MAC parser and refuses a path', async () => {
+    const cwd = path.join(work.path, 'hostile-rn', 'a', 'b', 'c');
+    mkdirSync(cwd, { recursive: true });
+    const r = await hostileCli(['renew-cert', '--gateway-id', '7', '--output', 'out'], cwd);
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/the server answered with an invalid MAC address/);
+    expect(filesUnder(path.join(work.path, 'hostile-rn'))).toEqual([]);
   });
 });

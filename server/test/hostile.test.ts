@@ -25,6 +25,9 @@ let otherGatewayId: number;
 /** Own gateways for the renewal endpoints: one with a renewal in flight, one revoked. */
 let pending: { id: number; activeSerial: string; pendingSerial: string; cancelledSerial: string };
 let revokedGatewayId: number;
+/** An own gateway whose MAC was revoked here and then provisioned by the other account. */
+let takeoverGatewayId: number;
+const TAKEN_MAC = '02:11:00:00:00:04';
 let otherPendingSerial: string;
 const OWN_MAC = '02:11:00:00:00:01';
 const OTHER_MAC = '02:22:00:00:00:01';
@@ -47,6 +50,9 @@ beforeAll(async () => {
   revokedGatewayId = (await a.provision({ mac_address: '02:11:00:00:00:03', codigo: 'GONE', nome: 'revoked', conta_id: server.contaId })).gateway_id;
   await a.revoke(revokedGatewayId, 'cessationOfOperation');
   otherPendingSerial = (await bClient.renewPending(otherGatewayId)).serial_number;
+  takeoverGatewayId = (await a.provision({ mac_address: TAKEN_MAC, codigo: 'TAKEN', nome: 'taken', conta_id: server.contaId })).gateway_id;
+  await a.revoke(takeoverGatewayId, 'cessationOfOperation');
+  await bClient.provision({ mac_address: TAKEN_MAC, codigo: 'MINE', nome: 'now the other account', conta_id: other.contaId });
   a.close();
   bClient.close();
   const t = JSON.parse((await server.cli(['token', 'create', '--account', String(server.contaId), '--role', 'operator', '--json'])).stdout) as { id: number; token: string };
@@ -60,6 +66,7 @@ beforeAll(async () => {
   csr.badSignature = x509.PemConverter.encode(badSig, 'CERTIFICATE REQUEST');
   csr.truncated = x509.PemConverter.encode(der.subarray(0, 40), 'CERTIFICATE REQUEST');
   csr.wrongCn = (await createDeviceCsr({ mac: '02:33:00:00:00:99' })).csrPem;
+  csr.controlCn = (await createDeviceCsr({ mac: MAC, commonName: 'x\u001b[31m\r\nforged\u202e' })).csrPem;
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   csr.wantsCa = (
@@ -109,6 +116,7 @@ const cases: Case[] = [
   { name: 'all-zero MAC', body: provision({ mac_address: '00:00:00:00:00:00' }), status: 400, error: /00:00:00:00:00:00 is not a device address/, field: 'mac_address' },
   { name: 'MAC as a number', body: provision({ mac_address: 123456 }), status: 400, error: /mac_address must be a string/, field: 'mac_address' },
   // CSRs
+  { name: 'CSR whose CN holds control characters', body: () => provision({ csr_pem: csr.controlCn })(), status: 400, error: /CSR CN '.*' is not the MAC being provisioned/s, field: 'csr_pem' },
   { name: 'CSR with a bad signature', body: () => provision({ csr_pem: csr.badSignature })(), status: 400, error: /CSR signature does not verify/, field: 'csr_pem' },
   { name: 'CSR whose CN is another MAC', body: () => provision({ csr_pem: csr.wrongCn })(), status: 400, error: /CSR CN '02:33:00:00:00:99' is not the MAC being provisioned/, field: 'csr_pem' },
   { name: 'CSR requesting CA:true', body: () => provision({ csr_pem: csr.wantsCa })(), status: 400, error: /requests CA:true/, field: 'csr_pem' },
@@ -123,6 +131,8 @@ const cases: Case[] = [
   { name: 'JSON array instead of object', raw: () => '[1,2,3]', status: 400, error: /must be a JSON object/ },
   { name: 'empty JSON body', raw: () => '', status: 400, error: /empty/ },
   { name: 'XML content type', raw: () => '<gateway/>', headers: { 'content-type': 'application/xml' }, status: 415, error: /unsupported Content-Type/ },
+  { name: '100 KB text/plain body to a JSON route (the CSV parser is the import route\'s only)', raw: () => 'x'.repeat(100 * 1024), headers: { 'content-type': 'text/plain' }, status: 415, error: /unsupported Content-Type/ },
+  { name: '100 KB text/csv body to a JSON route', path: '/gateways/{own}/revoke/', raw: () => `reason\n${'x'.repeat(100 * 1024)}`, headers: { 'content-type': 'text/csv' }, status: 415, error: /unsupported Content-Type/ },
   { name: 'prototype pollution key', raw: () => `{"__proto__":{"admin":true},"mac_address":"${MAC}","codigo":"GW1","nome":"x","conta_id":1}`, status: 400, error: /forbidden key "__proto__"/ },
   // Wrong JSON types and missing fields
   { name: 'conta_id as a string', body: () => provision({ conta_id: String(server.contaId) })(), status: 400, error: /conta_id must be an integer/, field: 'conta_id' },
@@ -151,7 +161,9 @@ const cases: Case[] = [
   { name: 'auditor provisioning', token: () => server.tokens.auditor, body: provision(), status: 403, error: /role 'auditor' may not provision gateways/ },
   { name: "another account's conta_id", body: () => provision({ conta_id: other.contaId })(), status: 403, error: /cannot act for conta_id/, field: 'conta_id' },
   // Duplicate MAC
-  { name: 'MAC active in another account', body: provision({ mac_address: OTHER_MAC }), status: 409, error: /already has an active certificate; it must be revoked/, field: 'mac_address' },
+  { name: 'MAC active in another account', body: provision({ mac_address: OTHER_MAC }), status: 409, error: /^MAC 02:22:00:00:00:01 is not available$/, field: 'mac_address' },
+  { name: "MAC with another account's pending renewal (same message)", body: provision({ mac_address: OTHER_MAC.replace(/:/g, '-') }), status: 409, error: /^MAC 02:22:00:00:00:01 is not available$/, field: 'mac_address' },
+  { name: 'MAC takeover through renew/: an own old gateway of a MAC another account now holds', path: '/gateways/{takeover}/renew/', body: () => ({}), status: 409, error: /^MAC 02:11:00:00:00:04 is not available$/, field: 'mac_address' },
   { name: 'MAC active in this account', body: provision({ mac_address: OWN_MAC.toUpperCase() }), status: 409, error: /already has an active certificate \(gateway \d+\)/, field: 'mac_address' },
   // CSV import
   {
@@ -172,7 +184,7 @@ const cases: Case[] = [
   },
   { name: 'CSV without the header', path: '/gateways/import/', headers: { 'content-type': 'text/csv' }, raw: () => '02:44:00:00:00:05,GW1,x\n', status: 400, error: /first CSV line must be the header/, field: 'csv' },
   { name: 'CSV repeating a MAC', path: '/gateways/import/', headers: { 'content-type': 'text/csv' }, raw: () => 'mac_address,codigo,nome\n02:44:00:00:00:07,A,x\n02-44-00-00-00-07,B,y\n', status: 400, error: /nothing was imported/, check: (r) => expect(r.json.details?.rows?.[1]?.error).toMatch(/already appears on line 2/) },
-  { name: "CSV with another account's active MAC", path: '/gateways/import/', headers: { 'content-type': 'text/csv' }, raw: () => `mac_address,codigo,nome\n${OTHER_MAC},A,x\n`, status: 400, error: /nothing was imported/, check: (r) => expect(r.json.details?.rows?.[0]?.error).toMatch(/already has an active certificate/) },
+  { name: "CSV with another account's active MAC", path: '/gateways/import/', headers: { 'content-type': 'text/csv' }, raw: () => `mac_address,codigo,nome\n${OTHER_MAC},A,x\n`, status: 400, error: /nothing was imported/, check: (r) => expect(r.json.details?.rows?.[0]?.error).toBe(`MAC ${OTHER_MAC} is not available`) },
   { name: 'CSV row with a missing column', path: '/gateways/import/', headers: { 'content-type': 'text/csv' }, raw: () => 'mac_address,codigo,nome\n02:44:00:00:00:09,GW1\n', status: 400, error: /nothing was imported/, check: (r) => expect(r.json.details?.rows?.[0]?.error).toMatch(/has 2 fields; expected 3/) },
   { name: 'CSV with an SQL-shaped codigo', path: '/gateways/import/', headers: { 'content-type': 'text/csv' }, raw: () => 'mac_address,codigo,nome\n02:44:00:00:00:0b,"1; DROP TABLE x",n\n', status: 400, error: /nothing was imported/, check: (r) => expect(r.json.details?.rows?.[0]?.error).toMatch(/codigo must be/) },
   // Paths and other endpoints
@@ -214,7 +226,8 @@ describe(`hostile inputs (${cases.length}), each refused with its status and mes
         .replace('{own}', String(ownGatewayId))
         .replace('{other}', String(otherGatewayId))
         .replace('{pending}', String(pending.id))
-        .replace('{revoked}', String(revokedGatewayId));
+        .replace('{revoked}', String(revokedGatewayId))
+        .replace('{takeover}', String(takeoverGatewayId));
       const body = c.raw ? c.raw() : c.body ? JSON.stringify(c.body()) : undefined;
       const r = await rawRequest(server.apiUrl, server.caPem, {
         method: c.method ?? (body === undefined ? 'GET' : 'POST'),

@@ -63,12 +63,12 @@ describe('startServer() in process', () => {
 
   it('renewal with a device-confirmed successor: pending → active, old one superseded', async () => {
     const r = await client.provision({ mac_address: '02:de:00:00:00:02', codigo: 'GW2', nome: 'renewal', conta_id: 1 });
-    const { renewed } = await server.service.renewExpiring(20 * 365 * 86_400_000, 'test');
+    const { renewed } = await server.service.renewals.renewExpiring(20 * 365 * 86_400_000, 'test');
     const mine = renewed.find((x) => x.mac === '02:de:00:00:00:02')!;
     const pendingEvent = events.at(-1)!.event as ServerEventMap['certificate.issued'];
     expect(pendingEvent).toMatchObject({ status: 'pending', serialNumber: mine.newSerial, replacesSerial: r.serial_number });
     const before = events.length;
-    const { activated, superseded } = await server.service.activatePending(mine.newSerial!, 'device:02:de:00:00:00:02');
+    const { activated, superseded } = await server.service.renewals.activatePending(mine.newSerial!, 'device:02:de:00:00:00:02');
     expect(activated.status).toBe('active');
     expect(superseded?.serialNumber).toBe(r.serial_number);
     expect(events.slice(before).map((e) => e.name)).toEqual(['certificate.revoked', 'crl.updated']);
@@ -102,7 +102,7 @@ describe('startServer() in process', () => {
     const r = await client.provision({ mac_address: '02:de:00:00:00:04', codigo: 'GW4', nome: 'cascade', conta_id: 1 });
     const pending = await client.renewPending(r.gateway_id);
     const before = events.length;
-    await server.service.revokeBySerial(r.serial_number, 'keyCompromise', 'test');
+    await server.service.revocation.revokeBySerial(r.serial_number, 'keyCompromise', 'test');
     expect(events.slice(before).map((e) => [e.name, (e.event as { serialNumber?: string }).serialNumber])).toEqual([
       ['certificate.revoked', r.serial_number],
       ['certificate.revoked', pending.serial_number],
@@ -113,12 +113,12 @@ describe('startServer() in process', () => {
   });
 
   it('service identities are recorded and revocable like devices', async () => {
-    const cert = await server.service.issueServiceIdentity({ kind: 'station', name: 'bench-9' }, 'test');
+    const cert = await server.service.identities.issueServiceIdentity({ kind: 'station', name: 'bench-9' }, 'test');
     expect(cert.commonName).toBe('station-monitor-bench-9');
     expect((await server.repo.getCertificateBySerial(cert.serialNumber))?.kind).toBe('service');
-    await server.service.revokeBySerial(cert.serialNumber, 'cessationOfOperation', 'test');
+    await server.service.revocation.revokeBySerial(cert.serialNumber, 'cessationOfOperation', 'test');
     expect((await server.repo.listRevoked()).map((e) => e.serialNumber)).toContain(cert.serialNumber);
-    const broker = await server.service.issueBrokerIdentity({ hostnames: ['localhost'], ips: ['127.0.0.1'] }, 'test');
+    const broker = await server.service.identities.issueBrokerIdentity({ hostnames: ['localhost'], ips: ['127.0.0.1'] }, 'test');
     expect((await server.repo.getCertificateBySerial(broker.serialNumber))?.kind).toBe('broker');
   });
 

@@ -131,7 +131,7 @@ describe('SQLite store', () => {
     repo.db.prepare("UPDATE certificates SET expires_at = '2020-01-01T00:00:00Z' WHERE id = ?").run(first.certificate.id);
     const other = await repo.provisionGateway({ accountId: b.id, mac, codigo: 'GW9', nome: 'b', certificate: cert(mac) }, audit('p')).catch((e: unknown) => e);
     expect(other).toBeInstanceOf(MacConflictError);
-    expect((other as Error).message).toBe(`MAC ${mac} has a certificate waiting for confirmation; it must be cancelled or revoked before the MAC can be provisioned again`);
+    expect((other as Error).message).toBe(`MAC ${mac} is not available`);
     const own = await repo.provisionGateway({ accountId: a.id, mac, codigo: 'GW1', nome: 'one', certificate: cert(mac) }, audit('p')).catch((e: unknown) => e);
     expect((own as Error).message).toMatch(new RegExp(`waiting for confirmation \\(gateway ${first.gateway.id}\\); confirm it \\(renew/confirm/\\) or cancel it`));
     // Confirmation still works after the predecessor expired (nothing to supersede).
@@ -151,6 +151,38 @@ describe('SQLite store', () => {
     await expect(repo.revokeCertificateBySerial(again.certificate.serialNumber, 'x', null, 't', audit('x'), { status: 'pending' })).rejects.toThrow(/is active, not pending/);
     await expect(repo.revokeCertificateBySerial(again.certificate.serialNumber, 'x', null, 't', audit('x'), { gatewayId: first.gateway.id })).rejects.toThrow(/no certificate with serial/);
     expect((await repo.getCertificateBySerial(again.certificate.serialNumber))?.status).toBe('active');
+  });
+
+  it('MAC takeover through renew/: the store refuses a second account while a pending certificate holds the MAC, and so does the database underneath', async () => {
+    const a = await repo.createAccount('A', audit('account.create'));
+    const b = await repo.createAccount('B', audit('account.create'));
+    const mac = 'aa:bb:cc:dd:ee:20';
+    const gwA = await repo.provisionGateway({ accountId: a.id, mac, codigo: 'GWA', nome: 'A', certificate: cert(mac) }, audit('p'));
+    await repo.revokeGatewayCertificates({ accountId: a.id, gatewayId: gwA.gateway.id, reason: 'cessationOfOperation', note: null, at: '2026-01-02T00:00:00Z' }, audit('r'));
+    const gwB = await repo.provisionGateway({ accountId: b.id, mac, codigo: 'GWB', nome: 'B', certificate: cert(mac, '2030-01-01T00:00:00Z') }, audit('p'));
+    await repo.addPendingRenewal(gwB.certificate.id, cert(mac, '2036-01-01T00:00:00Z'), audit('certificate.renew_pending'), { at: '2029-06-01T00:00:00Z' });
+    const before = counts();
+    // 2031: B's active certificate has expired, its pending successor has not.
+    const renewA = await repo
+      .renewGatewayCertificate({ accountId: a.id, gatewayId: gwA.gateway.id, certificate: cert(mac), at: '2031-01-01T00:00:00Z' }, audit('certificate.renew'))
+      .catch((e: unknown) => e);
+    expect(renewA).toBeInstanceOf(MacConflictError);
+    expect((renewA as Error).message).toBe(`MAC ${mac} is not available`);
+    expect(counts()).toEqual(before);
+
+    // The database refuses it too, whatever the code: a live certificate of A next to B's pending one.
+    const insert = (status: string) =>
+      repo.db
+        .prepare(
+          `INSERT INTO certificates (kind, serial_number, subject_cn, account_id, gateway_id, status, certificate_pem, key_origin, key_type, issued_at, expires_at)
+           VALUES ('device', ?, ?, ?, ?, ?, 'x', 'device', 'ec', 't', '2036-01-01T00:00:00Z')`,
+        )
+        .run(`EE${status}`, mac, a.id, gwA.gateway.id, status);
+    expect(() => insert('active')).toThrow(/mac-ownership/);
+    expect(() => insert('pending')).toThrow(/mac-ownership/);
+    expect(() => repo.db.prepare("UPDATE certificates SET status = 'pending', revoked_at = NULL WHERE id = ?").run(gwA.certificate.id)).toThrow(/mac-ownership/);
+    insert('expired'); // a dead certificate does not hold the MAC
+    expect(counts().certificates).toBe(before.certificates + 1);
   });
 
   it('imports all rows or none', async () => {

@@ -176,6 +176,25 @@ describe('StationLog', () => {
     expect(() => StationLog.open(file, { stationId: 'x' })).toThrow(/newer than this station/);
   });
 
+  it('opens a log written before the shared migration runner (schema counted in user_version) without re-applying it', () => {
+    const dir = tempDir('tds-log-');
+    dirs.push(dir);
+    const file = path.join(dir.path, 'old.sqlite');
+    // What the station wrote before: migration 1's tables, user_version = 1, no schema_migrations table.
+    const old = new Database(file);
+    old.exec(MIGRATIONS[0]!.sql);
+    old.pragma('user_version = 1');
+    old.prepare("INSERT INTO jobs (id, station_id, kind, target, result, created_at) VALUES ('old-job', 'bench-1', 'esp32', '/dev/ttyUSB0', 'succeeded', '2025-01-01T00:00:00Z')").run();
+    old.close();
+    const log = StationLog.open(file, { stationId: 'bench-1' });
+    log.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: MIGRATIONS[0]!.name }]);
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.prepare('SELECT id FROM jobs').all()).toEqual([{ id: 'old-job' }]);
+    db.close();
+  });
+
   it('never stores key material, even when a job hands it over by mistake', async () => {
     const { log, file } = freshLog();
     const q = new JobQueue();

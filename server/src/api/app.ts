@@ -1,5 +1,5 @@
 /**
- * The REST API (DESIGN.md §6) on Fastify. Thin: authenticate, validate with zod at the boundary,
+ * The REST API (the seed's `/api/v1` contract, docs/server.md) on Fastify. Thin: authenticate, validate with zod at the boundary,
  * call the issuance service, map the result to the seed's wire shapes, map errors to
  * `{error, details?}` with the right status.
  */
@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { MacConflictError, NotFoundError, StateError, type Repository } from '../store/repository.js';
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../service/errors.js';
 import { firstIssue } from '../service/fields.js';
-import { ImportRejectedError, type Actor, type IssuanceService } from '../service/issuance.js';
+import { ImportRejectedError, type Actor, type IssuanceServices } from '../service/issuance.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -23,7 +23,7 @@ export const JSON_BODY_LIMIT = 64 * 1024;
 export const IMPORT_BODY_LIMIT = 2 * 1024 * 1024;
 
 export interface AppOptions {
-  service: IssuanceService;
+  service: IssuanceServices;
   repo: Repository;
   crl: CrlPublisher;
   mqtt: { broker: string; port: number };
@@ -136,6 +136,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   // JSON with the failure reasons kept (Fastify's own parser folds them into one message), and
   // prototype-pollution keys refused.
   app.removeContentTypeParser('application/json');
+  // Fastify parses text/plain everywhere by default; text is for the CSV import only (below).
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(new ValidationError(undefined, 'the request body is empty; send a JSON object'), undefined);
@@ -151,7 +153,6 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       done(err instanceof ValidationError ? err : new ValidationError(undefined, 'the request body is not valid JSON'), undefined);
     }
   });
-  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -170,7 +171,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const pem = (reply: FastifyReply, text: string): FastifyReply => reply.type('application/x-pem-file').send(text);
 
   // ---------------------------------------------------------------- public
-  app.get(`${API_PREFIX}/ca.pem`, { config: publicLimit }, async (_req, reply) => pem(reply, o.service.caPem));
+  app.get(`${API_PREFIX}/ca.pem`, { config: publicLimit }, async (_req, reply) => pem(reply, o.service.core.caPem));
   app.get(`${API_PREFIX}/crl.pem`, { config: publicLimit }, async (_req, reply) => pem(reply, (await o.crl.ensureFresh()).pem));
   app.get(`${API_PREFIX}/openapi.json`, { config: publicLimit }, async () => openapi);
   app.get(`${API_PREFIX}/health`, { config: publicLimit }, async () => ({ status: 'ok' }));
@@ -180,12 +181,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const who = await actor(request);
     const body = parse(s.provisionBody, request.body);
     if (body.conta_id !== who.accountId) {
-      await o.service.authorize(who, 'provision');
+      await o.service.core.authorize(who, 'provision');
       throw new ForbiddenError(`this token cannot act for conta_id ${body.conta_id}; it belongs to conta_id ${who.accountId}`, 'conta_id');
     }
     const raw = (request.body as { mac_address?: unknown }).mac_address;
     const notices = typeof raw === 'string' && raw !== body.mac_address ? [`mac_address '${raw}' was normalised to ${body.mac_address}`] : [];
-    const outcome = await o.service.provision(who, {
+    const outcome = await o.service.provisioning.provision(who, {
       mac: body.mac_address,
       codigo: body.codigo,
       nome: body.nome,
@@ -194,19 +195,19 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       ...(body.key_type ? { keyType: body.key_type } : {}),
       ...(body.key_origin ? { keyOrigin: body.key_origin } : {}),
     });
-    return reply.status(201).send(provisionWire(outcome, o.service.caPem, o.mqtt));
+    return reply.status(201).send(provisionWire(outcome, o.service.core.caPem, o.mqtt));
   });
 
   app.get(`${API_PREFIX}/gateways/`, async (request) => {
     const who = await actor(request);
     const q = parse(s.gatewayListQuery, request.query);
     if (q.conta_id !== undefined && q.conta_id !== who.accountId) {
-      await o.service.authorize(who, 'read');
+      await o.service.core.authorize(who, 'read');
       throw new ForbiddenError(`this token cannot list conta_id ${q.conta_id}; it belongs to conta_id ${who.accountId}`, 'conta_id');
     }
     const page = q.page ?? 1;
     const pageSize = q.page_size ?? 50;
-    const { count, rows } = await o.service.listGateways(who, {
+    const { count, rows } = await o.service.queries.listGateways(who, {
       limit: pageSize,
       offset: (page - 1) * pageSize,
       ...(q.search !== undefined ? { search: q.search } : {}),
@@ -217,35 +218,40 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     return { count, ...pageUrls(request, page, pageSize, count), results: rows.map(gatewayWire) };
   });
 
-  app.post(`${API_PREFIX}/gateways/import/`, { bodyLimit: IMPORT_BODY_LIMIT }, async (request, reply) => {
-    const who = await actor(request);
-    let csv: string;
-    let keyType = parse(s.importQuery, request.query).key_type;
-    if (typeof request.body === 'string') csv = request.body;
-    else {
-      const body = parse(s.importJsonBody, request.body);
-      csv = body.csv;
-      keyType = body.key_type ?? keyType;
-    }
-    const outcome = await o.service.importCsv(who, csv, keyType);
-    return reply.status(201).send({
-      created: outcome.rows.length,
-      failed: 0,
-      rows: outcome.rows.map((r) => ({ line: r.line, mac_address: r.mac, status: 'created', gateway_id: r.gatewayId, serial_number: r.serialNumber, expires_at: r.expiresAt })),
+  // CSV text is accepted only here (2 MiB): every other route parses JSON alone, within 64 KiB, and
+  // answers 415 to text. The parser lives in this route's own Fastify scope.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    scope.post(`${API_PREFIX}/gateways/import/`, { bodyLimit: IMPORT_BODY_LIMIT }, async (request, reply) => {
+      const who = await actor(request);
+      let csv: string;
+      let keyType = parse(s.importQuery, request.query).key_type;
+      if (typeof request.body === 'string') csv = request.body;
+      else {
+        const body = parse(s.importJsonBody, request.body);
+        csv = body.csv;
+        keyType = body.key_type ?? keyType;
+      }
+      const outcome = await o.service.imports.importCsv(who, csv, keyType);
+      return reply.status(201).send({
+        created: outcome.rows.length,
+        failed: 0,
+        rows: outcome.rows.map((r) => ({ line: r.line, mac_address: r.mac, status: 'created', gateway_id: r.gatewayId, serial_number: r.serialNumber, expires_at: r.expiresAt })),
+      });
     });
   });
 
   app.get(`${API_PREFIX}/gateways/:id/`, async (request) => {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
-    const { gateway, certificates, keyWaiting } = await o.service.getGateway(who, id);
+    const { gateway, certificates, keyWaiting } = await o.service.queries.getGateway(who, id);
     return gatewayDetailWire(gateway, certificates, keyWaiting);
   });
 
   app.get(`${API_PREFIX}/gateways/:id/certificados/`, async (request, reply) => {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
-    const { filename, zip } = await o.service.downloadZip(who, id);
+    const { filename, zip } = await o.service.exports.downloadZip(who, id);
     return reply
       .type('application/zip')
       .header('content-disposition', `attachment; filename="${filename}"`)
@@ -256,7 +262,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
     const body = parse(s.revokeBody, request.body);
-    const { revoked, crlNumber } = await o.service.revoke(who, id, body.reason);
+    const { revoked, crlNumber } = await o.service.revocation.revoke(who, id, body.reason);
     return {
       gateway_id: id,
       revoked: revoked.map((c) => ({ serial_number: c.serialNumber, revoked_at: c.revokedAt ?? '', reason: c.revokeReason ?? 'unspecified' })),
@@ -280,22 +286,22 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       ...(body.key_type ? { keyType: body.key_type } : {}),
       ...(body.key_origin ? { keyOrigin: body.key_origin } : {}),
     };
-    if (body.pending) return reply.status(201).send(pendingRenewWire(await o.service.renewPending(who, id, input), o.service.caPem, o.mqtt));
-    return reply.status(201).send(provisionWire(await o.service.renew(who, id, input), o.service.caPem, o.mqtt));
+    if (body.pending) return reply.status(201).send(pendingRenewWire(await o.service.renewals.renewPending(who, id, input), o.service.core.caPem, o.mqtt));
+    return reply.status(201).send(provisionWire(await o.service.provisioning.renew(who, id, input), o.service.core.caPem, o.mqtt));
   });
 
   app.post(`${API_PREFIX}/gateways/:id/renew/confirm/`, async (request) => {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
     const body = parse(s.renewConfirmBody, request.body ?? {});
-    return confirmWire(id, await o.service.confirmRenewal(who, id, body.serial_number));
+    return confirmWire(id, await o.service.renewals.confirmRenewal(who, id, body.serial_number));
   });
 
   app.post(`${API_PREFIX}/gateways/:id/renew/cancel/`, async (request) => {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
     const body = parse(s.renewCancelBody, request.body ?? {});
-    return cancelWire(id, await o.service.cancelRenewal(who, id, body.serial_number));
+    return cancelWire(id, await o.service.renewals.cancelRenewal(who, id, body.serial_number));
   });
 
   // ---------------------------------------------------------------- audit
@@ -304,7 +310,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const q = parse(s.auditListQuery, request.query);
     const page = q.page ?? 1;
     const pageSize = q.page_size ?? 50;
-    const { count, rows } = await o.service.listAudit(who, {
+    const { count, rows } = await o.service.queries.listAudit(who, {
       limit: pageSize,
       offset: (page - 1) * pageSize,
       ...(q.action !== undefined ? { action: q.action } : {}),

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import {
   codigoField,
-  contaIdField,
+  accountIdField,
   csrField,
   keyOriginField,
   keyTypeField,
@@ -23,7 +23,7 @@ export const provisionBody = z
       mac_address: macField.meta({ description: 'Device MAC; upper case, "-" and bare 12-hex are accepted and normalised', example: 'aa:bb:cc:dd:ee:ff' }),
       codigo: codigoField.meta({ example: 'GW001' }),
       nome: nomeField.meta({ example: 'Gateway Sede Principal' }),
-      conta_id: contaIdField.meta({ description: "Must be the token's account" }),
+      conta_id: accountIdField.meta({ description: "Must be the token's account" }),
       csr_pem: csrField.optional().meta({ description: 'PKCS#10 with CN = the MAC. Absent: the server makes the key and returns it once' }),
       key_type: keyTypeField.optional(),
       key_origin: keyOriginField.optional(),

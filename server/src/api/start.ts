@@ -12,9 +12,9 @@ import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
 import { ServerEvents } from '../service/events.js';
-import { IssuanceService } from '../service/issuance.js';
+import { createIssuanceServices, type IssuanceServices } from '../service/issuance.js';
 import type { Repository } from '../store/repository.js';
-import { SqliteRepository } from '../store/sqlite.js';
+import { SqliteRepository } from '../store/sqlite/repository.js';
 import { stderrLogger, type Logger } from '../util/logger.js';
 import { SERVER_VERSION } from '../version.js';
 import { API_PREFIX, buildApp } from './app.js';
@@ -45,8 +45,10 @@ export interface StartServerOptions {
   publicRateLimit?: { max: number; windowMs: number };
   trustProxy?: boolean;
   logger?: Logger;
-  /** MQTT side (issue 3): embedded broker, the server's MQTT client (presence, telemetry, renewal). */
+  /** MQTT side: embedded broker, the server's MQTT client (presence, telemetry, renewal). */
   broker?: BrokerServicesOptions;
+  /** The time issuance decisions and records use (default: the system clock). */
+  clock?: () => Date;
 }
 
 export interface RunningServer {
@@ -59,7 +61,7 @@ export interface RunningServer {
   caPem: string;
   tls: boolean;
   events: ServerEvents;
-  service: IssuanceService;
+  service: IssuanceServices;
   ca: CertificateAuthority;
   repo: Repository;
   crl: CrlPublisher;
@@ -116,7 +118,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const repo = new SqliteRepository(dataPath(options.dataDir, 'database'), { durability: settings.durability });
   const events = new ServerEvents((name, err) => logger.error(`event listener for ${name} failed`, { error: err instanceof Error ? err.message : String(err) }));
   const crl = new CrlPublisher({ ca, repo, events, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(options.dataDir, 'crl') });
-  const service = new IssuanceService({ ca, repo, settings, events, crl });
+  const service = createIssuanceServices({ ca, repo, settings, events, crl, ...(options.clock ? { clock: options.clock } : {}) });
 
   let https: { key: string; cert: string } | undefined;
   const names = tlsNames(host, options.hostnames ?? []);

@@ -10,12 +10,12 @@ import { z } from 'zod';
 import type { RenewRequestedResponse, TelemetryResponse } from '../contract/api.js';
 import { isoSeconds } from '../service/clock.js';
 import { ValidationError } from '../service/errors.js';
-import type { Actor, IssuanceService } from '../service/issuance.js';
+import type { Actor, IssuanceServices } from '../service/issuance.js';
 import { StateError, type Repository } from '../store/repository.js';
 import type { BrokerServices } from './services.js';
 
 export interface BrokerRouteDeps {
-  service: IssuanceService;
+  service: IssuanceServices;
   repo: Repository;
   broker: BrokerServices;
   prefix: string;
@@ -67,8 +67,8 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
 
 /** `renew/` with `ask_device: true`. */
 export async function askDeviceToRenew(deps: BrokerRouteDeps, who: Actor, gatewayId: number): Promise<RenewRequestedResponse> {
-  await deps.service.authorize(who, 'renew', `gateway:${gatewayId}`);
-  const { gateway } = await deps.service.getGateway(who, gatewayId);
+  await deps.service.core.authorize(who, 'renew', `gateway:${gatewayId}`);
+  const { gateway } = await deps.service.queries.getGateway(who, gatewayId);
   if (!gateway.activeCertificate) throw new StateError(`gateway ${gatewayId} has no active certificate to renew; provision it first`);
   const broker = deps.broker;
   if (!broker.mqtt?.client.connected) {
@@ -93,7 +93,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerRouteDeps
     const who = await actor(request);
     const { id } = parse(idParams, request.params);
     const q = parse(telemetryQuery, request.query);
-    const { gateway } = await deps.service.getGateway(who, id);
+    const { gateway } = await deps.service.queries.getGateway(who, id);
     const since = q.since ?? new Date(Date.now() - DAY_MS);
     const limit = q.limit ?? 1_000;
     const rows = deps.broker.store.listTelemetry(id, since, limit, q.after_id ?? 0);

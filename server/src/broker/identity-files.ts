@@ -7,7 +7,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { classifyCommonName, serviceCommonName, type ServiceKind } from '../contract/index.js';
-import type { IssuanceService } from '../service/issuance.js';
+import type { IssuanceServices } from '../service/issuance.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const IDENTITY_FILES = { cert: 'client.crt', key: 'client.key', ca: 'ca.crt' } as const;
@@ -60,16 +60,16 @@ export async function readIdentity(dir: string): Promise<ServiceIdentity | undef
 }
 
 /** Issues (and records, through the issuance core) a service identity. The key is returned once. */
-export async function issueServiceIdentity(issuance: IssuanceService, kind: ServiceKind, name: string, actor: string): Promise<ServiceIdentity> {
+export async function issueServiceIdentity(issuance: IssuanceServices, kind: ServiceKind, name: string, actor: string): Promise<ServiceIdentity> {
   const cn = serviceCommonName(kind, name);
-  const cert = await issuance.issueServiceIdentity({ kind, name }, actor);
+  const cert = await issuance.identities.issueServiceIdentity({ kind, name }, actor);
   if (!cert.privateKeyPem) throw new Error(`no key was generated for ${cn}`);
   return {
     cn,
     kind,
     certPem: cert.pem,
     keyPem: cert.privateKeyPem,
-    caPem: issuance.caPem,
+    caPem: issuance.core.caPem,
     serialNumber: cert.serialNumber,
     expiresAt: cert.notAfter.toISOString(),
   };

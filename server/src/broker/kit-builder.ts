@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { CrlPublisher } from '../service/crl-publisher.js';
-import type { IssuanceService } from '../service/issuance.js';
+import type { IssuanceServices } from '../service/issuance.js';
 import type { MqttStore } from '../mqtt/store.js';
 import { saveBrokerConfig, type BrokerConfig } from './broker-config.js';
 import { writeBrokerKit, type KitResult } from './kit.js';
@@ -14,7 +14,7 @@ import type { ReloadTarget } from './reloader.js';
 
 export interface BrokerKitDeps {
   dataDir: string;
-  issuance: IssuanceService;
+  issuance: IssuanceServices;
   crl: CrlPublisher;
   store: MqttStore;
 }
@@ -38,7 +38,7 @@ export interface BrokerKitOptions {
 /** The CA + store as the broker publisher sees them. */
 export function storeBrokerState(deps: Pick<BrokerKitDeps, 'issuance' | 'crl' | 'store'>): BrokerStateSource {
   return {
-    caPem: () => deps.issuance.caPem,
+    caPem: () => deps.issuance.core.caPem,
     crlPem: async () => (await deps.crl.ensureFresh()).pem,
     aclInput: () => ({ services: deps.store.serviceIdentities(), quarantined: deps.store.quarantinedIdentities() }),
   };
@@ -53,7 +53,7 @@ export async function buildBrokerKit(deps: BrokerKitDeps, o: BrokerKitOptions): 
   const outDir = path.resolve(o.outDir);
   const installDir = o.installDir ? path.resolve(o.installDir) : '/etc/mosquitto/tds';
   const names = splitNames([o.host, ...(o.altNames ?? [])]);
-  const cert = await deps.issuance.issueBrokerIdentity({ hostnames: names.hostnames, ips: names.ips }, o.actor ?? 'cli');
+  const cert = await deps.issuance.identities.issueBrokerIdentity({ hostnames: names.hostnames, ips: names.ips }, o.actor ?? 'cli');
   if (!cert.privateKeyPem) throw new Error('no key was generated for the broker certificate');
   const state = storeBrokerState(deps);
   const result = await writeBrokerKit({
@@ -62,7 +62,7 @@ export async function buildBrokerKit(deps: BrokerKitDeps, o: BrokerKitOptions): 
     host: o.host,
     port: o.port,
     bindAddress: o.bindAddress,
-    caPem: deps.issuance.caPem,
+    caPem: deps.issuance.core.caPem,
     brokerCertPem: cert.pem,
     brokerKeyPem: cert.privateKeyPem,
     crlPem: await state.crlPem(),

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { CliError } from '../cli/common.js';
-import type { ServeExtension } from '../cli/serve-extensions.js';
+import type { ServeExtension } from '../api/serve-extension.js';
 import type { BrokerServicesOptions } from './services.js';
 
 interface BrokerCliOptions {

@@ -14,7 +14,7 @@ import { serviceCommonName } from '../contract/index.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import type { ServerEvents } from '../service/events.js';
-import type { IssuanceService } from '../service/issuance.js';
+import type { IssuanceServices } from '../service/issuance.js';
 import type { Repository } from '../store/repository.js';
 // Types only: the MQTT client (mqtt.js) and the embedded broker (aedes) are loaded when used, so a
 // server without --broker/--mqtt-url does not carry them (start-up time, idle memory).
@@ -33,7 +33,7 @@ export interface BrokerServicesDeps {
   repo: Repository;
   /** The server's SQLite database (telemetry, presence). */
   db: Database.Database;
-  issuance: IssuanceService;
+  issuance: IssuanceServices;
   crl: CrlPublisher;
   events: ServerEvents;
   log?: (line: string) => void;
@@ -83,7 +83,7 @@ async function embeddedBrokerCertificate(deps: BrokerServicesDeps, names: string
     /* missing or unreadable: issue a new one */
   }
   const split = splitNames(names);
-  const cert = await deps.issuance.issueBrokerIdentity({ hostnames: split.hostnames, ips: split.ips }, 'server');
+  const cert = await deps.issuance.identities.issueBrokerIdentity({ hostnames: split.hostnames, ips: split.ips }, 'server');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(keyFile, cert.privateKeyPem!, 0o600);
   await writeFileAtomic(certFile, cert.pem, 0o644);

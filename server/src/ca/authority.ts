@@ -266,7 +266,7 @@ export class CertificateAuthority {
    * CSR path: the signature proves possession of the key; the CN must be the MAC being
    * provisioned (any accepted spelling of it); nothing else from the CSR is used.
    */
-  issueDeviceFromCsr(options: { mac: string; csrPem: string; profile: DeviceProfileSettings }): IssuedCertificate {
+  issueDeviceFromCsr(options: { mac: string; csrPem: string; profile: DeviceProfileSettings; now?: Date }): IssuedCertificate {
     const csr = parseCsr(options.csrPem);
     if (csr.commonNames.length !== 1) {
       throw new CsrError(`the CSR subject must carry exactly one CN (the MAC ${options.mac}); it has ${csr.commonNames.length}`);
@@ -276,13 +276,13 @@ export class CertificateAuthority {
     if (!asMac.ok || asMac.mac !== options.mac) {
       throw new CsrError(`the CSR CN '${cn.slice(0, 64)}' is not the MAC being provisioned (${options.mac})`);
     }
-    return this.certifyDevice(options.mac, csr.spkiDer, csr.key.type, options.profile);
+    return this.certifyDevice(options.mac, csr.spkiDer, csr.key.type, options.profile, options.now);
   }
 
   /** Server-keygen path (seed-compatible API): the key is returned once, never stored in plaintext. */
-  async issueDeviceWithNewKey(options: { mac: string; keyType: KeyType; profile: DeviceProfileSettings }): Promise<IssuedCertificate> {
+  async issueDeviceWithNewKey(options: { mac: string; keyType: KeyType; profile: DeviceProfileSettings; now?: Date }): Promise<IssuedCertificate> {
     const key = await generateKey(options.keyType);
-    const cert = this.certifyDevice(options.mac, key.spkiDer, key.type, options.profile);
+    const cert = this.certifyDevice(options.mac, key.spkiDer, key.type, options.profile, options.now);
     return { ...cert, privateKeyPem: privateKeyPem(key.privateKey) };
   }
 

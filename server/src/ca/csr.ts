@@ -18,7 +18,7 @@ export interface ParsedCsr {
   key: { type: KeyType; description: string };
 }
 
-const SIG_HASH: Readonly<Record<string, { hash: string; family: 'ec' | 'rsa' }>> = {
+const SIG_HASH: Readonly<Record<string, { hash: string; family: KeyType }>> = {
   '1.2.840.10045.4.3.2': { hash: 'sha256', family: 'ec' },
   '1.2.840.10045.4.3.3': { hash: 'sha384', family: 'ec' },
   '1.2.840.10045.4.3.4': { hash: 'sha512', family: 'ec' },

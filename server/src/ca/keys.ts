@@ -1,8 +1,9 @@
 /** Key pairs: generation (EC P-256 default, RSA-2048 option) and what the CA accepts. */
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { KeyType } from '../contract/api.js';
 
-export type KeyType = 'ec' | 'rsa';
+export type { KeyType };
 
 export type PublicKeyInfo =
   | { supported: true; type: KeyType; description: string }

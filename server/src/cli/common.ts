@@ -6,8 +6,8 @@ import { loadCa } from '../ca/key-store.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { ServerEvents } from '../service/events.js';
-import { IssuanceService } from '../service/issuance.js';
-import { SqliteRepository } from '../store/sqlite.js';
+import { createIssuanceServices, type IssuanceServices } from '../service/issuance.js';
+import { SqliteRepository } from '../store/sqlite/repository.js';
 
 /** A failure the user can fix; printed without a stack trace. */
 export class CliError extends Error {}
@@ -52,7 +52,8 @@ export async function resolvePassphrase(opts: { passphraseFile?: string }, confi
   return first;
 }
 
-function promptHidden(question: string): Promise<string> {
+/** Reads a line from the terminal without echoing it. */
+export function promptHidden(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     process.stderr.write(question);
@@ -116,7 +117,7 @@ export async function openOffline(dataDir: string): Promise<OfflineContext> {
 }
 
 export interface SigningContext extends OfflineContext {
-  service: IssuanceService;
+  service: IssuanceServices;
   crl: CrlPublisher;
 }
 
@@ -126,7 +127,7 @@ export async function openSigning(dataDir: string, passphrase: string): Promise<
   try {
     const ca = await loadCa(dataDir, passphrase);
     const crl = new CrlPublisher({ ca, repo: base.repo, nextUpdateDays: base.settings.crl.nextUpdateDays, crlFile: dataPath(dataDir, 'crl'), actor: 'cli' });
-    const service = new IssuanceService({ ca, repo: base.repo, settings: base.settings, events: new ServerEvents(), crl });
+    const service = createIssuanceServices({ ca, repo: base.repo, settings: base.settings, events: new ServerEvents(), crl });
     return { ...base, service, crl };
   } catch (err) {
     await base.close();

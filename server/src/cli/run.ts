@@ -1,9 +1,10 @@
-/** Runs a commander program: user errors → one line on stderr (or JSON with --json) and exit 1. */
+/** Runs a commander program: user errors → one escaped line on stderr (or JSON with --json) and exit 1. */
 import { CommanderError, type Command } from 'commander';
 import { ZodError } from 'zod';
 import { WrongPassphraseError } from '../ca/key-envelope.js';
 import { ApiError, ServerUnreachableError } from '../client/errors.js';
 import { CaImportError, IdentityError } from '../ca/authority.js';
+import { escapeControlChars, escapeJsonControlChars } from '../util/escape.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -27,8 +28,9 @@ export async function runCli(program: Command, userErrors: ErrorClass[] = []): P
       if (err.details) body.details = err.details;
     }
     if (err instanceof ServerUnreachableError) body.reason = err.reason;
-    if (json) process.stderr.write(JSON.stringify(body) + '\n');
-    else process.stderr.write(`error: ${message}\n`);
+    // Messages may carry a server's or a file's text: no control characters reach the terminal.
+    if (json) process.stderr.write(escapeJsonControlChars(JSON.stringify(body)) + '\n');
+    else process.stderr.write(`error: ${escapeControlChars(message)}\n`);
     if (!known && !(err instanceof ZodError) && !json && process.env.TDS_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
     process.exitCode = 1;
   }

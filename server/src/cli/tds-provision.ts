@@ -10,38 +10,49 @@ import { Command, CommanderError, Option } from 'commander';
 import { unzipSync } from 'fflate';
 import { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/errors.js';
-import type { ProvisionResponse, RenewRequestedResponse } from '../contract/api.js';
+import { KEY_TYPES, type KeyType, type ProvisionResponse, type RenewRequestedResponse } from '../contract/api.js';
 import { parseMac } from '../contract/mac.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { escapeControlChars } from '../util/escape.js';
 import { SERVER_VERSION } from '../version.js';
 import { CliError, output, parsePositiveInt } from './common.js';
 import { configPath, readConfig, resolveConnection, writeConfig } from './provision/config-store.js';
+import { explicitToken, type TokenOptions } from './provision/token-source.js';
 import { runCli } from './run.js';
 
-interface GlobalOpts {
+interface GlobalOpts extends TokenOptions {
   apiUrl?: string;
-  token?: string;
   caFile?: string;
   json?: boolean;
 }
+
+/** `--token` stays only to refuse it with what to use instead (see token-source.ts). */
+const tokenOption = (): Option => new Option('--token <token>', 'refused: the command line is visible to other users; use --token-file, --token-stdin or $TDS_API_TOKEN').hideHelp();
 
 const program = new Command('tds-provision')
   .description('provision TDS gateways through the issuance server API')
   .version(SERVER_VERSION)
   .option('--api-url <url>', 'API base URL, e.g. https://server:8443/api/v1 (default: saved config or $TDS_API_URL)')
-  .option('--token <token>', 'API token (default: saved config or $TDS_API_TOKEN)')
+  .addOption(tokenOption())
+  .option('--token-file <file>', 'read the API token from this file (default: $TDS_API_TOKEN, else the saved config)')
+  .option('--token-stdin', 'read the API token from standard input (a hidden prompt on a terminal)')
   .option('--ca-file <file>', 'trust only this CA for HTTPS (default: saved config or $TDS_CA_FILE)')
   .option('--json', 'print results as JSON');
 
-function client(): { api: ApiClient; json: boolean } {
+async function client(): Promise<{ api: ApiClient; json: boolean }> {
   const g = program.opts<GlobalOpts>();
-  const c = resolveConnection({ ...(g.apiUrl ? { apiUrl: g.apiUrl } : {}), ...(g.token ? { token: g.token } : {}), ...(g.caFile ? { caFile: g.caFile } : {}) });
+  const token = await explicitToken(g);
+  const c = resolveConnection({ ...(g.apiUrl ? { apiUrl: g.apiUrl } : {}), ...(token ? { token } : {}), ...(g.caFile ? { caFile: g.caFile } : {}) });
   return { api: new ApiClient({ baseUrl: c.apiUrl, token: c.token, ...(c.caPem ? { caPem: c.caPem } : {}) }), json: g.json ?? false };
 }
 
-/** Folder for one gateway's files: `<output>/<mac>`, private (0700). */
-function gatewayDir(output: string, mac: string): string {
-  const dir = path.resolve(output, mac);
+/**
+ * Folder for one gateway's files: `<output>/<name>`, private (0700). `name` is a canonical MAC or
+ * `gateway-<id>`, never a server's text taken as is: it must stay one folder below `output`.
+ */
+function gatewayDir(output: string, name: string): string {
+  if (!/^[A-Za-z0-9:_-]+$/.test(name)) throw new CliError(`refusing to use '${name}' as a folder name`);
+  const dir = path.resolve(output, name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -73,13 +84,20 @@ program
   .command('config')
   .description('save the API URL, token and (optionally) a pinned CA file')
   .option('--api-url <url>', 'API base URL')
-  .option('--token <token>', 'API token')
+  .addOption(tokenOption())
+  .option('--token-file <file>', 'read the API token to save from this file')
+  .option('--token-stdin', 'read the API token to save from standard input (a hidden prompt on a terminal)')
   .option('--ca-file <file>', 'pinned CA certificate (PEM)')
-  .action(async (own: { apiUrl?: string; token?: string; caFile?: string }) => {
+  .action(async (own: TokenOptions & { apiUrl?: string; caFile?: string }) => {
     // The same names are also global options; commander may hand them to the program.
     const g = program.opts<GlobalOpts>();
-    const opts = { apiUrl: own.apiUrl ?? g.apiUrl, token: own.token ?? g.token, caFile: own.caFile ?? g.caFile };
-    if (!opts.apiUrl && !opts.token && !opts.caFile) throw new CliError('give at least one of --api-url, --token, --ca-file');
+    const token = await explicitToken({
+      ...(own.token ?? g.token ? { token: own.token ?? g.token } : {}),
+      ...(own.tokenFile ?? g.tokenFile ? { tokenFile: own.tokenFile ?? g.tokenFile } : {}),
+      ...(own.tokenStdin || g.tokenStdin ? { tokenStdin: true } : {}),
+    });
+    const opts = { apiUrl: own.apiUrl ?? g.apiUrl, token, caFile: own.caFile ?? g.caFile };
+    if (!opts.apiUrl && !opts.token && !opts.caFile) throw new CliError('give at least one of --api-url, --token-file (or --token-stdin), --ca-file');
     const current = readConfig();
     const file = await writeConfig({
       ...current,
@@ -98,13 +116,13 @@ program
   .requiredOption('--nome <name>', 'descriptive name')
   .requiredOption('--conta-id <id>', 'account id', parsePositiveInt('--conta-id'))
   .option('--csr <file>', 'certificate request (PEM) made where the key lives; no key is then sent over the network')
-  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(['ec', 'rsa']))
+  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(KEY_TYPES))
   .option('--output <dir>', 'where to save', './certs')
-  .action(async (opts: { mac: string; codigo: string; nome: string; contaId: number; csr?: string; keyType?: 'ec' | 'rsa'; output: string }) => {
+  .action(async (opts: { mac: string; codigo: string; nome: string; contaId: number; csr?: string; keyType?: KeyType; output: string }) => {
     const mac = parseMac(opts.mac);
     if (!mac.ok) throw new CliError(mac.error);
     const csrPem = opts.csr === undefined ? undefined : readCsrFile(opts.csr);
-    const { api, json } = client();
+    const { api, json } = await client();
     try {
       const r = await api.provision({
         mac_address: mac.mac,
@@ -135,7 +153,7 @@ program
   .option('--page-size <n>', 'rows per page (max 200)', parsePositiveInt('--page-size'))
   .option('--all', 'every page')
   .action(async (opts: { contaId?: number; search?: string; page?: number; pageSize?: number; all?: boolean }) => {
-    const { api, json } = client();
+    const { api, json } = await client();
     try {
       const query = {
         ...(opts.contaId ? { conta_id: opts.contaId } : {}),
@@ -165,11 +183,12 @@ program
   .option('--output <dir>', 'where to save', './certs')
   .option('--keep-zip', 'also keep the ZIP file')
   .action(async (opts: { gatewayId: number; output: string; keepZip?: boolean }) => {
-    const { api, json } = client();
+    const { api, json } = await client();
     try {
+      // The client keeps only a safe base name of the server's file name; the folder is the parsed MAC.
       const { filename, zip } = await api.downloadCertificates(opts.gatewayId);
-      const mac = filename.replace(/_certificados\.zip$/, '');
-      const dir = gatewayDir(opts.output, parseMac(mac).ok ? mac : `gateway-${opts.gatewayId}`);
+      const mac = parseMac(filename.replace(/_certificados\.zip$/, ''));
+      const dir = gatewayDir(opts.output, mac.ok ? mac.mac : `gateway-${opts.gatewayId}`);
       const files = unzipSync(new Uint8Array(zip));
       const written: string[] = [];
       for (const [name, data] of Object.entries(files)) {
@@ -193,7 +212,7 @@ program
   .requiredOption('--gateway-id <id>', 'gateway id', parsePositiveInt('--gateway-id'))
   .requiredOption('--reason <reason>', 'keyCompromise, cessationOfOperation, superseded, ... or free text')
   .action(async (opts: { gatewayId: number; reason: string }) => {
-    const { api, json } = client();
+    const { api, json } = await client();
     try {
       const r = await api.revoke(opts.gatewayId, opts.reason);
       output(json, r, [...r.revoked.map((c) => `revoked ${c.serial_number} (${c.reason}) at ${c.revoked_at}`), `CRL ${r.crl_number} published`]);
@@ -220,12 +239,12 @@ program
   )
   .requiredOption('--gateway-id <id>', 'gateway id', parsePositiveInt('--gateway-id'))
   .addOption(new Option('--csr <file>', 'certificate request (PEM) made where the key lives; no key is then sent over the network').conflicts('askDevice'))
-  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(['ec', 'rsa']).conflicts(['csr', 'askDevice']))
+  .addOption(new Option('--key-type <type>', 'key type when the server makes the key').choices(KEY_TYPES).conflicts(['csr', 'askDevice']))
   .option('--ask-device', 'send cert_renew to the device over MQTT (the server needs --broker or --mqtt-url); it makes its own key and confirms the new certificate itself')
   .option('--output <dir>', 'where to save', './certs')
-  .action(async (opts: { gatewayId: number; csr?: string; keyType?: 'ec' | 'rsa'; askDevice?: boolean; output: string }) => {
+  .action(async (opts: { gatewayId: number; csr?: string; keyType?: KeyType; askDevice?: boolean; output: string }) => {
     const csrPem = opts.csr === undefined ? undefined : readCsrFile(opts.csr);
-    const { api, json } = client();
+    const { api, json } = await client();
     try {
       if (opts.askDevice) {
         const r: RenewRequestedResponse = await api.renew(opts.gatewayId, { ask_device: true });
@@ -238,7 +257,9 @@ program
       const gateway = await api.getGateway(opts.gatewayId);
       const previous = gateway.active_certificate?.serial_number;
       const r = await api.renew(opts.gatewayId, { ...(csrPem ? { csr_pem: csrPem } : {}), ...(opts.keyType ? { key_type: opts.keyType } : {}) });
-      const mac = r.mac_address ?? gateway.mac;
+      const parsed = parseMac(r.mac_address ?? gateway.mac);
+      if (!parsed.ok) throw new CliError(`the server answered with an invalid MAC address: ${parsed.error}`);
+      const mac = parsed.mac;
       const dir = gatewayDir(opts.output, mac);
       // A key left from an earlier certificate would not match the new one: it belongs to a revoked certificate.
       const keyFile = path.join(dir, 'client.key');
@@ -263,22 +284,22 @@ program
   .command('import-csv')
   .description('create gateways from a CSV "mac_address,codigo,nome" (all rows or none); keys wait for one ZIP download (download-certs)')
   .argument('<file>', 'CSV file')
-  .addOption(new Option('--key-type <type>', 'key type for the server-made keys').choices(['ec', 'rsa']))
-  .action(async (file: string, opts: { keyType?: 'ec' | 'rsa' }) => {
+  .addOption(new Option('--key-type <type>', 'key type for the server-made keys').choices(KEY_TYPES))
+  .action(async (file: string, opts: { keyType?: KeyType }) => {
     let csv: string;
     try {
       csv = readFileSync(file, 'utf8');
     } catch (err) {
       throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
     }
-    const { api, json } = client();
+    const { api, json } = await client();
     try {
       const r = await api.importCsv(csv, opts.keyType ? { key_type: opts.keyType } : {});
       output(json, r, [...r.rows.map((row) => `line ${row.line}\t${row.mac_address}\tgateway ${row.gateway_id}\t${row.serial_number}`), `imported ${r.created} gateways`]);
     } catch (err) {
       if (err instanceof ApiError && Array.isArray(err.details?.rows)) {
         const rows = err.details.rows as { line: number; mac_address: string; status: string; error?: string }[];
-        if (!json) for (const row of rows.filter((x) => x.status === 'error')) process.stderr.write(`line ${row.line}\t${row.mac_address}\t${row.error}\n`);
+        if (!json) for (const row of rows.filter((x) => x.status === 'error')) process.stderr.write(`line ${row.line}\t${escapeControlChars(row.mac_address)}\t${escapeControlChars(row.error ?? '')}\n`);
       }
       throw err;
     } finally {

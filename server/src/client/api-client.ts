@@ -10,6 +10,7 @@ import type {
   Gateway,
   GatewayDetail,
   ImportResponse,
+  KeyType,
   Paginated,
   PendingRenewRequest,
   PendingRenewResponse,
@@ -132,8 +133,7 @@ export class ApiClient {
     const r = await this.request('GET', path);
     this.throwIfError(r, 'GET', path);
     const disposition = String(r.headers['content-disposition'] ?? '');
-    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `gateway-${id}_certificados.zip`;
-    return { filename, zip: r.body };
+    return { filename: safeFileName(/filename="([^"]+)"/.exec(disposition)?.[1], `gateway-${id}_certificados.zip`), zip: r.body };
   }
 
   revoke(id: number, reason: string): Promise<RevokeResponse> {
@@ -178,7 +178,7 @@ export class ApiClient {
   }
 
   /** CSV `mac_address,codigo,nome`; all rows or none (ApiError 400/409 with details.rows). */
-  importCsv(csv: string, options: { key_type?: 'ec' | 'rsa' } = {}): Promise<ImportResponse> {
+  importCsv(csv: string, options: { key_type?: KeyType } = {}): Promise<ImportResponse> {
     return this.json('POST', `/gateways/import/${qs(options)}`, csv, 'text/csv');
   }
 
@@ -277,4 +277,14 @@ function qs(query: object): string {
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) p.set(k, String(v));
   const s = p.toString();
   return s ? `?${s}` : '';
+}
+
+/**
+ * A file name from a server reduced to a base name that is safe to write next to others: the part
+ * after the last folder separator, only letters, digits and `._:-`, not starting with a dot, no
+ * `..`; anything else becomes `fallback`.
+ */
+export function safeFileName(name: string | undefined, fallback: string): string {
+  const base = name?.split(/[\\/]/).pop() ?? '';
+  return /^[A-Za-z0-9][A-Za-z0-9._:-]{0,120}$/.test(base) && !base.includes('..') ? base : fallback;
 }

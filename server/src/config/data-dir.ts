@@ -5,6 +5,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { KEY_TYPES } from '../contract/api.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const DATA_FILES = {
@@ -35,7 +36,7 @@ export const settingsSchema = z.object({
     /** SAN dNSName is `<12 hex>.devices.<domain>`. */
     domain: z.string().regex(dnsLabelDomain, 'domain must be a lowercase DNS name like tds.com.br'),
     validityDays: z.number().int().min(1).max(36_500),
-    keyType: z.enum(['ec', 'rsa']),
+    keyType: z.enum(KEY_TYPES),
   }),
   crl: z.object({ nextUpdateDays: z.number().int().min(1).max(365) }),
   mqtt: z.object({ broker: z.string().min(1).max(253), port: z.number().int().min(1).max(65_535) }),

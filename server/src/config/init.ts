@@ -7,7 +7,7 @@ import { saveCa, MIN_PASSPHRASE_LENGTH } from '../ca/key-store.js';
 import type { KeyType } from '../ca/keys.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
-import { SqliteRepository } from '../store/sqlite.js';
+import { SqliteRepository } from '../store/sqlite/repository.js';
 import { dataPath, defaultSettings, ensureDataDir, isInitialised, saveSettings, settingsSchema, type Settings } from './data-dir.js';
 
 export interface InitOptions {

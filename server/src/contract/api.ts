@@ -25,7 +25,7 @@ export interface ProvisionRequest {
   /** PEM PKCS#10; when absent the server makes the key and returns it once. */
   csr_pem?: string;
   /** Key type when the server makes the key (default from the server's settings, normally "ec"). */
-  key_type?: 'ec' | 'rsa';
+  key_type?: KeyType;
   /** Who made the CSR's key: the device itself (default) or the station, for the records. */
   key_origin?: 'device' | 'station';
 }
@@ -112,7 +112,7 @@ export interface RevokeResponse {
 
 export interface RenewRequest {
   csr_pem?: string;
-  key_type?: 'ec' | 'rsa';
+  key_type?: KeyType;
   key_origin?: 'device' | 'station';
   /**
    * Ask the device over MQTT (`cert_renew`) to make a new key and send a CSR itself; the old

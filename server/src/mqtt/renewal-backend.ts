@@ -10,7 +10,7 @@
 import { createPublicKey } from 'node:crypto';
 import type { CertificateAuthority, DeviceProfileSettings } from '../ca/authority.js';
 import { CsrError, parseCsr } from '../ca/csr.js';
-import type { IssuanceService } from '../service/issuance.js';
+import type { IssuanceServices } from '../service/issuance.js';
 import type { NewAuditEvent, Repository } from '../store/repository.js';
 import { RenewalRefused, type RenewalBackend, type RenewalIssued } from './renewal.js';
 import type { MqttStore } from './store.js';
@@ -22,7 +22,7 @@ export interface RepositoryRenewalBackendOptions {
   repo: Repository;
   store: MqttStore;
   /** Issuance of the pending successor, activation and revocation go through the issuance core (events, audit, CRL). */
-  issuance: IssuanceService;
+  issuance: IssuanceServices;
 }
 
 const isoSeconds = (d: Date = new Date()): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -39,7 +39,7 @@ export class RepositoryRenewalBackend implements RenewalBackend {
   constructor(private readonly o: RepositoryRenewalBackendOptions) {}
 
   private profile(): DeviceProfileSettings {
-    const d = this.o.issuance.settings.device;
+    const d = this.o.issuance.core.settings.device;
     return { subject: d.subject, domain: d.domain, validityDays: d.validityDays };
   }
 
@@ -71,7 +71,7 @@ export class RepositoryRenewalBackend implements RenewalBackend {
     }
     // The shared path for pending successors (issuance core): events, audit, CRL. A different key
     // means the device lost the earlier attempt: that unconfirmed certificate is replaced (revoked).
-    const { certificate } = await this.o.issuance.addPendingSuccessor(
+    const { certificate } = await this.o.issuance.renewals.addPendingSuccessor(
       active,
       issued,
       'device',
@@ -88,7 +88,7 @@ export class RepositoryRenewalBackend implements RenewalBackend {
     if (!cert || cert.kind !== 'device' || cert.subjectCn !== mac) throw new RenewalRefused(`no certificate ${serialNumber} for ${mac}`);
     if (cert.status === 'active') return 'already-completed';
     if (cert.status !== 'pending') throw new RenewalRefused(`certificate ${serialNumber} is ${cert.status}`);
-    await issuance.activatePending(cert.serialNumber, `device:${mac}`);
+    await issuance.renewals.activatePending(cert.serialNumber, `device:${mac}`);
     store.invalidate(mac);
     return 'completed';
   }

@@ -3,6 +3,7 @@
  * message names the field and says what a valid value looks like.
  */
 import { z } from 'zod';
+import { KEY_TYPES } from '../contract/api.js';
 import { parseMac } from '../contract/mac.js';
 import { MAX_CSR_PEM_LENGTH } from '../ca/csr.js';
 
@@ -49,7 +50,7 @@ export const nomeField = z
     return length >= 1 && length <= 100 && isPrintableText(s);
   }, NOME_RULE);
 
-export const contaIdField = z
+export const accountIdField = z
   .number({ error: typeMessage('conta_id', 'an integer account id') })
   .int('conta_id must be an integer account id')
   .positive('conta_id must be a positive integer')
@@ -59,7 +60,7 @@ export const csrField = z
   .string({ error: typeMessage('csr_pem', 'a PEM certificate request string') })
   .max(MAX_CSR_PEM_LENGTH, `csr_pem is longer than ${MAX_CSR_PEM_LENGTH} characters`);
 
-export const keyTypeField = z.enum(['ec', 'rsa'], { error: 'key_type must be "ec" or "rsa"' });
+export const keyTypeField = z.enum(KEY_TYPES, { error: 'key_type must be "ec" or "rsa"' });
 export const keyOriginField = z.enum(['device', 'station'], { error: 'key_origin must be "device" or "station"' });
 
 export const SERIAL_RULE = 'serial_number must be the certificate serial in hex, e.g. "5A0F3C..." (as in serial_number of the renew answer)';

@@ -1,8 +1,8 @@
 /**
- * The storage contract of the server. Every write is one method and one transaction, so a
- * PostgreSQL implementation can replace the SQLite one (DESIGN.md §10) without touching the API
- * or the CA: it implements the same methods, each in its own transaction. Methods are async for
- * that reason even though better-sqlite3 is synchronous.
+ * The storage contract of the server, backend-neutral. Every write is one method and one
+ * transaction, so a PostgreSQL implementation can replace the SQLite one (`sqlite/`) without
+ * touching the services, the API or the CA: it implements the same methods, each in its own
+ * transaction. Methods are async for that reason even though better-sqlite3 is synchronous.
  *
  * Records use English camelCase; the seed's wire names are mapped in the API layer.
  */
@@ -101,6 +101,8 @@ export interface SealedKey {
 
 export interface ProvisionWrite {
   accountId: number;
+  /** When the write happens (expiry decisions); default now. */
+  at?: string;
   mac: string;
   codigo: string;
   nome: string;
@@ -155,8 +157,10 @@ export interface AuditQuery extends Page {
 // Errors the API maps to status codes.
 
 /**
- * The MAC already has a live certificate (in this or another account): an active one, or a
- * renewed one waiting for confirmation (`pending`), which would become active on confirmation.
+ * The MAC-ownership rule refused a write: a MAC belongs to at most one account (one gateway) while
+ * any active or pending certificate exists for it. The caller learns which of its own gateways
+ * holds the MAC; a MAC held elsewhere is only "not available", with one message whatever the
+ * other account holds, so an account never learns about another account's gateways.
  */
 export class MacConflictError extends Error {
   constructor(
@@ -166,14 +170,28 @@ export class MacConflictError extends Error {
     readonly holds: 'active' | 'pending' = 'active',
   ) {
     super(
-      holds === 'pending'
-        ? ownGatewayId !== undefined
+      ownGatewayId === undefined
+        ? `MAC ${mac} is not available`
+        : holds === 'pending'
           ? `MAC ${mac} has a renewed certificate waiting for confirmation (gateway ${ownGatewayId}); confirm it (renew/confirm/) or cancel it (renew/cancel/) first`
-          : `MAC ${mac} has a certificate waiting for confirmation; it must be cancelled or revoked before the MAC can be provisioned again`
-        : ownGatewayId !== undefined
-          ? `MAC ${mac} already has an active certificate (gateway ${ownGatewayId}); revoke or renew it instead`
-          : `MAC ${mac} already has an active certificate; it must be revoked before the MAC can be provisioned again`,
+          : `MAC ${mac} already has an active certificate (gateway ${ownGatewayId}); revoke or renew it instead`,
     );
+  }
+
+  /** The refusal for `accountId` when `holder` (an active or pending device certificate) holds the MAC. */
+  static of(mac: string, holder: Pick<CertificateRecord, 'accountId' | 'gatewayId' | 'status'>, accountId: number): MacConflictError {
+    const own = holder.accountId === accountId ? (holder.gatewayId ?? undefined) : undefined;
+    return new MacConflictError(mac, own, holder.status === 'pending' ? 'pending' : 'active');
+  }
+}
+
+/** importGateways: which row failed (0-based index into the writes), and why; nothing was written. */
+export class ImportRowError extends Error {
+  constructor(
+    readonly index: number,
+    readonly reason: Error,
+  ) {
+    super(reason.message);
   }
 }
 
@@ -195,9 +213,11 @@ export interface Repository {
   getGateway(accountId: number, id: number): Promise<GatewayWithCertificate | undefined>;
   listGatewayCertificates(gatewayId: number): Promise<CertificateRecord[]>;
 
-  // issuance (each one transaction)
+  // issuance (each one transaction). Every write that gives a device certificate the status active or
+  // pending enforces the MAC-ownership rule inside that transaction (MacConflictError): a MAC belongs
+  // to at most one account while any active or pending certificate exists for it.
   provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult>;
-  /** All rows or none. */
+  /** All rows or none; a refused row is an ImportRowError. */
   importGateways(writes: readonly ProvisionWrite[], audit: NewAuditEvent): Promise<ProvisionResult[]>;
   /**
    * New active certificate for the gateway; the previous active one (`superseded`) and any pending
@@ -229,8 +249,12 @@ export interface Repository {
     expect?: { status?: CertificateStatus; gatewayId?: number },
   ): Promise<CertificateRecord[]>;
   getCertificateBySerial(serialNumber: string): Promise<CertificateRecord | undefined>;
-  /** The MAC's active, unexpired device certificate in any account (a read; writes re-check). */
-  getActiveDeviceCertificate(mac: string, now: string): Promise<CertificateRecord | undefined>;
+  /**
+   * Who holds the MAC: its unexpired active (else pending) device certificate in any account. A read
+   * for an early refusal; every write that gives a MAC a live certificate re-checks the
+   * MAC-ownership rule in its own transaction.
+   */
+  getMacHolder(mac: string, now: string): Promise<CertificateRecord | undefined>;
   /** Active device certificates whose expiry is before `before` and that have no pending successor. */
   listExpiringDeviceCertificates(before: string): Promise<CertificateRecord[]>;
   /**

@@ -1,7 +1,8 @@
 /**
- * Crash-safe file replacement, the one helper for every file the server writes: a temp file in the
- * same folder, fsync, rename over the target, fsync the folder. A reader sees the old or the new
- * file, never a truncated one.
+ * Crash-safe file replacement, the one helper for every file the project writes (server, broker
+ * side and station): a temp file in the same folder, fsync, rename over the target, fsync the
+ * folder. A reader sees the old or the new file, never a truncated one. The mode applies from
+ * creation, so a secret is never briefly readable by others.
  *
  * Files another program reads (Mosquitto's crl.pem and acl.conf, after it dropped privileges to
  * the `mosquitto` user) are written with `keepExisting`: the replacement gets the old file's mode
@@ -16,12 +17,15 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** An existing file keeps its mode and owner (owner: when we are root, or already own it). */
   keepExisting?: boolean;
+  /** Create the parent folder (0700) when it is missing. */
+  createDir?: boolean;
 }
 
 /** `options` may be just the mode (always applied). */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
   const opts: AtomicWriteOptions = typeof options === 'number' ? { mode: options } : options;
   const dir = path.dirname(file);
+  if (opts.createDir) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const existing = opts.keepExisting ? await fs.stat(file).catch(() => undefined) : undefined;
   const mode = existing ? existing.mode & 0o7777 : (opts.mode ?? 0o600);
@@ -47,10 +51,31 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  const dh = await fs.open(dir, 'r');
+  await syncDir(dir);
+}
+
+/** Persists a rename. Windows cannot open a folder for fsync; there the rename is already durable enough. */
+async function syncDir(dir: string): Promise<void> {
+  let dh: fs.FileHandle;
+  try {
+    dh = await fs.open(dir, 'r');
+  } catch (err) {
+    if (process.platform === 'win32') return;
+    throw err;
+  }
   try {
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+/** Reads a file as UTF-8, or undefined when it does not exist. */
+export async function readFileIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }

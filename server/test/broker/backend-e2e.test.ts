@@ -201,8 +201,8 @@ describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => 
     } else {
       const caFile = path.join(cliDir.path, 'ca.crt');
       writeFileSync(caFile, b.server.caPem);
-      const r = await run(process.execPath, [TDS_PROVISION_CLI, '--api-url', b.server.apiUrl, '--token', b.server.tokens.operator, '--ca-file', caFile, '--json', 'renew-cert', '--gateway-id', String(dev.gateway_id), '--ask-device'], {
-        env: { TDS_PROVISION_CONFIG: path.join(cliDir.path, 'none.json') },
+      const r = await run(process.execPath, [TDS_PROVISION_CLI, '--api-url', b.server.apiUrl, '--ca-file', caFile, '--json', 'renew-cert', '--gateway-id', String(dev.gateway_id), '--ask-device'], {
+        env: { TDS_PROVISION_CONFIG: path.join(cliDir.path, 'none.json'), TDS_API_TOKEN: b.server.tokens.operator },
       });
       expect(r.code, r.output).toBe(0);
       ask = JSON.parse(r.stdout) as RenewRequestedResponse;

@@ -1,13 +1,16 @@
 import type Database from 'better-sqlite3';
+import { migrate as runMigrations, type Migration } from '@tds/server/sqlite-migrations';
 
 /**
- * Versioned schema of the station log. Each entry runs once, in order, inside a transaction;
- * `PRAGMA user_version` holds the number of applied migrations. Never edit a released entry:
- * append a new one.
+ * Versioned schema of the station log, applied by the project's one SQLite migration runner (the
+ * server's store uses the same). Never edit a released entry: append a new one. Logs written
+ * before the runner counted their migrations in `PRAGMA user_version`; the runner adopts that.
  */
-export const MIGRATIONS: readonly string[] = [
-  // 1: jobs, steps, log lines
-  `
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs, steps, log lines',
+    sql: `
   CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
     retry_of TEXT,
@@ -61,20 +64,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX job_lines_job ON job_lines(job_id, id);
   `,
+  },
 ];
 
+/** Brings the log's schema up to date; returns its version. Refuses a log written by a newer station. */
 export function migrate(db: Database.Database): number {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    throw new Error(
-      `station log schema version ${current} is newer than this station (${MIGRATIONS.length}); update the station software`,
-    );
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
-  return MIGRATIONS.length;
+  return runMigrations(db, MIGRATIONS, { database: 'the station log', program: 'station', upgrade: 'update the station software' });
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
-import { readFileIfExists, writeFileAtomic } from '../settings/atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
 
 /**
  * SSH host keys pinned on first use, per `host:port` (the station's own known_hosts, in its data
@@ -69,7 +69,7 @@ export class HostKeyStore {
   }
 
   private save(hosts: Record<string, PinnedHostKey>): Promise<void> {
-    return writeFileAtomic(this.file, JSON.stringify({ version: 1, hosts }, null, 2) + '\n', 0o600);
+    return writeFileAtomic(this.file, JSON.stringify({ version: 1, hosts }, null, 2) + '\n', { mode: 0o600, createDir: true });
   }
 
   /** Serialises read-modify-write cycles so two jobs never lose each other's pins. */

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
-import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
 
 /**
  * Where the station keeps its secrets (server token, Wi-Fi passwords, the bundled CA passphrase, the
@@ -85,7 +85,7 @@ export class FileSecretStore implements SecretStore {
     const prev = FileSecretStore.chains.get(key) ?? Promise.resolve();
     const next = prev.then(async () => {
       const all = await this.load();
-      if (change(all)) await writeFileAtomic(this.file, JSON.stringify({ version: 1, secrets: all }, null, 2), 0o600);
+      if (change(all)) await writeFileAtomic(this.file, JSON.stringify({ version: 1, secrets: all }, null, 2), { mode: 0o600, createDir: true });
     });
     FileSecretStore.chains.set(key, next.catch(() => undefined));
     return next;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ProfileSchema } from '../../shared/profile.js';
 import { LANGUAGES } from '../../shared/views.js';
-import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
 
 const ManualHostSchema = z.object({ id: z.string(), host: z.string(), port: z.number().int(), name: z.string().nullable() });
 
@@ -103,7 +103,7 @@ export class SettingsStore {
       const draft = structuredClone(await this.load());
       change(draft);
       const valid = PersistedSettingsSchema.parse(draft);
-      await writeFileAtomic(this.file, JSON.stringify(valid, null, 2) + '\n', 0o600);
+      await writeFileAtomic(this.file, JSON.stringify(valid, null, 2) + '\n', { mode: 0o600, createDir: true });
       this.current = valid;
       return valid;
     });

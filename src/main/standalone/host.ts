@@ -130,7 +130,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
       const made = await step('token', () => createApiToken(server.repo, { accountId: account.id, role: 'operator', label: `station ${stationId}` }, 'station'));
       await options.secrets.set(SECRET.bundledToken, made.token);
       token = made.token;
-      const monitor = await step('monitor', () => server.service.issueServiceIdentity({ kind: 'station', name: stationId }, 'station'));
+      const monitor = await step('monitor', () => server.service.identities.issueServiceIdentity({ kind: 'station', name: stationId }, 'station'));
       if (!monitor.privateKeyPem) throw new StationError('INTERNAL', 'the server made no key for the monitor identity');
       return {
         accountId: account.id,

@@ -45,7 +45,7 @@ export const identityCommand: CommandModule = {
         const id = await issueServiceIdentity(ctx.service, kind, name.name, 'cli');
         const dir = path.resolve(opts.out ?? identityDir(dataDir, cn));
         const files = await writeIdentity(dir, id);
-        for (const serial of previous) await ctx.service.revokeBySerial(serial, 'superseded', 'cli');
+        for (const serial of previous) await ctx.service.revocation.revokeBySerial(serial, 'superseded', 'cli');
         const published = await ctx.publishToBroker();
         output(
           opts.json,
@@ -103,7 +103,7 @@ export const identityCommand: CommandModule = {
       try {
         const serials = ctx.store.activeServiceSerials(opts.cn);
         if (serials.length === 0) throw new CliError(`${opts.cn} has no active certificate`);
-        for (const serial of serials) await ctx.service.revokeBySerial(serial, opts.reason, 'cli');
+        for (const serial of serials) await ctx.service.revocation.revokeBySerial(serial, opts.reason, 'cli');
         const published = await ctx.publishToBroker();
         output(opts.json, { cn: opts.cn, revoked: serials, broker_updated: published !== undefined }, [
           `${opts.cn}: revoked ${serials.join(', ')}`,

@@ -1,6 +1,7 @@
 /** `tds-server init`: data folder, database, CA (new or imported), first CRL. */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { KEY_TYPES, type KeyType } from '../../contract/api.js';
 import { initServerData } from '../../config/init.js';
 import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../common.js';
 import type { CommandModule } from './types.js';
@@ -9,7 +10,7 @@ interface InitOpts {
   data?: string;
   json?: boolean;
   passphraseFile?: string;
-  keyType: 'ec' | 'rsa';
+  keyType: KeyType;
   subject?: string;
   importCert?: string;
   importKey?: string;
@@ -19,7 +20,7 @@ interface InitOpts {
   mqttPort?: number;
   certValidityDays?: number;
   crlDays?: number;
-  deviceKeyType?: 'ec' | 'rsa';
+  deviceKeyType?: KeyType;
   durability?: 'normal' | 'full';
 }
 
@@ -38,7 +39,7 @@ export const initCommand: CommandModule = {
     addJsonOption(cmd);
     addPassphraseOption(cmd);
     cmd
-      .addOption(new Option('--key-type <type>', 'CA key type').choices(['ec', 'rsa']).default('ec'))
+      .addOption(new Option('--key-type <type>', 'CA key type').choices(KEY_TYPES).default('ec'))
       .option('--subject <dn>', 'CA subject, e.g. "C=BR, O=TDS IoT, CN=TDS IoT Device CA"')
       .option('--import-cert <file>', 'use this existing CA certificate (PEM) instead of making one')
       .option('--import-key <file>', 'private key of the imported CA (PEM, PKCS#8/SEC1/PKCS#1, encrypted or not)')
@@ -48,7 +49,7 @@ export const initCommand: CommandModule = {
       .option('--mqtt-port <port>', 'MQTT TLS port reported to devices (default 8883)', parsePositiveInt('--mqtt-port'))
       .option('--cert-validity-days <days>', 'device certificate lifetime (default 3652 = 10 years)', parsePositiveInt('--cert-validity-days'))
       .option('--crl-days <days>', 'CRL nextUpdate distance (default 7)', parsePositiveInt('--crl-days'))
-      .addOption(new Option('--device-key-type <type>', 'key type when the server makes device keys').choices(['ec', 'rsa']))
+      .addOption(new Option('--device-key-type <type>', 'key type when the server makes device keys').choices(KEY_TYPES))
       .addOption(new Option('--durability <mode>', 'SQLite durability: normal (process crashes) or full (also power loss)').choices(['normal', 'full']))
       .action(async (opts: InitOpts) => {
         const dataDir = dataDirFrom(opts);

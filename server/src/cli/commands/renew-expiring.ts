@@ -17,7 +17,7 @@ export const renewExpiringCommand: CommandModule = {
       const within = parseDuration(opts.within);
       const ctx = await openSigning(dataDirFrom(opts), await resolvePassphrase(opts));
       try {
-        const { renewed } = await ctx.service.renewExpiring(within, 'cli', opts.dryRun ?? false);
+        const { renewed } = await ctx.service.renewals.renewExpiring(within, 'cli', opts.dryRun ?? false);
         output(
           opts.json,
           { dry_run: opts.dryRun ?? false, count: renewed.length, renewed: renewed.map((r) => ({ mac_address: r.mac, old_serial: r.oldSerial, old_expires_at: r.oldExpiresAt, new_serial: r.newSerial })) },

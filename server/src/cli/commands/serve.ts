@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { isLoopback, startServer, type StartServerOptions } from '../../api/start.js';
 import { stderrLogger } from '../../util/logger.js';
 import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../common.js';
-import { serveExtensions, type StartedExtension } from '../serve-extensions.js';
+import type { StartedExtension } from '../../api/serve-extension.js';
+import { serveExtensions } from '../serve-extensions.js';
 import type { CommandModule } from './types.js';
 
 interface ServeOpts {

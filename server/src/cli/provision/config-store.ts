@@ -1,7 +1,8 @@
 /**
  * tds-provision's saved settings: API URL, token and an optional pinned CA file, in
  * $TDS_PROVISION_CONFIG or $XDG_CONFIG_HOME/tds-provision/config.json (0600, folder 0700).
- * Environment ($TDS_API_URL, $TDS_API_TOKEN, $TDS_CA_FILE) and command-line options win.
+ * Environment ($TDS_API_URL, $TDS_API_TOKEN, $TDS_CA_FILE) and command-line options win; the token is
+ * never a command-line value (provision/token-source.ts).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -52,8 +53,8 @@ export function resolveConnection(overrides: { apiUrl?: string; token?: string; 
   const apiUrl = overrides.apiUrl ?? env('TDS_API_URL') ?? saved.api_url;
   const token = overrides.token ?? env('TDS_API_TOKEN') ?? saved.token;
   const caFile = overrides.caFile ?? env('TDS_CA_FILE') ?? saved.ca_file;
-  if (!apiUrl) throw new CliError('no API URL: run "tds-provision config --api-url https://host/api/v1 --token TOKEN" (or set TDS_API_URL)');
-  if (!token) throw new CliError('no API token: run "tds-provision config --token TOKEN" (or set TDS_API_TOKEN)');
+  if (!apiUrl) throw new CliError('no API URL: run "tds-provision config --api-url https://host/api/v1" (or set TDS_API_URL)');
+  if (!token) throw new CliError('no API token: run "tds-provision config --token-file FILE" (or --token-stdin, or set TDS_API_TOKEN)');
   let caPem: string | undefined;
   if (caFile) {
     try {

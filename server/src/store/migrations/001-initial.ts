@@ -1,4 +1,4 @@
-import type { Migration } from './types.js';
+import type { Migration } from '../sqlite/migrate.js';
 
 export const migration: Migration = {
   version: 1,

@@ -1,4 +1,4 @@
-import type { Migration } from './types.js';
+import type { Migration } from '../sqlite/migrate.js';
 
 /**
  * Telemetry readings from the server's MQTT client (issue 3). Presence lives in the gateways

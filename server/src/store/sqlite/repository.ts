@@ -1,14 +1,17 @@
 /**
- * The embedded store: better-sqlite3 with WAL, foreign keys, secure_delete (destroyed keys are
- * zeroed on disk, not just unlinked from the b-tree), versioned migrations, and one IMMEDIATE
- * transaction per write method.
+ * The embedded store: the `Repository` contract on better-sqlite3 with WAL, foreign keys,
+ * secure_delete (destroyed keys are zeroed on disk, not just unlinked from the b-tree) and versioned
+ * migrations (`migrate.ts`). Every write method is one atomic unit of the group-commit engine
+ * (`group-commit.ts`); rows become records in `rows.ts`; fixed SQL is in `statements.ts`; the
+ * MAC-ownership rule is `mac-ownership.ts`. Longer than most files because it is the whole contract,
+ * one short method per operation; everything that is not one of those methods lives in the files above.
  */
 import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Role } from '../contract/api.js';
-import { migrations as defaultMigrations, type Migration } from './migrations/index.js';
+import type { Role } from '../../contract/api.js';
+import { migrations as defaultMigrations } from '../migrations/index.js';
 import {
-  MacConflictError,
+  ImportRowError,
   NotFoundError,
   StateError,
   type AccountRecord,
@@ -18,7 +21,6 @@ import {
   type CertificateStatus,
   type CrlRecord,
   type GatewayQuery,
-  type GatewayRecord,
   type GatewayWithCertificate,
   type NewAuditEvent,
   type NewCertificate,
@@ -29,114 +31,13 @@ import {
   type RevokedEntry,
   type SealedKey,
   type TokenRecord,
-} from './repository.js';
+} from '../repository.js';
+import { GroupCommit } from './group-commit.js';
+import { MacOwnership } from './mac-ownership.js';
+import { migrate, type Migration } from './migrate.js';
+import { CERT_COLUMNS, likeEscape, str, toAccount, toAudit, toCertificate, toGateway, toToken, withCertificate, type Row } from './rows.js';
+import { prepareStatements, type Statements } from './statements.js';
 
-/** Which row of an import failed, and why. */
-export class ImportRowError extends Error {
-  constructor(
-    readonly index: number,
-    readonly reason: Error,
-  ) {
-    super(reason.message);
-  }
-}
-
-type Row = Record<string, unknown>;
-
-const str = (v: unknown): string => v as string;
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
-
-function toAccount(r: Row): AccountRecord {
-  return { id: r.id as number, name: str(r.name), isActive: r.is_active === 1, createdAt: str(r.created_at) };
-}
-
-function toToken(r: Row): TokenRecord {
-  return {
-    id: r.id as number,
-    accountId: r.account_id as number,
-    role: r.role as Role,
-    label: strOrNull(r.label),
-    createdAt: str(r.created_at),
-    revokedAt: strOrNull(r.revoked_at),
-  };
-}
-
-function toGateway(r: Row): GatewayRecord {
-  return {
-    id: r.id as number,
-    accountId: r.account_id as number,
-    codigo: str(r.codigo),
-    mac: str(r.mac),
-    nome: str(r.nome),
-    qteMaxDispositivos: r.qte_max_dispositivos as number,
-    isOnline: r.is_online === 1,
-    lastSeen: strOrNull(r.last_seen),
-    firmwareVersion: strOrNull(r.firmware_version),
-    createdAt: str(r.created_at),
-    updatedAt: str(r.updated_at),
-  };
-}
-
-const CERT_COLUMNS = [
-  'id',
-  'kind',
-  'serial_number',
-  'subject_cn',
-  'account_id',
-  'gateway_id',
-  'status',
-  'certificate_pem',
-  'key_origin',
-  'key_type',
-  'issued_at',
-  'expires_at',
-  'revoked_at',
-  'revoke_reason',
-  'revoke_note',
-  'replaces_id',
-];
-
-function toCertificate(r: Row, prefix = ''): CertificateRecord {
-  const g = (c: string): unknown => r[prefix + c];
-  return {
-    id: g('id') as number,
-    kind: g('kind') as CertificateRecord['kind'],
-    serialNumber: str(g('serial_number')),
-    subjectCn: str(g('subject_cn')),
-    accountId: (g('account_id') as number | null) ?? null,
-    gatewayId: (g('gateway_id') as number | null) ?? null,
-    status: g('status') as CertificateRecord['status'],
-    certificatePem: str(g('certificate_pem')),
-    keyOrigin: g('key_origin') as CertificateRecord['keyOrigin'],
-    keyType: str(g('key_type')),
-    issuedAt: str(g('issued_at')),
-    expiresAt: str(g('expires_at')),
-    revokedAt: strOrNull(g('revoked_at')),
-    revokeReason: strOrNull(g('revoke_reason')),
-    revokeNote: strOrNull(g('revoke_note')),
-    replacesId: (g('replaces_id') as number | null) ?? null,
-  };
-}
-
-function withCertificate(r: Row): GatewayWithCertificate {
-  return { ...toGateway(r), activeCertificate: r.c_id === null || r.c_id === undefined ? null : toCertificate(r, 'c_') };
-}
-
-function toAudit(r: Row): AuditRecord {
-  return {
-    id: r.id as number,
-    at: str(r.at),
-    accountId: (r.account_id as number | null) ?? null,
-    actor: str(r.actor),
-    action: str(r.action),
-    object: strOrNull(r.object),
-    sourceIp: strOrNull(r.source_ip),
-    result: r.result as AuditRecord['result'],
-    detail: strOrNull(r.detail),
-  };
-}
-
-const likeEscape = (s: string): string => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export interface SqliteOptions {
@@ -148,7 +49,9 @@ export interface SqliteOptions {
 
 export class SqliteRepository implements Repository {
   readonly db: Database.Database;
-  private readonly s: ReturnType<SqliteRepository['prepare']>;
+  private readonly s: Statements;
+  private readonly commits: GroupCommit;
+  private readonly ownership: MacOwnership;
 
   constructor(file: string, options: SqliteOptions = {}) {
     const isNew = file !== ':memory:' && !existsSync(file);
@@ -162,144 +65,17 @@ export class SqliteRepository implements Repository {
     }
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('secure_delete = ON');
-    if (!options.readonly) migrate(this.db, options.migrations ?? defaultMigrations);
-    this.s = this.prepare();
+    if (!options.readonly) {
+      migrate(this.db, options.migrations ?? defaultMigrations, { database: 'the database', program: 'tds-server', upgrade: 'upgrade tds-server' });
+    }
+    this.s = prepareStatements(this.db);
+    this.commits = new GroupCommit(this.db);
+    this.ownership = new MacOwnership(this.db);
   }
 
-  private prepare() {
-    const db = this.db;
-    const certCols = (alias: string, prefix: string): string => CERT_COLUMNS.map((c) => `${alias}.${c} AS ${prefix}${c}`).join(', ');
-    const gatewayWithCert = `SELECT g.*, ${certCols('c', 'c_')} FROM gateways g
-      LEFT JOIN certificates c ON c.gateway_id = g.id AND c.status = 'active'`;
-    return {
-      begin: db.prepare('BEGIN IMMEDIATE'),
-      commit: db.prepare('COMMIT'),
-      savepoint: db.prepare('SAVEPOINT w'),
-      release: db.prepare('RELEASE w'),
-      rollbackTo: db.prepare('ROLLBACK TO w'),
-      insertAudit: db.prepare(
-        `INSERT INTO audit_events (at, account_id, actor, action, object, source_ip, result, detail)
-         VALUES (@at, @accountId, @actor, @action, @object, @sourceIp, @result, @detail)`,
-      ),
-      insertAccount: db.prepare('INSERT INTO accounts (name, created_at) VALUES (?, ?) RETURNING *'),
-      getAccount: db.prepare('SELECT * FROM accounts WHERE id = ?'),
-      listAccounts: db.prepare('SELECT * FROM accounts ORDER BY id'),
-      insertToken: db.prepare(
-        'INSERT INTO api_tokens (account_id, role, token_hash, label, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *',
-      ),
-      revokeToken: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *'),
-      getToken: db.prepare('SELECT * FROM api_tokens WHERE id = ?'),
-      findToken: db.prepare(
-        'SELECT t.*, a.is_active AS account_active FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?',
-      ),
-      listTokens: db.prepare('SELECT * FROM api_tokens WHERE account_id = ? ORDER BY id'),
-      getGateway: db.prepare(`${gatewayWithCert} WHERE g.account_id = ? AND g.id = ?`),
-      getGatewayByMac: db.prepare('SELECT * FROM gateways WHERE account_id = ? AND mac = ?'),
-      insertGateway: db.prepare(
-        `INSERT INTO gateways (account_id, codigo, mac, nome, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
-      ),
-      updateGateway: db.prepare('UPDATE gateways SET codigo = ?, nome = ?, updated_at = ? WHERE id = ? RETURNING *'),
-      gatewayCertificates: db.prepare('SELECT * FROM certificates WHERE gateway_id = ? ORDER BY id DESC'),
-      // Two statements so each can use its partial unique index.
-      expireStaleActive: db.prepare(
-        `UPDATE certificates SET status = 'expired' WHERE kind = 'device' AND status = 'active' AND subject_cn = ? AND expires_at <= ?`,
-      ),
-      expireStalePending: db.prepare(
-        `UPDATE certificates SET status = 'expired' WHERE kind = 'device' AND status = 'pending' AND subject_cn = ? AND expires_at <= ?`,
-      ),
-      activeByMac: db.prepare(`SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = ? AND status = 'active'`),
-      pendingByMac: db.prepare(`SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = ? AND status = 'pending'`),
-      pendingSuccessors: db.prepare(`SELECT * FROM certificates WHERE replaces_id = ? AND status = 'pending'`),
-      insertCertificate: db.prepare(
-        `INSERT INTO certificates (kind, serial_number, subject_cn, account_id, gateway_id, status, certificate_pem, key_origin, key_type, issued_at, expires_at, replaces_id)
-         VALUES (@kind, @serialNumber, @subjectCn, @accountId, @gatewayId, @status, @certificatePem, @keyOrigin, @keyType, @issuedAt, @expiresAt, @replacesId)
-         RETURNING *`,
-      ),
-      revokeCertificate: db.prepare(
-        `UPDATE certificates SET status = 'revoked', revoked_at = ?, revoke_reason = ?, revoke_note = ? WHERE id = ? RETURNING *`,
-      ),
-      liveOfGateway: db.prepare(`SELECT * FROM certificates WHERE gateway_id = ? AND status IN ('active', 'pending') ORDER BY id`),
-      certBySerial: db.prepare('SELECT * FROM certificates WHERE serial_number = ?'),
-      certById: db.prepare('SELECT * FROM certificates WHERE id = ?'),
-      activateCertificate: db.prepare(`UPDATE certificates SET status = 'active' WHERE id = ? RETURNING *`),
-      expiring: db.prepare(
-        `SELECT c.* FROM certificates c WHERE c.kind = 'device' AND c.status = 'active' AND c.expires_at < ?
-           AND NOT EXISTS (SELECT 1 FROM certificates p WHERE p.replaces_id = c.id AND p.status = 'pending')
-         ORDER BY c.expires_at`,
-      ),
-      insertPendingKey: db.prepare('INSERT INTO pending_keys (certificate_id, sealed, created_at, expires_at) VALUES (?, ?, ?, ?)'),
-      getPendingKey: db.prepare('SELECT sealed, expires_at FROM pending_keys WHERE certificate_id = ?'),
-      deletePendingKey: db.prepare('DELETE FROM pending_keys WHERE certificate_id = ?'),
-      auditExpiredKeys: db.prepare(
-        `INSERT INTO audit_events (at, account_id, actor, action, object, source_ip, result, detail)
-         SELECT ?, c.account_id, 'server', 'device_key.destroyed', 'certificate:' || c.serial_number, NULL, 'ok', 'server-made key not downloaded in time'
-         FROM pending_keys k JOIN certificates c ON c.id = k.certificate_id WHERE k.expires_at <= ?`,
-      ),
-      deleteExpiredKeys: db.prepare('DELETE FROM pending_keys WHERE expires_at <= ?'),
-      listRevoked: db.prepare(
-        `SELECT serial_number, revoked_at, revoke_reason FROM certificates WHERE status = 'revoked' ORDER BY revoked_at, id`,
-      ),
-      reserveCrl: db.prepare('UPDATE crl_state SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number'),
-      saveCrl: db.prepare(
-        `UPDATE crl_state SET crl_number = ?, this_update = ?, next_update = ?, crl_pem = ?
-         WHERE id = 1 AND (crl_number IS NULL OR crl_number < ?)`,
-      ),
-      getCrl: db.prepare('SELECT crl_number, this_update, next_update, crl_pem FROM crl_state WHERE id = 1'),
-    };
-  }
-
-  // Group commit: writes that arrive in the same event-loop turn share one IMMEDIATE transaction,
-  // each inside its own SAVEPOINT, so every write is still atomic on its own (a failing one rolls
-  // back alone) while the commit cost (WAL append, fsync with durability "full") is paid once per
-  // batch. Callers are answered only after COMMIT, so an acknowledged write is durable.
-  private readonly queue: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
-  private flushScheduled = false;
-  private static readonly MAX_BATCH = 256;
-
+  /** One write: its own savepoint inside the next group commit (see group-commit.ts). */
   private write<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.queue.splice(0, SqliteRepository.MAX_BATCH);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-    if (batch.length === 0) return;
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      this.s.begin.run();
-      for (const job of batch) {
-        this.s.savepoint.run();
-        try {
-          const value = job.fn();
-          this.s.release.run();
-          outcomes.push({ ok: true, value });
-        } catch (error) {
-          this.s.rollbackTo.run();
-          this.s.release.run();
-          outcomes.push({ ok: false, error });
-        }
-      }
-      this.s.commit.run();
-    } catch (error) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      for (const job of batch) job.reject(error);
-      return;
-    }
-    batch.forEach((job, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) job.resolve(o.value);
-      else job.reject(o.error);
-    });
+    return this.commits.run(fn);
   }
 
   private expireStale(mac: string, now: string): void {
@@ -404,18 +180,9 @@ export class SqliteRepository implements Repository {
 
   // ---------------------------------------------------------------------------- issuance
 
-  /** Inside a transaction: the MAC must be free, then the gateway is created or reused. */
+  /** Inside a transaction: the MAC must be free (no active or pending certificate anywhere), then the gateway is created or reused. */
   private provisionOne(w: ProvisionWrite, now: string): ProvisionResult {
-    this.expireStale(w.mac, now);
-    const active = this.s.activeByMac.get(w.mac) as Row | undefined;
-    if (active) {
-      throw new MacConflictError(w.mac, active.account_id === w.accountId ? (active.gateway_id as number) : undefined);
-    }
-    // A pending successor (its predecessor expired meanwhile) would become active on confirmation.
-    const pending = this.s.pendingByMac.get(w.mac) as Row | undefined;
-    if (pending) {
-      throw new MacConflictError(w.mac, pending.account_id === w.accountId ? (pending.gateway_id as number) : undefined, 'pending');
-    }
+    this.ownership.claim(w.mac, { accountId: w.accountId }, now);
     const existing = this.s.getGatewayByMac.get(w.accountId, w.mac) as Row | undefined;
     const gateway = existing
       ? toGateway(this.s.updateGateway.get(w.codigo, w.nome, now, existing.id) as Row)
@@ -429,12 +196,12 @@ export class SqliteRepository implements Repository {
     c: NewCertificate,
     extra: { accountId: number | null; gatewayId: number | null; status: 'active' | 'pending'; replacesId: number | null },
   ): CertificateRecord {
-    return toCertificate(this.s.insertCertificate.get({ ...c, ...extra }) as Row);
+    return toCertificate(MacOwnership.guard(c.subjectCn, () => this.s.insertCertificate.get({ ...c, ...extra }) as Row));
   }
 
   async provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult> {
     return this.write(() => {
-      const result = this.provisionOne(write, nowIso());
+      const result = this.provisionOne(write, write.at ?? nowIso());
       this.audit({ ...audit, object: `gateway:${result.gateway.id}` });
       return result;
     });
@@ -445,7 +212,7 @@ export class SqliteRepository implements Repository {
       const now = nowIso();
       const results = writes.map((w, index) => {
         try {
-          return this.provisionOne(w, now);
+          return this.provisionOne(w, w.at ?? now);
         } catch (err) {
           throw new ImportRowError(index, err as Error);
         }
@@ -464,10 +231,7 @@ export class SqliteRepository implements Repository {
       if (!gw) throw new NotFoundError(`gateway ${input.gatewayId} not found`);
       const mac = str(gw.mac);
       this.expireStale(mac, input.at);
-      const active = this.s.activeByMac.get(mac) as Row | undefined;
-      if (active && active.gateway_id !== input.gatewayId) {
-        throw new MacConflictError(mac, active.account_id === input.accountId ? (active.gateway_id as number) : undefined);
-      }
+      this.ownership.claim(mac, { accountId: input.accountId, gatewayId: input.gatewayId }, input.at);
       let superseded: CertificateRecord | null = null;
       const revoked: CertificateRecord[] = [];
       // The active certificate and any unconfirmed successor: a plain renew replaces both.
@@ -547,9 +311,11 @@ export class SqliteRepository implements Repository {
     return r ? toCertificate(r) : undefined;
   }
 
-  async getActiveDeviceCertificate(mac: string, now: string): Promise<CertificateRecord | undefined> {
-    const r = this.s.activeByMac.get(mac) as Row | undefined;
-    return r && str(r.expires_at) > now ? toCertificate(r) : undefined;
+  async getMacHolder(mac: string, now: string): Promise<CertificateRecord | undefined> {
+    for (const r of [this.s.activeByMac.get(mac), this.s.pendingByMac.get(mac)] as (Row | undefined)[]) {
+      if (r && str(r.expires_at) > now) return toCertificate(r);
+    }
+    return undefined;
   }
 
   async listExpiringDeviceCertificates(before: string): Promise<CertificateRecord[]> {
@@ -568,11 +334,11 @@ export class SqliteRepository implements Repository {
       if (!prev || prev.status !== 'active') throw new StateError(`certificate ${predecessorId} is not active`);
       // An expired predecessor may still be renewed (renew-expiring); an expired earlier successor is just dropped.
       this.s.expireStalePending.run(prev.subject_cn, at);
+      this.ownership.claim(str(prev.subject_cn), { accountId: prev.account_id as number, gatewayId: prev.gateway_id as number }, at);
       let replaced: CertificateRecord | null = null;
       const earlier = this.s.pendingByMac.get(prev.subject_cn) as Row | undefined;
       if (earlier) {
         if (!options.replacePending) throw new StateError(`certificate ${str(earlier.serial_number)} is already waiting for confirmation`);
-        if (earlier.gateway_id !== prev.gateway_id) throw new MacConflictError(str(prev.subject_cn), undefined, 'pending');
         this.s.deletePendingKey.run(earlier.id);
         replaced = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'replaced by a newer pending renewal', earlier.id) as Row);
       }
@@ -610,14 +376,14 @@ export class SqliteRepository implements Repository {
       const predecessor = pending.replaces_id === null ? undefined : (this.s.certById.get(pending.replaces_id) as Row | undefined);
       // Defence in depth: revoking a predecessor revokes its pending successor too.
       if (predecessor?.status === 'revoked') throw new StateError(`certificate ${serialNumber} cannot be activated: the certificate it renews was revoked`);
+      this.ownership.claim(str(pending.subject_cn), { accountId: pending.account_id as number, gatewayId: pending.gateway_id as number }, at);
       const active = this.s.activeByMac.get(pending.subject_cn) as Row | undefined;
       let superseded: CertificateRecord | null = null;
       if (active) {
-        if (active.gateway_id !== pending.gateway_id) throw new MacConflictError(str(pending.subject_cn), undefined);
         superseded = toCertificate(this.s.revokeCertificate.get(at, 'superseded', 'successor confirmed', active.id) as Row);
         this.s.deletePendingKey.run(active.id);
       }
-      const activated = toCertificate(this.s.activateCertificate.get(pending.id) as Row);
+      const activated = toCertificate(MacOwnership.guard(str(pending.subject_cn), () => this.s.activateCertificate.get(pending.id) as Row));
       this.audit({ ...audit, accountId: activated.accountId, object: `certificate:${serialNumber}` });
       return { activated, superseded };
     });
@@ -703,28 +469,7 @@ export class SqliteRepository implements Repository {
   }
 
   async close(): Promise<void> {
-    if (this.queue.length > 0 && this.db.open) this.flush();
+    this.commits.drain();
     if (this.db.open) this.db.close();
-  }
-}
-
-/** Applies pending migrations in order, each in its own transaction; refuses a newer schema. */
-export function migrate(db: Database.Database, list: readonly Migration[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  for (let i = 1; i < list.length; i++) {
-    if (list[i]!.version <= list[i - 1]!.version) throw new Error(`migration ${list[i]!.version} is out of order`);
-  }
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-  const newest = Math.max(0, ...applied);
-  const known = list.length > 0 ? list[list.length - 1]!.version : 0;
-  if (newest > known) {
-    throw new Error(`the database schema (version ${newest}) is newer than this tds-server (knows up to ${known}); upgrade tds-server`);
-  }
-  for (const m of list) {
-    if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, nowIso());
-    }).immediate();
   }
 }
