@@ -8,7 +8,9 @@ import type { CrlPublisher } from '../service/crl-publisher.js';
 import type { IssuanceService } from '../service/issuance.js';
 import type { MqttStore } from '../mqtt/store.js';
 import { saveBrokerConfig, type BrokerConfig } from './broker-config.js';
+import { cutoffStore } from './cutoff-list.js';
 import { writeBrokerKit, type KitResult } from './kit.js';
+import { DEFAULT_DYNSEC_STATE, defaultDynsecPlugin } from './mosquitto-conf.js';
 import type { BrokerStateSource } from './publisher.js';
 import type { ReloadTarget } from './reloader.js';
 
@@ -32,15 +34,25 @@ export interface BrokerKitOptions {
   /** Folder the server keeps crl.pem and acl.conf current in (on this host). */
   publishDir?: string;
   reload?: ReloadTarget;
+  /** The dynamic-security plugin for live-session cut-off; null = none. Default: Debian's path and state file. */
+  dynsec?: { plugin: string; stateFile: string } | null;
   actor?: string;
 }
 
-/** The CA + store as the broker publisher sees them. */
-export function storeBrokerState(deps: Pick<BrokerKitDeps, 'issuance' | 'crl' | 'store'>): BrokerStateSource {
+/**
+ * The CA + store as the broker publisher sees them. `crl`: where the CRL comes from — the CLI
+ * re-signs a stale one (`ensureFresh`); the running server passes the latest stored CRL, because its
+ * publications run inside the announcement of a new CRL and must not sign another one.
+ */
+export function storeBrokerState(
+  deps: Pick<BrokerKitDeps, 'issuance' | 'crl' | 'store'>,
+  crl: () => Promise<string> = async () => (await deps.crl.ensureFresh()).pem,
+): BrokerStateSource {
   return {
     caPem: () => deps.issuance.caPem,
-    crlPem: async () => (await deps.crl.ensureFresh()).pem,
+    crlPem: crl,
     aclInput: () => ({ services: deps.store.serviceIdentities(), quarantined: deps.store.quarantinedIdentities() }),
+    commonNamesOf: (serials) => deps.store.commonNamesOfSerials(serials),
   };
 }
 
@@ -53,9 +65,15 @@ export async function buildBrokerKit(deps: BrokerKitDeps, o: BrokerKitOptions): 
   const outDir = path.resolve(o.outDir);
   const installDir = o.installDir ? path.resolve(o.installDir) : '/etc/mosquitto/tds';
   const names = splitNames([o.host, ...(o.altNames ?? [])]);
+  const publishDir = o.publishDir ? path.resolve(o.publishDir) : null;
+  const reload = o.reload ?? { kind: 'none' };
   const cert = await deps.issuance.issueBrokerIdentity({ hostnames: names.hostnames, ips: names.ips }, o.actor ?? 'cli');
   if (!cert.privateKeyPem) throw new Error('no key was generated for the broker certificate');
+  const pair = { certPem: cert.pem, keyPem: cert.privateKeyPem, serial: cert.serialNumber };
   const state = storeBrokerState(deps);
+  const dynsec = o.dynsec === undefined ? { plugin: defaultDynsecPlugin(), stateFile: DEFAULT_DYNSEC_STATE } : o.dynsec;
+  const cutoffs = await cutoffStore(deps.dataDir).load();
+  const acl = await state.aclInput();
   const result = await writeBrokerKit({
     outDir,
     installDir,
@@ -63,18 +81,20 @@ export async function buildBrokerKit(deps: BrokerKitDeps, o: BrokerKitOptions): 
     port: o.port,
     bindAddress: o.bindAddress,
     caPem: deps.issuance.caPem,
-    brokerCertPem: cert.pem,
-    brokerKeyPem: cert.privateKeyPem,
+    brokerCertPem: pair.certPem,
+    brokerKeyPem: pair.keyPem,
     crlPem: await state.crlPem(),
-    acl: await state.aclInput(),
+    // Identities whose live sessions the server still has to cut stay denied.
+    acl: { ...acl, quarantined: [...new Set([...(acl.quarantined ?? []), ...cutoffs])] },
+    ...(dynsec ? { sessionControl: dynsec } : {}),
   });
   const config: BrokerConfig = {
     host: o.host,
     port: o.port,
     installDir,
-    publishDir: o.publishDir ? path.resolve(o.publishDir) : null,
-    reload: o.reload ?? { kind: 'none' },
-    brokerCertificateSerial: cert.serialNumber,
+    publishDir,
+    reload,
+    brokerCertificateSerial: pair.serial,
     builtAt: new Date().toISOString(),
   };
   await saveBrokerConfig(deps.dataDir, config);

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../../cli/common.js';
 import type { CommandModule } from '../../cli/commands/types.js';
 import { buildBrokerKit } from '../kit-builder.js';
+import { DEFAULT_DYNSEC_STATE, defaultDynsecPlugin } from '../mosquitto-conf.js';
 import { openBrokerCli } from './cli-context.js';
 import { formatReloadTarget, parseReloadTarget } from '../reloader.js';
 
@@ -19,6 +20,8 @@ interface KitOpts {
   bind?: string;
   publishDir?: string;
   reload: string;
+  dynsecPlugin?: string;
+  dynsecState?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -35,7 +38,9 @@ export const brokerKitCommand: CommandModule = {
       .option('--install-dir <dir>', 'where the files will live on the broker host (default /etc/mosquitto/tds)')
       .option('--bind <address>', 'address the listener binds (default: all)')
       .option('--publish-dir <dir>', 'broker folder on THIS host that the server keeps current (crl.pem, acl.conf) on every revocation')
-      .option('--reload <how>', 'after publishing: none | pid:<pid> | pidfile:<file> | command:<program args>', 'none');
+      .option('--reload <how>', 'after publishing: none | pid:<pid> | pidfile:<file> | command:<program args>', 'none')
+      .option('--dynsec-plugin <path>', `Mosquitto's dynamic-security plugin, loaded so the server can disconnect live sessions of revoked certificates, or "none" (default ${defaultDynsecPlugin()})`)
+      .option('--dynsec-state <file>', `the plugin's state file on the broker host, in a folder the mosquitto user can write (default ${DEFAULT_DYNSEC_STATE})`);
     addDataOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
@@ -61,6 +66,10 @@ export const brokerKitCommand: CommandModule = {
             ...(opts.bind ? { bindAddress: opts.bind } : {}),
             ...(opts.publishDir ? { publishDir: opts.publishDir } : {}),
             reload,
+            dynsec:
+              opts.dynsecPlugin === 'none'
+                ? null
+                : { plugin: opts.dynsecPlugin ?? defaultDynsecPlugin(), stateFile: opts.dynsecState ?? DEFAULT_DYNSEC_STATE },
             actor: 'cli',
           },
         ).catch((err: unknown) => {

@@ -2,6 +2,7 @@
 import { openSigning, type SigningContext } from '../../cli/common.js';
 import { MqttStore } from '../../mqtt/store.js';
 import { loadBrokerConfig, type BrokerConfig } from '../broker-config.js';
+import { cutoffStore } from '../cutoff-list.js';
 import { storeBrokerState } from '../kit-builder.js';
 import { BrokerPublisher, type PublishResult } from '../publisher.js';
 
@@ -22,11 +23,14 @@ export async function openBrokerCli(dataDir: string, passphrase: string): Promis
       store,
       kit,
       async publishToBroker() {
-        if (!kit?.publishDir) return undefined;
+        const config = kit;
+        if (!config?.publishDir) return undefined;
         const publisher = new BrokerPublisher({
           state: storeBrokerState({ issuance: ctx.service, crl: ctx.crl, store }),
-          dir: kit.publishDir,
-          reload: kit.reload,
+          dir: config.publishDir,
+          reload: config.reload,
+          // No live-session control here: identities the server has still to cut stay denied.
+          cutoffs: cutoffStore(dataDir),
         });
         return publisher.publish();
       },
