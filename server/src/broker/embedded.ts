@@ -1,5 +1,5 @@
 /**
- * Embedded MQTT broker for standalone use (DESIGN.md §5): aedes over Node `tls` with the same identity,
+ * Embedded MQTT broker for standalone use (see docs/broker.md): aedes over Node `tls` with the same identity,
  * CRL and topic rules as the Mosquitto kit.
  * - mTLS: every client presents a certificate from the CA; the CRL is enforced by OpenSSL.
  * - identity = certificate CN; the client id is rewritten to the CN (as Mosquitto's

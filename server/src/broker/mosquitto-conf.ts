@@ -1,5 +1,5 @@
 /**
- * Renders the broker kit's `mosquitto.conf` (Mosquitto 2.0, DESIGN.md §5). It is written as a
+ * Renders the broker kit's `mosquitto.conf` (Mosquitto 2.0; see docs/broker.md). It is written as a
  * drop-in for Debian's `/etc/mosquitto/conf.d/` (the distribution's main file supplies pid_file,
  * persistence and logging), and it is also complete enough to run on its own.
  */

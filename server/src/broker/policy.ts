@@ -1,5 +1,5 @@
 /**
- * The broker's topic rules (DESIGN.md §5) as data. The Mosquitto ACL file is rendered from these
+ * The broker's topic rules (see docs/broker.md) as data. The Mosquitto ACL file is rendered from these
  * rules and the embedded broker enforces the same rules, so both brokers behave alike.
  */
 import { TOPIC_ROOT, classifyCommonName, type BrokerIdentity } from '../contract/index.js';
