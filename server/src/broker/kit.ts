@@ -1,12 +1,15 @@
 /**
  * Writes a broker kit: everything a Mosquitto 2.x host needs to run the TDS broker rules. The CRL
- * is validated before it is written; every file is written atomically.
+ * is validated before it is written. Every file is staged first and replaces its old version only
+ * when the whole set is ready (and, for a folder a running broker uses, when that broker could
+ * load it); a replaced file keeps its owner and mode, so the `mosquitto` user can still read it.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { renderAcl, type AclInput } from './acl.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { stageFile, type StagedFile } from '../util/atomic-file.js';
 import { validateCrl } from './crl-check.js';
+import { checkBrokerFiles, type BrokerUser } from './load-check.js';
 import { KIT_FILES, renderDynsecState, renderMosquittoConf, type MosquittoConfInput } from './mosquitto-conf.js';
 
 export interface KitInput {
@@ -24,6 +27,11 @@ export interface KitInput {
   acl: AclInput;
   /** The dynamic-security plugin for live-session cut-off (see mosquitto-conf.ts); omitted = none. */
   sessionControl?: MosquittoConfInput['sessionControl'];
+  /**
+   * `outDir` is the folder a running broker reads: nothing is replaced unless that broker (this
+   * user; undefined = parse checks only) could load the new files.
+   */
+  liveBroker?: { user: BrokerUser | undefined };
 }
 
 export type KitFile = keyof typeof KIT_FILES;
@@ -39,19 +47,30 @@ export async function writeBrokerKit(input: KitInput): Promise<KitResult> {
   await mkdir(input.outDir, { recursive: true, mode: 0o750 });
   const out = (name: string): string => path.join(input.outDir, name);
   const conf = renderMosquittoConf({ port: input.port, installDir: input.installDir, bindAddress: input.bindAddress, sessionControl: input.sessionControl });
-  await writeFileAtomic(out(KIT_FILES.ca), input.caPem, 0o644);
-  await writeFileAtomic(out(KIT_FILES.cert), input.brokerCertPem, 0o644);
-  await writeFileAtomic(out(KIT_FILES.key), input.brokerKeyPem, 0o600);
-  await writeFileAtomic(out(KIT_FILES.crl), crl.pem, { mode: 0o644, keepExisting: true });
-  await writeFileAtomic(out(KIT_FILES.acl), renderAcl(input.acl), { mode: 0o644, keepExisting: true });
-  await writeFileAtomic(out(KIT_FILES.conf), conf, 0o644);
-  await writeFileAtomic(out(KIT_FILES.readme), renderKitReadme(input), 0o644);
-  const written: KitFile[] = ['ca', 'cert', 'key', 'crl', 'acl', 'conf', 'readme'];
-  if (input.sessionControl) {
-    await writeFileAtomic(out(KIT_FILES.dynsec), renderDynsecState(), { mode: 0o600, keepExisting: true });
-    written.push('dynsec');
+  // Default modes for new files; a file that exists keeps its owner and mode.
+  const contents: [KitFile, string, number][] = [
+    ['ca', input.caPem, 0o644],
+    ['cert', input.brokerCertPem, 0o644],
+    ['key', input.brokerKeyPem, 0o600],
+    ['crl', crl.pem, 0o644],
+    ['acl', renderAcl(input.acl), 0o644],
+    ['conf', conf, 0o644],
+    ['readme', renderKitReadme(input), 0o644],
+    ...(input.sessionControl ? [['dynsec', renderDynsecState(), 0o600] as [KitFile, string, number]] : []),
+  ];
+  const staged = new Map<KitFile, StagedFile>();
+  try {
+    for (const [name, data, mode] of contents) staged.set(name, await stageFile(out(KIT_FILES[name]), data, { mode, keepExisting: true }));
+    if (input.liveBroker) {
+      const f = (k: KitFile): { name: string; read: string } => ({ name: staged.get(k)!.target, read: staged.get(k)!.tmp });
+      await checkBrokerFiles({ ca: f('ca'), cert: f('cert'), key: f('key'), crl: f('crl'), acl: f('acl') }, input.liveBroker.user);
+    }
+  } catch (err) {
+    await Promise.all([...staged.values()].map((s) => s.discard()));
+    throw err;
   }
-  const files = Object.fromEntries(written.map((k) => [k, out(KIT_FILES[k])])) as KitResult['files'];
+  for (const s of staged.values()) await s.commit();
+  const files = Object.fromEntries([...staged.keys()].map((k) => [k, out(KIT_FILES[k])])) as KitResult['files'];
   return { outDir: input.outDir, files, crlNextUpdate: crl.nextUpdate.toISOString() };
 }
 
@@ -93,11 +112,15 @@ file above, including a CRL replaced later (the server keeps the owner and mode 
 - Mosquitto reads \`${KIT_FILES.crl}\` and \`${KIT_FILES.acl}\` again only on SIGHUP (\`systemctl reload mosquitto\`).
 - If the TDS server runs on this host, let it publish for you: \`tds-server broker-kit ... --publish-dir ${d}
   --reload pidfile:/run/mosquitto/mosquitto.pid\` (or \`--reload "command:systemctl reload mosquitto"\`). On every
-  revocation the server re-signs the CRL, validates it, replaces \`crl.pem\` and \`acl.conf\` atomically and reloads the broker.${sc ? ` A session still connected with the
+  revocation the server re-signs the CRL, validates it, checks that the broker can read and parse its files,
+  replaces \`crl.pem\` and \`acl.conf\` atomically and reloads the broker.${sc ? ` A session still connected with the
   revoked certificate is then disconnected through the dynamic-security plugin (the server's client needs
   \`serve --mqtt-url\` to this broker); the reconnect is refused by the CRL.` : ` A revoked identity that is still
   connected is denied everything by a \`topic deny #\` entry (this kit has no dynamic-security plugin, so such a
   session is not disconnected).`}
+- Re-running \`tds-server broker-kit\` into this folder keeps \`${KIT_FILES.cert}\`/\`${KIT_FILES.key}\` (add
+  \`--rotate-broker-key\` for a new pair) and the owner and mode of every file it replaces; with \`--reload\` it
+  reloads the broker only when the broker's user can read and parse every file.
 - Otherwise fetch \`GET /api/v1/crl.pem\` at least daily, check it (\`openssl crl -in crl.pem -noout -CAfile ca.crt\`
   must say \`verify OK\`), replace the file atomically and reload. **Never let the CRL pass its nextUpdate**
   (Mosquitto then refuses every client) and never install an unreadable CRL (Mosquitto then silently stops

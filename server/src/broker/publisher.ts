@@ -1,7 +1,8 @@
 /**
  * Makes revocation reach the broker. On every call it takes the CA's current CRL and the identity
- * state, validates the CRL, writes `crl.pem` and `acl.conf` atomically into the broker's folder and
- * reloads the broker (SIGHUP / command), and/or hands the CRL to the embedded broker.
+ * state, validates the CRL, stages `crl.pem` and `acl.conf` in the broker's folder, checks that the
+ * broker could read and parse its files, replaces them atomically and reloads the broker (SIGHUP /
+ * command), and/or hands the CRL to the embedded broker.
  *
  * Live sessions (Mosquitto): when a CRL revokes certificates that the previous one did not, and a
  * LiveSessionControl is given, the run waits until the broker enforces the reload and then
@@ -11,11 +12,13 @@
  *
  * Calls are serialised and coalesced: a burst of revocations costs at most one extra reload.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { renderAcl, type AclInput } from './acl.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { stageFile, type StagedFile } from '../util/atomic-file.js';
 import { validateCrl, type ValidCrl } from './crl-check.js';
 import type { EmbeddedBroker } from './embedded.js';
+import { brokerUser, checkBrokerFiles, type BrokerFile } from './load-check.js';
 import { KIT_FILES } from './mosquitto-conf.js';
 import { reloadBroker, type ReloadTarget } from './reloader.js';
 import type { LiveSessionControl } from './session-control.js';
@@ -186,11 +189,32 @@ export class BrokerPublisher {
     return result;
   }
 
-  /** Writes crl.pem and acl.conf atomically (owner and mode kept) and reloads the broker. */
+  /** Stages crl.pem and acl.conf, checks the broker could load its files, commits, reloads. */
   private async write(target: PublishTarget, crlPem: string, acl: AclInput): Promise<void> {
-    await writeFileAtomic(path.join(target.dir, KIT_FILES.acl), renderAcl(acl), { mode: 0o644, keepExisting: true });
-    await writeFileAtomic(path.join(target.dir, KIT_FILES.crl), crlPem, { mode: 0o644, keepExisting: true });
-    if (target.reload.kind !== 'none') await reloadBroker(target.reload);
+    const { dir, reload } = target;
+    const staged: StagedFile[] = [];
+    try {
+      staged.push(await stageFile(path.join(dir, KIT_FILES.acl), renderAcl(acl), { mode: 0o644, keepExisting: true }));
+      staged.push(await stageFile(path.join(dir, KIT_FILES.crl), crlPem, { mode: 0o644, keepExisting: true }));
+      if (reload.kind !== 'none') {
+        const file = (name: string): BrokerFile | undefined => (existsSync(path.join(dir, name)) ? { name: path.join(dir, name) } : undefined);
+        await checkBrokerFiles(
+          {
+            ca: file(KIT_FILES.ca),
+            cert: file(KIT_FILES.cert),
+            key: file(KIT_FILES.key),
+            acl: { name: staged[0]!.target, read: staged[0]!.tmp },
+            crl: { name: staged[1]!.target, read: staged[1]!.tmp },
+          },
+          await brokerUser(reload),
+        );
+      }
+    } catch (err) {
+      await Promise.all(staged.map((s) => s.discard()));
+      throw err;
+    }
+    for (const s of staged) await s.commit();
+    if (reload.kind !== 'none') await reloadBroker(reload);
   }
 }
 

@@ -9,8 +9,11 @@ import { BrokerPublisher, type PublishResult } from '../publisher.js';
 export interface BrokerCliContext extends SigningContext {
   store: MqttStore;
   kit: BrokerConfig | undefined;
-  /** Pushes the current CRL and ACL to the kit folder recorded by broker-kit and reloads the broker. */
-  publishToBroker(): Promise<PublishResult | undefined>;
+  /**
+   * Pushes the current CRL and ACL to the kit folder recorded by broker-kit (or `config`, e.g. the
+   * one broker-kit just wrote) and reloads the broker, if it could load its files.
+   */
+  publishToBroker(config?: BrokerConfig): Promise<PublishResult | undefined>;
 }
 
 export async function openBrokerCli(dataDir: string, passphrase: string): Promise<BrokerCliContext> {
@@ -22,8 +25,7 @@ export async function openBrokerCli(dataDir: string, passphrase: string): Promis
       ...ctx,
       store,
       kit,
-      async publishToBroker() {
-        const config = kit;
+      async publishToBroker(config = kit) {
         if (!config?.publishDir) return undefined;
         const publisher = new BrokerPublisher({
           state: storeBrokerState({ issuance: ctx.service, crl: ctx.crl, store }),
