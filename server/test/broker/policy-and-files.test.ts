@@ -278,3 +278,60 @@ describe('could the broker load its files? (checked before every reload)', () =>
     await expect(checkBrokerFiles(set({ crl: badCrl }), undefined)).rejects.toThrow(/bad-crl\.pem/);
   });
 });
+
+describe('live-session cut-off bookkeeping (publisher, with a test double of the broker control)', () => {
+  const dir = tempDir('tds-cutoff-');
+  afterAll(() => dir.remove());
+
+  it('an identity whose session could not be disconnected stays denied, across re-provisioning and CLI publications, until it is', async () => {
+    const ca = await makeCa();
+    const a1 = await issue(ca, { cn: A });
+    const revoked = new Map<string, string>(); // serial -> CN
+    const quarantined = new Set<string>();
+    const state = {
+      caPem: () => ca.certPem,
+      crlPem: () => makeCrl(ca, { revoked: [...revoked.keys()] }),
+      aclInput: () => ({ services: [{ kind: 'server' as const, cn: 'tds-server-main' }], quarantined: [...quarantined] }),
+      commonNamesOf: (serials: readonly string[]) => serials.map((s) => [...revoked].find(([k]) => k.replace(/^0+/, '') === s)?.[1]).filter((x): x is string => !!x),
+    };
+    let saved: string[] = [];
+    const cutoffs = { load: async () => [...saved], save: async (cns: readonly string[]) => void (saved = [...cns]) };
+    let brokerAnswers = false;
+    const disconnected: string[][] = [];
+    const sessions = {
+      cn: 'tds-server-main',
+      newMarker: () => 'tds_new/broker/reload/00112233445566778899aabb',
+      awaitMarker: async () => undefined,
+      disconnect: async (cns: readonly string[]) => {
+        if (!brokerAnswers) throw new Error('no answer from the plugin');
+        disconnected.push([...cns]);
+      },
+    };
+    const reload = { kind: 'command' as const, argv: ['true'] };
+    chmodSync(dir.path, 0o755); // checked before every reload: the broker's user must reach the files
+    const server = new BrokerPublisher({ dir: dir.path, reload, state, sessions, cutoffs });
+    const acl = (): string => readFileSync(path.join(dir.path, 'acl.conf'), 'utf8');
+    await server.prime();
+
+    // Revoked; the broker does not answer: A is denied everything, and that is remembered.
+    revoked.set(a1.serial, A);
+    quarantined.add(A);
+    await server.publish();
+    expect(acl()).toContain(`user ${A}\ntopic deny #`);
+    expect(saved).toEqual([A]);
+    // A gets a new certificate: still denied while the old session may be connected.
+    quarantined.delete(A);
+    await server.publish();
+    expect(acl()).toContain(`user ${A}\ntopic deny #`);
+    // The CLI (no broker control) publishing meanwhile keeps the deny too.
+    await new BrokerPublisher({ dir: dir.path, reload, state, cutoffs }).publish();
+    expect(acl()).toContain(`user ${A}\ntopic deny #`);
+    // The broker answers again (retry on reconnect or the next publication): disconnected, deny lifted.
+    brokerAnswers = true;
+    await server.publish();
+    expect(disconnected).toEqual([[A]]);
+    expect(acl()).not.toContain(`user ${A}\n`);
+    expect(saved).toEqual([]);
+    expect(server.pendingCutoffs).toEqual([]);
+  });
+});
