@@ -69,7 +69,7 @@ export class MosquittoSessionControl implements LiveSessionControl {
       // Published again and again: until the reload, the broker drops it (the old ACL does not grant it).
       for (;;) {
         if (this.client.connected) await this.client.publish(marker, '', { qos: 0 }).catch(() => undefined);
-        const got = await Promise.race([seen.then(() => true), delay(25).then(() => false)]);
+        const got = await Promise.race([seen.then(() => true), delay(10).then(() => false)]);
         if (got) return;
         if (Date.now() > deadline) {
           throw new Error(
