@@ -42,10 +42,10 @@ describe.runIf(asRoot && mosquittoUser)('re-running broker-kit into the folder a
   const mode = (f: string): string => (statSync(path.join(live, f)).mode & 0o7777).toString(8);
   const owner = (f: string): string => `${statSync(path.join(live, f)).uid}:${statSync(path.join(live, f)).gid}`;
   const reloads = (): number => (broker.output().match(/Reloading config/g) ?? []).length;
-  const device = async (n: number): Promise<ProvisionResponse & Identity> => {
+  const device = async (n: number): Promise<ProvisionResponse & Identity & { mac: string }> => {
     const m = `a4:cf:12:21:00:0${n}`;
     const r = await server.client().provision({ mac_address: m, codigo: `KR-${n}`, nome: `kit rerun ${n}`, conta_id: server.contaId });
-    return { ...r, certPem: r.certificate_pem, keyPem: r.private_key_pem! };
+    return { ...r, mac: m, certPem: r.certificate_pem, keyPem: r.private_key_pem! };
   };
   const accepts = async (id: Identity, clientId: string): Promise<void> => {
     await end(await connect(ep, id, { clientId }));
@@ -90,7 +90,7 @@ describe.runIf(asRoot && mosquittoUser)('re-running broker-kit into the folder a
 
   it('keeps the broker key pair and every file\'s owner and mode, reloads, and the TLS listener accepts devices (also after the next publication)', async () => {
     const first = await device(1);
-    await accepts(first, first.mac_address);
+    await accepts(first, first.mac);
     const keyBefore = readFileSync(path.join(live, 'broker.key'), 'utf8');
     const before = reloads();
 
@@ -98,7 +98,7 @@ describe.runIf(asRoot && mosquittoUser)('re-running broker-kit into the folder a
     while (reloads() <= before) await quiet(20);
     await quiet(200);
     expect(broker.output()).not.toMatch(/Unable to load server key|Unable to load server certificate|Unable to load certificate revocation/);
-    await accepts(first, first.mac_address);
+    await accepts(first, first.mac);
 
     // The next publication (a revocation through the running server) reloads again: still fine.
     const second = await device(2);
@@ -106,8 +106,8 @@ describe.runIf(asRoot && mosquittoUser)('re-running broker-kit into the folder a
     await server.client('admin').revoke(second.gateway_id, 'keyCompromise');
     while (reloads() <= reloadsBefore) await quiet(20);
     await quiet(200);
-    expect(await refused(ep, second, { clientId: second.mac_address, timeoutMs: 2_000 })).toBeTruthy();
-    await accepts(first, first.mac_address);
+    expect(await refused(ep, second, { clientId: second.mac, timeoutMs: 2_000 })).toBeTruthy();
+    await accepts(first, first.mac);
 
     const out = JSON.parse(r.stdout) as { broker_key_kept: boolean; reloaded: boolean };
     expect(out).toMatchObject({ broker_key_kept: true, reloaded: true });
@@ -127,7 +127,7 @@ describe.runIf(asRoot && mosquittoUser)('re-running broker-kit into the folder a
     expect(['broker.key', owner('broker.key'), mode('broker.key')]).toEqual(['broker.key', `0:${mq.gid}`, '640']);
     while (reloads() <= before) await quiet(20);
     const d = await device(3);
-    await accepts(d, d.mac_address);
+    await accepts(d, d.mac);
   });
 
   it('refuses the reload, with the reason, when the broker could not read its files; nothing is replaced and the listener keeps working', async () => {
@@ -144,7 +144,7 @@ describe.runIf(asRoot && mosquittoUser)('re-running broker-kit into the folder a
       expect(files.map((f) => statSync(path.join(live, f)).ino)).toEqual(inodes);
       await quiet(300);
       expect(reloads()).toBe(before);
-      await accepts(d, d.mac_address);
+      await accepts(d, d.mac);
     } finally {
       chmodSync(path.join(live, 'broker.key'), 0o640);
     }
