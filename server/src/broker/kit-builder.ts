@@ -136,6 +136,7 @@ export async function buildBrokerKit(deps: BrokerKitDeps, o: BrokerKitOptions): 
     installDir,
     publishDir,
     reload,
+    sessionControl: dynsec !== null,
     brokerCertificateSerial: pair.serial,
     builtAt: new Date().toISOString(),
   };

@@ -44,6 +44,8 @@ export interface PublishTarget {
   /** Folder with the live broker files (crl.pem, acl.conf). */
   dir: string;
   reload: ReloadTarget;
+  /** False: this broker has no dynamic-security plugin (kit built with --dynsec-plugin none, or before it existed). */
+  sessionControl?: boolean;
 }
 
 export interface BrokerPublisherOptions {
@@ -133,8 +135,13 @@ export class BrokerPublisher {
   }
 
   private async run(): Promise<PublishResult> {
-    const { state, embedded, log, sessions } = this.opts;
-    const target = this.opts.target ? await this.opts.target() : this.opts.dir ? { dir: this.opts.dir, reload: this.opts.reload ?? { kind: 'none' as const } } : undefined;
+    const { state, embedded, log } = this.opts;
+    const target: PublishTarget | undefined = this.opts.target
+      ? await this.opts.target()
+      : this.opts.dir
+        ? { dir: this.opts.dir, reload: this.opts.reload ?? { kind: 'none' } }
+        : undefined;
+    const sessions = target?.sessionControl === false ? undefined : this.opts.sessions;
     if (!target && !embedded) return this.last ?? { crlNextUpdate: new Date(0), revokedCount: 0, quarantined: 0, disconnected: [], at: new Date() };
     const caPem = await state.caPem();
     let crl: ValidCrl;
@@ -148,6 +155,9 @@ export class BrokerPublisher {
     // Sessions to disconnect: the CNs of certificates this CRL newly revokes (none on the first run:
     // nothing is known about sessions opened before this process) and those still pending.
     const fresh = this.knownRevoked && sessions && target ? [...crl.revokedSerials].filter((s) => !this.knownRevoked!.has(s)) : [];
+    if (this.opts.sessions && !sessions && this.knownRevoked && [...crl.revokedSerials].some((s) => !this.knownRevoked!.has(s))) {
+      log?.('[broker] live sessions on the newly revoked certificates are NOT disconnected: the broker kit has no dynamic-security plugin; rebuild it with "tds-server broker-kit" (see docs/broker.md)');
+    }
     const toCut = new Set([...(fresh.length > 0 ? ((await state.commonNamesOf?.(fresh)) ?? []) : []), ...(sessions ? this.stuck : [])]);
     this.knownRevoked = crl.revokedSerials;
 

@@ -135,7 +135,7 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
     // Read again on every publication: broker-kit may be run while the server is running.
     target: async () => {
       const k = await loadBrokerConfig(deps.dataDir);
-      return k?.publishDir ? { dir: k.publishDir, reload: k.reload } : undefined;
+      return k?.publishDir ? { dir: k.publishDir, reload: k.reload, sessionControl: k.sessionControl } : undefined;
     },
     log,
   });

@@ -334,4 +334,31 @@ describe('live-session cut-off bookkeeping (publisher, with a test double of the
     expect(saved).toEqual([]);
     expect(server.pendingCutoffs).toEqual([]);
   });
+
+  it('a kit without the dynamic-security plugin: no cut is attempted, nothing is left denied, and the log says to rebuild the kit', async () => {
+    const ca = await makeCa();
+    const a1 = await issue(ca, { cn: A });
+    const revoked: string[] = [];
+    const lines: string[] = [];
+    let attempts = 0;
+    const publisher = new BrokerPublisher({
+      target: async () => ({ dir: dir.path, reload: { kind: 'none' }, sessionControl: false }),
+      state: { caPem: () => ca.certPem, crlPem: () => makeCrl(ca, { revoked }), aclInput: () => ({ services: [] }), commonNamesOf: () => [A] },
+      sessions: {
+        cn: 'tds-server-main',
+        newMarker: () => 'tds_new/broker/reload/00112233445566778899aabb',
+        awaitMarker: async () => void attempts++,
+        disconnect: async () => void attempts++,
+      },
+      cutoffs: { load: async () => [], save: async () => void attempts++ },
+      log: (l) => lines.push(l),
+    });
+    await publisher.prime();
+    revoked.push(a1.serial);
+    await publisher.publish();
+    expect(attempts).toBe(0);
+    expect(publisher.pendingCutoffs).toEqual([]);
+    expect(readFileSync(path.join(dir.path, 'acl.conf'), 'utf8')).not.toContain(`user ${A}`);
+    expect(lines.join('\n')).toMatch(/NOT disconnected: the broker kit has no dynamic-security plugin; rebuild it/);
+  });
 });
