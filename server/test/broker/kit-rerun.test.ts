@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProvisionResponse } from '../../src/contract/index.js';
 import { startMosquitto, type RunningMosquitto } from '../../../test/support/mosquitto.js';
 import { freePort } from '../../../test/support/ports.js';
-import { startTestServer, type TestServer } from '../../../test/support/server.js';
+import { startTestServer, TDS_SERVER_CLI, type TestServer } from '../../../test/support/server.js';
+import { run } from '../support/run.js';
 import { tempDir } from '../../../test/support/temp.js';
 import { connect, end, refused, type Endpoint, type Identity } from './support/clients.js';
 import { quiet } from './support/harness.js';
@@ -147,6 +148,23 @@ describe.runIf(asRoot && mosquittoUser)('re-running broker-kit into the folder a
       await accepts(d, d.mac);
     } finally {
       chmodSync(path.join(live, 'broker.key'), 0o640);
+    }
+  });
+});
+
+describe('broker-kit options of the live-session cut-off', () => {
+  it('refuses a relative or spaced plugin or state path before touching anything', async () => {
+    const dir = tempDir('tds-kit-args-');
+    try {
+      for (const [flag, value] of [['--dynsec-plugin', 'mosquitto_dynamic_security.so'], ['--dynsec-state', '/var/lib/mosquitto/my state.json']]) {
+        const r = await run(process.execPath, [TDS_SERVER_CLI, 'broker-kit', '--data', path.join(dir.path, 'data'), '--out', path.join(dir.path, 'kit'), '--host', 'localhost', flag!, value!], {
+          env: { TDS_CA_PASSPHRASE: 'unused' },
+        });
+        expect(r.code).not.toBe(0);
+        expect(r.output).toContain(`${flag} must be an absolute path without spaces`);
+      }
+    } finally {
+      dir.remove();
     }
   });
 });

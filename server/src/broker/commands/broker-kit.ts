@@ -54,6 +54,9 @@ export const brokerKitCommand: CommandModule = {
         throw new CliError((err as Error).message);
       }
       if (reload.kind !== 'none' && !opts.publishDir) throw new CliError('--reload needs --publish-dir (the folder whose files the broker reads)');
+      for (const [flag, value] of [['--dynsec-plugin', opts.dynsecPlugin === 'none' ? undefined : opts.dynsecPlugin], ['--dynsec-state', opts.dynsecState]] as const) {
+        if (value !== undefined && (!path.isAbsolute(value) || /\s/.test(value))) throw new CliError(`${flag} must be an absolute path without spaces, not '${value}'`);
+      }
       const dataDir = dataDirFrom(opts);
       const ctx = await openBrokerCli(dataDir, await resolvePassphrase(opts));
       try {
