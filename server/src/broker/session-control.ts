@@ -63,6 +63,7 @@ export class MosquittoSessionControl implements LiveSessionControl {
   }
 
   async awaitMarker(marker: string): Promise<void> {
+    if (!this.client.connected) throw new Error('the server is not connected to the broker');
     const seen = new Promise<void>((resolve) => this.markerWaiters.set(marker, resolve));
     const deadline = Date.now() + this.timeoutMs;
     try {
