@@ -1,6 +1,6 @@
 /**
- * Broker-side benchmark (issue 3). Prints its figures; not a test.
- *   npx tsx server/bench/broker.ts [--broker mosquitto|embedded] [--devices 200] [--concurrency 10]
+ * Broker-side benchmark. Prints its figures; not a test.
+ *   npx tsx server/bench/broker.ts [--broker mosquitto|embedded] [--devices 200] [--concurrency 10] [--silences 40]
  *
  * Set-up: `tds-server init` + `broker-kit` (compiled CLI), Debian's Mosquitto running the kit (or the
  * embedded broker), the server in this process (startServer) with its MQTT client, devices in a
@@ -9,6 +9,10 @@
  *    tracker reporting it online (device publishes retained `online` on connect). p50/p95/max.
  * 2. revoke → refusal: revoke a connected device through the issuance core (what the API calls),
  *    then retry a new connection with its certificate every 20 ms until refused. p50/max.
+ * 2b. revoke → live session silenced: a device connected (in this process) when its certificate is
+ *    revoked; time from the revoke call to the broker closing that session (after which nothing it
+ *    sends or is sent reaches anyone), and how long the revoke call itself took (it answers only
+ *    once the session is cut). p50/p95/max.
  * 3. telemetry ingest: devices publish seed telemetry (QoS 1) as fast as they can; rate = rows
  *    stored in SQLite / time from the first publish to the last row stored.
  */
@@ -31,6 +35,7 @@ const { values: args } = parseArgs({
     devices: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '10' },
     revokes: { type: 'string', default: '10' },
+    silences: { type: 'string', default: '40' },
     'telemetry-devices': { type: 'string', default: '20' },
     messages: { type: 'string', default: '2500' },
   },
@@ -97,7 +102,9 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => (mqttSvc.client.connected ? resolve() : mqttSvc.client.once('connected', () => resolve())));
     const actor: Actor = { accountId: account.id, role: 'operator', label: 'bench', sourceIp: null };
 
-    const total = N + Number(args.revokes) + Number(args['telemetry-devices']);
+    const R = Number(args.revokes);
+    const S = Number(args.silences);
+    const total = N + R + S + Number(args['telemetry-devices']);
     const t0p = Date.now();
     const devices: { mac: string; certPem: string; keyPem: string; gatewayId: number }[] = [];
     for (let i = 1; i <= total; i++) {
@@ -154,8 +161,32 @@ async function main(): Promise<void> {
     }
     console.log(`revoke call → new connection refused (${revokeMs.length} revocations): p50 ${pct(revokeMs, 50)} ms, max ${pct(revokeMs, 100)} ms`);
 
+    // 2b. revoke → live session silenced
+    const silenceSet = devices.slice(N + R, N + R + S);
+    const silencedMs: number[] = [];
+    const callMs: number[] = [];
+    for (const d of silenceSet) {
+      const c = mqtt.connect({ host: '127.0.0.1', port, protocol: 'mqtts', ca: s.caPem, cert: d.certPem, key: d.keyPem, servername: 'localhost', clientId: d.mac, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000 });
+      await new Promise<void>((resolve, reject) => {
+        c.once('connect', () => resolve());
+        c.once('error', reject);
+      });
+      const closed = new Promise<number>((resolve) => c.once('close', () => resolve(Date.now())));
+      const t0 = Date.now();
+      await s.service.revoke({ ...actor, role: 'admin' }, d.gatewayId, 'keyCompromise');
+      callMs.push(Date.now() - t0);
+      const t1 = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+      if (t1 < 0) throw new Error(`${d.mac}: live session still open 10 s after revocation`);
+      silencedMs.push(t1 - t0);
+      c.end(true);
+    }
+    console.log(
+      `revoke call → live session silenced (${silencedMs.length} revocations): p50 ${pct(silencedMs, 50)} ms, p95 ${pct(silencedMs, 95)} ms, max ${pct(silencedMs, 100)} ms ` +
+        `(revoke call returns after p50 ${pct(callMs, 50)} ms, p95 ${pct(callMs, 95)} ms)`,
+    );
+
     // 3. telemetry ingest
-    const telSet = devices.slice(N + Number(args.revokes));
+    const telSet = devices.slice(N + R + S);
     const messages = Number(args.messages);
     const expected = telSet.length * messages;
     const storedBefore = mqttSvc.telemetry.stored;

@@ -8,9 +8,10 @@
  *
  * Mosquitto drops root privileges to the `mosquitto` user, which cannot read a private temp folder,
  * so the runtime configuration sets `user` to the current user: as root it stays root, as non-root
- * the option has no effect. The process is stopped by PID (see processes.ts).
+ * the option has no effect. The dynamic-security plugin's state file (which the plugin rewrites)
+ * starts as the kit's copy in the runtime folder. The process is stopped by PID (see processes.ts).
  */
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from './ports.js';
@@ -46,7 +47,9 @@ export interface RunningMosquitto {
 
 const FILE_KEYS = /^(cafile|certfile|keyfile|crlfile|acl_file|password_file)\s+(.+)$/;
 
-function kitRuntimeConf(kitDir: string, port: number, opts: StartMosquittoOptions): string {
+const PLUGIN_STATE = /^plugin_opt_config_file\s+(.+)$/;
+
+function kitRuntimeConf(kitDir: string, runtimeDir: string, port: number, opts: StartMosquittoOptions): string {
   const conf = readFileSync(path.join(kitDir, 'mosquitto.conf'), 'utf8');
   const out = [
     '# test runtime: generated from the broker kit by test/support/mosquitto.ts',
@@ -60,7 +63,13 @@ function kitRuntimeConf(kitDir: string, port: number, opts: StartMosquittoOption
   for (const line of conf.split('\n')) {
     const t = line.trim();
     const file = FILE_KEYS.exec(t);
-    if (/^listener\s+\d+/.test(t)) {
+    const state = PLUGIN_STATE.exec(t);
+    if (state) {
+      const runtimeState = path.join(runtimeDir, 'dynamic-security.json');
+      const kitState = path.join(kitDir, 'dynamic-security.json');
+      if (existsSync(kitState)) copyFileSync(kitState, runtimeState);
+      out.push(`plugin_opt_config_file ${runtimeState}`);
+    } else if (/^listener\s+\d+/.test(t)) {
       listeners++;
       out.push(`listener ${port} 127.0.0.1`);
     } else if (file) {
@@ -82,7 +91,7 @@ export async function startMosquitto(kitDirOrConf: string, opts: StartMosquittoO
     port = opts.port ?? (await freePort());
     runtime = tempDir('tds-mosquitto-');
     confPath = path.join(runtime.path, 'mosquitto.conf');
-    writeFileSync(confPath, kitRuntimeConf(kitDirOrConf, port, opts));
+    writeFileSync(confPath, kitRuntimeConf(kitDirOrConf, runtime.path, port, opts));
   } else {
     confPath = kitDirOrConf;
     const m = /^\s*listener\s+(\d+)/m.exec(readFileSync(confPath, 'utf8'));

@@ -2,16 +2,19 @@
  * Renders Mosquitto's `acl_file` from the topic rules in policy.ts (Mosquitto 2.0 syntax).
  * Per-device isolation comes from `%u` patterns (username = certificate CN); service identities get
  * `user` blocks; revoked identities that may still be connected get a `topic deny #` block, which
- * Mosquitto checks before any grant (the only way to cut a live connection off without a restart).
+ * Mosquitto checks before any grant. Server identities may also drive the dynamic-security plugin
+ * (live-session cut-off), and the server's own client gets this ACL's reload marker.
  */
 import { classifyCommonName, type ServiceKind } from '../contract/index.js';
-import { DEVICE_RULES, SERVER_RULES, STATION_MONITOR_RULES, type TopicRule } from './policy.js';
+import { DEVICE_RULES, RELOAD_MARKER_ROOT, SERVER_CONTROL_RULES, SERVER_RULES, STATION_MONITOR_RULES, type TopicRule } from './policy.js';
 
 export interface AclInput {
   /** CNs of service identities, e.g. `tds-server-main`, `station-monitor-bench-1`. */
   services: readonly { kind: ServiceKind; cn: string }[];
-  /** CNs (device MACs or services) with no valid certificate left that must be cut off. */
+  /** CNs (device MACs or services) denied everything: no valid certificate left, or a live session still to cut. */
   quarantined?: readonly string[];
+  /** This ACL's reload marker: `cn` (a server identity) may read and write `topic` (below RELOAD_MARKER_ROOT). */
+  reloadMarker?: { cn: string; topic: string };
 }
 
 // Anything outside this alphabet could break the ACL file's line format or its matching.
@@ -22,6 +25,11 @@ function checkCn(cn: string): string {
     throw new Error(`refusing to write ACL entry for '${cn}': not a device MAC or service identity`);
   }
   return cn;
+}
+
+function checkMarker(topic: string): string {
+  if (!new RegExp(`^${RELOAD_MARKER_ROOT}/[0-9a-f]{8,64}$`).test(topic)) throw new Error(`refusing to write reload marker '${topic}'`);
+  return topic;
 }
 
 function ruleLine(prefix: 'pattern' | 'topic', rule: TopicRule): string {
@@ -46,9 +54,10 @@ export function renderAcl(input: AclInput): string {
     const cn = checkCn(s.cn);
     if (quarantined.includes(cn)) continue;
     if (classifyCommonName(cn).kind !== s.kind) throw new Error(`identity '${cn}' is not a ${s.kind} identity`);
-    const rules = s.kind === 'server' ? SERVER_RULES : STATION_MONITOR_RULES;
+    const rules = s.kind === 'server' ? [...SERVER_RULES, ...SERVER_CONTROL_RULES] : STATION_MONITOR_RULES;
     lines.push(`# ${s.kind === 'server' ? 'server MQTT client' : 'station monitor'}`, `user ${cn}`);
     for (const r of rules) lines.push(ruleLine('topic', r));
+    if (input.reloadMarker?.cn === cn && s.kind === 'server') lines.push(`topic readwrite ${checkMarker(input.reloadMarker.topic)}`);
     lines.push('');
   }
   lines.push('# every device: its own topics only');

@@ -18,6 +18,8 @@ const schema = z.object({
   /** Folder whose crl.pem and acl.conf the server keeps current; absent = the operator copies them. */
   publishDir: z.string().startsWith('/').nullable(),
   reload: z.string(),
+  /** The kit loads the dynamic-security plugin (live-session cut-off); absent in kits made before it existed. */
+  sessionControl: z.boolean().default(false),
   brokerCertificateSerial: z.string(),
   builtAt: z.string(),
 });
@@ -28,6 +30,7 @@ export interface BrokerConfig {
   installDir: string;
   publishDir: string | null;
   reload: ReloadTarget;
+  sessionControl: boolean;
   brokerCertificateSerial: string;
   builtAt: string;
 }

@@ -1,12 +1,14 @@
 /**
- * Embedded MQTT broker for standalone use (DESIGN.md §5): aedes over Node `tls` with the same identity,
+ * Embedded MQTT broker for standalone use (see docs/broker.md): aedes over Node `tls` with the same identity,
  * CRL and topic rules as the Mosquitto kit.
  * - mTLS: every client presents a certificate from the CA; the CRL is enforced by OpenSSL.
  * - identity = certificate CN; the client id is rewritten to the CN (as Mosquitto's
  *   `use_username_as_clientid`), so nobody can take another device's session.
  * - topics: TopicPolicy (publish, subscribe and, as a second line, every delivery).
- * - revocation: the CRL is swapped in with setSecureContext (no restart) and clients still connected
- *   with a revoked certificate are disconnected at once (Mosquitto needs a deny entry instead).
+ * - revocation: the CRL is swapped in with setSecureContext (no restart), clients still connected
+ *   with a revoked certificate are disconnected at once, and every publish, subscribe and delivery
+ *   checks the client's own certificate serial against the CRL, so a session on a revoked
+ *   certificate never gets anything through, whatever its CN's other certificates.
  * MQTT 3.1.1 only (aedes has no MQTT 5).
  */
 import tls from 'node:tls';
@@ -99,19 +101,19 @@ export class EmbeddedBroker {
         done(null, true);
       },
       authorizePublish: (client, packet, done) => {
-        const id = client ? ref.self!.identities.get(client) : undefined;
+        const id = client ? ref.self!.valid(client) : undefined;
         if (!id || !policy.mayPublish(id.cn, packet.topic)) {
           return done(new Error(`${id?.cn ?? 'unknown client'} may not publish to ${packet.topic}`));
         }
         done(null);
       },
       authorizeSubscribe: (client, sub, done) => {
-        const id = ref.self!.identities.get(client);
+        const id = ref.self!.valid(client);
         // null = SUBACK 0x80 for this filter; the connection stays up.
         done(null, id && policy.maySubscribe(id.cn, sub.topic) ? sub : null);
       },
       authorizeForward: (client, packet) => {
-        const id = ref.self!.identities.get(client);
+        const id = ref.self!.valid(client);
         return id && policy.mayReceive(id.cn, packet.topic) ? packet : null;
       },
     });
@@ -174,6 +176,12 @@ export class EmbeddedBroker {
     });
     this.revoked = crl.revokedSerials;
     this.disconnectWhere((id) => crl.revokedSerials.has(id.serial));
+  }
+
+  /** The client's identity while its certificate is not revoked; undefined once it is. */
+  private valid(client: Client): PeerIdentity | undefined {
+    const id = this.identities.get(client);
+    return id && !this.revoked.has(id.serial) ? id : undefined;
   }
 
   /** Denies these CNs everything and disconnects them (same meaning as the ACL's deny entries). */

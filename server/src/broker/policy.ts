@@ -1,5 +1,5 @@
 /**
- * The broker's topic rules (DESIGN.md §5) as data. The Mosquitto ACL file is rendered from these
+ * The broker's topic rules (see docs/broker.md) as data. The Mosquitto ACL file is rendered from these
  * rules and the embedded broker enforces the same rules, so both brokers behave alike.
  */
 import { TOPIC_ROOT, classifyCommonName, type BrokerIdentity } from '../contract/index.js';
@@ -27,6 +27,22 @@ export const SERVER_RULES: readonly TopicRule[] = [
   { access: 'read', topic: `${TOPIC_ROOT}/#` },
   { access: 'write', topic: `${TOPIC_ROOT}/+/commands` },
 ];
+
+/**
+ * Mosquitto only: the server's client drives the dynamic-security plugin, which the broker kit
+ * loads solely to disconnect live sessions of revoked certificates (see session-control.ts).
+ */
+export const DYNSEC_CONTROL_TOPIC = '$CONTROL/dynamic-security/v1';
+export const SERVER_CONTROL_RULES: readonly TopicRule[] = [
+  { access: 'write', topic: DYNSEC_CONTROL_TOPIC },
+  { access: 'read', topic: `${DYNSEC_CONTROL_TOPIC}/response` },
+];
+
+/**
+ * Mosquitto only: every ACL the server publishes grants its own client one fresh topic below this
+ * root, so the server can see when the broker enforces the new ACL (and the CRL reloaded with it).
+ */
+export const RELOAD_MARKER_ROOT = 'tds_new/broker/reload';
 
 /** A station's monitor only watches presence and telemetry. */
 export const STATION_MONITOR_RULES: readonly TopicRule[] = [

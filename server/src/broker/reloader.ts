@@ -51,6 +51,26 @@ async function pidFromFile(file: string): Promise<number> {
   return Number(text);
 }
 
+/** The broker's process id when the reload goes to one (pid or pid file); undefined for none/command. */
+export async function pidOf(t: ReloadTarget): Promise<number | undefined> {
+  if (t.kind === 'pid') return t.pid;
+  if (t.kind === 'pidfile') return pidFromFile(t.path);
+  return undefined;
+}
+
+/** False when the reload goes to a pid (file) that names no running process: a broker not started yet. */
+export async function brokerRunning(t: ReloadTarget): Promise<boolean> {
+  if (t.kind !== 'pid' && t.kind !== 'pidfile') return t.kind === 'command';
+  const pid = await pidOf(t).catch(() => undefined);
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
+}
+
 /** Sends the reload; throws with a message that says what to fix when it cannot. */
 export async function reloadBroker(t: ReloadTarget): Promise<void> {
   switch (t.kind) {
@@ -58,7 +78,7 @@ export async function reloadBroker(t: ReloadTarget): Promise<void> {
       return;
     case 'pid':
     case 'pidfile': {
-      const pid = t.kind === 'pid' ? t.pid : await pidFromFile(t.path);
+      const pid = (await pidOf(t))!;
       try {
         process.kill(pid, 'SIGHUP');
       } catch (err) {

@@ -23,9 +23,11 @@ import { MqttStore } from '../mqtt/store.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { loadBrokerConfig } from './broker-config.js';
 import type { EmbeddedBroker } from './embedded.js';
+import { cutoffStore } from './cutoff-list.js';
 import { identityDir, issueServiceIdentity, readIdentity, writeIdentity, type ServiceIdentity } from './identity-files.js';
 import { splitNames, storeBrokerState } from './kit-builder.js';
 import { BrokerPublisher } from './publisher.js';
+import { MosquittoSessionControl } from './session-control.js';
 
 export interface BrokerServicesDeps {
   dataDir: string;
@@ -64,6 +66,8 @@ export interface BrokerServices {
 
 const EMBEDDED_DIR = 'embedded-broker';
 const RENEW_BEFORE_MS = 30 * 86_400_000;
+/** How often a live session that could not be disconnected is tried again (also on every reconnect). */
+const CUTOFF_RETRY_MS = 30_000;
 
 /** The embedded broker's TLS certificate, kept in the data folder and re-issued when due or renamed. */
 async function embeddedBrokerCertificate(deps: BrokerServicesDeps, names: string[]): Promise<{ certPem: string; keyPem: string }> {
@@ -116,14 +120,22 @@ export async function ensureServerIdentity(deps: BrokerServicesDeps, name: strin
 
 export async function startBrokerServices(deps: BrokerServicesDeps, opts: BrokerServicesOptions = {}): Promise<BrokerServices> {
   const log = deps.log ?? ((): void => undefined);
+  const fail = (what: string) => (err: unknown): void => log(`[broker] ${what}: ${(err as Error).message}`);
   const store = new MqttStore(deps.db);
   const kit = await loadBrokerConfig(deps.dataDir);
   const publisher = new BrokerPublisher({
-    state: storeBrokerState({ issuance: deps.issuance, crl: deps.crl, store }),
+    // The latest stored CRL, never a new signature: publications run inside the announcement of a
+    // new CRL, which waits for them (the schedule keeps the stored CRL fresh).
+    state: storeBrokerState({ issuance: deps.issuance, crl: deps.crl, store }, async () => {
+      const latest = await deps.repo.getLatestCrl();
+      if (!latest) throw new Error('no CRL has been signed yet');
+      return latest.pem;
+    }),
+    cutoffs: cutoffStore(deps.dataDir),
     // Read again on every publication: broker-kit may be run while the server is running.
     target: async () => {
       const k = await loadBrokerConfig(deps.dataDir);
-      return k?.publishDir ? { dir: k.publishDir, reload: k.reload } : undefined;
+      return k?.publishDir ? { dir: k.publishDir, reload: k.reload, sessionControl: k.sessionControl } : undefined;
     },
     log,
   });
@@ -168,12 +180,23 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
       presence: { freshnessMs: opts.presenceTimeoutMs ?? 180_000, sink: store },
       telemetry: { sink: store, retentionDays: opts.telemetryRetentionDays ?? 30 },
       renewal: { backend: new RepositoryRenewalBackend({ ca: deps.ca, repo: deps.repo, store, issuance: deps.issuance }) },
+      // Mosquitto: the answers of its dynamic-security plugin and the reload markers (session-control.ts).
+      ...(opts.mqtt ? { extraSubscriptions: MosquittoSessionControl.subscriptions } : {}),
       log,
     });
+    // Live sessions on revoked certificates are disconnected on the Mosquitto this client talks to
+    // (the embedded broker does it itself, per certificate serial).
+    if (opts.mqtt) publisher.setSessions(new MosquittoSessionControl(mqtt.client, connection.identity.cn));
   }
+  const retryCutoffs = (): void => {
+    if (publisher.pendingCutoffs.length > 0) publisher.publish().catch(fail('retry of the live-session cut-off failed'));
+  };
+  mqtt?.client.on('connected', retryCutoffs);
+  const retryTimer = setInterval(retryCutoffs, CUTOFF_RETRY_MS);
+  retryTimer.unref();
 
-  const fail = (what: string) => (err: unknown): void => log(`[broker] ${what}: ${(err as Error).message}`);
   const unsubscribe = [
+    // Awaited by the CRL's announcement: a revocation answers once live sessions on it are cut.
     deps.events.on('crl.updated', () => publisher.publish().then(() => undefined, fail('CRL publication failed'))),
     deps.events.on('certificate.issued', (e) => {
       store.invalidate(e.commonName);
@@ -193,6 +216,8 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
     }),
   ];
 
+  // Revocations from now on cut live sessions off, also before a kit folder exists.
+  await publisher.prime().catch(fail('reading the CRL failed'));
   // Bring the broker files in line with the store (the CLI may have changed it while we were down).
   if (kit?.publishDir || embedded) await publisher.publish().catch(fail('initial publication failed'));
   mqtt?.start();
@@ -207,6 +232,7 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
       return mqtt.requestRenewal(mac);
     },
     async stop() {
+      clearInterval(retryTimer);
       for (const u of unsubscribe) u();
       await mqtt?.stop();
       await embedded?.close();

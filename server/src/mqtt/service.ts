@@ -14,6 +14,8 @@ export interface MqttServiceOptions {
   presence: { freshnessMs: number; sink?: PresenceSink; lastSeenWriteMs?: number };
   telemetry: { sink: TelemetrySink; retentionDays: number; flushEveryMs?: number };
   renewal?: { backend: RenewalBackend } & RenewalEvents;
+  /** More topic filters to subscribe to (e.g. the broker's control answers); their messages reach `client` listeners. */
+  extraSubscriptions?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -28,7 +30,7 @@ export class MqttService {
     this.log = opts.log ?? ((): void => undefined);
     this.client = new ServiceMqttClient({
       ...opts.connection,
-      subscriptions: [wildcard.status, wildcard.telemetry, wildcard.logs, wildcard.certCsr, wildcard.certAck],
+      subscriptions: [wildcard.status, wildcard.telemetry, wildcard.logs, wildcard.certCsr, wildcard.certAck, ...(opts.extraSubscriptions ?? [])],
       log: this.log,
     });
     this.presence = new PresenceTracker({ freshnessMs: opts.presence.freshnessMs, sink: opts.presence.sink, lastSeenWriteMs: opts.presence.lastSeenWriteMs, log: this.log });

@@ -75,6 +75,8 @@ export class MqttStore implements PresenceSink, TelemetrySink {
         `SELECT subject_cn, serial_number, status, issued_at, expires_at, revoked_at FROM certificates WHERE kind = 'service' ORDER BY subject_cn, id`,
       ),
       activeServiceCerts: db.prepare(`SELECT serial_number FROM certificates WHERE kind = 'service' AND subject_cn = ? AND status = 'active'`),
+      // Serials compare as lowercase hex without leading zeros (how CRL entries are normalised).
+      cnOfSerial: db.prepare(`SELECT subject_cn FROM certificates WHERE kind IN ('device', 'service') AND ltrim(lower(serial_number), '0') = ?`),
       issuedSince: db.prepare(`SELECT COUNT(*) AS n FROM certificates WHERE kind = 'device' AND subject_cn = ? AND issued_at >= ?`),
     };
   }
@@ -158,6 +160,15 @@ export class MqttStore implements PresenceSink, TelemetrySink {
     return (this.s.quarantined.all() as { subject_cn: string }[])
       .map((r) => r.subject_cn)
       .filter((cn) => classifyCommonName(cn).kind !== 'unknown');
+  }
+
+  /** CNs (devices and services) of the certificates with these serials (lowercase hex, no leading zeros). */
+  commonNamesOfSerials(serials: readonly string[]): string[] {
+    const out = new Set<string>();
+    for (const serial of serials) {
+      for (const r of this.s.cnOfSerial.all(serial) as { subject_cn: string }[]) out.add(r.subject_cn);
+    }
+    return [...out];
   }
 
   listServiceCertificates(): { cn: string; serialNumber: string; status: string; issuedAt: string; expiresAt: string; revokedAt: string | null }[] {

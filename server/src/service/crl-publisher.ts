@@ -53,7 +53,7 @@ export class CrlPublisher {
   async ensureFresh(now = new Date()): Promise<CrlRecord> {
     const current = await this.o.repo.getLatestCrl();
     if (current && !needsResign(current, now)) {
-      if (current.crlNumber > this.lastAnnounced) this.announce(current); // signed by another process (CLI "crl")
+      if (current.crlNumber > this.lastAnnounced) await this.announce(current); // signed by another process (CLI "crl")
       return current;
     }
     return this.publish(current ? 'scheduled re-sign before nextUpdate' : 'first CRL');
@@ -101,13 +101,15 @@ export class CrlPublisher {
       if (latest) return latest;
     }
     if (this.o.crlFile) await writeFileAtomic(this.o.crlFile, pem, 0o644);
-    this.announce(record);
+    // Awaited: a revocation answers only after the listeners (broker publication, cut-off of live
+    // sessions on the revoked certificates) are done.
+    await this.announce(record);
     return record;
   }
 
-  private announce(record: CrlRecord): void {
+  private async announce(record: CrlRecord): Promise<void> {
     this.lastAnnounced = Math.max(this.lastAnnounced, record.crlNumber);
-    this.o.events?.emit('crl.updated', { ...record });
+    await this.o.events?.emit('crl.updated', { ...record });
   }
 }
 

@@ -2,6 +2,9 @@
  * In-process events, so other parts of the server (broker CRL publishing and reload, presence,
  * renewal over MQTT) hook in without editing the issuance core. Listeners run after the change is
  * committed; a failing listener is logged and never fails the request that caused the event.
+ * `emit` returns a promise that settles once every listener's work has settled: an emitter that
+ * must not answer before the listeners are done awaits it (a new CRL is awaited until the broker
+ * has cut off live sessions on the revoked certificates); the others ignore it.
  */
 import { EventEmitter } from 'node:events';
 import type { CertificateKind } from '../store/repository.js';
@@ -58,12 +61,9 @@ export class ServerEvents {
 
   /** Subscribes; returns the unsubscribe function. */
   on<K extends ServerEventName>(name: K, listener: Listener<K>): () => void {
-    const wrapped = (event: ServerEventMap[K]): void => {
+    const wrapped = async (event: ServerEventMap[K]): Promise<void> => {
       try {
-        const result = listener(event);
-        if (result && typeof (result as Promise<void>).catch === 'function') {
-          (result as Promise<void>).catch((err: unknown) => this.onListenerError(name, err));
-        }
+        await listener(event);
       } catch (err) {
         this.onListenerError(name, err);
       }
@@ -72,7 +72,9 @@ export class ServerEvents {
     return () => this.emitter.off(name, wrapped);
   }
 
-  emit<K extends ServerEventName>(name: K, event: ServerEventMap[K]): void {
-    this.emitter.emit(name, event);
+  /** Runs every listener now; the promise settles when all of them have (it never rejects). */
+  emit<K extends ServerEventName>(name: K, event: ServerEventMap[K]): Promise<void> {
+    const running = this.emitter.listeners(name).map((l) => (l as (e: ServerEventMap[K]) => Promise<void>)(event));
+    return Promise.all(running).then(() => undefined);
   }
 }

@@ -21,8 +21,24 @@ export interface AtomicWriteOptions {
   createDir?: boolean;
 }
 
-/** `options` may be just the mode (always applied). */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
+/** A file written next to its target and not yet renamed over it (see stageFile). */
+export interface StagedFile {
+  /** The file it will replace. */
+  readonly target: string;
+  /** The staged content, with the final mode and owner; readable for checks before commit. */
+  readonly tmp: string;
+  /** Renames it over the target and syncs the folder. */
+  commit(): Promise<void>;
+  /** Removes the staged file; the target is untouched. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes the temp file (mode, owner, fsync) without replacing the target yet, so a set of files
+ * can be checked together (e.g. "can the broker load them?") and then committed or discarded.
+ * `options` may be just the mode (always applied).
+ */
+export async function stageFile(file: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<StagedFile> {
   const opts: AtomicWriteOptions = typeof options === 'number' ? { mode: options } : options;
   const dir = path.dirname(file);
   if (opts.createDir) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -45,13 +61,25 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     throw err;
   }
   await fh.close();
-  try {
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDir(dir);
+  return {
+    target: file,
+    tmp,
+    async commit() {
+      try {
+        await fs.rename(tmp, file);
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
+      await syncDir(dir);
+    },
+    discard: () => fs.rm(tmp, { force: true }),
+  };
+}
+
+/** `options` may be just the mode (always applied). */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: number | AtomicWriteOptions = {}): Promise<void> {
+  await (await stageFile(file, data, options)).commit();
 }
 
 /** Persists a rename. Windows cannot open a folder for fsync; there the rename is already durable enough. */

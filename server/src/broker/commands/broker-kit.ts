@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../../cli/common.js';
 import type { CommandModule } from '../../cli/commands/types.js';
 import { buildBrokerKit } from '../kit-builder.js';
+import { DEFAULT_DYNSEC_STATE, defaultDynsecPlugin } from '../mosquitto-conf.js';
 import { openBrokerCli } from './cli-context.js';
-import { formatReloadTarget, parseReloadTarget } from '../reloader.js';
+import { brokerRunning, formatReloadTarget, parseReloadTarget } from '../reloader.js';
 
 interface KitOpts {
   data?: string;
@@ -19,6 +20,9 @@ interface KitOpts {
   bind?: string;
   publishDir?: string;
   reload: string;
+  rotateBrokerKey?: boolean;
+  dynsecPlugin?: string;
+  dynsecState?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -35,7 +39,10 @@ export const brokerKitCommand: CommandModule = {
       .option('--install-dir <dir>', 'where the files will live on the broker host (default /etc/mosquitto/tds)')
       .option('--bind <address>', 'address the listener binds (default: all)')
       .option('--publish-dir <dir>', 'broker folder on THIS host that the server keeps current (crl.pem, acl.conf) on every revocation')
-      .option('--reload <how>', 'after publishing: none | pid:<pid> | pidfile:<file> | command:<program args>', 'none');
+      .option('--reload <how>', 'reload the broker now and after every publication: none | pid:<pid> | pidfile:<file> | command:<program args>', 'none')
+      .option('--rotate-broker-key', "issue a new broker key pair even if --out already has a usable one (kept by default)")
+      .option('--dynsec-plugin <path>', `Mosquitto's dynamic-security plugin, loaded so the server can disconnect live sessions of revoked certificates, or "none" (default ${defaultDynsecPlugin()})`)
+      .option('--dynsec-state <file>', `the plugin's state file on the broker host, in a folder the mosquitto user can write (default ${DEFAULT_DYNSEC_STATE})`);
     addDataOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
@@ -47,6 +54,9 @@ export const brokerKitCommand: CommandModule = {
         throw new CliError((err as Error).message);
       }
       if (reload.kind !== 'none' && !opts.publishDir) throw new CliError('--reload needs --publish-dir (the folder whose files the broker reads)');
+      for (const [flag, value] of [['--dynsec-plugin', opts.dynsecPlugin === 'none' ? undefined : opts.dynsecPlugin], ['--dynsec-state', opts.dynsecState]] as const) {
+        if (value !== undefined && (!path.isAbsolute(value) || /\s/.test(value))) throw new CliError(`${flag} must be an absolute path without spaces, not '${value}'`);
+      }
       const dataDir = dataDirFrom(opts);
       const ctx = await openBrokerCli(dataDir, await resolvePassphrase(opts));
       try {
@@ -61,11 +71,25 @@ export const brokerKitCommand: CommandModule = {
             ...(opts.bind ? { bindAddress: opts.bind } : {}),
             ...(opts.publishDir ? { publishDir: opts.publishDir } : {}),
             reload,
+            rotateBrokerKey: opts.rotateBrokerKey === true,
+            dynsec:
+              opts.dynsecPlugin === 'none'
+                ? null
+                : { plugin: opts.dynsecPlugin ?? defaultDynsecPlugin(), stateFile: opts.dynsecState ?? DEFAULT_DYNSEC_STATE },
             actor: 'cli',
           },
         ).catch((err: unknown) => {
           throw new CliError((err as Error).message);
         });
+        // The broker reads the published folder: bring it in line and reload a running broker now, if
+        // it could load its files (a broker not started yet loads them when it starts).
+        const running = await brokerRunning(reload);
+        const published = kit.config.publishDir
+          ? await ctx.publishToBroker({ ...kit.config, reload: running ? reload : { kind: 'none' } }).catch((err: unknown) => {
+              throw new CliError(`kit written, but ${(err as Error).message}`);
+            })
+          : undefined;
+        const reloaded = published !== undefined && running;
         output(
           opts.json,
           {
@@ -77,11 +101,14 @@ export const brokerKitCommand: CommandModule = {
             publish_dir: kit.config.publishDir,
             reload: formatReloadTarget(kit.config.reload),
             broker_certificate_serial: kit.config.brokerCertificateSerial,
+            broker_key_kept: kit.brokerKeyKept,
             crl_next_update: kit.crlNextUpdate,
+            reloaded,
           },
           [
             `broker kit for ${kit.config.host}:${kit.config.port} written to ${kit.outDir} (see README.md there)`,
-            `broker certificate ${kit.config.brokerCertificateSerial}; CRL valid until ${kit.crlNextUpdate}`,
+            `broker certificate ${kit.config.brokerCertificateSerial} (${kit.brokerKeyKept ? 'kept from the folder; --rotate-broker-key replaces it' : 'new key pair'}); CRL valid until ${kit.crlNextUpdate}`,
+            ...(reloaded ? [`broker reloaded (${formatReloadTarget(kit.config.reload)})`] : reload.kind !== 'none' ? ['broker not running: not reloaded (it loads the kit when it starts)'] : []),
             kit.config.publishDir
               ? `the server keeps ${kit.config.publishDir}/crl.pem and acl.conf current (reload: ${formatReloadTarget(kit.config.reload)})`
               : 'copy crl.pem to the broker after every revocation (or rebuild with --publish-dir on the broker host)',

@@ -2,14 +2,18 @@
 import { openSigning, type SigningContext } from '../../cli/common.js';
 import { MqttStore } from '../../mqtt/store.js';
 import { loadBrokerConfig, type BrokerConfig } from '../broker-config.js';
+import { cutoffStore } from '../cutoff-list.js';
 import { storeBrokerState } from '../kit-builder.js';
 import { BrokerPublisher, type PublishResult } from '../publisher.js';
 
 export interface BrokerCliContext extends SigningContext {
   store: MqttStore;
   kit: BrokerConfig | undefined;
-  /** Pushes the current CRL and ACL to the kit folder recorded by broker-kit and reloads the broker. */
-  publishToBroker(): Promise<PublishResult | undefined>;
+  /**
+   * Pushes the current CRL and ACL to the kit folder recorded by broker-kit (or `config`, e.g. the
+   * one broker-kit just wrote) and reloads the broker, if it could load its files.
+   */
+  publishToBroker(config?: BrokerConfig): Promise<PublishResult | undefined>;
 }
 
 export async function openBrokerCli(dataDir: string, passphrase: string): Promise<BrokerCliContext> {
@@ -21,12 +25,14 @@ export async function openBrokerCli(dataDir: string, passphrase: string): Promis
       ...ctx,
       store,
       kit,
-      async publishToBroker() {
-        if (!kit?.publishDir) return undefined;
+      async publishToBroker(config = kit) {
+        if (!config?.publishDir) return undefined;
         const publisher = new BrokerPublisher({
           state: storeBrokerState({ issuance: ctx.service, crl: ctx.crl, store }),
-          dir: kit.publishDir,
-          reload: kit.reload,
+          dir: config.publishDir,
+          reload: config.reload,
+          // No live-session control here: identities the server has still to cut stay denied.
+          cutoffs: cutoffStore(dataDir),
         });
         return publisher.publish();
       },
