@@ -173,7 +173,7 @@ async function main(): Promise<void> {
       });
       const closed = new Promise<number>((resolve) => c.once('close', () => resolve(Date.now())));
       const t0 = Date.now();
-      await s.service.revoke({ ...actor, role: 'admin' }, d.gatewayId, 'keyCompromise');
+      await s.service.revocation.revoke({ ...actor, role: 'admin' }, d.gatewayId, 'keyCompromise');
       callMs.push(Date.now() - t0);
       const t1 = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
       if (t1 < 0) throw new Error(`${d.mac}: live session still open 10 s after revocation`);
