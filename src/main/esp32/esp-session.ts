@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { ESPLoader, Transport, type IEspLoaderTerminal } from 'esptool-js';
 import type { SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
-import { writeCompressedParts, type FlashPosition } from './flash-writer.js';
+import { ROM_BAUD, type BaudPlan } from './baud-ladder.js';
+import type { KnownImage } from './flash-plan.js';
+import { writeCompressedParts, type FlashPosition, type PartOutcome } from './flash-writer.js';
 import { LinkWebSerialPort } from './web-serial-port.js';
 
 /** The ROM bootloader always talks at 115200 first, and boots the app at that speed too. */
-export const ROM_BAUD = 115200;
+export { ROM_BAUD } from './baud-ladder.js';
 /** Reboot into the flashed firmware: EN low for 100 ms with IO0 high (esptool-js 0.7.0's hard reset is broken). */
 export const REBOOT_SEQUENCE = 'D0|R1|W100|R0';
 
@@ -29,6 +31,8 @@ export interface ChipInfo {
   flashSizeBytes?: number;
   /** Speed actually used after the baud change (esptool-js falls back to 115200 by itself). */
   baud: number;
+  /** Rates that failed after the speed change on this connect (the session stepped down from them). */
+  baudFailed: number[];
 }
 
 export interface FlashPart {
@@ -36,6 +40,14 @@ export interface FlashPart {
   name: string;
   address: number;
   data: Uint8Array;
+  /** Per-device data: always written whole, never cached (see WritablePart). */
+  deviceData?: boolean;
+}
+
+/** What the station knows the board last received, for skipping and sector diffs. */
+export interface FlashOptions {
+  /** The image the MAC last received at each address (sector digests), when known. */
+  known?: readonly KnownImage[];
 }
 
 export interface FlashProgress {
@@ -59,7 +71,16 @@ export interface FlashProgress {
 export type FlashEngine = 'station' | 'esptool';
 
 export interface SessionOptions {
+  /** The one rate to use when there is no `plan` (115200 = no speed change). */
   baud: number;
+  /**
+   * The speeds to try, fastest first (baud-ladder.ts). If the board stops answering after the
+   * change to the first rung, the session steps down once to the next (esptool-js has reset the
+   * board and restarted the stub at 115200 by then) and records the failure in the plan.
+   */
+  plan?: BaudPlan;
+  /** Called with the chip family as soon as the chip is identified, before the stub or anything else: throw to refuse it. */
+  acceptChip?: (chipFamily: string) => void;
   flashEngine?: FlashEngine;
   resetMode: ResetMode;
   usbVendorId?: number;
@@ -129,7 +150,8 @@ export class EspSession {
         }
       },
     };
-    const loader = new ESPLoader({ transport, baudrate: options.baud, romBaudrate: ROM_BAUD, terminal, debugLogging: false });
+    const rates = options.plan?.rates ?? (options.baud > ROM_BAUD ? [options.baud] : []);
+    const loader = new ESPLoader({ transport, baudrate: rates[0] ?? ROM_BAUD, romBaudrate: ROM_BAUD, terminal, debugLogging: false });
 
     let unplugError: Error | undefined;
     let rejectUnplug: (e: Error) => void = () => undefined;
@@ -153,6 +175,7 @@ export class EspSession {
         throw mapConnectError(err, link.path, options.resetMode);
       }
       const rom = loader.chip;
+      options.acceptChip?.(rom.CHIP_NAME);
       const description = await guard(rom.getChipDescription(loader));
       const revision = rom.getChipRevision ? await guard(rom.getChipRevision(loader)) : undefined;
       const features = (await guard(rom.getChipFeatures(loader))).map((f) => f.trim());
@@ -160,7 +183,7 @@ export class EspSession {
       const mac = (await guard(rom.readMac(loader))).toLowerCase();
       if (rom.postConnect) await guard(rom.postConnect(loader));
       await guard(loader.runStub());
-      if (options.baud !== ROM_BAUD) await guard(loader.changeBaud());
+      const baudFailed = await changeSpeed(loader, rates, options, guard);
       const flashId = await guard(loader.readFlashId());
       const flashSize = loader.DETECTED_FLASH_SIZES[(flashId >> 16) & 0xff];
       const chip: ChipInfo = {
@@ -171,6 +194,7 @@ export class EspSession {
         mac,
         flashId,
         baud: loader.transport.baudrate,
+        baudFailed,
       };
       if (revision !== undefined) chip.revision = revision;
       if (flashSize) {
@@ -192,7 +216,7 @@ export class EspSession {
    * Writes every part (compressed, each verified by the stub's MD5 of the flash) in one session.
    * The caller has checked that the parts fit the flash.
    */
-  async flash(parts: readonly FlashPart[], onProgress?: (p: FlashProgress) => void): Promise<void> {
+  async flash(parts: readonly FlashPart[], onProgress?: (p: FlashProgress) => void, options: FlashOptions = {}): Promise<PartOutcome[]> {
     const sorted = [...parts].sort((a, b) => a.address - b.address);
     const totalBytes = sorted.reduce((n, p) => n + p.data.length, 0);
     const before = sorted.map((_, i) => sorted.slice(0, i).reduce((n, p) => n + p.data.length, 0));
@@ -200,21 +224,29 @@ export class EspSession {
     const onPosition = (p: FlashPosition): void => {
       const part = sorted[p.index]!;
       position = p;
-      onProgress?.({ part, partIndex: p.index, written: p.written, fraction: totalBytes > 0 ? (before[p.index]! + p.written) / totalBytes : 1 });
+      const written = Math.min(part.data.length, p.written);
+      onProgress?.({ part, partIndex: p.index, written, fraction: totalBytes > 0 ? (before[p.index]! + written) / totalBytes : 1 });
     };
     const where = (): string => {
       const part = sorted[position.index];
       if (!part) return 'flash';
       const at = `${part.name} at 0x${part.address.toString(16)}`;
       if (position.phase === 'verify') return `${at}, verifying (MD5)`;
+      if (position.phase === 'check') return `${at}, checking what the board holds (MD5)`;
       if (position.phase === 'finish') return `${at}, all ${part.data.length} bytes sent, finishing the write`;
       return `${at}, ${position.written} of ${part.data.length} bytes written`;
     };
+    let outcomes: PartOutcome[];
     try {
       if ((this.options.flashEngine ?? 'station') === 'esptool') {
         await this.flashWithEsptool(sorted, (index, written) => onPosition({ index, phase: 'blocks', written, block: 0, blocks: 0 }));
+        outcomes = sorted.map((p) => {
+          const sectors = Math.ceil(p.data.length / 0x1000);
+          return { name: p.name, address: p.address, bytes: p.data.length, action: 'full', sectorsWritten: sectors, sectorCount: sectors, sent: 0 };
+        });
       } else {
-        await writeCompressedParts(
+        const known = new Map((options.known ?? []).map((k) => [k.address, k]));
+        outcomes = await writeCompressedParts(
           {
             loader: this.loader,
             guard: (p) => this.guard(p),
@@ -222,12 +254,15 @@ export class EspSession {
             log: this.options.log,
             onPosition,
           },
-          sorted,
+          sorted.map((p) => ({ ...p, ...(known.has(p.address) && !p.deviceData ? { known: known.get(p.address)! } : {}) })),
         );
       }
     } catch (err) {
       throw await this.mapFlashError(err, where());
     }
+    // The speed held for a whole flash: the port remembers it.
+    if (this.chip.baud > ROM_BAUD) this.options.plan?.record?.(this.chip.baud, true);
+    return outcomes;
   }
 
   private async flashWithEsptool(parts: readonly FlashPart[], report: (index: number, written: number) => void): Promise<void> {
@@ -331,6 +366,28 @@ interface UnplugWatch {
   promise: Promise<never>;
   off: () => void;
   error: () => Error | undefined;
+}
+
+/**
+ * Switches to the first rung of `rates`; if esptool-js finds the board unresponsive after the
+ * change (it then resets the board and restarts the stub at 115200 by itself), steps down once to
+ * the next rung. Returns the rates that failed. Manual-reset boards get one rung only: esptool's
+ * recovery needs the auto-reset circuit.
+ */
+async function changeSpeed(loader: ESPLoader, rates: readonly number[], options: SessionOptions, guard: <T>(p: Promise<T>) => Promise<T>): Promise<number[]> {
+  const failed: number[] = [];
+  const tries = options.resetMode === 'manual' ? rates.slice(0, 1) : rates.slice(0, 2);
+  for (const rate of tries) {
+    // esptool-js keeps the target in a private field that changeBaud() reads.
+    (loader as unknown as { baudrate: number }).baudrate = rate;
+    await guard(loader.changeBaud());
+    if (loader.transport.baudrate === rate) return failed;
+    failed.push(rate);
+    options.plan?.record?.(rate, false);
+    const next = tries[tries.indexOf(rate) + 1];
+    options.log(`the board stopped answering at ${rate} baud on this port${next ? `; stepping down to ${next}` : `; continuing at ${loader.transport.baudrate}`}`, 'warn');
+  }
+  return failed;
 }
 
 function mapConnectError(err: unknown, path: string, resetMode: ResetMode): unknown {

@@ -8,9 +8,13 @@ import { isAbortError, JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, JobDefinition, StepDeclaration, StepHandle } from '../jobs/types.js';
 import type { BrokerMonitor, PresenceEvent } from '../monitor/broker-monitor.js';
 import { BootLogCapture } from './boot-log.js';
+import { below, type BaudPlan } from './baud-ladder.js';
 import { buildForChip, type BundleBuild, type FirmwareBundle } from './bundle.js';
-import { EspSession, ROM_BAUD, type ChipInfo, type FlashPart, type ResetMode } from './esp-session.js';
+import { EspSession, ROM_BAUD, type ChipInfo, type FlashOptions, type FlashPart, type ResetMode } from './esp-session.js';
 import { buildFactoryDataImage } from './factory-data.js';
+import { describeOutcomes } from './flash-report.js';
+import type { ImageHistory } from './image-history.js';
+import { baudPlanFor, type PortRates } from './port-rates.js';
 
 /** What the operator decides when a MAC already has an active certificate (`revoke` = former name of `replace`). */
 export type { ReprovisionPolicy } from '../certs/device-identity.js';
@@ -23,7 +27,13 @@ export interface Esp32JobSettings {
   /** Broker address the device uses (written to its factory data). */
   broker: { host: string; port: number };
   wifi: { ssid: string; password: string };
-  baud: number;
+  /**
+   * Highest flashing speed allowed (the profile's cap). The station picks the rate itself from the
+   * port's USB bridge and what worked on that port before; without a cap it may use the bridge's top rung.
+   */
+  maxBaud?: number;
+  /** @deprecated Former fixed rate; now read as a cap like `maxBaud` (the lower of the two wins). */
+  baud?: number;
   /** From the profile; a USB-Serial/JTAG port (303a:1001) uses its own reset anyway. */
   resetMode: ResetMode;
   onlineTimeoutMs: number;
@@ -51,6 +61,10 @@ export interface Esp32JobInput {
   settings: Esp32JobSettings;
   /** Sequence number for {seq} in the codigo template. */
   seq?: number;
+  /** The station's memory of each port's speed (data folder); without it every job starts at the bridge's top rung. */
+  portRates?: PortRates;
+  /** Which image each MAC last received (station log + sector digests); without it no sector diff. */
+  imageHistory?: ImageHistory;
   /**
    * Device-key mode only: the board already runs the TDS firmware; skip probe and flash and only
    * re-key it through its console (e.g. a board whose key must be replaced).
@@ -200,20 +214,22 @@ async function runEsp32Job(ctx: JobContext, input: Esp32JobInput, memory: Identi
     await ctx.step('flash', async (step) => {
       const parts: FlashPart[] = [
         ...build.parts.map((p) => ({ name: p.name, address: p.offset, data: p.data })),
-        { name: build.dataPartition.label, address: build.dataPartition.offset, data: dataImage! },
+        { name: build.dataPartition.label, address: build.dataPartition.offset, data: dataImage!, deviceData: true },
       ];
-      const total = parts.reduce((n, p) => n + p.data.length, 0);
       const t0 = performance.now();
+      const known = await input.imageHistory?.previous(mac, build.chipFamily).catch(() => undefined);
+      let outcomes;
       try {
-        await flashWithFallback(link, input, resetMode, step, () => session!, (s) => (session = s), parts);
+        outcomes = await flashWithFallback(link, input, resetMode, step, () => session!, (s) => (session = s), parts, { known: known?.parts ?? [] });
       } finally {
         dataImage!.fill(0);
         dataImage = undefined;
       }
       flashedNew = true;
       identity!.installed();
+      await input.imageHistory?.remember(bundle, build).catch((err: unknown) => step.log(`could not record the image's sector digests: ${String(err)}`, 'warn'));
       const secs = (performance.now() - t0) / 1000;
-      step.detail(`${parts.length} parts, ${total} bytes in ${secs.toFixed(1)} s, MD5 verified`);
+      step.detail(`${describeOutcomes(outcomes)} in ${secs.toFixed(1)} s at ${session!.chip.baud} baud, MD5 verified`);
     });
 
     // ---- reboot
@@ -328,7 +344,7 @@ function probeStep(
       if (choice === 'cancel') throw new JobFailure('CANCELLED', 'The operator cancelled at the manual boot prompt.');
     }
     step.detail(`connecting at ${ROM_BAUD} baud (${resetMode} reset)`);
-    const session = await connectSession(link, input, resetMode, settings.baud, step);
+    const session = await connectSession(link, input, resetMode, baudPlan(input), step);
     keep(session);
     const chip = session.chip;
     ctx.update({ mac: chip.mac, facts: chipFacts(chip) });
@@ -378,7 +394,7 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: Id
         const blank = new Uint8Array(build.dataPartition.size).fill(0xff);
         const parts: FlashPart[] = [
           ...build.parts.map((p) => ({ name: p.name, address: p.offset, data: p.data })),
-          { name: `${build.dataPartition.label} (erased)`, address: build.dataPartition.offset, data: blank },
+          { name: `${build.dataPartition.label} (erased)`, address: build.dataPartition.offset, data: blank, deviceData: true },
         ];
         await flashWithFallback(link, input, resetMode, step, () => session!, (sess) => (session = sess), parts);
         step.detail(`${parts.length} parts, MD5 verified; ${build.dataPartition.label} erased for the device's console`);
@@ -485,9 +501,19 @@ async function runDeviceKeyJob(ctx: JobContext, input: Esp32JobInput, memory: Id
   }
 }
 
-async function connectSession(link: SerialLink, input: Esp32JobInput, resetMode: ResetMode, baud: number, step: StepHandle): Promise<EspSession> {
+/** The speeds for this job's port: bridge ladder, profile cap, port memory (port-rates.ts). */
+function baudPlan(input: Esp32JobInput): BaudPlan {
+  const { settings } = input;
+  const caps = [settings.maxBaud, settings.baud].filter((n): n is number => n !== undefined);
+  return baudPlanFor(input.device, { maxBaud: caps.length ? Math.min(...caps) : undefined, portRates: input.portRates });
+}
+
+async function connectSession(link: SerialLink, input: Esp32JobInput, resetMode: ResetMode, plan: BaudPlan, step: StepHandle): Promise<EspSession> {
   return EspSession.connect(link, {
-    baud,
+    baud: ROM_BAUD,
+    plan,
+    // Refuse a chip the bundle has no build for before anything is uploaded or written.
+    acceptChip: (chipFamily) => void buildForChip(input.bundle, chipFamily),
     resetMode,
     signal: step.signal,
     ...(input.device.vendorId !== undefined ? { usbVendorId: input.device.vendorId } : {}),
@@ -508,18 +534,21 @@ async function flashWithFallback(
   getSession: () => EspSession,
   setSession: (s: EspSession) => void,
   parts: FlashPart[],
-): Promise<void> {
+  options: FlashOptions = {},
+): ReturnType<EspSession['flash']> {
   const report = (p: { fraction: number; part: FlashPart; written: number }): void =>
     step.progress(p.fraction, `${p.part.name} @0x${p.part.address.toString(16)}: ${Math.round(p.written / 1024)} of ${Math.round(p.part.data.length / 1024)} KiB`);
   try {
     getSession().useSignal(step.signal);
-    await getSession().flash(parts, report);
+    return await getSession().flash(parts, report, options);
   } catch (err) {
     const s = getSession();
     if (!(err instanceof JobFailure) || err.code !== 'FLASH_WRITE_FAILED' || s.chip.baud <= ROM_BAUD || resetMode === 'manual') throw err;
-    step.log(`flashing at ${s.chip.baud} baud failed (${err.message}); reconnecting at ${ROM_BAUD} baud`, 'warn');
+    const lower = below(baudPlan(input), s.chip.baud);
+    lower.record?.(s.chip.baud, false);
+    step.log(`flashing at ${s.chip.baud} baud failed (${err.message}); reconnecting at ${lower.rates[0] ?? ROM_BAUD} baud`, 'warn');
     await s.close();
-    const slow = await connectSession(link, input, resetMode, ROM_BAUD, step).catch((reconnectErr: unknown) => {
+    const slow = await connectSession(link, input, resetMode, lower, step).catch((reconnectErr: unknown) => {
       // Keep the place of the original failure: the reconnect only confirms what went wrong there.
       if (reconnectErr instanceof JobFailure && reconnectErr.code === 'PORT_GONE') {
         throw new JobFailure('PORT_GONE', reconnectErr.message, { where: err.where, hint: reconnectErr.hint, cause: err });
@@ -527,7 +556,7 @@ async function flashWithFallback(
       throw reconnectErr;
     });
     setSession(slow);
-    await slow.flash(parts, report);
+    return await slow.flash(parts, report, options);
   }
 }
 

@@ -7,7 +7,10 @@ import { JobQueue } from '../jobs/queue.js';
 import type { JobLogLine } from '../jobs/types.js';
 import type { StationLog } from '../log/station-log.js';
 import { BrokerMonitor } from '../monitor/broker-monitor.js';
+import path from 'node:path';
 import { loadBundle, type FirmwareBundle } from './bundle.js';
+import { ImageHistory, lastBundleFromLog } from './image-history.js';
+import { PortRates } from './port-rates.js';
 import { esp32ProvisionJob, type Esp32JobSettings, type ReprovisionPolicy } from './provision-job.js';
 import { resolveSecret } from './profile-file.js';
 
@@ -36,6 +39,11 @@ export interface ProvisionPortsOptions {
   bundle?: FirmwareBundle;
   /** Aborting cancels every job (Ctrl+C in the CLI). */
   signal?: AbortSignal;
+  /**
+   * The station's data folder: the speed that worked on each port and the sector digests of flashed
+   * bundles are kept there. Default: the station log's folder (none without a log file).
+   */
+  dataDir?: string;
 }
 
 export interface ProvisionPortsResult {
@@ -63,6 +71,7 @@ export async function provisionPorts(options: ProvisionPortsOptions): Promise<Pr
       profile.monitor.port ?? profile.broker.port,
     );
   }
+  const { portRates, imageHistory } = await flashMemory(options);
   const queue = new JobQueue({ concurrency: options.concurrency ?? Math.max(1, devices.length) });
   const offLog = options.log?.attach(queue);
   const offUpdate = queue.onUpdate((s) => {
@@ -85,6 +94,8 @@ export async function provisionPorts(options: ProvisionPortsOptions): Promise<Pr
           ...(monitor ? { monitor } : {}),
           settings,
           seq: i + 1,
+          ...(portRates ? { portRates } : {}),
+          ...(imageHistory ? { imageHistory } : {}),
         }),
       );
     });
@@ -97,6 +108,15 @@ export async function provisionPorts(options: ProvisionPortsOptions): Promise<Pr
     offLog?.();
     if (ownMonitor) await monitor?.close().catch(() => undefined);
   }
+}
+
+/** Port speeds and image history in the data folder (next to the station log unless told otherwise). */
+async function flashMemory(options: ProvisionPortsOptions): Promise<{ portRates?: PortRates; imageHistory?: ImageHistory }> {
+  const logFile = options.log?.file;
+  const dataDir = options.dataDir ?? (logFile && logFile !== ':memory:' ? path.dirname(logFile) : undefined);
+  if (!dataDir) return {};
+  const portRates = await PortRates.open(dataDir, { onWarning: (m) => console.warn(m) });
+  return { portRates, ...(options.log ? { imageHistory: ImageHistory.inDataDir(dataDir, lastBundleFromLog(options.log)) } : {}) };
 }
 
 const answering = new Set<string>();
