@@ -125,10 +125,10 @@ export interface PartOutcome {
 
 /**
  * Writes every part in one session, each ending with the stub's MD5 of the region equal to ours.
- * Before writing a bundle part the board is asked for the MD5 of its region: a match skips the
- * part. When the image the MAC last received there is known (`part.known`), only the 4 KiB sectors
- * that differ are written, then the whole region's MD5 is checked; on a mismatch the part is written
- * whole. Per-device parts (`deviceData`) are always written whole, compressed privately and zeroed
+ * Before writing a bundle part the board is asked for the MD5 of its region (first of its first
+ * sector, so a new board costs one short exchange): a match skips the part. When the image the MAC
+ * last received there is known (`part.known`) and differs, only the 4 KiB sectors that differ are
+ * written, then the whole region's MD5 is checked; on a mismatch the part is written whole. Per-device parts (`deviceData`) are always written whole, compressed privately and zeroed
  * afterwards (the data partition holds the device key); bundle parts are compressed once per bundle.
  */
 export async function writeCompressedParts(ctx: WriterContext, parts: readonly WritablePart[]): Promise<PartOutcome[]> {
@@ -157,38 +157,40 @@ export async function writeCompressedParts(ctx: WriterContext, parts: readonly W
 }
 
 async function writeOnePart(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, compressed: () => Promise<Uint8Array>): Promise<PartOutcome> {
-  const expected = createHash('md5').update(image).digest('hex');
+  const expected = md5(image);
   const sectorCount = Math.ceil(image.length / SECTOR);
   const outcome: PartOutcome = { name: part.name, address: part.address, bytes: image.length, action: 'full', sectorsWritten: sectorCount, sectorCount, sent: 0 };
   if (!part.deviceData) {
-    ctx.onPosition({ index, phase: 'check', written: 0, block: 0, blocks: 0 });
-    const onBoard = await boardMd5(ctx, part, image.length, `checking what the board holds at ${part.name}`);
-    if (onBoard === expected) {
-      ctx.log(`[flash] ${part.name}: already on the board (MD5 ${expected}); skipped`);
-      ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
-      return { ...outcome, action: 'skipped', sectorsWritten: 0 };
-    }
-    const known = part.known;
-    if (onBoard !== undefined && known && known.address === part.address) {
-      const runs = changedRuns(image, sectorDigests(image), known.sectors);
-      const written = runs.reduce((n, r) => n + Math.ceil(r.length / SECTOR), 0);
-      if (written < sectorCount) {
-        ctx.log(`[flash] ${part.name}: ${written} of ${sectorCount} sectors differ from the image this board last received; writing those`);
-        for (const run of runs) {
-          const slice = image.subarray(run.offset, run.offset + run.length);
-          const data = await ctx.guard(deflateOnce(slice));
-          await sendWithRestarts(ctx, { name: part.name, address: part.address + run.offset, data: slice }, index, slice, data, run.offset);
-          outcome.sent += data.length;
-        }
+    // Against the image this MAC last received: the sectors that differ (none = same image).
+    const runs = part.known?.address === part.address ? changedRuns(image, sectorDigests(image), part.known.sectors) : undefined;
+    if (!runs?.length) {
+      // Already there? The first sector answers cheaply for a new or different board; only when it
+      // matches is the whole region hashed on the board.
+      ctx.onPosition({ index, phase: 'check', written: 0, block: 0, blocks: 0 });
+      const head = Math.min(SECTOR, image.length);
+      const sameHead = (await boardMd5(ctx, part, head, `checking what the board holds at ${part.name}`)) === md5(image.subarray(0, head));
+      if (sameHead && (head === image.length || (await boardMd5(ctx, part, image.length, `checking what the board holds at ${part.name}`)) === expected)) {
+        ctx.log(`[flash] ${part.name}: already on the board (MD5 ${expected}); skipped`);
         ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
-        const after = await boardMd5(ctx, part, image.length, `the MD5 check of ${part.name}`, true);
-        if (after === expected) {
-          ctx.log(`[flash] ${part.name}: MD5 verified (${expected}) after writing ${written} of ${sectorCount} sectors`);
-          return { ...outcome, action: 'sectors', sectorsWritten: written };
-        }
-        ctx.log(`[flash] ${part.name}: after the sector writes the region's MD5 is ${after}, expected ${expected} (the board held another image); writing it whole`, 'warn');
-        outcome.fallback = true;
+        return { ...outcome, action: 'skipped', sectorsWritten: 0 };
       }
+    } else {
+      const written = runs.reduce((n, r) => n + Math.ceil(r.length / SECTOR), 0);
+      ctx.log(`[flash] ${part.name}: ${written} of ${sectorCount} sectors differ from the image this board last received; writing those`);
+      for (const run of runs) {
+        const slice = image.subarray(run.offset, run.offset + run.length);
+        const data = await ctx.guard(deflateOnce(slice));
+        await sendWithRestarts(ctx, { name: part.name, address: part.address + run.offset, data: slice }, index, slice, data, run.offset);
+        outcome.sent += data.length;
+      }
+      ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
+      const after = await boardMd5(ctx, part, image.length, `the MD5 check of ${part.name}`, true);
+      if (after === expected) {
+        ctx.log(`[flash] ${part.name}: MD5 verified (${expected}) after writing ${written} of ${sectorCount} sectors`);
+        return { ...outcome, action: 'sectors', sectorsWritten: written };
+      }
+      ctx.log(`[flash] ${part.name}: after the sector writes the region's MD5 is ${after}, expected ${expected} (the board held another image); writing it whole`, 'warn');
+      outcome.fallback = true;
     }
   }
   const data = await compressed();
@@ -204,12 +206,17 @@ async function writeOnePart(ctx: WriterContext, part: WritablePart, index: numbe
   return outcome;
 }
 
+function md5(data: Uint8Array): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
 /**
- * The stub's MD5 of a part's region. A check before writing that fails (an error status, no
+ * The stub's MD5 of the start of a part's region. A check before writing that fails (an error status, no
  * answer) only means "unknown": undefined, and the part is written whole. After writing, a failure
  * is the part's failure.
  */
 async function boardMd5(ctx: WriterContext, part: WritablePart, length: number, what: string, required = false): Promise<string | undefined> {
+  // (`length` bytes from the part's address: the whole region, or its first sector.)
   const { loader } = ctx;
   const timeout = Math.max(loader.DEFAULT_TIMEOUT, loader.timeoutPerMb(loader.MD5_TIMEOUT_PER_MB, length));
   try {
