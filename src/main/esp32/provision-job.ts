@@ -332,7 +332,7 @@ function probeStep(
   resetMode: ResetMode,
   keep: (s: EspSession) => void,
 ): Promise<{ chip: ChipInfo; build: BundleBuild }> {
-  const { device, bundle, settings } = input;
+  const { device, bundle } = input;
   return ctx.step('probe', async (step) => {
     if (resetMode === 'manual') {
       const choice = await ctx.ask({
