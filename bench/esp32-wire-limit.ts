@@ -1,6 +1,6 @@
 /**
  * The bench at the limit of the wire (run: npx tsx bench/esp32-wire-limit.ts [--app double|real]
- * [--boards 16]).
+ * [--boards 16] [--runs 3]).
  *
  * Simulated boards throttled to the wire rate of their bridge (8N1: baud / 10 bytes a second;
  * USB-Serial/JTAG at an assumed 100 KB/s; the stub's MD5 at an assumed 4 MB/s), the real issuance
@@ -12,7 +12,8 @@
  *     what it means for a job including the compression;
  *  2. a new board: the full job behind a 2,000,000-baud bridge vs today's 921,600 job;
  *  3. re-provisioning a board that runs the bundle (full job);
- *  4. the app changed by one sector (full job, sector diff);
+ *  4. the app changed by one sector (full job, sector diff) — 2 to 4 as the median of --runs, with
+ *     each step's time from the station log;
  *  5. 16 boards in parallel behind mixed bridges: makespan vs the slowest board alone.
  * Needs the built server (npm run build -w server), socat and mosquitto.
  */
@@ -36,12 +37,15 @@ import { SimDeviceSource } from '../test/sim/esp32/sim-device-source.js';
 import { startBackend } from '../test/support/backend.js';
 import { tempDir } from '../test/support/temp.js';
 
-const { values } = parseArgs({ options: { app: { type: 'string', default: 'double' }, boards: { type: 'string', default: '16' } } });
+const { values } = parseArgs({ options: { app: { type: 'string', default: 'double' }, boards: { type: 'string', default: '16' }, runs: { type: 'string', default: '3' } } });
 const BOARDS = Number(values.boards);
+/** Sections 2–4 are run this many times on fresh boards; the median is printed. */
+const RUNS = Number(values.runs);
 const realApp = fixturePart('app.bin');
 const app = values.app === 'real' ? realApp : new Uint8Array(Buffer.concat([realApp, realApp]));
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function compression(): Promise<void> {
   console.log(`== 1. Compression of the app (${app.length} bytes), zlib wrapper for the stub's inflater ==`);
@@ -55,14 +59,17 @@ async function compression(): Promise<void> {
   const saved = z9.length - zo.length;
   console.log(`zlib level 9 : ${z9.length} bytes in ${z9ms.toFixed(0)} ms`);
   console.log(`zopfli (1 it): ${zo.length} bytes in ${zoms.toFixed(0)} ms (${((saved / z9.length) * 100).toFixed(2)} % smaller; more iterations gain < 0.2 % more at 2-4× the time)`);
+  let faster = false;
   for (const baud of [921_600, 2_000_000]) {
     const wireMs = (saved * 1000) / (baud / 10);
+    const net = zoms - z9ms - wireMs;
+    faster ||= net < 0;
     console.log(
-      `  at ${baud} baud: ${wireMs.toFixed(0)} ms less on the wire per board; a job that compresses first is ${(zoms - z9ms - wireMs).toFixed(0)} ms slower; ` +
-        `the extra CPU pays back after ${Math.ceil((zoms - z9ms) / wireMs)} boards (boards flashed in parallel save it once per batch)`,
+      `  at ${baud} baud: ${wireMs.toFixed(0)} ms less on the wire per board; a job that includes its compression is ${Math.abs(net).toFixed(0)} ms ${net < 0 ? 'faster' : 'slower'} ` +
+        `(the extra CPU is paid back after ${Math.ceil((zoms - z9ms) / wireMs)} boards flashed one after another)`,
     );
   }
-  console.log('decision: zlib level 9, compressed once per bundle part and cached (a job including zopfli compression is slower)\n');
+  console.log(`decision: ${faster ? 'zopfli' : 'zlib level 9'} (kept only if a job including its compression gets faster); either way compressed once per bundle part and cached\n`);
 }
 
 async function main(): Promise<void> {
@@ -124,24 +131,36 @@ async function main(): Promise<void> {
       return ms;
     };
 
-    console.log(`== 2. New board, full job (probe … online), app ${app.length} bytes ==`);
+    /** Step durations of a board's newest job, from the station log. */
+    const steps = async (sim: Esp32Sim): Promise<string> => {
+      const last = log.query({ mac: (await sim.status()).mac as string, limit: 1 })[0]!;
+      return log.steps(last.id).map((st) => `${st.name} ${((st.durationMs ?? 0) / 1000).toFixed(2)}`).join(', ');
+    };
+    console.log(`== 2.–4. Full jobs (probe … online), app ${app.length} bytes, median of ${RUNS} runs on fresh boards ==`);
     // Warm-up: the bundle's compressed parts are cached by the first job (as on a station that has
-    // flashed one board of the batch); both figures below are taken with the cache warm.
+    // flashed one board of the batch); every figure below is taken with the cache warm.
     await job([await boardOn('cp2102')], bundle);
-    const t921 = await job([await boardOn('cp2102')], bundle);
-    const fast = await boardOn('cp2102n');
-    const t2m = await job([fast], bundle);
-    console.log(`today's job, CP2102 at 921600 baud: ${s(t921)}`);
-    console.log(`CP2102N at 2000000 baud:            ${s(t2m)} = ${(t2m / t921).toFixed(3)} × (target ≤ 0.55)\n`);
-
-    console.log('== 3. Re-provision, same bundle, full job (only the configuration partition is written) ==');
-    const again = await job([fast], bundle);
-    console.log(`CP2102N board that runs the bundle: ${s(again)} (target ≤ 2.0 s)\n`);
-
-    console.log('== 4. App changed by one sector, full job (sector diff against the image the MAC last received) ==');
-    const diff = await job([fast], oneSector);
-    const lastJob = log.query({ mac: (await fast.status()).mac as string, limit: 1 })[0]!;
-    console.log(`CP2102N board: ${s(diff)} (target ≤ 2.5 s); flash step: ${log.steps(lastJob.id).find((st) => st.name === 'flash')?.detail}\n`);
+    const r = { t921: [] as number[], t2m: [] as number[], again: [] as number[], diff: [] as number[] };
+    const detail: Record<string, string> = {};
+    for (let i = 0; i < RUNS; i++) {
+      const slow = await boardOn('cp2102');
+      r.t921.push(await job([slow], bundle));
+      detail.t921 = await steps(slow);
+      const fast = await boardOn('cp2102n');
+      r.t2m.push(await job([fast], bundle));
+      detail.t2m = await steps(fast);
+      r.again.push(await job([fast], bundle));
+      detail.again = await steps(fast);
+      r.diff.push(await job([fast], oneSector));
+      const lastJob = log.query({ mac: (await fast.status()).mac as string, limit: 1 })[0]!;
+      detail.diff = `${await steps(fast)}; flash: ${log.steps(lastJob.id).find((st) => st.name === 'flash')?.detail}`;
+    }
+    const [t921, t2m] = [median(r.t921), median(r.t2m)];
+    console.log(`new board, today's job (CP2102, 921600 baud): ${s(t921)}  [${detail.t921}]`);
+    console.log(`new board, CP2102N at 2000000 baud:           ${s(t2m)} = ${(t2m / t921).toFixed(3)} × (target ≤ 0.55)  [${detail.t2m}]`);
+    console.log(`re-provision, same bundle (CP2102N):          ${s(median(r.again))} (target ≤ 2.0 s)  [${detail.again}]`);
+    console.log(`app changed by one sector (CP2102N):          ${s(median(r.diff))} (target ≤ 2.5 s)  [${detail.diff}]`);
+    console.log(`  runs: 921600 ${r.t921.map(s).join(' / ')}; 2 M ${r.t2m.map(s).join(' / ')}; re-provision ${r.again.map(s).join(' / ')}; one sector ${r.diff.map(s).join(' / ')}\n`);
 
     console.log(`== 5. ${BOARDS} boards in parallel, mixed bridges (new boards, ESP32 + ESP32-S3 bundle) ==`);
     const mix: Array<[string, 'esp32' | 'esp32s3']> = [
