@@ -5,6 +5,8 @@ import { JobFailure } from '../jobs/job-failure.js';
 import { ROM_BAUD, type BaudPlan } from './baud-ladder.js';
 import type { KnownImage } from './flash-plan.js';
 import { writeCompressedParts, type FlashPosition, type PartOutcome } from './flash-writer.js';
+import { changeSpeed } from './speed-change.js';
+import { isAbort, race, withTimeout } from './abortable.js';
 import { LinkWebSerialPort } from './web-serial-port.js';
 
 /** The ROM bootloader always talks at 115200 first, and boots the app at that speed too. */
@@ -368,59 +370,6 @@ interface UnplugWatch {
   error: () => Error | undefined;
 }
 
-/**
- * Switches to the first rung of `rates` and checks the line at the new speed (the same register read
- * several times must give what it gave at 115200: a bridge that garbles passes esptool's single
- * probe often enough). When the board stops answering or the answers are garbled, the session
- * steps down once: esptool-js has already reset the board and restarted the stub at 115200 when its
- * own probe failed, otherwise this does the same, then the next rung is tried. Returns the rates
- * that failed. Manual-reset boards get one rung only: the recovery needs the auto-reset circuit.
- */
-async function changeSpeed(loader: ESPLoader, rates: readonly number[], options: SessionOptions, guard: <T>(p: Promise<T>) => Promise<T>): Promise<number[]> {
-  const failed: number[] = [];
-  const tries = options.resetMode === 'manual' ? rates.slice(0, 1) : rates.slice(0, 2);
-  if (tries.length === 0) return failed;
-  const reference = await guard(loader.readReg(loader.CHIP_DETECT_MAGIC_REG_ADDR));
-  for (const [i, rate] of tries.entries()) {
-    // esptool-js keeps the target in a private field that changeBaud() reads.
-    (loader as unknown as { baudrate: number }).baudrate = rate;
-    await guard(loader.changeBaud());
-    const switched = loader.transport.baudrate === rate;
-    if (switched && (await lineHolds(loader, reference, guard))) return failed;
-    failed.push(rate);
-    options.plan?.record?.(rate, false);
-    const next = tries[i + 1];
-    options.log(`the board's answers at ${rate} baud failed or came garbled on this port${next ? `; stepping down to ${next}` : `; continuing at ${ROM_BAUD}`}`, 'warn');
-    if (switched) await guard(restartAtRomBaud(loader, options.resetMode));
-  }
-  return failed;
-}
-
-/** Reads one register LINE_CHECK_READS times; every answer must arrive and equal `reference`. */
-async function lineHolds(loader: ESPLoader, reference: number, guard: <T>(p: Promise<T>) => Promise<T>): Promise<boolean> {
-  try {
-    for (let n = 0; n < LINE_CHECK_READS; n++) {
-      if ((await guard(loader.readReg(loader.CHIP_DETECT_MAGIC_REG_ADDR, 500))) !== reference) return false;
-    }
-    return true;
-  } catch (err) {
-    if (err instanceof JobFailure || isAbort(err)) throw err;
-    return false;
-  }
-}
-
-const LINE_CHECK_READS = 4;
-
-/** What esptool-js does when its own probe fails: reset into the ROM, sync at 115200, restart the stub. */
-async function restartAtRomBaud(loader: ESPLoader, resetMode: ResetMode): Promise<void> {
-  await loader.transport.disconnect();
-  await new Promise((r) => setTimeout(r, 50));
-  (loader as unknown as { baudrate: number }).baudrate = ROM_BAUD;
-  loader.IS_STUB = false;
-  await loader.connect(resetMode === 'usb-jtag' ? 'usb_reset' : 'default_reset', 7, false);
-  await loader.runStub();
-}
-
 function mapConnectError(err: unknown, path: string, resetMode: ResetMode): unknown {
   if (err instanceof JobFailure || isAbort(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
@@ -437,46 +386,6 @@ function mapConnectError(err: unknown, path: string, resetMode: ResetMode): unkn
     return new JobFailure('WRONG_CHIP', `The chip on ${path} is not one esptool-js knows (${message}).`, { cause: err });
   }
   return new JobFailure('NO_BOOTLOADER', `Talking to the bootloader on ${path} failed: ${message}`, { cause: err });
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && err.name === 'AbortError';
-}
-
-/** Races an esptool operation against unplug and cancel; on cancel, `onAbort` closes the port so esptool gives up. */
-function race<T>(p: Promise<T>, unplugged: Promise<never>, signal: AbortSignal, onAbort: () => void): Promise<T> {
-  p.catch(() => undefined); // the loser may reject later
-  if (signal.aborted) {
-    onAbort();
-    return Promise.reject(abortError());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const abort = (): void => {
-      onAbort();
-      reject(abortError());
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    Promise.race([p, unplugged]).then(
-      (v) => {
-        signal.removeEventListener('abort', abort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function abortError(): Error {
-  const e = new Error('cancelled');
-  e.name = 'AbortError';
-  return e;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 }
 
 /** "4MB" → 4194304, "512KB" → 524288. */
