@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       const last = log.query({ mac: (await sim.status()).mac as string, limit: 1 })[0]!;
       return log.steps(last.id).map((st) => `${st.name} ${((st.durationMs ?? 0) / 1000).toFixed(2)}`).join(', ');
     };
-    console.log(`== 2.–4. Full jobs (probe … online), app ${app.length} bytes, median of ${RUNS} runs on fresh boards ==`);
+    console.log(`== 2.–4. Full jobs (probe … online), app ${app.length} bytes, median of ${RUNS} runs on fresh boards; [step times of the last run] ==`);
     // Warm-up: the bundle's compressed parts are cached by the first job (as on a station that has
     // flashed one board of the batch); every figure below is taken with the cache warm.
     await job([await boardOn('cp2102')], bundle);
