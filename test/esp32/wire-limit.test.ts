@@ -188,7 +188,7 @@ describe('ESP32 jobs at the limit of the wire (simulator + real server + real br
     expect(monitor.presence('24:6f:28:cc:00:06').status).toBe('online');
   }, 150_000);
 
-  it('a chip without a build in the bundle is refused before anything is written (before the stub, even)', async () => {
+  it('a chip without a build in the bundle is refused before anything is written (before the stub, even); with its build it is flashed', async () => {
     const multi = await loadBundle(writeTestBundle(path.join(dir.path, 'multi2'), ['ESP32', 'ESP32-S3']));
     const c3 = await board('24:6f:28:cc:00:07', { chip: 'esp32c3', bridge: 'usb-jtag' });
     const job = await run(c3, multi);
@@ -197,7 +197,15 @@ describe('ESP32 jobs at the limit of the wire (simulator + real server + real br
     expect(job.final.steps.find((s) => s.name === 'certificate')?.status).toBe('pending');
     expect(c3.output()).not.toMatch(/write of \d+ bytes|stub running/);
     expect(((await c3.status()) as { bytesFromHost: number }).bytesFromHost).toBeLessThan(2000);
-  }, 60_000);
+
+    // With a bundle that has an ESP32-C3 build, the same board is flashed (bootloader at 0x0) and goes online.
+    const withC3 = await loadBundle(writeTestBundle(path.join(dir.path, 'multi3'), ['ESP32', 'ESP32-S3', 'ESP32-C3']));
+    const ok = await run(c3, withC3);
+    expect({ state: ok.final.state, error: ok.final.error }, ok.text).toEqual({ state: 'succeeded', error: undefined });
+    expect(ok.final.facts?.chip).toMatch(/^ESP32-C3/);
+    expectFlashHolds(c3, withC3, 'ESP32-C3');
+    await c3.waitForLog(/tds: mqtt connected/, 15_000);
+  }, 90_000);
 
   it('an unplug during a sector-diff write fails the job with its place; the retry finishes the diff', async () => {
     const mac = '24:6f:28:cc:00:08';
