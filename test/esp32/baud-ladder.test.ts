@@ -28,7 +28,7 @@ describe('speed ladder per USB bridge', () => {
     expect(bridgeLadder(CP2102N, { maxBaud: 1_500_000 }).rates).toEqual([921_600]);
     expect(bridgeLadder(CP2102N, { maxBaud: 230_400 }).rates).toEqual([230_400]);
     expect(bridgeLadder(CP2102N, { maxBaud: 115_200 }).rates).toEqual([]);
-    expect(() => bridgeLadder(CP2102N, { maxBaud: 9600 })).toThrow(/at least 115200/);
+    expect(() => bridgeLadder(CP2102N, { maxBaud: 9600 })).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', message: expect.stringMatching(/at least 115200 baud/) }));
     expect(below({ rates: [2_000_000, 921_600] }, 2_000_000).rates).toEqual([921_600]);
     expect(below({ rates: [921_600] }, 921_600).rates).toEqual([]);
   });

@@ -1,5 +1,6 @@
 import type { SerialDeviceDescriptor } from '../devices/serial-link.js';
 import { ESPRESSIF_VID, USB_JTAG_SERIAL_PID } from '../devices/usb-ids.js';
+import { JobFailure } from '../jobs/job-failure.js';
 
 /** The ROM bootloader always talks at 115200 first; it is the floor of every ladder. */
 export const ROM_BAUD = 115200;
@@ -64,7 +65,11 @@ export function bridgeLadder(
   let rates = [...base];
   const cap = options.maxBaud;
   if (cap !== undefined) {
-    if (!Number.isInteger(cap) || cap < ROM_BAUD) throw new RangeError(`the baud cap must be an integer of at least ${ROM_BAUD} (got ${cap})`);
+    if (!Number.isInteger(cap) || cap < ROM_BAUD) {
+      throw new JobFailure('PROFILE_INVALID', `The flashing speed cap must be a whole number of at least ${ROM_BAUD} baud (got ${cap}).`, {
+        hint: `Set the ESP32 speed cap in the profile to ${ROM_BAUD} or more, or remove it to let the station choose.`,
+      });
+    }
     rates = rates.filter((r) => r <= cap);
     // A cap below every rung of a bridge that changes speed: use the cap itself.
     if (rates.length === 0 && base.length > 0 && cap > ROM_BAUD) rates = [cap];
