@@ -211,12 +211,11 @@ function md5(data: Uint8Array): string {
 }
 
 /**
- * The stub's MD5 of the start of a part's region. A check before writing that fails (an error status, no
+ * The stub's MD5 of the first `length` bytes of a part's region (its first sector, or all of it). A check before writing that fails (an error status, no
  * answer) only means "unknown": undefined, and the part is written whole. After writing, a failure
  * is the part's failure.
  */
 async function boardMd5(ctx: WriterContext, part: WritablePart, length: number, what: string, required = false): Promise<string | undefined> {
-  // (`length` bytes from the part's address: the whole region, or its first sector.)
   const { loader } = ctx;
   const timeout = Math.max(loader.DEFAULT_TIMEOUT, loader.timeoutPerMb(loader.MD5_TIMEOUT_PER_MB, length));
   try {
