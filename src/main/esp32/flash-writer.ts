@@ -211,9 +211,9 @@ function md5(data: Uint8Array): string {
 }
 
 /**
- * The stub's MD5 of the first `length` bytes of a part's region (its first sector, or all of it). A check before writing that fails (an error status, no
- * answer) only means "unknown": undefined, and the part is written whole. After writing, a failure
- * is the part's failure.
+ * The stub's MD5 of the first `length` bytes of a part's region (its first sector, or all of it).
+ * A check before writing that fails (an error status, no answer) only means "unknown": undefined,
+ * and the part is written whole. After writing, a failure is the part's failure.
  */
 async function boardMd5(ctx: WriterContext, part: WritablePart, length: number, what: string, required = false): Promise<string | undefined> {
   const { loader } = ctx;
