@@ -8,6 +8,7 @@ import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { formatUsbId } from '../devices/usb-ids.js';
 import { loadProfileBundle } from '../esp32/bundle-path.js';
 import { EspSession, type ResetMode } from '../esp32/esp-session.js';
+import { openFlashMemory, type FlashMemory } from '../esp32/flash-memory.js';
 import { esp32JobSettings, requireEsp32 } from '../esp32/job-settings.js';
 import { esp32ProvisionJob, type ReprovisionPolicy } from '../esp32/provision-job.js';
 import { runHeadless } from '../jobs/headless.js';
@@ -140,6 +141,7 @@ export function registerEsp32Commands(program: Command): void {
         const log = StationLog.open(opts.logDb ?? defaultStationLogFile(), { stationId });
         const source = await openSource(opts.deviceSource, true);
         let monitor: BrokerMonitor | undefined;
+        let memory: Partial<FlashMemory> = {};
         const ac = new AbortController();
         const onSigint = (): void => {
           process.stderr.write('\ncancelling… (Ctrl+C again to quit now)\n');
@@ -150,9 +152,10 @@ export function registerEsp32Commands(program: Command): void {
         try {
           const devices = await resolvePorts(source, opts.port);
           monitor = await monitorFrom(file);
+          memory = await flashMemoryNextTo(log);
           const jobs = await runHeadless({
             jobs: devices.map((device, i) =>
-              esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer, ...(monitor ? { monitor } : {}), settings, seq: i + 1 }),
+              esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer, ...(monitor ? { monitor } : {}), settings, seq: i + 1, ...memory }),
             ),
             log,
             signal: ac.signal,
@@ -165,12 +168,22 @@ export function registerEsp32Commands(program: Command): void {
         } finally {
           process.removeListener('SIGINT', onSigint);
           await monitor?.close().catch(() => undefined);
+          await memory.portRates?.flush();
           closeSource(source);
           log.close();
           issuer.close();
         }
       }),
   );
+}
+
+/**
+ * The port speeds and image history in the station log's folder (the station's data folder); none
+ * for a log kept in memory. Then every job starts at its bridge's top rung and no sector diff is made.
+ */
+async function flashMemoryNextTo(log: StationLog): Promise<Partial<FlashMemory>> {
+  if (log.file === ':memory:') return {};
+  return openFlashMemory(path.dirname(log.file), log, { onWarning: (m) => process.stderr.write(`${m}\n`) });
 }
 
 /** Finds each requested port in the source; a port the source does not list is used as a plain path. */

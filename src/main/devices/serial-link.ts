@@ -43,6 +43,8 @@ export interface SerialDeviceDescriptor {
   productId?: number;
   serialNumber?: string;
   manufacturer?: string;
+  /** USB product string when the OS gives it (e.g. "CP2102N USB to UART Bridge Controller"): tells bridges that share a VID:PID apart. */
+  product?: string;
   /** Human name of the USB-UART bridge, e.g. "Silicon Labs CP210x". */
   bridge?: string;
   /** How the board is reset into its bootloader. */

@@ -33,7 +33,7 @@ export function esp32JobSettings(profile: Profile, wifiPassword: string, run: Es
     nameTemplate: profile.nameTemplate,
     broker: { host: profile.brokerHost, port: profile.brokerPort },
     wifi: { ssid: esp.wifiSsid, password: wifiPassword },
-    baud: esp.baud,
+    maxBaud: esp.baud,
     resetMode: esp.resetMode,
     onlineTimeoutMs: esp.onlineTimeoutSec * 1000,
     keyType: profile.keyType,
