@@ -34,6 +34,9 @@ export interface SerialLink {
 }
 
 /** A serial device as a source reports it. */
+/** How a board is reset into its ROM bootloader: DTR/RTS, Espressif's USB-Serial/JTAG, or the operator's BOOT button. */
+export type ResetMode = 'auto' | 'usb-jtag' | 'manual';
+
 export interface SerialDeviceDescriptor {
   /** Stable id within the source (path, or serial number when the OS gives one). */
   id: string;
@@ -48,7 +51,7 @@ export interface SerialDeviceDescriptor {
   /** Human name of the USB-UART bridge, e.g. "Silicon Labs CP210x". */
   bridge?: string;
   /** How the board is reset into its bootloader. */
-  resetMode: 'auto' | 'usb-jtag' | 'manual';
+  resetMode: ResetMode;
   /** Whether this port looks like an ESP32 (known bridge or Espressif VID). */
   likelyEsp32: boolean;
 }

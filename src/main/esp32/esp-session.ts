@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ESPLoader, Transport, type IEspLoaderTerminal } from 'esptool-js';
 import { normaliseMac } from '@tds/server/contract';
-import type { SerialLink } from '../devices/serial-link.js';
+import type { ResetMode, SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import { ROM_BAUD, type BaudPlan } from './baud-ladder.js';
 import type { KnownImage } from './flash-plan.js';
@@ -15,7 +15,7 @@ export { ROM_BAUD } from './baud-ladder.js';
 /** Reboot into the flashed firmware: EN low for 100 ms with IO0 high (esptool-js 0.7.0's hard reset is broken). */
 export const REBOOT_SEQUENCE = 'D0|R1|W100|R0';
 
-export type ResetMode = 'auto' | 'usb-jtag' | 'manual';
+export type { ResetMode };
 
 export interface ChipInfo {
   /** esptool's chip family name, e.g. "ESP32" (matches a manifest's chipFamily). */

@@ -1,7 +1,14 @@
 import type { ESPLoader } from 'esptool-js';
 import { JobFailure } from '../jobs/job-failure.js';
-import { ROM_BAUD } from './baud-ladder.js';
-import type { ResetMode, SessionOptions } from './esp-session.js';
+import type { ResetMode } from '../devices/serial-link.js';
+import { ROM_BAUD, type BaudPlan } from './baud-ladder.js';
+
+/** What the speed change needs of the session's options (esp-session.ts `SessionOptions`). */
+export interface SpeedChangeOptions {
+  resetMode: ResetMode;
+  plan?: BaudPlan;
+  log(text: string, level?: 'info' | 'debug' | 'warn'): void;
+}
 
 /**
  * Switches to the first rung of `rates` and checks the line at the new speed (the same register read
@@ -11,7 +18,7 @@ import type { ResetMode, SessionOptions } from './esp-session.js';
  * own probe failed, otherwise this does the same, then the next rung is tried. Returns the rates
  * that failed. Manual-reset boards get one rung only: the recovery needs the auto-reset circuit.
  */
-export async function changeSpeed(loader: ESPLoader, rates: readonly number[], options: Pick<SessionOptions, 'resetMode' | 'plan' | 'log'>, guard: <T>(p: Promise<T>) => Promise<T>): Promise<number[]> {
+export async function changeSpeed(loader: ESPLoader, rates: readonly number[], options: SpeedChangeOptions, guard: <T>(p: Promise<T>) => Promise<T>): Promise<number[]> {
   const failed: number[] = [];
   const tries = options.resetMode === 'manual' ? rates.slice(0, 1) : rates.slice(0, 2);
   if (tries.length === 0) return failed;
