@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { productFromPnpId } from '../../src/main/devices/usb-serial-source.js';
 import { below, bridgeLadder } from '../../src/main/esp32/baud-ladder.js';
 import { baudPlanFor, FAILED_RATE_RETRY_MS, PORT_RATES_FILE, PortRates } from '../../src/main/esp32/port-rates.js';
+import { MAX_BAUD_CHOICES } from '../../src/shared/profile.js';
 import { tempDir } from '../support/temp.js';
 
 const CP2102N = { path: '/dev/ttyUSB0', vendorId: 0x10c4, productId: 0xea60, product: 'Silicon Labs CP2102N USB to UART Bridge Controller' };
@@ -31,6 +32,14 @@ describe('speed ladder per USB bridge', () => {
     expect(() => bridgeLadder(CP2102N, { maxBaud: 9600 })).toThrow(expect.objectContaining({ code: 'PROFILE_INVALID', message: expect.stringMatching(/at least 115200 baud/) }));
     expect(below({ rates: [2_000_000, 921_600] }, 2_000_000).rates).toEqual([921_600]);
     expect(below({ rates: [921_600] }, 921_600).rates).toEqual([]);
+  });
+
+  it("the Settings form's speed choices are the ladders' rungs (every rung can be chosen as the cap)", () => {
+    const known = [CP2102N, CP2102, ...[[0x10c4, 0xea64], [0x1a86, 0x7523], [0x1a86, 0x55d4], [0x1a86, 0x55d3], [0x0403, 0x6001], [0x0403, 0x6010], [0x0403, 0x6014], [0x0403, 0x6015], [0x067b, 0x2303]].map(([vendorId, productId]) => ({ vendorId, productId }))];
+    const rungs = new Set(known.flatMap((d) => (['linux', 'win32', 'darwin'] as const).flatMap((platform) => bridgeLadder(d, { platform }).rates)));
+    expect([...rungs].every((r) => (MAX_BAUD_CHOICES as readonly number[]).includes(r)), [...rungs].join(', ')).toBe(true);
+    // Each choice caps the fastest ladder at itself (115200: no speed change).
+    for (const cap of MAX_BAUD_CHOICES) expect(bridgeLadder(CP2102N, { maxBaud: cap }).rates[0] ?? 115_200).toBe(cap);
   });
 
   it('reads the product string out of a udev by-id name', () => {
