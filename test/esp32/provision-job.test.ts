@@ -513,7 +513,10 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
 
     const probe = await station(['esp32', 'probe', '--port', sim.hostPath, '--json']);
     expect(probe.code).toBe(0);
-    expect(JSON.parse(probe.stdout)).toMatchObject({ port: sim.hostPath, chipFamily: 'ESP32', mac, flashSize: '4MB', crystalMhz: 40 });
+    // The speed is the bridge's top rung (a CP210x: 921600) unless capped.
+    expect(JSON.parse(probe.stdout)).toMatchObject({ port: sim.hostPath, chipFamily: 'ESP32', mac, flashSize: '4MB', crystalMhz: 40, baud: 921600 });
+    const capped = await station(['esp32', 'probe', '--port', sim.hostPath, '--max-baud', '460800', '--json']);
+    expect(JSON.parse(capped.stdout)).toMatchObject({ mac, baud: 460800 });
 
     const logDb = path.join(dir.path, 'cli-log.sqlite');
     const run = await station(['esp32', 'provision', '--port', sim.hostPath, '--profile', profileFile, '--log-db', logDb, '--station-id', 'cli-bench', '--on-active-cert', 'stop']);
@@ -530,6 +533,10 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     } finally {
       cliLog.close();
     }
+    // The speed that worked on the port and the bundle's sector digests are kept next to the station log.
+    const rates = JSON.parse(readFileSync(path.join(dir.path, 'esp32-port-rates.json'), 'utf8')) as { ports: Record<string, { worked?: number }> };
+    expect(Object.entries(rates.ports)).toEqual([[expect.stringContaining(sim.hostPath), expect.objectContaining({ worked: 921600 })]]);
+    expect(readdirSync(path.join(dir.path, 'esp32-images'))).toEqual([`${bundle.sha256}-esp32.json`]);
     const part = buildForChip(bundle, 'ESP32').dataPartition;
     expect(nvsNamespace(readNvsImage(sim.readFlash(part.offset, part.size)), 'tds')?.wifi_pass).toBe('cli-wifi-pass');
 

@@ -7,9 +7,10 @@ import type { SerialDeviceDescriptor, SerialDeviceSource } from '../devices/seri
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { formatUsbId } from '../devices/usb-ids.js';
 import { loadProfileBundle } from '../esp32/bundle-path.js';
-import { EspSession, type ResetMode } from '../esp32/esp-session.js';
+import { EspSession, ROM_BAUD, type ResetMode } from '../esp32/esp-session.js';
 import { openFlashMemory, type FlashMemory } from '../esp32/flash-memory.js';
 import { esp32JobSettings, requireEsp32 } from '../esp32/job-settings.js';
+import { baudPlanFor } from '../esp32/port-rates.js';
 import { esp32ProvisionJob, type ReprovisionPolicy } from '../esp32/provision-job.js';
 import { runHeadless } from '../jobs/headless.js';
 import { JobFailure, toJobError } from '../jobs/job-failure.js';
@@ -60,10 +61,10 @@ export function registerEsp32Commands(program: Command): void {
       .command('probe')
       .description('read chip, revision, MAC, flash size and crystal of the board on a port')
       .requiredOption('--port <path>', 'serial port, e.g. /dev/ttyUSB0')
-      .option('--baud <n>', 'flashing speed to try', parseIntArg, 921600)
+      .option('--max-baud <n>', "highest speed to switch to (default: the fastest the port's USB bridge holds)", parseIntArg)
       .addOption(new Option('--reset-mode <mode>', 'how to enter the bootloader').choices(['auto', 'usb-jtag', 'manual']))
       .option('--json', 'print JSON only'),
-  ).action(async (opts: { port: string; baud: number; resetMode?: ResetMode; json?: boolean; deviceSource?: string }) =>
+  ).action(async (opts: { port: string; maxBaud?: number; resetMode?: ResetMode; json?: boolean; deviceSource?: string }) =>
     run(async () => {
       const source = await openSource(opts.deviceSource, true);
       const ac = new AbortController();
@@ -76,7 +77,9 @@ export function registerEsp32Commands(program: Command): void {
           await prompt(`Put the board on ${device!.path} in download mode (hold BOOT, press EN, release BOOT), then press Enter`, ['']);
         }
         const session = await EspSession.connect(source.link(device!), {
-          baud: opts.baud,
+          baud: ROM_BAUD,
+          // The speeds a job would try on this port (without the station's memory of it).
+          plan: baudPlanFor(device!, { maxBaud: opts.maxBaud }),
           resetMode,
           signal: ac.signal,
           ...(device!.vendorId !== undefined ? { usbVendorId: device!.vendorId } : {}),
