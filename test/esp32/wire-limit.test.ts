@@ -74,10 +74,8 @@ describe('ESP32 jobs at the limit of the wire (simulator + real server + real br
       brokerPort: backend.broker.port,
       esp32: { bundlePath: MANIFEST, wifiSsid: 'bench', onlineTimeoutSec: 15 },
     });
-    const s = esp32JobSettings(profile, 'bench-pass', { operator: 'tester', stationId: 'wire-test', reprovision: 'replace' }, { bootLogMs: 800, ...overrides });
-    // No cap: the station picks the rate from the bridge (the profile's 921600 is a cap once mapped).
-    delete s.maxBaud;
-    return { ...s, ...overrides };
+    // No speed cap in the profile: the station picks the rate from the bridge.
+    return esp32JobSettings(profile, 'bench-pass', { operator: 'tester', stationId: 'wire-test', reprovision: 'replace' }, { bootLogMs: 800, ...overrides });
   }
 
   async function run(sim: Esp32Sim, jobBundle: FirmwareBundle = bundle, overrides: Partial<Esp32JobSettings> = {}) {
