@@ -73,6 +73,8 @@ async function flashOnce(source: SimDeviceSource, sim: Esp32Sim, t0: number): Pr
   try {
     session = await EspSession.connect(source.link(device), { baud: BAUD, resetMode: 'auto', flashEngine: ENGINE, signal: new AbortController().signal, log });
     if (session.chip.baud !== BAUD) throw new Error(`fell back to ${session.chip.baud} baud`);
+    // Every round writes everything (parts a board already holds would otherwise be skipped).
+    await session.esploader.eraseFlash();
     await session.flash(parts());
     return { ok: true, ms: performance.now() - t, restarts: lines.filter((l) => / again from its start/.test(l)).length, lines };
   } catch (err) {

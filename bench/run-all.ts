@@ -11,6 +11,7 @@ const benches: Array<[string, string[]]> = [
   ['server/bench/broker.ts', []],
   ['server/bench/broker.ts', ['--broker', 'embedded']],
   ['bench/esp32-flash.ts', []],
+  ['bench/esp32-wire-limit.ts', []],
   ['bench/pi-provision.ts', []],
   ['bench/ui-web.ts', []],
 ];

@@ -78,7 +78,7 @@ try {
       brokerPort: s.broker.port,
       keyType: 'ec',
       keyMode: 'station',
-      esp32: { bundlePath: path.join(ROOT, 'test/fixtures/bundle-arduino'), wifiSsid: 'bench', wifiPassword: 'bench-pass-1', baud: 921600, resetMode: 'auto', onlineTimeoutSec: 120 },
+      esp32: { bundlePath: path.join(ROOT, 'test/fixtures/bundle-arduino'), wifiSsid: 'bench', wifiPassword: 'bench-pass-1', resetMode: 'auto', onlineTimeoutSec: 120 },
     },
   });
   await Promise.all(

@@ -102,7 +102,7 @@ try {
       brokerPort: settings.broker.port,
       keyType: 'ec',
       keyMode: 'station',
-      esp32: { bundlePath: BUNDLE, wifiSsid: 'demo-wifi', wifiPassword: 'demo-pass-123', baud: 921600, resetMode: 'auto', onlineTimeoutSec: 60 },
+      esp32: { bundlePath: BUNDLE, wifiSsid: 'demo-wifi', wifiPassword: 'demo-pass-123', resetMode: 'auto', onlineTimeoutSec: 60 },
       pi: { installPrefix: piPrefix, serviceManager: 'none', onlineTimeoutSec: 60 },
     },
   });

@@ -71,11 +71,11 @@ export const ERROR_TEXT: Record<ErrorCode, { message: string; hint: string }> = 
   },
   FLASH_VERIFY_FAILED: {
     message: 'Flash verification failed (MD5 of the written data differs).',
-    hint: 'Retry; if it repeats, lower the baud rate, change the cable, or replace the board (flash may be worn).',
+    hint: 'Retry; if it repeats, set a lower maximum speed in the profile, change the cable, or replace the board (flash may be worn).',
   },
   FLASH_WRITE_FAILED: {
     message: 'Writing the flash failed (the board stopped answering).',
-    hint: 'Retry; if it repeats, try a shorter USB cable, a powered hub, or a lower baud rate in the profile.',
+    hint: 'Retry; if it repeats, try a shorter USB cable, a powered hub, or a lower maximum speed in the profile.',
   },
   MAC_ALREADY_PROVISIONED: {
     message: 'This MAC already has an active certificate.',

@@ -15,6 +15,13 @@ export const KEY_MODES = ['station', 'device'] as const;
 export const RESET_MODES = ['auto', 'usb-jtag', 'manual'] as const;
 export const SERVICE_MANAGERS = ['systemd', 'none'] as const;
 
+/**
+ * Caps a profile may put on the ESP32 flashing speed: the rungs of the station's per-bridge speed
+ * ladders (src/main/esp32/baud-ladder.ts) and 115200, the ROM's own rate (no speed change). Without a
+ * cap the station picks the fastest rate the port's USB bridge holds.
+ */
+export const MAX_BAUD_CHOICES = [2_000_000, 921_600, 460_800, 230_400, 115_200] as const;
+
 /** Gateway code (the server's `codigo`) and name (`nome`, which may not hold colons) when none is scanned. */
 export const DEFAULT_CODE_TEMPLATE = 'GW-{mac12}';
 export const DEFAULT_NAME_TEMPLATE = 'Gateway {MAC12}';
@@ -40,7 +47,8 @@ export const zWifiPassword = z.string().refine((s) => s === '' || (s.length >= 8
 export const ProfileEsp32Schema = z.object({
   bundlePath: localPath,
   wifiSsid: z.string().min(1, V.wifiSsid).max(32, V.wifiSsid),
-  baud: zIntRange(9600, 2_000_000).default(921600),
+  /** Optional cap on the flashing speed (see MAX_BAUD_CHOICES); absent = the station picks per USB bridge. */
+  maxBaud: zIntRange(115_200, 2_000_000).optional(),
   resetMode: z.enum(RESET_MODES, { error: V.choice }).default('auto'),
   onlineTimeoutSec: zIntRange(5, 600).default(60),
 });

@@ -56,14 +56,16 @@ describe('profile files for the headless CLI', () => {
       keyType: 'rsa',
       keyMode: 'device',
       validityDays: 30,
-      esp32: { bundlePath: path.join(dir.path, 'fw'), wifiSsid: 'plant', baud: 460800, resetMode: 'auto', onlineTimeoutSec: 60 },
+      esp32: { bundlePath: path.join(dir.path, 'fw'), wifiSsid: 'plant', maxBaud: 460800, resetMode: 'auto', onlineTimeoutSec: 60 },
     });
     expect(file.wifiPassword).toBe('plant-pass');
     expect(file.operator).toBe('ana');
-    expect(file.warnings).toHaveLength(11);
+    expect(file.warnings).toHaveLength(12);
     expect(file.warnings).toContain(`profile ${path.join(dir.path, 'old.json')}: \`contaId\` is now \`accountId\`; loaded it, please rename`);
     expect(file.warnings.join('\n')).toContain('`gateway.codigoTemplate` is now `codeTemplate`');
     expect(file.warnings.join('\n')).toContain('`esp32.wifi.ssid` is now `esp32.wifiSsid`');
+    // The former fixed rate is read as the speed cap.
+    expect(file.warnings.join('\n')).toContain('`esp32.baud` is now `esp32.maxBaud`');
   });
 
   it('refuses a field given under its former and its new name', async () => {
@@ -79,6 +81,7 @@ describe('profile files for the headless CLI', () => {
       ...base,
       brokerPort: 70000,
       validityDays: 0,
+      esp32: { ...base.esp32, maxBaud: 9600 },
       pi: { modbus: { slaves: [{ slave: 300, register: 1, unit: '' }] } },
     };
     const err = await loadProfileFile(write('bad.json', bad)).catch((e: unknown) => e);
@@ -87,6 +90,7 @@ describe('profile files for the headless CLI', () => {
     const message = (err as JobFailure).message;
     expect(message).toMatch(/brokerPort: .*65535/);
     expect(message).toMatch(/validityDays: .*1/);
+    expect(message).toMatch(/esp32\.maxBaud: .*115200.*2000000/);
     expect(message).toMatch(/pi\.modbus\.slaves\.0\.slave: Enter a whole number from 1 to 247\./);
     expect(message).toMatch(/pi\.modbus\.slaves\.0\.unit: This field is required\./);
     expect(message).not.toMatch(/range:\d/);

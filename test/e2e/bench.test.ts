@@ -80,7 +80,12 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
       await sim.waitForLog(/mqtt connected/, 5_000);
       const gw = (await backend.server.client('operator').listGateways({ mac: sim.mac })).results[0];
       expect(gw?.active_certificate?.is_revoked).toBe(false);
-      expect(await page.locator('[data-testid=board-card]', { hasText: sim.mac }).count()).toBe(1);
+      const card = page.locator('[data-testid=board-card]', { hasText: sim.mac });
+      expect(await card.count()).toBe(1);
+      // The rate the station picked for the port (the simulator's default bridge tops out at 921600).
+      const job = station.station.hub.list().find((j) => j.mac === sim.mac)!;
+      expect(job.facts?.baud).toBe('921600');
+      expect(await card.getByTestId('board-speed').textContent()).toBe('921,600 baud');
     }
   }, 300_000);
 

@@ -139,9 +139,15 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await fill(page, '#profile-form', { 'esp32.bundlePath': BUNDLE_DIR });
     await page.getByRole('button', { name: 'Check bundle' }).click();
     await page.locator('#profile-form [role=status]', { hasText: 'ESP32' }).waitFor();
+    // The flashing speed is never typed: "Automatic" or a cap from the station's ladder rates.
+    const speed = page.locator('#profile-form [data-field="esp32.maxBaud"]');
+    expect(await speed.inputValue()).toBe('');
+    expect(await speed.locator('option').allTextContents()).toEqual(['Automatic', '2,000,000 baud', '921,600 baud', '460,800 baud', '230,400 baud', '115,200 baud']);
+    await speed.selectOption('921600');
     await screenshot(page, 'settings', shots.path, { fullPage: true });
     await page.click('#profile-form button[type=submit]');
     await page.locator('[data-testid=profile-item]', { hasText: 'line-a' }).waitFor();
+    expect(station.station.settings.current.profiles.find((p) => p.name === 'line-a')?.esp32?.maxBaud).toBe(921600);
   }, 90_000);
 
   it('log filters, CSV import and the field form refuse bad input too', async () => {

@@ -109,7 +109,6 @@ describe('ESP32 job in device-key mode', () => {
     nameTemplate: 'Device key {mac12}',
     broker: { host: backend.broker.host, port: backend.broker.port },
     wifi: { ssid: 'bench', password: 'bench-pass' },
-    baud: 921600,
     resetMode: 'auto',
     onlineTimeoutMs: 30_000,
     keyType: 'ec',

@@ -132,6 +132,7 @@ describe('esptool-js 0.7.0 through the adapter, against the simulator', () => {
   it('catches an MD5 mismatch and says which part', async () => {
     const s = await connect();
     try {
+      await s.esploader.eraseFlash(); // a new board: parts it already holds would be skipped
       await sim.sendControl('FAULT md5-mismatch=once');
       const err = await s.flash(parts()).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(JobFailure);
@@ -146,6 +147,7 @@ describe('esptool-js 0.7.0 through the adapter, against the simulator', () => {
     await replug();
     const s = await connect();
     try {
+      await s.esploader.eraseFlash(); // a new board: parts it already holds would be skipped
       await sim.sendControl('FAULT unplug-at-byte=250000');
       const t0 = Date.now();
       const err = await s.flash(parts()).catch((e: unknown) => e);
@@ -210,10 +212,11 @@ describe('esptool-js 0.7.0 through the adapter, against the simulator', () => {
   }, 60_000);
 
   it('stops promptly when cancelled mid-flash', async () => {
-    await sim.sendControl('FAULT slow-erase=30');
     const ac = new AbortController();
     const s = await connect(921600, ac.signal);
     try {
+      await s.esploader.eraseFlash(); // a new board: parts it already holds would be skipped
+      await sim.sendControl('FAULT slow-erase=30');
       const flashing = s.flash(parts()).catch((e: unknown) => e);
       await new Promise((r) => setTimeout(r, 300));
       const t0 = Date.now();

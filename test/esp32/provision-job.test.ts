@@ -304,7 +304,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     const id = queue.submit(esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer: watched, monitor, settings: settings({ reprovision: 'replace' }) }));
     const failed = await queue.wait(id);
     // (where: "flash: app.bin at 0x10000, …", or just "flash" when the unplug is first seen as a
-    // write failure and the reconnect at 115200 finds the port gone)
+    // write failure and the reconnect at a lower rate finds the port gone)
     expect(failed.error, log.lines(id).map((l) => `[${l.step}] ${l.text}`).join('\n')).toMatchObject({ code: 'PORT_GONE', where: expect.stringMatching(/^flash/) });
     expect(failed.steps.find((st) => st.name === 'flash')?.status).toBe('failed');
     const pendingSerial = failed.certificateSerial!;
@@ -433,7 +433,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(log.lines(id).some((l) => /waiting for the operator: Put the board .* in download mode/.test(l.text))).toBe(true);
   }, 60_000);
 
-  it('falls back to 115200 baud when the board keeps rejecting blocks at 921600', async () => {
+  it('steps down to the next rate (460800 on a CP2102) when the board keeps rejecting blocks at 921600', async () => {
     const sim = await board('24:6f:28:bb:00:09');
     const id = await submit(sim);
     // Arm the fault once the job is flashing: three rejected blocks exhaust esptool's retries.
@@ -446,7 +446,8 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     const final = await queue.wait(id);
     expect(final.error).toBeUndefined();
     expect(final.state).toBe('succeeded');
-    expect(log.lines(id).some((l) => /flashing at 921600 baud failed .*reconnecting at 115200 baud/.test(l.text))).toBe(true);
+    expect(log.lines(id).some((l) => /flashing at 921600 baud failed .*reconnecting at 460800 baud/.test(l.text))).toBe(true);
+    expect(final.steps.find((st) => st.name === 'flash')?.detail).toMatch(/at 460800 baud, MD5 verified$/);
   }, 90_000);
 
   it('a serial link whose output stops moving mid-flash is detected, and the job reconnects and finishes', async () => {
@@ -462,7 +463,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(link.stalls).toBe(1);
     const text = log.lines(id).map((l) => l.text).join('\n');
     expect(text).toMatch(/the serial link stopped moving: block \d+ of \d+ of app\.bin got neither an answer nor a timeout within 13 s/);
-    expect(text).toMatch(/reconnecting at 115200 baud/);
+    expect(text).toMatch(/reconnecting at 460800 baud/);
     expect(final.steps.find((st) => st.name === 'flash')?.status).toBe('done');
     expect(monitor.presence(mac).status).toBe('online');
   }, 120_000);
@@ -512,7 +513,10 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
 
     const probe = await station(['esp32', 'probe', '--port', sim.hostPath, '--json']);
     expect(probe.code).toBe(0);
-    expect(JSON.parse(probe.stdout)).toMatchObject({ port: sim.hostPath, chipFamily: 'ESP32', mac, flashSize: '4MB', crystalMhz: 40 });
+    // The speed is the bridge's top rung (a CP210x: 921600) unless capped.
+    expect(JSON.parse(probe.stdout)).toMatchObject({ port: sim.hostPath, chipFamily: 'ESP32', mac, flashSize: '4MB', crystalMhz: 40, baud: 921600 });
+    const capped = await station(['esp32', 'probe', '--port', sim.hostPath, '--max-baud', '460800', '--json']);
+    expect(JSON.parse(capped.stdout)).toMatchObject({ mac, baud: 460800 });
 
     const logDb = path.join(dir.path, 'cli-log.sqlite');
     const run = await station(['esp32', 'provision', '--port', sim.hostPath, '--profile', profileFile, '--log-db', logDb, '--station-id', 'cli-bench', '--on-active-cert', 'stop']);
@@ -529,6 +533,10 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     } finally {
       cliLog.close();
     }
+    // The speed that worked on the port and the bundle's sector digests are kept next to the station log.
+    const rates = JSON.parse(readFileSync(path.join(dir.path, 'esp32-port-rates.json'), 'utf8')) as { ports: Record<string, { worked?: number }> };
+    expect(Object.entries(rates.ports)).toEqual([[expect.stringContaining(sim.hostPath), expect.objectContaining({ worked: 921600 })]]);
+    expect(readdirSync(path.join(dir.path, 'esp32-images'))).toEqual([`${bundle.sha256}-esp32.json`]);
     const part = buildForChip(bundle, 'ESP32').dataPartition;
     expect(nvsNamespace(readNvsImage(sim.readFlash(part.offset, part.size)), 'tds')?.wifi_pass).toBe('cli-wifi-pass');
 

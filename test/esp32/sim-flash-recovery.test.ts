@@ -42,7 +42,10 @@ describe('flashing survives late answers and damaged blocks (simulator)', () => 
     return sim;
   }
 
-  /** Connects at 921600 and flashes; resolves with the session log, or rejects with the failure. */
+  /**
+   * Connects at 921600, erases the flash (a new board: otherwise parts it already holds would be
+   * skipped) and flashes; resolves with the session log, or rejects with the failure.
+   */
   async function flash(sim: Esp32Sim, parts: FlashPart[], engine: FlashEngine = 'station'): Promise<string[]> {
     const device = (await source.list()).find((d) => d.path === sim.hostPath)!;
     const lines: string[] = [];
@@ -54,6 +57,7 @@ describe('flashing survives late answers and damaged blocks (simulator)', () => 
       log: (text, level = 'info') => void lines.push(`${level} ${text}`),
     });
     try {
+      await session.esploader.eraseFlash();
       await session.flash(parts);
       return lines;
     } finally {

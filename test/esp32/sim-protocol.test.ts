@@ -314,6 +314,52 @@ describe('ESP32 simulator: faults and board variants', () => {
     expect((await b.client.sync()).length).toBe(8);
   });
 
+  it('USB-Serial/JTAG (ESP32-S3): the DevKit sequence only restarts the app; a reset entered from DTR=RTS=1 enters download mode', async () => {
+    const b = await board({ chip: 'esp32s3', bridge: 'usb-jtag' });
+    expect((await b.source.list())[0]).toMatchObject({ vendorId: 0x303a, productId: 0x1001, resetMode: 'usb-jtag', product: 'USB JTAG/serial debug unit' });
+    // The DevKit's classic sequence from idle lines (0,0): EN pulses, but no download request.
+    await b.link.setSignals({ dtr: false, rts: false });
+    await classicReset(b.link);
+    await sleep(30);
+    expect((await b.sim.status()).mode).toBe('app');
+    b.client.flush();
+    // esptool's USBJTAGSerialReset: (1,0) → (1,1) → (0,1) reset → (0,0) released.
+    await b.link.setSignals({ dtr: false, rts: false });
+    await b.link.setSignals({ dtr: true, rts: false });
+    await b.link.setSignals({ dtr: true, rts: true });
+    await b.link.setSignals({ dtr: false, rts: true });
+    await sleep(100);
+    await b.link.setSignals({ dtr: false, rts: false });
+    await sleep(30);
+    expect(b.client.text).toMatch(/ESP-ROM:esp32s3-20210327[\s\S]*rst:0x15 \(USB_UART_CHIP_RESET\),boot:0x0 \(DOWNLOAD\(USB\/UART0\)\)\r\nwaiting for download/);
+    expect((await b.sim.status()).mode).toBe('download');
+    // No baud on USB: a host at another speed still talks to it.
+    await b.link.setBaudRate(2_000_000);
+    expect((await b.client.sync()).length).toBe(8);
+  });
+
+  it('bridge model: a CP2102 cannot set 2 Mbaud (garbled like a mismatch); a CP2102N that holds 921600 damages bytes at 2 Mbaud', async () => {
+    const cp2102 = await board({ bridge: 'cp2102' });
+    await cp2102.client.sync();
+    await cp2102.client.runStub();
+    expect(statusOf(await cp2102.client.command(Op.CHANGE_BAUDRATE, u32(2_000_000, 115200)), true).ok).toBe(true);
+    await cp2102.link.setBaudRate(2_000_000);
+    cp2102.client.flush();
+    await expect(cp2102.client.command(Op.READ_REG, u32(0x40001000), 0, 400)).rejects.toThrow(/no frame/);
+    expect(((await cp2102.sim.status()) as { baudMismatch: { droppedBytes: number } }).baudMismatch.droppedBytes).toBeGreaterThan(0);
+
+    const marginal = await board({ bridge: 'cp2102n:921600' });
+    await marginal.client.sync();
+    await marginal.client.runStub();
+    expect(statusOf(await marginal.client.command(Op.CHANGE_BAUDRATE, u32(2_000_000, 115200)), true).ok).toBe(true);
+    await marginal.link.setBaudRate(2_000_000);
+    marginal.client.flush();
+    await marginal.client.command(Op.READ_REG, u32(0x40001000), 0, 400).catch(() => undefined);
+    const st = (await marginal.sim.status()) as { baudMismatch: { droppedBytes: number }; bridgeDamaged: { fromHost: number } };
+    expect(st.baudMismatch.droppedBytes).toBe(0); // the CP2102N can set 2 Mbaud: no mismatch…
+    expect(st.bridgeDamaged.fromHost).toBeGreaterThan(0); // …but does not hold it on this board
+  });
+
   it('throttle: bytes take baud/10 per second on the wire', async () => {
     const b = await board({ throttle: true });
     await b.client.sync();

@@ -10,7 +10,7 @@ const profile = ProfileSchema.parse({
   accountId: 3,
   brokerHost: 'broker.lan',
   validityDays: 365,
-  esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant', baud: 460800 },
+  esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant', maxBaud: 460800 },
   pi: {
     serviceManager: 'none',
     agent: { keepaliveSec: 10, bufferMaxMessages: 500, renewBeforeDays: 7 },
@@ -27,7 +27,7 @@ describe('profile → job settings', () => {
       nameTemplate: 'Gateway {MAC12}',
       broker: { host: 'broker.lan', port: 8883 },
       wifi: { ssid: 'plant', password: 'plant-pass' },
-      baud: 460800,
+      maxBaud: 460800,
       resetMode: 'auto',
       onlineTimeoutMs: 60_000,
       keyType: 'ec',
@@ -38,6 +38,9 @@ describe('profile → job settings', () => {
       validityDays: 365,
     });
     expect(esp32JobSettings(profile, '', { ...run, gatewayCode: 'GW-SCANNED' }, { bootLogMs: 500 })).toMatchObject({ codeTemplate: 'GW-SCANNED', bootLogMs: 500, wifi: { password: '' } });
+    // No cap in the profile: none in the job either (the station picks the rate per USB bridge).
+    const auto = ProfileSchema.parse({ ...profile, esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant' } });
+    expect(esp32JobSettings(auto, '', run)).not.toHaveProperty('maxBaud');
     const { esp32: _none, ...noEsp } = profile;
     expect(() => esp32JobSettings(noEsp, '', run)).toThrow(JobFailure);
   });

@@ -38,7 +38,7 @@ describe('settings, profiles and secrets', () => {
     const a = await open(tmp.path);
     await a.service.update({ operator: 'Maria', language: 'pt-BR', stationId: 'bench-7' });
     await a.service.setServer({ mode: 'remote', url: 'https://tds.example.com:8443/', token: 'tds_0123456789abcdef0123456789', accountId: 3 });
-    await a.service.saveProfile({ profile: { ...profile, brokerPort: 8883, codeTemplate: 'GW-{mac12}', nameTemplate: 'Gateway {mac}', keyType: 'ec', keyMode: 'station', esp32: { ...profile.esp32, baud: 921600, resetMode: 'auto', onlineTimeoutSec: 60 } } });
+    await a.service.saveProfile({ profile: { ...profile, brokerPort: 8883, codeTemplate: 'GW-{mac12}', nameTemplate: 'Gateway {mac}', keyType: 'ec', keyMode: 'station', esp32: { ...profile.esp32, maxBaud: 921600, resetMode: 'auto', onlineTimeoutSec: 60 } } });
     expect(a.events).toContain('settings.changed');
 
     const b = await open(tmp.path);
@@ -60,7 +60,7 @@ describe('settings, profiles and secrets', () => {
   it('renaming a profile keeps its Wi-Fi password; an empty one clears it; names stay unique', async () => {
     tmp = tempDir('tds-settings-');
     const { service } = await open(tmp.path);
-    const full = { ...profile, brokerPort: 8883, codeTemplate: 'GW-{mac12}', nameTemplate: 'Gateway {mac}', keyType: 'ec' as const, keyMode: 'station' as const, esp32: { ...profile.esp32, baud: 921600, resetMode: 'auto' as const, onlineTimeoutSec: 60 } };
+    const full = { ...profile, brokerPort: 8883, codeTemplate: 'GW-{mac12}', nameTemplate: 'Gateway {mac}', keyType: 'ec' as const, keyMode: 'station' as const, esp32: { ...profile.esp32, resetMode: 'auto' as const, onlineTimeoutSec: 60 } };
     await service.saveProfile({ profile: full });
     const { wifiPassword: _omit, ...espKeep } = full.esp32;
     await service.saveProfile({ profile: { ...full, name: 'line-2', esp32: espKeep }, previousName: 'line-1' });
@@ -109,7 +109,7 @@ describe('settings, profiles and secrets', () => {
     expect([await c.get('one'), await c.get('two'), await c.get('three')]).toEqual(['1', '2', undefined]);
   });
 
-  it('loads the profiles a station saved before the one profile model, unchanged', async () => {
+  it('loads the profiles a station saved before the one profile model; the former fixed rate is the speed cap now', async () => {
     tmp = tempDir('tds-settings-');
     // settings.json exactly as the earlier Settings screen wrote it.
     const saved = {
@@ -139,9 +139,23 @@ describe('settings, profiles and secrets', () => {
     };
     writeFileSync(path.join(tmp.path, 'settings.json'), JSON.stringify(saved));
     const { service } = await open(tmp.path);
-    expect(service.current.profiles).toEqual(saved.profiles);
+    const { baud, ...esp32 } = saved.profiles[0]!.esp32;
+    const now = { ...saved.profiles[0]!, esp32: { ...esp32, maxBaud: baud } };
+    expect(service.current.profiles).toEqual([now]);
     const [p] = await service.profiles();
-    expect(p).toEqual({ ...saved.profiles[0], esp32: { ...saved.profiles[0]!.esp32, hasWifiPassword: false } });
+    expect(p).toEqual({ ...now, esp32: { ...now.esp32, hasWifiPassword: false } });
+    // Written back under the name it has now.
+    await service.update({ operator: 'Ana' });
+    const rewritten = JSON.parse(readFileSync(path.join(tmp.path, 'settings.json'), 'utf8')) as typeof saved;
+    expect(rewritten.profiles[0]!.esp32).toEqual(now.esp32);
+  });
+
+  it('a stored fixed rate below 115200 becomes the slowest speed cap, not a damaged file', async () => {
+    tmp = tempDir('tds-settings-');
+    const slow = { name: 'slow', accountId: 1, brokerHost: 'broker.lan', esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant', baud: 57600 } };
+    writeFileSync(path.join(tmp.path, 'settings.json'), JSON.stringify({ version: 1, stationId: 'bench-7', profiles: [slow] }));
+    const [p] = (await new SettingsStore(tmp.path).load()).profiles;
+    expect(p!.esp32).toEqual({ bundlePath: '/opt/fw', wifiSsid: 'plant', maxBaud: 115200, resetMode: 'auto', onlineTimeoutSec: 60 });
   });
 
   it('a damaged settings file is reported, not silently replaced', async () => {

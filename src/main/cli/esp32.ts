@@ -7,8 +7,10 @@ import type { SerialDeviceDescriptor, SerialDeviceSource } from '../devices/seri
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { formatUsbId } from '../devices/usb-ids.js';
 import { loadProfileBundle } from '../esp32/bundle-path.js';
-import { EspSession, type ResetMode } from '../esp32/esp-session.js';
+import { EspSession, ROM_BAUD, type ResetMode } from '../esp32/esp-session.js';
+import { openFlashMemory, type FlashMemory } from '../esp32/flash-memory.js';
 import { esp32JobSettings, requireEsp32 } from '../esp32/job-settings.js';
+import { baudPlanFor } from '../esp32/port-rates.js';
 import { esp32ProvisionJob, type ReprovisionPolicy } from '../esp32/provision-job.js';
 import { runHeadless } from '../jobs/headless.js';
 import { JobFailure, toJobError } from '../jobs/job-failure.js';
@@ -59,10 +61,10 @@ export function registerEsp32Commands(program: Command): void {
       .command('probe')
       .description('read chip, revision, MAC, flash size and crystal of the board on a port')
       .requiredOption('--port <path>', 'serial port, e.g. /dev/ttyUSB0')
-      .option('--baud <n>', 'flashing speed to try', parseIntArg, 921600)
+      .option('--max-baud <n>', "highest speed to switch to (default: the fastest the port's USB bridge holds)", parseIntArg)
       .addOption(new Option('--reset-mode <mode>', 'how to enter the bootloader').choices(['auto', 'usb-jtag', 'manual']))
       .option('--json', 'print JSON only'),
-  ).action(async (opts: { port: string; baud: number; resetMode?: ResetMode; json?: boolean; deviceSource?: string }) =>
+  ).action(async (opts: { port: string; maxBaud?: number; resetMode?: ResetMode; json?: boolean; deviceSource?: string }) =>
     run(async () => {
       const source = await openSource(opts.deviceSource, true);
       const ac = new AbortController();
@@ -75,7 +77,9 @@ export function registerEsp32Commands(program: Command): void {
           await prompt(`Put the board on ${device!.path} in download mode (hold BOOT, press EN, release BOOT), then press Enter`, ['']);
         }
         const session = await EspSession.connect(source.link(device!), {
-          baud: opts.baud,
+          baud: ROM_BAUD,
+          // The speeds a job would try on this port (without the station's memory of it).
+          plan: baudPlanFor(device!, { maxBaud: opts.maxBaud }),
           resetMode,
           signal: ac.signal,
           ...(device!.vendorId !== undefined ? { usbVendorId: device!.vendorId } : {}),
@@ -140,6 +144,7 @@ export function registerEsp32Commands(program: Command): void {
         const log = StationLog.open(opts.logDb ?? defaultStationLogFile(), { stationId });
         const source = await openSource(opts.deviceSource, true);
         let monitor: BrokerMonitor | undefined;
+        let memory: Partial<FlashMemory> = {};
         const ac = new AbortController();
         const onSigint = (): void => {
           process.stderr.write('\ncancelling… (Ctrl+C again to quit now)\n');
@@ -150,9 +155,10 @@ export function registerEsp32Commands(program: Command): void {
         try {
           const devices = await resolvePorts(source, opts.port);
           monitor = await monitorFrom(file);
+          memory = await flashMemoryNextTo(log);
           const jobs = await runHeadless({
             jobs: devices.map((device, i) =>
-              esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer, ...(monitor ? { monitor } : {}), settings, seq: i + 1 }),
+              esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer, ...(monitor ? { monitor } : {}), settings, seq: i + 1, ...memory }),
             ),
             log,
             signal: ac.signal,
@@ -165,12 +171,22 @@ export function registerEsp32Commands(program: Command): void {
         } finally {
           process.removeListener('SIGINT', onSigint);
           await monitor?.close().catch(() => undefined);
+          await memory.portRates?.flush();
           closeSource(source);
           log.close();
           issuer.close();
         }
       }),
   );
+}
+
+/**
+ * The port speeds and image history in the station log's folder (the station's data folder); none
+ * for a log kept in memory. Then every job starts at its bridge's top rung and no sector diff is made.
+ */
+async function flashMemoryNextTo(log: StationLog): Promise<Partial<FlashMemory>> {
+  if (log.file === ':memory:') return {};
+  return openFlashMemory(path.dirname(log.file), log, { onWarning: (m) => process.stderr.write(`${m}\n`) });
 }
 
 /** Finds each requested port in the source; a port the source does not list is used as a plain path. */

@@ -1,5 +1,6 @@
 /**
- * Field names profile files had before the one profile model, and their names now. A file that still
+ * Field names profile files had before the one profile model, and their names now (also applied to
+ * the profiles stored in settings.json, src/main/settings/settings-store.ts). A file that still
  * uses a former name loads, with a warning per name; a file that gives both names of one field is
  * refused (which one is meant cannot be known).
  */
@@ -15,6 +16,8 @@ const RENAMES: ReadonlyArray<readonly [former: string, now: string]> = [
   ['esp32.bundle', 'esp32.bundlePath'],
   ['esp32.wifi.ssid', 'esp32.wifiSsid'],
   ['esp32.wifi.password', 'esp32.wifiPassword'],
+  // Was a fixed rate (default 921600); now an optional cap, the station picks the rate per USB bridge.
+  ['esp32.baud', 'esp32.maxBaud'],
 ];
 
 /** Former groups that hold nothing else once their fields have moved. */

@@ -34,6 +34,9 @@ export interface SerialLink {
 }
 
 /** A serial device as a source reports it. */
+/** How a board is reset into its ROM bootloader: DTR/RTS, Espressif's USB-Serial/JTAG, or the operator's BOOT button. */
+export type ResetMode = 'auto' | 'usb-jtag' | 'manual';
+
 export interface SerialDeviceDescriptor {
   /** Stable id within the source (path, or serial number when the OS gives one). */
   id: string;
@@ -43,10 +46,12 @@ export interface SerialDeviceDescriptor {
   productId?: number;
   serialNumber?: string;
   manufacturer?: string;
+  /** USB product string when the OS gives it (e.g. "CP2102N USB to UART Bridge Controller"): tells bridges that share a VID:PID apart. */
+  product?: string;
   /** Human name of the USB-UART bridge, e.g. "Silicon Labs CP210x". */
   bridge?: string;
   /** How the board is reset into its bootloader. */
-  resetMode: 'auto' | 'usb-jtag' | 'manual';
+  resetMode: ResetMode;
   /** Whether this port looks like an ESP32 (known bridge or Espressif VID). */
   likelyEsp32: boolean;
 }

@@ -13,6 +13,10 @@ export interface ListedPort {
   productId?: string | undefined;
   serialNumber?: string | undefined;
   manufacturer?: string | undefined;
+  /** Linux: the udev by-id name (`usb-<vendor>_<product>_<serial>-if00-port0`), which carries the product string. */
+  pnpId?: string | undefined;
+  /** USB product string (sysfs fallback reads it directly). */
+  product?: string | undefined;
 }
 
 export interface UsbSerialSourceOptions {
@@ -113,8 +117,23 @@ function describe(p: ListedPort): SerialDeviceDescriptor | undefined {
   // USB descriptor strings are whatever the device says: escaped before they reach a list, a log or a terminal.
   if (p.serialNumber) d.serialNumber = safeLine(p.serialNumber);
   if (p.manufacturer) d.manufacturer = safeLine(p.manufacturer);
+  const product = p.product ?? productFromPnpId(p.pnpId, p.serialNumber);
+  if (product) d.product = safeLine(product);
   if (c.bridge) d.bridge = c.bridge;
   return d;
+}
+
+/**
+ * The product string inside a udev by-id name: `usb-Silicon_Labs_CP2102N_USB_to_UART_Bridge_Controller_0001-if00-port0`
+ * → "Silicon Labs CP2102N USB to UART Bridge Controller" (vendor + product; the serial and interface dropped).
+ */
+export function productFromPnpId(pnpId: string | undefined, serialNumber?: string): string | undefined {
+  const m = /^usb-(.+?)(?:-if\d+)?(?:-port\d+)?$/.exec(pnpId ?? '');
+  if (!m) return undefined;
+  let name = m[1]!;
+  if (serialNumber && name.endsWith(`_${serialNumber}`)) name = name.slice(0, -serialNumber.length - 1);
+  const text = name.replace(/_/g, ' ').trim();
+  return text || undefined;
 }
 
 /** Linux without udev: USB ttys and their ids straight from sysfs. */
@@ -135,12 +154,14 @@ export async function listFromSysfs(root = '/sys/class/tty'): Promise<ListedPort
         const pid = await readFile(path.join(dir, 'idProduct'), 'utf8').catch(() => undefined);
         const serial = await readFile(path.join(dir, 'serial'), 'utf8').catch(() => undefined);
         const manufacturer = await readFile(path.join(dir, 'manufacturer'), 'utf8').catch(() => undefined);
+        const product = await readFile(path.join(dir, 'product'), 'utf8').catch(() => undefined);
         out.push({
           path: `/dev/${name}`,
           vendorId: vid.trim(),
           productId: pid?.trim(),
           serialNumber: serial?.trim(),
           manufacturer: manufacturer?.trim(),
+          product: product?.trim(),
         });
         break;
       }

@@ -29,6 +29,26 @@ export const BOOTLOADER_OFFSETS: Record<string, number> = {
   'ESP32-P4': 0x2000,
 };
 
+/** The chip id an ESP image's extended header carries (bytes 12–13) for each family (esptool's IMAGE_CHIP_ID). */
+export const IMAGE_CHIP_IDS: Record<string, number> = {
+  ESP32: 0,
+  'ESP32-S2': 2,
+  'ESP32-C3': 5,
+  'ESP32-S3': 9,
+  'ESP32-C2': 12,
+  'ESP32-C6': 13,
+  'ESP32-H2': 16,
+  'ESP32-P4': 18,
+  'ESP32-C61': 20,
+  'ESP32-C5': 23,
+};
+
+/** The chip id in an ESP image header (undefined when the image is too short to have one). */
+export function imageChipId(image: Uint8Array): number | undefined {
+  if (image.length < 24) return undefined;
+  return image[12]! | (image[13]! << 8);
+}
+
 const Offset = z.union([
   z.number().int().nonnegative(),
   z.string().regex(/^(0x[0-9a-fA-F]+|\d+)$/, 'offset must be a number or a hex string like "0x10000"'),
@@ -223,6 +243,13 @@ function validateBuild(chipFamily: string, raw: Array<{ name: string; offset: nu
     else role = 'data';
     if ((role === 'bootloader' || role === 'app') && p.data[0] !== ESP_IMAGE_MAGIC) {
       throw invalid(`${where(p.name)} is not an ESP image (first byte 0x${p.data[0]!.toString(16)}, expected 0xe9)`);
+    }
+    // A build's images must be made for its chip: the ROM of another family refuses them at boot.
+    const wantId = IMAGE_CHIP_IDS[chipFamily.toUpperCase()];
+    const gotId = imageChipId(p.data);
+    if ((role === 'bootloader' || role === 'app') && wantId !== undefined && gotId !== undefined && gotId !== wantId) {
+      const name = Object.entries(IMAGE_CHIP_IDS).find(([, id]) => id === gotId)?.[0] ?? `chip id ${gotId}`;
+      throw invalid(`${where(p.name)} is built for ${name}, not ${chipFamily} (image header chip id ${gotId}, expected ${wantId})`);
     }
     const out: BundlePart = { name: p.name, offset: p.offset, data: p.data, role };
     if (partition) out.partition = partition.label;

@@ -9,6 +9,7 @@ import { checkBundleKeyMode, type BundleBuild } from './bundle.js';
 import { EspBoard } from './esp-board.js';
 import type { FlashPart } from './esp-session.js';
 import { releaseAfterFailure } from './failed-attempt.js';
+import { describeOutcomes } from './flash-report.js';
 import type { Esp32JobInput } from './job-input.js';
 
 /** The firmware's provisioning console (tds-console/1) on the board's link. */
@@ -71,10 +72,13 @@ export class DeviceKeyRun {
     const blank = new Uint8Array(build.dataPartition.size).fill(0xff);
     const parts: FlashPart[] = [
       ...build.parts.map((p) => ({ name: p.name, address: p.offset, data: p.data })),
-      { name: `${build.dataPartition.label} (erased)`, address: build.dataPartition.offset, data: blank },
+      // Device data: written whole, never diffed against an earlier image.
+      { name: `${build.dataPartition.label} (erased)`, address: build.dataPartition.offset, data: blank, deviceData: true },
     ];
-    await board.flash(step, parts);
-    step.detail(`${parts.length} parts, MD5 verified; ${build.dataPartition.label} erased for the device's console`);
+    const outcomes = await board.flash(step, parts);
+    // A step-down during the flash changed the rate the probe reported.
+    this.ctx.update({ facts: { baud: String(board.baud) } });
+    step.detail(`${describeOutcomes(outcomes)} at ${board.baud} baud, MD5 verified; ${build.dataPartition.label} erased for the device's console`);
   }
 
   private startConsole(link: SerialLink, expectBoot: boolean): FirmwareConsole {

@@ -1,9 +1,12 @@
 import type { SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
+import { below, type BaudPlan } from './baud-ladder.js';
 import { buildForChip, type BundleBuild } from './bundle.js';
-import { EspSession, ROM_BAUD, type ChipInfo, type FlashPart, type ResetMode } from './esp-session.js';
+import { EspSession, ROM_BAUD, type ChipInfo, type FlashOptions, type FlashPart, type ResetMode } from './esp-session.js';
+import type { PartOutcome } from './flash-writer.js';
 import type { Esp32JobInput } from './job-input.js';
+import { baudPlanFor } from './port-rates.js';
 
 export interface ProbedBoard {
   chip: ChipInfo;
@@ -31,7 +34,7 @@ export class EspBoard {
 
   /** The `probe` step: reset into the bootloader (the operator does it in manual mode), read the chip, check the bundle fits. */
   probe(ctx: JobContext): Promise<ProbedBoard> {
-    const { device, bundle, settings } = this.input;
+    const { device, bundle } = this.input;
     return ctx.step('probe', async (step) => {
       if (this.resetMode === 'manual') {
         const choice = await ctx.ask({
@@ -43,7 +46,7 @@ export class EspBoard {
         if (choice === 'cancel') throw new JobFailure('CANCELLED', 'The operator cancelled at the manual boot prompt.');
       }
       step.detail(`connecting at ${ROM_BAUD} baud (${this.resetMode} reset)`);
-      this.session = await this.connect(step, settings.baud);
+      this.session = await this.connect(step, this.baudPlan());
       const chip = this.session.chip;
       ctx.update({ mac: chip.mac, facts: chipFacts(chip) });
       const build = buildForChip(bundle, chip.chipFamily);
@@ -54,21 +57,25 @@ export class EspBoard {
   }
 
   /**
-   * Writes the parts (compressed, MD5-verified). If the board stops answering at a high speed (not an
-   * unplug, not a verify failure), reconnects once at 115200 and writes them again.
+   * Writes the parts (compressed, MD5-verified; what the board already holds is skipped, see
+   * `FlashOptions`). If the board stops answering at a high speed (not an unplug, not a verify
+   * failure), records that rate as failed for the port, reconnects once at the next lower rung of
+   * the port's ladder (115200 when there is none) and writes them again.
    */
-  async flash(step: StepHandle, parts: FlashPart[]): Promise<void> {
+  async flash(step: StepHandle, parts: FlashPart[], options: FlashOptions = {}): Promise<PartOutcome[]> {
     const report = (p: { fraction: number; part: FlashPart; written: number }): void =>
       step.progress(p.fraction, `${p.part.name} @0x${p.part.address.toString(16)}: ${Math.round(p.written / 1024)} of ${Math.round(p.part.data.length / 1024)} KiB`);
     const session = this.current();
     try {
       session.useSignal(step.signal);
-      await session.flash(parts, report);
+      return await session.flash(parts, report, options);
     } catch (err) {
       if (!(err instanceof JobFailure) || err.code !== 'FLASH_WRITE_FAILED' || session.chip.baud <= ROM_BAUD || this.resetMode === 'manual') throw err;
-      step.log(`flashing at ${session.chip.baud} baud failed (${err.message}); reconnecting at ${ROM_BAUD} baud`, 'warn');
+      const lower = below(this.baudPlan(), session.chip.baud);
+      lower.record?.(session.chip.baud, false);
+      step.log(`flashing at ${session.chip.baud} baud failed (${err.message}); reconnecting at ${lower.rates[0] ?? ROM_BAUD} baud`, 'warn');
       await session.close();
-      const slow = await this.connect(step, ROM_BAUD).catch((reconnectErr: unknown) => {
+      const slow = await this.connect(step, lower).catch((reconnectErr: unknown) => {
         // Keep the place of the original failure: the reconnect only confirms what went wrong there.
         if (reconnectErr instanceof JobFailure && reconnectErr.code === 'PORT_GONE') {
           throw new JobFailure('PORT_GONE', reconnectErr.message, { where: err.where, hint: reconnectErr.hint, cause: err });
@@ -76,8 +83,13 @@ export class EspBoard {
         throw reconnectErr;
       });
       this.session = slow;
-      await slow.flash(parts, report);
+      return await slow.flash(parts, report, options);
     }
+  }
+
+  /** The rate the board is flashed at now (after a step-down, the lower one). */
+  get baud(): number {
+    return this.current().chip.baud;
   }
 
   /**
@@ -115,10 +127,19 @@ export class EspBoard {
     return this.session;
   }
 
-  private connect(step: StepHandle, baud: number): Promise<EspSession> {
-    const { device } = this.input;
+  /** The speeds for this port: its bridge's ladder, the profile's cap, the port's memory (port-rates.ts). */
+  private baudPlan(): BaudPlan {
+    const { device, settings, portRates } = this.input;
+    return baudPlanFor(device, { maxBaud: settings.maxBaud, portRates });
+  }
+
+  private connect(step: StepHandle, plan: BaudPlan): Promise<EspSession> {
+    const { device, bundle } = this.input;
     return EspSession.connect(this.link, {
-      baud,
+      baud: ROM_BAUD,
+      plan,
+      // Refuse a chip the bundle has no build for before anything is uploaded or written.
+      acceptChip: (chipFamily) => void buildForChip(bundle, chipFamily),
       resetMode: this.resetMode,
       signal: step.signal,
       ...(device.vendorId !== undefined ? { usbVendorId: device.vendorId } : {}),

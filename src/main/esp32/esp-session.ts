@@ -1,17 +1,21 @@
 import { createHash } from 'node:crypto';
 import { ESPLoader, Transport, type IEspLoaderTerminal } from 'esptool-js';
 import { normaliseMac } from '@tds/server/contract';
-import type { SerialLink } from '../devices/serial-link.js';
+import type { ResetMode, SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
-import { writeCompressedParts, type FlashPosition } from './flash-writer.js';
+import { ROM_BAUD, type BaudPlan } from './baud-ladder.js';
+import type { KnownImage } from './flash-plan.js';
+import { writeCompressedParts, type FlashPosition, type PartOutcome } from './flash-writer.js';
+import { changeSpeed } from './speed-change.js';
+import { isAbort, race, withTimeout } from './abortable.js';
 import { LinkWebSerialPort } from './web-serial-port.js';
 
 /** The ROM bootloader always talks at 115200 first, and boots the app at that speed too. */
-export const ROM_BAUD = 115200;
+export { ROM_BAUD } from './baud-ladder.js';
 /** Reboot into the flashed firmware: EN low for 100 ms with IO0 high (esptool-js 0.7.0's hard reset is broken). */
 export const REBOOT_SEQUENCE = 'D0|R1|W100|R0';
 
-export type ResetMode = 'auto' | 'usb-jtag' | 'manual';
+export type { ResetMode };
 
 export interface ChipInfo {
   /** esptool's chip family name, e.g. "ESP32" (matches a manifest's chipFamily). */
@@ -30,6 +34,8 @@ export interface ChipInfo {
   flashSizeBytes?: number;
   /** Speed actually used after the baud change (esptool-js falls back to 115200 by itself). */
   baud: number;
+  /** Rates that failed after the speed change on this connect (the session stepped down from them). */
+  baudFailed: number[];
 }
 
 export interface FlashPart {
@@ -37,6 +43,14 @@ export interface FlashPart {
   name: string;
   address: number;
   data: Uint8Array;
+  /** Per-device data: always written whole, never cached (see WritablePart). */
+  deviceData?: boolean;
+}
+
+/** What the station knows the board last received, for skipping and sector diffs. */
+export interface FlashOptions {
+  /** The image the MAC last received at each address (sector digests), when known. */
+  known?: readonly KnownImage[];
 }
 
 export interface FlashProgress {
@@ -60,7 +74,16 @@ export interface FlashProgress {
 export type FlashEngine = 'station' | 'esptool';
 
 export interface SessionOptions {
+  /** The one rate to use when there is no `plan` (115200 = no speed change). */
   baud: number;
+  /**
+   * The speeds to try, fastest first (baud-ladder.ts). If the board stops answering after the
+   * change to the first rung, the session steps down once to the next (esptool-js has reset the
+   * board and restarted the stub at 115200 by then) and records the failure in the plan.
+   */
+  plan?: BaudPlan;
+  /** Called with the chip family as soon as the chip is identified, before the stub or anything else: throw to refuse it. */
+  acceptChip?: (chipFamily: string) => void;
   flashEngine?: FlashEngine;
   resetMode: ResetMode;
   usbVendorId?: number;
@@ -130,7 +153,8 @@ export class EspSession {
         }
       },
     };
-    const loader = new ESPLoader({ transport, baudrate: options.baud, romBaudrate: ROM_BAUD, terminal, debugLogging: false });
+    const rates = options.plan?.rates ?? (options.baud > ROM_BAUD ? [options.baud] : []);
+    const loader = new ESPLoader({ transport, baudrate: rates[0] ?? ROM_BAUD, romBaudrate: ROM_BAUD, terminal, debugLogging: false });
 
     let unplugError: Error | undefined;
     let rejectUnplug: (e: Error) => void = () => undefined;
@@ -154,6 +178,7 @@ export class EspSession {
         throw mapConnectError(err, link.path, options.resetMode);
       }
       const rom = loader.chip;
+      options.acceptChip?.(rom.CHIP_NAME);
       const description = await guard(rom.getChipDescription(loader));
       const revision = rom.getChipRevision ? await guard(rom.getChipRevision(loader)) : undefined;
       const features = (await guard(rom.getChipFeatures(loader))).map((f) => f.trim());
@@ -161,7 +186,7 @@ export class EspSession {
       const mac = normaliseMac(await guard(rom.readMac(loader)));
       if (rom.postConnect) await guard(rom.postConnect(loader));
       await guard(loader.runStub());
-      if (options.baud !== ROM_BAUD) await guard(loader.changeBaud());
+      const baudFailed = await changeSpeed(loader, rates, options, guard);
       const flashId = await guard(loader.readFlashId());
       const flashSize = loader.DETECTED_FLASH_SIZES[(flashId >> 16) & 0xff];
       const chip: ChipInfo = {
@@ -172,6 +197,7 @@ export class EspSession {
         mac,
         flashId,
         baud: loader.transport.baudrate,
+        baudFailed,
       };
       if (revision !== undefined) chip.revision = revision;
       if (flashSize) {
@@ -193,7 +219,7 @@ export class EspSession {
    * Writes every part (compressed, each verified by the stub's MD5 of the flash) in one session.
    * The caller has checked that the parts fit the flash.
    */
-  async flash(parts: readonly FlashPart[], onProgress?: (p: FlashProgress) => void): Promise<void> {
+  async flash(parts: readonly FlashPart[], onProgress?: (p: FlashProgress) => void, options: FlashOptions = {}): Promise<PartOutcome[]> {
     const sorted = [...parts].sort((a, b) => a.address - b.address);
     const totalBytes = sorted.reduce((n, p) => n + p.data.length, 0);
     const before = sorted.map((_, i) => sorted.slice(0, i).reduce((n, p) => n + p.data.length, 0));
@@ -201,21 +227,29 @@ export class EspSession {
     const onPosition = (p: FlashPosition): void => {
       const part = sorted[p.index]!;
       position = p;
-      onProgress?.({ part, partIndex: p.index, written: p.written, fraction: totalBytes > 0 ? (before[p.index]! + p.written) / totalBytes : 1 });
+      const written = Math.min(part.data.length, p.written);
+      onProgress?.({ part, partIndex: p.index, written, fraction: totalBytes > 0 ? (before[p.index]! + written) / totalBytes : 1 });
     };
     const where = (): string => {
       const part = sorted[position.index];
       if (!part) return 'flash';
       const at = `${part.name} at 0x${part.address.toString(16)}`;
       if (position.phase === 'verify') return `${at}, verifying (MD5)`;
+      if (position.phase === 'check') return `${at}, checking what the board holds (MD5)`;
       if (position.phase === 'finish') return `${at}, all ${part.data.length} bytes sent, finishing the write`;
       return `${at}, ${position.written} of ${part.data.length} bytes written`;
     };
+    let outcomes: PartOutcome[];
     try {
       if ((this.options.flashEngine ?? 'station') === 'esptool') {
         await this.flashWithEsptool(sorted, (index, written) => onPosition({ index, phase: 'blocks', written, block: 0, blocks: 0 }));
+        outcomes = sorted.map((p) => {
+          const sectors = Math.ceil(p.data.length / 0x1000);
+          return { name: p.name, address: p.address, bytes: p.data.length, action: 'full', sectorsWritten: sectors, sectorCount: sectors, sent: 0 };
+        });
       } else {
-        await writeCompressedParts(
+        const known = new Map((options.known ?? []).map((k) => [k.address, k]));
+        outcomes = await writeCompressedParts(
           {
             loader: this.loader,
             guard: (p) => this.guard(p),
@@ -223,12 +257,15 @@ export class EspSession {
             log: this.options.log,
             onPosition,
           },
-          sorted,
+          sorted.map((p) => ({ ...p, ...(known.has(p.address) && !p.deviceData ? { known: known.get(p.address)! } : {}) })),
         );
       }
     } catch (err) {
       throw await this.mapFlashError(err, where());
     }
+    // The speed held for a whole flash: the port remembers it.
+    if (this.chip.baud > ROM_BAUD) this.options.plan?.record?.(this.chip.baud, true);
+    return outcomes;
   }
 
   private async flashWithEsptool(parts: readonly FlashPart[], report: (index: number, written: number) => void): Promise<void> {
@@ -350,46 +387,6 @@ function mapConnectError(err: unknown, path: string, resetMode: ResetMode): unkn
     return new JobFailure('WRONG_CHIP', `The chip on ${path} is not one esptool-js knows (${message}).`, { cause: err });
   }
   return new JobFailure('NO_BOOTLOADER', `Talking to the bootloader on ${path} failed: ${message}`, { cause: err });
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && err.name === 'AbortError';
-}
-
-/** Races an esptool operation against unplug and cancel; on cancel, `onAbort` closes the port so esptool gives up. */
-function race<T>(p: Promise<T>, unplugged: Promise<never>, signal: AbortSignal, onAbort: () => void): Promise<T> {
-  p.catch(() => undefined); // the loser may reject later
-  if (signal.aborted) {
-    onAbort();
-    return Promise.reject(abortError());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const abort = (): void => {
-      onAbort();
-      reject(abortError());
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    Promise.race([p, unplugged]).then(
-      (v) => {
-        signal.removeEventListener('abort', abort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function abortError(): Error {
-  const e = new Error('cancelled');
-  e.name = 'AbortError';
-  return e;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 }
 
 /** "4MB" → 4194304, "512KB" → 524288. */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
-import { deflate } from 'node:zlib';
 import type { ESPLoader } from 'esptool-js';
 import { JobFailure } from '../jobs/job-failure.js';
+import { deflateCached, deflateOnce } from './deflate-cache.js';
+import { changedRuns, padImage, SECTOR, sectorDigests, type KnownImage } from './flash-plan.js';
 
 /**
  * The station's compressed flash writer: FLASH_DEFL_BEGIN / DATA / END and SPI_FLASH_MD5 through
@@ -46,12 +46,17 @@ export interface WritablePart {
   name: string;
   address: number;
   data: Uint8Array;
+  /** Per-device data (the data partition): always written whole, never cached, zeroed after use. */
+  deviceData?: boolean;
+  /** The image this MAC last received at this address, when the station knows it (sector diff). */
+  known?: KnownImage;
 }
 
 /** Where the writer is, for progress and for the `where` of a failure. */
 export interface FlashPosition {
   index: number;
-  phase: 'blocks' | 'finish' | 'verify';
+  /** `check`: asking the board what it holds; `verify`: the MD5 after writing. */
+  phase: 'check' | 'blocks' | 'finish' | 'verify';
   /** Uncompressed bytes of the current part written so far (estimated from the compressed stream). */
   written: number;
   /** 1-based block being sent, and the part's block count. */
@@ -69,8 +74,6 @@ export interface WriterContext {
   /** Called whenever the position changes (progress). */
   onPosition(position: FlashPosition): void;
 }
-
-const deflateAsync = promisify(deflate);
 
 /** The board keeps refusing a block as damaged: the line loses data at this speed (no restart). */
 class LineFailure extends Error {}
@@ -100,41 +103,141 @@ function bounded<T>(op: Promise<T>, timeoutMs: number, what: string): Promise<T>
   return Promise.race([op, stalled]).finally(() => clearTimeout(timer));
 }
 
+/** What the writer did with a part. */
+export interface PartOutcome {
+  name: string;
+  address: number;
+  /** Image bytes (padded to 4). */
+  bytes: number;
+  /**
+   * `skipped`: the board's MD5 of the region already matched; `sectors`: only the sectors that
+   * differ from the image the MAC last received were written; `full`: the whole part was written
+   * (also after a sector diff that left the region different: then `fallback` is true).
+   */
+  action: 'skipped' | 'sectors' | 'full';
+  /** 4 KiB sectors written, of `sectorCount`. */
+  sectorsWritten: number;
+  sectorCount: number;
+  /** Compressed bytes sent for this part (block payloads). */
+  sent: number;
+  fallback?: boolean;
+}
+
 /**
- * Writes every part (compressed, each verified by the stub's MD5 of the flash) in one session.
- * Parts are compressed in the libuv pool up front, so compressing part i+1 overlaps writing part i.
- * Every compressed copy is zeroed when this returns (the data partition's holds the device key).
+ * Writes every part in one session, each ending with the stub's MD5 of the region equal to ours.
+ * Before writing a bundle part the board is asked for the MD5 of its region (first of its first
+ * sector, so a new board costs one short exchange): a match skips the part. When the image the MAC
+ * last received there is known (`part.known`) and differs, only the 4 KiB sectors that differ are
+ * written, then the whole region's MD5 is checked; on a mismatch the part is written whole. Per-device parts (`deviceData`) are always written whole, compressed privately and zeroed
+ * afterwards (the data partition holds the device key); bundle parts are compressed once per bundle.
  */
-export async function writeCompressedParts(ctx: WriterContext, parts: readonly WritablePart[]): Promise<void> {
-  const images = parts.map((p) => padTo4(p.data));
-  const compressing = images.map((img) => deflateAsync(img, { level: 9 }));
+export async function writeCompressedParts(ctx: WriterContext, parts: readonly WritablePart[]): Promise<PartOutcome[]> {
+  const images = parts.map((p) => padImage(p.data));
+  // Started up front so compressing part i+1 overlaps writing part i (cached for bundle parts).
+  const compressing = images.map((img, i) => (parts[i]!.deviceData ? deflateOnce(img) : deflateCached(img)));
   compressing.forEach((c) => c.catch(() => undefined));
   const saved = ctx.loader.WRITE_BLOCK_ATTEMPTS;
   // One send per flashDeflBlock call: this writer decides what may be re-sent.
   ctx.loader.WRITE_BLOCK_ATTEMPTS = 1;
+  const outcomes: PartOutcome[] = [];
   try {
     for (const [i, part] of parts.entries()) {
-      const data = await ctx.guard(compressing[i]!);
       try {
-        await writePart(ctx, part, i, images[i]!, data);
+        outcomes.push(await writeOnePart(ctx, part, i, images[i]!, () => ctx.guard(compressing[i]!)));
       } catch (err) {
         if (err instanceof LineFailure) throw new JobFailure('FLASH_WRITE_FAILED', `Writing ${part.name} failed: ${err.message}.`, { cause: err.cause ?? err });
         throw err;
       }
     }
+    return outcomes;
   } finally {
     ctx.loader.WRITE_BLOCK_ATTEMPTS = saved;
-    await Promise.all(compressing.map((c) => c.then((d) => d.fill(0), () => undefined)));
+    await Promise.all(compressing.map((c, i) => (parts[i]!.deviceData ? c.then((d) => d.fill(0), () => undefined) : undefined)));
   }
 }
 
-async function writePart(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, data: Uint8Array): Promise<void> {
-  const { loader } = ctx;
+async function writeOnePart(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, compressed: () => Promise<Uint8Array>): Promise<PartOutcome> {
+  const expected = md5(image);
+  const sectorCount = Math.ceil(image.length / SECTOR);
+  const outcome: PartOutcome = { name: part.name, address: part.address, bytes: image.length, action: 'full', sectorsWritten: sectorCount, sectorCount, sent: 0 };
+  if (!part.deviceData) {
+    // Against the image this MAC last received: the sectors that differ (none = same image).
+    const runs = part.known?.address === part.address ? changedRuns(image, sectorDigests(image), part.known.sectors) : undefined;
+    if (!runs?.length) {
+      // Already there? The first sector answers cheaply for a new or different board; only when it
+      // matches is the whole region hashed on the board.
+      ctx.onPosition({ index, phase: 'check', written: 0, block: 0, blocks: 0 });
+      const head = Math.min(SECTOR, image.length);
+      const sameHead = (await boardMd5(ctx, part, head, `checking what the board holds at ${part.name}`)) === md5(image.subarray(0, head));
+      if (sameHead && (head === image.length || (await boardMd5(ctx, part, image.length, `checking what the board holds at ${part.name}`)) === expected)) {
+        ctx.log(`[flash] ${part.name}: already on the board (MD5 ${expected}); skipped`);
+        ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
+        return { ...outcome, action: 'skipped', sectorsWritten: 0 };
+      }
+    } else {
+      const written = runs.reduce((n, r) => n + Math.ceil(r.length / SECTOR), 0);
+      ctx.log(`[flash] ${part.name}: ${written} of ${sectorCount} sectors differ from the image this board last received; writing those`);
+      for (const run of runs) {
+        const slice = image.subarray(run.offset, run.offset + run.length);
+        const data = await ctx.guard(deflateOnce(slice));
+        await sendWithRestarts(ctx, { name: part.name, address: part.address + run.offset, data: slice }, index, slice, data, run.offset);
+        outcome.sent += data.length;
+      }
+      ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
+      const after = await boardMd5(ctx, part, image.length, `the MD5 check of ${part.name}`, true);
+      if (after === expected) {
+        ctx.log(`[flash] ${part.name}: MD5 verified (${expected}) after writing ${written} of ${sectorCount} sectors`);
+        return { ...outcome, action: 'sectors', sectorsWritten: written };
+      }
+      ctx.log(`[flash] ${part.name}: after the sector writes the region's MD5 is ${after}, expected ${expected} (the board held another image); writing it whole`, 'warn');
+      outcome.fallback = true;
+    }
+  }
+  const data = await compressed();
   ctx.log(`[flash] ${part.name}: ${image.length} bytes compressed to ${data.length} at 0x${part.address.toString(16)}`);
+  await sendWithRestarts(ctx, part, index, image, data, 0);
+  outcome.sent += data.length;
+  ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
+  const actual = await boardMd5(ctx, part, image.length, `the MD5 check of ${part.name}`, true);
+  if (actual !== expected) {
+    throw new JobFailure('FLASH_VERIFY_FAILED', `The data read back from flash does not match what was written (MD5 ${actual}, expected ${expected}).`);
+  }
+  ctx.log(`[flash] ${part.name}: MD5 verified (${expected})`);
+  return outcome;
+}
+
+function md5(data: Uint8Array): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+/**
+ * The stub's MD5 of the first `length` bytes of a part's region (its first sector, or all of it).
+ * A check before writing that fails (an error status, no answer) only means "unknown": undefined,
+ * and the part is written whole. After writing, a failure is the part's failure.
+ */
+async function boardMd5(ctx: WriterContext, part: WritablePart, length: number, what: string, required = false): Promise<string | undefined> {
+  const { loader } = ctx;
+  const timeout = Math.max(loader.DEFAULT_TIMEOUT, loader.timeoutPerMb(loader.MD5_TIMEOUT_PER_MB, length));
+  try {
+    return await ctx.guard(bounded(loader.flashMd5sum(part.address, length), timeout, what));
+  } catch (err) {
+    if (required) throw err;
+    const f = failure(err, what, timeout);
+    if (!(f instanceof PartFailure)) throw f;
+    if (ctx.gone()) throw err;
+    ctx.log(`[flash] ${part.name}: ${f.message}; writing it whole`, 'warn');
+    await ctx.guard(bounded(loader.transport.drainInput(250, 3000), 3000, 'waiting for the line to go quiet'));
+    return undefined;
+  }
+}
+
+/** Sends one region (a part, or a run of its sectors), restarting it from FLASH_DEFL_BEGIN on failures a restart may fix. */
+async function sendWithRestarts(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, data: Uint8Array, base: number): Promise<void> {
+  const { loader } = ctx;
   for (let attempt = 1; ; attempt++) {
     try {
-      await sendPart(ctx, part, index, image, data);
-      break;
+      await sendPart(ctx, part, index, image, data, base);
+      return;
     } catch (err) {
       if (err instanceof LineFailure) throw err;
       if (!(err instanceof PartFailure)) throw err;
@@ -147,22 +250,14 @@ async function writePart(ctx: WriterContext, part: WritablePart, index: number, 
       await ctx.guard(bounded(loader.transport.drainInput(250, 3000), 3000, 'waiting for the line to go quiet'));
     }
   }
-  ctx.onPosition({ index, phase: 'verify', written: part.data.length, block: 0, blocks: 0 });
-  const expected = createHash('md5').update(image).digest('hex');
-  const md5Timeout = Math.max(loader.DEFAULT_TIMEOUT, loader.timeoutPerMb(loader.MD5_TIMEOUT_PER_MB, image.length));
-  const actual = await ctx.guard(bounded(loader.flashMd5sum(part.address, image.length), md5Timeout, `the MD5 check of ${part.name}`));
-  if (actual !== expected) {
-    throw new JobFailure('FLASH_VERIFY_FAILED', `The data read back from flash does not match what was written (MD5 ${actual}, expected ${expected}).`);
-  }
-  ctx.log(`[flash] ${part.name}: MD5 verified (${expected})`);
 }
 
 /** One pass over a part: begin, every block, end. Throws PartFailure for what a restart may fix. */
-async function sendPart(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, data: Uint8Array): Promise<void> {
+async function sendPart(ctx: WriterContext, part: WritablePart, index: number, image: Uint8Array, data: Uint8Array, base: number): Promise<void> {
   const { loader } = ctx;
   const blockSize = loader.FLASH_WRITE_SIZE;
   const ratio = image.length / Math.max(1, data.length);
-  const position: FlashPosition = { index, phase: 'blocks', written: 0, block: 0, blocks: Math.ceil(data.length / blockSize) };
+  const position: FlashPosition = { index, phase: 'blocks', written: base, block: 0, blocks: Math.ceil(data.length / blockSize) };
   ctx.onPosition({ ...position });
   let blocks: number;
   try {
@@ -201,11 +296,11 @@ async function sendPart(ctx: WriterContext, part: WritablePart, index: number, i
       }
     }
     if (loader.IS_STUB) timeout = blockTimeout;
-    position.written = Math.min(image.length, Math.round((seq + 1) * blockSize * ratio));
+    position.written = base + Math.min(image.length, Math.round((seq + 1) * blockSize * ratio));
     ctx.onPosition({ ...position });
   }
   position.phase = 'finish';
-  position.written = part.data.length;
+  position.written = base + image.length;
   ctx.onPosition({ ...position });
   if (loader.IS_STUB) {
     try {
@@ -240,12 +335,4 @@ export function stubStatus(err: unknown): number | undefined {
 function describeStatus(code: number): string {
   const text = STUB_ERRORS[code];
   return `status 0x${code.toString(16)}${text ? ` (${text})` : ''}`;
-}
-
-/** esptool pads every image to a multiple of 4 bytes with 0xFF (flash words). */
-function padTo4(data: Uint8Array): Uint8Array {
-  if (data.length % 4 === 0) return data;
-  const out = new Uint8Array(data.length + (4 - (data.length % 4))).fill(0xff);
-  out.set(data);
-  return out;
 }

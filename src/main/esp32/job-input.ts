@@ -5,6 +5,8 @@ import type { SerialDeviceDescriptor, SerialLink } from '../devices/serial-link.
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import type { FirmwareBundle } from './bundle.js';
 import type { ResetMode } from './esp-session.js';
+import type { ImageHistory } from './image-history.js';
+import type { PortRates } from './port-rates.js';
 
 // What an ESP32 job is given. Apart from the job factory (provision-job.ts), so that the runs of both
 // key modes can use these types without importing the factory that imports them.
@@ -17,7 +19,11 @@ export interface Esp32JobSettings {
   /** Broker address the device uses (written to its factory data). */
   broker: { host: string; port: number };
   wifi: { ssid: string; password: string };
-  baud: number;
+  /**
+   * Highest flashing speed allowed (the profile's cap). The station picks the rate itself from the
+   * port's USB bridge and what worked on that port before; without a cap it may use the bridge's top rung.
+   */
+  maxBaud?: number;
   /** From the profile; a USB-Serial/JTAG port (303a:1001) uses its own reset anyway. */
   resetMode: ResetMode;
   onlineTimeoutMs: number;
@@ -45,6 +51,10 @@ export interface Esp32JobInput {
   settings: Esp32JobSettings;
   /** Sequence number for {seq} in the codigo template. */
   seq?: number;
+  /** The station's memory of each port's speed (data folder); without it every job starts at the bridge's top rung. */
+  portRates?: PortRates;
+  /** Which image each MAC last received (station log + sector digests); without it no sector diff. */
+  imageHistory?: ImageHistory;
   /**
    * Device-key mode only: the board already runs the TDS firmware; skip probe and flash and only
    * re-key it through its console (e.g. a board whose key must be replaced).

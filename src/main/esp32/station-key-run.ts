@@ -8,6 +8,8 @@ import { checkBundleKeyMode } from './bundle.js';
 import { EspBoard, type ProbedBoard } from './esp-board.js';
 import type { FlashPart } from './esp-session.js';
 import { buildFactoryDataImage } from './factory-data.js';
+import { describeOutcomes } from './flash-report.js';
+import type { PartOutcome } from './flash-writer.js';
 import { releaseAfterFailure } from './failed-attempt.js';
 import type { Esp32JobInput } from './job-input.js';
 
@@ -133,25 +135,35 @@ export class StationKeyRun {
     return image;
   }
 
-  /** The bundle's parts and the data partition, compressed and MD5-verified. */
+  /**
+   * The bundle's parts and the data partition, compressed and MD5-verified. Parts the board already
+   * holds are skipped; when the station knows the image this MAC last received, only the sectors that
+   * differ are written. The data partition is always written whole.
+   */
   private async flash(step: StepHandle, board: EspBoard, probed: ProbedBoard, image: Uint8Array, identity: DeviceIdentity): Promise<void> {
-    const { build } = probed;
+    const { bundle, imageHistory } = this.input;
+    const { build, chip } = probed;
     const parts: FlashPart[] = [
       ...build.parts.map((p) => ({ name: p.name, address: p.offset, data: p.data })),
-      { name: build.dataPartition.label, address: build.dataPartition.offset, data: image },
+      { name: build.dataPartition.label, address: build.dataPartition.offset, data: image, deviceData: true },
     ];
-    const total = parts.reduce((n, p) => n + p.data.length, 0);
     const t0 = performance.now();
+    // Unknown or unreadable history only costs the sector diff: every part is then checked and written whole.
+    const known = await imageHistory?.previous(chip.mac, build.chipFamily).catch(() => undefined);
+    let outcomes: PartOutcome[];
     try {
-      await board.flash(step, parts);
+      outcomes = await board.flash(step, parts, { known: known?.parts ?? [] });
     } finally {
       image.fill(0);
       this.image = undefined;
     }
     this.flashed = true;
     identity.installed();
+    // A step-down during the flash changed the rate the probe reported.
+    this.ctx.update({ facts: { baud: String(board.baud) } });
+    await imageHistory?.remember(bundle, build).catch((err: unknown) => step.log(`could not record the image's sector digests: ${String(err)}`, 'warn'));
     const secs = (performance.now() - t0) / 1000;
-    step.detail(`${parts.length} parts, ${total} bytes in ${secs.toFixed(1)} s, MD5 verified`);
+    step.detail(`${describeOutcomes(outcomes)} in ${secs.toFixed(1)} s at ${board.baud} baud, MD5 verified`);
   }
 
   /** Attached to the link just before the reset: every line the board prints goes to the job log. */

@@ -1,9 +1,30 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { ProfileSchema } from '../../shared/profile.js';
+import { MAX_BAUD_CHOICES, ProfileSchema } from '../../shared/profile.js';
 import { LANGUAGES } from '../../shared/views.js';
 import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
+import { renamedProfileFields } from '../cli/profile-renames.js';
+
+/** The lowest speed cap: the ROM's own rate (no speed change). */
+const SLOWEST_CAP = Math.min(...MAX_BAUD_CHOICES);
+
+/**
+ * A profile as settings.json holds it, former field names moved to their names now (the profile
+ * files' rename table): the former fixed rate `esp32.baud` is read as the cap `esp32.maxBaud`. It
+ * allowed rates below 115200, which a cap cannot be; such a profile gets the slowest cap instead of
+ * making the whole file unreadable.
+ */
+function storedProfile(stored: unknown): unknown {
+  const { value } = renamedProfileFields(stored);
+  const esp32 = isRecord(value) && isRecord(value.esp32) ? value.esp32 : undefined;
+  if (esp32 && typeof esp32.maxBaud === 'number' && esp32.maxBaud < SLOWEST_CAP) esp32.maxBaud = SLOWEST_CAP;
+  return value;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 const ManualHostSchema = z.object({ id: z.string(), host: z.string(), port: z.number().int(), name: z.string().nullable() });
 
@@ -40,7 +61,7 @@ export const PersistedSettingsSchema = z.object({
     })
     .default({ mode: 'embedded', host: '127.0.0.1', port: 8883, deviceHost: '127.0.0.1', caPem: null, monitor: null, startEmbedded: false }),
   /** Profiles as the domain model has them; their Wi-Fi passwords are in the secret store. */
-  profiles: z.array(ProfileSchema).default([]),
+  profiles: z.array(z.preprocess(storedProfile, ProfileSchema)).default([]),
   manualHosts: z.array(ManualHostSchema).default([]),
 });
 export type PersistedSettings = z.output<typeof PersistedSettingsSchema>;

@@ -6,6 +6,7 @@ import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialDeviceSource, SerialLink } from '../devices/serial-link.js';
 import type { FirmwareBundle } from '../esp32/bundle.js';
 import { loadProfileBundle } from '../esp32/bundle-path.js';
+import type { FlashMemory } from '../esp32/flash-memory.js';
 import { esp32JobSettings } from '../esp32/job-settings.js';
 import { esp32ProvisionJob } from '../esp32/provision-job.js';
 import { JobFailure } from '../jobs/job-failure.js';
@@ -33,6 +34,8 @@ export interface BenchDeps {
   settings: SettingsService;
   issuer: () => Promise<CertificateIssuer>;
   monitor: () => BrokerMonitor | undefined;
+  /** The station's port speeds and image history (its data folder): one for every job. */
+  flashMemory: FlashMemory;
   /** Test hook: overrides of the ESP32 job settings (e.g. a shorter boot-log window). */
   jobOverrides?: { bootLogMs?: number };
 }
@@ -109,6 +112,8 @@ export class Bench {
         issuer,
         ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
         seq: ++this.seq,
+        portRates: this.deps.flashMemory.portRates,
+        imageHistory: this.deps.flashMemory.imageHistory,
         settings: esp32JobSettings(profile, profile.wifiPassword, { ...run, ...(b.code ? { gatewayCode: b.code } : {}) }, this.deps.jobOverrides),
       });
       b.jobId = this.deps.hub.submit(def);

@@ -4,6 +4,7 @@ import { StationError } from '../../shared/ipc-errors.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
+import { openFlashMemory } from '../esp32/flash-memory.js';
 import { JobQueue } from '../jobs/queue.js';
 import { StationLog } from '../log/station-log.js';
 import { HostKeyStore } from '../pi/host-key-store.js';
@@ -87,11 +88,14 @@ export class StationService {
     const server = new ServerLink(settings, () => standalone?.endpoint() ?? null);
     const monitor = new MonitorLink(bus, () => ref.service!.monitorConfig(), options.monitorFreshnessMs);
     const source = options.deviceSource ?? new UsbSerialSource({ onWarning: log });
+    // The speed each port holds and the image each MAC last received, kept in the data folder.
+    const flashMemory = await openFlashMemory(options.dataDir, stationLog, { onWarning: log });
     const bench = new Bench({
       source,
       hub,
       bus,
       settings,
+      flashMemory,
       issuer: () => server.issuer(),
       monitor: () => monitor.current,
       ...(options.jobOverrides ? { jobOverrides: options.jobOverrides } : {}),
@@ -115,6 +119,7 @@ export class StationService {
       () => queue.shutdown(),
       () => hub.close(),
       () => server.close(),
+      () => flashMemory.portRates.flush(),
       () => stationLog.close(),
     );
     if (standalone) service.closers.unshift(() => standalone.close());

@@ -6,6 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { bridgeRate, GARBLE_EVERY, USB_JTAG_BYTES_PER_SEC, type SimBridge } from './bridge.js';
 import { CHIPS, type ChipModel, type SimChip } from './chip.js';
 import { applyFault, clearFault, noFaults, type BoardFaultEffects, type FaultState } from './faults.js';
 import { Firmware } from './firmware.js';
@@ -19,6 +20,8 @@ export interface BoardOptions {
   flashFile: string;
   flashSize: number;
   chip: SimChip;
+  /** The USB side: VID:PID, rates it can set and holds, or the chip's own USB-Serial/JTAG. */
+  bridge: SimBridge;
   faults: string[];
   /** Deliver bytes at the wire rate of the current baud (8N1: baud / 10 bytes per second). */
   throttle: boolean;
@@ -34,6 +37,11 @@ export interface BoardOptions {
 export type BoardMode = 'unplugged' | 'reset' | 'download' | 'app';
 
 export const ROM_BAUD = 115200;
+/**
+ * How fast the stub's SPI_FLASH_MD5 reads and hashes flash when throttled: an estimate (40 MHz DIO
+ * reads at ~10 MB/s, MD5 in software on the stub's CPU), not a figure measured on hardware.
+ */
+export const MD5_BYTES_PER_SEC = 4 * 1024 * 1024;
 const DOWNLOAD_BANNER =
   'ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n';
 
@@ -59,6 +67,11 @@ export class Board {
   /** Bytes lost to a speed mismatch (dropped from the host, garbled to it); in STATUS. */
   private readonly mismatchBytes = { dropped: 0, garbled: 0 };
   private mismatchNoted = false;
+  /** Bytes the bridge damaged because it runs above the rate it holds (each direction). */
+  private readonly damaged = { fromHost: 0, toHost: 0 };
+  private damageCount = { rx: 0, tx: 0 };
+  /** USB-Serial/JTAG: the chip was put in reset through DTR=RTS=1, which requests download mode. */
+  private usbDownload = false;
   dtr = false;
   rts = false;
   bootHeld = false;
@@ -163,9 +176,10 @@ export class Board {
 
   /** Modem lines from the host (side channel). Undefined members keep their value. */
   setLines(lines: { dtr?: boolean; rts?: boolean }): void {
+    const wasBoth = this.dtr && this.rts;
     if (lines.dtr !== undefined) this.dtr = lines.dtr;
     if (lines.rts !== undefined) this.rts = lines.rts;
-    this.updatePins();
+    this.updatePins(wasBoth);
   }
 
   setBootButton(held: boolean): void {
@@ -182,18 +196,31 @@ export class Board {
     this.updatePins();
   }
 
+  private get usbJtag(): boolean {
+    return this.options.bridge.usbJtag === true && this.chip.usbJtag;
+  }
+
   private get io0Low(): boolean {
+    if (this.usbJtag) return this.usbDownload || this.bootHeld;
     const byLines = this.options.resetCircuit === 'auto' && this.dtr && !this.rts;
     return byLines || this.bootHeld;
   }
 
-  private updatePins(): void {
+  private updatePins(wasBoth = false): void {
     if (!this.plugged) return;
     // DevKit auto-reset: EN low ⇔ RTS && !DTR; IO0 low ⇔ DTR && !RTS; (1,1) and (0,0) do nothing.
-    const enLow = (this.options.resetCircuit === 'auto' && this.rts && !this.dtr) || this.enButton;
+    // USB-Serial/JTAG: the chip decodes the lines itself: RTS && !DTR holds it in reset, and a reset
+    // entered straight from DTR = RTS = 1 boots into download mode (esptool's USBJTAGSerialReset
+    // passes through (1,1) for that); a DevKit's classic sequence only restarts the app.
+    const wired = this.options.resetCircuit === 'auto' || this.usbJtag;
+    const enLow = (wired && this.rts && !this.dtr) || this.enButton;
     if (enLow === this.enLow) return;
     this.enLow = enLow;
     if (enLow) {
+      if (this.usbJtag) {
+        this.usbDownload = wasBoth;
+        this.log(`USB-Serial/JTAG: chip reset${wasBoth ? ' requesting download mode' : ''}`);
+      }
       this.stopCpu();
       this.mode = 'reset';
       this.emit('mode', 'reset');
@@ -219,7 +246,9 @@ export class Board {
     this.deviceBaud = ROM_BAUD;
     this.autobaud = true;
     this.baudDirty = true;
-    if (this.io0Low) this.enterDownload();
+    const download = this.io0Low;
+    this.usbDownload = false;
+    if (download) this.enterDownload();
     else this.flashBoot(resetReason);
   }
 
@@ -227,7 +256,7 @@ export class Board {
     this.mode = 'download';
     this.log('boot: download mode');
     this.emit('mode', 'download');
-    void this.print(DOWNLOAD_BANNER);
+    void this.print(this.chip.name === 'esp32' ? DOWNLOAD_BANNER : `${this.chip.romBanner(this.usbJtag ? '0x15 (USB_UART_CHIP_RESET)' : '0x1 (POWERON)', '0x0 (DOWNLOAD(USB/UART0))')}waiting for download\r\n`);
     this.loader = new Loader({
       chip: () => this.chip,
       mac: this.macBytes,
@@ -241,6 +270,7 @@ export class Board {
         this.emit('mode', 'stub');
       },
       runUserCode: () => setImmediate(() => this.boot('0xc (SW_CPU_RESET)')),
+      md5BytesPerSec: this.options.throttle ? MD5_BYTES_PER_SEC : undefined,
       log: (l) => this.log(l),
       trace: this.options.trace,
       securityInfoEcho: this.options.securityInfoEcho,
@@ -254,6 +284,7 @@ export class Board {
     this.autobaud = false;
     const fw = new Firmware({
       flash: this.flash,
+      chip: this.chip,
       mac: this.options.mac,
       print: (text) => void this.print(text),
       log: (l) => this.log(l),
@@ -295,8 +326,38 @@ export class Board {
     this.baudDirty = true;
   }
 
+  /** The rate the bridge runs at on the host's request (what the board's UART hears). */
+  private get lineBaud(): number | undefined {
+    return this.hostBaud === undefined ? undefined : bridgeRate(this.options.bridge, this.hostBaud);
+  }
+
   private mismatch(): boolean {
-    return this.hostBaud !== undefined && this.hostBaud !== this.deviceBaud;
+    if (this.usbJtag) return false; // USB end to end: the host's baud setting means nothing
+    return this.lineBaud !== undefined && this.lineBaud !== this.deviceBaud;
+  }
+
+  /** The bridge runs above the rate it holds on this board: some bytes arrive damaged. */
+  private overdriven(): boolean {
+    return !this.usbJtag && (this.lineBaud ?? 0) > this.options.bridge.holds;
+  }
+
+  /** Damages every GARBLE_EVERY-th byte of one direction (a flipped bit pattern). */
+  private damage(bytes: Uint8Array, dir: 'rx' | 'tx'): Uint8Array {
+    const out = Uint8Array.from(bytes);
+    for (let i = 0; i < out.length; i++) {
+      if (++this.damageCount[dir] % GARBLE_EVERY === 0) {
+        out[i] = out[i]! ^ 0x24;
+        if (dir === 'rx') this.damaged.fromHost++;
+        else this.damaged.toHost++;
+      }
+    }
+    return out;
+  }
+
+  /** Bits per second on the wire for throttling (USB-Serial/JTAG: its USB throughput). */
+  private wireBaud(hostSide: boolean): number {
+    if (this.usbJtag) return USB_JTAG_BYTES_PER_SEC * 10;
+    return hostSide ? (this.lineBaud ?? this.deviceBaud) : this.deviceBaud;
   }
 
   /** Reads the speed the host set on its end of the pty (termios is shared by the pair). */
@@ -336,7 +397,7 @@ export class Board {
     // The host wrote these bytes now; on a real wire the last one arrives after their wire time.
     let due = 0;
     if (this.options.throttle) {
-      const baud = this.hostBaud ?? this.deviceBaud;
+      const baud = this.wireBaud(true);
       this.rxClock = Math.max(performance.now(), this.rxClock) + (arrived.length * 10 * 1000) / baud;
       due = this.rxClock;
     }
@@ -348,9 +409,9 @@ export class Board {
         await this.baudCheckDone;
         await this.checkHostBaud();
       } else void this.checkHostBaud();
-      if (this.autobaud && this.mode === 'download' && this.hostBaud !== undefined) {
+      if (this.autobaud && this.mode === 'download' && this.lineBaud !== undefined) {
         // The ROM measures the host's rate on the SYNC pattern.
-        this.deviceBaud = this.hostBaud;
+        this.deviceBaud = this.lineBaud;
         if ((this.loader?.syncs ?? 0) > 0) this.autobaud = false;
       }
       if (due > 0) {
@@ -363,7 +424,7 @@ export class Board {
         return;
       }
       this.mismatchNoted = false;
-      if (this.mode === 'download' && !this.enLow) this.decoder.push(arrived);
+      if (this.mode === 'download' && !this.enLow) this.decoder.push(this.overdriven() ? this.damage(arrived, 'rx') : arrived);
     });
     if (unplugAfter) {
       this.faults.unplugAtByte = undefined;
@@ -397,8 +458,9 @@ export class Board {
   private transmit(bytes: Uint8Array): Promise<void> {
     const gen = this.generation;
     const cpu = this.cpuGen;
-    const baud = this.deviceBaud;
+    const baud = this.wireBaud(false);
     const garble = this.mismatch();
+    const overdriven = this.overdriven();
     const live = (): boolean => gen === this.generation && cpu === this.cpuGen;
     this.txChain = this.txChain.then(async () => {
       const socat = this.socat;
@@ -407,7 +469,7 @@ export class Board {
         this.mismatchBytes.garbled += bytes.length;
         this.noteMismatch('garbling bytes to the host');
       }
-      const out = garble ? Uint8Array.from(bytes, (b) => (b * 7 + 0x3d) & 0xff) : bytes;
+      const out = garble ? Uint8Array.from(bytes, (b) => (b * 7 + 0x3d) & 0xff) : overdriven ? this.damage(bytes, 'tx') : bytes;
       if (!this.options.throttle) {
         await new Promise<void>((resolve) => socat.stdin!.write(out, () => resolve()));
         return;
@@ -467,6 +529,8 @@ export class Board {
       flashSize: this.flash.capacity,
       bytesFromHost: this.bytesFromHost,
       baudMismatch: { droppedBytes: this.mismatchBytes.dropped, garbledBytes: this.mismatchBytes.garbled },
+      bridge: this.options.bridge.id,
+      bridgeDamaged: { fromHost: this.damaged.fromHost, toHost: this.damaged.toHost },
       faults: this.faults,
     };
   }

@@ -2,12 +2,21 @@
  * Register-level models of the chips the simulator can pretend to be: what esptool-js 0.7.0 reads
  * to identify the chip, its revision, crystal, MAC and flash ID (reference §2.4, §3.6).
  */
-export type SimChip = 'esp32' | 'esp32s3';
+export type SimChip = 'esp32' | 'esp32s3' | 'esp32c3';
+export const SIM_CHIPS: readonly SimChip[] = ['esp32', 'esp32s3', 'esp32c3'];
 
 export interface ChipModel {
   name: SimChip;
   /** What esptool-js prints for it. */
   displayName: string;
+  /** The chip id in its images' extended header (the 2nd-stage bootloader refuses an app with another). */
+  imageChipId: number;
+  /** Where its ROM looks for the 2nd-stage bootloader. */
+  bootloaderOffset: number;
+  /** Has Espressif's USB-Serial/JTAG peripheral (S3, C3). */
+  usbJtag: boolean;
+  /** First ROM lines after a reset (`rst` = reset reason text, `boot` = strapping text). */
+  romBanner(rst: string, boot: string): string;
   magic: number;
   /** GET_SECURITY_INFO payload (20 bytes) or undefined when the ROM lacks the command (ESP32). */
   securityInfo?: Uint8Array;
@@ -35,6 +44,10 @@ const ESP32_EFUSE_BASE = 0x3ff5a000;
 const esp32: ChipModel = {
   name: 'esp32',
   displayName: 'ESP32-D0WD-V3 (revision 3)',
+  imageChipId: 0,
+  bootloaderOffset: 0x1000,
+  usbJtag: false,
+  romBanner: (rst, boot) => `ets Jun  8 2016 00:22:57\r\n\r\nrst:${rst},boot:${boot}\r\n`,
   magic: 0x00f01d83,
   uartClkdivReg: 0x3ff40014,
   spi: { base: 0x3ff42000, usr: 0x1c, usr1: 0x20, usr2: 0x24, w0: 0x80 },
@@ -53,25 +66,29 @@ const esp32: ChipModel = {
   },
 };
 
-function s3SecurityInfo(): Uint8Array {
+function securityInfo(chipId: number): Uint8Array {
   const b = new Uint8Array(20);
   const v = new DataView(b.buffer);
   v.setUint32(0, 0, true); // flags
   b[4] = 0; // flash crypt count
   b.fill(0, 5, 12); // key purposes
-  v.setUint32(12, 9, true); // chip id: ESP32-S3
+  v.setUint32(12, chipId, true); // chip id (ESP32-S3 = 9, ESP32-C3 = 5)
   v.setUint32(16, 0, true); // API version
   return b;
 }
 
 const ESP32S3_EFUSE_BASE = 0x60007000;
 
-/** An ESP32-S3 just detailed enough to be detected (the "wrong chip" fault). */
+/** An ESP32-S3 as esptool-js 0.7.0 reads it (GET_SECURITY_INFO chip id, eFuse block 1 MAC, SPI1 registers). */
 const esp32s3: ChipModel = {
   name: 'esp32s3',
-  displayName: 'ESP32-S3',
+  displayName: 'ESP32-S3 (QFN56) (revision v0.0)',
+  imageChipId: 9,
+  bootloaderOffset: 0x0,
+  usbJtag: true,
+  romBanner: (rst, boot) => `ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\nrst:${rst},boot:${boot}\r\n`,
   magic: 0x9,
-  securityInfo: s3SecurityInfo(),
+  securityInfo: securityInfo(9),
   uartClkdivReg: 0x60000014,
   spi: { base: 0x60002000, usr: 0x18, usr1: 0x1c, usr2: 0x20, w0: 0x58 },
   registers(mac) {
@@ -82,7 +99,30 @@ const esp32s3: ChipModel = {
   },
 };
 
-export const CHIPS: Record<SimChip, ChipModel> = { esp32, esp32s3 };
+const ESP32C3_EFUSE_BASE = 0x60008800;
+
+/** An ESP32-C3 (RISC-V) as esptool-js 0.7.0 reads it. */
+const esp32c3: ChipModel = {
+  name: 'esp32c3',
+  displayName: 'ESP32-C3 (QFN32) (revision v0.4)',
+  imageChipId: 5,
+  bootloaderOffset: 0x0,
+  usbJtag: true,
+  romBanner: (rst, boot) => `ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\nrst:${rst},boot:${boot}\r\n`,
+  magic: 0x1b31506f,
+  securityInfo: securityInfo(5),
+  uartClkdivReg: 0x3ff40014,
+  spi: { base: 0x60002000, usr: 0x18, usr1: 0x1c, usr2: 0x20, w0: 0x58 },
+  registers(mac) {
+    const r = new Map<number, number>();
+    r.set(ESP32C3_EFUSE_BASE + 0x44, ((mac[2]! << 24) | (mac[3]! << 16) | (mac[4]! << 8) | mac[5]!) >>> 0);
+    r.set(ESP32C3_EFUSE_BASE + 0x48, (mac[0]! << 8) | mac[1]!);
+    r.set(ESP32C3_EFUSE_BASE + 0x44 + 4 * 3, 4 << 18); // minor revision 4
+    return r;
+  },
+};
+
+export const CHIPS: Record<SimChip, ChipModel> = { esp32, esp32s3, esp32c3 };
 
 /** JEDEC ID as W0 after RDID (Winbond W25Q, capacity byte = log2(size)). */
 export function flashJedecId(flashSize: number): number {

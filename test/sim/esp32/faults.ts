@@ -2,7 +2,7 @@
  * Fault injection for the ESP32 simulator. A fault is written `name` or `name=value`, given at
  * start (`--fault`, `faults: [...]`) or later on the control channel (`FAULT name=value`).
  */
-import type { SimChip } from './chip.js';
+import { SIM_CHIPS, type SimChip } from './chip.js';
 
 export const FAULT_NAMES = [
   'unplug-at-byte',
@@ -110,8 +110,8 @@ export function applyFault(state: FaultState, spec: string): BoardFaultEffects {
       state.mute = true;
       return {};
     case 'wrong-chip': {
-      const chip = (value ?? 'esp32s3').toLowerCase();
-      if (chip !== 'esp32s3' && chip !== 'esp32') throw new Error('fault wrong-chip takes esp32s3 or esp32');
+      const chip = (value ?? 'esp32s3').toLowerCase() as SimChip;
+      if (!SIM_CHIPS.includes(chip)) throw new Error(`fault wrong-chip takes ${SIM_CHIPS.join(', ')}`);
       return { chip };
     }
     case 'flash-too-small':

@@ -17,13 +17,15 @@ import {
   type PartitionTable,
 } from '../../../src/main/esp32/partition-table.js';
 import { checkEspImage } from './esp-image.js';
+import type { ChipModel } from './chip.js';
 import type { VirtualFlash } from './flash.js';
 
 export const FIRMWARE_VERSION = '1.0.0-sim';
-const BOOTLOADER_OFFSET = 0x1000;
 
 export interface FirmwareEnv {
   flash: VirtualFlash;
+  /** The chip (bootloader offset, ROM banner, the chip id its images must carry). */
+  chip: ChipModel;
   /** Canonical MAC (aa:bb:cc:dd:ee:ff). */
   mac: string;
   /** Prints on the board's UART (text). */
@@ -74,13 +76,19 @@ export class Firmware {
   /** Runs the 2nd-stage bootloader and the application. `resetReason` is the ROM banner's rst field. */
   boot(resetReason: string): void {
     const flash = this.env.flash;
-    this.env.print(`ets Jun  8 2016 00:22:57\r\n\r\nrst:${resetReason},boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n`);
+    const chip = this.env.chip;
+    const bootAt = chip.bootloaderOffset;
+    this.env.print(chip.romBanner(resetReason, '0x13 (SPI_FAST_FLASH_BOOT)'));
     const read = (base: number) => (o: number, l: number) => flash.read(base + o, Math.max(0, Math.min(l, flash.capacity - base - o)));
-    const boot = checkEspImage(read(BOOTLOADER_OFFSET), 0x7000);
+    const boot = checkEspImage(read(bootAt), 0x7000);
     if (!boot.ok) {
-      // What the ESP32 ROM prints when there is no valid bootloader at 0x1000.
-      this.env.print(`flash read err, 1000\r\nets_main.c 371 \r\n`);
-      return this.fail(`no valid bootloader at 0x1000: ${boot.error}`);
+      // What the ROM prints when there is no valid bootloader where it looks.
+      this.env.print(`flash read err, ${bootAt.toString(16)}\r\nets_main.c 371 \r\n`);
+      return this.fail(`no valid bootloader at 0x${bootAt.toString(16)}: ${boot.error}`);
+    }
+    if (boot.image.chipId !== chip.imageChipId) {
+      this.env.print(`invalid header: chip id ${boot.image.chipId}, expected ${chip.imageChipId}\r\n`);
+      return this.fail(`the bootloader at 0x${bootAt.toString(16)} is for chip id ${boot.image.chipId}, not this chip (${chip.imageChipId})`);
     }
     this.env.print('configsip: 0, SPIWP:0xee\r\nclk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00\r\nmode:DIO, clock div:1\r\n');
     for (const s of boot.image.segments) this.env.print(`load:0x${hex8(s.loadAddr)},len:${s.length}\r\n`);
@@ -112,6 +120,10 @@ export class Firmware {
       return this.fail('no app partition');
     }
     const image = checkEspImage(read(app.offset), app.size);
+    if (image.ok && image.image.chipId !== chip.imageChipId) {
+      this.line('E', 'boot_comm', `mismatch chip ID, expected ${chip.imageChipId}, found ${image.image.chipId}`);
+      return this.fail(`app at 0x${app.offset.toString(16)} is for chip id ${image.image.chipId}`);
+    }
     if (!image.ok) {
       this.line('E', 'esp_image', `image at 0x${app.offset.toString(16)} has ${image.error}`);
       this.line('E', 'boot', `OTA app partition slot 0 is not bootable`);

@@ -9,6 +9,7 @@ import { build, stop as stopEsbuild } from 'esbuild';
 import { startProcess, type StartedProcess } from '../../support/processes.js';
 import { tempDir } from '../../support/temp.js';
 import { requireTool } from '../../support/tools.js';
+import type { SimBridge } from './bridge.js';
 import type { SimChip } from './chip.js';
 import { ControlClient } from './control-client.js';
 
@@ -25,6 +26,12 @@ export interface Esp32SimOptions {
   /** Bytes or "4MB"/"2MB"… Default 4 MB. */
   flashSize?: number | string;
   chip?: SimChip;
+  /**
+   * The USB side (bridge.ts): `cp2102` (default, a CP2102 DevKit), `cp2102n`, `ch340`, `ch9102`,
+   * `ft232r`, `usb-jtag` (S3/C3 native USB); `name:holds` caps the clean rate (`cp2102n:921600`
+   * garbles at 2 Mbaud).
+   */
+  bridge?: string;
   /** Fault specs, e.g. ['unplug-at-byte=200000', 'slow-erase=20'] (docs/esp32-simulator.md). */
   faults?: string[];
   /** Deliver bytes at the real wire rate of the current baud. */
@@ -49,6 +56,8 @@ export interface Esp32Sim {
   dir: string;
   pid: number;
   resetCircuit: 'auto' | 'none';
+  /** The bridge model (VID:PID, product string, rates) the device source reports. */
+  bridge: SimBridge;
   process: StartedProcess;
   /** Sends one control line; resolves with the text after OK, rejects on ERR. */
   sendControl(line: string): Promise<string>;
@@ -111,6 +120,7 @@ export async function startEsp32Sim(options: Esp32SimOptions = {}): Promise<Esp3
   if (options.flashFile) args.push('--flash-file', options.flashFile);
   if (options.flashSize !== undefined) args.push('--flash-size', String(options.flashSize));
   if (options.chip) args.push('--chip', options.chip);
+  if (options.bridge) args.push('--bridge', options.bridge);
   for (const f of options.faults ?? []) args.push('--fault', f);
   if (options.throttle) args.push('--throttle');
   if (options.telemetryIntervalMs !== undefined) args.push('--telemetry-interval-ms', String(options.telemetryIntervalMs));
@@ -120,7 +130,7 @@ export async function startEsp32Sim(options: Esp32SimOptions = {}): Promise<Esp3
   if (options.trace) args.push('--trace');
 
   const proc = startProcess(`esp32-sim ${path.basename(dir)}`, process.execPath, args, { cwd: ROOT });
-  let ready: { hostPath: string; controlPath: string; mac: string; flashFile: string; pid: number };
+  let ready: { hostPath: string; controlPath: string; mac: string; flashFile: string; pid: number; bridge: SimBridge };
   try {
     const m = await proc.waitForOutput(/ESP32SIM READY (\{.*\})/, 30_000);
     ready = JSON.parse(m[1]!) as typeof ready;

@@ -70,6 +70,8 @@ export interface LoaderEnv {
   runUserCode(reason: 'flash-end' | 'run-user-code'): void;
   log(line: string): void;
   trace: boolean;
+  /** Throttled board: SPI_FLASH_MD5 takes the time to read and hash the region at this rate. */
+  md5BytesPerSec?: number | undefined;
   /** ROM reply to GET_SECURITY_INFO echoes the opcode (esptool-js then reconnects) instead of 0x00. */
   securityInfoEcho: boolean;
 }
@@ -245,6 +247,7 @@ export class Loader {
         const addr = u32(data, 0);
         const size = u32(data, 4);
         const digest = this.env.flash.md5(addr, size);
+        if (this.env.md5BytesPerSec) await sleep((size * 1000) / this.env.md5BytesPerSec);
         return this.respond(op, 0, this.isStub ? digest : Buffer.from(digest.toString('hex'), 'ascii'));
       }
       case Op.GET_SECURITY_INFO:

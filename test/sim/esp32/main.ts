@@ -4,6 +4,8 @@
  *
  *   npx tsx test/sim/esp32/main.ts --dir /tmp/board1 --mac 24:6f:28:aa:bb:01 [--throttle] [--fault no-ohai]
  *
+ *   [--chip esp32|esp32s3|esp32c3] [--bridge cp2102|cp2102n|ch340|ch9102|ft232r|usb-jtag[:holds]]
+ *
  * When ready it prints one line: `ESP32SIM READY {"hostPath":…,"controlPath":…,"mac":…,"flashFile":…}`.
  * Serial output is mirrored as `[uart] …` lines, simulator notes as `[sim] …`.
  */
@@ -12,7 +14,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { normaliseMac } from '../../../server/src/contract/mac.js';
 import { Board } from './board.js';
-import type { SimChip } from './chip.js';
+import { parseBridge, type SimBridge } from './bridge.js';
+import { SIM_CHIPS, type SimChip } from './chip.js';
 import { startControlServer } from './control.js';
 import { parseSize } from './faults.js';
 
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     'flash-file': { type: 'string' },
     'flash-size': { type: 'string', default: '4MB' },
     chip: { type: 'string', default: 'esp32' },
+    bridge: { type: 'string', default: 'cp2102' },
     fault: { type: 'string', multiple: true, default: [] },
     throttle: { type: 'boolean', default: false },
     'telemetry-interval-ms': { type: 'string', default: '5000' },
@@ -49,7 +53,14 @@ try {
   fail((err as Error).message);
 }
 const chip = values.chip as SimChip;
-if (chip !== 'esp32' && chip !== 'esp32s3') fail('--chip must be esp32 or esp32s3');
+if (!SIM_CHIPS.includes(chip)) fail(`--chip must be one of ${SIM_CHIPS.join(', ')}`);
+let bridge: SimBridge;
+try {
+  bridge = parseBridge(values.bridge);
+} catch (err) {
+  fail((err as Error).message);
+}
+if (bridge.usbJtag && chip === 'esp32') fail('the ESP32 has no USB-Serial/JTAG: use --chip esp32s3 or esp32c3 with --bridge usb-jtag');
 const resetCircuit = values['reset-circuit'];
 if (resetCircuit !== 'auto' && resetCircuit !== 'none') fail('--reset-circuit must be auto or none');
 const telemetryIntervalMs = Number(values['telemetry-interval-ms']);
@@ -69,6 +80,7 @@ try {
     flashFile: options.flashFile,
     flashSize: parseSize(values['flash-size']),
     chip,
+    bridge,
     faults: values.fault,
     throttle: values.throttle,
     telemetryIntervalMs,
@@ -94,4 +106,4 @@ const server = await startControlServer(board, options.controlPath, () => void s
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
 await board.plug();
-console.log(`ESP32SIM READY ${JSON.stringify({ ...options, mac, pid: process.pid })}`);
+console.log(`ESP32SIM READY ${JSON.stringify({ ...options, mac, pid: process.pid, bridge })}`);

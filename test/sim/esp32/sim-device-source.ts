@@ -1,6 +1,7 @@
 /**
- * A SerialDeviceSource over running simulated boards, for tests and the demo. Boards look like
- * DevKits with a CP2102 bridge; their links are the product's SerialPortLink on the pty, decorated
+ * A SerialDeviceSource over running simulated boards, for tests and the demo. Each board is
+ * described by its bridge model (VID:PID, product string; a CP2102 DevKit unless the board was
+ * started with another bridge, e.g. an S3's USB-Serial/JTAG), classified like the USB source does; its links are the product's SerialPortLink on the pty, decorated
  * so that what a pty cannot carry (DTR/RTS, and the host's open/close and speed) also reaches the
  * board's control channel. Product code above the SerialLink interface cannot tell the difference.
  */
@@ -13,6 +14,8 @@ import type {
   SerialLinkOpenOptions,
   SerialSignals,
 } from '../../../src/main/devices/serial-link.js';
+import { classifyUsb } from '../../../src/main/devices/usb-ids.js';
+import { SIM_BRIDGES, type SimBridge } from './bridge.js';
 import { ControlClient } from './control-client.js';
 
 /** What the source needs to know about a board (an Esp32Sim from launch.ts fits). */
@@ -21,9 +24,9 @@ export interface SimBoardHandle {
   controlPath: string;
   mac: string;
   resetCircuit?: 'auto' | 'none';
+  /** The board's USB side; a CP2102 when absent. */
+  bridge?: SimBridge;
 }
-
-const CP2102 = { vendorId: 0x10c4, productId: 0xea60, bridge: 'Silicon Labs CP210x', manufacturer: 'Silicon Labs' } as const;
 
 interface Entry {
   board: SimBoardHandle;
@@ -69,15 +72,18 @@ export class SimDeviceSource implements SerialDeviceSource {
   }
 
   private describe(board: SimBoardHandle): SerialDeviceDescriptor {
+    const bridge = board.bridge ?? SIM_BRIDGES.cp2102;
+    const c = classifyUsb(bridge.vendorId, bridge.productId);
     return {
       id: board.hostPath,
       path: board.hostPath,
-      vendorId: CP2102.vendorId,
-      productId: CP2102.productId,
+      vendorId: bridge.vendorId,
+      productId: bridge.productId,
       serialNumber: board.mac.replace(/:/g, '').toUpperCase(),
-      manufacturer: CP2102.manufacturer,
-      bridge: CP2102.bridge,
-      resetMode: board.resetCircuit === 'none' ? 'manual' : 'auto',
+      manufacturer: bridge.manufacturer,
+      product: bridge.product,
+      ...(c.bridge ? { bridge: c.bridge } : {}),
+      resetMode: board.resetCircuit === 'none' ? 'manual' : c.resetMode,
       likelyEsp32: true,
     };
   }

@@ -27,6 +27,8 @@ export const BoardCard = memo(function BoardCard({ device, selected, onSelect, o
   const active = job && (job.state === 'queued' || job.state === 'running' || job.state === 'waiting-input');
   const mac = job?.mac ?? device.mac;
   const chip = job?.facts?.chip ?? device.chip;
+  // The rate the station picked for this port (after a step-down, the lower one).
+  const baud = job?.facts?.baud;
   const act = (p: Promise<unknown>): void => {
     setError(undefined);
     p.catch(setError);
@@ -64,6 +66,12 @@ export const BoardCard = memo(function BoardCard({ device, selected, onSelect, o
           <dt>{t('card.chip')}</dt>
           <dd>{chip ?? tc('common.none')}</dd>
         </div>
+        {baud && (
+          <div>
+            <dt>{t('card.speed')}</dt>
+            <dd data-testid="board-speed">{t('card.baud', { rate: Number(baud) })}</dd>
+          </div>
+        )}
         <div>
           <dt>{t('card.mac')}</dt>
           <dd className="mono" data-testid="board-mac">{mac ?? tc('common.none')}</dd>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { z } from 'zod';
 import { KEY_TYPES, type KeyType } from '@tds/server/contract';
-import { DEFAULT_CODE_TEMPLATE, DEFAULT_NAME_TEMPLATE, KEY_MODES, ProfileEsp32Schema, ProfileInputSchema, type ProfileView, RESET_MODES, SERVICE_MANAGERS } from '../../../shared/profile.js';
+import { DEFAULT_CODE_TEMPLATE, DEFAULT_NAME_TEMPLATE, KEY_MODES, MAX_BAUD_CHOICES, ProfileEsp32Schema, ProfileInputSchema, type ProfileView, RESET_MODES, SERVICE_MANAGERS } from '../../../shared/profile.js';
 import type { BundleInfo } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
@@ -33,7 +33,8 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
     bundlePath: profile?.esp32?.bundlePath ?? '',
     wifiSsid: profile?.esp32?.wifiSsid ?? '',
     wifiPassword: '',
-    baud: String(profile?.esp32?.baud ?? 921600),
+    /** '' = automatic: the station picks the rate per USB bridge. */
+    maxBaud: profile?.esp32?.maxBaud !== undefined ? String(profile.esp32.maxBaud) : '',
     onlineTimeoutSec: String(profile?.esp32?.onlineTimeoutSec ?? 60),
     installPrefix: profile?.pi?.installPrefix ?? '/',
     piOnlineTimeoutSec: String(profile?.pi?.onlineTimeoutSec ?? 60),
@@ -68,7 +69,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
             bundlePath: f.bundlePath,
             wifiSsid: f.wifiSsid,
             ...(wifiOpen ? { wifiPassword: '' } : f.wifiPassword ? { wifiPassword: f.wifiPassword } : {}),
-            baud: num(f.baud),
+            ...(f.maxBaud ? { maxBaud: num(f.maxBaud) } : {}),
             resetMode,
             onlineTimeoutSec: num(f.onlineTimeoutSec),
           },
@@ -102,6 +103,10 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
     }
   };
   const hasWifi = profile?.esp32?.hasWifiPassword ?? false;
+  // The ladder's rates, plus a stored cap that is not one of them (so it shows and is kept as it is).
+  const caps: number[] = [...MAX_BAUD_CHOICES];
+  if (f.maxBaud && !caps.includes(Number(f.maxBaud))) caps.unshift(Number(f.maxBaud));
+  const speedOptions = [{ value: '', label: t('profiles.maxBaudAuto') }, ...caps.map((r) => ({ value: String(r), label: t('profiles.maxBaudRate', { rate: r }) }))];
   return (
     <form id="profile-form" className="card form" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="profile-form-title">
       <h3 id="profile-form-title">{profile ? t('profiles.editing', { name: profile.name }) : t('profiles.creating')}</h3>
@@ -141,7 +146,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
               disabled={wifiOpen}
             />
             <CheckboxField name="esp32.open" label={t('profiles.wifiClear')} checked={wifiOpen} onChange={setWifiOpen} />
-            <TextField name="esp32.baud" label={t('profiles.baud')} value={f.baud} onChange={set('baud')} error={errors['esp32.baud']} inputMode="numeric" />
+            <SelectField<string> name="esp32.maxBaud" label={t('profiles.maxBaud')} hint={t('profiles.maxBaudHint')} value={f.maxBaud} onChange={set('maxBaud')} options={speedOptions} error={errors['esp32.maxBaud']} />
             <SelectField<ResetMode> name="esp32.resetMode" label={t('profiles.resetMode')} value={resetMode} onChange={setResetMode} options={RESET_MODES.map((k) => ({ value: k, label: t(`profiles.resetModes.${k}`) }))} error={errors['esp32.resetMode']} />
             <TextField name="esp32.onlineTimeoutSec" label={t('profiles.onlineTimeout')} value={f.onlineTimeoutSec} onChange={set('onlineTimeoutSec')} error={errors['esp32.onlineTimeoutSec']} inputMode="numeric" />
           </div>
