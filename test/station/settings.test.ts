@@ -139,8 +139,10 @@ describe('settings, profiles and secrets', () => {
     };
     writeFileSync(path.join(tmp.path, 'settings.json'), JSON.stringify(saved));
     const { service } = await open(tmp.path);
+    // 921600 was the former form's default, not a choice: it becomes "automatic" (no cap).
     const { baud, ...esp32 } = saved.profiles[0]!.esp32;
-    const now = { ...saved.profiles[0]!, esp32: { ...esp32, maxBaud: baud } };
+    expect(baud).toBe(921600);
+    const now = { ...saved.profiles[0]!, esp32 };
     expect(service.current.profiles).toEqual([now]);
     const [p] = await service.profiles();
     expect(p).toEqual({ ...now, esp32: { ...now.esp32, hasWifiPassword: false } });
@@ -148,6 +150,14 @@ describe('settings, profiles and secrets', () => {
     await service.update({ operator: 'Ana' });
     const rewritten = JSON.parse(readFileSync(path.join(tmp.path, 'settings.json'), 'utf8')) as typeof saved;
     expect(rewritten.profiles[0]!.esp32).toEqual(now.esp32);
+  });
+
+  it('a stored fixed rate other than the former default stays as the cap', async () => {
+    tmp = tempDir('tds-settings-');
+    const capped = { name: 'capped', accountId: 1, brokerHost: 'broker.lan', esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant', baud: 460800 } };
+    writeFileSync(path.join(tmp.path, 'settings.json'), JSON.stringify({ version: 1, stationId: 'bench-7', profiles: [capped] }));
+    const [p] = (await new SettingsStore(tmp.path).load()).profiles;
+    expect(p!.esp32).toEqual({ bundlePath: '/opt/fw', wifiSsid: 'plant', maxBaud: 460800, resetMode: 'auto', onlineTimeoutSec: 60 });
   });
 
   it('a stored fixed rate below 115200 becomes the slowest speed cap, not a damaged file', async () => {

@@ -13,14 +13,20 @@ const SLOWEST_CAP = Math.min(...MAX_BAUD_CHOICES);
  * A profile as settings.json holds it, former field names moved to their names now (the profile
  * files' rename table): the former fixed rate `esp32.baud` is read as the cap `esp32.maxBaud`. It
  * allowed rates below 115200, which a cap cannot be; such a profile gets the slowest cap instead of
- * making the whole file unreadable.
+ * making the whole file unreadable. 921600 was the form's default, not a choice anyone made, so it
+ * becomes "automatic" (no cap): upgraded stations use their faster bridges without a visit to Settings.
  */
 function storedProfile(stored: unknown): unknown {
+  const formerDefault = isRecord(stored) && isRecord(stored.esp32) && stored.esp32.baud === FORMER_DEFAULT_BAUD;
   const { value } = renamedProfileFields(stored);
   const esp32 = isRecord(value) && isRecord(value.esp32) ? value.esp32 : undefined;
+  if (esp32 && formerDefault) delete esp32.maxBaud;
   if (esp32 && typeof esp32.maxBaud === 'number' && esp32.maxBaud < SLOWEST_CAP) esp32.maxBaud = SLOWEST_CAP;
   return value;
 }
+
+/** The fixed rate every profile had before the station chose rates per bridge. */
+const FORMER_DEFAULT_BAUD = 921600;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
