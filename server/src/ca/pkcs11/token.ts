@@ -80,6 +80,7 @@ interface SlotInfo {
   slot: Handle;
   values: Record<TokenAttribute, string>;
   loginRequired: boolean;
+  initialised: boolean;
 }
 
 function listTokens(lib: pkcs11.PKCS11): SlotInfo[] {
@@ -89,6 +90,7 @@ function listTokens(lib: pkcs11.PKCS11): SlotInfo[] {
     return {
       slot,
       loginRequired: (t.flags & pkcs11.CKF_LOGIN_REQUIRED) !== 0,
+      initialised: (t.flags & pkcs11.CKF_TOKEN_INITIALIZED) !== 0,
       values: {
         token: trim(t.label),
         manufacturer: trim(t.manufacturerID),
@@ -106,7 +108,11 @@ function findSlot(lib: pkcs11.PKCS11, uri: Pkcs11Uri): SlotInfo {
   const tokens = listTokens(lib);
   const wanted = Object.entries(uri.token) as [TokenAttribute, string][];
   const matches = tokens.filter((t) => wanted.every(([k, v]) => t.values[k] === v));
-  const present = tokens.map((t) => `'${t.values.token}' (serial ${t.values.serial})`).join(', ') || 'none';
+  const present =
+    tokens
+      .filter((t) => t.initialised)
+      .map((t) => `'${t.values.token}' (serial ${t.values.serial})`)
+      .join(', ') || 'none';
   if (matches.length === 0) {
     throw new TokenError(`no token matches ${wanted.map(([k, v]) => `${k}=${v}`).join(';') || 'the URI'}; tokens present: ${present}`);
   }
