@@ -192,6 +192,20 @@ describe('a CA whose key init made in SoftHSM2 (EC P-256)', () => {
   });
 });
 
+describe('a second data folder on the same token key', () => {
+  it('a URI without token attributes finds the one initialised token; the kept CA certificate signs on', async () => {
+    const dataDir = path.join(work.path, 'same-key');
+    const caFile = path.join(server.dataDir, 'ca.crt');
+    const r = await cli(['init', '--data', dataDir, '--json', '--pkcs11-existing', '--import-cert', caFile, '--pkcs11-uri', 'pkcs11:object=ca-key', '--pkcs11-module', SOFTHSM_MODULE], {
+      TDS_PKCS11_PIN: PIN,
+    });
+    expect(r.code, r.output).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ca_imported: true, ca_key_store: 'pkcs11', ca_key_uri: 'pkcs11:object=ca-key;type=private', ca_pem: server.caPem });
+    const crl = readFileSync(path.join(dataDir, 'crl.pem'), 'utf8');
+    expect((await ossl.crlText(crl, server.caPem)).ok).toBe(true);
+  });
+});
+
 describe('clear errors from the token store', () => {
   it('a wrong PIN: the command stops with what to fix and never prints the PIN; --pin-file gives the right one', async () => {
     const r = await cli(['crl', '--data', server.dataDir], { TDS_PKCS11_PIN: 'nope-1357' });

@@ -105,14 +105,11 @@ function listTokens(lib: pkcs11.PKCS11): SlotInfo[] {
 }
 
 function findSlot(lib: pkcs11.PKCS11, uri: Pkcs11Uri): SlotInfo {
-  const tokens = listTokens(lib);
+  // An uninitialised token (SoftHSM2 always offers one free slot) holds no key and matches nothing.
+  const tokens = listTokens(lib).filter((t) => t.initialised);
   const wanted = Object.entries(uri.token) as [TokenAttribute, string][];
   const matches = tokens.filter((t) => wanted.every(([k, v]) => t.values[k] === v));
-  const present =
-    tokens
-      .filter((t) => t.initialised)
-      .map((t) => `'${t.values.token}' (serial ${t.values.serial})`)
-      .join(', ') || 'none';
+  const present = tokens.map((t) => `'${t.values.token}' (serial ${t.values.serial})`).join(', ') || 'none';
   if (matches.length === 0) {
     throw new TokenError(`no token matches ${wanted.map(([k, v]) => `${k}=${v}`).join(';') || 'the URI'}; tokens present: ${present}`);
   }
