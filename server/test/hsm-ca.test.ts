@@ -4,7 +4,7 @@
  * certificate and CRL is judged by the openssl command line; what the token holds is read back by
  * OpenSC's pkcs11-tool and through the PKCS#11 interface itself.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import pkcs11 from 'pkcs11js';
@@ -203,6 +203,11 @@ describe('a second data folder on the same token key', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ca_imported: true, ca_key_store: 'pkcs11', ca_key_uri: 'pkcs11:object=ca-key;type=private', ca_pem: server.caPem });
     const crl = readFileSync(path.join(dataDir, 'crl.pem'), 'utf8');
     expect((await ossl.crlText(crl, server.caPem)).ok).toBe(true);
+    // The file names a library the server loads: group-writable, it is refused.
+    chmodSync(path.join(dataDir, 'ca.key.pkcs11.json'), 0o620);
+    const loose = await cli(['crl', '--data', dataDir], { TDS_PKCS11_PIN: PIN });
+    expect(loose.code).toBe(1);
+    expect(loose.output).toMatch(/ca\.key\.pkcs11\.json is writable by group or others, and it names the library the server loads: chmod 600 it/);
   });
 });
 

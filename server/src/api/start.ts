@@ -115,6 +115,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // A CA opened here (file or token key store) is closed with the server; a given one stays the caller's.
   const ownCa = options.ca === undefined;
   const ca = options.ca ?? (await openCa(options.dataDir, { passphrase: options.passphrase, pin: options.pkcs11Pin }));
+  logger.info('CA key', { store: ca.keyDescription });
 
   const repo = new SqliteRepository(dataPath(options.dataDir, 'database'), { durability: settings.durability });
   const events = new ServerEvents((name, err) => logger.error(`event listener for ${name} failed`, { error: err instanceof Error ? err.message : String(err) }));

@@ -47,6 +47,8 @@ const locationSchema = z
 
 export async function readPkcs11Location(dataDir: string): Promise<Pkcs11KeyLocation> {
   const file = dataPath(dataDir, 'caKeyPkcs11');
+  // It names a library this process loads: nobody but the owner may change it.
+  if (((await fs.stat(file)).mode & 0o022) !== 0) throw new Error(`${file} is writable by group or others, and it names the library the server loads: chmod 600 it`);
   const parsed = locationSchema.safeParse(JSON.parse(await fs.readFile(file, 'utf8')));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
