@@ -1,10 +1,13 @@
 /**
  * Issuance benchmark: the real server (compiled CLI, HTTPS on loopback) under 64 concurrent
  * keep-alive clients, for the CSR path (EC P-256), the server-keygen path (EC P-256 and RSA-2048),
- * and, in the same run, the seed's approach (node-forge RSA-2048 keygen + sign, in process).
+ * the CSR path again with the CA key in a SoftHSM2 token (PKCS#11), and, in the same run, the seed's
+ * approach (node-forge RSA-2048 keygen + sign, in process).
  * Prints certificates/s, p50/p99 latency and the server's RSS (peak, sampled every 50 ms).
  *
- *   npm run build -w server && npx tsx server/bench/issuance.ts [--csr N] [--ec N] [--rsa N] [--forge N]
+ *   npm run build -w server && npx tsx server/bench/issuance.ts [--csr N] [--ec N] [--rsa N] [--hsm N] [--forge N]
+ *
+ * `--hsm 0` skips the token run (it needs Debian's softhsm2).
  *
  * Targets (issue 2, 2-core machine): ≥ 1,000 CSR issuances/s, p99 ≤ 100 ms, RSS ≤ 150 MB, ≥ 50× the seed.
  */
@@ -17,8 +20,10 @@ import forge from 'node-forge';
 import { ApiClient } from '../src/client/index.js';
 import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 import { initServerData } from '../src/config/init.js';
+import { parsePkcs11Uri } from '../src/ca/pkcs11/uri.js';
 import { createApiToken } from '../src/service/tokens.js';
 import { SqliteRepository } from '../src/store/sqlite/repository.js';
+import { benchToken } from './softhsm.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -26,10 +31,11 @@ const opt = (name: string, def: number): number => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const CONCURRENCY = opt('concurrency', 64);
-const COUNTS = { csr: opt('csr', 10_000), ec: opt('ec', 5_000), rsa: opt('rsa', 200), forge: opt('forge', 20) };
+const COUNTS = { csr: opt('csr', 10_000), ec: opt('ec', 5_000), rsa: opt('rsa', 200), hsm: opt('hsm', 10_000), forge: opt('forge', 20) };
 const WARMUP = 1_000;
 const CLI = path.resolve(import.meta.dirname, '../dist/cli/tds-server.js');
 const PASS = 'benchmark passphrase';
+const TOKEN_PIN = '24681357';
 
 // --------------------------------------------------------------------------------------------
 // CSRs for the CSR path, made quickly: a few device keys, one DER-encoded request per MAC.
@@ -193,62 +199,118 @@ function seedApproach(count: number): Result {
   };
 }
 
-async function main(): Promise<void> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build -w server" first`);
-  const dir = mkdtempSync(path.join(tmpdir(), 'tds-bench-'));
-  const dataDir = path.join(dir, 'data');
-  let child: ReturnType<typeof spawn> | undefined;
-  try {
-    await initServerData({ dataDir, passphrase: PASS });
-    const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
-    const account = await repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
-    const { token } = await createApiToken(repo, { accountId: account.id, role: 'operator' }, 'bench');
-    await repo.close();
+interface BenchServer {
+  child: ReturnType<typeof spawn>;
+  apiUrl: string;
+  pid: number;
+  accountId: number;
+  token: string;
+  caPem: string;
+  stop(): Promise<void>;
+}
 
-    // e.g. TDS_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
-    // The installed `tds-server` bin runs with --max-semi-space-size=4 (its shebang); so does this.
-    const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
-    child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
-      env: { ...process.env, TDS_CA_PASSPHRASE: PASS },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+/** An account and operator token, then `tds-server serve` on a free port (the environment unlocks the CA key). */
+async function startBenchServer(dataDir: string, env: Record<string, string>): Promise<BenchServer> {
+  const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
+  const account = await repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
+  const { token } = await createApiToken(repo, { accountId: account.id, role: 'operator' }, 'bench');
+  await repo.close();
+
+  // e.g. TDS_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  // The installed `tds-server` bin runs with --max-semi-space-size=4 (its shebang); so does this.
+  const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  };
+  try {
     const listening = await new Promise<{ api_url: string; pid: number }>((resolve, reject) => {
       let out = '';
-      child!.stdout!.on('data', (c: Buffer) => {
+      child.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
         const m = /^(\{"event":"listening".*\})$/m.exec(out);
         if (m) resolve(JSON.parse(m[1]!) as { api_url: string; pid: number });
       });
-      child!.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+      child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
     });
     const caPem = readFileSync(path.join(dataDir, 'ca.crt'), 'utf8');
-    const client = new ApiClient({ baseUrl: listening.api_url, token, caPem, timeoutMs: 120_000 });
-    const pid = listening.pid;
+    return { child, apiUrl: listening.api_url, pid: listening.pid, accountId: account.id, token, caPem, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+const deviceKeys = Array.from({ length: 16 }, () => {
+  const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return { key: k.privateKey, spki: k.publicKey.export({ type: 'spki', format: 'der' }) };
+});
+const csrs = (prefix: number, n: number): { mac: string; csr: string }[] =>
+  Array.from({ length: n }, (_, i) => {
+    const mac = macFor(prefix, i);
+    const k = deviceKeys[i % deviceKeys.length]!;
+    return { mac, csr: makeCsr(mac, k.key, k.spki) };
+  });
+
+/** The CSR path on the CA whose key is in a SoftHSM2 token (a data folder of its own). */
+async function tokenRun(dir: string, count: number): Promise<Result> {
+  const dataDir = path.join(dir, 'data-hsm');
+  const { env, modulePath } = benchToken(dir, 'tds-bench', TOKEN_PIN);
+  const previousConf = process.env.SOFTHSM2_CONF;
+  process.env.SOFTHSM2_CONF = env.SOFTHSM2_CONF; // init loads the module in this process
+  try {
+    await initServerData({ dataDir, pkcs11: { modulePath, uri: parsePkcs11Uri('pkcs11:token=tds-bench;object=ca-key'), pin: TOKEN_PIN } });
+  } finally {
+    if (previousConf === undefined) delete process.env.SOFTHSM2_CONF;
+    else process.env.SOFTHSM2_CONF = previousConf;
+  }
+  const server = await startBenchServer(dataDir, { ...env, TDS_PKCS11_PIN: TOKEN_PIN });
+  try {
+    const client = new ApiClient({ baseUrl: server.apiUrl, token: server.token, caPem: server.caPem, timeoutMs: 120_000 });
+    const provisionCsr = (list: { mac: string; csr: string }[]) => (i: number) =>
+      client.provision({ mac_address: list[i]!.mac, codigo: 'BENCH', nome: 'bench', conta_id: server.accountId, csr_pem: list[i]!.csr });
+    await load('warm-up (token)', client, WARMUP, provisionCsr(csrs(0x4f, WARMUP)), server.pid);
+    const r = await load('CSR path, EC P-256, CA key in SoftHSM2 (PKCS#11)', client, count, provisionCsr(csrs(0x40, count)), server.pid);
+    client.close();
+    return r;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build -w server" first`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'tds-bench-'));
+  const dataDir = path.join(dir, 'data');
+  let server: BenchServer | undefined;
+  try {
+    await initServerData({ dataDir, passphrase: PASS });
+    server = await startBenchServer(dataDir, { TDS_CA_PASSPHRASE: PASS });
+    const { pid, accountId } = server;
+    const client = new ApiClient({ baseUrl: server.apiUrl, token: server.token, caPem: server.caPem, timeoutMs: 120_000 });
     console.log(`server pid ${pid}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} concurrent clients`);
     console.log(`idle server RSS: ${rssMb(pid)?.toFixed(1)} MB`);
 
-    const deviceKeys = Array.from({ length: 16 }, () => {
-      const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-      return { key: k.privateKey, spki: k.publicKey.export({ type: 'spki', format: 'der' }) };
-    });
-    const csrs = (prefix: number, n: number): { mac: string; csr: string }[] =>
-      Array.from({ length: n }, (_, i) => {
-        const mac = macFor(prefix, i);
-        const k = deviceKeys[i % deviceKeys.length]!;
-        return { mac, csr: makeCsr(mac, k.key, k.spki) };
-      });
-
     const provisionCsr = (list: { mac: string; csr: string }[]) => (i: number) =>
-      client.provision({ mac_address: list[i]!.mac, codigo: 'BENCH', nome: 'bench', conta_id: account.id, csr_pem: list[i]!.csr });
+      client.provision({ mac_address: list[i]!.mac, codigo: 'BENCH', nome: 'bench', conta_id: accountId, csr_pem: list[i]!.csr });
     const provisionKeygen = (prefix: number, keyType: 'ec' | 'rsa') => (i: number) =>
-      client.provision({ mac_address: macFor(prefix, i), codigo: 'BENCH', nome: 'bench', conta_id: account.id, key_type: keyType });
+      client.provision({ mac_address: macFor(prefix, i), codigo: 'BENCH', nome: 'bench', conta_id: accountId, key_type: keyType });
 
     const results: Result[] = [];
     await load('warm-up', client, WARMUP, provisionCsr(csrs(0x0f, WARMUP)), pid);
-    results.push(await load('CSR path, EC P-256 (device keeps its key)', client, COUNTS.csr, provisionCsr(csrs(0x10, COUNTS.csr)), pid));
+    results.push(await load('CSR path, EC P-256, CA key sealed in a file (device keeps its key)', client, COUNTS.csr, provisionCsr(csrs(0x10, COUNTS.csr)), pid));
     results.push(await load('server keygen, EC P-256', client, COUNTS.ec, provisionKeygen(0x20, 'ec'), pid));
     results.push(await load('server keygen, RSA-2048', client, COUNTS.rsa, provisionKeygen(0x30, 'rsa'), pid));
     client.close();
+    await server.stop();
+    // Beside the file-key figure: the same CSR path with the CA key in a token.
+    const token = COUNTS.hsm > 0 ? await tokenRun(dir, COUNTS.hsm) : undefined;
+    if (token) results.splice(1, 0, token);
     results.push(seedApproach(COUNTS.forge));
 
     console.log('');
@@ -265,13 +327,11 @@ async function main(): Promise<void> {
     const seed = results[results.length - 1]!;
     console.log('');
     console.log(`CSR path latency: p50 ${csr.p50.toFixed(1)} ms, p90 ${csr.p90.toFixed(1)} ms, p99 ${csr.p99.toFixed(1)} ms, max ${csr.max.toFixed(1)} ms`);
+    if (token) console.log(`CA key in SoftHSM2: ${token.perSecond.toFixed(0)}/s, ${((100 * token.perSecond) / csr.perSecond).toFixed(0)}% of the file-key rate; p99 ${token.p99.toFixed(1)} ms`);
     console.log(`CSR path vs seed approach: ${(csr.perSecond / seed.perSecond).toFixed(0)}x`);
     console.log(`targets: CSR ≥ 1000/s: ${csr.perSecond >= 1000 ? 'met' : 'MISSED'}; p99 ≤ 100 ms: ${csr.p99 <= 100 ? 'met' : 'MISSED'}; RSS ≤ 150 MB: ${Math.max(...results.map((r) => r.rssPeakMb ?? 0)) <= 150 ? 'met' : 'MISSED'}; ≥ 50x seed: ${csr.perSecond / seed.perSecond >= 50 ? 'met' : 'MISSED'}`);
   } finally {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

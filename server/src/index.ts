@@ -20,6 +20,10 @@ export { CsrError, parseCsr, type ParsedCsr } from './ca/csr.js';
 export { createDeviceCsr } from './ca/csr-request.js';
 export { generateKey, privateKeyPem, type KeyType } from './ca/keys.js';
 export { loadCa, saveCa, readCaCertificate, MIN_PASSPHRASE_LENGTH } from './ca/key-store.js';
+export { openCa, caKeyBackend, PKCS11_PIN_ENV, type CaUnlock, type CaKeyBackend } from './ca/ca-backend.js';
+export type { CaSigner } from './ca/signer.js';
+export { parsePkcs11Uri, formatPkcs11Uri, Pkcs11UriError, type Pkcs11Uri } from './ca/pkcs11/uri.js';
+export { TokenError, TokenUnavailableError } from './ca/pkcs11/errors.js';
 export { WrongPassphraseError } from './ca/key-envelope.js';
 export {
   ServerEvents,

@@ -50,12 +50,12 @@ for (const caKeyType of ['ec', 'rsa'] as const) {
       expect((await ossl.verify(ca.certificatePem, ca.certificatePem)).ok).toBe(true);
     });
 
-    it('device certificate from an openssl-made EC CSR has exactly the DESIGN §4 profile', async () => {
+    it('device certificate from an openssl-made EC CSR has exactly the device profile', async () => {
       const key = path.join(work.path, `dev-${caKeyType}.key`);
       const csrFile = path.join(work.path, `dev-${caKeyType}.csr`);
       const r = await ossl.run(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=a4:cf:12:00:00:01', '-keyout', key, '-out', csrFile]);
       expect(r.code, r.output).toBe(0);
-      const cert = ca.issueDeviceFromCsr({ mac: 'a4:cf:12:00:00:01', csrPem: readFileSync(csrFile, 'utf8'), profile });
+      const cert = await ca.issueDeviceFromCsr({ mac: 'a4:cf:12:00:00:01', csrPem: readFileSync(csrFile, 'utf8'), profile });
       expect((await ossl.verify(ca.certificatePem, cert.pem)).ok).toBe(true);
       const text = await ossl.text(cert.pem);
       expect(text).toMatch(/Subject: C ?= ?BR, ST ?= ?SP, L ?= ?Sao Paulo, O ?= ?TDS IoT, CN ?= ?a4:cf:12:00:00:01/);
@@ -77,7 +77,7 @@ for (const caKeyType of ['ec', 'rsa'] as const) {
 
     it('device certificate for an RSA-2048 CSR adds keyEncipherment', async () => {
       const { csrPem } = await createDeviceCsr({ mac: 'a4:cf:12:00:00:02', keyType: 'rsa' });
-      const cert = ca.issueDeviceFromCsr({ mac: 'a4:cf:12:00:00:02', csrPem, profile });
+      const cert = await ca.issueDeviceFromCsr({ mac: 'a4:cf:12:00:00:02', csrPem, profile });
       expect((await ossl.verify(ca.certificatePem, cert.pem)).ok).toBe(true);
       const text = await ossl.text(cert.pem);
       expect(extensionBlock(text, 'Key Usage')).toEqual({ critical: true, value: 'Digital Signature, Key Encipherment' });
@@ -129,7 +129,7 @@ for (const caKeyType of ['ec', 'rsa'] as const) {
 
     it('CRL v2: -crl_check passes before revocation and fails after; CRL Number and reason present', async () => {
       const { csrPem } = await createDeviceCsr({ mac: 'a4:cf:12:00:00:04' });
-      const device = ca.issueDeviceFromCsr({ mac: 'a4:cf:12:00:00:04', csrPem, profile });
+      const device = await ca.issueDeviceFromCsr({ mac: 'a4:cf:12:00:00:04', csrPem, profile });
       const service = await ca.issueServiceCertificate({ kind: 'station', name: 'desk-2' });
       const now = new Date();
       const week = new Date(now.getTime() + 7 * 86_400_000);
@@ -173,9 +173,9 @@ describe('the CA refuses identities that are not theirs', () => {
     await expect(ca.issueServiceCertificate({ kind: 'server', name: 'Bad Name' })).rejects.toThrow(/not a valid service name/);
     const { csrPem } = await createDeviceCsr({ mac: 'aa:bb:cc:00:00:01', commonName: 'station-monitor-x' });
     const spki = Buffer.from(new x509.Pkcs10CertificateRequest(csrPem).publicKey.rawData);
-    expect(() => ca.issueDevice({ mac: 'station-monitor-x', spkiDer: spki, profile })).toThrow(IdentityError);
-    expect(() => ca.issueDevice({ mac: 'AA:BB:CC:00:00:01', spkiDer: spki, profile })).toThrow(/canonical device MAC/);
-    expect(() => ca.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:01', csrPem, profile })).toThrow(/CSR CN 'station-monitor-x' is not the MAC/);
+    await expect(ca.issueDevice({ mac: 'station-monitor-x', spkiDer: spki, profile })).rejects.toThrow(IdentityError);
+    await expect(ca.issueDevice({ mac: 'AA:BB:CC:00:00:01', spkiDer: spki, profile })).rejects.toThrow(/canonical device MAC/);
+    await expect(ca.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:01', csrPem, profile })).rejects.toThrow(/CSR CN 'station-monitor-x' is not the MAC/);
     await expect(ca.issueBrokerCertificate({ hostnames: ['tds-server-main'] })).rejects.toThrow(IdentityError);
     await expect(ca.issueBrokerCertificate({ hostnames: ['aa:bb:cc:dd:ee:fe'] })).rejects.toThrow(IdentityError);
   });
@@ -188,32 +188,32 @@ describe('the CA refuses identities that are not theirs', () => {
     const bytes = Buffer.from(der);
     bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 0x55;
     const tampered = x509.PemConverter.encode(bytes, 'CERTIFICATE REQUEST');
-    expect(() => ca.issueDeviceFromCsr({ mac, csrPem: tampered, profile })).toThrow(CsrError);
-    expect(() => ca.issueDeviceFromCsr({ mac, csrPem: tampered, profile })).toThrow(/signature does not verify/);
+    await expect(ca.issueDeviceFromCsr({ mac, csrPem: tampered, profile })).rejects.toThrow(CsrError);
+    await expect(ca.issueDeviceFromCsr({ mac, csrPem: tampered, profile })).rejects.toThrow(/signature does not verify/);
 
-    expect(() => ca.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:03', csrPem: good.csrPem, profile })).toThrow(/is not the MAC being provisioned/);
+    await expect(ca.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:03', csrPem: good.csrPem, profile })).rejects.toThrow(/is not the MAC being provisioned/);
     // Accepted spellings of the same MAC are fine; the certificate carries the canonical form.
     const upper = await createDeviceCsr({ mac, commonName: 'AABBCC000002' });
-    expect(ca.issueDeviceFromCsr({ mac, csrPem: upper.csrPem, profile }).commonName).toBe(mac);
+    expect((await ca.issueDeviceFromCsr({ mac, csrPem: upper.csrPem, profile })).commonName).toBe(mac);
 
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
     const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
     const twoCn = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [mac] }, { CN: ['other'] }], keys, signingAlgorithm: alg });
-    expect(() => ca.issueDeviceFromCsr({ mac, csrPem: twoCn.toString('pem'), profile })).toThrow(/exactly one CN/);
+    await expect(ca.issueDeviceFromCsr({ mac, csrPem: twoCn.toString('pem'), profile })).rejects.toThrow(/exactly one CN/);
     const wantsCa = await x509.Pkcs10CertificateRequestGenerator.create({
       name: [{ CN: [mac] }],
       keys,
       signingAlgorithm: alg,
       extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
     });
-    expect(() => ca.issueDeviceFromCsr({ mac, csrPem: wantsCa.toString('pem'), profile })).toThrow(/requests CA:true/);
-    expect(() => ca.issueDeviceFromCsr({ mac, csrPem: 'not a csr', profile })).toThrow(/not a PEM "CERTIFICATE REQUEST"/);
+    await expect(ca.issueDeviceFromCsr({ mac, csrPem: wantsCa.toString('pem'), profile })).rejects.toThrow(/requests CA:true/);
+    await expect(ca.issueDeviceFromCsr({ mac, csrPem: 'not a csr', profile })).rejects.toThrow(/not a PEM "CERTIFICATE REQUEST"/);
   });
 
   it('serials are unique across many issuances', async () => {
     const { csrPem } = await createDeviceCsr({ mac: 'aa:bb:cc:00:00:09' });
     const serials = new Set<string>();
-    for (let i = 0; i < 2000; i++) serials.add(ca.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:09', csrPem, profile }).serialNumber);
+    for (let i = 0; i < 2000; i++) serials.add((await ca.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:09', csrPem, profile })).serialNumber);
     expect(serials.size).toBe(2000);
   });
 });
@@ -252,7 +252,7 @@ describe('CA key at rest and import', () => {
     await expect(CertificateAuthority.import(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8'))).rejects.toThrow(/encrypted/);
     const { authority } = await CertificateAuthority.import(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8'), 'import-pass-123');
     const { csrPem } = await createDeviceCsr({ mac: 'aa:bb:cc:00:00:0a' });
-    const issued = authority.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:0a', csrPem, profile });
+    const issued = await authority.issueDeviceFromCsr({ mac: 'aa:bb:cc:00:00:0a', csrPem, profile });
     expect((await ossl.verify(readFileSync(cert, 'utf8'), issued.pem)).ok).toBe(true);
 
     const other = await CertificateAuthority.generate();

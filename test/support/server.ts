@@ -24,6 +24,8 @@ export interface TestServerOptions {
   domain?: string;
   /** Failed authentications per minute per address before 429 (default 20). */
   authFailLimit?: number;
+  /** Extra arguments for `init` (e.g. `--pkcs11-uri ...` for a CA key in a token). */
+  extraInitArgs?: string[];
   /** Extra arguments for `serve` (e.g. the broker engineer's `--broker ...`). */
   extraServeArgs?: string[];
   /** Extra environment for the server process. */
@@ -123,6 +125,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (options.caKeyType) initArgs.push('--key-type', options.caKeyType);
     if (options.deviceKeyType) initArgs.push('--device-key-type', options.deviceKeyType);
     if (options.domain) initArgs.push('--domain', options.domain);
+    initArgs.push(...(options.extraInitArgs ?? []));
     const init = await json<{ ca_pem: string }>(initArgs);
     const main = await makeAccount('test account');
     await serve(0);

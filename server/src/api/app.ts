@@ -6,6 +6,7 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { TokenUnavailableError } from '../ca/pkcs11/errors.js';
 import { MacConflictError, NotFoundError, StateError, type Repository } from '../store/repository.js';
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../service/errors.js';
 import { firstIssue } from '../service/fields.js';
@@ -66,6 +67,10 @@ function problemFor(err: unknown, logger: Logger): HttpProblem {
     };
   }
   if (err instanceof TooManyRequestsError) return { status: 429, body: { error: err.message }, headers: { 'retry-after': String(err.retryAfterSeconds) } };
+  if (err instanceof TokenUnavailableError) {
+    logger.error('CA key unavailable', { error: err.message });
+    return { status: 503, body: { error: 'the CA key is unavailable right now; retry shortly' }, headers: { 'retry-after': '5' } };
+  }
   const fe = err as Partial<FastifyError> & { statusCode?: number };
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

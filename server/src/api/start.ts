@@ -7,7 +7,7 @@ import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { CertificateAuthority } from '../ca/authority.js';
-import { loadCa } from '../ca/key-store.js';
+import { openCa } from '../ca/ca-backend.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
@@ -23,8 +23,11 @@ import { startBrokerServices, type BrokerServices, type BrokerServicesOptions } 
 
 export interface StartServerOptions {
   dataDir: string;
-  /** Unlocks the CA key; not needed when `ca` is given. */
+  /** Unlocks a CA key sealed in the data folder; not needed when `ca` is given. */
   passphrase?: string;
+  /** Unlocks a CA key held in a PKCS#11 token (the data folder says which store it is). */
+  pkcs11Pin?: string;
+  /** An open CA (the caller keeps it and closes it). */
   ca?: CertificateAuthority;
   /** Default 127.0.0.1. */
   host?: string;
@@ -109,11 +112,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.mqtt?.port) settings.mqtt.port = options.mqtt.port;
   if (options.deviceValidityDays) settings.device.validityDays = options.deviceValidityDays;
 
-  let ca = options.ca;
-  if (!ca) {
-    if (options.passphrase === undefined) throw new Error('the CA passphrase is required to start the server');
-    ca = await loadCa(options.dataDir, options.passphrase);
-  }
+  // A CA opened here (file or token key store) is closed with the server; a given one stays the caller's.
+  const ownCa = options.ca === undefined;
+  const ca = options.ca ?? (await openCa(options.dataDir, { passphrase: options.passphrase, pin: options.pkcs11Pin }));
+  logger.info('CA key', { store: ca.keyDescription });
 
   const repo = new SqliteRepository(dataPath(options.dataDir, 'database'), { durability: settings.durability });
   const events = new ServerEvents((name, err) => logger.error(`event listener for ${name} failed`, { error: err instanceof Error ? err.message : String(err) }));
@@ -196,6 +198,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       if (tlsRenew) clearInterval(tlsRenew);
       await app.close();
       await repo.close();
+      if (ownCa) await ca.close();
     },
   };
 }

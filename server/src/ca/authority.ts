@@ -1,12 +1,14 @@
 /**
- * The private CA: makes or imports the CA certificate, issues every kind of end-entity
- * certificate (device, service identity, broker/TLS server) and signs CRLs. It holds the CA key in
- * memory only; storage of the key is key-store.ts's job, bookkeeping is the store's.
+ * The private CA: issues every kind of end-entity certificate (device, service identity,
+ * broker/TLS server) and signs CRLs, through a CaSigner (signer.ts) that hides where the CA key
+ * lives: sealed in the data folder (key-store.ts) or in a PKCS#11 token (pkcs11/). Making or
+ * checking the CA certificate is ca-certificate.ts's job, bookkeeping is the store's.
  */
-import { createPrivateKey, createPublicKey, sign, verify, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { classifyCommonName, macToHex12, parseMac, serviceCommonName, type ServiceKind } from '../contract/index.js';
+import { BACKDATE_MS, CaImportError, checkCaCertificate, makeCaCertificate } from './ca-certificate.js';
 import { CsrError, importSpki, parseCsr } from './csr.js';
 import { children, readTlv, raw } from './der.js';
 import { describePublicKey, generateKey, privateKeyPem, type KeyType } from './keys.js';
@@ -22,11 +24,13 @@ import {
   type SignedCertificate,
   type SubjectSettings,
 } from './profile.js';
-import { KeyVault } from './vault.js';
+import { FileCaSigner, x509Signing, type CaSigner } from './signer.js';
+import type { KeyVault } from './vault.js';
 import { x509 } from './x509.js';
 
+export { CaImportError, DEFAULT_CA_SUBJECT } from './ca-certificate.js';
+
 export class IdentityError extends Error {}
-export class CaImportError extends Error {}
 
 export type KeyOrigin = 'device' | 'station' | 'server';
 
@@ -60,18 +64,7 @@ export interface CrlEntry {
   reason: RevocationReasonName;
 }
 
-export const DEFAULT_CA_SUBJECT = 'C=BR, ST=SP, L=Sao Paulo, O=TDS IoT, CN=TDS IoT Device CA';
 const DAY_MS = 86_400_000;
-/** Certificates start a minute in the past so a device whose clock is slightly behind accepts them. */
-const BACKDATE_MS = 60_000;
-
-function webcryptoAlgorithm(keyType: KeyType): webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams {
-  return keyType === 'ec' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-}
-
-function signingAlgorithm(keyType: KeyType): webcrypto.EcdsaParams | webcrypto.Algorithm {
-  return keyType === 'ec' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5' };
-}
 
 function toPublicKey(input: KeyObject | string): KeyObject {
   if (typeof input !== 'string') return input.type === 'private' ? createPublicKey(input) : input;
@@ -87,80 +80,58 @@ export class CertificateAuthority {
   readonly keyType: KeyType;
   readonly notAfter: Date;
   readonly subject: string;
-  /** Encrypts server-made device keys while they wait for their one download. */
-  readonly vault: KeyVault;
   private readonly cert: x509.X509Certificate;
-  private readonly signer: EndEntitySigner;
+  private readonly endEntity: EndEntitySigner;
   private readonly keyIdHex: string;
   private readonly profileCache = new Map<string, { subjectPrefix: Buffer[]; extensions: Record<KeyType, Buffer[]> }>();
 
   private constructor(
     cert: x509.X509Certificate,
-    private readonly key: KeyObject,
-    private readonly cryptoKey: webcrypto.CryptoKey,
-    keyType: KeyType,
+    private readonly signer: CaSigner,
     keyId: Buffer,
-    vault: KeyVault,
   ) {
     this.cert = cert;
     this.certificatePem = cert.toString('pem') + '\n';
-    this.keyType = keyType;
+    this.keyType = signer.keyType;
     this.notAfter = cert.notAfter;
     this.subject = cert.subject;
-    this.vault = vault;
     this.keyIdHex = keyId.toString('hex');
     const der = Buffer.from(cert.rawData);
     const tbs = children(der, readTlv(der, 0))[0]!;
     const fields = children(der, tbs);
     const subjectField = fields[fields[0]!.tag === 0xa0 ? 5 : 4]!;
-    this.signer = new EndEntitySigner({
+    this.endEntity = new EndEntitySigner({
       issuerName: Buffer.from(raw(der, subjectField)),
       keyId,
-      key,
-      keyType,
+      sign: (tbsDer) => signer.sign(tbsDer),
+      keyType: signer.keyType,
       notAfter: cert.notAfter,
     });
   }
 
-  /** A new self-signed CA: EC P-256 (default) or RSA-3072, 20 years, pathlen 0. */
+  /** Encrypts server-made device keys while they wait for their one download. */
+  get vault(): KeyVault {
+    return this.signer.vault;
+  }
+
+  /** Where the CA key is (for logs). */
+  get keyDescription(): string {
+    return this.signer.description;
+  }
+
+  /** A new self-signed CA for the signer's key (`spkiDer` is its public half). */
+  static async create(signer: CaSigner, spkiDer: Buffer, options: { subject?: string; validityYears?: number } = {}): Promise<CertificateAuthority> {
+    return CertificateAuthority.load(await makeCaCertificate(signer, spkiDer, options), signer);
+  }
+
+  /** A new self-signed CA with a key in memory: EC P-256 (default) or RSA-3072, 20 years, pathlen 0. */
   static async generate(options: { keyType?: KeyType; subject?: string; validityYears?: number } = {}): Promise<{
     authority: CertificateAuthority;
     pkcs8Der: Buffer;
   }> {
-    const keyType = options.keyType ?? 'ec';
-    const generated = await generateKey(keyType, 3072);
+    const generated = await generateKey(options.keyType ?? 'ec', 3072);
     const pkcs8Der = generated.privateKey.export({ type: 'pkcs8', format: 'der' });
-    const cryptoKey = await webcrypto.subtle.importKey('pkcs8', pkcs8Der, webcryptoAlgorithm(keyType), false, ['sign']);
-    const publicCryptoKey = await webcrypto.subtle.importKey('spki', generated.spkiDer, webcryptoAlgorithm(keyType), true, ['verify']);
-    const now = Date.now();
-    const notAfter = new Date(now);
-    notAfter.setUTCFullYear(notAfter.getUTCFullYear() + (options.validityYears ?? 20));
-    let name: x509.Name | undefined;
-    try {
-      name = new x509.Name(options.subject ?? DEFAULT_CA_SUBJECT);
-    } catch {
-      name = undefined;
-    }
-    // The parser turns text without "=" into an empty name: a CA must at least have a CN.
-    if (!name || name.getField('CN').length === 0) {
-      throw new CaImportError(`'${options.subject}' is not a distinguished name with a CN, like "CN=My CA, O=My Org, C=BR"`);
-    }
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerialHex(),
-      subject: name,
-      issuer: name,
-      notBefore: new Date(now - BACKDATE_MS),
-      notAfter,
-      signingAlgorithm: signingAlgorithm(keyType),
-      publicKey: publicCryptoKey,
-      signingKey: cryptoKey,
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(publicCryptoKey),
-      ],
-    });
-    const authority = await CertificateAuthority.load(cert.toString('pem'), pkcs8Der);
+    const authority = await CertificateAuthority.create(FileCaSigner.fromPkcs8(pkcs8Der), generated.spkiDer, options);
     return { authority, pkcs8Der };
   }
 
@@ -181,59 +152,48 @@ export class CertificateAuthority {
       );
     }
     const pkcs8Der = key.export({ type: 'pkcs8', format: 'der' });
-    return { authority: await CertificateAuthority.load(certPem, pkcs8Der), pkcs8Der };
+    return { authority: await CertificateAuthority.load(certPem, CertificateAuthority.fileSigner(pkcs8Der)), pkcs8Der };
   }
 
-  /** Loads a CA from its certificate and its unencrypted PKCS#8 key (as unwrapped by key-store.ts). */
-  static async load(certPem: string, pkcs8Der: Buffer): Promise<CertificateAuthority> {
-    let cert: x509.X509Certificate;
+  private static fileSigner(pkcs8Der: Buffer): FileCaSigner {
     try {
-      cert = new x509.X509Certificate(certPem);
-    } catch {
-      throw new CaImportError('the CA certificate is not a PEM/DER X.509 certificate');
+      return FileCaSigner.fromPkcs8(pkcs8Der);
+    } catch (err) {
+      throw new CaImportError((err as Error).message);
     }
-    const bc = cert.getExtension(x509.BasicConstraintsExtension);
-    if (!bc || !bc.ca) throw new CaImportError('the certificate is not a CA (basicConstraints CA:TRUE is missing)');
-    const ku = cert.getExtension(x509.KeyUsagesExtension);
-    if (ku && ((ku.usages & x509.KeyUsageFlags.keyCertSign) === 0 || (ku.usages & x509.KeyUsageFlags.cRLSign) === 0)) {
-      throw new CaImportError('the CA certificate key usage must allow keyCertSign and cRLSign');
-    }
-    if (cert.notAfter.getTime() <= Date.now()) throw new CaImportError(`the CA certificate expired on ${cert.notAfter.toISOString()}`);
+  }
 
-    const key = createPrivateKey({ key: pkcs8Der, format: 'der', type: 'pkcs8' });
-    const info = describePublicKey(createPublicKey(key));
-    if (!info.supported) throw new CaImportError(`CA key: ${info.problem}`);
-    const keyType = info.type;
-    const spkiDer = Buffer.from(cert.publicKey.rawData);
-    const certPublic = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
-    const probe = Buffer.from('tds-ca-key-check');
-    if (!verify('sha256', probe, certPublic, sign('sha256', probe, key))) {
-      throw new CaImportError('the CA key does not belong to the CA certificate');
-    }
-    const cryptoKey = await webcrypto.subtle.importKey('pkcs8', pkcs8Der, webcryptoAlgorithm(keyType), false, ['sign']);
+  /** A CA from its certificate and the signer of its key (checked to belong together). */
+  static async load(certPem: string, signer: CaSigner): Promise<CertificateAuthority> {
+    const cert = await checkCaCertificate(certPem, signer);
     const skiExt = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-    const keyId = skiExt ? Buffer.from(skiExt.keyId, 'hex') : keyIdentifier(spkiDer);
-    return new CertificateAuthority(cert, key, cryptoKey, keyType, keyId, KeyVault.fromCaKey(pkcs8Der));
+    const keyId = skiExt ? Buffer.from(skiExt.keyId, 'hex') : keyIdentifier(Buffer.from(cert.publicKey.rawData));
+    return new CertificateAuthority(cert, signer, keyId);
+  }
+
+  /** Releases the key store (token sessions). The CA cannot sign afterwards. */
+  close(): Promise<void> {
+    return this.signer.close();
   }
 
   // ------------------------------------------------------------------------------------------
   // Devices
 
   /** Certifies a device public key. `mac` must be canonical; it becomes CN and SAN. */
-  issueDevice(options: { mac: string; spkiDer: Buffer; profile: DeviceProfileSettings; now?: Date }): IssuedCertificate {
+  async issueDevice(options: { mac: string; spkiDer: Buffer; profile: DeviceProfileSettings; now?: Date }): Promise<IssuedCertificate> {
     const info = describePublicKey(importSpki(options.spkiDer));
     if (!info.supported) throw new IdentityError(info.problem);
     return this.certifyDevice(options.mac, options.spkiDer, info.type, options.profile, options.now);
   }
 
-  private certifyDevice(mac: string, spkiDer: Buffer, keyType: KeyType, profile: DeviceProfileSettings, at?: Date): IssuedCertificate {
+  private async certifyDevice(mac: string, spkiDer: Buffer, keyType: KeyType, profile: DeviceProfileSettings, at?: Date): Promise<IssuedCertificate> {
     const identity = classifyCommonName(mac);
     if (identity.kind !== 'device') {
       throw new IdentityError(`'${mac}' is not a canonical device MAC (aa:bb:cc:dd:ee:ff); the CA issues device certificates only to MACs`);
     }
     const fixed = this.deviceProfileParts(profile);
     const now = (at ?? new Date()).getTime();
-    const signed = this.signer.sign({
+    const signed = await this.endEntity.sign({
       subject: subjectName(fixed.subjectPrefix, mac),
       spkiDer,
       notBefore: new Date(now - BACKDATE_MS),
@@ -266,7 +226,7 @@ export class CertificateAuthority {
    * CSR path: the signature proves possession of the key; the CN must be the MAC being
    * provisioned (any accepted spelling of it); nothing else from the CSR is used.
    */
-  issueDeviceFromCsr(options: { mac: string; csrPem: string; profile: DeviceProfileSettings; now?: Date }): IssuedCertificate {
+  async issueDeviceFromCsr(options: { mac: string; csrPem: string; profile: DeviceProfileSettings; now?: Date }): Promise<IssuedCertificate> {
     const csr = parseCsr(options.csrPem);
     if (csr.commonNames.length !== 1) {
       throw new CsrError(`the CSR subject must carry exactly one CN (the MAC ${options.mac}); it has ${csr.commonNames.length}`);
@@ -282,7 +242,7 @@ export class CertificateAuthority {
   /** Server-keygen path (seed-compatible API): the key is returned once, never stored in plaintext. */
   async issueDeviceWithNewKey(options: { mac: string; keyType: KeyType; profile: DeviceProfileSettings; now?: Date }): Promise<IssuedCertificate> {
     const key = await generateKey(options.keyType);
-    const cert = this.certifyDevice(options.mac, key.spkiDer, key.type, options.profile, options.now);
+    const cert = await this.certifyDevice(options.mac, key.spkiDer, key.type, options.profile, options.now);
     return { ...cert, privateKeyPem: privateKeyPem(key.privateKey) };
   }
 
@@ -313,7 +273,7 @@ export class CertificateAuthority {
     const { spkiDer, keyType, privateKeyPem: keyPem } = await this.keyMaterial(options.publicKey, options.keyType);
     const usage = keyType === 'rsa' ? [KEY_USAGE.digitalSignature, KEY_USAGE.keyEncipherment] : [KEY_USAGE.digitalSignature];
     const now = Date.now();
-    const signed = this.signer.sign({
+    const signed = await this.endEntity.sign({
       subject: subjectName(options.subject ?? {}, cn),
       spkiDer,
       notBefore: new Date(now - BACKDATE_MS),
@@ -353,7 +313,7 @@ export class CertificateAuthority {
     const { spkiDer, keyType, privateKeyPem: keyPem } = await this.keyMaterial(options.publicKey, options.keyType);
     const usage = keyType === 'rsa' ? [KEY_USAGE.digitalSignature, KEY_USAGE.keyEncipherment] : [KEY_USAGE.digitalSignature];
     const now = Date.now();
-    const signed = this.signer.sign({
+    const signed = await this.endEntity.sign({
       subject: subjectName(options.subject ?? {}, cn),
       spkiDer,
       notBefore: new Date(now - BACKDATE_MS),
@@ -391,28 +351,26 @@ export class CertificateAuthority {
    * Mosquitto and Node's tls.
    */
   async signCrl(options: { crlNumber: number; entries: readonly CrlEntry[]; thisUpdate: Date; nextUpdate: Date }): Promise<string> {
-    const crl = await x509.X509CrlGenerator.create({
-      issuer: this.cert.subjectName,
-      thisUpdate: options.thisUpdate,
-      nextUpdate: options.nextUpdate,
-      signingAlgorithm: signingAlgorithm(this.keyType),
-      signingKey: this.cryptoKey,
-      extensions: [
-        new x509.AuthorityKeyIdentifierExtension(this.keyIdHex),
-        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(options.crlNumber))),
-      ],
-      entries: options.entries.map((e) => ({
-        serialNumber: e.serialNumber.toLowerCase(),
-        revocationDate: e.revokedAt,
-        ...(e.reason === 'unspecified' ? {} : { reason: x509.X509CrlReason[e.reason] }),
-      })),
-    });
+    const { crypto, signingKey, signingAlgorithm } = x509Signing(this.signer);
+    const crl = await x509.X509CrlGenerator.create(
+      {
+        issuer: this.cert.subjectName,
+        thisUpdate: options.thisUpdate,
+        nextUpdate: options.nextUpdate,
+        signingAlgorithm,
+        signingKey,
+        extensions: [
+          new x509.AuthorityKeyIdentifierExtension(this.keyIdHex),
+          new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(options.crlNumber))),
+        ],
+        entries: options.entries.map((e) => ({
+          serialNumber: e.serialNumber.toLowerCase(),
+          revocationDate: e.revokedAt,
+          ...(e.reason === 'unspecified' ? {} : { reason: x509.X509CrlReason[e.reason] }),
+        })),
+      },
+      crypto,
+    );
     return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
   }
-}
-
-function randomSerialHex(): string {
-  const b = webcrypto.getRandomValues(new Uint8Array(16));
-  b[0] = (b[0]! & 0x7f) | 0x01;
-  return Buffer.from(b).toString('hex');
 }

@@ -1,8 +1,9 @@
 /**
- * End-entity certificate profiles (DESIGN.md §4) and the fast signer that turns a profile into a
- * signed X.509 v3 certificate. Every extension comes from here; nothing is copied from a CSR.
+ * End-entity certificate profiles (docs/server.md, "Identities and certificates") and the fast
+ * signer that turns a profile into a signed X.509 v3 certificate. Every extension comes from here;
+ * nothing is copied from a CSR.
  */
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import {
   bitString,
@@ -141,8 +142,8 @@ export interface SignerIdentity {
   issuerName: Buffer;
   /** The CA's subject key identifier (for the AKI extension). */
   keyId: Buffer;
-  /** The CA private key. */
-  key: KeyObject;
+  /** Signs the TBSCertificate with the CA key (SHA-256, DER signature value). */
+  sign: (tbs: Buffer) => Promise<Buffer>;
   keyType: KeyType;
   /** The CA's own notAfter: nothing it issues may outlive it. */
   notAfter: Date;
@@ -177,7 +178,7 @@ export class EndEntitySigner {
     this.authorityKeyId = ext.authorityKeyId(ca.keyId);
   }
 
-  sign(profile: CertificateProfile): SignedCertificate {
+  async sign(profile: CertificateProfile): Promise<SignedCertificate> {
     const serial = randomSerial();
     const notAfter = profile.notAfter > this.ca.notAfter ? this.ca.notAfter : profile.notAfter;
     const tbs = seq(
@@ -190,7 +191,7 @@ export class EndEntitySigner {
       profile.spkiDer,
       explicit(3, seq(...profile.extensions, ext.subjectKeyId(profile.spkiDer), this.authorityKeyId)),
     );
-    const signature = sign('sha256', tbs, this.ca.key);
+    const signature = await this.ca.sign(tbs);
     const der = seq(tbs, this.sigAlg, bitString(signature));
     return {
       der,

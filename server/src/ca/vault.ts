@@ -1,17 +1,18 @@
 /**
  * Short-lived encryption of server-made device keys waiting for their one ZIP download
- * (seed strategy 1). The key is derived from the CA private key with HKDF, so the sealed blobs in
- * the database are useless without the CA key (which is itself encrypted at rest), and no extra
- * secret has to be managed. AES-256-GCM with the certificate serial as associated data binds each
- * blob to its certificate.
+ * (seed strategy 1). The key is derived with HKDF from a secret of the CA key store: the CA private
+ * key itself when it is a sealed file, an HMAC computed by a non-extractable token key when the CA
+ * key is in a PKCS#11 token. The sealed blobs in the database are useless without that key store,
+ * and no extra secret has to be managed. AES-256-GCM with the certificate serial as associated data
+ * binds each blob to its certificate.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 export class KeyVault {
   private constructor(private readonly key: Buffer) {}
 
-  static fromCaKey(caPkcs8Der: Buffer): KeyVault {
-    const key = Buffer.from(hkdfSync('sha256', caPkcs8Der, Buffer.from('tds-key-vault-salt/1'), Buffer.from('pending device keys'), 32));
+  static fromSecret(secret: Buffer): KeyVault {
+    const key = Buffer.from(hkdfSync('sha256', secret, Buffer.from('tds-key-vault-salt/1'), Buffer.from('pending device keys'), 32));
     return new KeyVault(key);
   }
 

@@ -1,8 +1,8 @@
-/** Shared CLI plumbing: data folder, passphrase, output (`--json` for scripts), errors. */
+/** Shared CLI plumbing: data folder, CA passphrase or token PIN, output (`--json` for scripts), errors. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadCa } from '../ca/key-store.js';
+import { caKeyBackend, openCa, PKCS11_PIN_ENV, type CaUnlock } from '../ca/ca-backend.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { ServerEvents } from '../service/events.js';
@@ -22,8 +22,11 @@ export function addJsonOption(cmd: Command): Command {
   return cmd.option('--json', 'print the result as JSON (for scripts)');
 }
 
+/** How a signing command unlocks the CA key: the passphrase (sealed file) or the PIN (PKCS#11 token). */
 export function addPassphraseOption(cmd: Command): Command {
-  return cmd.option('--passphrase-file <file>', `read the CA passphrase from this file (else $${PASSPHRASE_ENV}, else a prompt)`);
+  return cmd
+    .option('--passphrase-file <file>', `read the CA passphrase from this file (else $${PASSPHRASE_ENV}, else a prompt)`)
+    .option('--pin-file <file>', `CA key in a PKCS#11 token: read the token PIN from this file (else $${PKCS11_PIN_ENV}, else a prompt)`);
 }
 
 export function dataDirFrom(opts: { data?: string }): string {
@@ -32,18 +35,35 @@ export function dataDirFrom(opts: { data?: string }): string {
   return path.resolve(dir);
 }
 
-/** Passphrase from $TDS_CA_PASSPHRASE, --passphrase-file, or a hidden prompt on a terminal. */
-export async function resolvePassphrase(opts: { passphraseFile?: string }, confirm = false): Promise<string> {
-  if (opts.passphraseFile) {
+/** A secret from its file (first line ending removed), else the environment, else a hidden prompt on a terminal. */
+async function resolveSecret(what: string, file: string | undefined, envName: string, fileOption: string): Promise<string | undefined> {
+  if (file) {
     try {
-      return readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new CliError(`cannot read the passphrase file ${opts.passphraseFile}: ${(err as Error).message}`);
+      throw new CliError(`cannot read the ${what} file ${file}: ${(err as Error).message}`);
     }
   }
-  const env = process.env[PASSPHRASE_ENV];
+  const env = process.env[envName];
   if (env !== undefined && env !== '') return env;
-  if (!process.stdin.isTTY) throw new CliError(`the CA passphrase is needed: set ${PASSPHRASE_ENV}, or pass --passphrase-file FILE`);
+  if (!process.stdin.isTTY) throw new CliError(`the ${what} is needed: set ${envName}, or pass ${fileOption} FILE`);
+  return undefined;
+}
+
+/** The token PIN from --pin-file, $TDS_PKCS11_PIN, or a hidden prompt on a terminal. */
+export async function resolvePin(opts: { pinFile?: string }): Promise<string> {
+  return (await resolveSecret('token PIN', opts.pinFile, PKCS11_PIN_ENV, '--pin-file')) ?? (await promptHidden('Token PIN: '));
+}
+
+/** What unlocks this data folder's CA key: its passphrase, or the PIN when the key is in a token. */
+export async function resolveCaUnlock(dataDir: string, opts: { passphraseFile?: string; pinFile?: string }): Promise<CaUnlock> {
+  return caKeyBackend(dataDir) === 'pkcs11' ? { pin: await resolvePin(opts) } : { passphrase: await resolvePassphrase(opts) };
+}
+
+/** Passphrase from $TDS_CA_PASSPHRASE, --passphrase-file, or a hidden prompt on a terminal. */
+export async function resolvePassphrase(opts: { passphraseFile?: string }, confirm = false): Promise<string> {
+  const given = await resolveSecret('CA passphrase', opts.passphraseFile, PASSPHRASE_ENV, '--passphrase-file');
+  if (given !== undefined) return given;
   const first = await promptHidden('CA passphrase: ');
   if (confirm) {
     const second = await promptHidden('Repeat the passphrase: ');
@@ -121,14 +141,22 @@ export interface SigningContext extends OfflineContext {
   crl: CrlPublisher;
 }
 
-/** Database + unlocked CA (commands that sign). */
-export async function openSigning(dataDir: string, passphrase: string): Promise<SigningContext> {
+/** Database + unlocked CA (commands that sign); `close()` also releases the CA key store. */
+export async function openSigning(dataDir: string, unlock: CaUnlock): Promise<SigningContext> {
   const base = await openOffline(dataDir);
   try {
-    const ca = await loadCa(dataDir, passphrase);
+    const ca = await openCa(dataDir, unlock);
     const crl = new CrlPublisher({ ca, repo: base.repo, nextUpdateDays: base.settings.crl.nextUpdateDays, crlFile: dataPath(dataDir, 'crl'), actor: 'cli' });
     const service = createIssuanceServices({ ca, repo: base.repo, settings: base.settings, events: new ServerEvents(), crl });
-    return { ...base, service, crl };
+    return {
+      ...base,
+      service,
+      crl,
+      async close() {
+        await base.close();
+        await ca.close();
+      },
+    };
   } catch (err) {
     await base.close();
     throw err;

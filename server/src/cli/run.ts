@@ -4,6 +4,8 @@ import { ZodError } from 'zod';
 import { WrongPassphraseError } from '../ca/key-envelope.js';
 import { ApiError, ServerUnreachableError } from '../client/errors.js';
 import { CaImportError, IdentityError } from '../ca/authority.js';
+import { TokenError, TokenUnavailableError } from '../ca/pkcs11/errors.js';
+import { Pkcs11UriError } from '../ca/pkcs11/uri.js';
 import { escapeControlChars, escapeJsonControlChars } from '../util/escape.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -19,7 +21,7 @@ export async function runCli(program: Command, userErrors: ErrorClass[] = []): P
       process.exitCode = err.exitCode;
       return;
     }
-    const known = [WrongPassphraseError, ApiError, ServerUnreachableError, CaImportError, IdentityError, ...userErrors].some((c) => err instanceof c);
+    const known = [WrongPassphraseError, ApiError, ServerUnreachableError, CaImportError, IdentityError, TokenError, TokenUnavailableError, Pkcs11UriError, ...userErrors].some((c) => err instanceof c);
     let message = err instanceof Error ? err.message : String(err);
     if (err instanceof ZodError) message = err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     const body: Record<string, unknown> = { error: message };

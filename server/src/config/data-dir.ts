@@ -1,5 +1,6 @@
 /**
- * The server's data folder: database, CA certificate, sealed CA key, settings and the latest CRL.
+ * The server's data folder: database, CA certificate, sealed CA key (or where the token holds it),
+ * settings and the latest CRL.
  * Created with mode 0700; secrets inside with 0600.
  */
 import { existsSync, promises as fs } from 'node:fs';
@@ -12,6 +13,8 @@ export const DATA_FILES = {
   database: 'tds-server.db',
   caCert: 'ca.crt',
   caKey: 'ca.key.enc',
+  /** Instead of caKey when the CA key is in a PKCS#11 token: where it is (no secrets). */
+  caKeyPkcs11: 'ca.key.pkcs11.json',
   settings: 'config.json',
   crl: 'crl.pem',
 } as const;
@@ -87,7 +90,7 @@ export async function saveSettings(dataDir: string, settings: Settings): Promise
 }
 
 export function isInitialised(dataDir: string): boolean {
-  return existsSync(dataPath(dataDir, 'caKey')) || existsSync(dataPath(dataDir, 'database'));
+  return existsSync(dataPath(dataDir, 'caKey')) || existsSync(dataPath(dataDir, 'caKeyPkcs11')) || existsSync(dataPath(dataDir, 'database'));
 }
 
 export async function ensureDataDir(dataDir: string): Promise<void> {

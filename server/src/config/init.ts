@@ -1,10 +1,13 @@
 /**
- * Creates a data folder: settings, a new or imported CA (key sealed with the passphrase), the
- * database, and the first CRL. Refuses to touch a folder that is already initialised.
+ * Creates a data folder: settings, a new or imported CA (key sealed with the passphrase, or kept in
+ * a PKCS#11 token), the database, and the first CRL. Refuses to touch a folder that is already
+ * initialised.
  */
 import { CertificateAuthority } from '../ca/authority.js';
-import { saveCa, MIN_PASSPHRASE_LENGTH } from '../ca/key-store.js';
+import { pkcs11Support, savePkcs11Location } from '../ca/ca-backend.js';
+import { saveCa, saveCaCertificate, MIN_PASSPHRASE_LENGTH } from '../ca/key-store.js';
 import type { KeyType } from '../ca/keys.js';
+import { describeKeyUri, type Pkcs11Uri } from '../ca/pkcs11/uri.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
 import { SqliteRepository } from '../store/sqlite/repository.js';
@@ -12,11 +15,17 @@ import { dataPath, defaultSettings, ensureDataDir, isInitialised, saveSettings, 
 
 export interface InitOptions {
   dataDir: string;
-  passphrase: string;
+  /** Seals the CA key file; not used when the key is in a token (`pkcs11`). */
+  passphrase?: string;
   keyType?: KeyType;
   /** CA subject DN, e.g. "C=BR, O=TDS IoT, CN=TDS IoT Device CA". */
   subject?: string;
   importCa?: { certPem: string; keyPem: string; keyPassphrase?: string };
+  /**
+   * The CA key in a PKCS#11 token: created there (EC P-256 or RSA-3072, never extractable) or, with
+   * `existing`, the key the URI names (with `certPem`, its existing CA certificate is kept).
+   */
+  pkcs11?: { modulePath: string; uri: Pkcs11Uri; pin: string; existing?: boolean; certPem?: string };
   settings?: (s: Settings) => void;
 }
 
@@ -27,25 +36,56 @@ export interface InitResult {
   caKeyType: KeyType;
   caNotAfter: string;
   imported: boolean;
+  /** Where the CA key is: 'file' (sealed in the data folder) or 'pkcs11'. */
+  caKeyStore: 'file' | 'pkcs11';
   settings: Settings;
 }
 
 export async function initServerData(o: InitOptions): Promise<InitResult> {
   if (isInitialised(o.dataDir)) throw new Error(`${o.dataDir} already holds a TDS server (found its CA key or database); refusing to overwrite it`);
-  if (o.passphrase.length < MIN_PASSPHRASE_LENGTH) throw new Error(`the CA passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`);
+  if (o.pkcs11 && o.importCa) throw new Error('a CA key file cannot be imported into the token (it would not be "never extractable"): let init create the key in the token, or use --pkcs11-existing');
+  if (!o.pkcs11 && (o.passphrase ?? '').length < MIN_PASSPHRASE_LENGTH) throw new Error(`the CA passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`);
   const settings = defaultSettings();
   o.settings?.(settings);
   settingsSchema.parse(settings);
 
-  const { authority, pkcs8Der } = o.importCa
-    ? await CertificateAuthority.import(o.importCa.certPem, o.importCa.keyPem, o.importCa.keyPassphrase)
-    : await CertificateAuthority.generate({ ...(o.keyType ? { keyType: o.keyType } : {}), ...(o.subject ? { subject: o.subject } : {}) });
-  try {
-    await ensureDataDir(o.dataDir);
-    await saveSettings(o.dataDir, settings);
-    await saveCa(o.dataDir, authority, pkcs8Der, o.passphrase);
-  } finally {
-    pkcs8Der.fill(0);
+  let authority: CertificateAuthority;
+  let imported = o.importCa !== undefined;
+  if (o.pkcs11) {
+    const p = o.pkcs11;
+    const made = await (await pkcs11Support()).setup.setupTokenCa({
+      modulePath: p.modulePath,
+      uri: p.uri,
+      pin: p.pin,
+      existing: p.existing ?? false,
+      ...(o.keyType ? { keyType: o.keyType } : {}),
+      ...(p.certPem !== undefined ? { certPem: p.certPem } : {}),
+      ...(o.subject ? { subject: o.subject } : {}),
+    });
+    authority = made.authority;
+    imported = p.certPem !== undefined;
+    try {
+      await ensureDataDir(o.dataDir);
+      await saveSettings(o.dataDir, settings);
+      await savePkcs11Location(o.dataDir, made.location);
+      await saveCaCertificate(o.dataDir, authority.certificatePem);
+    } catch (err) {
+      await authority.close();
+      const hint = made.created ? ` The new key stays in the token: run init again with --pkcs11-existing to use it.` : '';
+      throw new Error(`${(err as Error).message}.${hint} (${describeKeyUri(p.uri)})`);
+    }
+  } else {
+    const made = o.importCa
+      ? await CertificateAuthority.import(o.importCa.certPem, o.importCa.keyPem, o.importCa.keyPassphrase)
+      : await CertificateAuthority.generate({ ...(o.keyType ? { keyType: o.keyType } : {}), ...(o.subject ? { subject: o.subject } : {}) });
+    authority = made.authority;
+    try {
+      await ensureDataDir(o.dataDir);
+      await saveSettings(o.dataDir, settings);
+      await saveCa(o.dataDir, authority, made.pkcs8Der, o.passphrase!);
+    } finally {
+      made.pkcs8Der.fill(0);
+    }
   }
   const repo = new SqliteRepository(dataPath(o.dataDir, 'database'), { durability: settings.durability });
   try {
@@ -53,15 +93,16 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
       at: isoSeconds(),
       accountId: null,
       actor: 'cli',
-      action: o.importCa ? 'ca.import' : 'ca.create',
+      action: imported ? 'ca.import' : 'ca.create',
       object: null,
       sourceIp: null,
       result: 'ok',
-      detail: `subject=${authority.subject} key=${authority.keyType}`,
+      detail: `subject=${authority.subject} key=${authority.keyType} store=${o.pkcs11 ? 'pkcs11' : 'file'}`,
     });
     await new CrlPublisher({ ca: authority, repo, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(o.dataDir, 'crl'), actor: 'cli' }).publish('first CRL');
   } finally {
     await repo.close();
+    await authority.close();
   }
   return {
     dataDir: o.dataDir,
@@ -69,7 +110,8 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
     caSubject: authority.subject,
     caKeyType: authority.keyType,
     caNotAfter: authority.notAfter.toISOString(),
-    imported: o.importCa !== undefined,
+    imported,
+    caKeyStore: o.pkcs11 ? 'pkcs11' : 'file',
     settings,
   };
 }

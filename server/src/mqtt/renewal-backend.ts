@@ -64,7 +64,7 @@ export class RepositoryRenewalBackend implements RenewalBackend {
     }
     let issued;
     try {
-      issued = ca.issueDeviceFromCsr({ mac, csrPem, profile: this.profile() });
+      issued = await ca.issueDeviceFromCsr({ mac, csrPem, profile: this.profile() });
     } catch (err) {
       await repo.appendAudit(audit(mac, 'certificate.renew', `refused CSR (request ${id}): ${(err as Error).message}`, 'denied'));
       throw new RenewalRefused((err as Error).message);

@@ -180,7 +180,7 @@ export class IssuanceCore {
     const now = this.now();
     if (input.csrPem !== undefined) {
       try {
-        return { cert: this.ca.issueDeviceFromCsr({ mac, csrPem: input.csrPem, profile: this.profile, now }), keyOrigin: input.keyOrigin ?? 'device' };
+        return { cert: await this.ca.issueDeviceFromCsr({ mac, csrPem: input.csrPem, profile: this.profile, now }), keyOrigin: input.keyOrigin ?? 'device' };
       } catch (err) {
         if (err instanceof CsrError || err instanceof IdentityError) throw new ValidationError('csr_pem', err.message);
         throw err;

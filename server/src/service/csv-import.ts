@@ -62,12 +62,11 @@ export class CsvImportService {
       if (type === 'rsa' && valid.length > MAX_RSA_IMPORT_ROWS) {
         throw new ValidationError('key_type', `RSA-2048 keys take ~0.2 s each: import at most ${MAX_RSA_IMPORT_ROWS} rows with key_type rsa (or use ec)`);
       }
-      // Key generation runs in the libuv pool; a few at a time keeps every core busy.
-      const keys = await mapLimit(valid, 4, () => generateKey(type));
+      // Key generation (libuv pool) and signing (a token's session pool) run a few at a time.
       const issuedAt = c.now();
-      const writes: ProvisionWrite[] = valid.map((row, i) => {
-        const key = keys[i]!;
-        const cert = c.ca.issueDevice({ mac: row.mac, spkiDer: key.spkiDer, profile: c.profile, now: issuedAt });
+      const writes: ProvisionWrite[] = await mapLimit(valid, 4, async (row) => {
+        const key = await generateKey(type);
+        const cert = await c.ca.issueDevice({ mac: row.mac, spkiDer: key.spkiDer, profile: c.profile, now: issuedAt });
         const write: ProvisionWrite = { accountId: actor.accountId, at: c.at(), mac: row.mac, codigo: row.codigo, nome: row.nome, certificate: c.newCertificate(cert, 'server') };
         if (ttlMs > 0) {
           write.pendingKey = { sealed: c.ca.vault.seal(Buffer.from(privateKeyPem(key.privateKey)), cert.serialNumber), expiresAt: c.at(ttlMs) };

@@ -198,7 +198,7 @@ export class PendingRenewalService {
         renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: null, oldExpiresAt: old.expiresAt });
         continue;
       }
-      const cert = c.ca.issueDevice({ mac: old.subjectCn, spkiDer: publicKeyOf(old.certificatePem), profile: c.profile, now: c.now() });
+      const cert = await c.ca.issueDevice({ mac: old.subjectCn, spkiDer: publicKeyOf(old.certificatePem), profile: c.profile, now: c.now() });
       const { certificate: record } = await this.addPendingSuccessor(
         old,
         cert,

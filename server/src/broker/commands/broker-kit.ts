@@ -1,7 +1,7 @@
 /** `tds-server broker-kit`: Mosquitto 2.x configuration, ACL, CA, broker certificate, CRL and README. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../../cli/common.js';
+import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolveCaUnlock } from '../../cli/common.js';
 import type { CommandModule } from '../../cli/commands/types.js';
 import { buildBrokerKit } from '../kit-builder.js';
 import { DEFAULT_DYNSEC_STATE, defaultDynsecPlugin } from '../mosquitto-conf.js';
@@ -12,6 +12,7 @@ interface KitOpts {
   data?: string;
   json?: boolean;
   passphraseFile?: string;
+  pinFile?: string;
   out: string;
   host: string;
   port: number;
@@ -58,7 +59,7 @@ export const brokerKitCommand: CommandModule = {
         if (value !== undefined && (!path.isAbsolute(value) || /\s/.test(value))) throw new CliError(`${flag} must be an absolute path without spaces, not '${value}'`);
       }
       const dataDir = dataDirFrom(opts);
-      const ctx = await openBrokerCli(dataDir, await resolvePassphrase(opts));
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
       try {
         const kit = await buildBrokerKit(
           { dataDir, issuance: ctx.service, crl: ctx.crl, store: ctx.store },

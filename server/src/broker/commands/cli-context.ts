@@ -1,4 +1,5 @@
 /** What the broker CLI commands share: the signing context plus the MQTT store and broker publication. */
+import type { CaUnlock } from '../../ca/ca-backend.js';
 import { openSigning, type SigningContext } from '../../cli/common.js';
 import { MqttStore } from '../../mqtt/store.js';
 import { loadBrokerConfig, type BrokerConfig } from '../broker-config.js';
@@ -16,8 +17,8 @@ export interface BrokerCliContext extends SigningContext {
   publishToBroker(config?: BrokerConfig): Promise<PublishResult | undefined>;
 }
 
-export async function openBrokerCli(dataDir: string, passphrase: string): Promise<BrokerCliContext> {
-  const ctx = await openSigning(dataDir, passphrase);
+export async function openBrokerCli(dataDir: string, unlock: CaUnlock): Promise<BrokerCliContext> {
+  const ctx = await openSigning(dataDir, unlock);
   try {
     const store = new MqttStore(ctx.repo.db);
     const kit = await loadBrokerConfig(dataDir);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Argument, type Command } from 'commander';
 import { classifyCommonName, parseServiceName, serviceCommonName, type ServiceKind } from '../../contract/index.js';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, resolvePassphrase } from '../../cli/common.js';
+import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, resolveCaUnlock } from '../../cli/common.js';
 import type { CommandModule } from '../../cli/commands/types.js';
 import { identityDir, issueServiceIdentity, writeIdentity } from '../identity-files.js';
 import { openBrokerCli } from './cli-context.js';
@@ -15,6 +15,7 @@ interface CommonOpts {
   data?: string;
   json?: boolean;
   passphraseFile?: string;
+  pinFile?: string;
 }
 
 export const identityCommand: CommandModule = {
@@ -36,7 +37,7 @@ export const identityCommand: CommandModule = {
       if (!name.ok) throw new CliError(name.error);
       const cn = serviceCommonName(kind, name.name);
       const dataDir = dataDirFrom(opts);
-      const ctx = await openBrokerCli(dataDir, await resolvePassphrase(opts));
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
       try {
         const previous = ctx.store.activeServiceSerials(cn);
         if (previous.length > 0 && !opts.replace) {
@@ -75,7 +76,8 @@ export const identityCommand: CommandModule = {
     addJsonOption(list);
     addPassphraseOption(list);
     list.action(async (opts: CommonOpts) => {
-      const ctx = await openBrokerCli(dataDirFrom(opts), await resolvePassphrase(opts));
+      const dataDir = dataDirFrom(opts);
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
       try {
         const rows = ctx.store.listServiceCertificates();
         output(
@@ -99,7 +101,8 @@ export const identityCommand: CommandModule = {
     revoke.action(async (opts: CommonOpts & { cn: string; reason: string }) => {
       const id = classifyCommonName(opts.cn);
       if (id.kind !== 'server' && id.kind !== 'station') throw new CliError(`'${opts.cn}' is not a service identity (tds-server-<name> or station-monitor-<name>)`);
-      const ctx = await openBrokerCli(dataDirFrom(opts), await resolvePassphrase(opts));
+      const dataDir = dataDirFrom(opts);
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
       try {
         const serials = ctx.store.activeServiceSerials(opts.cn);
         if (serials.length === 0) throw new CliError(`${opts.cn} has no active certificate`);

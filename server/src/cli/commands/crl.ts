@@ -1,6 +1,6 @@
 /** `tds-server crl`: re-sign the CRL now (a running server picks it up and announces it). */
 import type { Command } from 'commander';
-import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, resolvePassphrase } from '../common.js';
+import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, resolveCaUnlock } from '../common.js';
 import type { CommandModule } from './types.js';
 
 export const crlCommand: CommandModule = {
@@ -9,8 +9,9 @@ export const crlCommand: CommandModule = {
     addDataOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
-    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string }) => {
-      const ctx = await openSigning(dataDirFrom(opts), await resolvePassphrase(opts));
+    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string; pinFile?: string }) => {
+      const dataDir = dataDirFrom(opts);
+      const ctx = await openSigning(dataDir, await resolveCaUnlock(dataDir, opts));
       try {
         const crl = await ctx.crl.publish('requested with tds-server crl');
         const revoked = (await ctx.repo.listRevoked()).length;

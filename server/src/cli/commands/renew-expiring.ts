@@ -1,6 +1,6 @@
 /** `tds-server renew-expiring --within 730d`: the seed's renovar_certificados, without locking devices out. */
 import type { Command } from 'commander';
-import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, parseDuration, resolvePassphrase } from '../common.js';
+import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, parseDuration, resolveCaUnlock } from '../common.js';
 import type { CommandModule } from './types.js';
 
 export const renewExpiringCommand: CommandModule = {
@@ -13,9 +13,10 @@ export const renewExpiringCommand: CommandModule = {
     addDataOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
-    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string; within: string; dryRun?: boolean }) => {
+    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string; pinFile?: string; within: string; dryRun?: boolean }) => {
       const within = parseDuration(opts.within);
-      const ctx = await openSigning(dataDirFrom(opts), await resolvePassphrase(opts));
+      const dataDir = dataDirFrom(opts);
+      const ctx = await openSigning(dataDir, await resolveCaUnlock(dataDir, opts));
       try {
         const { renewed } = await ctx.service.renewals.renewExpiring(within, 'cli', opts.dryRun ?? false);
         output(

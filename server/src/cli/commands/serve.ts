@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isLoopback, startServer, type StartServerOptions } from '../../api/start.js';
 import { stderrLogger } from '../../util/logger.js';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../common.js';
+import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolveCaUnlock } from '../common.js';
 import type { StartedExtension } from '../../api/serve-extension.js';
 import { serveExtensions } from '../serve-extensions.js';
 import type { CommandModule } from './types.js';
@@ -12,6 +12,7 @@ interface ServeOpts {
   data?: string;
   json?: boolean;
   passphraseFile?: string;
+  pinFile?: string;
   host: string;
   port: number;
   tls: boolean;
@@ -65,10 +66,11 @@ export const serveCommand: CommandModule = {
       if (!opts.tls && !isLoopback(opts.host) && !opts.allowInsecureHttp) {
         throw new CliError(`refusing to serve plain HTTP on ${opts.host}: use TLS, bind 127.0.0.1, or add --allow-insecure-http`);
       }
-      const passphrase = await resolvePassphrase(opts);
+      const unlock = await resolveCaUnlock(dataDir, opts);
       const server = await startServer({
         dataDir,
-        passphrase,
+        passphrase: unlock.passphrase,
+        pkcs11Pin: unlock.pin,
         host: opts.host,
         port: opts.port,
         tls,
