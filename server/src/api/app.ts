@@ -12,6 +12,7 @@ import { firstIssue } from '../service/fields.js';
 import { ImportRejectedError, type Actor, type IssuanceServices } from '../service/issuance.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
+import { registerHealthRoutes, type HealthDeps } from './health.js';
 import { buildOpenApiDocument } from './openapi.js';
 import * as s from './schemas.js';
 import { auditWire, cancelWire, confirmWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   version: string;
   /** Routes of the broker side (telemetry) and the "ask the device" renew path (broker/api-routes.ts). */
   broker?: BrokerApiHooks;
+  /** `/healthz` (api/health.ts). */
+  health?: HealthDeps;
 }
 
 interface HttpProblem {
@@ -175,6 +178,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get(`${API_PREFIX}/crl.pem`, { config: publicLimit }, async (_req, reply) => pem(reply, (await o.crl.ensureFresh()).pem));
   app.get(`${API_PREFIX}/openapi.json`, { config: publicLimit }, async () => openapi);
   app.get(`${API_PREFIX}/health`, { config: publicLimit }, async () => ({ status: 'ok' }));
+  if (o.health) registerHealthRoutes(app, o.health, publicLimit);
 
   // ---------------------------------------------------------------- gateways
   app.post(`${API_PREFIX}/gateways/provision/`, async (request, reply) => {

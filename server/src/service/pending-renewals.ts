@@ -153,9 +153,10 @@ export class PendingRenewalService {
     keyOrigin: KeyOrigin,
     audit: NewAuditEvent,
     replacePending = true,
+    deliver = false,
   ): Promise<PendingRenewalResult> {
     const c = this.core;
-    const result = await c.repo.addPendingRenewal(predecessor.id, c.newCertificate(cert, keyOrigin), audit, { replacePending, at: c.at() });
+    const result = await c.repo.addPendingRenewal(predecessor.id, c.newCertificate(cert, keyOrigin), audit, { replacePending, at: c.at(), deliver });
     if (result.replaced) {
       c.announceRevoked(result.replaced);
       await c.crl.publish(`unconfirmed certificate ${result.replaced.serialNumber} replaced`);
@@ -183,11 +184,40 @@ export class PendingRenewalService {
   }
 
   /**
+   * POST gateways/{id}/renew/ with `deliver: true`: a pending successor for the active certificate's
+   * own key, recorded for delivery over MQTT (renewal-delivery.ts): the server asks the device at once
+   * when it is online, else when it next comes online. An earlier unconfirmed successor is replaced.
+   */
+  async renewForDelivery(actor: Actor, gatewayId: number): Promise<PendingRenewOutcome> {
+    const c = this.core;
+    await c.authorize(actor, 'renew', `gateway:${gatewayId}`);
+    return c.guard(actor, 'certificate.renew_pending', `gateway:${gatewayId}`, async () => {
+      const gw = await c.gatewayOf(actor, gatewayId);
+      const active = gw.activeCertificate;
+      if (!active) throw new StateError(`gateway ${gatewayId} has no active certificate to renew; provision it first`);
+      if (active.expiresAt <= c.at()) {
+        throw new StateError(`the certificate of gateway ${gatewayId} expired at ${active.expiresAt}: the device cannot connect to receive a renewal; renew it without "deliver" at the device`);
+      }
+      const cert = c.ca.issueDevice({ mac: gw.mac, spkiDer: publicKeyOf(active.certificatePem), profile: c.profile, now: c.now() });
+      const { certificate, replaced } = await this.addPendingSuccessor(
+        active,
+        cert,
+        active.keyOrigin,
+        c.audit(actor, 'certificate.renew_pending', 'ok', null, `gateway=${gatewayId} serial=${cert.serialNumber} replaces=${active.serialNumber}; to be delivered over MQTT`),
+        true,
+        true,
+      );
+      const notices = [`certificate ${active.serialNumber} stays valid until the device acknowledges its renewal`];
+      if (replaced) notices.push(`the unconfirmed certificate ${replaced.serialNumber} was revoked (superseded) and replaced by this one`);
+      return { gateway: gw, certificate, replaces: active, notices };
+    });
+  }
+
+  /**
    * The seed's `renovar_certificados`: every active device certificate expiring within `withinMs`
-   * gets a successor for the same public key, issued as *pending*. The old certificate keeps
-   * working until the device confirms the new one (cert/ack → activatePending), so a device that
-   * never hears about it is not locked out. Devices that can make new keys should be asked to
-   * (`cert_renew` over MQTT) instead.
+   * gets a successor for the same public key, issued as *pending* and recorded for delivery over
+   * MQTT (renewal-delivery.ts). The old certificate keeps working until the device confirms its
+   * renewal (cert/ack → activatePending), so a device that never hears about it is not locked out.
    */
   async renewExpiring(withinMs: number, actorLabel: string, dryRun = false): Promise<{ renewed: ExpiringRenewal[] }> {
     const c = this.core;
@@ -203,8 +233,9 @@ export class PendingRenewalService {
         old,
         cert,
         old.keyOrigin,
-        c.systemAudit(actorLabel, 'certificate.renew_pending', `replaces=${old.serialNumber} expiring=${old.expiresAt}`, old.accountId),
+        c.systemAudit(actorLabel, 'certificate.renew_pending', `replaces=${old.serialNumber} expiring=${old.expiresAt}; to be delivered over MQTT`, old.accountId),
         false,
+        true,
       );
       renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: record.serialNumber, oldExpiresAt: old.expiresAt });
     }

@@ -1,0 +1,144 @@
+/**
+ * Renewals that reach the device. A pending successor made for delivery (the renewal sweep,
+ * `renew/` with `deliver`) waits in `renewal_deliveries`; the server then asks the device over MQTT
+ * (`cert_renew`, the ADR-004 path in mqtt/renewal*.ts) as soon as it is online: at once when it is,
+ * else when the presence consumer next sees it come online. The device answers with a CSR; its
+ * certificate is stored as the pending successor (a CSR for the waiting certificate's own key gets
+ * that very certificate; a CSR for a new key — what the ESP32 firmware and the Pi agent send —
+ * replaces it, revoked as superseded, in the same transaction), sent back in `cert_update`, and only
+ * the device's `cert/ack` activates it and revokes the old certificate.
+ *
+ * - Idempotent: an attempt is recorded (database) before it is sent, and no second one is made
+ *   within `resendAfterMs`, so repeated online events, the periodic pass and several triggers at
+ *   once ask the device once. A device that was asked but never acked keeps its old certificate and
+ *   is asked again after `resendAfterMs` (its own retries of the CSR get the same certificate).
+ * - A waiting certificate that would expire before it can be delivered (before the next sweep), or
+ *   whose predecessor expired (the device can no longer connect to receive it), is cancelled:
+ *   revoked (cessationOfOperation) with the note DELIVERY_CANCEL_NOTE.
+ * The transport is attached by the MQTT side (`attachSender`); without one nothing is sent and the
+ * renewals wait.
+ */
+import type { RenewalDeliveryRecord } from '../store/repository.js';
+import { StateError } from '../store/repository.js';
+import type { IssuanceCore } from './core.js';
+
+/** Sends `cert_renew` with this command id to the device; rejects when the broker is not reachable. */
+export type RenewalSender = (mac: string, commandId: string) => Promise<void>;
+
+export const DELIVERY_CANCEL_NOTE = 'renewal not delivered in time';
+/** The device's own retries take about an hour (ESP32 firmware: 6 CSRs, 10 min apart). */
+export const DEFAULT_RESEND_AFTER_MS = 60 * 60_000;
+
+export interface DeliveryAttempt {
+  mac: string;
+  gatewayId: number;
+  pendingSerial: string;
+  commandId: string;
+  attempt: number;
+  sent: boolean;
+  error?: string;
+}
+
+/** `renew-<first 16 hex of the certificate being renewed>-<attempt>`: fits the protocol's id rule. */
+export function deliveryCommandId(predecessorSerial: string, attempt: number): string {
+  return `renew-${predecessorSerial.slice(0, 16).toLowerCase()}-${attempt}`;
+}
+
+export class RenewalDeliveryService {
+  private sender: RenewalSender | undefined;
+  resendAfterMs = DEFAULT_RESEND_AFTER_MS;
+
+  constructor(private readonly core: IssuanceCore) {}
+
+  /** The MQTT side plugs its `cert_renew` sender in (undefined: no MQTT connection). */
+  attachSender(sender: RenewalSender | undefined): void {
+    this.sender = sender;
+  }
+
+  get canSend(): boolean {
+    return this.sender !== undefined;
+  }
+
+  /** Open deliveries, e.g. for a gateway's detail view. */
+  open(filter: { mac?: string; gatewayId?: number; onlineOnly?: boolean } = {}): Promise<RenewalDeliveryRecord[]> {
+    return this.core.repo.listRenewalDeliveries({ ...filter, now: this.core.at() });
+  }
+
+  /** The presence consumer saw `mac` come online: deliver its waiting renewal, if any. */
+  async onOnline(mac: string): Promise<DeliveryAttempt[]> {
+    return this.deliverAll(await this.open({ mac }));
+  }
+
+  /** Every waiting renewal of a gateway that is online now (after a sweep, and periodically). */
+  async deliverToOnline(): Promise<DeliveryAttempt[]> {
+    return this.deliverAll(await this.open({ onlineOnly: true }));
+  }
+
+  private async deliverAll(list: RenewalDeliveryRecord[]): Promise<DeliveryAttempt[]> {
+    const out: DeliveryAttempt[] = [];
+    for (const d of list) {
+      const a = await this.deliverOne(d);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+
+  private async deliverOne(d: RenewalDeliveryRecord): Promise<DeliveryAttempt | undefined> {
+    const c = this.core;
+    const send = this.sender;
+    if (!send) return undefined;
+    const commandId = deliveryCommandId(d.predecessorSerial, d.attempts + 1);
+    const notBefore = c.at(-this.resendAfterMs);
+    if (d.lastAttemptAt !== null && d.lastAttemptAt >= notBefore) return undefined;
+    const claimed = await c.repo.claimRenewalDeliveryAttempt(d.predecessorId, c.at(), notBefore, commandId);
+    if (!claimed) return undefined; // another trigger got there first, or the renewal closed meanwhile
+    const attempt: DeliveryAttempt = { mac: d.mac, gatewayId: d.gatewayId, pendingSerial: claimed.pendingSerial, commandId, attempt: claimed.attempts, sent: false };
+    try {
+      await send(d.mac, commandId);
+      attempt.sent = true;
+    } catch (err) {
+      attempt.error = err instanceof Error ? err.message : String(err);
+    }
+    await c.repo.appendAudit({
+      ...c.systemAudit('server', 'certificate.renew_deliver', `${attempt.sent ? 'cert_renew sent' : `cert_renew not sent: ${attempt.error ?? ''}`} to ${d.mac} (command ${commandId}, attempt ${claimed.attempts}); waiting: ${claimed.pendingSerial}, replaces ${d.predecessorSerial}`.slice(0, 300), d.accountId),
+      object: `gateway:${d.gatewayId}`,
+      result: attempt.sent ? 'ok' : 'error',
+    });
+    return attempt;
+  }
+
+  /**
+   * Cancels waiting renewals that can no longer be delivered: the waiting certificate expires before
+   * `horizon` (the next sweep), or the certificate it renews has expired. Then forgets closed rows.
+   */
+  async cancelUndeliverable(horizon: string, actorLabel: string): Promise<{ cancelled: RenewalDeliveryRecord[] }> {
+    const c = this.core;
+    const now = c.at();
+    const cancelled: RenewalDeliveryRecord[] = [];
+    for (const d of await this.open()) {
+      const predecessor = await c.repo.getCertificateBySerial(d.predecessorSerial);
+      const predecessorExpired = predecessor !== undefined && predecessor.expiresAt <= now;
+      if (d.pendingExpiresAt > horizon && !predecessorExpired) continue;
+      const why = predecessorExpired
+        ? `certificate ${d.predecessorSerial} expired at ${predecessor.expiresAt} before the device took its renewal`
+        : `it expires at ${d.pendingExpiresAt}, before the next renewal sweep`;
+      try {
+        const revoked = await c.repo.revokeCertificateBySerial(
+          d.pendingSerial,
+          'cessationOfOperation',
+          DELIVERY_CANCEL_NOTE,
+          now,
+          { ...c.systemAudit(actorLabel, 'certificate.renew_cancel', `undelivered renewal of ${d.mac} cancelled: ${why}`, d.accountId), object: `gateway:${d.gatewayId}` },
+          { status: 'pending' },
+        );
+        for (const r of revoked) c.announceRevoked(r);
+        cancelled.push(d);
+      } catch (err) {
+        if (!(err instanceof StateError)) throw err; // activated or cancelled meanwhile: nothing to do
+      }
+    }
+    if (cancelled.length > 0) await c.crl.publish(`${cancelled.length} undelivered renewal(s) cancelled`);
+    await c.repo.pruneRenewalDeliveries(now);
+    return { cancelled };
+  }
+}
