@@ -13,9 +13,10 @@ import { ImportRejectedError, type Actor, type IssuanceServices } from '../servi
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
 import { registerHealthRoutes, type HealthDeps } from './health.js';
+import { auditFilter, registerAdminRoutes } from './admin-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import * as s from './schemas.js';
-import { auditWire, cancelWire, confirmWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
+import { auditWire, cancelWire, confirmWire, deliveryWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
 import type { Logger } from '../util/logger.js';
 import type { BrokerApiHooks } from '../broker/api-routes.js';
 
@@ -218,6 +219,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       ...(q.mac !== undefined ? { mac: q.mac } : {}),
       ...(q.codigo !== undefined ? { codigo: q.codigo } : {}),
       ...(q.is_online !== undefined ? { isOnline: q.is_online } : {}),
+      ...(q.expires_within_days !== undefined ? { expiresBefore: o.service.core.at(q.expires_within_days * 86_400_000) } : {}),
     });
     return { count, ...pageUrls(request, page, pageSize, count), results: rows.map(gatewayWire) };
   });
@@ -249,7 +251,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
     const { gateway, certificates, keyWaiting } = await o.service.queries.getGateway(who, id);
-    return gatewayDetailWire(gateway, certificates, keyWaiting);
+    const [delivery] = await o.service.deliveries.open({ gatewayId: id });
+    return { ...gatewayDetailWire(gateway, certificates, keyWaiting), renewal_delivery: delivery ? deliveryWire(delivery) : null };
   });
 
   app.get(`${API_PREFIX}/gateways/:id/certificados/`, async (request, reply) => {
@@ -278,6 +281,17 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
     const body = parse(s.renewBody, request.body ?? {});
+    if (body.deliver) {
+      if (body.csr_pem !== undefined || body.key_type || body.key_origin || body.pending || body.ask_device) {
+        throw new ValidationError('deliver', 'deliver cannot be combined with csr_pem, key_type, key_origin, pending or ask_device: the certificate is made for the key the device already has and delivered over MQTT');
+      }
+      const outcome = await o.service.renewals.renewForDelivery(who, id);
+      const [attempt] = await o.service.deliveries.onOnline(outcome.gateway.mac).catch(() => []);
+      return reply.status(201).send({
+        ...pendingRenewWire(outcome, o.service.core.caPem, o.mqtt),
+        delivery: { status: attempt?.sent ? 'asked' : 'waiting', command_id: attempt?.sent ? attempt.commandId : null },
+      });
+    }
     if (body.ask_device) {
       if (body.csr_pem !== undefined || body.key_type || body.key_origin || body.pending) {
         throw new ValidationError('ask_device', 'ask_device cannot be combined with csr_pem, key_type, key_origin or pending: the device makes its own key and confirms it itself');
@@ -314,14 +328,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const q = parse(s.auditListQuery, request.query);
     const page = q.page ?? 1;
     const pageSize = q.page_size ?? 50;
-    const { count, rows } = await o.service.queries.listAudit(who, {
-      limit: pageSize,
-      offset: (page - 1) * pageSize,
-      ...(q.action !== undefined ? { action: q.action } : {}),
-      ...(q.since !== undefined ? { since: q.since } : {}),
-    });
+    const { count, rows } = await o.service.admin.audit(who, { limit: pageSize, offset: (page - 1) * pageSize, ...auditFilter(q) }, q.conta_id);
     return { count, ...pageUrls(request, page, pageSize, count), results: rows.map(auditWire) };
   });
+
+  // ---------------------------------------------------------------- admin console
+  registerAdminRoutes(app, { service: o.service, prefix: API_PREFIX, actor, ...(o.broker ? { brokerStatus: o.broker.status } : {}) });
 
   o.broker?.extraRoutes(app, { actor });
 

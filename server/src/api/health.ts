@@ -5,6 +5,7 @@
  * (the answer is still 200: the server itself serves). Nothing secret: times and results only.
  */
 import type { FastifyInstance } from 'fastify';
+import type { HealthzResponse } from '../contract/api.js';
 import type { JobStatus } from '../service/scheduler.js';
 import type { ScheduledJob } from '../store/repository.js';
 
@@ -14,11 +15,7 @@ export interface HealthDeps {
   schedule(): Promise<Record<ScheduledJob, JobStatus>>;
 }
 
-export interface HealthResponse {
-  status: 'ok' | 'degraded';
-  version: string;
-  schedule: Record<ScheduledJob, { enabled: boolean; lastRun: string | null; lastResult: 'ok' | 'error' | null; nextRun: string | null }>;
-}
+export type HealthResponse = HealthzResponse;
 
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps, routeConfig: Record<string, unknown>): void {
   app.get('/healthz', { config: routeConfig }, async (): Promise<HealthResponse> => {

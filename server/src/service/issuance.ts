@@ -4,6 +4,7 @@
  * and the reads. This file only assembles them; a new concern is a new module over the same core,
  * added to the bundle here, without editing the others.
  */
+import { AdminService } from './admin.js';
 import { CertificateExportService } from './certificate-export.js';
 import { IssuanceCore, type IssuanceDeps } from './core.js';
 import { CsvImportService } from './csv-import.js';
@@ -28,6 +29,8 @@ export interface IssuanceServices {
   exports: CertificateExportService;
   identities: ServiceIdentityService;
   queries: GatewayQueries;
+  /** The admin console: audit with filters, accounts, tokens, CRL state, presence history. */
+  admin: AdminService;
 }
 
 export function createIssuanceServices(deps: IssuanceDeps): IssuanceServices {
@@ -45,6 +48,7 @@ export function createIssuanceServices(deps: IssuanceDeps): IssuanceServices {
     exports: new CertificateExportService(core),
     identities: new ServiceIdentityService(core),
     queries: new GatewayQueries(core),
+    admin: new AdminService(core),
   };
 }
 
