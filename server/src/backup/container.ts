@@ -203,9 +203,20 @@ export async function readBackup(file: string, passphrase: string, sink?: Backup
   decipher.setAAD(prefix);
   decipher.setAuthTag(tag);
 
+  // Before the tag has verified, the plaintext is not trusted: a parse error is kept and reported
+  // only if the file authenticates (else the authentication failure is the reason).
   const parser = new PlaintextParser(sink);
+  let parseError: unknown;
+  const feed = async (data: Buffer): Promise<void> => {
+    if (parseError !== undefined) return;
+    try {
+      await parser.push(data);
+    } catch (err) {
+      parseError = err;
+    }
+  };
   for await (const chunk of createReadStream(file, { start: prefix.length, end: size - TAG_LENGTH - 1, highWaterMark: 256 * 1024 })) {
-    await parser.push(decipher.update(chunk as Buffer));
+    await feed(decipher.update(chunk as Buffer));
   }
   let final: Buffer;
   try {
@@ -213,7 +224,8 @@ export async function readBackup(file: string, passphrase: string, sink?: Backup
   } catch {
     throw new BackupRefused('the backup failed authentication: it was modified or damaged after it was made (nothing was restored)');
   }
-  await parser.push(final);
+  await feed(final);
+  if (parseError !== undefined) throw parseError;
   const manifest = parser.finish();
   return { header, manifest };
 }
