@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,15 +78,23 @@ describe('renewal delivery', () => {
     const attempts = await Promise.all([server.service.deliveries.onOnline('02:de:00:00:00:01'), server.service.deliveries.onOnline('02:de:00:00:00:01'), server.service.deliveries.onOnline('02:de:00:00:00:01')]);
     expect(attempts.flat().filter((a) => a.sent)).toHaveLength(1);
     expect(sent).toEqual([{ mac: '02:de:00:00:00:01', commandId: `renew-${gw.serial_number.slice(0, 16).toLowerCase()}-1` }]);
+    const id = (n: number): string => `renew-${gw.serial_number.slice(0, 16).toLowerCase()}-${n}`;
+    now += 10_000;
+    expect(await server.service.deliveries.onOnline('02:de:00:00:00:01')).toEqual([]);
+    // Not answered (no CSR came back): asking again is harmless — when it reconnects after 30 s ...
+    now += 60_000;
+    expect((await server.service.deliveries.onOnline('02:de:00:00:00:01')).map((a) => a.commandId)).toEqual([id(2)]);
+    expect((await client.getGateway(gw.gateway_id)).renewal_delivery?.attempts).toBe(2);
+    // ... and the device answers with a CSR for a new key (here through the REST pending renewal):
+    // now it is asked again only after the hour, since a second key would replace its certificate.
+    await client.renewPending(gw.gateway_id, { key_type: 'ec' });
     now += 10 * 60_000;
     expect(await server.service.deliveries.onOnline('02:de:00:00:00:01')).toEqual([]);
-    // The device never answered: asked again after the resend interval, with a new command id.
-    now += 60 * 60_000;
-    const again = await server.service.deliveries.onOnline('02:de:00:00:00:01');
-    expect(again.map((a) => a.commandId)).toEqual([`renew-${gw.serial_number.slice(0, 16).toLowerCase()}-2`]);
-    expect((await client.getGateway(gw.gateway_id)).renewal_delivery?.attempts).toBe(2);
+    now += 55 * 60_000;
+    expect((await server.service.deliveries.onOnline('02:de:00:00:00:01')).map((a) => a.commandId)).toEqual([id(3)]);
+    expect((await client.getGateway(gw.gateway_id)).renewal_delivery?.attempts).toBe(3);
     // Every attempt is audited.
-    expect(row("SELECT count(*) n FROM audit_events WHERE action = 'certificate.renew_deliver' AND object = ?", `gateway:${gw.gateway_id}`)).toEqual({ n: 2 });
+    expect(row("SELECT count(*) n FROM audit_events WHERE action = 'certificate.renew_deliver' AND object = ?", `gateway:${gw.gateway_id}`)).toEqual({ n: 3 });
     // The old certificate is still the active one: nothing was acked.
     expect((await client.getGateway(gw.gateway_id)).active_certificate?.serial_number).toBe(gw.serial_number);
   });
@@ -141,8 +150,8 @@ describe('renewal delivery', () => {
     expect(r).toMatchObject({ status: 'pending', replaces_serial_number: gw.serial_number, delivery: { status: 'asked' } });
     expect(r.private_key_pem).toBeUndefined();
     expect(sent.map((s) => s.mac)).toEqual(['02:de:00:00:00:04']);
-    const pendingKey = new (await import('node:crypto')).X509Certificate(r.certificate_pem).publicKey.export({ type: 'spki', format: 'der' });
-    const activeKey = new (await import('node:crypto')).X509Certificate(gw.certificate_pem).publicKey.export({ type: 'spki', format: 'der' });
+    const pendingKey = new X509Certificate(r.certificate_pem).publicKey.export({ type: 'spki', format: 'der' });
+    const activeKey = new X509Certificate(gw.certificate_pem).publicKey.export({ type: 'spki', format: 'der' });
     expect(pendingKey.equals(activeKey)).toBe(true);
     await expect(client.renew(gw.gateway_id, { deliver: true, pending: true } as never)).rejects.toMatchObject({ status: 400, details: { field: 'deliver' } });
   });

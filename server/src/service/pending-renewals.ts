@@ -145,10 +145,14 @@ export class PendingRenewalService {
    * The one path for pending successors (renew-expiring, REST renew with `pending`, renewal over
    * MQTT): stored next to the active predecessor, which stays valid until activatePending. With
    * `replacePending`, the MAC's earlier unconfirmed successor is revoked (superseded) in the same
-   * transaction and the CRL re-signed.
+   * transaction and the CRL re-signed — except when that successor certifies the predecessor's own
+   * key (a waiting renewal of the sweep, replaced by the device's CSR for a new key): its key stays
+   * valid through the predecessor anyway, so the revocation waits for the next CRL (at the latest the
+   * one that supersedes the predecessor when the device acks). Re-signing at once would make the
+   * broker cut the device's live session (Mosquitto cuts by CN) just before `cert_update` is sent.
    */
   async addPendingSuccessor(
-    predecessor: Pick<CertificateRecord, 'id' | 'serialNumber'>,
+    predecessor: Pick<CertificateRecord, 'id' | 'serialNumber'> & { certificatePem?: string },
     cert: IssuedCertificate,
     keyOrigin: KeyOrigin,
     audit: NewAuditEvent,
@@ -159,7 +163,8 @@ export class PendingRenewalService {
     const result = await c.repo.addPendingRenewal(predecessor.id, c.newCertificate(cert, keyOrigin), audit, { replacePending, at: c.at(), deliver });
     if (result.replaced) {
       c.announceRevoked(result.replaced);
-      await c.crl.publish(`unconfirmed certificate ${result.replaced.serialNumber} replaced`);
+      const sameKey = predecessor.certificatePem !== undefined && publicKeyOf(result.replaced.certificatePem).equals(publicKeyOf(predecessor.certificatePem));
+      if (!sameKey) await c.crl.publish(`unconfirmed certificate ${result.replaced.serialNumber} replaced`);
     }
     c.announceIssued(result.certificate, predecessor.serialNumber);
     return result;

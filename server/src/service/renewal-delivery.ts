@@ -8,16 +8,20 @@
  * replaces it, revoked as superseded, in the same transaction), sent back in `cert_update`, and only
  * the device's `cert/ack` activates it and revokes the old certificate.
  *
- * - Idempotent: an attempt is recorded (database) before it is sent, and no second one is made
- *   within `resendAfterMs`, so repeated online events, the periodic pass and several triggers at
- *   once ask the device once. A device that was asked but never acked keeps its old certificate and
- *   is asked again after `resendAfterMs` (its own retries of the CSR get the same certificate).
+ * - Idempotent: an attempt is recorded (database) before it is sent, and none is repeated within the
+ *   resend interval, so repeated online events, the periodic pass and several triggers at once ask
+ *   the device once. Until the device answers (its CSR replaces the waiting certificate with one for
+ *   its new key), asking again is harmless: after 5 minutes, or 30 s when it reconnects (a command
+ *   sent while it was away is lost). Once it answered, it is asked again only after `resendAfterMs`
+ *   (an hour: its own CSR retries get the same certificate; a second key now would replace it).
+ *   A device that never acks keeps its old certificate.
  * - A waiting certificate that would expire before it can be delivered (before the next sweep), or
  *   whose predecessor expired (the device can no longer connect to receive it), is cancelled:
  *   revoked (cessationOfOperation) with the note DELIVERY_CANCEL_NOTE.
  * The transport is attached by the MQTT side (`attachSender`); without one nothing is sent and the
  * renewals wait.
  */
+import { X509Certificate } from 'node:crypto';
 import type { RenewalDeliveryRecord } from '../store/repository.js';
 import { StateError } from '../store/repository.js';
 import type { IssuanceCore } from './core.js';
@@ -28,6 +32,16 @@ export type RenewalSender = (mac: string, commandId: string) => Promise<void>;
 export const DELIVERY_CANCEL_NOTE = 'renewal not delivered in time';
 /** The device's own retries take about an hour (ESP32 firmware: 6 CSRs, 10 min apart). */
 export const DEFAULT_RESEND_AFTER_MS = 60 * 60_000;
+/** Not answered yet: asked again after this (periodic pass) ... */
+export const UNANSWERED_RESEND_MS = 5 * 60_000;
+/** ... or after this when the device reconnects. */
+export const RECONNECT_RESEND_MS = 30_000;
+
+/** The device answered: the waiting certificate is no longer the one for the predecessor's key. */
+function answered(d: RenewalDeliveryRecord): boolean {
+  const key = (pem: string): Buffer => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return !key(d.pendingPem).equals(key(d.predecessorPem));
+}
 
 export interface DeliveryAttempt {
   mac: string;
@@ -66,29 +80,29 @@ export class RenewalDeliveryService {
 
   /** The presence consumer saw `mac` come online: deliver its waiting renewal, if any. */
   async onOnline(mac: string): Promise<DeliveryAttempt[]> {
-    return this.deliverAll(await this.open({ mac }));
+    return this.deliverAll(await this.open({ mac }), RECONNECT_RESEND_MS);
   }
 
   /** Every waiting renewal of a gateway that is online now (after a sweep, and periodically). */
   async deliverToOnline(): Promise<DeliveryAttempt[]> {
-    return this.deliverAll(await this.open({ onlineOnly: true }));
+    return this.deliverAll(await this.open({ onlineOnly: true }), UNANSWERED_RESEND_MS);
   }
 
-  private async deliverAll(list: RenewalDeliveryRecord[]): Promise<DeliveryAttempt[]> {
+  private async deliverAll(list: RenewalDeliveryRecord[], unansweredResendMs: number): Promise<DeliveryAttempt[]> {
     const out: DeliveryAttempt[] = [];
     for (const d of list) {
-      const a = await this.deliverOne(d);
+      const a = await this.deliverOne(d, answered(d) ? this.resendAfterMs : unansweredResendMs);
       if (a) out.push(a);
     }
     return out;
   }
 
-  private async deliverOne(d: RenewalDeliveryRecord): Promise<DeliveryAttempt | undefined> {
+  private async deliverOne(d: RenewalDeliveryRecord, resendMs: number): Promise<DeliveryAttempt | undefined> {
     const c = this.core;
     const send = this.sender;
     if (!send) return undefined;
     const commandId = deliveryCommandId(d.predecessorSerial, d.attempts + 1);
-    const notBefore = c.at(-this.resendAfterMs);
+    const notBefore = c.at(-resendMs);
     if (d.lastAttemptAt !== null && d.lastAttemptAt >= notBefore) return undefined;
     const claimed = await c.repo.claimRenewalDeliveryAttempt(d.predecessorId, c.at(), notBefore, commandId);
     if (!claimed) return undefined; // another trigger got there first, or the renewal closed meanwhile

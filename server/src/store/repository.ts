@@ -179,6 +179,8 @@ export interface RenewalDeliveryRecord {
   attempts: number;
   lastAttemptAt: string | null;
   lastCommandId: string | null;
+  predecessorPem: string;
+  pendingPem: string;
 }
 
 export interface PresenceEventRecord {

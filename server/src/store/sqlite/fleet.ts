@@ -9,7 +9,8 @@ import type { AuditQuery, AuditRecord, PresenceEventRecord, RenewalDeliveryRecor
 import { str, strOrNull, toAudit, type Row } from './rows.js';
 
 const DELIVERY_SELECT = `SELECT d.predecessor_id, d.mac, d.created_at, d.attempts, d.last_attempt_at, d.last_command_id,
-    a.serial_number AS predecessor_serial, a.gateway_id, a.account_id, p.serial_number AS pending_serial, p.expires_at AS pending_expires_at
+    a.serial_number AS predecessor_serial, a.gateway_id, a.account_id, p.serial_number AS pending_serial, p.expires_at AS pending_expires_at,
+    a.certificate_pem AS predecessor_pem, p.certificate_pem AS pending_pem
   FROM renewal_deliveries d
   JOIN certificates a ON a.id = d.predecessor_id AND a.status = 'active'
   JOIN certificates p ON p.replaces_id = a.id AND p.status = 'pending' AND p.expires_at > @now
@@ -28,6 +29,8 @@ function toDelivery(r: Row): RenewalDeliveryRecord {
     attempts: r.attempts as number,
     lastAttemptAt: strOrNull(r.last_attempt_at),
     lastCommandId: strOrNull(r.last_command_id),
+    predecessorPem: str(r.predecessor_pem),
+    pendingPem: str(r.pending_pem),
   };
 }
 
@@ -135,10 +138,12 @@ export class FleetStatements {
     if (q.gatewayId !== undefined) {
       // On the gateway itself, or on one of its certificates (renewals, revocations by serial).
       add(
-        `(object = 'gateway:' || @gatewayId OR object IN (SELECT 'certificate:' || serial_number FROM certificates WHERE gateway_id = @gatewayId))`,
+        `(object = @gatewayObject OR object IN (SELECT 'certificate:' || serial_number FROM certificates WHERE gateway_id = @gatewayId))`,
         'gatewayId',
         q.gatewayId,
       );
+      // Bound as text: a JS number is bound as REAL, and 'gateway:' || 5.0 is not 'gateway:5'.
+      params.gatewayObject = `gateway:${q.gatewayId}`;
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const count = (this.db.prepare(`SELECT count(*) AS n FROM audit_events ${clause}`).get(params) as { n: number }).n;
