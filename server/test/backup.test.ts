@@ -19,7 +19,7 @@ const PASS = 'backup passphrase, long enough';
 const work = tempDir('tds-backup-');
 let server: TestServer;
 let backupFile: string;
-let before: ProvisionResponse[] = [];
+const before: ProvisionResponse[] = [];
 let during = 0;
 const ossl = new OpenSsl(work.path);
 
