@@ -32,8 +32,16 @@ export function dataDirFrom(opts: { data?: string }): string {
   return path.resolve(dir);
 }
 
-/** Passphrase from $TDS_CA_PASSPHRASE, --passphrase-file, or a hidden prompt on a terminal. */
-export async function resolvePassphrase(opts: { passphraseFile?: string }, confirm = false): Promise<string> {
+/**
+ * A passphrase from --passphrase-file, the environment variable, or a hidden prompt on a terminal
+ * (twice with `confirm`). Default: the CA's ($TDS_CA_PASSPHRASE); `tds-server backup` asks for the
+ * backup's own.
+ */
+export async function resolvePassphrase(
+  opts: { passphraseFile?: string },
+  confirm = false,
+  what: { env: string; name: string } = { env: PASSPHRASE_ENV, name: 'CA passphrase' },
+): Promise<string> {
   if (opts.passphraseFile) {
     try {
       return readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
@@ -41,10 +49,10 @@ export async function resolvePassphrase(opts: { passphraseFile?: string }, confi
       throw new CliError(`cannot read the passphrase file ${opts.passphraseFile}: ${(err as Error).message}`);
     }
   }
-  const env = process.env[PASSPHRASE_ENV];
+  const env = process.env[what.env];
   if (env !== undefined && env !== '') return env;
-  if (!process.stdin.isTTY) throw new CliError(`the CA passphrase is needed: set ${PASSPHRASE_ENV}, or pass --passphrase-file FILE`);
-  const first = await promptHidden('CA passphrase: ');
+  if (!process.stdin.isTTY) throw new CliError(`the ${what.name} is needed: set ${what.env}, or pass --passphrase-file FILE`);
+  const first = await promptHidden(`${what.name[0]!.toUpperCase()}${what.name.slice(1)}: `);
   if (confirm) {
     const second = await promptHidden('Repeat the passphrase: ');
     if (first !== second) throw new CliError('the two passphrases differ');

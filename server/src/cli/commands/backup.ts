@@ -3,29 +3,16 @@
  * FILE --data DIR [--check]`. The backup's passphrase (at least 12 characters; not the CA's) comes
  * from --passphrase-file, $TDS_BACKUP_PASSPHRASE, or a hidden prompt (twice when backing up).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { BackupRefused, checkBackup, createBackup, restoreBackup, type BackupSummary } from '../../backup/backup.js';
-import { addDataOption, addJsonOption, CliError, cliAudit, dataDirFrom, openOffline, output, promptHidden } from '../common.js';
+import { addDataOption, addJsonOption, CliError, cliAudit, dataDirFrom, openOffline, output, resolvePassphrase } from '../common.js';
 import type { CommandModule } from './types.js';
 
 export const BACKUP_PASSPHRASE_ENV = 'TDS_BACKUP_PASSPHRASE';
 
-async function backupPassphrase(opts: { passphraseFile?: string }, confirm: boolean): Promise<string> {
-  if (opts.passphraseFile) {
-    try {
-      return readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      throw new CliError(`cannot read the passphrase file ${opts.passphraseFile}: ${(err as Error).message}`);
-    }
-  }
-  const env = process.env[BACKUP_PASSPHRASE_ENV];
-  if (env !== undefined && env !== '') return env;
-  if (!process.stdin.isTTY) throw new CliError(`the backup passphrase is needed: set ${BACKUP_PASSPHRASE_ENV}, or pass --passphrase-file FILE`);
-  const first = await promptHidden('Backup passphrase: ');
-  if (confirm && first !== (await promptHidden('Repeat the passphrase: '))) throw new CliError('the two passphrases differ');
-  return first;
+function backupPassphrase(opts: { passphraseFile?: string }, confirm: boolean): Promise<string> {
+  return resolvePassphrase(opts, confirm, { env: BACKUP_PASSPHRASE_ENV, name: 'backup passphrase' });
 }
 
 const refused = (err: unknown): never => {
