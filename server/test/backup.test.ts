@@ -5,6 +5,7 @@ import { ApiClient, type ProvisionResponse } from '@tds/server';
 import { startProcess, type StartedProcess } from '../../test/support/processes.js';
 import { startTestServer, TDS_SERVER_CLI, type TestServer } from '../../test/support/server.js';
 import { tempDir } from '../../test/support/temp.js';
+import { writeBackup, type BackupManifest } from '../src/backup/container.js';
 import { OpenSsl } from './support/openssl.js';
 import { run } from './support/run.js';
 
@@ -21,6 +22,8 @@ let server: TestServer;
 let backupFile: string;
 const before: ProvisionResponse[] = [];
 let during = 0;
+/** Every serial a client got a 201 for (before and during the backup). */
+const answered = new Set<string>();
 const ossl = new OpenSsl(work.path);
 
 async function tdsServer(args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; output: string }> {
@@ -45,13 +48,14 @@ beforeAll(async () => {
   server = await startTestServer();
   const c = server.client('operator');
   for (let i = 0; i < 20; i++) before.push(await c.provision({ mac_address: nextMac(), codigo: `B${i}`, nome: 'before the backup', conta_id: server.contaId }));
+  for (const p of before) answered.add(p.serial_number);
   await c.revoke(before[0]!.gateway_id, 'keyCompromise');
   // Many clients keep issuing while the backup runs.
   let stop = false;
   const load = Array.from({ length: 8 }, async (_, k) => {
     const lc = server.client('operator');
     while (!stop) {
-      await lc.provision({ mac_address: nextMac(), codigo: `L${k}`, nome: 'during the backup', conta_id: server.contaId });
+      answered.add((await lc.provision({ mac_address: nextMac(), codigo: `L${k}`, nome: 'during the backup', conta_id: server.contaId })).serial_number);
       during++;
     }
     lc.close();
@@ -102,6 +106,8 @@ describe('backup and restore', () => {
       const listed = await c.listAllGateways();
       const serials = new Set(listed.flatMap((g) => (g.active_certificate ? [g.active_certificate.serial_number] : [])));
       for (const p of before.slice(1)) expect(serials.has(p.serial_number), p.mac_address).toBe(true);
+      // A consistent snapshot: every certificate in it is one a client got its 201 for (none half-made).
+      for (const serial of serials) expect(answered.has(serial), serial).toBe(true);
       const revoked = await c.getGateway(before[0]!.gateway_id);
       expect(revoked.certificados[0]).toMatchObject({ serial_number: before[0]!.serial_number, status: 'revoked' });
       const fresh = await c.provision({ mac_address: nextMac(), codigo: 'NEW', nome: 'after restore', conta_id: server.contaId });
@@ -157,6 +163,28 @@ describe('backup and restore', () => {
       if (v.target === 'nonEmpty') expect(readdirSync(target)).toEqual(['keep.txt']);
       else expect(existsSync(target), v.name).toBe(false);
       expect(readdirSync(work.path).filter((f) => f.includes('.restore-'))).toEqual([]);
+    }
+  });
+
+  it('a file that authenticates but whose manifest is hostile (a path out of the folder, a wrong checksum) is refused too', async () => {
+    const src = path.join(work.path, 'payload.txt');
+    writeFileSync(src, 'payload');
+    const entry = { path: '../escaped.txt', size: 7, sha256: '239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5', mode: 0o600, store: false };
+    const manifest = (files: BackupManifest['files']): BackupManifest => ({ format_version: 1, created_at: '2026-01-01T00:00:00Z', server_version: 'x', store: { kind: 'sqlite', schema_version: 5 }, files });
+    const cases = [
+      { name: 'escape', files: [entry], message: /manifest is invalid: files\.0\.path/ },
+      { name: 'absolute', files: [{ ...entry, path: '/etc/cron.d/x' }], message: /manifest is invalid: files\.0\.path/ },
+      { name: 'checksum', files: [{ ...entry, path: 'config.json', sha256: '0'.repeat(64) }], message: /config\.json does not match its SHA-256/ },
+    ];
+    for (const c of cases) {
+      const file = path.join(work.path, `manifest-${c.name}.tdsbackup`);
+      await writeBackup(file, manifest(c.files), [{ file: src, entry: c.files[0]! }], PASS);
+      const target = path.join(work.path, `manifest-target-${c.name}`);
+      const r = await tdsServer(['restore', '--from', file, '--data', target]);
+      expect(r.code, r.output).toBe(1);
+      expect(r.output).toMatch(c.message);
+      expect(existsSync(target)).toBe(false);
+      expect(existsSync(path.join(work.path, 'escaped.txt'))).toBe(false);
     }
   });
 
