@@ -224,27 +224,35 @@ export class PendingRenewalService {
    * MQTT (renewal-delivery.ts). The old certificate keeps working until the device confirms its
    * renewal (cert/ack → activatePending), so a device that never hears about it is not locked out.
    */
-  async renewExpiring(withinMs: number, actorLabel: string, dryRun = false): Promise<{ renewed: ExpiringRenewal[] }> {
+  async renewExpiring(withinMs: number, actorLabel: string, dryRun = false): Promise<{ renewed: ExpiringRenewal[]; failed: { mac: string; serial: string; error: string }[] }> {
     const c = this.core;
     const expiring = await c.repo.listExpiringDeviceCertificates(c.at(withinMs));
     const renewed: ExpiringRenewal[] = [];
+    const failed: { mac: string; serial: string; error: string }[] = [];
     for (const old of expiring) {
       if (dryRun) {
         renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: null, oldExpiresAt: old.expiresAt });
         continue;
       }
-      const cert = c.ca.issueDevice({ mac: old.subjectCn, spkiDer: publicKeyOf(old.certificatePem), profile: c.profile, now: c.now() });
-      const { certificate: record } = await this.addPendingSuccessor(
-        old,
-        cert,
-        old.keyOrigin,
-        c.systemAudit(actorLabel, 'certificate.renew_pending', `replaces=${old.serialNumber} expiring=${old.expiresAt}; to be delivered over MQTT`, old.accountId),
-        false,
-        true,
-      );
-      renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: record.serialNumber, oldExpiresAt: old.expiresAt });
+      // One certificate that cannot be renewed (e.g. its MAC is now held elsewhere) does not stop the others.
+      try {
+        const cert = c.ca.issueDevice({ mac: old.subjectCn, spkiDer: publicKeyOf(old.certificatePem), profile: c.profile, now: c.now() });
+        const { certificate: record } = await this.addPendingSuccessor(
+          old,
+          cert,
+          old.keyOrigin,
+          c.systemAudit(actorLabel, 'certificate.renew_pending', `replaces=${old.serialNumber} expiring=${old.expiresAt}; to be delivered over MQTT`, old.accountId),
+          false,
+          true,
+        );
+        renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: record.serialNumber, oldExpiresAt: old.expiresAt });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failed.push({ mac: old.subjectCn, serial: old.serialNumber, error });
+        await c.repo.appendAudit({ ...c.systemAudit(actorLabel, 'certificate.renew_pending', `renewal of ${old.serialNumber} failed: ${error}`.slice(0, 300), old.accountId), result: 'error' });
+      }
     }
-    return { renewed };
+    return { renewed, failed };
   }
 }
 

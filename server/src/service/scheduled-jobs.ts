@@ -9,8 +9,19 @@ import type { IssuanceCore } from './core.js';
 import type { ExpiringRenewal, PendingRenewalService } from './pending-renewals.js';
 import type { DeliveryAttempt, RenewalDeliveryService } from './renewal-delivery.js';
 
+/** A run that did part of its work: recorded as an error, its outcome kept for the caller. */
+export class PartialRunError<T> extends Error {
+  constructor(
+    message: string,
+    readonly outcome: T,
+  ) {
+    super(message);
+  }
+}
+
 export interface RenewalRunOutcome {
   renewed: ExpiringRenewal[];
+  failed: { mac: string; serial: string; error: string }[];
   cancelled: number;
   delivered: DeliveryAttempt[];
 }
@@ -29,11 +40,14 @@ export class ScheduledJobs {
    */
   async renewal(actorLabel: string, withinMs: number, nextSweepMs: number): Promise<RenewalRunOutcome> {
     return this.record('renewal', actorLabel, async () => {
-      const { renewed } = await this.renewals.renewExpiring(withinMs, actorLabel);
+      const { renewed, failed } = await this.renewals.renewExpiring(withinMs, actorLabel);
       const { cancelled } = await this.deliveries.cancelUndeliverable(this.core.at(nextSweepMs), actorLabel);
       const delivered = await this.deliveries.deliverToOnline();
-      const outcome = { renewed, cancelled: cancelled.length, delivered };
-      return { outcome, detail: `${renewed.length} renewed, ${cancelled.length} undelivered cancelled, ${delivered.filter((d) => d.sent).length} asked now` };
+      const outcome = { renewed, failed, cancelled: cancelled.length, delivered };
+      const detail = `${renewed.length} renewed, ${failed.length} failed, ${cancelled.length} undelivered cancelled, ${delivered.filter((d) => d.sent).length} asked now`;
+      // Failures are recorded (the run's result is error) after the others were renewed.
+      if (failed.length > 0) throw new PartialRunError(`${detail}; failed: ${failed.map((f) => `${f.mac}: ${f.error}`).join('; ')}`, outcome);
+      return { outcome, detail };
     });
   }
 

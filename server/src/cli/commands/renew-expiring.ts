@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { resolveSchedule } from '../../config/schedule.js';
+import { PartialRunError, type RenewalRunOutcome } from '../../service/scheduled-jobs.js';
 import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, parseDuration, resolvePassphrase } from '../common.js';
 import type { CommandModule } from './types.js';
 
@@ -28,12 +29,15 @@ export const renewExpiringCommand: CommandModule = {
         const within = opts.within !== undefined ? parseDuration(opts.within) : schedule.withinMs;
         let renewed;
         let cancelled = 0;
+        let failed: RenewalRunOutcome['failed'] = [];
         if (opts.dryRun) renewed = (await ctx.service.renewals.renewExpiring(within, 'cli', true)).renewed;
         else {
           // Undelivered renewals that would expire before the next sweep are cancelled.
-          const r = await ctx.service.jobs.renewal('cli', within, schedule.everyMs ?? DAY_MS);
-          renewed = r.renewed;
-          cancelled = r.cancelled;
+          const r = await ctx.service.jobs.renewal('cli', within, schedule.everyMs ?? DAY_MS).catch((err: unknown) => {
+            if (err instanceof PartialRunError) return err.outcome as RenewalRunOutcome;
+            throw err;
+          });
+          ({ renewed, cancelled, failed } = r);
         }
         output(
           opts.json,
@@ -41,13 +45,16 @@ export const renewExpiringCommand: CommandModule = {
             dry_run: opts.dryRun ?? false,
             count: renewed.length,
             cancelled,
+            failed: failed.map((f) => ({ mac_address: f.mac, serial: f.serial, error: f.error })),
             renewed: renewed.map((r) => ({ mac_address: r.mac, old_serial: r.oldSerial, old_expires_at: r.oldExpiresAt, new_serial: r.newSerial })),
           },
           [
             ...renewed.map((r) => `${r.mac}\t${r.oldSerial} (expires ${r.oldExpiresAt}) → ${r.newSerial ?? '(dry run)'}`),
+            ...failed.map((f) => `${f.mac}\t${f.serial}: NOT renewed: ${f.error}`),
             `${opts.dryRun ? 'would renew' : 'renewed'} ${renewed.length} certificate(s)${cancelled > 0 ? `; ${cancelled} undelivered renewal(s) cancelled` : ''}`,
           ],
         );
+        if (failed.length > 0) process.exitCode = 1;
       } finally {
         await ctx.close();
       }
