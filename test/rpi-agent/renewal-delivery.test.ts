@@ -11,6 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '@tds/server';
 import { topics } from '@tds/server/contract';
 import { OpenSsl } from '../../server/test/support/openssl.js';
 import { startBackend, type Backend } from '../support/backend.js';
@@ -131,6 +132,17 @@ describe('renewal delivery to the Pi agent over Mosquitto', () => {
     expect(presence.online_seconds).toBeGreaterThan(0);
     client.close();
     admin.close();
+  });
+
+  it("the admin console sees the broker this server feeds and the last CRL publication to it", async () => {
+    const made = JSON.parse((await backend.server.cli(['token', 'create', '--account', String(backend.server.contaId), '--role', 'admin', '--server-admin', '--json'])).stdout) as { token: string };
+    const root = new ApiClient({ baseUrl: backend.server.apiUrl, caPem: backend.server.caPem, token: made.token });
+    const broker = await root.brokerState();
+    expect(broker.mosquitto).toMatchObject({ configured: true, port: backend.broker.port, session_control: true, last_publication: { result: 'ok', reloaded: true, error: null } });
+    expect(broker.mqtt_client).toEqual({ enabled: true, connected: true });
+    const crl = await root.crlState();
+    expect(crl.publications?.mosquitto).toMatchObject({ result: 'ok', crl_number: crl.crl_number });
+    root.close();
   });
 
   it('renew/ with deliver reaches an online device at once; the device renews and acks', async () => {
