@@ -142,6 +142,10 @@ describe('renewal delivery', () => {
   it('renew/ with deliver: a pending certificate for the same key, asked at once when online; refused combinations', async () => {
     const gw = await client.provision({ mac_address: '02:de:00:00:00:04', codigo: 'D4', nome: 'four', conta_id: accountId });
     sent.length = 0;
+    // Offline: it waits for the device (asked when it comes online), nothing is sent now.
+    const offline = await client.provision({ mac_address: '02:de:00:00:00:05', codigo: 'D5', nome: 'five', conta_id: accountId });
+    expect(await client.renewAndDeliver(offline.gateway_id)).toMatchObject({ status: 'pending', delivery: { status: 'waiting', command_id: null } });
+    expect(sent).toEqual([]);
     // Mark it online as the presence consumer would.
     const db = new Database(path.join(dataDir, 'tds-server.db'));
     db.prepare('UPDATE gateways SET is_online = 1 WHERE id = ?').run(gw.gateway_id);

@@ -286,7 +286,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
         throw new ValidationError('deliver', 'deliver cannot be combined with csr_pem, key_type, key_origin, pending or ask_device: the certificate is made for the key the device already has and delivered over MQTT');
       }
       const outcome = await o.service.renewals.renewForDelivery(who, id);
-      const [attempt] = await o.service.deliveries.onOnline(outcome.gateway.mac).catch(() => []);
+      const [attempt] = await o.service.deliveries.deliverNow(outcome.gateway.id);
       return reply.status(201).send({
         ...pendingRenewWire(outcome, o.service.core.caPem, o.mqtt),
         delivery: { status: attempt?.sent ? 'asked' : 'waiting', command_id: attempt?.sent ? attempt.commandId : null },

@@ -83,6 +83,11 @@ export class RenewalDeliveryService {
     return this.deliverAll(await this.open({ mac }), RECONNECT_RESEND_MS);
   }
 
+  /** A gateway's waiting renewal, asked for now if the gateway is online (`renew/` with `deliver`). */
+  async deliverNow(gatewayId: number): Promise<DeliveryAttempt[]> {
+    return this.deliverAll(await this.open({ gatewayId, onlineOnly: true }), RECONNECT_RESEND_MS);
+  }
+
   /** Every waiting renewal of a gateway that is online now (after a sweep, and periodically). */
   async deliverToOnline(): Promise<DeliveryAttempt[]> {
     return this.deliverAll(await this.open({ onlineOnly: true }), UNANSWERED_RESEND_MS);
