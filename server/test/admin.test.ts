@@ -220,6 +220,12 @@ describe('CRL, broker, presence, schedule', () => {
     });
     const before = await op.presenceHistory(gatewayId, { since: '2024-12-31T00:00:00Z', until: '2024-12-31T12:00:00Z' });
     expect(before).toMatchObject({ state_at_start: null, transitions: [], online_seconds: 0, uptime_percent: 0 });
+    // Retention: what is older than the cut-off goes; the state at the window's start is then unknown.
+    const repo = new SqliteRepository(path.join(server.dataDir, 'tds-server.db'));
+    expect(await repo.purgePresenceEvents('2025-01-01T07:00:00Z')).toBe(2);
+    await repo.close();
+    const pruned = await op.presenceHistory(gatewayId, { since: '2025-01-01T03:00:00Z', until: '2025-01-01T15:00:00Z' });
+    expect(pruned).toMatchObject({ state_at_start: null, transitions: [{ status: 'online', at: '2025-01-01T12:00:00Z' }], online_seconds: 3 * 3600 });
     op.close();
   });
 
