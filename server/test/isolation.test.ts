@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
 import { ApiClient } from '@tds/server';
+import { SqliteRepository, createApiToken } from '@tds/server/store';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { snapshot } from './support/db.js';
 import { rawRequest } from './support/http.js';
@@ -21,6 +23,8 @@ let bGateway: number;
 let bSerial: string;
 /** B's renewal in flight: A must not confirm or cancel it. */
 let bPendingSerial: string;
+/** One of B's tokens, which A's admin must not revoke. */
+let bTokenId: number;
 let macSeq = 0x10;
 const mac = (): string => `02:66:00:00:01:${(macSeq++).toString(16).padStart(2, '0')}`;
 
@@ -34,6 +38,12 @@ beforeAll(async () => {
   // B's own audit trail, which A must never see.
   await bClient.downloadCertificates(bGateway);
   bPendingSerial = (await bClient.renewPending(bGateway)).serial_number;
+  const repo = new SqliteRepository(path.join(server.dataDir, 'tds-server.db'));
+  try {
+    bTokenId = (await repo.listTokens(b.contaId))[0]!.id;
+  } finally {
+    await repo.close();
+  }
 });
 afterAll(async () => {
   bClient?.close();
@@ -128,7 +138,83 @@ const endpoints: Endpoint[] = [
     request: async (t) => ({ method: 'GET', path: t === 'own' ? '/audit/?page_size=200' : '/audit/?page_size=200&action=certificate.download' }),
     expected: { own: { operator: 403, admin: 200, auditor: 200 }, other: { operator: 403, admin: 200, auditor: 200 } },
   },
+  // The admin console.
+  {
+    name: 'GET audit/ by gateway',
+    request: async (t) => ({ method: 'GET', path: `/audit/?page_size=200&gateway_id=${t === 'own' ? await ownGateway() : bGateway}` }),
+    expected: { own: { operator: 403, admin: 200, auditor: 200 }, other: { operator: 403, admin: 200, auditor: 200 } },
+  },
+  {
+    name: 'GET audit/export.csv',
+    request: async (t) => ({ method: 'GET', path: t === 'own' ? '/audit/export.csv' : `/audit/export.csv?conta_id=${b.contaId}` }),
+    expected: { own: { operator: 403, admin: 200, auditor: 200 }, other: { operator: 403, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'GET accounts/',
+    request: async () => ({ method: 'GET', path: '/accounts/' }),
+    expected: { own: { operator: 403, admin: 200, auditor: 403 }, other: { operator: 403, admin: 200, auditor: 403 } },
+  },
+  {
+    name: 'PATCH accounts/{id}/',
+    request: async (t) => ({ method: 'PATCH', path: `/accounts/${t === 'own' ? server.contaId : b.contaId}/`, body: json({ name: 'renamed by A' }) }),
+    expected: { own: { operator: 403, admin: 200, auditor: 403 }, other: { operator: 403, admin: 404, auditor: 403 } },
+  },
+  {
+    name: 'POST accounts/',
+    request: async () => ({ method: 'POST', path: '/accounts/', body: json({ name: 'made by an account admin' }) }),
+    expected: { own: { operator: 403, admin: 403, auditor: 403 }, other: { operator: 403, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'GET tokens/',
+    request: async (t) => ({ method: 'GET', path: t === 'own' ? '/tokens/' : `/tokens/?conta_id=${b.contaId}` }),
+    expected: { own: { operator: 403, admin: 200, auditor: 403 }, other: { operator: 403, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'POST tokens/',
+    request: async (t) => ({ method: 'POST', path: '/tokens/', body: json(t === 'own' ? { role: 'auditor', label: 'made in the matrix' } : { role: 'auditor', conta_id: b.contaId }) }),
+    expected: { own: { operator: 403, admin: 201, auditor: 403 }, other: { operator: 403, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'POST tokens/{id}/revoke/',
+    request: async (t) => ({ method: 'POST', path: `/tokens/${t === 'own' ? await ownToken() : bTokenId}/revoke/`, body: json({}) }),
+    expected: { own: { operator: 403, admin: 200, auditor: 403 }, other: { operator: 403, admin: 404, auditor: 403 } },
+  },
+  {
+    name: 'GET crl/',
+    request: async () => ({ method: 'GET', path: '/crl/' }),
+    expected: { own: { operator: 403, admin: 200, auditor: 403 }, other: { operator: 403, admin: 200, auditor: 403 } },
+  },
+  {
+    name: 'GET broker/',
+    request: async () => ({ method: 'GET', path: '/broker/' }),
+    expected: { own: { operator: 403, admin: 403, auditor: 403 }, other: { operator: 403, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'GET gateways/{id}/presence/',
+    request: async (t) => ({ method: 'GET', path: `/gateways/${t === 'own' ? await ownGateway() : bGateway}/presence/` }),
+    expected: { own: { operator: 200, admin: 200, auditor: 200 }, other: { operator: 404, admin: 404, auditor: 404 } },
+  },
+  {
+    name: 'POST gateways/{id}/renew/ {deliver}',
+    request: async (t) => ({ method: 'POST', path: `/gateways/${t === 'own' ? await ownGateway() : bGateway}/renew/`, body: json({ deliver: true }) }),
+    expected: { own: { operator: 201, admin: 403, auditor: 403 }, other: { operator: 404, admin: 403, auditor: 403 } },
+  },
+  {
+    name: 'GET gateways/?expires_within_days',
+    request: async (t) => ({ method: 'GET', path: t === 'own' ? '/gateways/?expires_within_days=3660' : `/gateways/?expires_within_days=3660&conta_id=${b.contaId}` }),
+    expected: { own: { operator: 200, admin: 200, auditor: 200 }, other: { operator: 403, admin: 403, auditor: 403 } },
+  },
 ];
+
+/** A fresh token of account A, to be revoked. */
+async function ownToken(): Promise<number> {
+  const repo = new SqliteRepository(path.join(server.dataDir, 'tds-server.db'));
+  try {
+    return (await createApiToken(repo, { accountId: server.contaId, role: 'auditor', label: 'to revoke' }, 'test')).record.id;
+  } finally {
+    await repo.close();
+  }
+}
 
 describe('endpoint × role × own/other account', () => {
   for (const ep of endpoints) {
@@ -154,7 +240,15 @@ describe('endpoint × role × own/other account', () => {
           if (ep.name === 'GET gateways/' && r.status === 200) {
             expect((r.json.results as { conta_id: number }[]).every((g) => g.conta_id === server.contaId)).toBe(true);
           }
-          if (ep.name === 'GET audit/' && r.status === 200) {
+          // No other account's name, token or events in any answer of the admin console.
+          expect(r.text).not.toContain('account B');
+          if (ep.name.startsWith('GET tokens/') && r.status === 200) expect((r.json as unknown as { conta_id: number }[]).every((x) => x.conta_id === server.contaId)).toBe(true);
+          if (ep.name === 'GET audit/export.csv' && r.status === 200) {
+            const rows = r.text.trim().split('\n').slice(1);
+            expect(rows.length).toBeGreaterThan(0);
+            expect(rows.every((line) => line.split(',')[2] === String(server.contaId))).toBe(true);
+          }
+          if (ep.name.startsWith('GET audit/') && r.status === 200 && !ep.name.includes('csv')) {
             const events = r.json.results as { conta_id: number | null; object: string | null; result: string }[];
             if (target === 'own') expect(events.length).toBeGreaterThan(0);
             expect(events.every((e) => e.conta_id === server.contaId)).toBe(true);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LANGUAGES, LOG_RESULTS } from './views.js';
-import { V, zHost, zHttpUrl, zId, zIsoDate, zMac, zName, zPem, zPort } from './validation.js';
+import { V, zHost, zHttpUrl, zId, zIsoDate, zLocalPath, zMac, zName, zPem, zPort } from './validation.js';
 
 /**
  * What the renderer may send, as zod schemas: validated at the boundary in the core and reused by the
@@ -109,3 +109,22 @@ export const ImportCsvInputSchema = z.object({
     .max(1_000_000, V.tooLong)
     .refine((s) => /^\s*mac_address\s*,\s*codigo\s*,\s*nome\s*\r?\n\s*\S/.test(s), V.csv),
 });
+
+/** The bundled server's backups: a passphrase of at least 12 characters (not the CA's). */
+const zBackupPassphrase = z.string().min(12, V.tooShort).max(1024, V.tooLong);
+
+/** Back up the bundled server (it keeps running) into a new file. */
+export const BundledBackupInputSchema = z.object({ path: zLocalPath, passphrase: zBackupPassphrase });
+export type BundledBackupInput = z.input<typeof BundledBackupInputSchema>;
+
+/**
+ * Restore the bundled server from a backup: verified first, then the server is stopped, its data
+ * folder kept aside, the backup restored and the server started again. `caPassphrase` only for a
+ * backup of another server (whose CA passphrase this station does not hold).
+ */
+export const BundledRestoreInputSchema = z.object({
+  path: zLocalPath,
+  passphrase: zBackupPassphrase,
+  caPassphrase: z.string().min(12, V.tooShort).max(1024, V.tooLong).optional(),
+});
+export type BundledRestoreInput = z.input<typeof BundledRestoreInputSchema>;

@@ -4,6 +4,8 @@ import { ProfileEsp32Schema, ProfileInputSchema, type ProfileView } from './prof
 import {
   BenchProvisionInputSchema,
   BrokerSettingsInputSchema,
+  BundledBackupInputSchema,
+  BundledRestoreInputSchema,
   FieldProvisionInputSchema,
   FirstRunInputSchema,
   GatewayCodeSchema,
@@ -20,6 +22,8 @@ import type {
   BenchDevice,
   BenchState,
   BundleInfo,
+  BundledBackupView,
+  BundledRestoreView,
   FieldState,
   FileData,
   FirstRunProgress,
@@ -54,6 +58,8 @@ export const requestSchemas = {
   'settings.setBroker': BrokerSettingsInputSchema,
   'server.test': ServerTestInputSchema,
   'firstRun.run': FirstRunInputSchema,
+  'bundled.backup': BundledBackupInputSchema,
+  'bundled.restore': BundledRestoreInputSchema,
   'profiles.list': None,
   'profiles.save': z.object({ profile: ProfileInputSchema, previousName: z.string().max(80).optional() }),
   'profiles.delete': z.object({ name: zName(80) }),
@@ -99,6 +105,8 @@ export interface StationResponses {
   'settings.setBroker': StationSettingsView;
   'server.test': { ok: true; detail: string };
   'firstRun.run': StationSettingsView;
+  'bundled.backup': BundledBackupView;
+  'bundled.restore': BundledRestoreView;
   'profiles.list': ProfileView[];
   'profiles.save': ProfileView;
   'profiles.delete': ProfileView[];

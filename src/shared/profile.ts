@@ -1,7 +1,7 @@
 import { KEY_TYPES } from '@tds/server/contract';
 import { z } from 'zod';
 import { PiAgentSettingsSchema, PiModbusSchema, zRemotePath } from './pi-agent.js';
-import { V, zHost, zIntRange, zName, zPort } from './validation.js';
+import { V, zHost, zIntRange, zLocalPath, zName, zPort } from './validation.js';
 
 /**
  * The provisioning profile: everything a bench or field job needs besides the device, its secrets
@@ -33,19 +33,12 @@ const codeTemplate = z
   .max(30, V.template)
   .refine((s) => /^[A-Za-z0-9_.{}-]+$/.test(s), V.template);
 
-/** A full path on this station (POSIX or Windows). */
-const localPath = z
-  .string()
-  .trim()
-  .min(1, V.required)
-  .max(1024, V.tooLong)
-  .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path);
 
 /** WPA2 passphrase; '' is an open network. */
 export const zWifiPassword = z.string().refine((s) => s === '' || (s.length >= 8 && s.length <= 63), V.wifiPassword);
 
 export const ProfileEsp32Schema = z.object({
-  bundlePath: localPath,
+  bundlePath: zLocalPath,
   wifiSsid: z.string().min(1, V.wifiSsid).max(32, V.wifiSsid),
   /** Optional cap on the flashing speed (see MAX_BAUD_CHOICES); absent = the station picks per USB bridge. */
   maxBaud: zIntRange(115_200, 2_000_000).optional(),

@@ -109,6 +109,13 @@ const HOST_RE = /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.(?:[a
 
 export const zHost = z.string().trim().min(1, V.required).max(253, V.tooLong).regex(HOST_RE, V.host);
 export const zPort = z.number({ error: V.port }).int(V.port).min(1, V.port).max(65535, V.port);
+/** A full path on this station (POSIX or Windows). */
+export const zLocalPath = z
+  .string()
+  .trim()
+  .min(1, V.required)
+  .max(1024, V.tooLong)
+  .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path);
 export const zName = (max: number) => z.string().trim().min(1, V.required).max(max, V.tooLong);
 export const zPem = z.string().trim().refine((s) => /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/.test(s), V.pem);
 export const zHttpUrl = z

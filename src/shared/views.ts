@@ -235,3 +235,17 @@ export interface FirstRunProgress {
   state: 'running' | 'done' | 'failed';
   message: string | null;
 }
+
+/** A backup of the bundled server (bundled.backup, bundled.restore). */
+export interface BundledBackupView {
+  file: string;
+  bytes: number;
+  createdAt: string;
+  files: number;
+}
+
+export interface BundledRestoreView extends BundledBackupView {
+  /** The data folder that was replaced, kept under this name (delete it once the restore is trusted). */
+  previousDataDir: string | null;
+  running: boolean;
+}

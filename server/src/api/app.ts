@@ -13,9 +13,11 @@ import { firstIssue } from '../service/fields.js';
 import { ImportRejectedError, type Actor, type IssuanceServices } from '../service/issuance.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
+import { registerHealthRoutes, type HealthDeps } from './health.js';
+import { auditFilter, registerAdminRoutes } from './admin-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import * as s from './schemas.js';
-import { auditWire, cancelWire, confirmWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
+import { auditWire, cancelWire, confirmWire, deliveryWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
 import type { Logger } from '../util/logger.js';
 import type { BrokerApiHooks } from '../broker/api-routes.js';
 
@@ -38,6 +40,8 @@ export interface AppOptions {
   version: string;
   /** Routes of the broker side (telemetry) and the "ask the device" renew path (broker/api-routes.ts). */
   broker?: BrokerApiHooks;
+  /** `/healthz` (api/health.ts). */
+  health?: HealthDeps;
 }
 
 interface HttpProblem {
@@ -180,6 +184,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get(`${API_PREFIX}/crl.pem`, { config: publicLimit }, async (_req, reply) => pem(reply, (await o.crl.ensureFresh()).pem));
   app.get(`${API_PREFIX}/openapi.json`, { config: publicLimit }, async () => openapi);
   app.get(`${API_PREFIX}/health`, { config: publicLimit }, async () => ({ status: 'ok' }));
+  if (o.health) registerHealthRoutes(app, o.health, publicLimit);
 
   // ---------------------------------------------------------------- gateways
   app.post(`${API_PREFIX}/gateways/provision/`, async (request, reply) => {
@@ -219,6 +224,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       ...(q.mac !== undefined ? { mac: q.mac } : {}),
       ...(q.codigo !== undefined ? { codigo: q.codigo } : {}),
       ...(q.is_online !== undefined ? { isOnline: q.is_online } : {}),
+      ...(q.expires_within_days !== undefined ? { expiresBefore: o.service.core.at(q.expires_within_days * 86_400_000) } : {}),
     });
     return { count, ...pageUrls(request, page, pageSize, count), results: rows.map(gatewayWire) };
   });
@@ -250,7 +256,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
     const { gateway, certificates, keyWaiting } = await o.service.queries.getGateway(who, id);
-    return gatewayDetailWire(gateway, certificates, keyWaiting);
+    const [delivery] = await o.service.deliveries.open({ gatewayId: id });
+    return { ...gatewayDetailWire(gateway, certificates, keyWaiting), renewal_delivery: delivery ? deliveryWire(delivery) : null };
   });
 
   app.get(`${API_PREFIX}/gateways/:id/certificados/`, async (request, reply) => {
@@ -279,6 +286,17 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const who = await actor(request);
     const { id } = parse(s.idParams, request.params);
     const body = parse(s.renewBody, request.body ?? {});
+    if (body.deliver) {
+      if (body.csr_pem !== undefined || body.key_type || body.key_origin || body.pending || body.ask_device) {
+        throw new ValidationError('deliver', 'deliver cannot be combined with csr_pem, key_type, key_origin, pending or ask_device: the certificate is made for the key the device already has and delivered over MQTT');
+      }
+      const outcome = await o.service.renewals.renewForDelivery(who, id);
+      const [attempt] = await o.service.deliveries.deliverNow(outcome.gateway.id);
+      return reply.status(201).send({
+        ...pendingRenewWire(outcome, o.service.core.caPem, o.mqtt),
+        delivery: { status: attempt?.sent ? 'asked' : 'waiting', command_id: attempt?.sent ? attempt.commandId : null },
+      });
+    }
     if (body.ask_device) {
       if (body.csr_pem !== undefined || body.key_type || body.key_origin || body.pending) {
         throw new ValidationError('ask_device', 'ask_device cannot be combined with csr_pem, key_type, key_origin or pending: the device makes its own key and confirms it itself');
@@ -315,14 +333,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const q = parse(s.auditListQuery, request.query);
     const page = q.page ?? 1;
     const pageSize = q.page_size ?? 50;
-    const { count, rows } = await o.service.queries.listAudit(who, {
-      limit: pageSize,
-      offset: (page - 1) * pageSize,
-      ...(q.action !== undefined ? { action: q.action } : {}),
-      ...(q.since !== undefined ? { since: q.since } : {}),
-    });
+    const { count, rows } = await o.service.admin.audit(who, { limit: pageSize, offset: (page - 1) * pageSize, ...auditFilter(q) }, q.conta_id);
     return { count, ...pageUrls(request, page, pageSize, count), results: rows.map(auditWire) };
   });
+
+  // ---------------------------------------------------------------- admin console
+  registerAdminRoutes(app, { service: o.service, prefix: API_PREFIX, actor, ...(o.broker ? { brokerStatus: o.broker.status } : {}) });
 
   o.broker?.extraRoutes(app, { actor });
 

@@ -62,5 +62,5 @@ export async function authenticate(request: FastifyRequest, repo: Repository, li
   if (!record) return fail('unknown token', 'invalid token');
   if (record.revokedAt !== null) return fail(`revoked token ${record.id}`, 'this token has been revoked');
   if (!record.accountActive) return fail(`token ${record.id} of disabled account ${record.accountId}`, 'the account of this token is disabled');
-  return { accountId: record.accountId, role: record.role, label: `token:${record.id}`, sourceIp: ip };
+  return { accountId: record.accountId, role: record.role, label: `token:${record.id}`, sourceIp: ip, ...(record.serverAdmin ? { serverAdmin: true } : {}) };
 }

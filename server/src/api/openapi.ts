@@ -28,6 +28,12 @@ function components(): JsonObject {
   output.add(s.importResponse, { id: 'ImportResponse' });
   output.add(s.auditEvent, { id: 'AuditEvent' });
   output.add(s.auditPage, { id: 'AuditPage' });
+  output.add(s.deliverRenewResponse, { id: 'DeliverRenewResponse' });
+  output.add(s.accountResponse, { id: 'Account' });
+  output.add(s.tokenResponse, { id: 'ApiToken' });
+  output.add(s.tokenCreatedResponse, { id: 'ApiTokenCreated' });
+  input.add(s.accountBody, { id: 'AccountRequest' });
+  input.add(s.tokenBody, { id: 'TokenRequest' });
   const uri = (id: string): string => `#/components/schemas/${id}`;
   const strip = (schemas: Record<string, JsonObject>): Record<string, JsonObject> =>
     Object.fromEntries(Object.entries(schemas).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).filter(([key]) => key !== '$schema' && key !== 'id'))]));
@@ -123,7 +129,7 @@ export function buildOpenApiDocument(version: string): JsonObject {
           responses: {
             '201': {
               description: 'issued (with "pending": true, a PendingRenewResponse: the ProvisionResponse fields plus status "pending" and replaces_serial_number)',
-              content: { 'application/json': { schema: { oneOf: [ref('ProvisionResponse'), ref('PendingRenewResponse')] } } },
+              content: { 'application/json': { schema: { oneOf: [ref('ProvisionResponse'), ref('PendingRenewResponse'), ref('DeliverRenewResponse')] } } },
             },
             '202': renewAskDeviceResponse,
             ...errors(400, 401, 403, 404, 409, 429),
@@ -177,6 +183,37 @@ export function buildOpenApiDocument(version: string): JsonObject {
           parameters: queryParams(s.auditListQuery),
           responses: { '200': { description: 'page', ...json('AuditPage') }, ...errors(400, 401, 403, 429) },
         },
+      },
+      '/audit/export.csv': {
+        get: {
+          summary: 'The filtered audit log as CSV (cells starting with = + - @ tab CR get a leading apostrophe); X-Total-Count, X-Truncated past 100,000 rows (admin, auditor)',
+          security: auth,
+          parameters: queryParams(s.auditFilterQuery),
+          responses: { '200': { description: 'CSV', content: { 'text/csv': {} } }, ...errors(400, 401, 403, 429) },
+        },
+      },
+      '/accounts/': {
+        get: { summary: "Accounts: the token's own; a server admin's: all (admin)", security: auth, responses: { '200': { description: 'accounts', content: { 'application/json': { schema: { type: 'array', items: ref('Account') } } } }, ...errors(401, 403, 429) } },
+        post: { summary: 'Create an account (server admin)', security: auth, requestBody: { required: true, ...json('AccountRequest') }, responses: { '201': { description: 'created', ...json('Account') }, ...errors(400, 401, 403, 429) } },
+      },
+      '/accounts/{id}/': {
+        patch: { summary: 'Rename an account: its own (admin), any (server admin)', security: auth, parameters: [idParam], requestBody: { required: true, ...json('AccountRequest') }, responses: { '200': { description: 'renamed', ...json('Account') }, ...errors(400, 401, 403, 404, 429) } },
+      },
+      '/tokens/': {
+        get: { summary: "API tokens without secrets: the account's (admin); any account's (server admin)", security: auth, parameters: queryParams(s.tokenListQuery), responses: { '200': { description: 'tokens', content: { 'application/json': { schema: { type: 'array', items: ref('ApiToken') } } } }, ...errors(400, 401, 403, 404, 429) } },
+        post: { summary: 'Create a token with a role; the secret is in this answer only (admin; another account or server_admin: server admin)', security: auth, requestBody: { required: true, ...json('TokenRequest') }, responses: { '201': { description: 'created', ...json('ApiTokenCreated') }, ...errors(400, 401, 403, 404, 429) } },
+      },
+      '/tokens/{id}/revoke/': {
+        post: { summary: 'Revoke a token at once (admin: own account; server admin: any)', security: auth, parameters: [idParam], responses: { '200': { description: 'revoked', ...json('ApiToken') }, ...errors(400, 401, 403, 404, 409, 429) } },
+      },
+      '/crl/': {
+        get: { summary: "The CRL's number, thisUpdate, nextUpdate, revoked count; server admins also see the last publication to each broker (admin)", security: auth, responses: { '200': { description: 'CRL state', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors(401, 403, 429) } },
+      },
+      '/broker/': {
+        get: { summary: 'The brokers this server feeds (Mosquitto kit, embedded) and the last publication and reload of each (server admin)', security: auth, responses: { '200': { description: 'broker state', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors(401, 403, 429) } },
+      },
+      '/gateways/{id}/presence/': {
+        get: { summary: "A gateway's online/offline transitions and its uptime over [since, until) (default: the last 7 days) (any role)", security: auth, parameters: [idParam, ...queryParams(s.presenceQuery)], responses: { '200': { description: 'history', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors(400, 401, 403, 404, 429) } },
       },
       '/ca.pem': { get: { summary: 'CA certificate', responses: { '200': { description: 'PEM', content: { 'application/x-pem-file': {} } }, ...errors(429) } } },
       '/crl.pem': { get: { summary: 'Current CRL (v2, CRL Number)', responses: { '200': { description: 'PEM', content: { 'application/x-pem-file': {} } }, ...errors(429) } } },

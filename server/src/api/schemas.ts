@@ -11,6 +11,7 @@ import {
   keyTypeField,
   macField,
   nomeField,
+  printableTextField,
   reasonField,
   serialField,
 } from '../service/fields.js';
@@ -40,6 +41,10 @@ export const renewBody = z
       // Broker side (issue 3): ask the device over MQTT (cert_renew) to renew itself; answered with 202.
       ask_device: z.boolean({ error: 'ask_device must be true or false' }).optional().meta({
         description: 'Ask the device over MQTT (cert_renew) to make a new key and renew itself; answered with 202. Not with csr_pem/key_type/key_origin/pending',
+      }),
+      deliver: z.boolean({ error: 'deliver must be true or false' }).optional().meta({
+        description:
+          'Make a pending certificate for the active one\'s key and deliver it over MQTT: the server asks the device (cert_renew) now if it is online, else when it next comes online; the old certificate stays valid until the device acks. Answered with 201 DeliverRenewResponse. Not with csr_pem/key_type/key_origin/pending/ask_device',
       }),
       pending: z.boolean({ error: 'pending must be true or false' }).optional().meta({
         description:
@@ -94,18 +99,59 @@ export const gatewayListQuery = z.object({
   mac: macField.optional(),
   codigo: codigoField.optional(),
   is_online: boolFromString.optional(),
+  expires_within_days: positiveIntFromString('expires_within_days', 36_500)
+    .optional()
+    .meta({ description: 'Only gateways whose active certificate expires within this many days' }),
   /** Accepted for seed compatibility; must be the token's account. */
   conta_id: positiveIntFromString('conta_id', 2 ** 31).optional(),
 });
 
-export const auditListQuery = z.object({
+const isoTime = (field: string) => z.iso.datetime({ error: `${field} must be an ISO-8601 UTC time like 2026-01-31T00:00:00Z` });
+
+/** The audit log's filters (GET audit/ and its CSV export). */
+export const auditFilterQuery = z.object({
+  action: z.string().regex(/^[a-z_.]{1,60}$/, 'action must look like "gateway.provision"').optional(),
+  since: isoTime('since').optional().meta({ description: 'From this time (inclusive)' }),
+  until: isoTime('until').optional().meta({ description: 'Before this time (exclusive)' }),
+  actor: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:@-]{1,80}$/, 'actor must look like "token:12", "cli", "server" or "device:aa:bb:cc:dd:ee:ff"')
+    .optional(),
+  gateway_id: positiveIntFromString('gateway_id', 2 ** 31).optional().meta({ description: 'Events on this gateway or its certificates' }),
+  result: z.enum(['ok', 'denied', 'error'], { error: 'result must be ok, denied or error' }).optional(),
+  conta_id: positiveIntFromString('conta_id', 2 ** 31).optional().meta({ description: "Server admins: one account's events (default: all, the server's own included)" }),
+});
+
+export const auditListQuery = auditFilterQuery.extend({
   page: positiveIntFromString('page', 1_000_000).optional(),
   page_size: positiveIntFromString('page_size', 200).optional(),
-  action: z.string().regex(/^[a-z_.]{1,60}$/, 'action must look like "gateway.provision"').optional(),
-  since: z.iso.datetime({ error: 'since must be an ISO-8601 UTC time like 2026-01-31T00:00:00Z' }).optional(),
 });
 
 export const importQuery = z.object({ key_type: keyTypeField.optional() });
+
+// ------------------------------------------------------------------------------------------
+// Admin console
+
+export const accountBody = z.object({ name: printableTextField('name').meta({ example: 'Fábrica Sul' }) }, objectError('with name'));
+
+export const tokenListQuery = z.object({
+  conta_id: positiveIntFromString('conta_id', 2 ** 31).optional().meta({ description: "Default: the token's account (server admins: every account)" }),
+});
+
+export const tokenBody = z.object(
+  {
+    role: z.enum(['admin', 'operator', 'auditor'], { error: 'role must be admin, operator or auditor' }),
+    conta_id: accountIdField.optional().meta({ description: "Default: the token's account; another account needs a server admin token" }),
+    label: printableTextField('label').optional(),
+    server_admin: z.boolean({ error: 'server_admin must be true or false' }).optional().meta({ description: 'A server admin token (role admin; only a server admin may make one)' }),
+  },
+  objectError('with role'),
+);
+
+export const presenceQuery = z.object({
+  since: isoTime('since').optional().meta({ description: 'Start of the window (default: 7 days ago)' }),
+  until: isoTime('until').optional().meta({ description: 'End of the window (default: now)' }),
+});
 
 // ------------------------------------------------------------------------------------------
 // Responses (documentation)
@@ -134,6 +180,22 @@ export const provisionResponse = z
 export const pendingRenewResponse = provisionResponse.extend({
   status: z.literal('pending'),
   replaces_serial_number: z.string().meta({ description: 'The certificate that stays valid until this one is confirmed' }),
+});
+
+const deliveryState = z.object({
+  pending_serial_number: z.string(),
+  replaces_serial_number: z.string(),
+  attempts: z.number().int().meta({ description: 'cert_renew requests sent to the device so far' }),
+  last_attempt_at: z.string().nullable(),
+  last_command_id: z.string().nullable(),
+  created_at: z.string(),
+});
+
+export const deliverRenewResponse = pendingRenewResponse.extend({
+  delivery: z.object({
+    status: z.enum(['asked', 'waiting']).meta({ description: 'asked: cert_renew was sent now; waiting: the device is offline (or the server has no MQTT connection) and is asked when it comes online' }),
+    command_id: z.string().nullable(),
+  }),
 });
 
 const revokedRef = z.object({ serial_number: z.string(), revoked_at: z.string(), reason: z.string() });
@@ -187,8 +249,11 @@ export const gateway = z
     active_certificate: certificateSummary.nullable(),
   });
 
-export const gatewayDetail = gateway
-  .extend({ certificados: z.array(certificateSummary), private_key_available: z.boolean().optional() });
+export const gatewayDetail = gateway.extend({
+  certificados: z.array(certificateSummary),
+  private_key_available: z.boolean().optional(),
+  renewal_delivery: deliveryState.nullable().optional().meta({ description: 'A renewal waiting to be delivered to the device over MQTT' }),
+});
 
 const paginated = <T extends z.ZodType>(item: T) =>
   z.object({ count: z.number().int(), next: z.string().nullable(), previous: z.string().nullable(), results: z.array(item) });
@@ -230,3 +295,17 @@ export const auditEvent = z
   });
 
 export const auditPage = paginated(auditEvent);
+
+export const accountResponse = z.object({ id: z.number().int(), name: z.string(), is_active: z.boolean(), created_at: z.string() });
+
+export const tokenResponse = z.object({
+  id: z.number().int(),
+  conta_id: z.number().int(),
+  role: z.enum(['admin', 'operator', 'auditor']),
+  label: z.string().nullable(),
+  server_admin: z.boolean(),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+});
+
+export const tokenCreatedResponse = tokenResponse.extend({ token: z.string().meta({ description: 'The secret: shown only in this answer, stored only as a hash' }) });

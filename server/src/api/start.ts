@@ -9,10 +9,12 @@ import type { FastifyInstance } from 'fastify';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { openCa } from '../ca/ca-backend.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
+import { resolveSchedule, type Schedule } from '../config/schedule.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
 import { ServerEvents } from '../service/events.js';
 import { createIssuanceServices, type IssuanceServices } from '../service/issuance.js';
+import { Scheduler } from '../service/scheduler.js';
 import type { Repository } from '../store/repository.js';
 import { SqliteRepository } from '../store/sqlite/repository.js';
 import { stderrLogger, type Logger } from '../util/logger.js';
@@ -52,6 +54,10 @@ export interface StartServerOptions {
   broker?: BrokerServicesOptions;
   /** The time issuance decisions and records use (default: the system clock). */
   clock?: () => Date;
+  /** Overrides of config.json's `schedule` (serve's --renewal-every, --renew-within, --crl-every). */
+  schedule?: { renewalEvery?: string; renewWithin?: string; crlEvery?: string };
+  /** Overrides config.json's `presenceHistoryDays`. */
+  presenceHistoryDays?: number;
 }
 
 export interface RunningServer {
@@ -72,6 +78,9 @@ export interface RunningServer {
   app: FastifyInstance;
   /** CRL/ACL publication to the broker, embedded broker, presence/telemetry/renewal over MQTT. */
   broker: BrokerServices;
+  /** Runs the renewal sweep and the CRL re-sign on the schedule; its state is on /healthz. */
+  scheduler: Scheduler;
+  schedule: Schedule;
   close(): Promise<void>;
 }
 
@@ -80,6 +89,7 @@ export function isLoopback(host: string): boolean {
 }
 
 const TLS_CERT_DAYS = 90;
+const DAY_MS = 86_400_000;
 /** Re-issued daily (in memory), so a long-running server never serves an old certificate. */
 const TLS_RENEW_MS = 86_400_000;
 
@@ -111,6 +121,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.mqtt?.broker) settings.mqtt.broker = options.mqtt.broker;
   if (options.mqtt?.port) settings.mqtt.port = options.mqtt.port;
   if (options.deviceValidityDays) settings.device.validityDays = options.deviceValidityDays;
+  if (options.presenceHistoryDays) settings.presenceHistoryDays = options.presenceHistoryDays;
+  const schedule = resolveSchedule(settings.schedule, options.schedule, settings.device.validityDays);
 
   // A CA opened here (file or token key store) is closed with the server; a given one stays the caller's.
   const ownCa = options.ca === undefined;
@@ -138,6 +150,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   );
   await repo.purgeExpiredPendingKeys(isoSeconds());
 
+  const onError = (err: unknown): void => logger.error('background task failed', { error: err instanceof Error ? err.message : String(err) });
+  const scheduler = new Scheduler(
+    {
+      // The horizon of the sweep's cancellation is its next run (a day when serve does not run it).
+      renewal: { everyMs: schedule.renewal.everyMs, run: () => service.jobs.renewal('scheduler', schedule.renewal.withinMs, schedule.renewal.everyMs ?? DAY_MS) },
+      // The CRL is also kept fresh at half its lifetime (crl-publisher.ts): no re-sign at first start.
+      crl: { everyMs: schedule.crl.everyMs, run: () => service.jobs.crl('scheduler'), firstRunAfterEvery: true },
+    },
+    () => service.jobs.lastRuns(),
+    (job, err) => logger.error(`scheduled ${job} run failed`, { error: err instanceof Error ? err.message : String(err) }),
+  );
+
   const app = await buildApp({
     service,
     repo,
@@ -149,16 +173,20 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     logger,
     version: SERVER_VERSION,
     broker: brokerApiHooks({ service, repo, broker, prefix: API_PREFIX }),
+    health: { version: SERVER_VERSION, schedule: () => scheduler.status() },
     ...(https ? { https } : {}),
   });
   await app.listen({ host, port: options.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
 
-  const onError = (err: unknown): void => logger.error('background task failed', { error: err instanceof Error ? err.message : String(err) });
   crl.startSchedule(onError);
+  await scheduler.start();
+  let minutes = 0;
   const purge = setInterval(() => {
     repo.purgeExpiredPendingKeys(isoSeconds()).catch(onError);
+    // Hourly: the presence history's retention.
+    if (minutes++ % 60 === 0) repo.purgePresenceEvents(isoSeconds(new Date(Date.now() - settings.presenceHistoryDays * DAY_MS))).catch(onError);
   }, 60_000);
   purge.unref();
   const tlsRenew =
@@ -189,9 +217,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     settings,
     app,
     broker,
+    scheduler,
+    schedule,
     async close() {
       if (closed) return;
       closed = true;
+      scheduler.stop();
       crl.stop();
       await broker.stop();
       clearInterval(purge);

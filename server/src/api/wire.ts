@@ -8,9 +8,10 @@ import type {
   ProvisionResponse,
   RenewalCancelResponse,
   RenewalConfirmResponse,
+  RenewalDeliveryState,
 } from '../contract/api.js';
 import { topics } from '../contract/topics.js';
-import type { AuditRecord, CertificateRecord, GatewayWithCertificate } from '../store/repository.js';
+import type { AuditRecord, CertificateRecord, GatewayWithCertificate, RenewalDeliveryRecord } from '../store/repository.js';
 import type { CancelOutcome, ConfirmOutcome, IssueOutcome, PendingRenewOutcome } from '../service/issuance.js';
 
 export function certificateSummary(c: CertificateRecord): CertificateSummary {
@@ -107,5 +108,16 @@ export function auditWire(a: AuditRecord): AuditEvent {
     source_ip: a.sourceIp,
     result: a.result,
     detail: a.detail,
+  };
+}
+
+export function deliveryWire(d: RenewalDeliveryRecord): RenewalDeliveryState {
+  return {
+    pending_serial_number: d.pendingSerial,
+    replaces_serial_number: d.predecessorSerial,
+    attempts: d.attempts,
+    last_attempt_at: d.lastAttemptAt,
+    last_command_id: d.lastCommandId,
+    created_at: d.createdAt,
   };
 }

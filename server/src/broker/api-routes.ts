@@ -12,6 +12,7 @@ import { isoSeconds } from '../service/clock.js';
 import { ValidationError } from '../service/errors.js';
 import type { Actor, IssuanceServices } from '../service/issuance.js';
 import { StateError, type Repository } from '../store/repository.js';
+import type { BrokerStatus } from './publication-log.js';
 import type { BrokerServices } from './services.js';
 
 export interface BrokerRouteDeps {
@@ -25,12 +26,15 @@ export interface BrokerRouteDeps {
 export interface BrokerApiHooks {
   extraRoutes(app: FastifyInstance, helpers: { actor(request: FastifyRequest): Promise<Actor> }): void;
   askDeviceToRenew(who: Actor, gatewayId: number): Promise<RenewRequestedResponse>;
+  /** The brokers this server feeds and the last publication to each (admin console). */
+  status(): Promise<BrokerStatus>;
 }
 
 export function brokerApiHooks(deps: BrokerRouteDeps): BrokerApiHooks {
   return {
     extraRoutes: (app, helpers) => registerBrokerRoutes(app, deps, helpers.actor),
     askDeviceToRenew: (who, id) => askDeviceToRenew(deps, who, id),
+    status: () => deps.broker.status(),
   };
 }
 

@@ -26,7 +26,8 @@ import type { EmbeddedBroker } from './embedded.js';
 import { cutoffStore } from './cutoff-list.js';
 import { identityDir, issueServiceIdentity, readIdentity, writeIdentity, type ServiceIdentity } from './identity-files.js';
 import { splitNames, storeBrokerState } from './kit-builder.js';
-import { BrokerPublisher } from './publisher.js';
+import { PublicationLog, type BrokerStatus } from './publication-log.js';
+import { BrokerPublisher, type PublishResult } from './publisher.js';
 import { MosquittoSessionControl } from './session-control.js';
 
 export interface BrokerServicesDeps {
@@ -60,7 +61,9 @@ export interface BrokerServices {
   embedded: EmbeddedBroker | undefined;
   mqtt: MqttService | undefined;
   /** Sends `cert_renew` to a device over MQTT; throws when there is no MQTT client or broker. */
-  requestRenewal(mac: string): Promise<string>;
+  requestRenewal(mac: string, commandId?: string): Promise<string>;
+  /** Configured brokers and the last publication to each (admin console). */
+  status(): Promise<BrokerStatus>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +71,8 @@ const EMBEDDED_DIR = 'embedded-broker';
 const RENEW_BEFORE_MS = 30 * 86_400_000;
 /** How often a live session that could not be disconnected is tried again (also on every reconnect). */
 const CUTOFF_RETRY_MS = 30_000;
+/** How often renewals waiting for devices that are online are delivered (resends are rate-limited by the delivery service). */
+const DELIVERY_PASS_MS = 60_000;
 
 /** The embedded broker's TLS certificate, kept in the data folder and re-issued when due or renamed. */
 async function embeddedBrokerCertificate(deps: BrokerServicesDeps, names: string[]): Promise<{ certPem: string; keyPem: string }> {
@@ -123,12 +128,14 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
   const fail = (what: string) => (err: unknown): void => log(`[broker] ${what}: ${(err as Error).message}`);
   const store = new MqttStore(deps.db);
   const kit = await loadBrokerConfig(deps.dataDir);
+  let handedOutCrl: number | null = null;
   const publisher = new BrokerPublisher({
     // The latest stored CRL, never a new signature: publications run inside the announcement of a
     // new CRL, which waits for them (the schedule keeps the stored CRL fresh).
     state: storeBrokerState({ issuance: deps.issuance, crl: deps.crl, store }, async () => {
       const latest = await deps.repo.getLatestCrl();
       if (!latest) throw new Error('no CRL has been signed yet');
+      handedOutCrl = latest.crlNumber;
       return latest.pem;
     }),
     cutoffs: cutoffStore(deps.dataDir),
@@ -188,23 +195,54 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
     // (the embedded broker does it itself, per certificate serial).
     if (opts.mqtt) publisher.setSessions(new MosquittoSessionControl(mqtt.client, connection.identity.cn));
   }
+  // Every publication's outcome is kept per broker for the admin console (publication-log.ts).
+  const publications = new PublicationLog();
+  const publish = async (): Promise<PublishResult> => {
+    const targets = { mosquitto: await loadBrokerConfig(deps.dataDir).catch(() => undefined), embedded: embedded !== undefined };
+    try {
+      const r = await publisher.publish();
+      publications.record(targets, handedOutCrl, { disconnected: r.disconnected.length });
+      return r;
+    } catch (err) {
+      publications.record(targets, handedOutCrl, err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  };
   const retryCutoffs = (): void => {
-    if (publisher.pendingCutoffs.length > 0) publisher.publish().catch(fail('retry of the live-session cut-off failed'));
+    if (publisher.pendingCutoffs.length > 0) publish().catch(fail('retry of the live-session cut-off failed'));
   };
   mqtt?.client.on('connected', retryCutoffs);
   const retryTimer = setInterval(retryCutoffs, CUTOFF_RETRY_MS);
   retryTimer.unref();
 
+  // Renewals that reach the device (service/renewal-delivery.ts): cert_renew when a device with a
+  // waiting renewal comes online, and a periodic pass over the devices online now.
+  const deliveries = deps.issuance.deliveries;
+  let deliveryTimer: NodeJS.Timeout | undefined;
+  if (mqtt?.renewal) {
+    const client = mqtt;
+    deliveries.attachSender(async (mac, commandId) => {
+      await client.requestRenewal(mac, commandId);
+    });
+    client.presence.on('change', (u) => {
+      if (u.isOnline && client.client.connected) deliveries.onOnline(u.mac).catch(fail(`renewal delivery to ${u.mac} failed`));
+    });
+    deliveryTimer = setInterval(() => {
+      if (client.client.connected) deliveries.deliverToOnline().catch(fail('renewal delivery pass failed'));
+    }, DELIVERY_PASS_MS);
+    deliveryTimer.unref();
+  }
+
   const unsubscribe = [
     // Awaited by the CRL's announcement: a revocation answers once live sessions on it are cut.
-    deps.events.on('crl.updated', () => publisher.publish().then(() => undefined, fail('CRL publication failed'))),
+    deps.events.on('crl.updated', () => publish().then(() => undefined, fail('CRL publication failed'))),
     deps.events.on('certificate.issued', (e) => {
       store.invalidate(e.commonName);
       // A new service identity needs its ACL block; a re-provisioned identity must leave the deny list,
       // also when the publication that quarantines it (after a revoke) is still running and may have
       // read the state before this issuance: publish() then queues one more pass over fresh state.
       if (e.kind === 'service' || publisher.lastQuarantined.has(e.commonName) || publisher.busy) {
-        publisher.publish().catch(fail('ACL publication failed'));
+        publish().catch(fail('ACL publication failed'));
       }
     }),
     deps.events.on('certificate.revoked', (e) => {
@@ -219,7 +257,7 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
   // Revocations from now on cut live sessions off, also before a kit folder exists.
   await publisher.prime().catch(fail('reading the CRL failed'));
   // Bring the broker files in line with the store (the CLI may have changed it while we were down).
-  if (kit?.publishDir || embedded) await publisher.publish().catch(fail('initial publication failed'));
+  if (kit?.publishDir || embedded) await publish().catch(fail('initial publication failed'));
   mqtt?.start();
 
   return {
@@ -227,12 +265,18 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
     publisher,
     embedded,
     mqtt,
-    async requestRenewal(mac: string) {
+    async requestRenewal(mac: string, commandId?: string) {
       if (!mqtt) throw new Error('this server has no MQTT connection (start it with --broker or --mqtt-url)');
-      return mqtt.requestRenewal(mac);
+      return mqtt.requestRenewal(mac, commandId);
+    },
+    async status() {
+      const k = await loadBrokerConfig(deps.dataDir).catch(() => undefined);
+      return publications.status(k, embedded ? { host: embedded.host, port: embedded.port } : undefined, { enabled: mqtt !== undefined, connected: mqtt?.client.connected ?? false });
     },
     async stop() {
       clearInterval(retryTimer);
+      if (deliveryTimer) clearInterval(deliveryTimer);
+      deliveries.attachSender(undefined);
       for (const u of unsubscribe) u();
       await mqtt?.stop();
       await embedded?.close();

@@ -60,11 +60,19 @@ export async function resolveCaUnlock(dataDir: string, opts: { passphraseFile?: 
   return caKeyBackend(dataDir) === 'pkcs11' ? { pin: await resolvePin(opts) } : { passphrase: await resolvePassphrase(opts) };
 }
 
-/** Passphrase from $TDS_CA_PASSPHRASE, --passphrase-file, or a hidden prompt on a terminal. */
-export async function resolvePassphrase(opts: { passphraseFile?: string }, confirm = false): Promise<string> {
-  const given = await resolveSecret('CA passphrase', opts.passphraseFile, PASSPHRASE_ENV, '--passphrase-file');
+/**
+ * A passphrase from --passphrase-file, the environment variable, or a hidden prompt on a terminal
+ * (twice with `confirm`). Default: the CA's ($TDS_CA_PASSPHRASE); `tds-server backup` asks for the
+ * backup's own.
+ */
+export async function resolvePassphrase(
+  opts: { passphraseFile?: string },
+  confirm = false,
+  what: { env: string; name: string } = { env: PASSPHRASE_ENV, name: 'CA passphrase' },
+): Promise<string> {
+  const given = await resolveSecret(what.name, opts.passphraseFile, what.env, '--passphrase-file');
   if (given !== undefined) return given;
-  const first = await promptHidden('CA passphrase: ');
+  const first = await promptHidden(`${what.name[0]!.toUpperCase()}${what.name.slice(1)}: `);
   if (confirm) {
     const second = await promptHidden('Repeat the passphrase: ');
     if (first !== second) throw new CliError('the two passphrases differ');

@@ -6,7 +6,16 @@
 import http from 'node:http';
 import https from 'node:https';
 import type {
+  AccountView,
+  ApiTokenCreated,
+  ApiTokenView,
   AuditEvent,
+  AuditFilter,
+  BrokerState,
+  CreateTokenRequest,
+  CrlState,
+  DeliverRenewResponse,
+  HealthzResponse,
   Gateway,
   GatewayDetail,
   ImportResponse,
@@ -14,6 +23,8 @@ import type {
   Paginated,
   PendingRenewRequest,
   PendingRenewResponse,
+  PresenceHistoryResponse,
+  PresenceQuery,
   ProvisionRequest,
   ProvisionResponse,
   RenewalCancelResponse,
@@ -43,17 +54,18 @@ export interface GatewayListQuery {
   mac?: string;
   codigo?: string;
   is_online?: boolean;
+  /** Only gateways whose active certificate expires within this many days. */
+  expires_within_days?: number;
   conta_id?: number;
 }
 
-export interface AuditListQuery {
+export interface AuditListQuery extends AuditFilter {
   page?: number;
   page_size?: number;
-  action?: string;
-  since?: string;
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+const HEALTHZ = '/healthz';
 
 interface RawResponse {
   status: number;
@@ -147,9 +159,18 @@ export class ApiClient {
    */
   renew(id: number, body: RenewRequest & { ask_device: true }): Promise<RenewRequestedResponse>;
   renew(id: number, body: RenewRequest & { pending: true }): Promise<PendingRenewResponse>;
-  renew(id: number, body?: RenewRequest & { ask_device?: false; pending?: false }): Promise<ProvisionResponse>;
-  renew(id: number, body: RenewRequest = {}): Promise<ProvisionResponse | PendingRenewResponse | RenewRequestedResponse> {
+  renew(id: number, body: RenewRequest & { deliver: true }): Promise<DeliverRenewResponse>;
+  renew(id: number, body?: RenewRequest & { ask_device?: false; pending?: false; deliver?: false }): Promise<ProvisionResponse>;
+  renew(id: number, body: RenewRequest = {}): Promise<ProvisionResponse | PendingRenewResponse | RenewRequestedResponse | DeliverRenewResponse> {
     return this.json('POST', `/gateways/${id}/renew/`, body);
+  }
+
+  /**
+   * A renewal the server delivers to the device over MQTT: a pending certificate for the key the
+   * device has; the server asks the device now if it is online, else when it next comes online.
+   */
+  renewAndDeliver(id: number): Promise<DeliverRenewResponse> {
+    return this.json('POST', `/gateways/${id}/renew/`, { deliver: true });
   }
 
   /**
@@ -186,6 +207,58 @@ export class ApiClient {
     return this.json('GET', `/audit/${qs(query)}`);
   }
 
+  // ---------------------------------------------------------------------------- admin console
+
+  /** The filtered audit log as CSV (formula-like cells neutralised); `truncated` past the export's row cap. */
+  async exportAuditCsv(filter: AuditFilter = {}): Promise<{ csv: string; total: number; truncated: boolean }> {
+    const path = `/audit/export.csv${qs(filter)}`;
+    const r = await this.request('GET', path);
+    this.throwIfError(r, 'GET', path);
+    return { csv: r.body.toString('utf8'), total: Number(r.headers['x-total-count'] ?? 0), truncated: r.headers['x-truncated'] === 'true' };
+  }
+
+  listAccounts(): Promise<AccountView[]> {
+    return this.json('GET', '/accounts/');
+  }
+
+  /** Server admins only. */
+  createAccount(name: string): Promise<AccountView> {
+    return this.json('POST', '/accounts/', { name });
+  }
+
+  renameAccount(id: number, name: string): Promise<AccountView> {
+    return this.json('PATCH', `/accounts/${id}/`, { name });
+  }
+
+  /** Tokens without their secrets: the account's (server admins: any account, or all). */
+  listTokens(query: { conta_id?: number } = {}): Promise<ApiTokenView[]> {
+    return this.json('GET', `/tokens/${qs(query)}`);
+  }
+
+  /** A new token; its secret is in the answer's `token`, shown only this once. */
+  createToken(body: CreateTokenRequest): Promise<ApiTokenCreated> {
+    return this.json('POST', '/tokens/', body);
+  }
+
+  revokeToken(id: number): Promise<ApiTokenView> {
+    return this.json('POST', `/tokens/${id}/revoke/`, {});
+  }
+
+  crlState(): Promise<CrlState> {
+    return this.json('GET', '/crl/');
+  }
+
+  /** Server admins only. */
+  brokerState(): Promise<BrokerState> {
+    return this.json('GET', '/broker/');
+  }
+
+  /** A gateway's online/offline transitions and its uptime over the window (default: the last 7 days). */
+  presenceHistory(id: number, query: PresenceQuery = {}): Promise<PresenceHistoryResponse> {
+    const iso = (v: string | Date | undefined): string | undefined => (v instanceof Date ? v.toISOString().replace(/\.\d{3}Z$/, 'Z') : v);
+    return this.json('GET', `/gateways/${id}/presence/${qs({ since: iso(query.since), until: iso(query.until) })}`);
+  }
+
   async getCaPem(): Promise<string> {
     return this.text('/ca.pem');
   }
@@ -200,6 +273,11 @@ export class ApiClient {
 
   health(): Promise<{ status: string }> {
     return this.json('GET', '/health');
+  }
+
+  /** `/healthz` (outside /api/v1): version and the scheduled jobs' last and next runs. */
+  healthz(): Promise<HealthzResponse> {
+    return this.json('GET', HEALTHZ);
   }
 
   // ---------------------------------------------------------------------------- transport
@@ -236,7 +314,7 @@ export class ApiClient {
   }
 
   private request(method: string, path: string, body?: string, contentType?: string): Promise<RawResponse> {
-    const url = new URL(this.apiUrl + path);
+    const url = path === HEALTHZ ? new URL(HEALTHZ, this.origin) : new URL(this.apiUrl + path);
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
     if (this.options.token) headers.authorization = `Token ${this.options.token}`;
     if (body !== undefined) {

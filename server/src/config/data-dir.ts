@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { KEY_TYPES } from '../contract/api.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { defaultScheduleText, scheduleSchema } from './schedule.js';
 
 export const DATA_FILES = {
   database: 'tds-server.db',
@@ -50,6 +51,10 @@ export const settingsSchema = z.object({
    * survives power loss at the cost of an fsync per write.
    */
   durability: z.enum(['normal', 'full']),
+  /** When serve runs the renewal sweep and the CRL re-sign (config/schedule.ts). */
+  schedule: scheduleSchema.default(defaultScheduleText()),
+  /** How long each gateway's online/offline transitions are kept. */
+  presenceHistoryDays: z.number().int().min(1).max(3_650).default(400),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -66,6 +71,8 @@ export function defaultSettings(): Settings {
     mqtt: { broker: 'localhost', port: 8883 },
     pendingKeyTtlHours: 24,
     durability: 'normal',
+    schedule: defaultScheduleText(),
+    presenceHistoryDays: 400,
   };
 }
 
@@ -77,7 +84,13 @@ export async function loadSettings(dataDir: string): Promise<Settings> {
   } catch {
     throw new Error(`${file} is missing: is ${dataDir} a data folder made by "tds-server init"?`);
   }
-  const parsed = settingsSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not valid JSON`);
+  }
+  const parsed = settingsSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`${file}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);

@@ -79,6 +79,20 @@ export interface GatewayDetail extends Gateway {
   certificados: CertificateSummary[];
   /** A server-made key is waiting (sealed) for its one ZIP download. */
   private_key_available?: boolean;
+  /** A renewal waiting to be delivered to the device over MQTT (renewal sweep, `renew/` with `deliver`). */
+  renewal_delivery?: RenewalDeliveryState | null;
+}
+
+export interface RenewalDeliveryState {
+  /** The certificate waiting for the device (replaced when the device answers with a new key). */
+  pending_serial_number: string;
+  /** The certificate that stays valid until the device acks. */
+  replaces_serial_number: string;
+  /** `cert_renew` requests sent so far. */
+  attempts: number;
+  last_attempt_at: string | null;
+  last_command_id: string | null;
+  created_at: string;
 }
 
 export interface Paginated<T> {
@@ -126,10 +140,21 @@ export interface RenewRequest {
    * is revoked at once.
    */
   pending?: boolean;
+  /**
+   * Make a pending certificate for the active one's key and have the server deliver the renewal over
+   * MQTT: it asks the device (`cert_renew`) now if online, else when it next comes online; the old
+   * certificate stays valid until the device acks. Answered with 201 `DeliverRenewResponse`.
+   */
+  deliver?: boolean;
+}
+
+/** 201 answer to `renew/` with `deliver: true`. */
+export interface DeliverRenewResponse extends PendingRenewResponse {
+  delivery: { status: 'asked' | 'waiting'; command_id: string | null };
 }
 
 /** Body of `renew/` with `pending: true`. */
-export type PendingRenewRequest = Omit<RenewRequest, 'ask_device' | 'pending'>;
+export type PendingRenewRequest = Omit<RenewRequest, 'ask_device' | 'pending' | 'deliver'>;
 
 /** 201 answer to `renew/` with `pending: true`: the provisioning fields plus the renewal state. */
 export interface PendingRenewResponse extends ProvisionResponse {
@@ -248,4 +273,120 @@ export interface AuditEvent {
   source_ip: string | null;
   result: 'ok' | 'denied' | 'error';
   detail: string | null;
+}
+
+// ------------------------------------------------------------------------------------------
+// Admin console (admin tokens; server admins act on every account)
+
+/** Filters of `GET audit/` and `GET audit/export.csv`. */
+export interface AuditFilter {
+  action?: string;
+  /** ISO-8601 UTC; from (inclusive). */
+  since?: string;
+  /** ISO-8601 UTC; before (exclusive). */
+  until?: string;
+  /** e.g. "token:12", "cli", "server", "device:aa:bb:cc:dd:ee:ff". */
+  actor?: string;
+  /** Events on this gateway or on one of its certificates. */
+  gateway_id?: number;
+  result?: 'ok' | 'denied' | 'error';
+  /** Server admins: one account's events (default: all, the server's own included). */
+  conta_id?: number;
+}
+
+export interface AccountView {
+  id: number;
+  name: string;
+  is_active: boolean;
+  created_at: string;
+}
+
+/** An API token as listed: never its secret (only a hash is stored). */
+export interface ApiTokenView {
+  id: number;
+  conta_id: number;
+  role: Role;
+  label: string | null;
+  server_admin: boolean;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface CreateTokenRequest {
+  role: Role;
+  /** Default: the token's own account; another account needs a server admin token. */
+  conta_id?: number;
+  label?: string;
+  /** Role admin only; only a server admin may make one. */
+  server_admin?: boolean;
+}
+
+/** 201 answer of `POST tokens/`: the secret is in `token`, shown only here. */
+export interface ApiTokenCreated extends ApiTokenView {
+  token: string;
+}
+
+export interface BrokerPublication {
+  at: string;
+  crl_number: number | null;
+  result: 'ok' | 'error';
+  reloaded: boolean;
+  /** Identities whose live sessions were disconnected. */
+  disconnected: number;
+  error: string | null;
+}
+
+/** `GET crl/`: the CRL as stored, and its last publication to each broker this server feeds. */
+export interface CrlState {
+  crl_number: number;
+  this_update: string;
+  next_update: string;
+  revoked_count: number;
+  /** Present for server admins when the server runs its broker side. */
+  publications?: { mosquitto: BrokerPublication | null; embedded: BrokerPublication | null };
+}
+
+/** `GET broker/` (server admins): the brokers this server feeds and the last publication to each. */
+export interface BrokerState {
+  mosquitto: {
+    configured: boolean;
+    host: string | null;
+    port: number | null;
+    publish_dir: string | null;
+    reload: string | null;
+    session_control: boolean;
+    built_at: string | null;
+    last_publication: BrokerPublication | null;
+  };
+  embedded: { running: boolean; host: string | null; port: number | null; last_publication: BrokerPublication | null };
+  mqtt_client: { enabled: boolean; connected: boolean };
+}
+
+export interface PresenceQuery {
+  /** ISO-8601 UTC; default 7 days ago. */
+  since?: string | Date;
+  /** ISO-8601 UTC; default now. */
+  until?: string | Date;
+}
+
+/** `GET gateways/{id}/presence/`: online/offline transitions and the uptime over the window. */
+export interface PresenceHistoryResponse {
+  gateway_id: number;
+  mac_address: string;
+  since: string;
+  until: string;
+  /** The state at `since` (null: unknown, older than the history's retention). */
+  state_at_start: 'online' | 'offline' | null;
+  transitions: { status: 'online' | 'offline'; at: string }[];
+  online_seconds: number;
+  window_seconds: number;
+  uptime_percent: number | null;
+  truncated: boolean;
+}
+
+/** `GET /healthz`: status ("degraded" while a scheduled job's last run failed), version, schedule. */
+export interface HealthzResponse {
+  status: 'ok' | 'degraded';
+  version: string;
+  schedule: Record<'renewal' | 'crl', { enabled: boolean; lastRun: string | null; lastResult: 'ok' | 'error' | null; nextRun: string | null }>;
 }

@@ -67,9 +67,8 @@ export class RenewalProtocol {
     this.opts.onRefused?.(mac, stage, reason);
   }
 
-  /** Asks the device to start a renewal; returns the command id. */
-  async ask(mac: string): Promise<string> {
-    const id = randomUUID();
+  /** Asks the device to start a renewal; returns the command id (given, or a new UUID). */
+  async ask(mac: string, id: string = randomUUID()): Promise<string> {
     const cmd: DeviceCommand = { cmd: 'cert_renew', id };
     await this.opts.publish(topics.commands(mac), JSON.stringify(cmd));
     return id;

@@ -59,9 +59,9 @@ export class MqttService {
   }
 
   /** Sends `cert_renew` to the device; throws when the broker is not reachable right now. */
-  requestRenewal(mac: string): Promise<string> {
+  requestRenewal(mac: string, commandId?: string): Promise<string> {
     if (!this.renewal) throw new Error('certificate renewal over MQTT is not enabled on this server');
-    return this.renewal.ask(mac);
+    return this.renewal.ask(mac, commandId);
   }
 
   private dispatch(m: ServiceMessage): void {

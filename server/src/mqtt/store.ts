@@ -45,7 +45,10 @@ export class MqttStore implements PresenceSink, TelemetrySink {
          ORDER BY status = 'active' DESC LIMIT 1`,
       ),
       resetPresence: db.prepare('UPDATE gateways SET is_online = 0 WHERE is_online = 1'),
+      historyResetAll: db.prepare('INSERT INTO presence_events (gateway_id, online, at) SELECT id, 0, ? FROM gateways WHERE is_online = 1'),
       gatewayOffline: db.prepare('UPDATE gateways SET is_online = 0 WHERE id = ?'),
+      // A transition only: nothing is written when the gateway is already in that state.
+      history: db.prepare('INSERT INTO presence_events (gateway_id, online, at) SELECT id, ?, ? FROM gateways WHERE id = ? AND is_online <> ?'),
       updatePresence: db.prepare(
         `UPDATE gateways SET is_online = ?, last_seen = COALESCE(?, last_seen), firmware_version = COALESCE(?, firmware_version) WHERE id = ?`,
       ),
@@ -97,19 +100,31 @@ export class MqttStore implements PresenceSink, TelemetrySink {
   }
 
   // -- presence
+  // Every online/offline transition is also kept in presence_events (the gateway's history), in the
+  // same transaction as the state it records.
   resetAll(): void {
-    this.s.resetPresence.run();
+    this.db.transaction(() => {
+      this.s.historyResetAll.run(isoSeconds(new Date()));
+      this.s.resetPresence.run();
+    })();
   }
 
   /** A gateway whose certificate was revoked cannot be online (its MAC no longer maps to it). */
   setGatewayOffline(gatewayId: number): void {
-    this.s.gatewayOffline.run(gatewayId);
+    this.db.transaction(() => {
+      this.s.history.run(0, isoSeconds(new Date()), gatewayId, 0);
+      this.s.gatewayOffline.run(gatewayId);
+    })();
   }
 
   update(u: PresenceUpdate): void {
     const id = this.gatewayIdForMac(u.mac);
     if (id === null) return;
-    this.s.updatePresence.run(u.isOnline ? 1 : 0, u.lastSeen ? isoSeconds(u.lastSeen) : null, u.firmwareVersion, id);
+    const online = u.isOnline ? 1 : 0;
+    this.db.transaction(() => {
+      this.s.history.run(online, isoSeconds(new Date()), id, online);
+      this.s.updatePresence.run(online, u.lastSeen ? isoSeconds(u.lastSeen) : null, u.firmwareVersion, id);
+    })();
   }
 
   // -- telemetry

@@ -33,6 +33,8 @@ export interface Actor {
   /** For the audit trail: "token:<id>" or "cli". */
   label: string;
   sourceIp: string | null;
+  /** An admin token of the server: acts on every account (accounts, tokens, audit, broker state). */
+  serverAdmin?: boolean;
 }
 
 /** A permission: the roles that hold it, and what it allows in words (for the 403 message). */

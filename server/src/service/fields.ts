@@ -50,6 +50,17 @@ export const nomeField = z
     return length >= 1 && length <= 100 && isPrintableText(s);
   }, NOME_RULE);
 
+/** Free text with the rules of `nome` (printable, 1-100 code points, trimmed), for another field. */
+export function printableTextField(field: string, max = 100) {
+  return z
+    .string({ error: typeMessage(field, 'a string') })
+    .transform((s) => s.trim())
+    .refine((s) => {
+      const length = [...s].length;
+      return length >= 1 && length <= max && isPrintableText(s);
+    }, `${field} must be 1-${max} characters of printable text (no control characters, line breaks or invisible formatting characters)`);
+}
+
 export const accountIdField = z
   .number({ error: typeMessage('conta_id', 'an integer account id') })
   .int('conta_id must be an integer account id')

@@ -145,20 +145,26 @@ export class PendingRenewalService {
    * The one path for pending successors (renew-expiring, REST renew with `pending`, renewal over
    * MQTT): stored next to the active predecessor, which stays valid until activatePending. With
    * `replacePending`, the MAC's earlier unconfirmed successor is revoked (superseded) in the same
-   * transaction and the CRL re-signed.
+   * transaction and the CRL re-signed — except when that successor certifies the predecessor's own
+   * key (a waiting renewal of the sweep, replaced by the device's CSR for a new key): its key stays
+   * valid through the predecessor anyway, so the revocation waits for the next CRL (at the latest the
+   * one that supersedes the predecessor when the device acks). Re-signing at once would make the
+   * broker cut the device's live session (Mosquitto cuts by CN) just before `cert_update` is sent.
    */
   async addPendingSuccessor(
-    predecessor: Pick<CertificateRecord, 'id' | 'serialNumber'>,
+    predecessor: Pick<CertificateRecord, 'id' | 'serialNumber'> & { certificatePem?: string },
     cert: IssuedCertificate,
     keyOrigin: KeyOrigin,
     audit: NewAuditEvent,
     replacePending = true,
+    deliver = false,
   ): Promise<PendingRenewalResult> {
     const c = this.core;
-    const result = await c.repo.addPendingRenewal(predecessor.id, c.newCertificate(cert, keyOrigin), audit, { replacePending, at: c.at() });
+    const result = await c.repo.addPendingRenewal(predecessor.id, c.newCertificate(cert, keyOrigin), audit, { replacePending, at: c.at(), deliver });
     if (result.replaced) {
       c.announceRevoked(result.replaced);
-      await c.crl.publish(`unconfirmed certificate ${result.replaced.serialNumber} replaced`);
+      const sameKey = predecessor.certificatePem !== undefined && publicKeyOf(result.replaced.certificatePem).equals(publicKeyOf(predecessor.certificatePem));
+      if (!sameKey) await c.crl.publish(`unconfirmed certificate ${result.replaced.serialNumber} replaced`);
     }
     c.announceIssued(result.certificate, predecessor.serialNumber);
     return result;
@@ -183,32 +189,70 @@ export class PendingRenewalService {
   }
 
   /**
-   * The seed's `renovar_certificados`: every active device certificate expiring within `withinMs`
-   * gets a successor for the same public key, issued as *pending*. The old certificate keeps
-   * working until the device confirms the new one (cert/ack → activatePending), so a device that
-   * never hears about it is not locked out. Devices that can make new keys should be asked to
-   * (`cert_renew` over MQTT) instead.
+   * POST gateways/{id}/renew/ with `deliver: true`: a pending successor for the active certificate's
+   * own key, recorded for delivery over MQTT (renewal-delivery.ts): the server asks the device at once
+   * when it is online, else when it next comes online. An earlier unconfirmed successor is replaced.
    */
-  async renewExpiring(withinMs: number, actorLabel: string, dryRun = false): Promise<{ renewed: ExpiringRenewal[] }> {
+  async renewForDelivery(actor: Actor, gatewayId: number): Promise<PendingRenewOutcome> {
+    const c = this.core;
+    await c.authorize(actor, 'renew', `gateway:${gatewayId}`);
+    return c.guard(actor, 'certificate.renew_pending', `gateway:${gatewayId}`, async () => {
+      const gw = await c.gatewayOf(actor, gatewayId);
+      const active = gw.activeCertificate;
+      if (!active) throw new StateError(`gateway ${gatewayId} has no active certificate to renew; provision it first`);
+      if (active.expiresAt <= c.at()) {
+        throw new StateError(`the certificate of gateway ${gatewayId} expired at ${active.expiresAt}: the device cannot connect to receive a renewal; renew it without "deliver" at the device`);
+      }
+      const cert = await c.ca.issueDevice({ mac: gw.mac, spkiDer: publicKeyOf(active.certificatePem), profile: c.profile, now: c.now() });
+      const { certificate, replaced } = await this.addPendingSuccessor(
+        active,
+        cert,
+        active.keyOrigin,
+        c.audit(actor, 'certificate.renew_pending', 'ok', null, `gateway=${gatewayId} serial=${cert.serialNumber} replaces=${active.serialNumber}; to be delivered over MQTT`),
+        true,
+        true,
+      );
+      const notices = [`certificate ${active.serialNumber} stays valid until the device acknowledges its renewal`];
+      if (replaced) notices.push(`the unconfirmed certificate ${replaced.serialNumber} was revoked (superseded) and replaced by this one`);
+      return { gateway: gw, certificate, replaces: active, notices };
+    });
+  }
+
+  /**
+   * The seed's `renovar_certificados`: every active device certificate expiring within `withinMs`
+   * gets a successor for the same public key, issued as *pending* and recorded for delivery over
+   * MQTT (renewal-delivery.ts). The old certificate keeps working until the device confirms its
+   * renewal (cert/ack → activatePending), so a device that never hears about it is not locked out.
+   */
+  async renewExpiring(withinMs: number, actorLabel: string, dryRun = false): Promise<{ renewed: ExpiringRenewal[]; failed: { mac: string; serial: string; error: string }[] }> {
     const c = this.core;
     const expiring = await c.repo.listExpiringDeviceCertificates(c.at(withinMs));
     const renewed: ExpiringRenewal[] = [];
+    const failed: { mac: string; serial: string; error: string }[] = [];
     for (const old of expiring) {
       if (dryRun) {
         renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: null, oldExpiresAt: old.expiresAt });
         continue;
       }
-      const cert = await c.ca.issueDevice({ mac: old.subjectCn, spkiDer: publicKeyOf(old.certificatePem), profile: c.profile, now: c.now() });
-      const { certificate: record } = await this.addPendingSuccessor(
-        old,
-        cert,
-        old.keyOrigin,
-        c.systemAudit(actorLabel, 'certificate.renew_pending', `replaces=${old.serialNumber} expiring=${old.expiresAt}`, old.accountId),
-        false,
-      );
-      renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: record.serialNumber, oldExpiresAt: old.expiresAt });
+      // One certificate that cannot be renewed (e.g. its MAC is now held elsewhere) does not stop the others.
+      try {
+        const cert = await c.ca.issueDevice({ mac: old.subjectCn, spkiDer: publicKeyOf(old.certificatePem), profile: c.profile, now: c.now() });
+        const { certificate: record } = await this.addPendingSuccessor(
+          old,
+          cert,
+          old.keyOrigin,
+          c.systemAudit(actorLabel, 'certificate.renew_pending', `replaces=${old.serialNumber} expiring=${old.expiresAt}; to be delivered over MQTT`, old.accountId),
+          false,
+          true,
+        );
+        renewed.push({ mac: old.subjectCn, oldSerial: old.serialNumber, newSerial: record.serialNumber, oldExpiresAt: old.expiresAt });
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failed.push({ mac: old.subjectCn, serial: old.serialNumber, error });
+        await c.repo.appendAudit({ ...c.systemAudit(actorLabel, 'certificate.renew_pending', `renewal of ${old.serialNumber} failed: ${error}`.slice(0, 300), old.accountId), result: 'error' });
+      }
     }
-    return { renewed };
+    return { renewed, failed };
   }
 }
 

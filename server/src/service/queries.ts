@@ -1,5 +1,5 @@
-/** The reads behind the API: the account's gateways, one gateway with its history, the audit log. */
-import type { AuditQuery, AuditRecord, CertificateRecord, GatewayQuery, GatewayWithCertificate } from '../store/repository.js';
+/** The reads behind the API: the account's gateways, one gateway with its history (the audit log: admin.ts). */
+import type { CertificateRecord, GatewayQuery, GatewayWithCertificate } from '../store/repository.js';
 import type { Actor, IssuanceCore } from './core.js';
 
 export class GatewayQueries {
@@ -17,10 +17,5 @@ export class GatewayQueries {
     const certificates = await c.repo.listGatewayCertificates(id);
     const keyWaiting = gateway.activeCertificate ? await c.repo.hasPendingKey(gateway.activeCertificate.id, c.at()) : false;
     return { gateway, certificates, keyWaiting };
-  }
-
-  async listAudit(actor: Actor, query: AuditQuery): Promise<{ count: number; rows: AuditRecord[] }> {
-    await this.core.authorize(actor, 'audit');
-    return this.core.repo.listAudit(actor.accountId, query);
   }
 }

@@ -19,13 +19,14 @@ export function looksLikeToken(token: string): boolean {
 
 export async function createApiToken(
   repo: Repository,
-  input: { accountId: number; role: Role; label?: string | null },
+  input: { accountId: number; role: Role; label?: string | null; serverAdmin?: boolean },
   actorLabel: string,
+  sourceIp: string | null = null,
 ): Promise<{ token: string; record: TokenRecord }> {
   const token = `tds_${randomBytes(32).toString('base64url')}`;
   const record = await repo.createToken(
-    { accountId: input.accountId, role: input.role, label: input.label ?? null, tokenHash: hashToken(token) },
-    { at: isoSeconds(), accountId: input.accountId, actor: actorLabel, action: 'token.create', object: null, sourceIp: null, result: 'ok', detail: null },
+    { accountId: input.accountId, role: input.role, label: input.label ?? null, tokenHash: hashToken(token), serverAdmin: input.serverAdmin ?? false },
+    { at: isoSeconds(), accountId: input.accountId, actor: actorLabel, action: 'token.create', object: null, sourceIp, result: 'ok', detail: null },
   );
   return { token, record };
 }

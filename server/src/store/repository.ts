@@ -27,6 +27,8 @@ export interface TokenRecord {
   label: string | null;
   createdAt: string;
   revokedAt: string | null;
+  /** An admin of the server (every account), not only of its own account. */
+  serverAdmin: boolean;
 }
 
 export interface GatewayRecord {
@@ -146,11 +148,54 @@ export interface GatewayQuery extends Page {
   mac?: string;
   codigo?: string;
   isOnline?: boolean;
+  /** Only gateways whose active certificate expires before this time (ISO-8601). */
+  expiresBefore?: string;
 }
 
 export interface AuditQuery extends Page {
   action?: string;
+  /** From this time on (inclusive, ISO-8601). */
   since?: string;
+  /** Before this time (exclusive, ISO-8601). */
+  until?: string;
+  actor?: string;
+  /** Events about this gateway: on it, or on one of its certificates. */
+  gatewayId?: number;
+  result?: AuditResult;
+}
+
+/** A renewal the server delivers to the device over MQTT (sweep-made pending successor). */
+export interface RenewalDeliveryRecord {
+  /** The certificate being renewed (stays valid until the device acks its successor). */
+  predecessorId: number;
+  predecessorSerial: string;
+  mac: string;
+  gatewayId: number;
+  accountId: number;
+  /** The successor waiting for the device. */
+  pendingSerial: string;
+  pendingExpiresAt: string;
+  createdAt: string;
+  attempts: number;
+  lastAttemptAt: string | null;
+  lastCommandId: string | null;
+  predecessorPem: string;
+  pendingPem: string;
+}
+
+export interface PresenceEventRecord {
+  online: boolean;
+  at: string;
+}
+
+export type ScheduledJob = 'renewal' | 'crl';
+
+export interface ScheduledRunRecord {
+  job: ScheduledJob;
+  startedAt: string;
+  finishedAt: string;
+  result: 'ok' | 'error';
+  detail: string | null;
 }
 
 // -------------------------------------------------------------------------------------------
@@ -203,10 +248,17 @@ export interface Repository {
   createAccount(name: string, audit: NewAuditEvent): Promise<AccountRecord>;
   getAccount(id: number): Promise<AccountRecord | undefined>;
   listAccounts(): Promise<AccountRecord[]>;
-  createToken(input: { accountId: number; role: Role; label: string | null; tokenHash: string }, audit: NewAuditEvent): Promise<TokenRecord>;
+  /** Renames an account (NotFoundError when it does not exist). */
+  renameAccount(id: number, name: string, audit: NewAuditEvent): Promise<AccountRecord>;
+  createToken(
+    input: { accountId: number; role: Role; label: string | null; tokenHash: string; serverAdmin?: boolean },
+    audit: NewAuditEvent,
+  ): Promise<TokenRecord>;
   revokeToken(id: number, audit: NewAuditEvent): Promise<TokenRecord>;
   findTokenByHash(tokenHash: string): Promise<(TokenRecord & { accountActive: boolean }) | undefined>;
-  listTokens(accountId: number): Promise<TokenRecord[]>;
+  getToken(id: number): Promise<TokenRecord | undefined>;
+  /** One account's tokens, or every token (undefined). Never the secrets (only their hashes are stored). */
+  listTokens(accountId: number | undefined): Promise<TokenRecord[]>;
 
   // gateways
   listGateways(accountId: number, query: GatewayQuery): Promise<{ count: number; rows: GatewayWithCertificate[] }>;
@@ -267,7 +319,7 @@ export interface Repository {
     predecessorId: number,
     certificate: NewCertificate,
     audit: NewAuditEvent,
-    options?: { replacePending?: boolean; at?: string },
+    options?: { replacePending?: boolean; at?: string; /** Also record it for delivery over MQTT (same transaction). */ deliver?: boolean },
   ): Promise<PendingRenewalResult>;
   /** The device installed the pending certificate: it becomes active, its predecessor is revoked (superseded). */
   activatePendingCertificate(serialNumber: string, at: string, audit: NewAuditEvent): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null }>;
@@ -285,9 +337,33 @@ export interface Repository {
   hasPendingKey(certificateId: number, now: string): Promise<boolean>;
   purgeExpiredPendingKeys(now: string): Promise<number>;
 
+  // renewals delivered over MQTT (rows made by addPendingRenewal with `deliver`)
+  /**
+   * The open deliveries: the predecessor is active and its pending successor unexpired. `mac`:
+   * only that device's; `onlineOnly`: only gateways the presence consumer sees online.
+   */
+  listRenewalDeliveries(filter: { mac?: string; onlineOnly?: boolean; gatewayId?: number; now: string }): Promise<RenewalDeliveryRecord[]>;
+  /**
+   * Records a delivery attempt unless one was made at or after `notBefore` (concurrent triggers,
+   * repeated online events): returns the updated record, or undefined when nothing is due.
+   */
+  claimRenewalDeliveryAttempt(predecessorId: number, at: string, notBefore: string, commandId: string): Promise<RenewalDeliveryRecord | undefined>;
+  /** Deletes the rows of renewals that are no longer open (activated, cancelled, revoked, expired). */
+  pruneRenewalDeliveries(now: string): Promise<number>;
+
+  // presence history (written by the MQTT side's presence sink on every transition)
+  /** Transitions of a gateway in [from, to), oldest first, plus the state just before `from` (null: unknown). */
+  listPresenceEvents(gatewayId: number, from: string, to: string, limit: number): Promise<{ before: PresenceEventRecord | null; events: PresenceEventRecord[] }>;
+  purgePresenceEvents(before: string): Promise<number>;
+
+  // scheduled jobs
+  recordScheduledRun(run: ScheduledRunRecord, audit: NewAuditEvent): Promise<void>;
+  listScheduledRuns(): Promise<ScheduledRunRecord[]>;
+
   // audit
   appendAudit(event: NewAuditEvent): Promise<void>;
-  listAudit(accountId: number, query: AuditQuery): Promise<{ count: number; rows: AuditRecord[] }>;
+  /** The account's events, or every event including the server's own (accountId undefined: server admins). */
+  listAudit(accountId: number | undefined, query: AuditQuery): Promise<{ count: number; rows: AuditRecord[] }>;
 
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobKind, JobSnapshot, JobState } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
-import { spreadsheetSafe } from './csv-cell.js';
+import { spreadsheetSafe } from '@tds/server/util';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 import { safeLine, safeLines } from './safe-text.js';

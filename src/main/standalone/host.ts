@@ -1,16 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import {
+  BackupRefused,
+  checkBackup,
   createApiToken,
+  createBackup,
   dataPath,
   initServerData,
   readCaCertificate,
+  restoreBackup,
   startServer,
+  WrongPassphraseError,
   type Logger,
   type RunningServer,
 } from '@tds/server';
 import type { ValidRequestOf } from '../../shared/ipc.js';
-import type { FirstRunProgress } from '../../shared/views.js';
+import type { BundledBackupView, FirstRunProgress } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import type { EmbeddedBrokerOptions, FirstRunResult, StandaloneHost } from './types.js';
@@ -34,6 +39,12 @@ export interface StandaloneOptions {
 }
 
 const isoNow = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** A backup refusal (tampered, truncated, wrong passphrase, …) as the station's error; others pass through. */
+function asStationError(err: unknown): never {
+  if (err instanceof BackupRefused) throw new StationError('INVALID_INPUT', err.message, { issues: [{ field: 'path', key: 'backup', message: err.message }] });
+  throw err;
+}
 
 /**
  * Standalone mode: the issuance server in this process on 127.0.0.1 (HTTPS with its own CA, which
@@ -156,5 +167,48 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
       running = undefined;
       await r?.close();
     },
+
+    async backup(out, backupPassphrase) {
+      if (!(await this.initialised())) throw new StationError('NOT_CONFIGURED', 'There is no bundled server to back up yet.', { hint: 'Run the first-run set-up.' });
+      if (existsSync(out)) throw new StationError('CONFLICT', `${out} already exists.`, { hint: 'Choose a new file name; a backup never overwrites a file.' });
+      const s = await createBackup({ dataDir: options.dataDir, out, passphrase: backupPassphrase }).catch(asStationError);
+      return view(s);
+    },
+
+    async restore(from, backupPassphrase, o) {
+      // 1. The whole file is verified while the server still runs: a bad file changes nothing.
+      await checkBackup({ from, passphrase: backupPassphrase }).catch(asStationError);
+      const wasRunning = running !== undefined;
+      const pass = o.caPassphrase ?? (await options.secrets.get(SECRET.bundledCaPassphrase));
+      if (!pass) throw new StationError('NOT_CONFIGURED', 'The station holds no CA passphrase for the bundled server.', { hint: 'Give the CA passphrase of the server the backup was made from.' });
+      // 2. Stopped, its folder kept aside, the backup restored, started again.
+      await this.close();
+      const aside = existsSync(options.dataDir) ? `${options.dataDir}.before-restore-${isoNow().replace(/[:]/g, '')}` : null;
+      if (aside) await fs.rename(options.dataDir, aside);
+      try {
+        const s = await restoreBackup({ from, dataDir: options.dataDir, passphrase: backupPassphrase });
+        await startFromData(pass, o.broker);
+        if (o.caPassphrase) await options.secrets.set(SECRET.bundledCaPassphrase, o.caPassphrase);
+        log(`[station] bundled server restored from ${from} (backup made ${s.createdAt}); the previous data folder is kept in ${aside ?? '(none)'}`);
+        return { ...view(s), previousDataDir: aside, running: true };
+      } catch (err) {
+        // 3. Anything failed: the previous data folder goes back and runs as before.
+        await this.close().catch(() => undefined);
+        await fs.rm(options.dataDir, { recursive: true, force: true });
+        if (aside) await fs.rename(aside, options.dataDir);
+        if (wasRunning) await startFromData((await options.secrets.get(SECRET.bundledCaPassphrase)) ?? pass, o.broker).catch((e: unknown) => log(`[station] the bundled server did not restart: ${String(e)}`));
+        if (err instanceof WrongPassphraseError) {
+          throw new StationError('INVALID_INPUT', 'The backup is of a server whose CA passphrase this station does not hold; nothing was changed.', {
+            hint: 'Give that server\'s CA passphrase (caPassphrase).',
+            issues: [{ field: 'caPassphrase', key: 'caPassphrase', message: 'This is not the CA passphrase of the backed-up server.' }],
+          });
+        }
+        return asStationError(err);
+      }
+    },
   };
+}
+
+function view(s: { file: string; bytes: number; createdAt: string; files: unknown[] }): BundledBackupView {
+  return { file: s.file, bytes: s.bytes, createdAt: s.createdAt, files: s.files.length };
 }

@@ -1,5 +1,5 @@
 import type { ValidRequestOf } from '../../shared/ipc.js';
-import type { FirstRunProgress } from '../../shared/views.js';
+import type { BundledBackupView, BundledRestoreView, FirstRunProgress } from '../../shared/views.js';
 import type { ServerEndpoint } from '../station/server-link.js';
 
 /** The embedded broker: its port (0 = any free one) and the address devices use to reach it. */
@@ -29,5 +29,13 @@ export interface StandaloneHost {
   firstRun(input: ValidRequestOf<'firstRun.run'>, stationId: string, progress: (p: FirstRunProgress) => void): Promise<FirstRunResult>;
   endpoint(): ServerEndpoint | null;
   status(): { server: { running: boolean; url: string | null; dataDir: string }; broker: { running: boolean; port: number | null } };
+  /** An encrypted backup of the bundled server into a new file; the server keeps running. */
+  backup(out: string, passphrase: string): Promise<BundledBackupView>;
+  /**
+   * Verifies the backup, stops the server, keeps its data folder aside, restores the backup into
+   * the data folder and starts the server again (with `broker`); on any failure the previous data
+   * folder is put back and restarted.
+   */
+  restore(from: string, passphrase: string, options: { broker: EmbeddedBrokerOptions | null; caPassphrase?: string }): Promise<BundledRestoreView>;
   close(): Promise<void>;
 }

@@ -258,6 +258,21 @@ export class StationService {
         });
         return this.afterConnectionChange();
       },
+      'bundled.backup': async (r) => {
+        if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
+        return standalone.backup(r.path, r.passphrase);
+      },
+      'bundled.restore': async (r) => {
+        if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
+        const b = this.settings.current.broker;
+        const result = await standalone.restore(r.path, r.passphrase, {
+          broker: b.startEmbedded ? { port: b.port, deviceHost: b.deviceHost } : null,
+          ...(r.caPassphrase ? { caPassphrase: r.caPassphrase } : {}),
+        });
+        await this.afterConnectionChange();
+        this.bus.emit('settings.changed', await this.settings.view());
+        return result;
+      },
       'profiles.list': () => this.settings.profiles(),
       'profiles.save': (r) => this.settings.saveProfile(r),
       'profiles.delete': (r) => this.settings.deleteProfile(r.name),

@@ -1,4 +1,7 @@
-/** `tds-server crl`: re-sign the CRL now (a running server picks it up and announces it). */
+/**
+ * `tds-server crl`: re-sign the CRL now (a running server picks it up and announces it). The same run
+ * as serve's scheduled re-sign (recorded for /healthz, audited); the systemd timer's oneshot command.
+ */
 import type { Command } from 'commander';
 import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, resolveCaUnlock } from '../common.js';
 import type { CommandModule } from './types.js';
@@ -13,7 +16,7 @@ export const crlCommand: CommandModule = {
       const dataDir = dataDirFrom(opts);
       const ctx = await openSigning(dataDir, await resolveCaUnlock(dataDir, opts));
       try {
-        const crl = await ctx.crl.publish('requested with tds-server crl');
+        const crl = await ctx.service.jobs.crl('cli');
         const revoked = (await ctx.repo.listRevoked()).length;
         output(
           opts.json,

@@ -3,6 +3,7 @@
  * CommandModule in this folder and append it here.
  */
 import { accountCommand } from './account.js';
+import { backupCommand } from './backup.js';
 import { crlCommand } from './crl.js';
 import { initCommand } from './init.js';
 import { renewExpiringCommand } from './renew-expiring.js';
@@ -20,6 +21,7 @@ export const commands: CommandModule[] = [
   tokenCommand,
   renewExpiringCommand,
   crlCommand,
+  backupCommand,
   // broker side (issue 3)
   brokerKitCommand,
   identityCommand,

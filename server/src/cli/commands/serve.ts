@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isLoopback, startServer, type StartServerOptions } from '../../api/start.js';
+import { parseDurationText, parseEvery, ScheduleError } from '../../config/schedule.js';
 import { stderrLogger } from '../../util/logger.js';
 import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolveCaUnlock } from '../common.js';
 import type { StartedExtension } from '../../api/serve-extension.js';
@@ -26,7 +27,23 @@ interface ServeOpts {
   trustProxy?: boolean;
   authFailLimit?: number;
   quiet?: boolean;
+  renewalEvery?: string;
+  renewWithin?: string;
+  crlEvery?: string;
+  presenceHistoryDays?: number;
   [extension: string]: unknown;
+}
+
+/** Validates a schedule flag when it is parsed (a clear one-line error before anything starts). */
+function scheduleFlag(check: (name: string, v: string) => unknown, name: string) {
+  return (v: string): string => {
+    try {
+      check(name, v);
+    } catch (err) {
+      throw new CliError(err instanceof ScheduleError ? err.message : String(err));
+    }
+    return v;
+  };
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -50,7 +67,19 @@ export const serveCommand: CommandModule = {
       .option('--cert-validity-days <days>', 'device certificate lifetime for this run', parsePositiveInt('--cert-validity-days'))
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind a trusted proxy)')
       .option('--auth-fail-limit <n>', 'failed authentications per address per minute before 429 (default 20)', parsePositiveInt('--auth-fail-limit'))
-      .option('--quiet', 'log only warnings and errors');
+      .option('--quiet', 'log only warnings and errors')
+      .option('--renewal-every <duration>', 'run the renewal sweep this often, or "off" (default: config.json schedule, 24h)', scheduleFlag(parseEvery, '--renewal-every'))
+      .option(
+        '--renew-within <duration>',
+        'the sweep renews certificates expiring within this, or "auto" = a fifth of their lifetime (default: config.json, auto)',
+        scheduleFlag((n, v) => (v === 'auto' ? v : parseDurationText(n, v, 86_400_000, 20 * 365 * 86_400_000)), '--renew-within'),
+      )
+      .option('--crl-every <duration>', 're-sign the CRL this often, or "off" (default: config.json schedule, 24h)', scheduleFlag(parseEvery, '--crl-every'))
+      .option('--presence-history-days <days>', "keep each gateway's online/offline transitions this long (default: config.json, 400)", (v) => {
+        const n = parsePositiveInt('--presence-history-days')(v);
+        if (n > 3650) throw new CliError('--presence-history-days must be at most 3650');
+        return n;
+      });
     // Extensions (e.g. the broker) add their own options here.
     for (const ext of serveExtensions) ext.addOptions(cmd);
 
@@ -81,6 +110,12 @@ export const serveCommand: CommandModule = {
         mqtt: { ...(opts.mqttBroker ? { broker: opts.mqttBroker } : {}), ...(opts.mqttPort ? { port: opts.mqttPort } : {}) },
         ...(opts.certValidityDays ? { deviceValidityDays: opts.certValidityDays } : {}),
         ...(opts.authFailLimit ? { authFailures: { max: opts.authFailLimit, windowMs: 60_000 } } : {}),
+        schedule: {
+          ...(opts.renewalEvery !== undefined ? { renewalEvery: opts.renewalEvery } : {}),
+          ...(opts.renewWithin !== undefined ? { renewWithin: opts.renewWithin } : {}),
+          ...(opts.crlEvery !== undefined ? { crlEvery: opts.crlEvery } : {}),
+        },
+        ...(opts.presenceHistoryDays ? { presenceHistoryDays: opts.presenceHistoryDays } : {}),
         ...Object.assign({}, ...serveExtensions.map((ext) => ext.serverOptions?.(opts) ?? {})),
       });
 

@@ -15,17 +15,19 @@ export const tokenCommand: CommandModule = {
       .description('create a token; it is printed once and stored only as a hash')
       .requiredOption('--account <id>', 'account id', parsePositiveInt('--account'))
       .addOption(new Option('--role <role>', 'what the token may do').choices(['admin', 'operator', 'auditor']).makeOptionMandatory())
-      .option('--label <text>', 'a note to recognise the token by');
+      .option('--label <text>', 'a note to recognise the token by')
+      .option('--server-admin', 'an admin of the whole server (every account, accounts, tokens, broker state); needs --role admin');
     addDataOption(create);
     addJsonOption(create);
-    create.action(async (opts: { data?: string; json?: boolean; account: number; role: Role; label?: string }) => {
+    create.action(async (opts: { data?: string; json?: boolean; account: number; role: Role; label?: string; serverAdmin?: boolean }) => {
+      if (opts.serverAdmin && opts.role !== 'admin') throw new CliError('--server-admin needs --role admin');
       const ctx = await openOffline(dataDirFrom(opts));
       try {
-        const { token, record } = await createApiToken(ctx.repo, { accountId: opts.account, role: opts.role, label: opts.label ?? null }, 'cli').catch((err: unknown) => {
+        const { token, record } = await createApiToken(ctx.repo, { accountId: opts.account, role: opts.role, label: opts.label ?? null, serverAdmin: opts.serverAdmin ?? false }, 'cli').catch((err: unknown) => {
           throw err instanceof NotFoundError ? new CliError(err.message) : err;
         });
-        output(opts.json, { id: record.id, account_id: record.accountId, role: record.role, label: record.label, token }, [
-          `token ${record.id} (${record.role}, account ${record.accountId}) — shown only now, keep it secret:`,
+        output(opts.json, { id: record.id, account_id: record.accountId, role: record.role, label: record.label, server_admin: record.serverAdmin, token }, [
+          `token ${record.id} (${record.role}${record.serverAdmin ? ', server admin' : ''}, account ${record.accountId}) — shown only now, keep it secret:`,
           token,
         ]);
       } finally {
@@ -57,8 +59,8 @@ export const tokenCommand: CommandModule = {
         const tokens = await ctx.repo.listTokens(opts.account);
         output(
           opts.json,
-          tokens.map((t) => ({ id: t.id, role: t.role, label: t.label, created_at: t.createdAt, revoked_at: t.revokedAt })),
-          tokens.length ? tokens.map((t) => `${t.id}\t${t.role}\t${t.label ?? ''}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}`) : 'no tokens',
+          tokens.map((t) => ({ id: t.id, role: t.role, label: t.label, server_admin: t.serverAdmin, created_at: t.createdAt, revoked_at: t.revokedAt })),
+          tokens.length ? tokens.map((t) => `${t.id}\t${t.role}${t.serverAdmin ? ' (server)' : ''}\t${t.label ?? ''}\t${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'}`) : 'no tokens',
         );
       } finally {
         await ctx.close();

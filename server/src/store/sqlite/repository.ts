@@ -25,17 +25,21 @@ import {
   type NewAuditEvent,
   type NewCertificate,
   type PendingRenewalResult,
+  type PresenceEventRecord,
   type ProvisionResult,
+  type RenewalDeliveryRecord,
+  type ScheduledRunRecord,
   type ProvisionWrite,
   type Repository,
   type RevokedEntry,
   type SealedKey,
   type TokenRecord,
 } from '../repository.js';
+import { FleetStatements } from './fleet.js';
 import { GroupCommit } from './group-commit.js';
 import { MacOwnership } from './mac-ownership.js';
 import { migrate, type Migration } from './migrate.js';
-import { CERT_COLUMNS, likeEscape, str, toAccount, toAudit, toCertificate, toGateway, toToken, withCertificate, type Row } from './rows.js';
+import { CERT_COLUMNS, likeEscape, str, toAccount, toCertificate, toGateway, toToken, withCertificate, type Row } from './rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 
 const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -52,6 +56,7 @@ export class SqliteRepository implements Repository {
   private readonly s: Statements;
   private readonly commits: GroupCommit;
   private readonly ownership: MacOwnership;
+  private readonly fleet: FleetStatements;
 
   constructor(file: string, options: SqliteOptions = {}) {
     const isNew = file !== ':memory:' && !existsSync(file);
@@ -71,6 +76,7 @@ export class SqliteRepository implements Repository {
     this.s = prepareStatements(this.db);
     this.commits = new GroupCommit(this.db);
     this.ownership = new MacOwnership(this.db);
+    this.fleet = new FleetStatements(this.db);
   }
 
   /** One write: its own savepoint inside the next group commit (see group-commit.ts). */
@@ -106,13 +112,30 @@ export class SqliteRepository implements Repository {
     return (this.s.listAccounts.all() as Row[]).map(toAccount);
   }
 
-  async createToken(input: { accountId: number; role: Role; label: string | null; tokenHash: string }, audit: NewAuditEvent): Promise<TokenRecord> {
+  async renameAccount(id: number, name: string, audit: NewAuditEvent): Promise<AccountRecord> {
+    return this.write(() => {
+      const r = this.s.renameAccount.get(name, id) as Row | undefined;
+      if (!r) throw new NotFoundError(`account ${id} does not exist`);
+      this.audit({ ...audit, accountId: id, object: `account:${id}` });
+      return toAccount(r);
+    });
+  }
+
+  async createToken(
+    input: { accountId: number; role: Role; label: string | null; tokenHash: string; serverAdmin?: boolean },
+    audit: NewAuditEvent,
+  ): Promise<TokenRecord> {
     return this.write(() => {
       if (!this.s.getAccount.get(input.accountId)) throw new NotFoundError(`account ${input.accountId} does not exist`);
-      const token = toToken(this.s.insertToken.get(input.accountId, input.role, input.tokenHash, input.label, nowIso()) as Row);
-      this.audit({ ...audit, accountId: input.accountId, object: `token:${token.id}`, detail: `role=${input.role}` });
+      const token = toToken(this.s.insertToken.get(input.accountId, input.role, input.tokenHash, input.label, nowIso(), input.serverAdmin ? 1 : 0) as Row);
+      this.audit({ ...audit, accountId: input.accountId, object: `token:${token.id}`, detail: `role=${input.role}${token.serverAdmin ? ' (server admin)' : ''}` });
       return token;
     });
+  }
+
+  async getToken(id: number): Promise<TokenRecord | undefined> {
+    const r = this.s.getToken.get(id) as Row | undefined;
+    return r ? toToken(r) : undefined;
   }
 
   async revokeToken(id: number, audit: NewAuditEvent): Promise<TokenRecord> {
@@ -132,8 +155,8 @@ export class SqliteRepository implements Repository {
     return r ? { ...toToken(r), accountActive: r.account_active === 1 } : undefined;
   }
 
-  async listTokens(accountId: number): Promise<TokenRecord[]> {
-    return (this.s.listTokens.all(accountId) as Row[]).map(toToken);
+  async listTokens(accountId: number | undefined): Promise<TokenRecord[]> {
+    return ((accountId === undefined ? this.s.listAllTokens.all() : this.s.listTokens.all(accountId)) as Row[]).map(toToken);
   }
 
   // ---------------------------------------------------------------------------- gateways
@@ -153,18 +176,20 @@ export class SqliteRepository implements Repository {
       where.push('g.is_online = @isOnline');
       params.isOnline = q.isOnline ? 1 : 0;
     }
+    if (q.expiresBefore !== undefined) {
+      where.push('c.expires_at < @expiresBefore');
+      params.expiresBefore = q.expiresBefore;
+    }
     if (q.search !== undefined && q.search !== '') {
       where.push(`(g.codigo LIKE @search ESCAPE '\\' OR g.nome LIKE @search ESCAPE '\\' OR g.mac LIKE @search ESCAPE '\\')`);
       params.search = likeEscape(q.search);
     }
     const clause = where.join(' AND ');
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM gateways g WHERE ${clause}`).get(params) as { n: number }).n;
+    const join = `LEFT JOIN certificates c ON c.gateway_id = g.id AND c.status = 'active'`;
+    const count = (this.db.prepare(`SELECT count(*) AS n FROM gateways g ${join} WHERE ${clause}`).get(params) as { n: number }).n;
     const certCols = CERT_COLUMNS.map((c) => `c.${c} AS c_${c}`).join(', ');
     const rows = this.db
-      .prepare(
-        `SELECT g.*, ${certCols} FROM gateways g LEFT JOIN certificates c ON c.gateway_id = g.id AND c.status = 'active'
-         WHERE ${clause} ORDER BY g.id LIMIT @limit OFFSET @offset`,
-      )
+      .prepare(`SELECT g.*, ${certCols} FROM gateways g ${join} WHERE ${clause} ORDER BY g.id LIMIT @limit OFFSET @offset`)
       .all(params) as Row[];
     return { count, rows: rows.map(withCertificate) };
   }
@@ -326,7 +351,7 @@ export class SqliteRepository implements Repository {
     predecessorId: number,
     certificate: NewCertificate,
     audit: NewAuditEvent,
-    options: { replacePending?: boolean; at?: string } = {},
+    options: { replacePending?: boolean; at?: string; deliver?: boolean } = {},
   ): Promise<PendingRenewalResult> {
     return this.write(() => {
       const at = options.at ?? nowIso();
@@ -357,6 +382,7 @@ export class SqliteRepository implements Repository {
           detail: `reason=superseded: unconfirmed, replaced by the pending renewal ${record.serialNumber}`,
         });
       }
+      if (options.deliver) this.fleet.trackDelivery(predecessorId, str(prev.subject_cn), at);
       this.audit({ ...audit, accountId: record.accountId, object: `certificate:${record.serialNumber}` });
       return { certificate: record, replaced };
     });
@@ -451,21 +477,41 @@ export class SqliteRepository implements Repository {
     return this.write(() => this.audit(event));
   }
 
-  async listAudit(accountId: number, q: AuditQuery): Promise<{ count: number; rows: AuditRecord[] }> {
-    const where = ['account_id = @accountId'];
-    const params: Record<string, unknown> = { accountId, limit: q.limit, offset: q.offset };
-    if (q.action !== undefined) {
-      where.push('action = @action');
-      params.action = q.action;
-    }
-    if (q.since !== undefined) {
-      where.push('at >= @since');
-      params.since = q.since;
-    }
-    const clause = where.join(' AND ');
-    const count = (this.db.prepare(`SELECT count(*) AS n FROM audit_events WHERE ${clause}`).get(params) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM audit_events WHERE ${clause} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all(params) as Row[];
-    return { count, rows: rows.map(toAudit) };
+  async listAudit(accountId: number | undefined, q: AuditQuery): Promise<{ count: number; rows: AuditRecord[] }> {
+    return this.fleet.audit(accountId, q);
+  }
+
+  // ---------------------------------------------------------------------------- fleet (fleet.ts)
+
+  async listRenewalDeliveries(filter: { mac?: string; onlineOnly?: boolean; gatewayId?: number; now: string }): Promise<RenewalDeliveryRecord[]> {
+    return this.fleet.listDeliveries(filter);
+  }
+
+  async claimRenewalDeliveryAttempt(predecessorId: number, at: string, notBefore: string, commandId: string): Promise<RenewalDeliveryRecord | undefined> {
+    return this.write(() => this.fleet.claimDelivery(predecessorId, at, notBefore, commandId));
+  }
+
+  async pruneRenewalDeliveries(now: string): Promise<number> {
+    return this.write(() => this.fleet.pruneDeliveries(now));
+  }
+
+  async listPresenceEvents(gatewayId: number, from: string, to: string, limit: number): Promise<{ before: PresenceEventRecord | null; events: PresenceEventRecord[] }> {
+    return this.fleet.presence(gatewayId, from, to, limit);
+  }
+
+  async purgePresenceEvents(before: string): Promise<number> {
+    return this.write(() => this.fleet.purgePresence(before));
+  }
+
+  async recordScheduledRun(run: ScheduledRunRecord, audit: NewAuditEvent): Promise<void> {
+    return this.write(() => {
+      this.fleet.recordRun(run);
+      this.audit(audit);
+    });
+  }
+
+  async listScheduledRuns(): Promise<ScheduledRunRecord[]> {
+    return this.fleet.listRuns();
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,7 @@ export function toToken(r: Row): TokenRecord {
     label: strOrNull(r.label),
     createdAt: str(r.created_at),
     revokedAt: strOrNull(r.revoked_at),
+    serverAdmin: r.server_admin === 1,
   };
 }
 

@@ -1,0 +1,89 @@
+/**
+ * The store side of a backup, one implementation per store backend. The backup takes a consistent
+ * snapshot of the store into a private staging folder (the files end up in the manifest marked
+ * `store: true`), the restore puts them back into the new data folder and checks them. A backend
+ * never sees the encryption or the other data-folder files.
+ *
+ * SQLite: better-sqlite3's `backup()` (SQLite's online backup API) on its own connection, copying
+ * every page in one step, so the snapshot is one read transaction — consistent while the server
+ * keeps writing in WAL mode (a step-wise copy would restart on every write of another connection).
+ * A PostgreSQL store adds a `StoreBackup` that runs `pg_dump --format=custom` into the staging
+ * folder and `pg_restore` on restore, selected by the data folder's store settings.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { DATA_FILES } from '../config/data-dir.js';
+import { BackupRefused } from './container.js';
+
+export interface StoreBackup {
+  /** Recorded in the manifest; restore picks the backend by it. */
+  readonly kind: string;
+  /** Data-folder entries the backend owns (never copied as plain files). */
+  readonly ownedFiles: readonly string[];
+  /** Writes a consistent snapshot into `stagingDir`; returns the file names it wrote there and the schema version. */
+  snapshot(dataDir: string, stagingDir: string): Promise<{ files: string[]; schemaVersion: number | null }>;
+  /** The restored files are in `targetDir` (a temp folder, renamed into place after): check they are a usable store. */
+  verifyRestored(targetDir: string): Promise<void>;
+}
+
+const SQLITE_FILES = [DATA_FILES.database, `${DATA_FILES.database}-wal`, `${DATA_FILES.database}-shm`, `${DATA_FILES.database}-journal`];
+
+export const sqliteStoreBackup: StoreBackup = {
+  kind: 'sqlite',
+  ownedFiles: SQLITE_FILES,
+
+  async snapshot(dataDir, stagingDir) {
+    const source = path.join(dataDir, DATA_FILES.database);
+    if (!existsSync(source)) throw new Error(`${dataDir} has no database (${DATA_FILES.database}): is it a data folder made by "tds-server init"?`);
+    const db = new Database(source, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 10000');
+      const target = path.join(stagingDir, DATA_FILES.database);
+      // Returning more pages than the database has copies it in a single step (one read snapshot).
+      await db.backup(target, { progress: () => 1_000_000_000 });
+      const copy = new Database(target, { fileMustExist: true });
+      try {
+        const version = copy.pragma('user_version', { simple: true }) as number;
+        // The copy is a plain rollback-journal file; the restored server turns WAL back on.
+        copy.pragma('journal_mode = DELETE');
+        return { files: [DATA_FILES.database], schemaVersion: version };
+      } finally {
+        copy.close();
+      }
+    } finally {
+      db.close();
+    }
+  },
+
+  async verifyRestored(targetDir) {
+    const file = path.join(targetDir, DATA_FILES.database);
+    let db: Database.Database;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      throw new BackupRefused(`the backup's database cannot be opened: ${(err as Error).message}`);
+    }
+    try {
+      const check = db.pragma('integrity_check', { simple: true });
+      if (check !== 'ok') throw new BackupRefused(`the backup's database fails SQLite's integrity check: ${String(check)}`);
+      const fk = db.pragma('foreign_key_check') as unknown[];
+      if (fk.length > 0) throw new BackupRefused(`the backup's database has ${fk.length} foreign-key violations`);
+    } finally {
+      db.close();
+    }
+  },
+};
+
+const BACKENDS: Record<string, StoreBackup> = { sqlite: sqliteStoreBackup };
+
+/** The backend of this data folder (today always SQLite; the PostgreSQL store registers its own). */
+export function storeBackupFor(_dataDir: string): StoreBackup {
+  return sqliteStoreBackup;
+}
+
+export function storeBackupOfKind(kind: string): StoreBackup {
+  const b = BACKENDS[kind];
+  if (!b) throw new BackupRefused(`the backup holds a "${kind}" store, which this tds-server cannot restore`);
+  return b;
+}
