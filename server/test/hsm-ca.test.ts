@@ -198,14 +198,14 @@ describe('backup and restore of a data folder whose CA key is in the token', () 
     const restored = path.join(work.path, 'restored-token-ca');
     const env = { TDS_BACKUP_PASSPHRASE: 'a long backup passphrase' };
     const made = await cli(['backup', '--data', server.dataDir, '--out', file, '--json'], env);
-    expect(made.code, made.stderr).toBe(0);
+    expect(made.code, made.output).toBe(0);
     const files = (JSON.parse(made.stdout) as { files: { path: string }[] }).files.map((f) => f.path);
     expect(files).toEqual(expect.arrayContaining(['ca.key.pkcs11.json', 'ca.crt']));
     expect(files).not.toContain('ca.key.enc');
     const back = await cli(['restore', '--from', file, '--data', restored, '--json'], env);
-    expect(back.code, back.stderr).toBe(0);
+    expect(back.code, back.output).toBe(0);
     const crl = await cli(['crl', '--data', restored, '--json'], { TDS_PKCS11_PIN: PIN });
-    expect(crl.code, crl.stderr).toBe(0);
+    expect(crl.code, crl.output).toBe(0);
     const { ok } = await ossl.crlText(readFileSync(path.join(restored, 'crl.pem'), 'utf8'), server.caPem);
     expect(ok).toBe(true);
   });
