@@ -243,14 +243,8 @@ describe('device-key provisioning, online over mTLS, renewal (host firmware + Mo
       wifi: { ssid: 'bench', password: 'bench-password' },
       expectedMac: MAC.toUpperCase(),
       operator: 'tech-1',
-      modbus: JSON.stringify({
-        baud: 9600,
-        poll_s: 3600,
-        points: [
-          { slave: 1, reg: 0, type: 'f32', unit: 'm3' },
-          { slave: 1, reg: 2, type: 'u16', scale: 0.1, unit: 'C' },
-        ],
-      }),
+      // The firmware's table (docs/firmware-esp32.md); f32 is the firmware's own, beyond what profiles write.
+      modbus: JSON.stringify({ v: 1, baud: 9600, pts: [[1, 3, 0, 'f32', 1, 'm3', 3600], [1, 3, 2, 'u16', 0.1, 'C', 3600]] }),
       onStep: (s) => steps.push(s),
     });
     expect(steps).toEqual(['info', 'csr', 'sign', 'set', 'commit', 'reboot']);
