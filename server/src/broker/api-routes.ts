@@ -146,52 +146,40 @@ function readingWire(r: TelemetryReadingRecord): TelemetryReading {
 /** OpenAPI entries of the routes above (merged into the document by api/openapi.ts). */
 export function brokerOpenApiPaths(): Record<string, unknown> {
   const err = { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  /** A telemetry read: the gateway id, `since`, the route's own query parameters, any role of the account. */
+  const telemetryGet = (summary: string, query: Record<string, unknown>[], answer: string) => ({
+    get: {
+      summary: `${summary} (operator, admin, auditor)`,
+      security: [{ token: [] }],
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+        { name: 'since', in: 'query', required: false, schema: { type: 'string', description: 'ISO 8601 time or epoch seconds' } },
+        ...query,
+      ],
+      responses: {
+        '200': { description: answer, content: { 'application/json': { schema: { type: 'object' } } } },
+        '400': err,
+        '401': err,
+        '403': err,
+        '404': err,
+        '429': err,
+      },
+    },
+  });
   return {
-    '/gateways/{id}/telemetry/': {
-      get: {
-        summary: 'Stored telemetry of a gateway, oldest first, received at or after `since` (default: last 24 h) (operator, admin, auditor)',
-        security: [{ token: [] }],
-        parameters: [
-          { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
-          { name: 'since', in: 'query', required: false, schema: { type: 'string', description: 'ISO 8601 time or epoch seconds' } },
-          { name: 'after_id', in: 'query', required: false, schema: { type: 'integer', minimum: 0, description: 'from `next` of the previous page' } },
-          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000, default: 1_000 } },
-        ],
-        responses: {
-          '200': {
-            description: '{gateway_id, mac_address, since, count, results: [{id, timestamp, received_at, valor, unidade, slave_id, register, firmware_version}], next: {since, after_id} | null}',
-            content: { 'application/json': { schema: { type: 'object' } } },
-          },
-          '400': err,
-          '401': err,
-          '403': err,
-          '404': err,
-          '429': err,
-        },
-      },
-    },
-    '/gateways/{id}/telemetry/latest/': {
-      get: {
-        summary: `Each series' (slave_id, register, unidade) newest readings received at or after \`since\` (default: last 24 h), at most ${TELEMETRY_MAX_SERIES} series (operator, admin, auditor)`,
-        security: [{ token: [] }],
-        parameters: [
-          { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
-          { name: 'since', in: 'query', required: false, schema: { type: 'string', description: 'ISO 8601 time or epoch seconds' } },
-          { name: 'per_series', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 60 } },
-        ],
-        responses: {
-          '200': {
-            description: '{gateway_id, mac_address, since, series: [{slave_id, register, unidade, results: [reading as in telemetry/, oldest first]}]}',
-            content: { 'application/json': { schema: { type: 'object' } } },
-          },
-          '400': err,
-          '401': err,
-          '403': err,
-          '404': err,
-          '429': err,
-        },
-      },
-    },
+    '/gateways/{id}/telemetry/': telemetryGet(
+      'Stored telemetry of a gateway, oldest first, received at or after `since` (default: last 24 h)',
+      [
+        { name: 'after_id', in: 'query', required: false, schema: { type: 'integer', minimum: 0, description: 'from `next` of the previous page' } },
+        { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000, default: 1_000 } },
+      ],
+      '{gateway_id, mac_address, since, count, results: [{id, timestamp, received_at, valor, unidade, slave_id, register, firmware_version}], next: {since, after_id} | null}',
+    ),
+    '/gateways/{id}/telemetry/latest/': telemetryGet(
+      `Each series' (slave_id, register, unidade) newest readings received at or after \`since\` (default: last 24 h), at most ${TELEMETRY_MAX_SERIES} series`,
+      [{ name: 'per_series', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 60 } }],
+      '{gateway_id, mac_address, since, series: [{slave_id, register, unidade, results: [reading as in telemetry/, oldest first]}]}',
+    ),
   };
 }
 

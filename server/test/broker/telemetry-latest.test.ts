@@ -73,6 +73,17 @@ describe('telemetry/latest/: each series’ newest readings', () => {
     expect((await get(`?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body.series).toEqual([]);
   });
 
+  it('is described in the OpenAPI document', async () => {
+    const anon = b.server.client(null);
+    try {
+      const paths = (await anon.getOpenApi()).paths as Record<string, { get?: { parameters?: Array<{ name: string }> } }>;
+      expect(paths['/gateways/{id}/telemetry/latest/']?.get?.parameters?.map((p) => p.name)).toEqual(['id', 'since', 'per_series']);
+      expect(paths['/gateways/{id}/telemetry/']?.get?.parameters?.map((p) => p.name)).toEqual(['id', 'since', 'after_id', 'limit']);
+    } finally {
+      anon.close();
+    }
+  });
+
   it('the typed client reads it too (since as a Date), with any role of the account', async () => {
     const api = b.server.client('auditor');
     try {
