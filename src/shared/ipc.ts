@@ -29,6 +29,7 @@ import type {
   FirstRunProgress,
   GatewayDetailView,
   GatewayPage,
+  GatewayTelemetryView,
   ImportResult,
   JobLogLineView,
   LogJobDetail,
@@ -82,6 +83,7 @@ export const requestSchemas = {
   'field.provision': FieldProvisionInputSchema,
   'gateways.list': z.object({ search: z.string().trim().max(100, V.tooLong).optional(), page: z.number().int().min(1).default(1) }),
   'gateways.get': z.object({ id: z.number().int().positive() }),
+  'gateways.telemetry': z.object({ id: z.number().int().positive() }),
   'gateways.revoke': z.object({ id: z.number().int().positive(), reason: z.enum(REVOKE_REASONS, { error: V.choice }) }),
   'gateways.downloadZip': z.object({ id: z.number().int().positive() }),
   'gateways.importCsv': ImportCsvInputSchema,
@@ -129,6 +131,7 @@ export interface StationResponses {
   'field.provision': { jobId: string };
   'gateways.list': GatewayPage;
   'gateways.get': GatewayDetailView;
+  'gateways.telemetry': GatewayTelemetryView;
   'gateways.revoke': GatewayDetailView;
   'gateways.downloadZip': FileData;
   'gateways.importCsv': ImportResult;

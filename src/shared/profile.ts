@@ -1,5 +1,6 @@
 import { KEY_TYPES } from '@tds/server/contract';
 import { z } from 'zod';
+import { Esp32ModbusSchema } from './esp32-modbus.js';
 import { PiAgentSettingsSchema, PiModbusSchema, zRemotePath } from './pi-agent.js';
 import { V, zHost, zIntRange, zLocalPath, zName, zPort } from './validation.js';
 
@@ -44,6 +45,8 @@ export const ProfileEsp32Schema = z.object({
   maxBaud: zIntRange(115_200, 2_000_000).optional(),
   resetMode: z.enum(RESET_MODES, { error: V.choice }).default('auto'),
   onlineTimeoutSec: zIntRange(5, 600).default(60),
+  /** Modbus RTU readings the firmware polls on its RS-485 port (written to the factory data); absent = none. */
+  modbus: Esp32ModbusSchema.optional(),
 });
 
 export const ProfilePiSchema = z.object({

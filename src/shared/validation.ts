@@ -35,6 +35,9 @@ export const V = {
   numberRange: 'numberRange',
   remotePath: 'remotePath',
   gatewayCode: 'gatewayCode',
+  modbusDevices: 'modbusDevices',
+  modbusReadings: 'modbusReadings',
+  modbusTableSize: 'modbusTableSize',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -80,6 +83,9 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   numberRange: 'Enter a number from {{min}} to {{max}}.',
   remotePath: 'Enter a full path on the Pi, such as /usr/bin/python3 or /dev/ttyUSB0.',
   gatewayCode: 'A gateway code has 1 to 30 letters, digits, - _ or . (no spaces).',
+  modbusDevices: 'The readings name more devices (slave addresses) than this: raise it or remove readings.',
+  modbusReadings: 'At most {{max}} readings.',
+  modbusTableSize: 'The readings do not fit the gateway’s configuration (3967 bytes): remove readings or shorten their units.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */

@@ -159,6 +159,21 @@ export interface GatewayDetailView extends GatewayView {
   certificates: CertificateView[];
 }
 
+/** The readings of one register (one Modbus slave's register, in one unit), oldest first. */
+export interface TelemetrySeriesView {
+  slaveId: number | null;
+  register: number | null;
+  unit: string;
+  points: { at: string; value: number }[];
+}
+
+/** A gateway's latest readings, from the server. */
+export interface GatewayTelemetryView {
+  /** Readings received since then (ISO 8601). */
+  since: string;
+  series: TelemetrySeriesView[];
+}
+
 export interface GatewayPage {
   count: number;
   page: number;

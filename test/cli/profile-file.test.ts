@@ -81,7 +81,7 @@ describe('profile files for the headless CLI', () => {
       ...base,
       brokerPort: 70000,
       validityDays: 0,
-      esp32: { ...base.esp32, maxBaud: 9600 },
+      esp32: { ...base.esp32, maxBaud: 9600, modbus: { maxDevices: 1, slaves: [{ slave: 1, register: 0, unit: 'V' }, { slave: 2, register: 0, unit: 'V', interval: 0.1 }] } },
       pi: { modbus: { slaves: [{ slave: 300, register: 1, unit: '' }] } },
     };
     const err = await loadProfileFile(write('bad.json', bad)).catch((e: unknown) => e);
@@ -91,6 +91,7 @@ describe('profile files for the headless CLI', () => {
     expect(message).toMatch(/brokerPort: .*65535/);
     expect(message).toMatch(/validityDays: .*1/);
     expect(message).toMatch(/esp32\.maxBaud: .*115200.*2000000/);
+    expect(message).toMatch(/esp32\.modbus\.slaves\.1\.interval: Enter a number from 1 to 86400\./);
     expect(message).toMatch(/pi\.modbus\.slaves\.0\.slave: Enter a whole number from 1 to 247\./);
     expect(message).toMatch(/pi\.modbus\.slaves\.0\.unit: This field is required\./);
     expect(message).not.toMatch(/range:\d/);

@@ -113,6 +113,19 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     const victim = sims[2]!;
     await page.locator(`tr[data-mac="${victim.mac}"] button.link`).click();
     await page.locator('[data-testid=gateway-detail]').waitFor();
+    // Its latest readings, from the server's telemetry store, with a small chart (the simulated firmware sends °C every 2 s).
+    const readings = page.locator('[data-testid=gateway-readings]');
+    const chart = readings.locator('svg[role=img]');
+    await expect
+      .poll(async () => {
+        await readings.getByRole('button', { name: 'Refresh readings' }).click();
+        return (await chart.count()) === 1 ? Number(await chart.getAttribute('data-points')) : 0;
+      }, { timeout: 30_000, interval: 1000 })
+      .toBeGreaterThanOrEqual(3);
+    expect(await readings.locator('[data-testid=reading-row]').count()).toBe(1);
+    expect(await readings.locator('[data-testid=reading-value]').textContent()).toMatch(/^[\d.,]+ °C$/);
+    expect(await chart.getAttribute('aria-label')).toMatch(/^Last \d+ readings of Gateway reading, from [\d.,]+ to [\d.,]+ °C$/);
+    expect(await chart.locator('polyline').count()).toBe(1);
     await screenshot(page, 'gateway-detail', shots.path, { fullPage: true });
     // The seed's certificate ZIP: client.crt + ca.crt (+ README), never a key the station made.
     const zip = await download(page, () => page.getByRole('button', { name: 'Download certificate ZIP' }).click(), b.downloads);

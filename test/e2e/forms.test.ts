@@ -104,7 +104,7 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await expectFieldError(page, '#profile-form', 'validityDays', /from 1 to 36500/);
     // The Pi agent's settings: python, Modbus RTU readings, agent defaults.
     await page.locator('#profile-form [data-field="pi.modbusEnabled"]').check();
-    await page.getByRole('button', { name: 'Add a reading' }).click();
+    await page.locator('[data-testid=pi-modbus]').getByRole('button', { name: 'Add a reading' }).click();
     await page.locator('#profile-form [data-field="pi.agentEnabled"]').check();
     await fill(page, '#profile-form', {
       'pi.python': 'python3',
@@ -123,6 +123,32 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await expectFieldError(page, '#profile-form', 'pi.modbus.slaves.0.scale', /number from -1000000000 to 1000000000/);
     await expectFieldError(page, '#profile-form', 'pi.modbus.slaves.0.unit', /required/);
     await expectFieldError(page, '#profile-form', 'pi.agent.keepaliveSec', /from 5 to 3600/);
+    // The ESP32's Modbus readings: the same reading fields (one form component), the firmware's limits,
+    // and the devices a gateway takes (qte_max_dispositivos).
+    await page.locator('#profile-form [data-field="esp32.modbusEnabled"]').check();
+    const espModbus = page.locator('[data-testid=esp32-modbus]');
+    expect(await espModbus.locator('[data-field="esp32.modbus.maxDevices"]').inputValue()).toBe('8');
+    expect(await espModbus.locator('[data-field="esp32.modbus.port"]').count()).toBe(0);
+    await espModbus.getByRole('button', { name: 'Add a reading' }).click();
+    await espModbus.getByRole('button', { name: 'Add a reading' }).click();
+    await fill(page, '#profile-form', {
+      'esp32.modbus.baudrate': '4000000',
+      'esp32.modbus.timeout_s': '9',
+      'esp32.modbus.maxDevices': '1',
+      'esp32.modbus.slaves.0.unit': 'kWh',
+      'esp32.modbus.slaves.0.interval': '0.5',
+      'esp32.modbus.slaves.1.slave': '2',
+      'esp32.modbus.slaves.1.register': '30',
+      'esp32.modbus.slaves.1.unit': 'V',
+    });
+    await page.click('#profile-form button[type=submit]');
+    await expectFieldError(page, '#profile-form', 'esp32.modbus.baudrate', /from 1200 to 115200/);
+    await expectFieldError(page, '#profile-form', 'esp32.modbus.timeout_s', /number from 0.05 to 5/);
+    await expectFieldError(page, '#profile-form', 'esp32.modbus.slaves.0.interval', /number from 1 to 86400/);
+    await fill(page, '#profile-form', { 'esp32.modbus.baudrate': '19200', 'esp32.modbus.timeout_s': '0.5', 'esp32.modbus.slaves.0.interval': '5' });
+    await page.click('#profile-form button[type=submit]');
+    await expectFieldError(page, '#profile-form', 'esp32.modbus.maxDevices', /more devices \(slave addresses\) than this/);
+    await fill(page, '#profile-form', { 'esp32.modbus.maxDevices': '2' });
     await fill(page, '#profile-form', {
       'pi.python': '/usr/local/bin/python3',
       'pi.modbus.port': '/dev/ttyAMA0',
@@ -224,6 +250,19 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     expect(await value('pi.modbus.slaves.0.register')).toBe('100');
     expect(await value('pi.modbus.slaves.0.unit')).toBe('°C');
     expect(await value('pi.agent.keepaliveSec')).toBe('15');
+    expect(await value('esp32.modbus.maxDevices')).toBe('2');
+    expect(await value('esp32.modbus.slaves.1.unit')).toBe('V');
+    expect(station.station.settings.current.profiles.find((p) => p.name === 'line-a')?.esp32?.modbus).toEqual({
+      baudrate: 19200,
+      parity: 'N',
+      stopbits: 1,
+      timeout_s: 0.5,
+      maxDevices: 2,
+      slaves: [
+        { slave: 1, register: 0, unit: 'kWh', scale: 1, interval: 5, function: 'holding', count: 1, signed: false },
+        { slave: 2, register: 30, unit: 'V', scale: 1, interval: 60, function: 'holding', count: 1, signed: false },
+      ],
+    });
     expect(station.station.settings.current.profiles.find((p) => p.name === 'line-a')?.pi).toMatchObject({
       python: '/usr/local/bin/python3',
       modbus: { port: '/dev/ttyAMA0', timeout_s: 0.5, slaves: [{ slave: 7, register: 100, scale: 0.1, unit: '°C', interval: 60, function: 'holding', count: 1, signed: false }] },

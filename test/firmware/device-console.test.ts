@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,11 +6,9 @@ import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
 import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
 import { ConsoleRequestError, DeviceConsoleClient, provisionWithDeviceKey } from '../../src/main/device-console/index.js';
 import { startMosquitto, type RunningMosquitto } from '../support/mosquitto.js';
-import { startProcess, type StartedProcess } from '../support/processes.js';
-import { requireTool } from '../support/tools.js';
 import { freePort } from '../support/ports.js';
 import { tempDir } from '../support/temp.js';
-import { buildDeviceHost, startHostDevice, type HostDevice } from './host-build.js';
+import { buildDeviceHost, startHostDevice, startModbusBus, type HostDevice } from './host-build.js';
 import { makePki, writeMosquittoConf, type TestPki } from './openssl-pki.js';
 
 // The station's console client against the real firmware console code (tds-device-host on a pty),
@@ -196,20 +194,14 @@ describe('device-key provisioning, online over mTLS, renewal (host firmware + Mo
   it('provisions with a key born on the device, goes online, sends Modbus telemetry, renews its certificate and sends its Last Will', async () => {
     // An RS485 bus: a pty pair with a pymodbus RTU slave (id 1) on the far end.
     const busDir = tempDir('tds-fw-bus-');
-    const procs: StartedProcess[] = [];
     try {
-      // Debian's python3-pymodbus belongs to /usr/bin/python3 (a pyenv python3 earlier on PATH lacks it).
-      const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : requireTool('python3', 'python3-pymodbus');
-      const socatBin = requireTool('socat', 'socat');
-      const busSocat = startProcess('socat-bus', socatBin, ['-d', '-d', `pty,raw,echo=0,link=${busDir.path}/master`, `pty,raw,echo=0,link=${busDir.path}/slave`]);
-      procs.push(busSocat);
-      await busSocat.waitForOutput(/starting data transfer loop/, 10_000);
-      const slave = startProcess('modbus-slave', python, [path.join(import.meta.dirname, 'modbus_slave.py'), `${busDir.path}/slave`, '1']);
-      procs.push(slave);
-      await slave.waitForOutput(/modbus slave 1 on/, 15_000);
-      await provisionOnlineRenew(`${busDir.path}/master`);
+      const bus = await startModbusBus(busDir.path, [1]);
+      try {
+        await provisionOnlineRenew(bus.port);
+      } finally {
+        await bus.stop();
+      }
     } finally {
-      for (const p of procs.reverse()) await p.stop(2_000);
       busDir.remove();
     }
   });
@@ -243,14 +235,8 @@ describe('device-key provisioning, online over mTLS, renewal (host firmware + Mo
       wifi: { ssid: 'bench', password: 'bench-password' },
       expectedMac: MAC.toUpperCase(),
       operator: 'tech-1',
-      modbus: JSON.stringify({
-        baud: 9600,
-        poll_s: 3600,
-        points: [
-          { slave: 1, reg: 0, type: 'f32', unit: 'm3' },
-          { slave: 1, reg: 2, type: 'u16', scale: 0.1, unit: 'C' },
-        ],
-      }),
+      // The firmware's table (docs/firmware-esp32.md); f32 is the firmware's own, beyond what profiles write.
+      modbus: JSON.stringify({ v: 1, baud: 9600, pts: [[1, 3, 0, 'f32', 1, 'm3', 3600], [1, 3, 2, 'u16', 0.1, 'C', 3600]] }),
       onStep: (s) => steps.push(s),
     });
     expect(steps).toEqual(['info', 'csr', 'sign', 'set', 'commit', 'reboot']);

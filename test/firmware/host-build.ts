@@ -1,6 +1,7 @@
 /**
  * Builds the firmware core's host targets (make -C firmware/esp32/host) and runs the host device
- * program (tds-device-host) on one end of a socat pseudo-terminal pair.
+ * program (tds-device-host) on one end of a socat pseudo-terminal pair; an RS-485 bus is another
+ * pair with pymodbus RTU slaves (modbus_slave.py) on its far end.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -52,6 +53,40 @@ export async function startHostDevice(dir: string, mac: string, extraArgs: strin
     device,
     async stop() {
       await device.stop(2_000);
+      await socat.stop(2_000);
+    },
+  };
+}
+
+export interface ModbusBus {
+  /** The master's end (tds-device-host --rs485). */
+  port: string;
+  stop(): Promise<void>;
+}
+
+/** A pty pair with pymodbus RTU slaves `slaveIds` (registers: modbus_slave.py) on the far end. */
+export async function startModbusBus(dir: string, slaveIds: number[]): Promise<ModbusBus> {
+  // Debian's python3-pymodbus belongs to /usr/bin/python3 (a pyenv python3 earlier on PATH lacks it).
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : requireTool('python3', 'python3-pymodbus');
+  const socatBin = requireTool('socat', 'socat');
+  const port = path.join(dir, 'rs485-master');
+  const far = path.join(dir, 'rs485-slaves');
+  const socat = startProcess('socat-bus', socatBin, ['-d', '-d', `pty,raw,echo=0,link=${port}`, `pty,raw,echo=0,link=${far}`]);
+  let slaves: StartedProcess | undefined;
+  try {
+    await socat.waitForOutput(/starting data transfer loop/, 10_000);
+    slaves = startProcess('modbus-slaves', python, [path.join(import.meta.dirname, 'modbus_slave.py'), far, slaveIds.join(',')]);
+    await slaves.waitForOutput(/modbus slave [\d,]+ on/, 15_000);
+  } catch (err) {
+    await slaves?.stop(2_000);
+    await socat.stop(2_000);
+    throw err;
+  }
+  const started = slaves;
+  return {
+    port,
+    async stop() {
+      await started.stop(2_000);
       await socat.stop(2_000);
     },
   };

@@ -10,7 +10,7 @@ const profile = ProfileSchema.parse({
   accountId: 3,
   brokerHost: 'broker.lan',
   validityDays: 365,
-  esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant', maxBaud: 460800 },
+  esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant', maxBaud: 460800, modbus: { baudrate: 19200, slaves: [{ slave: 3, register: 40, unit: 'V' }] } },
   pi: {
     serviceManager: 'none',
     agent: { keepaliveSec: 10, bufferMaxMessages: 500, renewBeforeDays: 7 },
@@ -27,6 +27,14 @@ describe('profile → job settings', () => {
       nameTemplate: 'Gateway {MAC12}',
       broker: { host: 'broker.lan', port: 8883 },
       wifi: { ssid: 'plant', password: 'plant-pass' },
+      modbus: {
+        baudrate: 19200,
+        parity: 'N',
+        stopbits: 1,
+        timeout_s: 0.3,
+        maxDevices: 8,
+        slaves: [{ slave: 3, register: 40, unit: 'V', scale: 1, interval: 60, function: 'holding', count: 1, signed: false }],
+      },
       maxBaud: 460800,
       resetMode: 'auto',
       onlineTimeoutMs: 60_000,
@@ -41,6 +49,8 @@ describe('profile → job settings', () => {
     // No cap in the profile: none in the job either (the station picks the rate per USB bridge).
     const auto = ProfileSchema.parse({ ...profile, esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant' } });
     expect(esp32JobSettings(auto, '', run)).not.toHaveProperty('maxBaud');
+    // No readings in the profile: none in the job (the board's factory data gets no table).
+    expect(esp32JobSettings(auto, '', run)).not.toHaveProperty('modbus');
     const { esp32: _none, ...noEsp } = profile;
     expect(() => esp32JobSettings(noEsp, '', run)).toThrow(JobFailure);
   });

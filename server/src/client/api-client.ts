@@ -32,6 +32,8 @@ import type {
   RenewRequest,
   RenewRequestedResponse,
   RevokeResponse,
+  TelemetryLatestQuery,
+  TelemetryLatestResponse,
   TelemetryQuery,
   TelemetryResponse,
 } from '../contract/api.js';
@@ -196,6 +198,12 @@ export class ApiClient {
   telemetry(id: number, query: TelemetryQuery = {}): Promise<TelemetryResponse> {
     const since = query.since instanceof Date ? query.since.toISOString() : query.since;
     return this.json('GET', `/gateways/${id}/telemetry/${qs({ ...query, since })}`);
+  }
+
+  /** Each series' newest readings (servers with an MQTT side; others answer 404 "no such endpoint"). */
+  latestTelemetry(id: number, query: TelemetryLatestQuery = {}): Promise<TelemetryLatestResponse> {
+    const since = query.since instanceof Date ? query.since.toISOString() : query.since;
+    return this.json('GET', `/gateways/${id}/telemetry/latest/${qs({ ...query, since })}`);
   }
 
   /** CSV `mac_address,codigo,nome`; all rows or none (ApiError 400/409 with details.rows). */

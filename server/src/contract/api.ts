@@ -246,6 +246,37 @@ export interface TelemetryResponse {
   next: { since: string; after_id: number } | null;
 }
 
+/** Query of `GET gateways/{id}/telemetry/latest/`. */
+export interface TelemetryLatestQuery {
+  /** ISO 8601 time or epoch seconds (a Date is sent as ISO 8601); default: the last 24 hours. */
+  since?: string | number | Date;
+  /** Newest readings kept per series, 1–500; default 60. */
+  per_series?: number;
+}
+
+/** One series: the readings of one register (slave, register, unit), oldest first. */
+export interface TelemetrySeries {
+  slave_id: number | null;
+  register: number | null;
+  unidade: string;
+  results: TelemetryReading[];
+}
+
+/**
+ * `GET gateways/{id}/telemetry/latest/?since=&per_series=`: each series' newest readings received
+ * since `since` (at most TELEMETRY_MAX_SERIES series, by slave, register, unit), for a gateway's
+ * "latest readings" view; a register read once an hour is not crowded out by one read every second.
+ */
+export interface TelemetryLatestResponse {
+  gateway_id: number;
+  mac_address: string;
+  since: string;
+  series: TelemetrySeries[];
+}
+
+/** Most series `telemetry/latest/` returns. */
+export const TELEMETRY_MAX_SERIES = 64;
+
 export interface ImportRowResult {
   line: number;
   mac_address: string;

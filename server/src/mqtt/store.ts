@@ -22,6 +22,27 @@ export interface TelemetryReadingRecord {
   firmwareVersion: string | null;
 }
 
+/** The readings of one series (one register of one slave, in one unit), oldest first. */
+export interface TelemetrySeriesRecord {
+  slaveId: number | null;
+  register: number | null;
+  unidade: string;
+  readings: TelemetryReadingRecord[];
+}
+
+function readingRecord(r: Record<string, unknown>): TelemetryReadingRecord {
+  return {
+    id: r.id as number,
+    measuredAt: r.measured_at as string,
+    receivedAt: r.received_at as string,
+    valor: r.valor as number,
+    unidade: r.unidade as string,
+    slaveId: (r.slave_id as number | null) ?? null,
+    register: (r.register as number | null) ?? null,
+    firmwareVersion: (r.firmware_version as string | null) ?? null,
+  };
+}
+
 export interface DeviceCertificateRow {
   id: number;
   serialNumber: string;
@@ -60,6 +81,18 @@ export class MqttStore implements PresenceSink, TelemetrySink {
       readings: db.prepare(
         `SELECT id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version FROM telemetry
          WHERE gateway_id = ? AND (received_at > ? OR (received_at = ? AND id > ?)) ORDER BY received_at, id LIMIT ?`,
+      ),
+      // Each series' newest readings since a time: one window over the gateway's recent rows
+      // (telemetry_gateway_received), cost proportional to the readings in the window.
+      latest: db.prepare(
+        `WITH recent AS (
+           SELECT id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version,
+                  ROW_NUMBER() OVER (PARTITION BY slave_id, register, unidade ORDER BY received_at DESC, id DESC) AS rn
+           FROM telemetry WHERE gateway_id = ? AND received_at >= ?),
+         series AS (SELECT slave_id, register, unidade FROM recent WHERE rn = 1 ORDER BY slave_id, register, unidade LIMIT ?)
+         SELECT r.id, r.measured_at, r.received_at, r.valor, r.unidade, r.slave_id, r.register, r.firmware_version
+         FROM recent r JOIN series s ON s.slave_id IS r.slave_id AND s.register IS r.register AND s.unidade = r.unidade
+         WHERE r.rn <= ? ORDER BY r.slave_id, r.register, r.unidade, r.received_at, r.id`,
       ),
       services: db.prepare(
         `SELECT DISTINCT subject_cn FROM certificates WHERE kind = 'service' AND status = 'active' AND expires_at > ? ORDER BY subject_cn`,
@@ -148,16 +181,22 @@ export class MqttStore implements PresenceSink, TelemetrySink {
   /** Readings received at or after `since` (after `afterId` within that instant), oldest first. */
   listTelemetry(gatewayId: number, since: Date, limit: number, afterId = 0): TelemetryReadingRecord[] {
     const at = since.toISOString();
-    return (this.s.readings.all(gatewayId, at, at, afterId, limit) as Record<string, unknown>[]).map((r) => ({
-      id: r.id as number,
-      measuredAt: r.measured_at as string,
-      receivedAt: r.received_at as string,
-      valor: r.valor as number,
-      unidade: r.unidade as string,
-      slaveId: (r.slave_id as number | null) ?? null,
-      register: (r.register as number | null) ?? null,
-      firmwareVersion: (r.firmware_version as string | null) ?? null,
-    }));
+    return (this.s.readings.all(gatewayId, at, at, afterId, limit) as Record<string, unknown>[]).map(readingRecord);
+  }
+
+  /**
+   * The newest `perSeries` readings of each series (slave, register, unit) received at or after
+   * `since`, at most `maxSeries` series ordered by slave, register and unit; readings oldest first.
+   */
+  latestTelemetry(gatewayId: number, since: Date, perSeries: number, maxSeries: number): TelemetrySeriesRecord[] {
+    const out: TelemetrySeriesRecord[] = [];
+    for (const raw of this.s.latest.all(gatewayId, since.toISOString(), maxSeries, perSeries) as Record<string, unknown>[]) {
+      const r = readingRecord(raw);
+      const last = out.at(-1);
+      if (last && last.slaveId === r.slaveId && last.register === r.register && last.unidade === r.unidade) last.readings.push(r);
+      else out.push({ slaveId: r.slaveId, register: r.register, unidade: r.unidade, readings: [r] });
+    }
+    return out;
   }
 
   // -- broker ACL

@@ -23,8 +23,8 @@ export interface DeviceKeyProvisionInput {
   operator?: string;
   /** Configuration version written as `cfg_ver` (NVS u8, 0-255). Default 1. */
   cfgVer?: number;
-  /** Optional tdscfg extras (Modbus polling JSON, NTP server). */
-  modbus?: string;
+  /** Optional tdscfg extras: the Modbus table (encodeModbusTable; null erases one the board holds), NTP server. */
+  modbus?: string | null;
   ntpHost?: string;
   /** Reboot at the end (default true) and wait for the `boot` line. */
   reboot?: boolean;

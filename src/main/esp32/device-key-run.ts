@@ -1,4 +1,5 @@
 import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
+import { encodeModbusTable } from '../../shared/esp32-modbus.js';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { awaitOnlineAndConfirm, watchOnline, type OnlineWatch } from '../certs/online-proof.js';
 import { DeviceConsoleClient, provisionWithDeviceKey, type DeviceKeyProvisionResult } from '../device-console/index.js';
@@ -7,6 +8,7 @@ import { JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { checkBundleKeyMode, type BundleBuild } from './bundle.js';
 import { EspBoard } from './esp-board.js';
+import { describeModbus } from './factory-data.js';
 import type { FlashPart } from './esp-session.js';
 import { releaseAfterFailure } from './failed-attempt.js';
 import { describeOutcomes } from './flash-report.js';
@@ -123,6 +125,8 @@ export class DeviceKeyRun {
         gateway: { code: codigo, name: expandTemplate(settings.nameTemplate, mac, input.seq), accountId: settings.accountId },
         wifi: { ssid: settings.wifi.ssid, password: settings.wifi.password },
         broker: settings.broker,
+        // A board re-keyed in place keeps its configuration partition: a table the profile no longer has is erased.
+        modbus: settings.modbus ? encodeModbusTable(settings.modbus) : null,
         expectedMac: mac,
         operator: `${settings.operator}@${settings.stationId}`,
         reboot: true,
@@ -139,7 +143,7 @@ export class DeviceKeyRun {
     this.committed = true;
     identity.installed();
     ctx.update({ gatewayId: result.gatewayId, certificateSerial: result.serialNumber, certificateExpiresAt: result.expiresAt });
-    step.detail(`key made on the device; serial ${result.serialNumber}, expires ${result.expiresAt}`);
+    step.detail(`key made on the device; serial ${result.serialNumber}, expires ${result.expiresAt}; ${describeModbus(settings.modbus)}`);
     const watch = watchOnline(input.monitor, mac, { since: bootAt ?? Date.now(), statusOnly: true, timeoutMs: settings.onlineTimeoutMs, signal: ctx.signal });
     return { identity, watch };
   }

@@ -1,3 +1,4 @@
+import { modbusDeviceCount, type Esp32Modbus } from '../../shared/esp32-modbus.js';
 import { generateNvsImage, type NvsEntry } from './nvs/index.js';
 import { JobFailure } from '../jobs/job-failure.js';
 
@@ -17,11 +18,13 @@ export interface FactoryData {
   mac: string;
   provisionedAt: string;
   provisionedBy: string;
+  /** The firmware's Modbus table (encodeModbusTable); absent = no readings. */
+  modbusTable?: string;
 }
 
 /**
- * The per-device factory-data partition (DESIGN.md §7, docs/decisions.md): an ESP-IDF NVS image,
- * namespace `tds`, every key a string except `mqtt_port` (u16) and `cfg_ver` (u8), padded with
+ * The per-device factory-data partition (docs/firmware-esp32.md, docs/decisions.md): an ESP-IDF NVS
+ * image, namespace `tds`, every key a string except `mqtt_port` (u16) and `cfg_ver` (u8), padded with
  * 0xFF to the whole partition so no page of an earlier provisioning survives.
  * The returned buffer may hold the private key: the caller zeroes it after flashing.
  */
@@ -44,6 +47,7 @@ export function buildFactoryDataImage(data: FactoryData, partition: { size: numb
     s('prov_at', data.provisionedAt),
     s('prov_by', data.provisionedBy),
   );
+  if (data.modbusTable !== undefined) entries.push(s('modbus', data.modbusTable));
   try {
     return generateNvsImage(entries, { size: partition.size, padToSize: true });
   } catch (err) {
@@ -52,4 +56,10 @@ export function buildFactoryDataImage(data: FactoryData, partition: { size: numb
       cause: err,
     });
   }
+}
+
+/** What a job's log says about the Modbus table it gives the board. */
+export function describeModbus(modbus: Esp32Modbus | undefined): string {
+  if (!modbus || modbus.slaves.length === 0) return 'no Modbus readings';
+  return `Modbus: ${modbus.slaves.length} reading(s) from ${modbusDeviceCount(modbus)} of at most ${modbus.maxDevices} device(s) at ${modbus.baudrate} baud`;
 }

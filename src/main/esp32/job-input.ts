@@ -1,5 +1,6 @@
 import type { ReprovisionPolicy } from '../certs/device-identity.js';
 import type { KeyType } from '@tds/server/contract';
+import type { Esp32Modbus } from '../../shared/esp32-modbus.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialLink } from '../devices/serial-link.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
@@ -19,6 +20,8 @@ export interface Esp32JobSettings {
   /** Broker address the device uses (written to its factory data). */
   broker: { host: string; port: number };
   wifi: { ssid: string; password: string };
+  /** Modbus RTU readings for the firmware (the factory data's `modbus` table); absent = none, and any earlier table is removed. */
+  modbus?: Esp32Modbus;
   /**
    * Highest flashing speed allowed (the profile's cap). The station picks the rate itself from the
    * port's USB bridge and what worked on that port before; without a cap it may use the bridge's top rung.

@@ -33,6 +33,7 @@ export function esp32JobSettings(profile: Profile, wifiPassword: string, run: Es
     nameTemplate: profile.nameTemplate,
     broker: { host: profile.brokerHost, port: profile.brokerPort },
     wifi: { ssid: esp.wifiSsid, password: wifiPassword },
+    ...(esp.modbus ? { modbus: esp.modbus } : {}),
     ...(esp.maxBaud !== undefined ? { maxBaud: esp.maxBaud } : {}),
     resetMode: esp.resetMode,
     onlineTimeoutMs: esp.onlineTimeoutSec * 1000,

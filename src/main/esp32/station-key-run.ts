@@ -1,3 +1,4 @@
+import { encodeModbusTable } from '../../shared/esp32-modbus.js';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { DeviceKey } from '../certs/device-key.js';
 import { awaitOnlineAndConfirm, watchOnline, type OnlineWatch } from '../certs/online-proof.js';
@@ -7,7 +8,7 @@ import { BootLogCapture } from './boot-log.js';
 import { checkBundleKeyMode } from './bundle.js';
 import { EspBoard, type ProbedBoard } from './esp-board.js';
 import type { FlashPart } from './esp-session.js';
-import { buildFactoryDataImage } from './factory-data.js';
+import { buildFactoryDataImage, describeModbus } from './factory-data.js';
 import { describeOutcomes } from './flash-report.js';
 import type { PartOutcome } from './flash-writer.js';
 import { releaseAfterFailure } from './failed-attempt.js';
@@ -125,13 +126,14 @@ export class StationKeyRun {
         mac: probed.chip.mac,
         provisionedAt: new Date().toISOString(),
         provisionedBy: `${settings.operator}@${settings.stationId}`,
+        ...(settings.modbus ? { modbusTable: encodeModbusTable(settings.modbus) } : {}),
       },
       { size: partition.size, label: partition.label },
       bundle.nvsNamespace,
     ));
     issued.key.destroy(); // zeroes the PEM buffer; the image is zeroed after flashing
     this.key = undefined;
-    step.detail(`${partition.label} at 0x${partition.offset.toString(16)}, ${partition.size} bytes (NVS namespace ${bundle.nvsNamespace})`);
+    step.detail(`${partition.label} at 0x${partition.offset.toString(16)}, ${partition.size} bytes (NVS namespace ${bundle.nvsNamespace}); ${describeModbus(settings.modbus)}`);
     return image;
   }
 

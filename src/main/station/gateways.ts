@@ -1,9 +1,11 @@
 import { ApiError } from '@tds/server/client';
-import type { CertificateSummary, Gateway, GatewayDetail, ImportResponse } from '@tds/server/contract';
-import type { CertificateView, FileData, GatewayDetailView, GatewayPage, GatewayView, ImportResult } from '../../shared/views.js';
+import type { CertificateSummary, Gateway, GatewayDetail, ImportResponse, TelemetryLatestResponse } from '@tds/server/contract';
+import type { CertificateView, FileData, GatewayDetailView, GatewayPage, GatewayTelemetryView, GatewayView, ImportResult } from '../../shared/views.js';
 import { toStationError, type ServerLink } from './server-link.js';
 
 const PAGE_SIZE = 50;
+/** Readings per series the detail view charts. */
+const READINGS_PER_SERIES = 60;
 
 function certView(c: CertificateSummary): CertificateView {
   return {
@@ -38,6 +40,13 @@ function detailView(g: GatewayDetail, online: (mac: string) => boolean | undefin
   return { ...gatewayView(g, online), certificates: g.certificados.map(certView) };
 }
 
+function telemetryView(r: TelemetryLatestResponse): GatewayTelemetryView {
+  return {
+    since: r.since,
+    series: r.series.map((x) => ({ slaveId: x.slave_id, register: x.register, unit: x.unidade, points: x.results.map((p) => ({ at: p.timestamp, value: p.valor })) })),
+  };
+}
+
 function importView(r: ImportResponse): ImportResult {
   return {
     created: r.created,
@@ -60,6 +69,11 @@ export class Gateways {
 
   async get(id: number): Promise<GatewayDetailView> {
     return detailView(await this.server.call((c) => c.getGateway(id)), this.online);
+  }
+
+  /** The newest readings of each of the gateway's series (per register), from the server's telemetry store. */
+  async telemetry(id: number): Promise<GatewayTelemetryView> {
+    return telemetryView(await this.server.call((c) => c.latestTelemetry(id, { per_series: READINGS_PER_SERIES })));
   }
 
   async revoke(id: number, reason: string): Promise<GatewayDetailView> {

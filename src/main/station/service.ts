@@ -295,6 +295,7 @@ export class StationService {
       'field.provision': (r) => this.field.provision(r),
       'gateways.list': (r) => this.gateways.list(r.search, r.page),
       'gateways.get': (r) => this.gateways.get(r.id),
+      'gateways.telemetry': (r) => this.gateways.telemetry(r.id),
       'gateways.revoke': (r) => this.gateways.revoke(r.id, r.reason),
       'gateways.downloadZip': (r) => this.gateways.zip(r.id),
       'gateways.importCsv': (r) => this.gateways.importCsv(r.csv),

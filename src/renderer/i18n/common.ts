@@ -371,6 +371,9 @@ export const ptBR: Strings<typeof en> = {
     numberRange: 'Digite um número de {{min}} a {{max}}.',
     remotePath: 'Digite um caminho completo no Pi, por exemplo /usr/bin/python3 ou /dev/ttyUSB0.',
     gatewayCode: 'Um código de gateway tem de 1 a 30 letras, dígitos, - _ ou . (sem espaços).',
+    modbusDevices: 'As leituras citam mais dispositivos (endereços de escravo) do que isto: aumente o valor ou remova leituras.',
+    modbusReadings: 'No máximo {{max}} leituras.',
+    modbusTableSize: 'As leituras não cabem na configuração do gateway (3967 bytes): remova leituras ou encurte as unidades.',
   },
   common: {
     yes: 'Sim',

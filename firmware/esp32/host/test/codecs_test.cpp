@@ -79,28 +79,76 @@ TEST_CASE("Modbus responses are parsed and checked") {
   CHECK(readPoint(bus, p, 100).value == doctest::Approx(-1.0));
 }
 
-TEST_CASE("Modbus configuration JSON is validated") {
+TEST_CASE("Modbus table: the station's compact format, with its limits") {
   ModbusConfig c;
   std::string err;
+  // The form src/shared/esp32-modbus.ts writes (encodeModbusTable).
   REQUIRE(parseModbusConfig(
-      R"({"baud":19200,"parity":"E","poll_s":30,"points":[{"slave":2,"fn":4,"reg":100,"type":"f32","swap":true,"scale":0.1,"unit":"kWh"}]})",
+      R"({"v":1,"baud":19200,"par":"E","stop":2,"to_ms":250,"max_dev":3,"pts":[[2,4,100,"i32",0.1,"kWh",30],[7,3,5,"u16",1,"°C",0.5e1],[2,3,0,"f32",1,"m3",86400,1]]})",
       c, err));
   CHECK(c.baud == 19200);
   CHECK(c.parity == 'E');
-  CHECK(c.pollSeconds == 30);
-  REQUIRE(c.points.size() == 1);
+  CHECK(c.stopBits == 2);
+  CHECK(c.timeoutMs == 250);
+  CHECK(c.maxDevices == 3);
+  REQUIRE(c.points.size() == 3);
   CHECK(c.points[0].slave == 2);
   CHECK(c.points[0].fn == 4);
+  CHECK(c.points[0].reg == 100);
+  CHECK(c.points[0].type == RegType::i32);
   CHECK(c.points[0].count() == 2);
-  CHECK(c.points[0].swap);
-  CHECK_FALSE(parseModbusConfig("[]", c, err));
-  CHECK_FALSE(parseModbusConfig(R"({"points":[{"slave":0,"reg":1,"unit":"x"}]})", c, err));
-  CHECK(err.find("points[0].slave") != std::string::npos);
-  CHECK_FALSE(parseModbusConfig(R"({"points":[{"slave":1,"reg":1}]})", c, err));
-  CHECK(err.find("unit") != std::string::npos);
-  CHECK_FALSE(parseModbusConfig(R"({"points":[{"slave":1,"reg":1,"unit":"x","type":"f64"}]})", c, err));
-  CHECK_FALSE(parseModbusConfig(R"({"parity":"X","points":[]})", c, err));
-  CHECK_FALSE(parseModbusConfig(R"({"baud":12.5,"points":[]})", c, err));
+  CHECK(c.points[0].scale == doctest::Approx(0.1));
+  CHECK(c.points[0].unit == "kWh");
+  CHECK(c.points[0].everyMs == 30000);
+  CHECK_FALSE(c.points[0].swap);
+  CHECK(c.points[1].unit == "°C");
+  CHECK(c.points[1].everyMs == 5000);
+  CHECK(c.points[2].swap);
+  CHECK(modbusDeviceCount(c) == 2);
+
+  // Defaults: 9600 8N1, 300 ms, qte_max_dispositivos 8.
+  REQUIRE(parseModbusConfig(R"({"v":1,"pts":[]})", c, err));
+  CHECK(c.baud == 9600);
+  CHECK(c.parity == 'N');
+  CHECK(c.maxDevices == 8);
+
+  auto refused = [&](const char* json, const char* expected) {
+    ModbusConfig out;
+    std::string why;
+    CHECK_FALSE(parseModbusConfig(json, out, why));
+    CHECK(why == expected);
+    CHECK(out.points.empty());  // nothing half-parsed is kept
+  };
+  refused("[]", "not a JSON object");
+  refused("{", "not JSON");
+  refused(R"({"pts":[]})", "v (the table version) is required");
+  refused(R"({"v":2,"pts":[]})", "v must be 1 (the table version this firmware reads)");
+  refused(R"({"v":1})", "pts must be an array");
+  refused(R"({"v":1,"baud":12.5,"pts":[]})", "baud must be an integer 1200-115200");
+  refused(R"({"v":1,"par":"X","pts":[]})", "par must be \"N\", \"E\" or \"O\"");
+  refused(R"({"v":1,"max_dev":33,"pts":[]})", "max_dev must be an integer 1-32");
+  refused(R"({"v":1,"pts":[[0,3,1,"u16",1,"x",60]]})", "pts[0]: slave must be an integer 1-247");
+  refused(R"({"v":1,"pts":[[1,3,1,"u16",1,"x",60],[1,6,1,"u16",1,"x",60]]})", "pts[1]: fn must be 3 (holding) or 4 (input)");
+  refused(R"({"v":1,"pts":[[1,3,1,"f64",1,"x",60]]})", "pts[0]: type must be u16, i16, u32, i32 or f32");
+  refused(R"({"v":1,"pts":[[1,3,1,"u16",1,"",60]]})", "pts[0]: unit must be text of 1-64 bytes (e.g. \"m3\")");
+  refused(R"({"v":1,"pts":[[1,3,1,"u16",1,"x",0.5]]})", "pts[0]: every_s must be a number of seconds 1-86400");
+  refused(R"({"v":1,"pts":[[1,3,1,"u16",1,"x"]]})",
+          "pts[0]: must be [slave, fn, reg, type, scale, unit, every_s] (optionally a last 1 for swapped words)");
+  refused(R"({"v":1,"pts":[{"slave":1,"reg":1,"unit":"x"}]})",
+          "pts[0]: must be [slave, fn, reg, type, scale, unit, every_s] (optionally a last 1 for swapped words)");
+
+  // qte_max_dispositivos: 9 slave addresses on a gateway that takes the default 8; the same 9 fit max_dev 9.
+  std::string nine;
+  for (int s = 1; s <= 9; ++s) nine += std::string(s > 1 ? "," : "") + "[" + std::to_string(s) + R"(,3,0,"u16",1,"C",60])";
+  refused((R"({"v":1,"pts":[)" + nine + "]}").c_str(), "pts name 9 devices (slave addresses) but this gateway takes at most 8 (max_dev)");
+  CHECK(parseModbusConfig(R"({"v":1,"max_dev":9,"pts":[)" + nine + "]}", c, err));
+  CHECK(modbusDeviceCount(c) == 9);
+  // Several registers of one device count once.
+  CHECK(parseModbusConfig(R"({"v":1,"max_dev":1,"pts":[[5,3,0,"u16",1,"V",60],[5,3,1,"u16",1,"A",60]]})", c, err));
+  // At most 64 points.
+  std::string many = R"({"v":1,"pts":[)";
+  for (int i = 0; i < 65; ++i) many += std::string(i > 0 ? "," : "") + R"([1,3,)" + std::to_string(i) + R"(,"u16",1,"C",60])";
+  refused((many + "]}").c_str(), "at most 64 points");
 }
 
 TEST_CASE("Improv frames: checksum, parse, RPC decode") {

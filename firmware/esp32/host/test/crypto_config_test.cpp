@@ -135,9 +135,12 @@ TEST_CASE("configuration: a complete one is valid, each missing piece is named")
 
   DeviceConfig bad = p.config();
   bad.wifi_pass = "short";
-  bad.modbus = R"({"points":[{"slave":1}]})";
+  // Two devices on the bus, but the gateway takes one (qte_max_dispositivos): provisioning mode, said why.
+  bad.modbus = R"({"v":1,"max_dev":1,"pts":[[1,3,0,"u16",1,"C",60],[2,3,0,"u16",1,"C",60]]})";
   chk = checkConfig(p.rng, bad, dev, kMac);
-  CHECK(chk.problems.size() == 2);
+  CHECK_FALSE(chk.ok);
+  REQUIRE(chk.problems.size() == 2);
+  CHECK(chk.problems[1] == "modbus: pts name 2 devices (slave addresses) but this gateway takes at most 1 (max_dev)");
 }
 
 TEST_CASE("DeviceConfig.set validates formats and limits") {

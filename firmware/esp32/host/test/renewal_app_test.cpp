@@ -324,31 +324,55 @@ TEST_CASE("app: cert_renew over MQTT end to end with the fake broker") {
   CHECK(r.mqtt.on("/logs").back().payload.find("\"cert_serial\":\"c0c\"") != std::string::npos);
 }
 
-TEST_CASE("app: telemetry from Modbus in the seed payload") {
+TEST_CASE("app: telemetry from Modbus in the seed payload, each point at its own interval, one read per loop") {
   AppRig r;
   r.d.cfg.setString(key::modbus,
-                    R"({"poll_s":60,"points":[{"slave":1,"reg":0,"type":"f32","unit":"m3"},{"slave":1,"reg":2,"type":"u16","scale":0.1,"unit":"C"},{"slave":1,"reg":9,"unit":"x"}]})");
+                    R"({"v":1,"pts":[[1,3,0,"f32",1,"m3",60],[1,3,2,"u16",0.1,"C",5],[1,3,9,"u16",1,"x",60]]})");
   r.bus.regs = {{0, 0x4120}, {1, 0x0000}, {2, 235}};
   r.p.clock = epochFromCivil(2026, 3, 4, 5, 6, 7);
   r.app.begin();
-  r.run();
+  for (int i = 0; i < 10 && r.app.state() != AppState::online; ++i) r.run(1);
+  REQUIRE(r.app.state() == AppState::online);
+  // The loop that connected read the first point, and only that one.
   auto tel = r.mqtt.on("/telemetry");
-  REQUIRE(tel.size() == 2);
+  REQUIRE(tel.size() == 1);
   Json a(cJSON_Parse(tel[0].payload.c_str()));
   CHECK(cJSON_GetObjectItem(a.get(), "valor")->valuedouble == doctest::Approx(10.0));
   CHECK(a.str("unidade") == "m3");
   CHECK(a.str("gateway_mac") == kMac);
   CHECK(a.str("timestamp") == "2026-03-04T05:06:07Z");
   CHECK(cJSON_GetObjectItem(a.get(), "slave_id")->valueint == 1);
+  CHECK(cJSON_GetObjectItem(a.get(), "register")->valueint == 0);
+  r.run(1);
+  tel = r.mqtt.on("/telemetry");
+  REQUIRE(tel.size() == 2);
   Json b(cJSON_Parse(tel[1].payload.c_str()));
   CHECK(cJSON_GetObjectItem(b.get(), "valor")->valuedouble == doctest::Approx(23.5));
   CHECK(cJSON_GetObjectItem(b.get(), "register")->valueint == 2);
+  r.run(1);  // register 9 does not exist on the slave: an exception, reported on the logs topic
+  CHECK(r.mqtt.on("/telemetry").size() == 2);
   CHECK(r.mqtt.on("/logs").back().payload.find("modbus_error") != std::string::npos);
+  CHECK(r.mqtt.on("/logs").back().payload.find("slave 1 reg 9: exception") != std::string::npos);
   r.run(5);
-  CHECK(r.mqtt.on("/telemetry").size() == 2);  // next poll only after poll_s
+  CHECK(r.mqtt.on("/telemetry").size() == 2);  // nothing is due yet
+  r.p.now += 5000;
+  r.run(3);
+  tel = r.mqtt.on("/telemetry");
+  REQUIRE(tel.size() == 3);  // only the 5 s point
+  CHECK(tel[2].payload.find("\"register\":2") != std::string::npos);
   r.p.now += 60000;
-  r.run(1);
-  CHECK(r.mqtt.on("/telemetry").size() == 4);
+  r.run(3);
+  CHECK(r.mqtt.on("/telemetry").size() == 5);  // all three due: 2 readings + 1 error
+}
+
+TEST_CASE("app: a Modbus table with more devices than max_dev keeps the board in provisioning mode") {
+  AppRig r;
+  r.d.cfg.setString(key::modbus, R"({"v":1,"max_dev":1,"pts":[[1,3,0,"u16",1,"V",60],[2,3,0,"u16",1,"V",60]]})");
+  r.app.begin();
+  r.run(3);
+  CHECK(r.app.state() == AppState::provisioning);
+  CHECK(r.mqtt.connects.empty());
+  CHECK(r.mqtt.on("/telemetry").empty());
 }
 
 TEST_CASE("app: a console commit reloads the configuration and reconnects") {

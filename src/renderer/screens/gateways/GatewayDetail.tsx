@@ -9,6 +9,7 @@ import { saveFile } from '../../components/download.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { SelectField } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
+import { TelemetryPanel } from './TelemetryPanel.js';
 
 type Reason = (typeof REVOKE_REASONS)[number];
 
@@ -109,6 +110,7 @@ export function GatewayDetail({ gateway, onChanged }: { gateway: GatewayDetailVi
           ))}
         </tbody>
       </table>
+      <TelemetryPanel key={gateway.id} gatewayId={gateway.id} />
       <p role="status">{message}</p>
       <ErrorNotice error={error} />
       <div className="actions">

@@ -8,6 +8,7 @@ import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { CheckboxField, FormSummary, num, SelectField, TextField, useFieldErrors } from '../../components/form.js';
+import { ModbusFields, modbusDraft, modbusRequest } from './ModbusFields.js';
 import { PiAgentFields, piAgentDraft, piAgentRequest } from './PiAgentFields.js';
 
 const BundleCheck = z.object({ esp32: z.object({ bundlePath: ProfileEsp32Schema.shape.bundlePath }) });
@@ -46,6 +47,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
   const [esp32On, setEsp32On] = useState(profile ? !!profile.esp32 : true);
   const [piOn, setPiOn] = useState(profile ? !!profile.pi : true);
   const [piAgent, setPiAgent] = useState(() => piAgentDraft(profile?.pi));
+  const [espModbus, setEspModbus] = useState(() => modbusDraft(profile?.esp32?.modbus, 'esp32'));
   const [wifiOpen, setWifiOpen] = useState(false);
   const [bundle, setBundle] = useState<BundleInfo>();
   const [error, setError] = useState<unknown>();
@@ -72,6 +74,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
             ...(f.maxBaud ? { maxBaud: num(f.maxBaud) } : {}),
             resetMode,
             onlineTimeoutSec: num(f.onlineTimeoutSec),
+            ...modbusRequest(espModbus, 'esp32'),
           },
         }
       : {}),
@@ -151,6 +154,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
             <TextField name="esp32.onlineTimeoutSec" label={t('profiles.onlineTimeout')} value={f.onlineTimeoutSec} onChange={set('onlineTimeoutSec')} error={errors['esp32.onlineTimeoutSec']} inputMode="numeric" />
           </div>
         )}
+        {esp32On && <ModbusFields kind="esp32" value={espModbus} onChange={setEspModbus} errors={errors} />}
       </fieldset>
       <fieldset>
         <legend>{t('profiles.pi')}</legend>

@@ -68,6 +68,8 @@ void GatewayApp::reload() {
   modbus_ = ModbusConfig{};
   std::string err;
   if (!cfg_.modbus.empty()) parseModbusConfig(cfg_.modbus, modbus_, err);
+  pointDueMs_.assign(modbus_.points.size(), 0);  // every point is read once right after connecting
+  nextPoint_ = 0;
   if (mqtt_.connected()) {
     mqtt_.publish(deviceTopic(mac_, "status"), kStatusOffline, true);
     mqtt_.disconnect();
@@ -224,30 +226,40 @@ void GatewayApp::onMessage(const std::string& topic, const std::string& payload)
   }
 }
 
+// One due point per loop(): a silent slave (up to its timeout) never holds up MQTT, the console or
+// the watchdog for the others.
 void GatewayApp::stepTelemetry(uint64_t now) {
-  if (bus_ == nullptr || modbus_.points.empty() || now < nextPollMs_) return;
-  nextPollMs_ = now + uint64_t(modbus_.pollSeconds) * 1000;
-  const int64_t epoch = p_.epoch();
-  for (const ModbusPoint& pt : modbus_.points) {
-    p_.feedWatchdog();
-    const PointReading r = readPoint(*bus_, pt, modbus_.timeoutMs);
-    if (r.result.status != RtuStatus::ok) {
-      publishLog(logEventJson("modbus_error", "", "slave " + std::to_string(pt.slave) + " reg " + std::to_string(pt.reg) +
-                                                     ": " + rtuStatusName(r.result.status)));
-      continue;
-    }
-    Telemetry t;
-    if (epoch > 0) t.timestamp = isoFromEpoch(epoch);
-    t.uptimeMs = static_cast<long long>(p_.millis());
-    t.valor = r.value;
-    t.unidade = pt.unit;
-    t.gatewayMac = mac_;
-    t.firmwareVersion = fw_.version;
-    t.slaveId = pt.slave;
-    t.reg = pt.reg;
-    mqtt_.publish(deviceTopic(mac_, "telemetry"), telemetryJson(t), false);
-    mqtt_.loop();
+  const size_t n = modbus_.points.size();
+  if (bus_ == nullptr || n == 0) return;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (nextPoint_ + k) % n;
+    if (now < pointDueMs_[i]) continue;
+    nextPoint_ = (i + 1) % n;
+    pointDueMs_[i] = now + modbus_.points[i].everyMs;
+    readAndPublish(modbus_.points[i]);
+    return;
   }
+}
+
+void GatewayApp::readAndPublish(const ModbusPoint& pt) {
+  p_.feedWatchdog();
+  const PointReading r = readPoint(*bus_, pt, modbus_.timeoutMs);
+  if (r.result.status != RtuStatus::ok) {
+    publishLog(logEventJson("modbus_error", "", "slave " + std::to_string(pt.slave) + " reg " + std::to_string(pt.reg) +
+                                                   ": " + rtuStatusName(r.result.status)));
+    return;
+  }
+  Telemetry t;
+  const int64_t epoch = p_.epoch();
+  if (epoch > 0) t.timestamp = isoFromEpoch(epoch);
+  t.uptimeMs = static_cast<long long>(p_.millis());
+  t.valor = r.value;
+  t.unidade = pt.unit;
+  t.gatewayMac = mac_;
+  t.firmwareVersion = fw_.version;
+  t.slaveId = pt.slave;
+  t.reg = pt.reg;
+  mqtt_.publish(deviceTopic(mac_, "telemetry"), telemetryJson(t), false);
 }
 
 }  // namespace tds

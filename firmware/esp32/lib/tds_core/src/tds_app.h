@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tds_config.h"
 #include "tds_console.h"
@@ -35,6 +36,7 @@ class GatewayApp {
   void stepWifi(uint64_t now);
   void stepMqtt(uint64_t now);
   void stepTelemetry(uint64_t now);
+  void readAndPublish(const ModbusPoint& pt);
   void onMessage(const std::string& topic, const std::string& payload);
   void handle(const RenewalOutput& out);
   void publishLog(const std::string& json);
@@ -61,7 +63,8 @@ class GatewayApp {
   uint64_t wifiNextMs_ = 0;
   uint32_t mqttAttempts_ = 0;
   uint64_t mqttNextMs_ = 0;
-  uint64_t nextPollMs_ = 0;
+  std::vector<uint64_t> pointDueMs_;  // per Modbus point: when it is read next
+  size_t nextPoint_ = 0;             // where the search for a due point starts (round robin)
   bool timeSyncStarted_ = false;
 };
 

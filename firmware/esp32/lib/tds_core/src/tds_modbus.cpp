@@ -1,5 +1,6 @@
 #include "tds_modbus.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "cJSON.h"
@@ -96,122 +97,139 @@ double decodeRegisters(const std::vector<uint16_t>& regs, RegType type, bool swa
 
 namespace {
 
-bool intField(const cJSON* o, const char* name, long lo, long hi, long& out, bool required, std::string& err,
-              const std::string& where) {
+bool fail(std::string& err, const std::string& what) {
+  err = what;
+  return false;
+}
+
+bool isInteger(const cJSON* v, double lo, double hi) {
+  return cJSON_IsNumber(v) && v->valuedouble == static_cast<double>(static_cast<long long>(v->valuedouble)) &&
+         v->valuedouble >= lo && v->valuedouble <= hi;
+}
+
+// An optional integer member of the table; absent keeps `out`.
+bool intMember(const cJSON* o, const char* name, long lo, long hi, uint32_t& out, std::string& err) {
   const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, name);
-  if (v == nullptr) {
-    if (required) err = where + name + " is required";
-    return !required;
-  }
-  if (!cJSON_IsNumber(v) || v->valuedouble != static_cast<double>(static_cast<long>(v->valuedouble)) ||
-      v->valuedouble < lo || v->valuedouble > hi) {
-    err = where + name + " must be an integer " + std::to_string(lo) + "-" + std::to_string(hi);
+  if (v == nullptr) return true;
+  if (!isInteger(v, lo, hi)) {
+    err = std::string(name) + " must be an integer " + std::to_string(lo) + "-" + std::to_string(hi);
     return false;
   }
-  out = static_cast<long>(v->valuedouble);
+  out = static_cast<uint32_t>(v->valuedouble);
+  return true;
+}
+
+bool parseType(const char* s, RegType& t) {
+  static const struct {
+    const char* name;
+    RegType type;
+  } kTypes[] = {{"u16", RegType::u16}, {"i16", RegType::i16}, {"u32", RegType::u32}, {"i32", RegType::i32}, {"f32", RegType::f32}};
+  for (const auto& k : kTypes)
+    if (std::strcmp(s, k.name) == 0) {
+      t = k.type;
+      return true;
+    }
+  return false;
+}
+
+// One point: [slave, fn, reg, "type", scale, "unit", every_s(, swap)].
+bool parsePoint(const cJSON* a, ModbusPoint& pt, std::string& err) {
+  const int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+  if (n != 7 && n != 8) {
+    err = "must be [slave, fn, reg, type, scale, unit, every_s] (optionally a last 1 for swapped words)";
+    return false;
+  }
+  const cJSON* v = cJSON_GetArrayItem(a, 0);
+  if (!isInteger(v, 1, 247)) return fail(err, "slave must be an integer 1-247");
+  pt.slave = static_cast<uint8_t>(v->valuedouble);
+  v = cJSON_GetArrayItem(a, 1);
+  if (!isInteger(v, 3, 4)) return fail(err, "fn must be 3 (holding) or 4 (input)");
+  pt.fn = static_cast<uint8_t>(v->valuedouble);
+  v = cJSON_GetArrayItem(a, 2);
+  if (!isInteger(v, 0, 65535)) return fail(err, "reg must be an integer 0-65535");
+  pt.reg = static_cast<uint16_t>(v->valuedouble);
+  v = cJSON_GetArrayItem(a, 3);
+  if (!cJSON_IsString(v) || !parseType(v->valuestring, pt.type)) return fail(err, "type must be u16, i16, u32, i32 or f32");
+  v = cJSON_GetArrayItem(a, 4);
+  if (!cJSON_IsNumber(v) || !std::isfinite(v->valuedouble)) return fail(err, "scale must be a number");
+  pt.scale = v->valuedouble;
+  v = cJSON_GetArrayItem(a, 5);
+  // 16 characters of UTF-8 in the profile: at most 64 bytes.
+  if (!cJSON_IsString(v) || std::strlen(v->valuestring) == 0 || std::strlen(v->valuestring) > 64)
+    return fail(err, "unit must be text of 1-64 bytes (e.g. \"m3\")");
+  pt.unit = v->valuestring;
+  v = cJSON_GetArrayItem(a, 6);
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1 && v->valuedouble <= 86400)) return fail(err, "every_s must be a number of seconds 1-86400");
+  pt.everyMs = static_cast<uint32_t>(std::llround(v->valuedouble * 1000));
+  pt.swap = false;
+  if (n == 8) {
+    v = cJSON_GetArrayItem(a, 7);
+    if (!isInteger(v, 0, 1)) return fail(err, "the swap flag must be 0 or 1");
+    pt.swap = v->valuedouble == 1;
+  }
+  return true;
+}
+
+bool parseTable(const cJSON* root, ModbusConfig& out, std::string& err) {
+  if (!cJSON_IsObject(root)) return fail(err, "not a JSON object");
+  const cJSON* ver = cJSON_GetObjectItemCaseSensitive(root, "v");
+  if (ver == nullptr) return fail(err, "v (the table version) is required");
+  if (!isInteger(ver, kModbusTableVersion, kModbusTableVersion))
+    return fail(err, "v must be " + std::to_string(kModbusTableVersion) + " (the table version this firmware reads)");
+  uint32_t stop = out.stopBits;
+  if (!intMember(root, "baud", 1200, 115200, out.baud, err) || !intMember(root, "stop", 1, 2, stop, err) ||
+      !intMember(root, "to_ms", 20, 5000, out.timeoutMs, err) ||
+      !intMember(root, "max_dev", 1, static_cast<long>(kMaxModbusDevices), out.maxDevices, err))
+    return false;
+  out.stopBits = static_cast<uint8_t>(stop);
+  const cJSON* par = cJSON_GetObjectItemCaseSensitive(root, "par");
+  if (par != nullptr) {
+    if (!cJSON_IsString(par) || std::strlen(par->valuestring) != 1 || std::strchr("NEO", par->valuestring[0]) == nullptr)
+      return fail(err, "par must be \"N\", \"E\" or \"O\"");
+    out.parity = par->valuestring[0];
+  }
+  const cJSON* pts = cJSON_GetObjectItemCaseSensitive(root, "pts");
+  if (!cJSON_IsArray(pts)) return fail(err, "pts must be an array");
+  if (static_cast<size_t>(cJSON_GetArraySize(pts)) > kMaxModbusPoints) return fail(err, "at most " + std::to_string(kMaxModbusPoints) + " points");
+  int i = 0;
+  const cJSON* it = nullptr;
+  cJSON_ArrayForEach(it, pts) {
+    ModbusPoint pt;
+    if (!parsePoint(it, pt, err)) {
+      err = "pts[" + std::to_string(i) + "]: " + err;
+      return false;
+    }
+    out.points.push_back(pt);
+    ++i;
+  }
+  const size_t devices = modbusDeviceCount(out);
+  if (devices > out.maxDevices) {
+    err = "pts name " + std::to_string(devices) + " devices (slave addresses) but this gateway takes at most " +
+          std::to_string(out.maxDevices) + " (max_dev)";
+    return false;
+  }
   return true;
 }
 
 }  // namespace
 
+size_t modbusDeviceCount(const ModbusConfig& c) {
+  bool seen[248] = {};
+  size_t n = 0;
+  for (const ModbusPoint& p : c.points)
+    if (!seen[p.slave]) {
+      seen[p.slave] = true;
+      ++n;
+    }
+  return n;
+}
+
 bool parseModbusConfig(const std::string& json, ModbusConfig& out, std::string& err) {
   out = ModbusConfig{};
   cJSON* root = cJSON_Parse(json.c_str());
-  if (root == nullptr || !cJSON_IsObject(root)) {
-    cJSON_Delete(root);
-    err = "not a JSON object";
-    return false;
-  }
-  bool ok = true;
-  long v = 0;
-  long baud = out.baud, stop = out.stopBits, poll = out.pollSeconds, timeout = out.timeoutMs;
-  ok = intField(root, "baud", 1200, 115200, baud, false, err, "") && intField(root, "stop", 1, 2, stop, false, err, "") &&
-       intField(root, "poll_s", 1, 86400, poll, false, err, "") && intField(root, "timeout_ms", 20, 5000, timeout, false, err, "");
-  out.baud = static_cast<uint32_t>(baud);
-  out.stopBits = static_cast<uint8_t>(stop);
-  out.pollSeconds = static_cast<uint32_t>(poll);
-  out.timeoutMs = static_cast<uint32_t>(timeout);
-  if (ok) {
-    const cJSON* p = cJSON_GetObjectItemCaseSensitive(root, "parity");
-    if (p != nullptr) {
-      if (!cJSON_IsString(p) || std::strlen(p->valuestring) != 1 || std::strchr("NEO", p->valuestring[0]) == nullptr) {
-        err = "parity must be \"N\", \"E\" or \"O\"";
-        ok = false;
-      } else {
-        out.parity = p->valuestring[0];
-      }
-    }
-  }
-  const cJSON* points = ok ? cJSON_GetObjectItemCaseSensitive(root, "points") : nullptr;
-  if (ok && !cJSON_IsArray(points)) {
-    err = "points must be an array";
-    ok = false;
-  }
-  if (ok && cJSON_GetArraySize(points) > 64) {
-    err = "at most 64 points";
-    ok = false;
-  }
-  int i = 0;
-  const cJSON* it = nullptr;
-  if (ok) {
-    cJSON_ArrayForEach(it, points) {
-      const std::string where = "points[" + std::to_string(i++) + "].";
-      ModbusPoint pt;
-      if (!cJSON_IsObject(it)) {
-        err = where.substr(0, where.size() - 1) + " must be an object";
-        ok = false;
-        break;
-      }
-      if (!(ok = intField(it, "slave", 1, 247, v, true, err, where))) break;
-      pt.slave = static_cast<uint8_t>(v);
-      v = 3;
-      if (!(ok = intField(it, "fn", 3, 4, v, false, err, where))) break;
-      pt.fn = static_cast<uint8_t>(v);
-      if (!(ok = intField(it, "reg", 0, 65535, v, true, err, where))) break;
-      pt.reg = static_cast<uint16_t>(v);
-      const cJSON* t = cJSON_GetObjectItemCaseSensitive(it, "type");
-      if (t != nullptr) {
-        const char* s = cJSON_IsString(t) ? t->valuestring : "";
-        if (!std::strcmp(s, "u16")) pt.type = RegType::u16;
-        else if (!std::strcmp(s, "i16")) pt.type = RegType::i16;
-        else if (!std::strcmp(s, "u32")) pt.type = RegType::u32;
-        else if (!std::strcmp(s, "i32")) pt.type = RegType::i32;
-        else if (!std::strcmp(s, "f32")) pt.type = RegType::f32;
-        else {
-          err = where + "type must be u16, i16, u32, i32 or f32";
-          ok = false;
-          break;
-        }
-      }
-      const cJSON* sw = cJSON_GetObjectItemCaseSensitive(it, "swap");
-      if (sw != nullptr) {
-        if (!cJSON_IsBool(sw)) {
-          err = where + "swap must be true or false";
-          ok = false;
-          break;
-        }
-        pt.swap = cJSON_IsTrue(sw);
-      }
-      const cJSON* sc = cJSON_GetObjectItemCaseSensitive(it, "scale");
-      if (sc != nullptr) {
-        if (!cJSON_IsNumber(sc)) {
-          err = where + "scale must be a number";
-          ok = false;
-          break;
-        }
-        pt.scale = sc->valuedouble;
-      }
-      const cJSON* u = cJSON_GetObjectItemCaseSensitive(it, "unit");
-      if (u == nullptr || !cJSON_IsString(u) || std::strlen(u->valuestring) == 0 || std::strlen(u->valuestring) > 16) {
-        err = where + "unit is required (1-16 characters, e.g. \"m3\")";
-        ok = false;
-        break;
-      }
-      pt.unit = u->valuestring;
-      out.points.push_back(pt);
-    }
-  }
+  const bool ok = root != nullptr ? parseTable(root, out, err) : fail(err, "not JSON");
   cJSON_Delete(root);
+  if (!ok) out = ModbusConfig{};
   return ok;
 }
 

@@ -1,9 +1,11 @@
-// Modbus RTU master: frames, CRC16, value decoding, and the polling configuration kept in
-// tdscfg key `modbus` (JSON):
-//   {"baud":9600,"parity":"N","stop":1,"poll_s":60,"timeout_ms":300,
-//    "points":[{"slave":1,"fn":3,"reg":0,"type":"f32","swap":false,"scale":1,"unit":"m3"}]}
+// Modbus RTU master: frames, CRC16, value decoding, and the polling table kept in tdscfg key `modbus`
+// (one NVS string, written by the station from the profile; docs/firmware-esp32.md):
+//   {"v":1,"baud":9600,"par":"N","stop":1,"to_ms":300,"max_dev":8,
+//    "pts":[[slave,fn,reg,"type",scale,"unit",every_s(,swap)],...]}
 // fn: 3 holding / 4 input registers; type: u16 i16 u32 i32 f32 (32-bit values are big-endian words,
-// high word first, unless swap is true); valor = decoded value * scale.
+// high word first, unless the optional 8th element is 1); valor = decoded value * scale; each point is
+// read every `every_s` seconds. max_dev is the seed's qte_max_dispositivos: the points may name at
+// most that many slave addresses (default 8, never more than kMaxModbusDevices).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +18,11 @@ uint16_t modbusCrc16(const uint8_t* data, size_t len);
 
 enum class RegType { u16, i16, u32, i32, f32 };
 
+constexpr int kModbusTableVersion = 1;
+constexpr uint32_t kDefaultMaxDevices = 8;
+constexpr uint32_t kMaxModbusDevices = 32;
+constexpr size_t kMaxModbusPoints = 64;
+
 struct ModbusPoint {
   uint8_t slave = 1;
   uint8_t fn = 3;
@@ -24,6 +31,7 @@ struct ModbusPoint {
   bool swap = false;
   double scale = 1.0;
   std::string unit;
+  uint32_t everyMs = 60000;
   uint16_t count() const { return (type == RegType::u16 || type == RegType::i16) ? 1 : 2; }
 };
 
@@ -31,12 +39,15 @@ struct ModbusConfig {
   uint32_t baud = 9600;
   char parity = 'N';  // N, E, O
   uint8_t stopBits = 1;
-  uint32_t pollSeconds = 60;
   uint32_t timeoutMs = 300;
+  uint32_t maxDevices = kDefaultMaxDevices;
   std::vector<ModbusPoint> points;
 };
 
+// Parses and checks the table; `err` says what to fix (e.g. "pts[2]: slave must be an integer 1-247").
 bool parseModbusConfig(const std::string& json, ModbusConfig& out, std::string& err);
+// Distinct slave addresses the points name.
+size_t modbusDeviceCount(const ModbusConfig& c);
 
 // Read Holding/Input Registers request with CRC (8 bytes).
 std::vector<uint8_t> buildReadRequest(uint8_t slave, uint8_t fn, uint16_t reg, uint16_t count);
