@@ -33,8 +33,8 @@ export interface AppInfo {
   shell: 'electron' | 'web';
   platform: string;
   dataDir: string;
-  /** How secrets are kept: Electron safeStorage, or a 0600 file (web mode / no keychain). */
-  secretStore: 'safeStorage' | 'file';
+  /** How secrets are kept: Electron safeStorage, the desktop keyring (web mode), or a 0600 file (no keychain). */
+  secretStore: 'safeStorage' | 'keyring' | 'file';
   stationId: string;
   /** True until the first-run wizard (or a remote server setting) has configured the station. */
   firstRunNeeded: boolean;
@@ -499,6 +499,17 @@ export interface FirstRunProgress {
   message: string | null;
 }
 
+/** The station core's process, as its host sees it (the core runs apart from the UI's process). */
+export interface CoreStatus {
+  state: 'running' | 'restarting' | 'stopped';
+  /** Restarts since the host started. */
+  restarts: number;
+  /** Why the core last stopped unexpectedly, if it did. */
+  lastExit: { reason: 'crash' | 'hang'; code: number | null; signal: string | null; at: string; message: string } | null;
+  /** Jobs that were running when it stopped (recorded as interrupted). */
+  interruptedJobs: number;
+}
+
 export interface StationEvents {
   'bench.devices': BenchDevice[];
   'job.updated': JobSnapshot;
@@ -511,6 +522,8 @@ export interface StationEvents {
   'settings.changed': StationSettingsView;
   'firstRun.progress': FirstRunProgress;
   'log.appended': { id: string };
+  /** Sent by the core's host, not the core: the core stopped, is restarting, or is back. */
+  'core.status': CoreStatus;
 }
 export type EventChannel = keyof StationEvents;
 
@@ -528,6 +541,7 @@ export type IpcErrorCode =
   | 'FORBIDDEN'
   | 'BUSY'
   | 'UNAVAILABLE'
+  | 'CREDENTIALS_NEEDED'
   | ErrorCode;
 
 export interface IpcErrorBody {
