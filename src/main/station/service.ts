@@ -14,6 +14,8 @@ import { Bench, bundleInfo, loadBundleFor, type BenchDeps } from './bench.js';
 import { StationEventBus, type StationHandlers } from './dispatch.js';
 import { Field, type PiDiscovery } from './field.js';
 import { Gateways } from './gateways.js';
+import { recoverInterrupted, UNKNOWN_STOP } from './interrupted.js';
+import { ResumeFile } from './job-resume.js';
 import { JobsHub } from './jobs-hub.js';
 import { labelPdf, labelSvg, type LabelData } from './labels.js';
 import { LogView } from './log-view.js';
@@ -41,8 +43,14 @@ export interface StationOptions {
   jobOverrides?: BenchDeps['jobOverrides'];
   /** Telemetry freshness for live presence (default: the monitor's 120 s). */
   monitorFreshnessMs?: number;
+  /** Why the previous core stopped (its host restarted this one); said of the jobs it left unfinished. */
+  restartReason?: string;
   log?: (line: string) => void;
 }
+
+/** Where the resume specs of unfinished jobs are kept (see job-resume.ts). */
+export const RESUME_FILE = 'jobs-in-flight.json';
+
 
 /**
  * The station service: the one implementation of the UI contract, composed from the core modules
@@ -51,6 +59,8 @@ export interface StationOptions {
  */
 export class StationService {
   readonly handlers: StationHandlers;
+  /** Jobs a previous core left unfinished, recorded as interrupted when this one started. */
+  interruptedJobs: string[] = [];
   private readonly closers: Array<() => Promise<void> | void> = [];
   private caCache: { key: string; pem: string } | undefined;
 
@@ -83,7 +93,11 @@ export class StationService {
     });
     const stationLog = StationLog.open(path.join(options.dataDir, 'station-log.sqlite'), { stationId: persisted.stationId });
     const queue = new JobQueue({ concurrency: options.concurrency ?? 16, ...(options.keepFinishedJobs !== undefined ? { keepFinished: options.keepFinishedJobs } : {}) });
-    const hub = new JobsHub(queue, stationLog, bus);
+    const resume = new ResumeFile(path.join(options.dataDir, RESUME_FILE), log);
+    const interrupted = recoverInterrupted(stationLog, await resume.load(), options.restartReason ?? UNKNOWN_STOP);
+    for (const j of interrupted) resume.remove(j.snapshot.id);
+    const hub = new JobsHub(queue, stationLog, bus, resume);
+    hub.restore(interrupted);
     const server = new ServerLink(settings, () => standalone?.endpoint() ?? null);
     const monitor = new MonitorLink(bus, () => ref.service!.monitorConfig(), options.monitorFreshnessMs);
     const source = options.deviceSource ?? new UsbSerialSource({ onWarning: log });
@@ -106,14 +120,17 @@ export class StationService {
       ...(options.discovery ? { discovery: options.discovery } : {}),
       ...(options.agentDir ? { agentDir: options.agentDir } : {}),
     });
+    hub.rebuild = (spec) => (spec.kind === 'esp32' ? bench.rebuild(spec) : field.rebuild(spec));
     const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)));
     ref.service = service;
+    service.interruptedJobs = interrupted.map((j) => j.snapshot.id);
     service.closers.push(
       () => bench.close(),
       () => field.close(),
       () => monitor.close(),
       () => queue.shutdown(),
       () => hub.close(),
+      () => resume.flush(),
       () => server.close(),
       () => stationLog.close(),
     );
@@ -126,8 +143,10 @@ export class StationService {
         log(`[station] the bundled server did not start: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    await bench.start();
-    field.start();
+    const lastJobs = (kind: 'esp32' | 'pi'): Map<string, string> =>
+      new Map(interrupted.flatMap((j) => (j.spec?.kind === kind ? [[j.spec.kind === 'esp32' ? j.spec.deviceId : j.spec.targetId, j.snapshot.id] as const] : [])));
+    await bench.start(lastJobs('esp32'));
+    field.start(lastJobs('pi'));
     void monitor.reconnect();
     return service;
   }
@@ -264,7 +283,7 @@ export class StationService {
       'bench.console': (r) => this.bench.console(r.deviceId, r.open),
       'jobs.list': async () => this.hub.list(),
       'jobs.cancel': async (r) => this.hub.cancel(r.jobId),
-      'jobs.retry': async (r) => ({ jobId: this.hub.retry(r.jobId) }),
+      'jobs.retry': async (r) => ({ jobId: await this.hub.retry(r.jobId) }),
       'jobs.answer': async (r) => this.hub.answer(r.jobId, r.questionId, r.choice, r.secret),
       'jobs.clearFinished': async () => this.hub.clearFinished(),
       'jobs.log': async (r) => this.hub.lines(r.jobId),
