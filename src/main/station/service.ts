@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { AppInfo, FileData, StationSettingsView } from '../../shared/ipc.js';
 import { StationError } from '../../shared/ipc.js';
+import { V } from '../../shared/validation.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
@@ -51,6 +52,15 @@ export interface StationOptions {
 /** Where the resume specs of unfinished jobs are kept (see job-resume.ts). */
 export const RESUME_FILE = 'jobs-in-flight.json';
 
+/** The saved server URL's origin matches `url`'s exactly (scheme, host, port), so its token may go there. */
+export function sameOrigin(saved: string | null, url: string): boolean {
+  if (!saved) return false;
+  try {
+    return new URL(saved).origin === new URL(url).origin;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The station service: the one implementation of the UI contract, composed from the core modules
@@ -180,6 +190,20 @@ export class StationService {
     return this.caCache.pem;
   }
 
+  /**
+   * The stored API token, only for the saved remote server's own origin: a test of any other URL
+   * (another host, port or scheme, plain http included) must bring its own token.
+   */
+  private async savedTokenFor(url: string): Promise<string> {
+    const s = this.settings.current.server;
+    const token = await this.settings.secrets.get(SECRET.serverToken);
+    if (s.mode === 'remote' && token && sameOrigin(s.url, url)) return token;
+    const message = s.mode === 'remote' && s.url
+      ? `Paste the API token for ${new URL(url).origin}: the saved token is only sent to the saved server (${new URL(s.url).origin}).`
+      : `Paste the API token for ${new URL(url).origin}.`;
+    throw new StationError('INVALID_INPUT', message, { issues: [{ field: 'token', key: V.tokenForUrl, message }] });
+  }
+
   private async afterConnectionChange(): Promise<StationSettingsView> {
     this.caCache = undefined;
     void this.monitor.reconnect();
@@ -234,7 +258,7 @@ export class StationService {
         await this.settings.setBroker(r);
         return this.afterConnectionChange();
       },
-      'server.test': async (r) => ({ ok: true, detail: await ServerLink.test(r.url, r.token ?? (await this.settings.secrets.get(SECRET.serverToken)), r.caPem) }),
+      'server.test': async (r) => ({ ok: true, detail: await ServerLink.test(r.url, r.token ?? (await this.savedTokenFor(r.url)), r.caPem) }),
       'firstRun.run': async (r) => {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server; configure a remote server in Settings.');
         if (this.settings.current.configured && this.settings.current.server.mode === 'bundled' && (await standalone.initialised())) {
