@@ -4,6 +4,7 @@ import { useTranslation } from 'react-i18next';
 import type { PreloadBridge, StationClient } from '../shared/ipc.js';
 import { App } from './app/App.js';
 import { electronClient, takeAccessToken, webSocketClient, type ConnectionState } from './app/client.js';
+import { CoreBanner } from './app/CoreBanner.js';
 import { StationProvider } from './app/context.js';
 import { SettingsProvider } from './app/settings-context.js';
 import { LiveState, ValueStore } from './app/store.js';
@@ -83,6 +84,7 @@ async function boot(): Promise<void> {
       <StationProvider client={client} live={live}>
         <SettingsProvider initialInfo={loaded.info} initialSettings={loaded.settings} initialProfiles={loaded.profiles}>
           <ConnectionBanner />
+          <CoreBanner />
           <App />
         </SettingsProvider>
       </StationProvider>
