@@ -16,7 +16,7 @@ import { chromium } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
 import { defaultRendererDir, startWebStation } from '../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../test/sim/esp32/launch.js';
-import { invoke } from '../test/support/invoke.js';
+import { invoke, SIM_SOURCE_MODULE } from '../test/support/station-core.js';
 import { freePort } from '../test/support/ports.js';
 import { tempDir } from '../test/support/temp.js';
 
@@ -61,7 +61,7 @@ const ws = await startWebStation({
   caPassphrase: randomBytes(24).toString('base64url'),
   keychain: null,
   discovery: 'none',
-  deviceSourceModule: path.join(ROOT, 'test/esp32/support/sim-source-module.ts'),
+  deviceSourceModule: SIM_SOURCE_MODULE,
   deviceSourceOptions: { boards: sims.map((s) => ({ hostPath: s.hostPath, controlPath: s.controlPath, mac: s.mac })) },
   jobOverrides: { bootLogMs: 500 },
 });

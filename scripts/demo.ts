@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { startWebStation, type WebStation } from '../src/main/web/web-station.js';
 import { stopAgent } from '../test/pi/helpers.js';
 import { startEsp32Sim, type Esp32Sim } from '../test/sim/esp32/launch.js';
-import { invoke } from '../test/support/invoke.js';
+import { invoke, SIM_SOURCE_MODULE } from '../test/support/station-core.js';
 import { freePort } from '../test/support/ports.js';
 import { makeSshKeyPair, startSshd, type RunningSshd } from '../test/support/sshd.js';
 import { tempDir } from '../test/support/temp.js';
@@ -78,7 +78,7 @@ try {
     bundledServer: true,
     caPassphrase: randomBytes(24).toString('base64url'),
     keychain: null,
-    deviceSourceModule: path.join(ROOT, 'test/esp32/support/sim-source-module.ts'),
+    deviceSourceModule: SIM_SOURCE_MODULE,
     deviceSourceOptions: { boards: sims.map((s) => ({ hostPath: s.hostPath, controlPath: s.controlPath, mac: s.mac })) },
     port: Number(opts.port),
     monitorFreshnessMs: 20_000,

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { forkLauncher } from '../../src/main/core/fork-launcher.js';
 import { CoreSupervisor, type CoreLauncher, type SupervisorOptions } from '../../src/main/core/supervisor.js';
 import type { CoreStatus } from '../../src/shared/ipc.js';
+import { NO_DEVICES } from '../support/station-core.js';
 import { tempDir } from '../support/temp.js';
 
 function alive(pid: number): boolean {
@@ -25,8 +25,6 @@ function children(): number[] {
     .map(([pid]) => Number(pid));
 }
 
-/** No USB scanning in these tests: the core's devices come from the (empty) simulator source. */
-const NO_DEVICES = { deviceSourceModule: path.resolve(import.meta.dirname, '../esp32/support/sim-source-module.ts'), deviceSourceOptions: { boards: [] } };
 
 async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;

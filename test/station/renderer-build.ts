@@ -6,6 +6,7 @@ import { FileSecretStore } from '../../src/main/settings/secret-store.js';
 import { StationService } from '../../src/main/station/service.js';
 import { startWebStation, type WebStation } from '../../src/main/web/web-station.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
+import { NO_DEVICES } from '../support/station-core.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -20,7 +21,7 @@ export function ensureRendererBuilt(): string {
 
 /** Web mode as shipped: the core in its own process, no bundled server, no devices, its data in `dataDir`. */
 export function startPlainStation(dataDir: string): Promise<WebStation> {
-  return startWebStation({ dataDir, version: 'test', bundledServer: false, discovery: 'none', keychain: null, rendererDir: ensureRendererBuilt(), env: {} });
+  return startWebStation({ dataDir, version: 'test', bundledServer: false, discovery: 'none', keychain: null, ...NO_DEVICES, rendererDir: ensureRendererBuilt(), env: {} });
 }
 
 /** The station core itself in this process (no transport), for tests of what it does behind the contract. */

@@ -3,12 +3,11 @@ import type { Page } from 'playwright-core';
 import { startWebStation, type WebStation, type WebStationOptions } from '../../../src/main/web/web-station.js';
 import type { SimBoardHandle } from '../../sim/esp32/sim-device-source.js';
 import type { Backend } from '../../support/backend.js';
+import { SIM_SOURCE_MODULE } from '../../support/station-core.js';
 import { ensureRendererBuilt } from '../../station/renderer-build.js';
 import { fill, saveAndWait, settingsTab } from './ui.js';
 
 export const BUNDLE_DIR = path.resolve(import.meta.dirname, '../../fixtures/bundle-arduino');
-/** The device-source module the station core loads for simulated boards (it does not know they are). */
-export const SIM_SOURCE_MODULE = path.resolve(import.meta.dirname, '../../esp32/support/sim-source-module.ts');
 
 export interface TestStationOptions {
   dataDir: string;
@@ -47,7 +46,7 @@ export function startTestStation(options: TestStationOptions): Promise<WebStatio
   });
 }
 
-export { invoke } from '../../support/invoke.js';
+export { invoke } from '../../support/station-core.js';
 
 /** Configures the station against a remote back end through the Settings screen, as an admin would. */
 export async function configureRemote(page: Page, backend: Backend, operator = 'Ana Souza'): Promise<void> {
