@@ -37,5 +37,8 @@ if (!ch) {
   console.error('the station core runs under its host (tds-station serve, or the app); it has no channel to one here');
   process.exit(2);
 } else {
+  // Ctrl+C in a terminal reaches the whole process group: the host stops this core in order (jobs
+  // cancelled, database closed); dying on the signal first would look like a crash to the host.
+  process.on('SIGINT', () => undefined);
   runCore(ch, (code) => process.exit(code));
 }
