@@ -3,17 +3,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { forkLauncher } from '../../src/main/core/fork-launcher.js';
 import { CoreSupervisor, type CoreLauncher, type SupervisorOptions } from '../../src/main/core/supervisor.js';
 import type { CoreStatus } from '../../src/shared/ipc.js';
+import { isAlive } from '../support/processes.js';
 import { NO_DEVICES } from '../support/station-core.js';
 import { tempDir } from '../support/temp.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Processes whose parent is this one (the test worker), but the `ps` asking: a stopped supervisor must leave none. */
 function children(): number[] {
@@ -24,7 +16,6 @@ function children(): number[] {
     .filter(([pid, comm]) => pid && comm !== 'ps')
     .map(([pid]) => Number(pid));
 }
-
 
 async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -76,13 +67,13 @@ describe('core supervisor (real core, real child processes)', () => {
   it('relays the contract unchanged, and a clean shutdown leaves no process', async () => {
     const { s } = await start(`${tmp.path}/a`);
     const pid = s.pid!;
-    expect(alive(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     expect(children()).toContain(pid);
     expect(await s.call('app.info', undefined)).toMatchObject({ ok: true, value: { shell: 'web', dataDir: `${tmp.path}/a` } });
     expect(await s.call('settings.update', { stationId: 'Not Valid!' })).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', issues: [{ field: 'stationId' }] } });
     expect(await s.call('nope', {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CHANNEL' } });
     await s.close();
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     expect(children()).not.toContain(pid);
     expect(s.status().state).toBe('stopped');
     expect(await s.call('app.info', undefined)).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE' } });
@@ -99,7 +90,7 @@ describe('core supervisor (real core, real child processes)', () => {
     expect(answer).toMatchObject({ ok: true, value: { shell: 'web' } });
     const second = s.pid!;
     expect(second).not.toBe(first);
-    expect(alive(first)).toBe(false);
+    expect(isAlive(first)).toBe(false);
     expect(statuses.at(-1)).toMatchObject({ state: 'running', restarts: 1, interruptedJobs: 0 });
   }, 60_000);
 
@@ -117,7 +108,7 @@ describe('core supervisor (real core, real child processes)', () => {
     expect(restarting.seenAt - stopped).toBeLessThan(6000);
     expect(restarting.lastExit).toMatchObject({ reason: 'hang', message: expect.stringContaining('stopped answering') });
     await until('the new core', () => statuses.find((x) => x.state === 'running'));
-    expect(alive(first)).toBe(false);
+    expect(isAlive(first)).toBe(false);
     expect(await s.call('app.info', undefined)).toMatchObject({ ok: true });
   }, 60_000);
 

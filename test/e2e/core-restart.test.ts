@@ -2,19 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { startBackend, type Backend } from '../support/backend.js';
+import { isAlive } from '../support/processes.js';
 import { tempDir } from '../support/temp.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
 import { goTo } from './support/ui.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // The station core runs in its own process so that a crash in device code cannot take the UI
 // with it. Web mode against the simulator: the core is killed (SIGKILL) in the middle of a flash;
@@ -61,7 +53,7 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     expect(job?.state).toBe('running');
 
     const oldPid = station.core.pid!;
-    expect(alive(oldPid)).toBe(true);
+    expect(isAlive(oldPid)).toBe(true);
     process.kill(oldPid, 'SIGKILL');
 
     // The page never went away: it says what happened, once the new core is up.
@@ -69,7 +61,7 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     await banner.waitFor({ timeout: 60_000 });
     expect(await banner.textContent()).toContain('The station core stopped unexpectedly and was restarted; 1 running job was interrupted.');
     expect(station.core.pid).not.toBe(oldPid);
-    expect(alive(oldPid)).toBe(false);
+    expect(isAlive(oldPid)).toBe(false);
     expect(station.core.status()).toMatchObject({ state: 'running', restarts: 1, interruptedJobs: 1, lastExit: { reason: 'crash', signal: 'SIGKILL' } });
 
     // The card shows the same job, failed as interrupted, with the reason.

@@ -1,20 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { freePort } from '../support/ports.js';
-import { tempDir } from '../support/temp.js';
+import { filesContaining, tempDir } from '../support/temp.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { BUNDLE_DIR, invoke, startTestStation } from './support/station.js';
 import { expectFieldError, fill, goTo, saveAndWait, settingsTab } from './support/ui.js';
-
-/** Files under `dir` whose bytes contain `text`. */
-function filesContaining(dir: string, text: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name))
-    .filter((f) => readFileSync(f).includes(Buffer.from(text)));
-}
 
 // Standalone mode (bundled server + embedded broker made by the first-run wizard), every form's
 // answer to bad input, the language switch, and settings that survive a restart of the station.

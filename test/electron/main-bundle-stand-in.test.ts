@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ELECTRON_EVENT_CHANNEL, ELECTRON_INVOKE_CHANNEL } from '../../src/shared/ipc-channels.js';
 import { requestSchemas } from '../../src/shared/ipc.js';
+import { isAlive } from '../support/processes.js';
 import { tempDir } from '../support/temp.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -93,15 +94,6 @@ class StandInApp {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // The Electron binary cannot be downloaded here, so the real launch test (launch.test.ts) skips. This
 // one runs the BUILT main bundle (electron-vite build) under plain Node with a recorded STAND-IN for
 // the `electron` module: it checks what the glue asks of Electron — the window's security options,
@@ -175,7 +167,7 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
     expect(s.utilityProcesses).toHaveLength(1);
     expect(s.utilityProcesses[0]!.entry).toBe(path.join(ROOT, 'out/main/core.js'));
     const corePid = s.utilityProcesses[0]!.pid;
-    expect(alive(corePid)).toBe(true);
+    expect(isAlive(corePid)).toBe(true);
     const channels = Object.keys(requestSchemas);
     expect(channels.length).toBeGreaterThan(30);
     for (const ch of channels) {
@@ -194,7 +186,7 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
 
     // Quitting stops the core cleanly first, then the app exits.
     expect(await a.quit()).toBe(0);
-    expect(alive(corePid)).toBe(false);
+    expect(isAlive(corePid)).toBe(false);
   }, 120_000);
 
   it('a packaged build ignores ELECTRON_RENDERER_URL: it loads and trusts only app://station', async () => {

@@ -1,19 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CA_PASSPHRASE_FILE_ENV } from '../../src/main/settings/ca-passphrase.js';
 import { startWebStation, type WebStation } from '../../src/main/web/web-station.js';
 import { invoke, NO_DEVICES } from '../support/station-core.js';
 import { freePort } from '../support/ports.js';
-import { tempDir } from '../support/temp.js';
+import { filesContaining, tempDir } from '../support/temp.js';
 import { ensureRendererBuilt } from './renderer-build.js';
-
-function filesContaining(dir: string, text: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
-    .filter((f) => readFileSync(path.join(dir, f)).includes(Buffer.from(text)));
-}
 
 // Where no keychain is (a headless bench box, a desktop with its keyring locked), the bundled server's
 // CA passphrase is never kept in plain text next to the CA key: the operator gives it at start, from a

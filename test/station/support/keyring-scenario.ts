@@ -3,24 +3,18 @@
  * Secret Service): web mode as `tds-station serve` starts it (keychain found on its own), over a data
  * folder an older station left with a plain secrets.json. Prints one JSON line of findings.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KeyringCipher } from '../../../src/main/settings/keyring-cipher.js';
 import { FileSecretStore, SECRET, SECRET_FILES } from '../../../src/main/settings/secret-store.js';
 import { startWebStation } from '../../../src/main/web/web-station.js';
 import { invoke, NO_DEVICES } from '../../support/station-core.js';
 import { freePort } from '../../support/ports.js';
+import { filesContaining } from '../../support/temp.js';
 
 const dataDir = process.argv[2]!;
 const rendererDir = process.argv[3]!;
 const oldToken = 'tds_plain_token_left_by_an_older_station';
-
-function filesContaining(dir: string, text: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.join(e.parentPath, e.name))
-    .filter((f) => readFileSync(f).includes(Buffer.from(text)));
-}
 
 // What an older station left: a remote server configured, its token in plain text.
 writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ version: 1, stationId: 'kr-1', configured: true, server: { mode: 'remote', url: 'https://127.0.0.1:9', caPem: null, accountId: 1 } }));
@@ -35,7 +29,7 @@ try {
   out.secretStore = info.secretStore;
   out.plainFileAfterStart = existsSync(path.join(dataDir, SECRET_FILES.file));
   out.keyringFile = existsSync(path.join(dataDir, SECRET_FILES.keyring));
-  out.tokenInFiles = filesContaining(dataDir, oldToken).map((f) => path.relative(dataDir, f));
+  out.tokenInFiles = filesContaining(dataDir, oldToken);
   out.hasMigratedToken = (await invoke(ws, 'settings.get')).server.hasToken;
   await invoke(ws, 'firstRun.run', { accountName: 'Keyring factory', operator: 'kr', startBroker: false, brokerPort: await freePort(), deviceBrokerHost: '127.0.0.1' });
   out.bundledRunningAfterFirstRun = (await invoke(ws, 'settings.get')).server.bundled?.running;
@@ -47,7 +41,7 @@ try {
 const store = new FileSecretStore(path.join(dataDir, SECRET_FILES.keyring), await KeyringCipher.open(dataDir));
 const passphrase = await store.get(SECRET.bundledCaPassphrase);
 out.passphraseLength = passphrase?.length ?? 0;
-out.passphraseInFiles = passphrase ? filesContaining(dataDir, passphrase).map((f) => path.relative(dataDir, f)) : ['(no passphrase)'];
+out.passphraseInFiles = passphrase ? filesContaining(dataDir, passphrase) : ['(no passphrase)'];
 out.caKeyFile = existsSync(path.join(dataDir, 'server'));
 
 // A second start opens the CA with the passphrase from the keyring (nothing typed, nothing in the environment).
