@@ -8,7 +8,7 @@ import type { JobLogLine } from '../jobs/types.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 
-/** One job as stored (DESIGN.md §9). */
+/** One job as stored: who, where, which device and certificate, which firmware, result and timings (no secrets). */
 export interface JobRecord {
   id: string;
   retryOf: string | null;
