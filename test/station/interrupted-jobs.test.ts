@@ -8,7 +8,9 @@ import type { IpcResult } from '../../src/shared/ipc.js';
 import type { JobSnapshot } from '../../src/shared/jobs.js';
 import { freePort } from '../support/ports.js';
 import { tempDir } from '../support/temp.js';
-import { startCoreInProcess } from './renderer-build.js';
+import { startWebStation } from '../../src/main/web/web-station.js';
+import { NO_DEVICES } from '../support/station-core.js';
+import { ensureRendererBuilt, startCoreInProcess } from './renderer-build.js';
 
 const t0 = '2026-11-27T10:00:00.000Z';
 
@@ -72,6 +74,12 @@ describe('jobs a stopped core left running', () => {
     await st?.close();
     tmp.remove();
   });
+
+  it('is the only core on its data folder: a second one refuses to start, so it never takes these jobs for its own', async () => {
+    await expect(startWebStation({ dataDir: tmp.path, version: 'test', bundledServer: false, discovery: 'none', keychain: null, ...NO_DEVICES, rendererDir: ensureRendererBuilt(), env: {}, log: () => undefined })).rejects.toThrow(
+      new RegExp(`Another station \\(process ${process.pid}\\) is running on the data folder`),
+    );
+  }, 60_000);
 
   it('records them as interrupted in the station log, with the reason and the step, and lists them as failed', async () => {
     expect(st.interruptedJobs.sort()).toEqual(['job-agent', 'job-nospec', 'job-password']);

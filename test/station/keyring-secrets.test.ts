@@ -21,7 +21,7 @@ describe('web mode secrets in the desktop keyring (GNOME Keyring, Secret Service
     tmp.remove();
   });
 
-  it('moves an older plain secrets.json into the keyring store, keeps the CA passphrase only there, and opens the CA with it on the next start', async () => {
+  it('moves an older plain secrets.json into the keyring store, keeps the CA passphrase only there, opens the CA with it on the next start, and never replaces a lost key', async () => {
     requireTool('dbus-run-session', 'dbus-bin');
     requireTool('gnome-keyring-daemon', 'gnome-keyring');
     requireTool('secret-tool', 'libsecret-tools');
@@ -36,13 +36,16 @@ describe('web mode secrets in the desktop keyring (GNOME Keyring, Secret Service
       'until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true; do sleep 0.1; done',
       `node --import tsx "${SCENARIO}" "$DATA" "${ensureRendererBuilt()}"`,
       'echo "KEYRING-ITEMS"; secret-tool search --all service tds-station 2>&1 | grep -E "^(attribute|label)" || true',
+      // The keyring loses the station's key (another keyring, a reset): the next start must not replace it.
+      'secret-tool clear service tds-station username "secrets-key:$DATA"',
+      `node --import tsx "${SCENARIO}" "$DATA" "${ensureRendererBuilt()}" lost-key`,
     ].join('\n');
     proc = startProcess('dbus-run-session', 'dbus-run-session', ['--', 'sh', '-c', script], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, DATA: data, XDG_DATA_HOME: path.join(home, '.local/share'), XDG_RUNTIME_DIR: path.join(tmp.path, 'run') },
     });
     expect(await proc.exited(), proc.output()).toBe(0);
-    const line = /RESULT (\{.*\})/.exec(proc.output())?.[1];
+    const [line, lostKey] = [...proc.output().matchAll(/RESULT (\{.*\})/g)].map((m) => m[1]);
     expect(line, proc.output()).toBeTruthy();
     const r = JSON.parse(line!) as Record<string, unknown>;
     expect(r).toEqual({
@@ -61,6 +64,8 @@ describe('web mode secrets in the desktop keyring (GNOME Keyring, Secret Service
     const items = proc.output().split('KEYRING-ITEMS')[1] ?? '';
     expect(items).toContain('attribute.service = tds-station');
     expect(items).toContain(`attribute.username = secrets-key:${data}`);
+    // Without its key, the next start runs without a keychain and leaves the encrypted secrets as they were.
+    expect(JSON.parse(lostKey!)).toEqual({ secretStore: 'file', keyringFileUntouched: true });
     // The plain file an older station left is gone for good.
     expect(readdirSync(data)).not.toContain('secrets.json');
   }, 180_000);

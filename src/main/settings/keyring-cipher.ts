@@ -58,8 +58,12 @@ export class KeyringCipher implements StringCipher {
 
   private constructor(private readonly key: Buffer) {}
 
-  /** The data folder's key from the keyring, made and stored there on first use. */
-  static async open(dataDir: string, options: { timeoutMs?: number } = {}): Promise<KeyringCipher> {
+  /**
+   * The data folder's key from the keyring, made and stored there on first use. `mustExist`: secrets
+   * were already encrypted with a key; if this keyring has none (another session, another keyring) a
+   * new key would make them unreadable, so it is refused instead.
+   */
+  static async open(dataDir: string, options: { timeoutMs?: number; mustExist?: boolean } = {}): Promise<KeyringCipher> {
     const timeoutMs = options.timeoutMs ?? 5000;
     const e = await entry(`secrets-key:${path.resolve(dataDir)}`);
     const stored = await bounded('a read', timeoutMs, (signal) => e.getPassword(signal));
@@ -68,6 +72,7 @@ export class KeyringCipher implements StringCipher {
       if (key.length !== 32) throw new KeyringUnavailable('the keyring entry for this data folder is not a station key');
       return new KeyringCipher(key);
     }
+    if (options.mustExist) throw new KeyringUnavailable('this keyring has no key for the secrets already kept in the data folder (unlock the keyring that has it)');
     const key = randomBytes(32);
     await bounded('a write', timeoutMs, (signal) => e.setPassword(key.toString('base64'), signal));
     // Read back: a keyring that accepts a write but does not keep it must not be trusted with secrets.

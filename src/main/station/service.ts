@@ -12,6 +12,7 @@ import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import { SettingsStore } from '../settings/settings-store.js';
 import type { StandaloneHost } from '../standalone/types.js';
 import { Bench, bundleInfo, loadBundleFor, type BenchDeps } from './bench.js';
+import { lockDataDir } from './data-lock.js';
 import { StationEventBus, type StationHandlers } from './dispatch.js';
 import { Field, type PiDiscovery } from './field.js';
 import { Gateways } from './gateways.js';
@@ -91,6 +92,7 @@ export class StationService {
 
   static async start(options: StationOptions): Promise<StationService> {
     const log = options.log ?? ((l: string) => console.error(l));
+    const lock = await lockDataDir(options.dataDir);
     const store = new SettingsStore(options.dataDir);
     const persisted = await store.load();
     const standalone = options.standalone ?? null;
@@ -143,6 +145,7 @@ export class StationService {
       () => resume.flush(),
       () => server.close(),
       () => stationLog.close(),
+      () => lock.release(),
     );
     if (standalone) service.closers.unshift(() => standalone.close());
 

@@ -6,7 +6,7 @@ import { forkLauncher } from '../core/fork-launcher.js';
 import { CoreSupervisor, type CoreLauncher, type SupervisorOptions } from '../core/supervisor.js';
 import { readGivenCaPassphrase } from '../settings/ca-passphrase.js';
 import { KeyringCipher } from '../settings/keyring-cipher.js';
-import type { StringCipher } from '../settings/secret-store.js';
+import { SECRET_FILES, type StringCipher } from '../settings/secret-store.js';
 import { startWebServer, type WebServer } from './server.js';
 
 /**
@@ -53,7 +53,7 @@ export interface WebStation {
 /** The desktop keyring's cipher for this data folder, or null (said why) when there is none. */
 export async function webKeychain(dataDir: string, log: (line: string) => void): Promise<StringCipher | null> {
   try {
-    return await KeyringCipher.open(dataDir);
+    return await KeyringCipher.open(dataDir, { mustExist: existsSync(path.join(dataDir, SECRET_FILES.keyring)) });
   } catch (err) {
     log(`[station] no desktop keyring (${err instanceof Error ? err.message : String(err)}); secrets stay in a 0600 file and the bundled server's CA passphrase must be given at start`);
     return null;

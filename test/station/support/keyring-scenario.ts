@@ -2,8 +2,9 @@
  * Run by keyring-secrets.test.ts inside a D-Bus session with an unlocked GNOME Keyring (the real
  * Secret Service): web mode as `tds-station serve` starts it (keychain found on its own), over a data
  * folder an older station left with a plain secrets.json. Prints one JSON line of findings.
+ * `lost-key` as the third argument: a later start after the keyring lost the station's key.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KeyringCipher } from '../../../src/main/settings/keyring-cipher.js';
 import { FileSecretStore, SECRET, SECRET_FILES } from '../../../src/main/settings/secret-store.js';
@@ -15,12 +16,26 @@ import { filesContaining } from '../../support/temp.js';
 const dataDir = process.argv[2]!;
 const rendererDir = process.argv[3]!;
 const oldToken = 'tds_plain_token_left_by_an_older_station';
+const start = () => startWebStation({ dataDir, version: 'kr', bundledServer: true, discovery: 'none', ...NO_DEVICES, rendererDir, env: {}, log: () => undefined });
+
+if (process.argv[4] === 'lost-key') {
+  // The keyring no longer has the key the secrets were encrypted with: the station must not make a
+  // new one (that would leave the encrypted secrets unreadable for good); it runs without a keychain.
+  const before = readFileSync(path.join(dataDir, SECRET_FILES.keyring));
+  const ws = await start();
+  try {
+    const info = await invoke(ws, 'app.info');
+    console.log(`RESULT ${JSON.stringify({ secretStore: info.secretStore, keyringFileUntouched: before.equals(readFileSync(path.join(dataDir, SECRET_FILES.keyring))) })}`);
+  } finally {
+    await ws.close();
+  }
+  process.exit(0);
+}
 
 // What an older station left: a remote server configured, its token in plain text.
 writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ version: 1, stationId: 'kr-1', configured: true, server: { mode: 'remote', url: 'https://127.0.0.1:9', caPem: null, accountId: 1 } }));
 writeFileSync(path.join(dataDir, SECRET_FILES.file), JSON.stringify({ version: 1, secrets: { [SECRET.serverToken]: oldToken } }), { mode: 0o600 });
 
-const start = () => startWebStation({ dataDir, version: 'kr', bundledServer: true, discovery: 'none', ...NO_DEVICES, rendererDir, env: {}, log: () => undefined });
 const out: Record<string, unknown> = {};
 
 let ws = await start();
