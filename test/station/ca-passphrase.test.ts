@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CA_PASSPHRASE_FILE_ENV } from '../../src/main/settings/ca-passphrase.js';
+import { CA_PASSPHRASE_ENV, CA_PASSPHRASE_FILE_ENV } from '../../src/main/settings/ca-passphrase.js';
 import { startWebStation, type WebStation } from '../../src/main/web/web-station.js';
 import { invoke, NO_DEVICES } from '../support/station-core.js';
 import { freePort } from '../support/ports.js';
@@ -61,10 +61,21 @@ describe('the bundled server\'s CA passphrase without a keychain (web mode)', ()
     await expect(start(dataDir, { [CA_PASSPHRASE_FILE_ENV]: path.join(secretsDir, 'missing') })).rejects.toThrow(/does not exist/);
   }, 60_000);
 
-  it('makes the CA with the given passphrase, writes it nowhere in the data folder, and opens the CA with it again', async () => {
+  it('makes the CA with the given passphrase, writes it nowhere in the data folder nor into the core\'s argv or environment, and opens the CA with it again', async () => {
     const dataDir = path.join(tmp.path, 'given');
-    let ws = await start(dataDir, { [CA_PASSPHRASE_FILE_ENV]: passFile });
+    // Given in this process's environment, as an operator would export it.
+    process.env[CA_PASSPHRASE_ENV] = passphrase;
+    let ws: WebStation;
+    try {
+      ws = await start(dataDir, process.env);
+    } finally {
+      delete process.env[CA_PASSPHRASE_ENV];
+    }
     expect(await firstRun(ws)).toMatchObject({ ok: true });
+    // The core got it in its start message: not in its command line, not in its environment.
+    const core = ws.core.pid!;
+    expect(readFileSync(`/proc/${core}/cmdline`).includes(Buffer.from(passphrase))).toBe(false);
+    expect(readFileSync(`/proc/${core}/environ`).includes(Buffer.from(passphrase))).toBe(false);
     expect(existsSync(path.join(dataDir, 'server', 'ca.key.enc'))).toBe(true);
     expect(filesContaining(dataDir, passphrase)).toEqual([]);
     await stop(ws);

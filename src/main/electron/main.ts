@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ELECTRON_EVENT_CHANNEL, ELECTRON_INVOKE_CHANNEL } from '../../shared/ipc-channels.js';
 import { CoreSupervisor } from '../core/supervisor.js';
-import { readGivenCaPassphrase } from '../settings/ca-passphrase.js';
+import { readGivenCaPassphrase, withoutCaPassphrase } from '../settings/ca-passphrase.js';
 import type { StringCipher } from '../settings/secret-store.js';
 import { APP_ORIGIN, createMainWindow, isTrustedUrl, lockDown } from './secure-window.js';
 import { registerAppScheme, serveRenderer } from './renderer-protocol.js';
@@ -53,7 +53,8 @@ async function run(): Promise<void> {
   const dataDir = app.getPath('userData');
   const caPassphrase = await readGivenCaPassphrase(process.env, dataDir);
   const core = await CoreSupervisor.start({
-    launch: utilityLauncher(path.join(here, 'core.js')),
+    // The passphrase reaches the core in its start message; its environment does not carry it on.
+    launch: utilityLauncher(path.join(here, 'core.js'), withoutCaPassphrase(process.env)),
     config: {
       dataDir,
       shell: 'electron',

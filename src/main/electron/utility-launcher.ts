@@ -7,9 +7,9 @@ import type { HostToCore } from '../core/protocol.js';
  * Electron owns), so a native crash or a hang in device code cannot take the window with it.
  * Only the entry path goes into its argv; its configuration comes in the first message.
  */
-export function utilityLauncher(entry: string): CoreLauncher {
+export function utilityLauncher(entry: string, env: NodeJS.ProcessEnv): CoreLauncher {
   return () => {
-    const child = utilityProcess.fork(entry, [], { serviceName: 'TDS station core', stdio: 'inherit' });
+    const child = utilityProcess.fork(entry, [], { serviceName: 'TDS station core', stdio: 'inherit', env });
     let spawned = false;
     let exited = false;
     const queued: HostToCore[] = [];

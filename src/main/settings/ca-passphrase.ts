@@ -93,6 +93,12 @@ export function caPassphrase(options: { given?: string; store: SecretStore; data
   };
 }
 
+/** The environment for the core's process: the passphrase reaches it in its start message instead. */
+export function withoutCaPassphrase(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { [CA_PASSPHRASE_ENV]: _pass, [CA_PASSPHRASE_FILE_ENV]: _file, ...rest } = env;
+  return rest;
+}
+
 /**
  * Reads the passphrase the operator gives (host side, before the core starts): the file named by
  * TDS_STATION_CA_PASSPHRASE_FILE (outside the data folder, readable only by its owner), else

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { CoreConfig } from '../core/config.js';
 import { forkLauncher } from '../core/fork-launcher.js';
 import { CoreSupervisor, type CoreLauncher, type SupervisorOptions } from '../core/supervisor.js';
-import { readGivenCaPassphrase } from '../settings/ca-passphrase.js';
+import { readGivenCaPassphrase, withoutCaPassphrase } from '../settings/ca-passphrase.js';
 import { KeyringCipher } from '../settings/keyring-cipher.js';
 import { SECRET_FILES, type StringCipher } from '../settings/secret-store.js';
 import { startWebServer, type WebServer } from './server.js';
@@ -70,7 +70,8 @@ export async function startWebStation(options: WebStationOptions): Promise<WebSt
   const given = caPassphrase ?? (await readGivenCaPassphrase(env ?? process.env, core.dataDir));
   const cipher = keychain === undefined || keychain === 'auto' ? await webKeychain(core.dataDir, log) : keychain;
   const supervisor = await CoreSupervisor.start({
-    launch: launcher ?? forkLauncher(),
+    // The passphrase reaches the core in its start message; its environment does not carry it on.
+    launch: launcher ?? forkLauncher({ env: withoutCaPassphrase(process.env) }),
     config: { ...core, shell: 'web', ...(given ? { caPassphrase: given } : {}) },
     keychain: cipher,
     log,

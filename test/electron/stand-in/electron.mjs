@@ -165,7 +165,7 @@ export const dialog = {
 
 export const utilityProcess = {
   fork(entry, args, options) {
-    const child = fork(entry, args ?? [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(entry, args ?? [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: options?.env ?? process.env });
     const up = new EventEmitter();
     record.utilityProcesses.push({ entry, options, pid: child.pid });
     Object.defineProperty(up, 'pid', { get: () => child.pid });
