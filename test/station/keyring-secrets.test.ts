@@ -29,7 +29,7 @@ describe('web mode secrets in the desktop keyring (GNOME Keyring, Secret Service
     const data = path.join(tmp.path, 'station');
     const script = [
       'set -e',
-      'mkdir -p "$HOME" "$DATA"',
+      'mkdir -p "$HOME" "$DATA" && mkdir -m 700 -p "$XDG_RUNTIME_DIR"',
       // The keyring daemon in the foreground (its PID known), its login keyring made and unlocked with this password.
       'printf %s keyring-test-password | gnome-keyring-daemon --foreground --components=secrets --unlock >/dev/null 2>&1 & K=$!',
       'trap \'kill $K 2>/dev/null; wait $K 2>/dev/null || true\' EXIT',
