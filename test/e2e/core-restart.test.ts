@@ -1,3 +1,5 @@
+import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
@@ -6,7 +8,7 @@ import { isAlive } from '../support/processes.js';
 import { tempDir } from '../support/temp.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
-import { goTo } from './support/ui.js';
+import { fill, goTo } from './support/ui.js';
 
 // The station core runs in its own process so that a crash in device code cannot take the UI
 // with it. Web mode against the simulator: the core is killed (SIGKILL) in the middle of a flash;
@@ -104,4 +106,45 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     await banner.getByRole('button', { name: 'Dismiss' }).click();
     await expect.poll(() => page.locator('[data-testid=core-banner]').count()).toBe(0);
   }, 300_000);
+
+  it('a Pi job interrupted while logging in: its retry asks for the password again (never stored)', async () => {
+    const { page } = b;
+    // A "Pi" that accepts the TCP connection and then says nothing: the SSH login step keeps waiting.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      await createProfile(page, backend, { name: 'restart field', pi: { installPrefix: path.join(tmp.path, 'pi'), serviceManager: 'none' } });
+      await goTo(page, 'field');
+      await page.selectOption('[data-testid=field-profile]', 'restart field');
+      await fill(page, '#add-host', { host: '127.0.0.1', port: String(port), name: 'Silent Pi' });
+      await page.click('#add-host button[type=submit]');
+      const target = page.locator('[data-testid=pi-target]', { hasText: 'Silent Pi' });
+      await target.getByRole('button', { name: 'Provision…' }).click();
+      await fill(page, 'dialog[open]', { username: 'pi' });
+      await page.selectOption('dialog[open] [data-field="auth.method"]', 'password');
+      await fill(page, 'dialog[open]', { 'auth.password': 'the-pi-password' });
+      await page.locator('dialog[open]').getByRole('button', { name: 'Start' }).click();
+      const job = page.locator('[data-testid=pi-job]');
+      await job.locator('.step--running').first().waitFor({ timeout: 20_000 });
+
+      process.kill(station.core.pid!, 'SIGKILL');
+      await page.locator('[data-testid=core-banner][data-state=restarted]').waitFor({ timeout: 60_000 });
+      await expect.poll(() => job.getAttribute('data-state'), { timeout: 20_000 }).toBe('failed');
+      expect(await job.locator('.job-error').textContent()).toContain('The job was interrupted');
+
+      // Retry: the password went with the old core; the Field screen asks for the login again.
+      await job.getByRole('button', { name: 'Retry' }).click();
+      await page.locator('dialog[open]').waitFor({ timeout: 10_000 });
+      expect(await job.textContent()).toContain('is gone (it is never stored)');
+      expect(await page.locator('dialog[open] [data-field="auth.password"]').inputValue()).toBe('');
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  }, 180_000);
 });
