@@ -20,6 +20,7 @@ import type {
   BenchDevice,
   BenchState,
   BundleInfo,
+  CoreStatus,
   FieldState,
   FileData,
   FirstRunProgress,
@@ -148,6 +149,8 @@ export interface StationEvents {
   'settings.changed': StationSettingsView;
   'firstRun.progress': FirstRunProgress;
   'log.appended': { id: string };
+  /** Sent by the core's host, not the core: the core stopped, is restarting, or is back. */
+  'core.status': CoreStatus;
 }
 export type EventChannel = keyof StationEvents;
 

@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { normaliseMac } from '@tds/server/contract';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { JobError } from '../../shared/errors.js';
 import type { JobKind, JobSnapshot, JobState } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
 import { spreadsheetSafe } from './csv-cell.js';
@@ -228,6 +229,47 @@ export class StationLog {
       this.lastWritten.delete(s.id);
       this.lineCounts.delete(s.id);
     }
+  }
+
+  /**
+   * Jobs the log shows as not finished (queued, running, waiting for an answer): after a clean stop
+   * there are none, so at start these are the jobs a stopped station core left behind.
+   */
+  unfinished(): JobRecord[] {
+    return this.query({ result: ['queued', 'running', 'waiting-input'], limit: 100_000 });
+  }
+
+  /**
+   * Records that a job stopped because its process did: result `failed` with `error` (code
+   * INTERRUPTED and the reason), ended `at`; the step that was running is marked failed. Other facts
+   * of the row stay as the job left them.
+   */
+  markInterrupted(jobId: string, error: JobError, at: string): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE jobs SET result = 'failed', error_code = @code, error_message = @message, error_hint = @hint, error_where = @where,
+             ended_at = @at, duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE CAST(round((julianday(@at) - julianday(started_at)) * 86400000) AS INTEGER) END
+           WHERE id = @id`,
+        )
+        .run({
+          id: jobId,
+          code: error.code,
+          message: safeLines(redactSecrets(error.message)),
+          hint: error.hint ? safeLines(error.hint) : null,
+          where: error.where ? safeLine(error.where) : null,
+          at,
+        });
+      this.db
+        .prepare(
+          `UPDATE steps SET status = 'failed', ended_at = @at,
+             duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE CAST(round((julianday(@at) - julianday(started_at)) * 86400000) AS INTEGER) END
+           WHERE job_id = @id AND status = 'running'`,
+        )
+        .run({ id: jobId, at });
+    })();
+    this.lastWritten.delete(jobId);
+    this.lineCounts.delete(jobId);
   }
 
   appendLine(line: JobLogLine): void {

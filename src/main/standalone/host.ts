@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
   createApiToken,
@@ -12,6 +11,7 @@ import {
 import type { ValidRequestOf } from '../../shared/ipc.js';
 import type { FirstRunProgress } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
+import type { CaPassphrase } from '../settings/ca-passphrase.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import type { EmbeddedBrokerOptions, FirstRunResult, StandaloneHost } from './types.js';
 
@@ -30,6 +30,8 @@ export interface StandaloneOptions {
   /** The bundled server's own data folder (inside the station's data folder). */
   dataDir: string;
   secrets: SecretStore;
+  /** The CA key's passphrase: keychain-protected, or given by the operator; never plain next to the key. */
+  caPassphrase: CaPassphrase;
   log?: (line: string) => void;
 }
 
@@ -37,8 +39,8 @@ const isoNow = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
  * Standalone mode: the issuance server in this process on 127.0.0.1 (HTTPS with its own CA, which
- * the station pins), its data in the station's data folder, its CA passphrase in the station's
- * secret store. The station talks to it with the same ApiClient as to a remote server.
+ * the station pins), its data in the station's data folder, its CA passphrase from `caPassphrase`
+ * (see ca-passphrase.ts). The station talks to it with the same ApiClient as to a remote server.
  */
 export function createStandaloneHost(options: StandaloneOptions): StandaloneHost {
   const log = options.log ?? ((l: string) => console.error(l));
@@ -50,12 +52,6 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
   };
   let running: RunningServer | undefined;
   let token: string | undefined;
-
-  async function passphrase(): Promise<string> {
-    const p = await options.secrets.get(SECRET.bundledCaPassphrase);
-    if (!p) throw new StationError('NOT_CONFIGURED', 'The bundled server has no CA passphrase in the secret store.', { hint: 'Run the first-run set-up again with a fresh data folder.' });
-    return p;
-  }
 
   async function startFromData(pass: string, broker: EmbeddedBrokerOptions | null): Promise<RunningServer> {
     running = await startServer({
@@ -84,7 +80,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
 
     async start(o) {
       if (running) return;
-      await startFromData(await passphrase(), o.broker);
+      await startFromData(await options.caPassphrase.get(), o.broker);
     },
 
     async firstRun(input: ValidRequestOf<'firstRun.run'>, stationId: string, progress: (p: FirstRunProgress) => void): Promise<FirstRunResult> {
@@ -103,9 +99,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
         throw new StationError('CONFLICT', `${options.dataDir} already holds a bundled server.`, { hint: 'Move that folder away to start over, or keep using it.' });
       }
       await step('ca', async () => {
-        // The passphrase is stored before the CA exists, so a crash in between cannot lose the CA.
-        const pass = randomBytes(32).toString('base64url');
-        await options.secrets.set(SECRET.bundledCaPassphrase, pass);
+        const pass = await options.caPassphrase.forNewCa();
         await initServerData({
           dataDir: options.dataDir,
           passphrase: pass,
@@ -116,7 +110,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
         });
       });
       const broker = input.startBroker ? { port: input.brokerPort, deviceHost: input.deviceBrokerHost } : null;
-      const server = await step('server', async () => startFromData(await passphrase(), broker));
+      const server = await step('server', async () => startFromData(await options.caPassphrase.get(), broker));
       const embedded = broker
         ? await step('broker', async () => {
             const e = server.broker.embedded;
