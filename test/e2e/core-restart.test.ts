@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESUME_FILE } from '../../src/main/station/service.js';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { startBackend, type Backend } from '../support/backend.js';
@@ -13,7 +15,8 @@ import { fill, goTo } from './support/ui.js';
 // The station core runs in its own process so that a crash in device code cannot take the UI
 // with it. Web mode against the simulator: the core is killed (SIGKILL) in the middle of a flash;
 // the page stays up, says the core was restarted, shows the job as interrupted with the reason,
-// the station log records it so, and the job's retry (run by the new core) takes the board online.
+// the station log records it so, and the job's retry (run by the new core) takes the board online,
+// replacing without a question the certificate the killed job got but never put on the board.
 describe('E2E: the station core is killed mid-flash and restarted (web mode, Chromium)', () => {
   const tmp = tempDir('tds-e2e-core-restart-');
   const shots = tempDir('tds-e2e-shots-');
@@ -53,6 +56,10 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     await card.locator('.step--running', { hasText: 'Flash firmware and config' }).waitFor({ timeout: 60_000 });
     const [job] = (await invoke(station, 'jobs.list')).filter((j) => j.target === sim.hostPath);
     expect(job?.state).toBe('running');
+    // The certificate it got is not on the board yet: the core keeps that in the job's resume spec on disk.
+    expect(job!.certificateSerial).toBeTruthy();
+    const keptSpec = (id: string) => (JSON.parse(readFileSync(path.join(tmp.path, RESUME_FILE), 'utf8')) as { jobs: Record<string, { identities?: { issuedNotInstalled: string[] } }> }).jobs[id];
+    await expect.poll(() => keptSpec(job!.id)?.identities?.issuedNotInstalled).toEqual([job!.certificateSerial]);
 
     const oldPid = station.core.pid!;
     expect(isAlive(oldPid)).toBe(true);
@@ -82,12 +89,10 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     // Retry from the card: the new core rebuilds the job from what it kept and takes the board online.
     await sim.sendControl('FAULT clear slow-erase');
     await card.getByRole('button', { name: 'Retry' }).click();
-    // The killed job had got its certificate (before the flash): the retry asks to replace it, as
-    // for any board that failed after that step, and the technician agrees.
+    // The killed job had got its certificate (before the flash), which never reached the board: as a
+    // retry in the same core would, the retry replaces it without asking the technician.
     const interrupted = (await invoke(station, 'jobs.list')).find((j) => j.id === job!.id)!;
-    expect(interrupted.certificateSerial).toBeTruthy();
-    await card.getByText('This MAC is already provisioned').waitFor({ timeout: 60_000 });
-    await card.getByRole('button', { name: /^Replace/ }).click();
+    expect(interrupted.certificateSerial).toBe(job!.certificateSerial);
     const retryOf = async () => (await invoke(station, 'jobs.list')).find((j) => j.retryOf === job!.id);
     await expect.poll(async () => (await retryOf())?.state, { timeout: 180_000, interval: 1000 }).toMatch(/succeeded|failed|cancelled/);
     const retry = await retryOf();
@@ -98,6 +103,15 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     expect(gw).toHaveLength(1);
     expect(gw[0]!.active_certificate?.serial_number.toLowerCase()).toBe(retry!.certificateSerial!.toLowerCase());
     expect(retry!.certificateSerial).not.toBe(interrupted.certificateSerial);
+    expect(retry!.question).toBeUndefined();
+    const retryLog = (await invoke(station, 'jobs.log', { jobId: retry!.id })).map((l) => l.text);
+    expect(retryLog).toContainEqual(expect.stringContaining(`certificate ${interrupted.certificateSerial} came from an earlier attempt of this job and never reached the board: replacing it`));
+    expect(await card.getByText('This MAC is already provisioned').count()).toBe(0);
+    // Once the board was online with the new certificate, the unused one was revoked as superseded.
+    const certs = (await backend.server.client('operator').getGateway(gw[0]!.id)).certificados;
+    expect(certs.find((c) => c.serial_number.toLowerCase() === interrupted.certificateSerial!.toLowerCase())).toMatchObject({ is_revoked: true, revoke_reason: expect.stringMatching(/^superseded/) });
+    // Neither job is in flight any more.
+    await expect.poll(() => [keptSpec(job!.id), keptSpec(retry!.id)]).toEqual([undefined, undefined]);
     await sim.waitForLog(/mqtt connected/, 30_000);
     // The card follows its retry.
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 10_000 }).toBe('succeeded');

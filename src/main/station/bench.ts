@@ -12,7 +12,7 @@ import { JobFailure } from '../jobs/job-failure.js';
 import type { JobDefinition } from '../jobs/types.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import type { StationEventBus } from './dispatch.js';
-import type { ResumeSpec } from './job-resume.js';
+import { identityMemoryFor, type ResumeSpec } from './job-resume.js';
 import type { JobsHub } from './jobs-hub.js';
 import type { ResolvedProfile, SettingsService } from './settings-service.js';
 
@@ -109,7 +109,7 @@ export class Bench {
       if (busy.includes(b)) continue;
       await this.closeConsole(b);
       const spec: Esp32Resume = { kind: 'esp32', deviceId: b.desc.id, devicePath: b.desc.path, profile: profileName, gatewayCode: b.code };
-      b.jobId = this.deps.hub.submit(this.job(b, profile, bundle, issuer, b.code), spec);
+      b.jobId = this.deps.hub.submit(this.job(b, profile, bundle, issuer, spec), spec);
       b.code = null;
       jobIds.push(b.jobId);
     }
@@ -124,11 +124,13 @@ export class Bench {
     const profile = await this.deps.settings.resolveProfile(spec.profile);
     if (!profile.esp32) throw new StationError('PROFILE_INVALID', `Profile "${spec.profile}" has no ESP32 settings any more.`, { hint: 'Edit the profile in Settings → Profiles.' });
     await this.closeConsole(b);
-    return this.job(b, profile, await loadBundleFor(profile.esp32.bundlePath), await this.deps.issuer(), spec.gatewayCode);
+    return this.job(b, profile, await loadBundleFor(profile.esp32.bundlePath), await this.deps.issuer(), spec);
   }
 
-  private job(b: Board, profile: ResolvedProfile, bundle: FirmwareBundle, issuer: CertificateIssuer, code: string | null): JobDefinition {
+  /** The job for board `b`; what it learns about its certificates is kept in `spec` for a retry by a later core. */
+  private job(b: Board, profile: ResolvedProfile, bundle: FirmwareBundle, issuer: CertificateIssuer, spec: Esp32Resume): JobDefinition {
     const s = this.deps.settings.current;
+    const code = spec.gatewayCode;
     const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, ...(code ? { gatewayCode: code } : {}) };
     return esp32ProvisionJob({
       device: b.desc,
@@ -138,6 +140,7 @@ export class Bench {
       ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
       seq: ++this.seq,
       settings: esp32JobSettings(profile, profile.wifiPassword, run, this.deps.jobOverrides),
+      memory: identityMemoryFor(spec, (changed) => this.deps.hub.specChanged(changed)),
     });
   }
 

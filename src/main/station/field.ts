@@ -12,14 +12,14 @@ import { piProvisionJob } from '../pi/pi-job.js';
 import type { SshAuth } from '../pi/ssh-session.js';
 import type { JobDefinition } from '../jobs/types.js';
 import type { StationEventBus } from './dispatch.js';
-import type { ResumeSpec } from './job-resume.js';
+import { identityMemoryFor, type ResumeSpec } from './job-resume.js';
 import type { JobsHub } from './jobs-hub.js';
 import type { SettingsService } from './settings-service.js';
 
 type PiResume = Extract<ResumeSpec, { kind: 'pi' }>;
 
-/** A Field job's request: a target from the list, a profile, a login, and optional extras. */
-type PiRequest = { target: PiTarget; profile: string; username: string; auth: SshAuth; sudoPassword?: string; gatewayCode?: string };
+/** A Field job's login: a target from the list and its secrets (the rest of the request is in its resume spec). */
+type PiLogin = { target: PiTarget; auth: SshAuth; sudoPassword?: string };
 
 /** A Pi found by a discovery source (mDNS), as the Field screen lists it. */
 export interface DiscoveredPi {
@@ -156,16 +156,9 @@ export class Field {
         : req.auth.method === 'key'
           ? { method: 'key', privateKey: req.auth.privateKeyPem, ...(req.auth.passphrase ? { passphrase: req.auth.passphrase } : {}) }
           : { method: 'agent' };
-    const def = await this.job({
-      target,
-      profile: req.profile,
-      username: req.username,
-      auth,
-      ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}),
-      ...(req.gatewayCode ? { gatewayCode: req.gatewayCode } : {}),
-    });
     // What a retry needs if the core stops: never the password or key (a retry then asks again).
     const spec: PiResume = { kind: 'pi', targetId: target.id, profile: req.profile, username: req.username, auth: req.auth.method, gatewayCode: req.gatewayCode ?? null };
+    const def = await this.job({ target, auth, ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}) }, spec);
     const jobId = this.deps.hub.submit(def, spec);
     this.jobs.set(target.id, jobId);
     this.emit();
@@ -184,25 +177,27 @@ export class Field {
         hint: 'Provision this Pi again and give the login once more.',
       });
     }
-    return this.job({ target, profile: spec.profile, username: spec.username, auth: { method: 'agent' }, ...(spec.gatewayCode ? { gatewayCode: spec.gatewayCode } : {}) });
+    return this.job({ target, auth: { method: 'agent' } }, spec);
   }
 
-  private async job(req: PiRequest): Promise<JobDefinition> {
-    const { target } = req;
-    const profile = await this.deps.settings.resolveProfile(req.profile);
-    if (!profile.pi) throw new StationError('PROFILE_INVALID', `Profile "${req.profile}" has no Raspberry Pi settings.`, { hint: 'Edit the profile in Settings → Profiles.' });
+  /** The job for `login`'s Pi as `spec` says; what it learns about its certificates is kept in `spec` for a retry by a later core. */
+  private async job(login: PiLogin, spec: PiResume): Promise<JobDefinition> {
+    const { target } = login;
+    const profile = await this.deps.settings.resolveProfile(spec.profile);
+    if (!profile.pi) throw new StationError('PROFILE_INVALID', `Profile "${spec.profile}" has no Raspberry Pi settings.`, { hint: 'Edit the profile in Settings → Profiles.' });
     const issuer = await this.deps.issuer();
     const s = this.deps.settings.current;
-    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, hostKeyPolicy: 'ask' as const, loginUser: req.username };
+    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, hostKeyPolicy: 'ask' as const, loginUser: spec.username };
     const monitor = this.deps.monitor();
     return piProvisionJob({
-      target: { host: target.host, port: target.port, username: req.username, auth: req.auth },
+      target: { host: target.host, port: target.port, username: spec.username, auth: login.auth },
       issuer,
       ...(monitor ? { monitor } : {}),
       hostKeys: this.deps.hostKeys,
-      ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}),
+      ...(login.sudoPassword ? { sudoPassword: login.sudoPassword } : {}),
       ...(this.deps.agentDir ? { agentDir: this.deps.agentDir } : {}),
-      settings: piJobSettings(profile, { ...run, ...(req.gatewayCode ? { gatewayCode: req.gatewayCode } : {}) }),
+      settings: piJobSettings(profile, { ...run, ...(spec.gatewayCode ? { gatewayCode: spec.gatewayCode } : {}) }),
+      memory: identityMemoryFor(spec, (changed) => this.deps.hub.specChanged(changed)),
     });
   }
 

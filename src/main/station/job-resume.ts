@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
+import { IdentityMemory } from '../certs/device-identity.js';
+
+const Serials = z.array(z.string().min(1).max(128)).max(1000);
+
+/**
+ * What the job knew about its certificates (serial numbers only): one that never reached the device
+ * is replaced by the retry without asking, as a retry in the same core does.
+ */
+const IdentitiesSchema = z.object({ issuedNotInstalled: Serials, approvedReplacements: Serials });
 
 /**
  * What a retry of a job needs when its definition (in memory) is gone because the station core
@@ -14,6 +23,7 @@ export const ResumeSpecSchema = z.discriminatedUnion('kind', [
     profile: z.string().min(1),
     /** A scanned code used as the template; null = the profile's template. */
     gatewayCode: z.string().nullable(),
+    identities: IdentitiesSchema.optional(),
   }),
   z.object({
     kind: z.literal('pi'),
@@ -22,9 +32,21 @@ export const ResumeSpecSchema = z.discriminatedUnion('kind', [
     username: z.string().min(1),
     auth: z.enum(['password', 'key', 'agent']),
     gatewayCode: z.string().nullable(),
+    identities: IdentitiesSchema.optional(),
   }),
 ]);
 export type ResumeSpec = z.infer<typeof ResumeSpecSchema>;
+
+/**
+ * The identity memory of a job built from `spec`: it starts from what the spec kept and writes every
+ * change back into the spec, then calls `changed` (which keeps the spec on disk while the job runs).
+ */
+export function identityMemoryFor(spec: ResumeSpec, changed: (spec: ResumeSpec) => void): IdentityMemory {
+  return new IdentityMemory(spec.identities, (state) => {
+    spec.identities = state;
+    changed(spec);
+  });
+}
 
 const FileSchema = z.object({ version: z.literal(1), jobs: z.record(z.string(), ResumeSpecSchema) });
 

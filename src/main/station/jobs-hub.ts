@@ -61,6 +61,16 @@ export class JobsHub {
     return id;
   }
 
+  /**
+   * `spec` changed (its job learnt something a retry needs): kept again for each unfinished job that
+   * uses it (a job and its retries in this core share one spec).
+   */
+  specChanged(spec: ResumeSpec): void {
+    for (const [id, s] of this.specs) {
+      if (s === spec && !FINISHED.has(this.queue.get(id)?.state ?? '')) this.resume?.put(id, s);
+    }
+  }
+
   /** Jobs a previous core left unfinished, already recorded as interrupted in the station log. */
   restore(jobs: RestoredJob[]): void {
     for (const j of jobs) {
