@@ -3,6 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { forkLauncher } from '../../src/main/core/fork-launcher.js';
 import { CoreSupervisor, type CoreLauncher, type SupervisorOptions } from '../../src/main/core/supervisor.js';
 import type { CoreStatus } from '../../src/shared/views.js';
+import { controlChars } from '../support/control-chars.js';
 import { isAlive } from '../support/processes.js';
 import { NO_DEVICES } from '../support/station-core.js';
 import { tempDir } from '../support/temp.js';
@@ -132,19 +133,25 @@ describe('core supervisor (real core, real child processes)', () => {
     expect(s.status()).toMatchObject({ state: 'running', restarts: 4 });
   }, 90_000);
 
-  it('reports a core that cannot start with the core\'s own reason, and leaves no process', async () => {
+  it('reports a core that cannot start with the core\'s own reason (escaped), and leaves no process', async () => {
     const before = children();
+    const lines: string[] = [];
     const err = await CoreSupervisor.start({
       launch,
-      // A data folder under a file cannot be created: the core says so and exits.
-      config: { dataDir: '/dev/null/station', shell: 'web', version: 'test', bundledServer: false, discovery: 'none', ...NO_DEVICES },
+      // A data folder under a file cannot be created: the core says so and exits. Its name carries a
+      // terminal escape and a right-to-left override, which the reason quotes.
+      config: { dataDir: '/dev/null/station\x1b[2J\u202e', shell: 'web', version: 'test', bundledServer: false, discovery: 'none', ...NO_DEVICES },
       keychain: null,
-      log: () => undefined,
+      log: (l) => lines.push(l),
     }).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
     expect(err?.message).toMatch(/ENOTDIR|not a directory/i);
+    for (const text of [err!.message, ...lines]) expect(controlChars(text, { allowLf: true })).toEqual([]);
+    expect(err!.message).toContain('station\\x1b[2J\\u202e');
+    expect(lines).toContainEqual(expect.stringContaining('the core could not start'));
+    expect(lines.join('\n')).toContain('station\\x1b[2J\\u202e');
     await until('the failed core to be gone', () => (children().every((p) => before.includes(p)) ? true : undefined), 10_000);
   }, 60_000);
 });

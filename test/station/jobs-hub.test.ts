@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobQueue, type JobDefinition } from '../../src/main/jobs/index.js';
@@ -7,6 +7,7 @@ import { StationEventBus } from '../../src/main/station/dispatch.js';
 import { identityMemoryFor, ResumeFile, type ResumeSpec } from '../../src/main/station/job-resume.js';
 import { JobsHub } from '../../src/main/station/jobs-hub.js';
 import { LogView } from '../../src/main/station/log-view.js';
+import { controlChars } from '../support/control-chars.js';
 import { tempDir } from '../support/temp.js';
 
 const dirs: Array<{ remove(): void }> = [];
@@ -109,5 +110,20 @@ describe('JobsHub', () => {
       await file.flush();
       log.close();
     }
+  });
+});
+
+describe('ResumeFile', () => {
+  it('reports a damaged file with its quoted text escaped, and treats it as empty', async () => {
+    const dir = tempDir('tds-resume-');
+    dirs.push(dir);
+    const file = path.join(dir.path, 'jobs-in-flight.json');
+    writeFileSync(file, '\x1b[2J\u202e{', { mode: 0o600 });
+    const lines: string[] = [];
+    expect(await new ResumeFile(file, (l) => lines.push(l)).load()).toEqual(new Map());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('is damaged');
+    expect(controlChars(lines[0]!)).toEqual([]);
+    expect(lines[0]).toContain('\\x1b[2J');
   });
 });

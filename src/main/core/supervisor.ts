@@ -1,6 +1,7 @@
 import type { IpcResult } from '../../shared/ipc-errors.js';
 import type { CoreStatus } from '../../shared/views.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
+import { safeLine, safeLines } from '../log/safe-text.js';
 import type { StringCipher } from '../settings/secret-store.js';
 import type { CoreConfig } from './config.js';
 import { isCoreToHost, type CoreToHost, type HostToCore } from './protocol.js';
@@ -41,6 +42,7 @@ export interface SupervisorOptions {
   stopTimeoutMs?: number;
   /** How long a request waits for a restarting core (default 60 s). */
   requestWaitMs?: number;
+  /** Where the supervisor's lines go (control characters escaped: they may quote the core's errors). */
   log?: (line: string) => void;
 }
 
@@ -81,6 +83,7 @@ export class CoreSupervisor implements StationTarget {
   private readonly o: Required<Omit<SupervisorOptions, 'keychain'>> & { keychain: StringCipher | null };
 
   private constructor(options: SupervisorOptions) {
+    const sink = options.log ?? ((l: string) => console.error(l));
     this.o = {
       heartbeatMs: 1000,
       hangAfterMs: 15_000,
@@ -88,8 +91,8 @@ export class CoreSupervisor implements StationTarget {
       backoff: { firstMs: 500, maxMs: 30_000, stableMs: 60_000 },
       stopTimeoutMs: 20_000,
       requestWaitMs: 60_000,
-      log: (l) => console.error(l),
       ...options,
+      log: (l) => sink(safeLines(l)),
       keychain: options.keychain ?? null,
     };
     this.backoffMs = this.o.backoff.firstMs;
@@ -248,7 +251,8 @@ export class CoreSupervisor implements StationTarget {
         for (const w of [...this.waiting]) w.send();
         return;
       case 'fatal':
-        this.fatal = m.message;
+        // Shown in the UI's banner too: one line, escaped like every text from another process.
+        this.fatal = safeLine(m.message);
         this.o.log(`[station] the core could not start: ${m.message}`);
         return;
       case 'res': {

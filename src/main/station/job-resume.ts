@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
 import { IdentityMemory } from '../certs/device-identity.js';
+import { safeLine } from '../log/safe-text.js';
 
 const Serials = z.array(z.string().min(1).max(128)).max(1000);
 
@@ -72,7 +73,8 @@ export class ResumeFile {
       const parsed = FileSchema.parse(JSON.parse(text));
       for (const [id, spec] of Object.entries(parsed.jobs)) this.jobs.set(id, spec);
     } catch (err) {
-      this.log(`[station] ${this.file} is damaged (${err instanceof Error ? err.message : String(err)}); interrupted jobs found in it cannot be retried, start them again`);
+      // A parse error quotes the file's text: escaped before it reaches the terminal.
+      this.log(safeLine(`[station] ${this.file} is damaged (${err instanceof Error ? err.message : String(err)}); interrupted jobs found in it cannot be retried, start them again`));
     }
     return new Map(this.jobs);
   }
