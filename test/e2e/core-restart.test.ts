@@ -24,6 +24,8 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
   let sim: Esp32Sim;
   let station: WebStation;
   let b: TestBrowser;
+  /** A job's resume spec as the core keeps it on disk while the job runs. */
+  const keptSpec = (id: string) => (JSON.parse(readFileSync(path.join(tmp.path, RESUME_FILE), 'utf8')) as { jobs: Record<string, { identities?: { issuedNotInstalled: string[] } }> }).jobs[id];
 
   beforeAll(async () => {
     backend = await startBackend({ broker: 'embedded' });
@@ -58,7 +60,6 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     expect(job?.state).toBe('running');
     // The certificate it got is not on the board yet: the core keeps that in the job's resume spec on disk.
     expect(job!.certificateSerial).toBeTruthy();
-    const keptSpec = (id: string) => (JSON.parse(readFileSync(path.join(tmp.path, RESUME_FILE), 'utf8')) as { jobs: Record<string, { identities?: { issuedNotInstalled: string[] } }> }).jobs[id];
     await expect.poll(() => keptSpec(job!.id)?.identities?.issuedNotInstalled).toEqual([job!.certificateSerial]);
 
     const oldPid = station.core.pid!;
@@ -145,6 +146,9 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
       await page.locator('dialog[open]').getByRole('button', { name: 'Start' }).click();
       const job = page.locator('[data-testid=pi-job]');
       await job.locator('.step--running').first().waitFor({ timeout: 20_000 });
+      // Killed once its resume spec is on disk (written right after the job starts; a loaded machine may take a moment).
+      const piJob = (await invoke(station, 'jobs.list')).find((j) => j.kind === 'pi' && j.state === 'running')!;
+      await expect.poll(() => keptSpec(piJob.id)).toMatchObject({ kind: 'pi', username: 'pi', auth: 'password' });
 
       process.kill(station.core.pid!, 'SIGKILL');
       await page.locator('[data-testid=core-banner][data-state=restarted]').waitFor({ timeout: 60_000 });
