@@ -5,18 +5,18 @@
  *  2. renderer bundle size, gzipped (target ≤ 500 KB), total and first load;
  *  3. responsiveness while 8 simulated boards flash in parallel (target: no frame over 100 ms),
  *     from requestAnimationFrame gaps and Long Tasks observed in Chromium for the whole batch.
- * The station is the real core in this process (bundled server, embedded broker, simulator boards).
+ * The station is web mode as shipped: the real core in its own process (bundled server, embedded
+ * broker, simulated boards through a device-source module), the web UI in this one.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { FileSecretStore } from '../src/main/settings/secret-store.js';
-import { createStandaloneHost } from '../src/main/standalone/host.js';
+import { randomBytes } from 'node:crypto';
 import { defaultRendererDir, startWebStation } from '../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../test/sim/esp32/launch.js';
-import { SimDeviceSource } from '../test/sim/esp32/sim-device-source.js';
+import { invoke, SIM_SOURCE_MODULE } from '../test/support/station-core.js';
 import { freePort } from '../test/support/ports.js';
 import { tempDir } from '../test/support/temp.js';
 
@@ -51,24 +51,25 @@ function bundleSize(): { totalGz: number; firstLoadGz: number; files: number } {
 }
 
 const data = tempDir('tds-bench-ui-');
-const sims: Esp32Sim[] = [];
-const source = new SimDeviceSource();
-const secrets = new FileSecretStore(path.join(data.path, 'secrets.json'));
+const sims: Esp32Sim[] = await Promise.all(
+  Array.from({ length: BOARDS }, (_, i) => startEsp32Sim({ mac: `24:6f:28:be:00:${String(i + 1).padStart(2, '0')}`, throttle: opts.realistic, telemetryIntervalMs: 10_000 })),
+);
 const ws = await startWebStation({
   dataDir: data.path,
-  shell: 'web',
   version: 'bench',
-  secrets,
-  standalone: createStandaloneHost({ dataDir: path.join(data.path, 'server'), secrets }),
-  deviceSource: source,
+  bundledServer: true,
+  caPassphrase: randomBytes(24).toString('base64url'),
+  keychain: null,
+  discovery: 'none',
+  deviceSourceModule: SIM_SOURCE_MODULE,
+  deviceSourceOptions: { boards: sims.map((s) => ({ hostPath: s.hostPath, controlPath: s.controlPath, mac: s.mac })) },
   jobOverrides: { bootLogMs: 500 },
 });
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
 try {
-  const h = ws.station.handlers;
-  await h['firstRun.run']({ accountName: 'Bench', operator: 'bench', startBroker: true, brokerPort: await freePort(), deviceBrokerHost: '127.0.0.1' });
-  const s = await h['settings.get'](undefined);
-  await h['profiles.save']({
+  await invoke(ws, 'firstRun.run', { accountName: 'Bench', operator: 'bench', startBroker: true, brokerPort: await freePort(), deviceBrokerHost: '127.0.0.1' });
+  const s = await invoke(ws, 'settings.get');
+  await invoke(ws, 'profiles.save', {
     profile: {
       name: 'bench',
       accountId: s.server.accountId ?? 1,
@@ -81,13 +82,6 @@ try {
       esp32: { bundlePath: path.join(ROOT, 'test/fixtures/bundle-arduino'), wifiSsid: 'bench', wifiPassword: 'bench-pass-1', resetMode: 'auto', onlineTimeoutSec: 120 },
     },
   });
-  await Promise.all(
-    Array.from({ length: BOARDS }, async (_, i) => {
-      const sim = await startEsp32Sim({ mac: `24:6f:28:be:00:${String(i + 1).padStart(2, '0')}`, throttle: opts.realistic, telemetryIntervalMs: 10_000 });
-      sims.push(sim);
-      await source.add(sim);
-    }),
-  );
 
   // 1. navigation → Bench interactive
   const times: number[] = [];
@@ -139,7 +133,6 @@ try {
 } finally {
   await browser.close();
   await ws.close();
-  source.close();
   await Promise.all(sims.map((s2) => s2.stop()));
   data.remove();
 }

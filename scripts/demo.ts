@@ -5,20 +5,20 @@
  * and an install prefix instead of the real root file system. Open the printed URL, press Enter on
  * the Bench, watch the boards go online; then provision the Pi from the Field screen.
  *
- * The simulators are test doubles (test/sim, test/support); the station core receives the
- * simulator's device source through its ordinary `deviceSource` option and does not know.
+ * The simulators are test doubles (test/sim, test/support); the station core (in its own process,
+ * as in web mode) loads the simulator's device source through its ordinary `deviceSourceModule`
+ * option and does not know. The bundled server's CA passphrase is a random one given at start (no
+ * keychain needed, nothing to type).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { FileSecretStore } from '../src/main/settings/secret-store.js';
-import { createStandaloneHost } from '../src/main/standalone/host.js';
-import { mdnsDiscovery } from '../src/main/station/field.js';
 import { startWebStation, type WebStation } from '../src/main/web/web-station.js';
 import { stopAgent } from '../test/pi/helpers.js';
 import { startEsp32Sim, type Esp32Sim } from '../test/sim/esp32/launch.js';
-import { SimDeviceSource } from '../test/sim/esp32/sim-device-source.js';
+import { invoke, SIM_SOURCE_MODULE } from '../test/support/station-core.js';
 import { freePort } from '../test/support/ports.js';
 import { makeSshKeyPair, startSshd, type RunningSshd } from '../test/support/sshd.js';
 import { tempDir } from '../test/support/temp.js';
@@ -38,7 +38,6 @@ const { values: opts } = parseArgs({
 const say = (s: string): void => console.log(s);
 const data = tempDir('tds-demo-');
 const sims: Esp32Sim[] = [];
-const source = new SimDeviceSource();
 let sshd: RunningSshd | undefined;
 let station: WebStation | undefined;
 const piPrefix = path.join(data.path, 'simulated-pi-root');
@@ -46,7 +45,6 @@ const piPrefix = path.join(data.path, 'simulated-pi-root');
 async function shutdown(code: number): Promise<never> {
   say('\nstopping the demo…');
   await station?.close().catch(() => undefined);
-  source.close();
   await Promise.all(sims.map((s) => s.stop().catch(() => undefined)));
   await stopAgent(piPrefix).catch(() => undefined);
   await sshd?.stop().catch(() => undefined);
@@ -63,7 +61,6 @@ try {
     // Bytes at the real wire rate of the baud, as on a bench; --fast delivers them as fast as the pty can.
     const sim = await startEsp32Sim({ mac: `24:6f:28:de:00:${String(i).padStart(2, '0')}`, throttle: !opts.fast, telemetryIntervalMs: 5000 });
     sims.push(sim);
-    await source.add(sim);
   }
 
   let piKey: { privateKeyFile: string; publicKey: string } | undefined;
@@ -75,24 +72,24 @@ try {
     mkdirSync(piPrefix, { recursive: true });
   }
 
-  const secrets = new FileSecretStore(path.join(data.path, 'station', 'secrets.json'));
   station = await startWebStation({
     dataDir: path.join(data.path, 'station'),
-    shell: 'web',
     version: 'demo',
-    secrets,
-    standalone: createStandaloneHost({ dataDir: path.join(data.path, 'station', 'server'), secrets }),
-    deviceSource: source,
+    bundledServer: true,
+    caPassphrase: randomBytes(24).toString('base64url'),
+    keychain: null,
+    deviceSourceModule: SIM_SOURCE_MODULE,
+    deviceSourceOptions: { boards: sims.map((s) => ({ hostPath: s.hostPath, controlPath: s.controlPath, mac: s.mac })) },
     port: Number(opts.port),
     monitorFreshnessMs: 20_000,
-    discovery: mdnsDiscovery(),
+    discovery: 'mdns',
   });
-  const h = station.station.handlers;
+  const st = station;
 
   say('first run: CA, account, token, monitor identity, embedded broker…');
-  await h['firstRun.run']({ accountName: 'Demo factory', operator: 'Demo technician', startBroker: true, brokerPort: await freePort(), deviceBrokerHost: '127.0.0.1' });
-  const settings = await h['settings.get'](undefined);
-  await h['profiles.save']({
+  await invoke(st, 'firstRun.run', { accountName: 'Demo factory', operator: 'Demo technician', startBroker: true, brokerPort: await freePort(), deviceBrokerHost: '127.0.0.1' });
+  const settings = await invoke(st, 'settings.get');
+  await invoke(st, 'profiles.save', {
     profile: {
       name: 'demo',
       accountId: settings.server.accountId ?? 1,
@@ -106,8 +103,8 @@ try {
       pi: { installPrefix: piPrefix, serviceManager: 'none', onlineTimeoutSec: 60 },
     },
   });
-  await h['settings.update']({ activeProfile: 'demo' });
-  if (sshd) await h['field.addHost']({ host: '127.0.0.1', port: sshd.port, name: 'Simulated Pi (OpenSSH on loopback)' });
+  await invoke(st, 'settings.update', { activeProfile: 'demo' });
+  if (sshd) await invoke(st, 'field.addHost', { host: '127.0.0.1', port: sshd.port, name: 'Simulated Pi (OpenSSH on loopback)' });
 
   say('');
   say('  TDS Provisioning Station demo is running.');

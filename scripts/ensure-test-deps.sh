@@ -3,7 +3,8 @@
 # Real peers, not mocks: Mosquitto (broker), OpenSSH (the "Pi"), socat (serial pty pairs for the ESP32
 # simulator), Chromium (UI E2E), openssl (independent certificate checks), g++ + libmbedtls-dev (ESP32
 # firmware core on the host), Python with paho-mqtt/pymodbus/pyserial (the Pi gateway agent), SoftHSM2
-# (a PKCS#11 token for the CA key) with OpenSC's pkcs11-tool reading it back.
+# (a PKCS#11 token for the CA key) with OpenSC's pkcs11-tool reading it back, GNOME Keyring in a
+# private D-Bus session (the Secret Service web mode keeps its secrets' key in).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   python3 python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio python3-cryptography python3-requests
   libmbedtls-dev libcjson-dev libmosquitto-dev doctest-dev g++ make sudo iproute2 fonts-liberation zbar-tools poppler-utils
   softhsm2 opensc
+  gnome-keyring dbus-daemon dbus-bin libsecret-tools
 )
 
 missing=()

@@ -5,6 +5,7 @@ import type { StationClient } from '../shared/ipc.js';
 import type { PreloadBridge } from '../shared/ipc-channels.js';
 import { App } from './app/App.js';
 import { electronClient, takeAccessToken, webSocketClient, type ConnectionState } from './app/client.js';
+import { CoreBanner } from './app/CoreBanner.js';
 import { StationProvider } from './app/context.js';
 import { SettingsProvider } from './app/settings-context.js';
 import { LiveState, ValueStore } from './app/store.js';
@@ -84,6 +85,7 @@ async function boot(): Promise<void> {
       <StationProvider client={client} live={live}>
         <SettingsProvider initialInfo={loaded.info} initialSettings={loaded.settings} initialProfiles={loaded.profiles}>
           <ConnectionBanner />
+          <CoreBanner />
           <App />
         </SettingsProvider>
       </StationProvider>

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'DEVICE_CONSOLE_FAILED',
   'STEP_TIMEOUT',
   'CANCELLED',
+  'INTERRUPTED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -119,5 +120,9 @@ export const ERROR_TEXT: Record<ErrorCode, { message: string; hint: string }> = 
     hint: 'Retry; if the same step hangs again, unplug and replug the device (or reboot the Pi) and check the job log.',
   },
   CANCELLED: { message: 'The job was cancelled.', hint: 'Start it again when ready.' },
+  INTERRUPTED: {
+    message: 'The job was interrupted: the station core stopped while it ran.',
+    hint: 'Retry it: the device starts again from the first step.',
+  },
   INTERNAL: { message: 'An unexpected error stopped the job.', hint: 'Retry; if it repeats, export the job log and report it.' },
 };

@@ -13,6 +13,7 @@ export type IpcErrorCode =
   | 'FORBIDDEN'
   | 'BUSY'
   | 'UNAVAILABLE'
+  | 'CREDENTIALS_NEEDED'
   | ErrorCode;
 
 export interface IpcErrorBody {

@@ -24,6 +24,7 @@ import type {
   BundleInfo,
   BundledBackupView,
   BundledRestoreView,
+  CoreStatus,
   FieldState,
   FileData,
   FirstRunProgress,
@@ -159,6 +160,8 @@ export interface StationEvents {
   'settings.changed': StationSettingsView;
   'firstRun.progress': FirstRunProgress;
   'log.appended': { id: string };
+  /** Sent by the core's host, not the core: the core stopped, is restarting, or is back. */
+  'core.status': CoreStatus;
 }
 export type EventChannel = keyof StationEvents;
 

@@ -21,8 +21,8 @@ export interface AppInfo {
   shell: 'electron' | 'web';
   platform: string;
   dataDir: string;
-  /** How secrets are kept: Electron safeStorage, or a 0600 file (web mode / no keychain). */
-  secretStore: 'safeStorage' | 'file';
+  /** How secrets are kept: Electron safeStorage, the desktop keyring (web mode), or a 0600 file (no keychain). */
+  secretStore: 'safeStorage' | 'keyring' | 'file';
   stationId: string;
   /** True until the first-run wizard (or a remote server setting) has configured the station. */
   firstRunNeeded: boolean;
@@ -263,4 +263,15 @@ export interface BundledRestoreView extends BundledBackupView {
   /** The data folder that was replaced, kept under this name (delete it once the restore is trusted). */
   previousDataDir: string | null;
   running: boolean;
+}
+
+/** The station core's process, as its host sees it (the core runs apart from the UI's process). */
+export interface CoreStatus {
+  state: 'running' | 'restarting' | 'stopped';
+  /** Restarts since the host started. */
+  restarts: number;
+  /** Why the core last stopped unexpectedly, if it did. */
+  lastExit: { reason: 'crash' | 'hang'; code: number | null; signal: string | null; at: string; message: string } | null;
+  /** Jobs that were running when it stopped (recorded as interrupted). */
+  interruptedJobs: number;
 }

@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPortLink } from '../../src/main/devices/serialport-link.js';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
-import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { tempDir } from '../support/temp.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
-import { configureRemote, createProfile, startTestStation } from './support/station.js';
+import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
 import { goTo } from './support/ui.js';
 
 // The Bench controls a technician uses between batches, in the real UI against the embedded broker:
@@ -14,7 +13,6 @@ import { goTo } from './support/ui.js';
 // board's cancel and retry, and the live serial console of a board that is not being flashed.
 describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)', () => {
   const tmp = tempDir('tds-e2e-bench-ctl-');
-  const source = new SimDeviceSource();
   const sims: Esp32Sim[] = [];
   let backend: Backend;
   let station: WebStation;
@@ -39,9 +37,8 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
     for (const mac of ['24:6f:28:e2:c0:01', '24:6f:28:e2:c0:02']) {
       const sim = await startEsp32Sim({ mac, telemetryIntervalMs: 2000 });
       sims.push(sim);
-      await source.add(sim);
     }
-    station = await startTestStation({ dataDir: tmp.path, deviceSource: source });
+    station = await startTestStation({ dataDir: tmp.path, boards: sims });
     b = await launchBrowser();
     // A missing control fails its step quickly and by name, instead of running out the test's time.
     b.page.setDefaultTimeout(20_000);
@@ -51,7 +48,6 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
   afterAll(async () => {
     await b?.close();
     await station?.close();
-    source.close();
     await Promise.all(sims.map((s) => s.stop()));
     await backend?.stop();
     tmp.remove();
@@ -110,15 +106,16 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
     await expect.poll(() => card(victim).getAttribute('data-state'), { timeout: 10_000 }).toBe('cancelled');
     expect([...victim.readFlash(0x310000, 4096)].every((x) => x === 0xff)).toBe(true);
     expect(await card(sims.find((x) => x !== victim)!).getAttribute('data-state')).toBe('idle');
-    const cancelled = station.station.hub.list().find((j) => j.mac === victim.mac)!;
+    const cancelled = (await invoke(station, 'jobs.list')).find((j) => j.mac === victim.mac)!;
     expect(cancelled.state).toBe('cancelled');
     expect(cancelled.steps.find((s) => s.name === 'flash')?.status).not.toBe('done');
 
     await victim.sendControl('FAULT clear slow-erase');
     await card(victim).getByRole('button', { name: 'Retry' }).click();
     await expect.poll(() => card(victim).getAttribute('data-state'), { timeout: 180_000, interval: 1000 }).toMatch(/succeeded|failed|waiting-input/);
-    const first = station.station.hub.list().find((j) => j.mac === victim.mac)!;
-    const attempts = station.station.hub.list().filter((j) => j.id === first.id || j.retryOf === first.id);
+    const jobs = await invoke(station, 'jobs.list');
+    const first = jobs.find((j) => j.mac === victim.mac)!;
+    const attempts = jobs.filter((j) => j.id === first.id || j.retryOf === first.id);
     // Say what the retry did if it did not succeed.
     for (const j of attempts) if (j.id !== first.id && j.state !== 'succeeded') console.error(JSON.stringify({ id: j.id, retryOf: j.retryOf, state: j.state, error: j.error, question: j.question, steps: j.steps.map((x) => `${x.name}:${x.status}:${x.detail ?? ''}`) }));
     const retried = attempts.filter((j) => j.state === 'succeeded');

@@ -5,12 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { crlSerials, normSerial } from '../pi/helpers.js';
-import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
 import { download, launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
-import { configureRemote, createProfile, startTestStation } from './support/station.js';
+import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
 import { goTo } from './support/ui.js';
 
 // The technician's and the admin's path through the real UI in web mode: three simulated ESP32
@@ -19,7 +18,6 @@ import { goTo } from './support/ui.js';
 describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () => {
   const tmp = tempDir('tds-e2e-bench-');
   const shots = tempDir('tds-e2e-shots-');
-  const source = new SimDeviceSource();
   const sims: Esp32Sim[] = [];
   let backend: Backend;
   let station: WebStation;
@@ -31,9 +29,8 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     for (const mac of ['24:6f:28:e2:e0:01', '24:6f:28:e2:e0:02', '24:6f:28:e2:e0:03']) {
       const sim = await startEsp32Sim({ mac, telemetryIntervalMs: 2000 });
       sims.push(sim);
-      await source.add(sim);
     }
-    station = await startTestStation({ dataDir: tmp.path, deviceSource: source });
+    station = await startTestStation({ dataDir: tmp.path, boards: sims });
     b = await launchBrowser();
     await b.page.goto(station.url);
   }, 180_000);
@@ -41,7 +38,6 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
   afterAll(async () => {
     await b?.close();
     await station?.close();
-    source.close();
     await Promise.all(sims.map((s) => s.stop()));
     await backend?.stop();
     tmp.remove();
@@ -68,11 +64,11 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     await screenshot(page, 'bench-flashing', shots.path);
     const finished = '[data-testid=board-card][data-state=succeeded], [data-testid=board-card][data-state=failed], [data-testid=board-card][data-state=cancelled]';
     await expect.poll(() => page.locator(finished).count(), { timeout: 240_000, interval: 1000 }).toBe(3);
-    const failed = station.station.hub.list().filter((j) => j.state !== 'succeeded');
+    const failed = (await invoke(station, 'jobs.list')).filter((j) => j.state !== 'succeeded');
     // Say which board failed and why.
     for (const j of failed) {
       console.error(JSON.stringify({ target: j.target, state: j.state, error: j.error, steps: j.steps.map((x) => `${x.name}:${x.status}:${x.detail ?? ''}`) }));
-      console.error(station.station.hub.lines(j.id).slice(-40).map((l) => `${l.at.slice(11, 23)} [${l.step ?? '-'}] ${l.level} ${l.text}`).join('\n'));
+      console.error((await invoke(station, 'jobs.log', { jobId: j.id })).slice(-40).map((l) => `${l.at.slice(11, 23)} [${l.step ?? '-'}] ${l.level} ${l.text}`).join('\n'));
     }
     expect(failed).toEqual([]);
     await screenshot(page, 'bench', shots.path, { fullPage: true });
@@ -83,7 +79,7 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
       const card = page.locator('[data-testid=board-card]', { hasText: sim.mac });
       expect(await card.count()).toBe(1);
       // The rate the station picked for the port (the simulator's default bridge tops out at 921600).
-      const job = station.station.hub.list().find((j) => j.mac === sim.mac)!;
+      const job = (await invoke(station, 'jobs.list')).find((j) => j.mac === sim.mac)!;
       expect(job.facts?.baud).toBe('921600');
       expect(await card.getByTestId('board-speed').textContent()).toBe('921,600 baud');
     }
@@ -143,7 +139,7 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     // The API answers once the CRL is signed; the broker's copy in the kit is written right after,
     // asynchronously: restart the broker only once its CRL file lists the victim (else, on a busy
     // machine, the restarted broker may still load the previous CRL).
-    const victimSerial = station.station.hub.list().find((j) => j.mac === victim.mac && j.state === 'succeeded')!.certificateSerial!;
+    const victimSerial = (await invoke(station, 'jobs.list')).find((j) => j.mac === victim.mac && j.state === 'succeeded')!.certificateSerial!;
     await expect.poll(() => crlSerials(readFileSync(path.join(backend.kitDir!, 'crl.pem'), 'utf8')), { timeout: 15_000 }).toContain(normSerial(victimSerial));
     await backend.restartBroker();
     await victim.waitForLog(/mqtt: connect failed/, 60_000);

@@ -5,13 +5,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { crlVerdict, normSerial, stopAgent } from '../pi/helpers.js';
-import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { createTestUser, makeSshKeyPair, startSshd, type RunningSshd, type TestUser } from '../support/sshd.js';
 import { tempDir } from '../support/temp.js';
 import { isRoot } from '../support/tools.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
-import { configureRemote, createProfile, startTestStation } from './support/station.js';
+import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
 import { expectFieldError, fill, goTo } from './support/ui.js';
 
 // The field installer's path: a "Pi" that is Debian's OpenSSH server on loopback running as the
@@ -38,7 +37,7 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
     const key = makeSshKeyPair(tmp.path, 'installer');
     sshd.authorize(me, key.publicKey);
     keyPem = readFileSync(key.privateKeyFile, 'utf8');
-    station = await startTestStation({ dataDir: path.join(tmp.path, 'station'), deviceSource: new SimDeviceSource() });
+    station = await startTestStation({ dataDir: path.join(tmp.path, 'station') });
     b = await launchBrowser();
     await b.page.goto(station.url);
     await configureRemote(b.page, backend, 'Carlos Lima');
@@ -95,11 +94,11 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
     expect(await job.locator('pre.console').textContent()).toMatch(/install/i);
     await screenshot(page, 'field', shots.path, { fullPage: true });
 
-    const snap = station.station.hub.list().find((j) => j.kind === 'pi')!;
+    const snap = (await invoke(station, 'jobs.list')).find((j) => j.kind === 'pi')!;
     expect(snap.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
     const gw = (await backend.server.client('operator').listGateways({ mac: snap.mac! })).results[0];
     expect(gw?.active_certificate?.serial_number).toBe(snap.certificateSerial);
-    expect(station.station.monitor.status().online).toContain(snap.mac);
+    expect((await invoke(station, 'monitor.status')).online).toContain(snap.mac);
     // The key was made on the "Pi" and stays there: the certificate files exist under the prefix.
     expect(readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
   }, 180_000);
@@ -107,13 +106,12 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
   it.skipIf(!testUser)('re-provisions as a user whose sudo asks for a password (a secret answer), with the profile’s Python, Modbus and agent settings; the old certificate is revoked only once online', async () => {
     const { page } = b;
     const user = testUser!;
-    const first = station.station.hub.list().find((j) => j.kind === 'pi' && j.state === 'succeeded')!;
+    const first = (await invoke(station, 'jobs.list')).find((j) => j.kind === 'pi' && j.state === 'succeeded')!;
     const oldCert = readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.crt'), 'utf8');
     // The profile now names its Python and has Modbus readings and agent settings: they reach the Pi.
     const python = realpathSync('/usr/bin/python3');
-    const h = station.station.handlers;
-    const profile = (await h['profiles.list'](undefined)).find((p) => p.name === 'field')!;
-    await h['profiles.save']({
+    const profile = (await invoke(station, 'profiles.list')).find((p) => p.name === 'field')!;
+    await invoke(station, 'profiles.save', {
       previousName: 'field',
       profile: {
         ...profile,
@@ -141,8 +139,8 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
     await fill(page, 'dialog[open]', { 'auth.password': user.password });
     await dialog.getByRole('button', { name: 'Start' }).click();
 
-    await expect.poll(() => station.station.hub.list().filter((j) => j.kind === 'pi').length, { timeout: 10_000 }).toBe(2);
-    const jobId = station.station.hub.list().find((j) => j.kind === 'pi' && j.id !== first.id)!.id;
+    await expect.poll(async () => (await invoke(station, 'jobs.list')).filter((j) => j.kind === 'pi').length, { timeout: 10_000 }).toBe(2);
+    const jobId = (await invoke(station, 'jobs.list')).find((j) => j.kind === 'pi' && j.id !== first.id)!.id;
     const job = page.locator(`[data-testid=pi-job][data-job-id="${jobId}"]`);
     // sudo asks: a masked field in the job's question, sent beside the choice.
     await job.getByText('sudo password needed').waitFor({ timeout: 60_000 });
@@ -167,12 +165,12 @@ describe('E2E: field provisioning of the OpenSSH "Pi" (web mode, Chromium)', () 
     expect(fromStation.some((f) => f.includes('"job.log"'))).toBe(true);
     expect(fromStation.join('\n')).not.toContain(user.password);
     const dataDir = path.join(tmp.path, 'station');
-    for (const f of readdirSync(dataDir).filter((n) => /^(station-log\.sqlite|settings\.json|secrets\.json)/.test(n))) {
+    for (const f of readdirSync(dataDir).filter((n) => /^(station-log\.sqlite|settings\.json|secrets\.json|jobs-in-flight\.json)/.test(n))) {
       expect(readFileSync(path.join(dataDir, f)).includes(Buffer.from(user.password)), f).toBe(false);
     }
 
     // A new identity for the same gateway; the old certificate was superseded after the Pi came online.
-    const snap = station.station.hub.get(jobId);
+    const snap = (await invoke(station, 'jobs.list')).find((j) => j.id === jobId)!;
     expect(snap.gatewayId).toBe(first.gatewayId);
     expect(normSerial(snap.certificateSerial!)).not.toBe(normSerial(first.certificateSerial!));
     const client = backend.server.client('operator');

@@ -1,13 +1,10 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileSecretStore } from '../../src/main/settings/secret-store.js';
-import { createStandaloneHost } from '../../src/main/standalone/host.js';
 import type { WebStation } from '../../src/main/web/web-station.js';
-import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { freePort } from '../support/ports.js';
-import { tempDir } from '../support/temp.js';
+import { filesContaining, tempDir } from '../support/temp.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
-import { BUNDLE_DIR, startTestStation } from './support/station.js';
+import { BUNDLE_DIR, invoke, startTestStation } from './support/station.js';
 import { expectFieldError, fill, goTo, saveAndWait, settingsTab } from './support/ui.js';
 
 // Standalone mode (bundled server + embedded broker made by the first-run wizard), every form's
@@ -19,9 +16,11 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
   let station: WebStation;
   let b: TestBrowser;
 
+  // No keychain here: the bundled server's CA passphrase is given at start, as an operator would
+  // with TDS_STATION_CA_PASSPHRASE_FILE, and is never written into the data folder.
+  const caPassphrase = 'e2e CA passphrase, given at start';
   function start(): Promise<WebStation> {
-    const secrets = new FileSecretStore(path.join(dataDir, 'secrets.json'));
-    return startTestStation({ dataDir, secrets, deviceSource: new SimDeviceSource(), standalone: createStandaloneHost({ dataDir: path.join(dataDir, 'server'), secrets }) });
+    return startTestStation({ dataDir, bundledServer: true, caPassphrase });
   }
 
   beforeAll(async () => {
@@ -52,7 +51,8 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await page.click(`${form} button[type=submit]`);
     await page.getByRole('button', { name: 'Continue to the Bench' }).click({ timeout: 60_000 });
     await page.locator('.statusbar', { hasText: 'Broker monitor: connected' }).waitFor({ timeout: 20_000 });
-    expect((await station.station.handlers['settings.get'](undefined)).broker.embedded?.running).toBe(true);
+    expect((await invoke(station, 'settings.get')).broker.embedded?.running).toBe(true);
+    expect(filesContaining(dataDir, caPassphrase)).toEqual([]);
   }, 90_000);
 
   it('every settings form answers bad input with a message at the field', async () => {
@@ -85,7 +85,7 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await page.click('#broker-form button[type=submit]');
     await expectFieldError(page, '#broker-form', 'port', /1 to 65535/);
     await expectFieldError(page, '#broker-form', 'monitor.keyPem', /PEM/);
-    await fill(page, '#broker-form', { port: String(station.station.settings.current.broker.port), 'monitor.keyPem': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' });
+    await fill(page, '#broker-form', { port: String((await invoke(station, 'settings.get')).broker.port), 'monitor.keyPem': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' });
     await page.click('#broker-form button[type=submit]');
     // Passes the form's shape check; the core then says what is wrong with the certificate.
     await expectFieldError(page, '#broker-form', 'monitor.certPem', /not a PEM certificate/);
@@ -159,7 +159,7 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
       'pi.modbus.slaves.0.unit': '°C',
       'pi.agent.keepaliveSec': '15',
     });
-    await fill(page, '#profile-form', { name: 'line-a', brokerPort: String(station.station.settings.current.broker.port), 'esp32.bundlePath': '/nonexistent/bundle', 'esp32.wifiSsid': 'fabrica', 'esp32.wifiPassword': 'senha-segura-1', validityDays: '' });
+    await fill(page, '#profile-form', { name: 'line-a', brokerPort: String((await invoke(station, 'settings.get')).broker.port), 'esp32.bundlePath': '/nonexistent/bundle', 'esp32.wifiSsid': 'fabrica', 'esp32.wifiPassword': 'senha-segura-1', validityDays: '' });
     await page.getByRole('button', { name: 'Check bundle' }).click();
     await page.locator('#profile-form [role=alert]', { hasText: 'does not exist' }).waitFor();
     await fill(page, '#profile-form', { 'esp32.bundlePath': BUNDLE_DIR });
@@ -173,7 +173,7 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await screenshot(page, 'settings', shots.path, { fullPage: true });
     await page.click('#profile-form button[type=submit]');
     await page.locator('[data-testid=profile-item]', { hasText: 'line-a' }).waitFor();
-    expect(station.station.settings.current.profiles.find((p) => p.name === 'line-a')?.esp32?.maxBaud).toBe(921600);
+    expect((await invoke(station, 'profiles.list')).find((p) => p.name === 'line-a')?.esp32?.maxBaud).toBe(921600);
   }, 90_000);
 
   it('log filters, CSV import and the field form refuse bad input too', async () => {
@@ -252,7 +252,7 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     expect(await value('pi.agent.keepaliveSec')).toBe('15');
     expect(await value('esp32.modbus.maxDevices')).toBe('2');
     expect(await value('esp32.modbus.slaves.1.unit')).toBe('V');
-    expect(station.station.settings.current.profiles.find((p) => p.name === 'line-a')?.esp32?.modbus).toEqual({
+    expect((await invoke(station, 'profiles.list')).find((p) => p.name === 'line-a')?.esp32?.modbus).toEqual({
       baudrate: 19200,
       parity: 'N',
       stopbits: 1,
@@ -263,7 +263,7 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
         { slave: 2, register: 30, unit: 'V', scale: 1, interval: 60, function: 'holding', count: 1, signed: false },
       ],
     });
-    expect(station.station.settings.current.profiles.find((p) => p.name === 'line-a')?.pi).toMatchObject({
+    expect((await invoke(station, 'profiles.list')).find((p) => p.name === 'line-a')?.pi).toMatchObject({
       python: '/usr/local/bin/python3',
       modbus: { port: '/dev/ttyAMA0', timeout_s: 0.5, slaves: [{ slave: 7, register: 100, scale: 0.1, unit: '°C', interval: 60, function: 'holding', count: 1, signed: false }] },
       agent: { keepaliveSec: 15, bufferMaxMessages: 10_000, renewBeforeDays: 30 },

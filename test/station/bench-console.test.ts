@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../src/main/station/dispatch.js';
-import type { WebStation } from '../../src/main/web/web-station.js';
+import type { StationService } from '../../src/main/station/service.js';
 import type { BenchDevice } from '../../src/shared/views.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { tempDir } from '../support/temp.js';
-import { startPlainStation } from './renderer-build.js';
+import { startCoreInProcess } from './renderer-build.js';
 
 /**
  * The Bench core behind two of the screen's controls, through the validated contract: a scanned
@@ -16,12 +16,12 @@ describe('Bench: scanned codes and the live serial console', () => {
   const tmp = tempDir('tds-bench-console-');
   const source = new SimDeviceSource();
   let sim: Esp32Sim;
-  let st: WebStation;
+  let st: StationService;
 
   beforeAll(async () => {
     sim = await startEsp32Sim({ mac: '24:6f:28:c0:00:01' });
     await source.add(sim);
-    st = await startPlainStation(tmp.path, source);
+    st = await startCoreInProcess(tmp.path, source);
   }, 60_000);
   afterAll(async () => {
     await st?.close();
@@ -30,10 +30,10 @@ describe('Bench: scanned codes and the live serial console', () => {
     tmp.remove();
   });
 
-  const call = (ch: string, p: unknown) => dispatch(st.station.handlers, ch, p, () => undefined);
+  const call = (ch: string, p: unknown) => dispatch(st.handlers, ch, p, () => undefined);
   const board = async (): Promise<BenchDevice> => {
     for (let i = 0; i < 100; i++) {
-      const d = st.station.bench.state().devices.find((x) => x.path === sim.hostPath);
+      const d = st.bench.state().devices.find((x) => x.path === sim.hostPath);
       if (d) return d;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -46,13 +46,13 @@ describe('Bench: scanned codes and the live serial console', () => {
     expect(ok).toMatchObject({ ok: true, value: { id: d.id, gatewayCode: 'GW-0001' } });
     const bad = await call('bench.assignCode', { deviceId: d.id, code: "GW'; DROP" });
     expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', issues: [expect.objectContaining({ field: 'code' })] } });
-    expect(st.station.bench.state().devices.find((x) => x.id === d.id)?.gatewayCode).toBe('GW-0001');
+    expect(st.bench.state().devices.find((x) => x.id === d.id)?.gatewayCode).toBe('GW-0001');
   });
 
   it('streams what an idle board prints to the console, and closes it on request', async () => {
     const d = await board();
     let text = '';
-    const off = st.station.bus.subscribe((event, payload) => {
+    const off = st.bus.subscribe((event, payload) => {
       if (event === 'console.data' && (payload as { deviceId: string }).deviceId === d.id) text += (payload as { text: string }).text;
     });
     try {

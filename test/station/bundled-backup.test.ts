@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '@tds/server';
+import { caPassphrase } from '../../src/main/settings/ca-passphrase.js';
 import { FileSecretStore } from '../../src/main/settings/secret-store.js';
 import { createStandaloneHost } from '../../src/main/standalone/host.js';
 import { dispatch } from '../../src/main/station/dispatch.js';
@@ -19,6 +20,7 @@ import { tempDir } from '../support/temp.js';
 const tmp = tempDir('tds-bundled-backup-');
 const dataDir = path.join(tmp.path, 'station');
 const PASS = 'the backup passphrase';
+const CA_PASS = 'the bundled CA passphrase';
 let station: StationService;
 
 async function call<T>(channel: string, payload: unknown): Promise<{ ok: true; value: T } | { ok: false; error: { code: string; message: string } }> {
@@ -38,7 +40,13 @@ beforeAll(async () => {
     version: 'test',
     secrets,
     deviceSource: new SimDeviceSource(),
-    standalone: createStandaloneHost({ dataDir: path.join(dataDir, 'server'), secrets, log: () => undefined }),
+    standalone: createStandaloneHost({
+      dataDir: path.join(dataDir, 'server'),
+      secrets,
+      // Web mode without a keychain: the operator gives the CA passphrase at start.
+      caPassphrase: caPassphrase({ given: CA_PASS, store: secrets, dataDir }),
+      log: () => undefined,
+    }),
   });
   const r = await call('firstRun.run', { accountName: 'Bench', operator: 'Ana', startBroker: false, deviceBrokerHost: '127.0.0.1' });
   expect(r.ok, JSON.stringify(r)).toBe(true);
@@ -80,6 +88,13 @@ describe('bundled server backup and restore (station core)', () => {
     expect(refusedTampered).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', message: expect.stringMatching(/modified or damaged/) as string } });
     const refusedPass = await call('bundled.restore', { path: file, passphrase: 'not the passphrase' });
     expect(refusedPass).toMatchObject({ ok: false, error: { message: expect.stringMatching(/passphrase/) as string } });
+    c = await api();
+    expect((await c.getGateway(later.gateway_id)).codigo).toBe('LATER');
+    c.close();
+
+    // A CA passphrase other than the one the station was started with cannot be kept: refused first.
+    const refusedCa = await call('bundled.restore', { path: file, passphrase: PASS, caPassphrase: 'some other CA passphrase' });
+    expect(refusedCa).toMatchObject({ ok: false, error: { code: 'NOT_CONFIGURED', message: expect.stringMatching(/differs from the one this station was started with/) as string } });
     c = await api();
     expect((await c.getGateway(later.gateway_id)).codigo).toBe('LATER');
     c.close();

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../../src/main/station/dispatch.js';
-import type { WebStation } from '../../src/main/web/web-station.js';
+import type { StationService } from '../../src/main/station/service.js';
 import type { IpcResult } from '../../src/shared/ipc-errors.js';
 import { freePort } from '../support/ports.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
-import { startPlainStation } from './renderer-build.js';
+import { startCoreInProcess } from './renderer-build.js';
 
 /**
  * A retried Field job is a new job: the Pi's entry must follow it (its state on the screen, and the
@@ -16,11 +16,11 @@ import { startPlainStation } from './renderer-build.js';
 describe('Field: a retry replaces the attempt it retries', () => {
   const tmp = tempDir('tds-field-retry-');
   let server: TestServer;
-  let st: WebStation;
+  let st: StationService;
 
   beforeAll(async () => {
     server = await startTestServer();
-    st = await startPlainStation(tmp.path);
+    st = await startCoreInProcess(tmp.path);
   }, 60_000);
   afterAll(async () => {
     await st?.close();
@@ -29,13 +29,13 @@ describe('Field: a retry replaces the attempt it retries', () => {
   });
 
   const call = async <T>(ch: string, p: unknown): Promise<T> => {
-    const r = (await dispatch(st.station.handlers, ch, p, () => undefined)) as IpcResult<T>;
+    const r = (await dispatch(st.handlers, ch, p, () => undefined)) as IpcResult<T>;
     if (!r.ok) throw new Error(`${ch}: ${JSON.stringify(r.error)}`);
     return r.value;
   };
   const settle = async (jobId: string) => {
     for (let i = 0; i < 300; i++) {
-      const j = st.station.hub.get(jobId);
+      const j = st.hub.get(jobId);
       if (j.state === 'failed' || j.state === 'succeeded' || j.state === 'cancelled') return j;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -55,12 +55,12 @@ describe('Field: a retry replaces the attempt it retries', () => {
 
     const { jobId: retryId } = await call<{ jobId: string }>('jobs.retry', { jobId: firstId });
     expect(retryId).not.toBe(firstId);
-    const targetJob = () => st.station.field.state().targets.find((t) => t.id === target.id)?.jobId;
+    const targetJob = () => st.field.state().targets.find((t) => t.id === target.id)?.jobId;
     await expect.poll(targetJob, { timeout: 5_000 }).toBe(retryId);
     const retry = await settle(retryId);
     expect(retry).toMatchObject({ state: 'failed', retryOf: firstId });
     // Finished, the retry is still the Pi's job in the Field state.
     expect(targetJob()).toBe(retryId);
-    expect(st.station.field.state().jobs.map((j) => j.id)).toContain(retryId);
+    expect(st.field.state().jobs.map((j) => j.id)).toContain(retryId);
   }, 60_000);
 });

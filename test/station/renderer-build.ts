@@ -3,8 +3,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SerialDeviceSource } from '../../src/main/devices/serial-link.js';
 import { FileSecretStore } from '../../src/main/settings/secret-store.js';
+import { StationService } from '../../src/main/station/service.js';
 import { startWebStation, type WebStation } from '../../src/main/web/web-station.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
+import { NO_DEVICES } from '../support/station-core.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -17,15 +19,20 @@ export function ensureRendererBuilt(): string {
   return dir;
 }
 
-/** The real station core + web server in this process (no bundled server), its data in `dataDir`. */
-export function startPlainStation(dataDir: string, deviceSource: SerialDeviceSource = new SimDeviceSource()): Promise<WebStation> {
-  return startWebStation({
+/** Web mode as shipped: the core in its own process, no bundled server, no devices, its data in `dataDir`. */
+export function startPlainStation(dataDir: string): Promise<WebStation> {
+  return startWebStation({ dataDir, version: 'test', bundledServer: false, discovery: 'none', keychain: null, ...NO_DEVICES, rendererDir: ensureRendererBuilt(), env: {} });
+}
+
+/** The station core itself in this process (no transport), for tests of what it does behind the contract. */
+export function startCoreInProcess(dataDir: string, deviceSource: SerialDeviceSource = new SimDeviceSource()): Promise<StationService> {
+  return StationService.start({
     dataDir,
     shell: 'web',
     version: 'test',
     secrets: new FileSecretStore(path.join(dataDir, 'secrets.json')),
     standalone: null,
     deviceSource,
-    rendererDir: ensureRendererBuilt(),
+    log: () => undefined,
   });
 }

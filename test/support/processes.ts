@@ -129,3 +129,13 @@ export function startProcess(
 export async function stopAllProcesses(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop(2_000)));
 }
+
+/** Whether a process with this id exists (signal 0 only asks). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

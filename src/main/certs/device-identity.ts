@@ -11,14 +11,70 @@ import { IssuerError, type ActiveCertificate, type CertificateIssuer, type KeyOr
  */
 export type ReprovisionPolicy = 'ask' | 'replace' | 'stop' | 'revoke';
 
+/** What an `IdentityMemory` holds: certificate serial numbers only (no secret). */
+export interface IdentityMemoryState {
+  /** Certificates this job issued that never reached the device: a retry replaces them without asking. */
+  issuedNotInstalled: string[];
+  /** Active certificates the operator already agreed to replace in an earlier attempt of this job. */
+  approvedReplacements: string[];
+}
+
 /**
- * Facts one job definition keeps across its attempts (a retry runs the same definition again).
+ * Facts one job definition keeps across its attempts (a retry runs the same definition again). It
+ * can start from what an earlier core kept and report each change, so that a job rebuilt after the
+ * station core restarted knows them too.
  */
 export class IdentityMemory {
-  /** Certificates this job issued that never reached the device: a retry replaces them without asking. */
-  readonly issuedNotInstalled = new Set<string>();
-  /** Active certificates the operator already agreed to replace in an earlier attempt of this job. */
-  readonly approvedReplacements = new Set<string>();
+  private readonly notInstalled: Set<string>;
+  private readonly approved: Set<string>;
+
+  constructor(
+    kept?: IdentityMemoryState,
+    private readonly changed: (state: IdentityMemoryState) => void = () => undefined,
+  ) {
+    this.notInstalled = new Set(kept?.issuedNotInstalled);
+    this.approved = new Set(kept?.approvedReplacements);
+  }
+
+  get issuedNotInstalled(): ReadonlySet<string> {
+    return this.notInstalled;
+  }
+
+  get approvedReplacements(): ReadonlySet<string> {
+    return this.approved;
+  }
+
+  /** This job got `serial`; the device does not hold it yet. */
+  issued(serial: string): void {
+    this.notInstalled.add(serial);
+    this.report();
+  }
+
+  /** The device holds `serial` now: a retry no longer replaces it silently. */
+  installed(serial: string): void {
+    if (this.notInstalled.delete(serial)) this.report();
+  }
+
+  /** The operator (or the policy) agreed to replace the active certificate `serial`. */
+  approve(serial: string): void {
+    this.approved.add(serial);
+    this.report();
+  }
+
+  /** `serial` was revoked (superseded, or a pending one cancelled): nothing is left to decide about it. */
+  revoked(serial: string): void {
+    const a = this.approved.delete(serial);
+    const b = this.notInstalled.delete(serial);
+    if (a || b) this.report();
+  }
+
+  state(): IdentityMemoryState {
+    return { issuedNotInstalled: [...this.notInstalled], approvedReplacements: [...this.approved] };
+  }
+
+  private report(): void {
+    this.changed(this.state());
+  }
 }
 
 export interface ObtainCertificateOptions {
@@ -63,7 +119,7 @@ export class DeviceIdentity {
 
   /** The device now holds the certificate: a retry must not replace it silently any more. */
   installed(): void {
-    this.memory.issuedNotInstalled.delete(this.serial);
+    this.memory.installed(this.serial);
   }
 
   /**
@@ -83,8 +139,7 @@ export class DeviceIdentity {
         await this.issuer.confirmRenewal(this.response.gateway_id, this.serial, step.signal);
         this.state = 'confirmed';
         const old = this.previous?.serialNumber ?? '?';
-        this.memory.approvedReplacements.delete(old);
-        this.memory.issuedNotInstalled.delete(old);
+        if (this.previous) this.memory.revoked(this.previous.serialNumber);
         step.log(`certificate ${this.serial} confirmed; the previous certificate ${old} is revoked (superseded)`);
         return;
       } catch (err) {
@@ -107,7 +162,7 @@ export class DeviceIdentity {
       // Not the job's signal: this must run also (especially) after a cancel.
       await this.issuer.cancelRenewal(this.response.gateway_id, this.serial, AbortSignal.timeout(20_000));
       this.state = 'cancelled';
-      this.memory.issuedNotInstalled.delete(this.serial);
+      this.memory.revoked(this.serial);
       ctx.log(`pending certificate ${this.serial} cancelled (${why}); certificate ${this.previous?.serialNumber ?? '?'} stays in force`, 'warn');
     } catch (err) {
       ctx.log(
@@ -128,7 +183,7 @@ export async function obtainCertificate(o: ObtainCertificateOptions): Promise<De
   const mac = request.mac_address;
   try {
     const response = await issuer.provision({ ...request, key_origin: o.keyOrigin }, step.signal);
-    memory.issuedNotInstalled.add(response.serial_number);
+    memory.issued(response.serial_number);
     return new DeviceIdentity(response, undefined, false, issuer, memory);
   } catch (err) {
     if (!(err instanceof IssuerError) || err.kind !== 'conflict') throw mapIssuerError(err, issuer.serverUrl);
@@ -138,13 +193,13 @@ export async function obtainCertificate(o: ObtainCertificateOptions): Promise<De
   });
   if (!active) throw new JobFailure('SERVER_REJECTED', `The server refused ${mac} as already provisioned but shows no active certificate for it.`);
   await decideReplacement(o, active);
-  memory.approvedReplacements.add(active.serialNumber);
+  memory.approve(active.serialNumber);
   if (active.codigo && active.codigo !== request.codigo) {
     step.log(`the gateway keeps its code ${active.codigo} (the template gave ${request.codigo})`, 'warn');
   }
   try {
     const pending = await issuer.renewPending(active.gatewayId, { csrPem: request.csr_pem, keyOrigin: o.keyOrigin }, step.signal);
-    memory.issuedNotInstalled.add(pending.serial_number);
+    memory.issued(pending.serial_number);
     step.log(`certificate ${pending.serial_number} issued as the pending successor of ${active.serialNumber}, which stays valid until the ${o.device} is online with the new one`);
     return new DeviceIdentity({ ...pending, ...(active.codigo ? { codigo: active.codigo } : {}) }, active, true, issuer, memory);
   } catch (err) {

@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, InvalidArgumentError } from 'commander';
 import { defaultDataDir } from '../log/paths.js';
-import { FileSecretStore } from '../settings/secret-store.js';
-import { createStandaloneHost } from '../standalone/host.js';
-import { mdnsDiscovery } from '../station/field.js';
+import { openBrowserPrivately } from '../web/open-browser.js';
 import { startWebStation } from '../web/web-station.js';
 
 function stationVersion(): string {
@@ -16,14 +13,6 @@ function stationVersion(): string {
   } catch {
     return '0.0.0';
   }
-}
-
-function openBrowser(url: string): void {
-  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
-  const args = process.platform === 'win32' ? ['/c', 'start', '', url] : [url];
-  const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
-  child.on('error', () => console.error(`could not open a browser; open ${url} yourself`));
-  child.unref();
 }
 
 function port(value: string): number {
@@ -42,19 +31,12 @@ export function registerServeCommand(program: Command): void {
     .option('--open', 'open the URL in the default browser')
     .action(async (opts: { port: number; dataDir: string; open?: boolean }) => {
       const dataDir = path.resolve(opts.dataDir);
-      const secrets = new FileSecretStore(path.join(dataDir, 'secrets.json'));
-      const ws = await startWebStation({
-        dataDir,
-        shell: 'web',
-        version: stationVersion(),
-        secrets,
-        standalone: createStandaloneHost({ dataDir: path.join(dataDir, 'server'), secrets }),
-        discovery: mdnsDiscovery(),
-        port: opts.port,
-      });
+      // The station core runs in a child process of this one (see src/main/core).
+      const ws = await startWebStation({ dataDir, version: stationVersion(), bundledServer: true, discovery: 'mdns', port: opts.port });
       console.log(`TDS station UI: ${ws.url}`);
       console.log('(the token in the link is the only key to this station; do not share it)');
-      if (opts.open) openBrowser(ws.url);
+      // Never as an argument: every local user can read a process's argv.
+      if (opts.open) await openBrowserPrivately(ws.url);
       let closing = false;
       const stop = (): void => {
         if (closing) return;

@@ -1,20 +1,22 @@
 // Electron glue, kept thin: single instance, a locked-down sandboxed window, the renderer served
-// from app://station with a strict CSP, and one IPC handler that hands every request to the same
-// dispatcher the web mode uses. Everything else is the station core (plain Node).
-import { app, BrowserWindow, ipcMain, safeStorage } from 'electron';
+// from app://station with a strict CSP, and one IPC handler that relays every request to the
+// station core, which runs in its own utility process under a supervisor (restarted if it crashes
+// or hangs). This process never touches serial ports, SSH or SQLite.
+import { app, BrowserWindow, dialog, ipcMain, safeStorage } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ELECTRON_EVENT_CHANNEL, ELECTRON_INVOKE_CHANNEL } from '../../shared/ipc-channels.js';
-import { FileSecretStore, type StringCipher } from '../settings/secret-store.js';
-import { createStandaloneHost } from '../standalone/host.js';
-import { dispatch } from '../station/dispatch.js';
-import { mdnsDiscovery } from '../station/field.js';
-import { StationService } from '../station/service.js';
+import { CoreSupervisor } from '../core/supervisor.js';
+import { readGivenCaPassphrase, withoutCaPassphrase } from '../settings/ca-passphrase.js';
+import type { StringCipher } from '../settings/secret-store.js';
 import { APP_ORIGIN, createMainWindow, isTrustedUrl, lockDown } from './secure-window.js';
 import { registerAppScheme, serveRenderer } from './renderer-protocol.js';
+import { utilityLauncher } from './utility-launcher.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const devUrl = process.env.ELECTRON_RENDERER_URL;
+// Only a development build follows the dev server: a packaged app never loads (or trusts) a page
+// named by its environment.
+const devUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
 
 // A separate data folder (tests, a second bench profile) also makes a separate single-instance lock.
 if (process.env.TDS_STATION_DATA) app.setPath('userData', path.resolve(process.env.TDS_STATION_DATA));
@@ -23,13 +25,24 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   registerAppScheme();
-  void run();
+  run().catch((err: unknown) => {
+    dialog.showErrorBox('TDS Provisioning Station could not start', err instanceof Error ? err.message : String(err));
+    app.exit(1);
+  });
 }
 
-/** safeStorage when the OS offers a keychain; otherwise the 0600 file without encryption. */
-function secretCipher(): StringCipher | undefined {
-  if (!safeStorage.isEncryptionAvailable()) return undefined;
-  return { encrypt: (s) => safeStorage.encryptString(s), decrypt: (b) => safeStorage.decryptString(b) };
+/**
+ * safeStorage when the OS offers a keychain. On Linux without one Electron falls back to a key
+ * built into Electron ('basic_text'), which protects nothing: that counts as no keychain.
+ */
+function keychain(): StringCipher | null {
+  if (!safeStorage.isEncryptionAvailable()) return null;
+  if (process.platform === 'linux' && safeStorage.getSelectedStorageBackend() === 'basic_text') return null;
+  return {
+    kind: 'safeStorage',
+    encrypt: async (s) => safeStorage.encryptString(s),
+    decrypt: async (b) => safeStorage.decryptString(b),
+  };
 }
 
 async function run(): Promise<void> {
@@ -38,16 +51,20 @@ async function run(): Promise<void> {
   serveRenderer(path.join(here, '../renderer'));
 
   const dataDir = app.getPath('userData');
-  const cipher = secretCipher();
-  const secrets = new FileSecretStore(path.join(dataDir, cipher ? 'secrets.safe.json' : 'secrets.json'), cipher);
-  const station = await StationService.start({
-    dataDir,
-    shell: 'electron',
-    version: app.getVersion(),
-    secrets,
-    standalone: createStandaloneHost({ dataDir: path.join(dataDir, 'server'), secrets }),
-    discovery: mdnsDiscovery(),
-    agentDir: app.isPackaged ? path.join(process.resourcesPath, 'firmware', 'rpi') : undefined,
+  const caPassphrase = await readGivenCaPassphrase(process.env, dataDir);
+  const core = await CoreSupervisor.start({
+    // The passphrase reaches the core in its start message; its environment does not carry it on.
+    launch: utilityLauncher(path.join(here, 'core.js'), withoutCaPassphrase(process.env)),
+    config: {
+      dataDir,
+      shell: 'electron',
+      version: app.getVersion(),
+      bundledServer: true,
+      discovery: 'mdns',
+      ...(app.isPackaged ? { agentDir: path.join(process.resourcesPath, 'firmware', 'rpi') } : {}),
+      ...(caPassphrase ? { caPassphrase } : {}),
+    },
+    keychain: keychain(),
   });
 
   let win: BrowserWindow | null = null;
@@ -66,9 +83,9 @@ async function run(): Promise<void> {
     if (!win || event.sender !== win.webContents || !isTrustedUrl(frameUrl, devUrl)) {
       return { ok: false, error: { code: 'FORBIDDEN', message: 'request from an untrusted frame' } };
     }
-    return dispatch(station.handlers, String(channel), request);
+    return core.call(String(channel), request);
   });
-  station.bus.subscribe((ev, payload) => {
+  core.subscribe((ev, payload) => {
     if (win && !win.isDestroyed()) win.webContents.send(ELECTRON_EVENT_CHANNEL, ev, payload);
   });
 
@@ -89,7 +106,7 @@ async function run(): Promise<void> {
     if (closing) return;
     closing = true;
     e.preventDefault();
-    void station.close().finally(() => app.exit(0));
+    void core.close().finally(() => app.exit(0));
   });
   open();
 }

@@ -1,4 +1,4 @@
-import type { ReprovisionPolicy } from '../certs/device-identity.js';
+import type { IdentityMemory, ReprovisionPolicy } from '../certs/device-identity.js';
 import type { KeyType } from '@tds/server/contract';
 import type { Esp32Modbus } from '../../shared/esp32-modbus.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
@@ -63,4 +63,9 @@ export interface Esp32JobInput {
    * re-key it through its console (e.g. a board whose key must be replaced).
    */
   firmwareInstalled?: boolean;
+  /**
+   * What the job keeps across its attempts about the certificates it got (default: a fresh memory).
+   * Given when the job is rebuilt after the station core restarted, from what the old core kept.
+   */
+  memory?: IdentityMemory;
 }

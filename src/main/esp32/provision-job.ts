@@ -57,7 +57,7 @@ function withTimeLimits(steps: readonly { name: string; weight: number }[], inpu
 export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
   const { device, bundle, settings } = input;
   // Kept across retries: certificates that never reached the board, replacements already agreed.
-  const memory = new IdentityMemory();
+  const memory = input.memory ?? new IdentityMemory();
   return {
     kind: 'esp32',
     target: device.path,

@@ -1,4 +1,4 @@
-import type { ReprovisionPolicy } from '../certs/device-identity.js';
+import type { IdentityMemory, ReprovisionPolicy } from '../certs/device-identity.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import type { HostKeyStore } from './host-key-store.js';
@@ -58,4 +58,9 @@ export interface PiJobInput {
   askSudoPassword?: boolean;
   /** firmware/rpi (default: found next to the station's code). */
   agentDir?: string;
+  /**
+   * What the job keeps across its attempts about the certificates it got (default: a fresh memory).
+   * Given when the job is rebuilt after the station core restarted, from what the old core kept.
+   */
+  memory?: IdentityMemory;
 }

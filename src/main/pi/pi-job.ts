@@ -46,7 +46,7 @@ export function piProvisionJob(input: PiJobInput): JobDefinition {
     throw new JobFailure('PROFILE_INVALID', `pi.installPrefix "${settings.installPrefix}" must be an absolute path of letters, digits, ".", "_", "-" and "/".`);
   }
   // Kept across retries: certificates that never ran on the Pi, replacements already agreed.
-  const memory = new IdentityMemory();
+  const memory = input.memory ?? new IdentityMemory();
   return {
     kind: 'pi',
     target: `${target.host}:${target.port}`,

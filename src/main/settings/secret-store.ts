@@ -7,27 +7,43 @@ import { readFileIfExists, writeFileAtomic } from '@tds/server/util';
  * monitor identity's key). Never in settings.json, never in logs, never sent to the renderer.
  */
 export interface SecretStore {
-  readonly kind: 'safeStorage' | 'file';
+  readonly kind: SecretStoreKind;
   get(name: string): Promise<string | undefined>;
   set(name: string, value: string): Promise<void>;
   delete(name: string): Promise<void>;
 }
 
-/** Encrypts/decrypts one string; in the app this is Electron's safeStorage (OS keychain). */
+/** Where secrets are kept: encrypted with an OS keychain's key, or a plain 0600 file. */
+export type SecretStoreKind = 'safeStorage' | 'keyring' | 'file';
+
+/**
+ * Encrypts/decrypts one string with a key the OS keychain holds: Electron's safeStorage in the app,
+ * the Secret Service in web mode. Asynchronous, because the station core asks its host process,
+ * where the keychain is, to do it.
+ */
 export interface StringCipher {
-  encrypt(plain: string): Buffer;
-  decrypt(cipher: Buffer): string;
+  readonly kind: 'safeStorage' | 'keyring';
+  encrypt(plain: string): Promise<Buffer>;
+  decrypt(cipher: Buffer): Promise<string>;
 }
+
+/** The secrets file of each kind of store (a keychain change never reads the other's file). */
+export const SECRET_FILES: Record<SecretStoreKind, string> = {
+  safeStorage: 'secrets.safe.json',
+  keyring: 'secrets.keyring.json',
+  file: 'secrets.json',
+};
 
 const SecretFile = z.object({ version: z.literal(1), secrets: z.record(z.string(), z.string()) });
 
 /**
- * Secrets in one JSON file with mode 0600, written atomically. Without a cipher the values are
- * plain (web mode: the file's permissions are the protection, as for ~/.ssh keys); with a cipher each
- * value is encrypted (Electron safeStorage) and stored as base64.
+ * Secrets in one JSON file with mode 0600, written atomically. With a cipher each value is encrypted
+ * with the OS keychain's key and stored as base64; without one the values are plain and the file's
+ * permissions are the only protection (as for ~/.ssh keys), which is why the bundled server's CA
+ * passphrase is never kept in such a file (see ca-passphrase.ts).
  */
 export class FileSecretStore implements SecretStore {
-  readonly kind: 'safeStorage' | 'file';
+  readonly kind: SecretStoreKind;
   /** Read-modify-write cycles per file, across instances, so no write loses another's secret. */
   private static readonly chains = new Map<string, Promise<unknown>>();
 
@@ -35,7 +51,7 @@ export class FileSecretStore implements SecretStore {
     private readonly file: string,
     private readonly cipher?: StringCipher,
   ) {
-    this.kind = cipher ? 'safeStorage' : 'file';
+    this.kind = cipher?.kind ?? 'file';
   }
 
   async get(name: string): Promise<string | undefined> {
@@ -45,9 +61,16 @@ export class FileSecretStore implements SecretStore {
     return this.cipher ? this.cipher.decrypt(Buffer.from(stored, 'base64')) : stored;
   }
 
-  set(name: string, value: string): Promise<void> {
+  /** Names of the secrets held (not their values). */
+  async names(): Promise<string[]> {
+    return Object.keys(await this.load());
+  }
+
+  async set(name: string, value: string): Promise<void> {
+    // Encrypted before the read-modify-write cycle, which must not wait on the keychain.
+    const stored = this.cipher ? (await this.cipher.encrypt(value)).toString('base64') : value;
     return this.modify((all) => {
-      all[name] = this.cipher ? this.cipher.encrypt(value).toString('base64') : value;
+      all[name] = stored;
       return true;
     });
   }

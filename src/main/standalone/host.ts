@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import {
   BackupRefused,
@@ -17,6 +16,7 @@ import {
 import type { ValidRequestOf } from '../../shared/ipc.js';
 import type { BundledBackupView, FirstRunProgress } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
+import type { CaPassphrase } from '../settings/ca-passphrase.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import type { EmbeddedBrokerOptions, FirstRunResult, StandaloneHost } from './types.js';
 
@@ -35,6 +35,8 @@ export interface StandaloneOptions {
   /** The bundled server's own data folder (inside the station's data folder). */
   dataDir: string;
   secrets: SecretStore;
+  /** The CA key's passphrase: keychain-protected, or given by the operator; never plain next to the key. */
+  caPassphrase: CaPassphrase;
   log?: (line: string) => void;
 }
 
@@ -48,8 +50,8 @@ function asStationError(err: unknown): never {
 
 /**
  * Standalone mode: the issuance server in this process on 127.0.0.1 (HTTPS with its own CA, which
- * the station pins), its data in the station's data folder, its CA passphrase in the station's
- * secret store. The station talks to it with the same ApiClient as to a remote server.
+ * the station pins), its data in the station's data folder, its CA passphrase from `caPassphrase`
+ * (see ca-passphrase.ts). The station talks to it with the same ApiClient as to a remote server.
  */
 export function createStandaloneHost(options: StandaloneOptions): StandaloneHost {
   const log = options.log ?? ((l: string) => console.error(l));
@@ -61,12 +63,6 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
   };
   let running: RunningServer | undefined;
   let token: string | undefined;
-
-  async function passphrase(): Promise<string> {
-    const p = await options.secrets.get(SECRET.bundledCaPassphrase);
-    if (!p) throw new StationError('NOT_CONFIGURED', 'The bundled server has no CA passphrase in the secret store.', { hint: 'Run the first-run set-up again with a fresh data folder.' });
-    return p;
-  }
 
   async function startFromData(pass: string, broker: EmbeddedBrokerOptions | null): Promise<RunningServer> {
     running = await startServer({
@@ -95,7 +91,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
 
     async start(o) {
       if (running) return;
-      await startFromData(await passphrase(), o.broker);
+      await startFromData(await options.caPassphrase.get(), o.broker);
     },
 
     async firstRun(input: ValidRequestOf<'firstRun.run'>, stationId: string, progress: (p: FirstRunProgress) => void): Promise<FirstRunResult> {
@@ -114,9 +110,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
         throw new StationError('CONFLICT', `${options.dataDir} already holds a bundled server.`, { hint: 'Move that folder away to start over, or keep using it.' });
       }
       await step('ca', async () => {
-        // The passphrase is stored before the CA exists, so a crash in between cannot lose the CA.
-        const pass = randomBytes(32).toString('base64url');
-        await options.secrets.set(SECRET.bundledCaPassphrase, pass);
+        const pass = await options.caPassphrase.forNewCa();
         await initServerData({
           dataDir: options.dataDir,
           passphrase: pass,
@@ -127,7 +121,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
         });
       });
       const broker = input.startBroker ? { port: input.brokerPort, deviceHost: input.deviceBrokerHost } : null;
-      const server = await step('server', async () => startFromData(await passphrase(), broker));
+      const server = await step('server', async () => startFromData(await options.caPassphrase.get(), broker));
       const embedded = broker
         ? await step('broker', async () => {
             const e = server.broker.embedded;
@@ -179,8 +173,10 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
       // 1. The whole file is verified while the server still runs: a bad file changes nothing.
       await checkBackup({ from, passphrase: backupPassphrase }).catch(asStationError);
       const wasRunning = running !== undefined;
-      const pass = o.caPassphrase ?? (await options.secrets.get(SECRET.bundledCaPassphrase));
-      if (!pass) throw new StationError('NOT_CONFIGURED', 'The station holds no CA passphrase for the bundled server.', { hint: 'Give the CA passphrase of the server the backup was made from.' });
+      // The restored server's CA passphrase: the one given (kept where the station finds it next time:
+      // checked before anything changes), else this station's own.
+      if (o.caPassphrase !== undefined) await options.caPassphrase.canAdopt(o.caPassphrase);
+      const pass = o.caPassphrase ?? (await options.caPassphrase.get());
       // 2. Stopped, its folder kept aside, the backup restored, started again.
       await this.close();
       const aside = existsSync(options.dataDir) ? `${options.dataDir}.before-restore-${isoNow().replace(/[:]/g, '')}` : null;
@@ -188,7 +184,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
       try {
         const s = await restoreBackup({ from, dataDir: options.dataDir, passphrase: backupPassphrase });
         await startFromData(pass, o.broker);
-        if (o.caPassphrase) await options.secrets.set(SECRET.bundledCaPassphrase, o.caPassphrase);
+        if (o.caPassphrase !== undefined) await options.caPassphrase.adopt(o.caPassphrase);
         log(`[station] bundled server restored from ${from} (backup made ${s.createdAt}); the previous data folder is kept in ${aside ?? '(none)'}`);
         return { ...view(s), previousDataDir: aside, running: true };
       } catch (err) {
@@ -196,7 +192,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
         await this.close().catch(() => undefined);
         await fs.rm(options.dataDir, { recursive: true, force: true });
         if (aside) await fs.rename(aside, options.dataDir);
-        if (wasRunning) await startFromData((await options.secrets.get(SECRET.bundledCaPassphrase)) ?? pass, o.broker).catch((e: unknown) => log(`[station] the bundled server did not restart: ${String(e)}`));
+        if (wasRunning) await startFromData(await options.caPassphrase.get().catch(() => pass), o.broker).catch((e: unknown) => log(`[station] the bundled server did not restart: ${String(e)}`));
         if (err instanceof WrongPassphraseError) {
           throw new StationError('INVALID_INPUT', 'The backup is of a server whose CA passphrase this station does not hold; nothing was changed.', {
             hint: 'Give that server\'s CA passphrase (caPassphrase).',

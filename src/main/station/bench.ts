@@ -10,10 +10,14 @@ import type { FlashMemory } from '../esp32/flash-memory.js';
 import { esp32JobSettings } from '../esp32/job-settings.js';
 import { esp32ProvisionJob } from '../esp32/provision-job.js';
 import { JobFailure } from '../jobs/job-failure.js';
+import type { JobDefinition } from '../jobs/types.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
 import type { StationEventBus } from './dispatch.js';
+import { identityMemoryFor, type ResumeSpec } from './job-resume.js';
 import type { JobsHub } from './jobs-hub.js';
-import type { SettingsService } from './settings-service.js';
+import type { ResolvedProfile, SettingsService } from './settings-service.js';
+
+type Esp32Resume = Extract<ResumeSpec, { kind: 'esp32' }>;
 
 const ACTIVE = new Set(['queued', 'running', 'waiting-input']);
 const CONSOLE_BAUD = 115200;
@@ -62,13 +66,17 @@ export function bundleInfo(b: FirmwareBundle): BundleInfo {
  */
 export class Bench {
   private readonly boards = new Map<string, Board>();
+  /** Last job per board id, for boards that show up later (jobs a previous core left interrupted). */
+  private readonly lastJob = new Map<string, string>();
   private stopWatch: (() => void) | undefined;
   private offUpdate: (() => void) | undefined;
   private seq = 0;
 
   constructor(private readonly deps: BenchDeps) {}
 
-  async start(): Promise<void> {
+  /** `lastJobs`: board id → the job its card shows (an interrupted one, restored at start). */
+  async start(lastJobs: Map<string, string> = new Map()): Promise<void> {
+    for (const [id, jobId] of lastJobs) this.lastJob.set(id, jobId);
     for (const d of await this.deps.source.list().catch(() => [])) this.add(d);
     this.stopWatch = this.deps.source.watch((e) => {
       if (e.type === 'added') this.add(e.device);
@@ -99,29 +107,46 @@ export class Bench {
     if (busy.length === boards.length) throw new StationError('BUSY', `${busy.map((b) => b.desc.path).join(', ')} already running.`);
     const bundle = await loadBundleFor(esp.bundlePath);
     const issuer = await this.deps.issuer();
-    const s = this.deps.settings.current;
-    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const };
     const jobIds: string[] = [];
     for (const b of boards) {
       if (busy.includes(b)) continue;
       await this.closeConsole(b);
-      const def = esp32ProvisionJob({
-        device: b.desc,
-        openLink: () => this.deps.source.link(b.desc),
-        bundle,
-        issuer,
-        ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
-        seq: ++this.seq,
-        portRates: this.deps.flashMemory.portRates,
-        imageHistory: this.deps.flashMemory.imageHistory,
-        settings: esp32JobSettings(profile, profile.wifiPassword, { ...run, ...(b.code ? { gatewayCode: b.code } : {}) }, this.deps.jobOverrides),
-      });
-      b.jobId = this.deps.hub.submit(def);
+      const spec: Esp32Resume = { kind: 'esp32', deviceId: b.desc.id, devicePath: b.desc.path, profile: profileName, gatewayCode: b.code };
+      b.jobId = this.deps.hub.submit(this.job(b, profile, bundle, issuer, spec), spec);
       b.code = null;
       jobIds.push(b.jobId);
     }
     this.emit();
     return { jobIds };
+  }
+
+  /** The job again from what was kept of it (a retry after the station core restarted). */
+  async rebuild(spec: Esp32Resume): Promise<JobDefinition> {
+    const b = this.boards.get(spec.deviceId);
+    if (!b) throw new StationError('NOT_FOUND', `The board on ${spec.devicePath} is not on this station now.`, { hint: 'Plug it in again, then retry.' });
+    const profile = await this.deps.settings.resolveProfile(spec.profile);
+    if (!profile.esp32) throw new StationError('PROFILE_INVALID', `Profile "${spec.profile}" has no ESP32 settings any more.`, { hint: 'Edit the profile in Settings → Profiles.' });
+    await this.closeConsole(b);
+    return this.job(b, profile, await loadBundleFor(profile.esp32.bundlePath), await this.deps.issuer(), spec);
+  }
+
+  /** The job for board `b`; what it learns about its certificates is kept in `spec` for a retry by a later core. */
+  private job(b: Board, profile: ResolvedProfile, bundle: FirmwareBundle, issuer: CertificateIssuer, spec: Esp32Resume): JobDefinition {
+    const s = this.deps.settings.current;
+    const code = spec.gatewayCode;
+    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, ...(code ? { gatewayCode: code } : {}) };
+    return esp32ProvisionJob({
+      device: b.desc,
+      openLink: () => this.deps.source.link(b.desc),
+      bundle,
+      issuer,
+      ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
+      seq: ++this.seq,
+      portRates: this.deps.flashMemory.portRates,
+      imageHistory: this.deps.flashMemory.imageHistory,
+      settings: esp32JobSettings(profile, profile.wifiPassword, run, this.deps.jobOverrides),
+      memory: identityMemoryFor(spec, (changed) => this.deps.hub.specChanged(changed)),
+    });
   }
 
   async console(deviceId: string, open: boolean): Promise<BenchDevice> {
@@ -174,7 +199,7 @@ export class Bench {
 
   private add(desc: SerialDeviceDescriptor): void {
     const old = this.boards.get(desc.id);
-    this.boards.set(desc.id, old ? { ...old, desc } : { desc, code: null, jobId: null, chip: null, mac: null, console: null });
+    this.boards.set(desc.id, old ? { ...old, desc } : { desc, code: null, jobId: this.lastJob.get(desc.id) ?? null, chip: null, mac: null, console: null });
     this.emit();
   }
 

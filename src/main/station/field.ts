@@ -10,9 +10,16 @@ import type { CertificateIssuer } from '../certs/issuer.js';
 import { piJobSettings } from '../pi/job-settings.js';
 import { piProvisionJob } from '../pi/pi-job.js';
 import type { SshAuth } from '../pi/ssh-session.js';
+import type { JobDefinition } from '../jobs/types.js';
 import type { StationEventBus } from './dispatch.js';
+import { identityMemoryFor, type ResumeSpec } from './job-resume.js';
 import type { JobsHub } from './jobs-hub.js';
 import type { SettingsService } from './settings-service.js';
+
+type PiResume = Extract<ResumeSpec, { kind: 'pi' }>;
+
+/** A Field job's login: a target from the list and its secrets (the rest of the request is in its resume spec). */
+type PiLogin = { target: PiTarget; auth: SshAuth; sudoPassword?: string };
 
 /** A Pi found by a discovery source (mDNS), as the Field screen lists it. */
 export interface DiscoveredPi {
@@ -65,7 +72,9 @@ export class Field {
 
   constructor(private readonly deps: FieldDeps) {}
 
-  start(): void {
+  /** `lastJobs`: target id → the job its entry shows (an interrupted one, restored at start). */
+  start(lastJobs: Map<string, string> = new Map()): void {
+    for (const [targetId, jobId] of lastJobs) this.jobs.set(targetId, jobId);
     this.stop = this.deps.discovery?.watch((found) => {
       this.discovered = found;
       this.emit();
@@ -141,32 +150,55 @@ export class Field {
     if (!target) throw new StationError('NOT_FOUND', 'That Pi is no longer in the list; add it again.');
     const current = this.jobs.get(target.id);
     if (current && ACTIVE.has(this.deps.hub.queue.get(current)?.state ?? '')) throw new StationError('BUSY', `A job is already running on ${target.host}.`);
-    const profile = await this.deps.settings.resolveProfile(req.profile);
-    const pi = profile.pi;
-    if (!pi) throw new StationError('PROFILE_INVALID', `Profile "${req.profile}" has no Raspberry Pi settings.`, { hint: 'Edit the profile in Settings → Profiles.' });
-    const issuer = await this.deps.issuer();
-    const s = this.deps.settings.current;
-    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, hostKeyPolicy: 'ask' as const, loginUser: req.username };
     const auth: SshAuth =
       req.auth.method === 'password'
         ? { method: 'password', password: req.auth.password }
         : req.auth.method === 'key'
           ? { method: 'key', privateKey: req.auth.privateKeyPem, ...(req.auth.passphrase ? { passphrase: req.auth.passphrase } : {}) }
           : { method: 'agent' };
-    const monitor = this.deps.monitor();
-    const def = piProvisionJob({
-      target: { host: target.host, port: target.port, username: req.username, auth },
-      issuer,
-      ...(monitor ? { monitor } : {}),
-      hostKeys: this.deps.hostKeys,
-      ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}),
-      ...(this.deps.agentDir ? { agentDir: this.deps.agentDir } : {}),
-      settings: piJobSettings(profile, { ...run, ...(req.gatewayCode ? { gatewayCode: req.gatewayCode } : {}) }),
-    });
-    const jobId = this.deps.hub.submit(def);
+    // What a retry needs if the core stops: never the password or key (a retry then asks again).
+    const spec: PiResume = { kind: 'pi', targetId: target.id, profile: req.profile, username: req.username, auth: req.auth.method, gatewayCode: req.gatewayCode ?? null };
+    const def = await this.job({ target, auth, ...(req.sudoPassword ? { sudoPassword: req.sudoPassword } : {}) }, spec);
+    const jobId = this.deps.hub.submit(def, spec);
     this.jobs.set(target.id, jobId);
     this.emit();
     return { jobId };
+  }
+
+  /**
+   * The job again from what was kept of it (a retry after the station core restarted). A login by
+   * password or key needs that secret again: the operator gives it through Provision.
+   */
+  async rebuild(spec: PiResume): Promise<JobDefinition> {
+    const target = this.targets().find((t) => t.id === spec.targetId);
+    if (!target) throw new StationError('NOT_FOUND', 'That Pi is no longer in the list; add it again.');
+    if (spec.auth !== 'agent') {
+      throw new StationError('CREDENTIALS_NEEDED', `The station core restarted, so the SSH ${spec.auth === 'key' ? 'key' : 'password'} for ${spec.username}@${target.host} is gone (it is never stored).`, {
+        hint: 'Provision this Pi again and give the login once more.',
+      });
+    }
+    return this.job({ target, auth: { method: 'agent' } }, spec);
+  }
+
+  /** The job for `login`'s Pi as `spec` says; what it learns about its certificates is kept in `spec` for a retry by a later core. */
+  private async job(login: PiLogin, spec: PiResume): Promise<JobDefinition> {
+    const { target } = login;
+    const profile = await this.deps.settings.resolveProfile(spec.profile);
+    if (!profile.pi) throw new StationError('PROFILE_INVALID', `Profile "${spec.profile}" has no Raspberry Pi settings.`, { hint: 'Edit the profile in Settings → Profiles.' });
+    const issuer = await this.deps.issuer();
+    const s = this.deps.settings.current;
+    const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, hostKeyPolicy: 'ask' as const, loginUser: spec.username };
+    const monitor = this.deps.monitor();
+    return piProvisionJob({
+      target: { host: target.host, port: target.port, username: spec.username, auth: login.auth },
+      issuer,
+      ...(monitor ? { monitor } : {}),
+      hostKeys: this.deps.hostKeys,
+      ...(login.sudoPassword ? { sudoPassword: login.sudoPassword } : {}),
+      ...(this.deps.agentDir ? { agentDir: this.deps.agentDir } : {}),
+      settings: piJobSettings(profile, { ...run, ...(spec.gatewayCode ? { gatewayCode: spec.gatewayCode } : {}) }),
+      memory: identityMemoryFor(spec, (changed) => this.deps.hub.specChanged(changed)),
+    });
   }
 
   private emit(): void {

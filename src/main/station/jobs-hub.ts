@@ -5,6 +5,14 @@ import type { JobQueue } from '../jobs/queue.js';
 import type { JobDefinition } from '../jobs/types.js';
 import type { StationLog } from '../log/station-log.js';
 import type { StationEventBus } from './dispatch.js';
+import type { ResumeFile, ResumeSpec } from './job-resume.js';
+
+/** A job a previous station core left unfinished: shown as interrupted, retried from its spec. */
+export interface RestoredJob {
+  snapshot: JobSnapshot;
+  /** Absent when the previous core kept none (a job from before this version, a damaged file). */
+  spec: ResumeSpec | undefined;
+}
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 /** Progress-only updates of one job are pushed at most this often (UI stays smooth with 16 boards). */
@@ -17,9 +25,15 @@ function structuralKey(s: JobSnapshot): string {
 /**
  * Bridges the job queue to the UI and the station log: every job is recorded (the log attaches to
  * the queue), snapshots are pushed as `job.updated` (state/step changes at once, progress ticks
- * coalesced), log lines as `job.log`, and `log.appended` when a job ends.
+ * coalesced), log lines as `job.log`, and `log.appended` when a job ends. What a retry needs is
+ * kept per job (`ResumeSpec`; on disk while the job runs), so a job a stopped core left behind is
+ * restored as interrupted and its retry rebuilt from the spec by the new core.
  */
 export class JobsHub {
+  /** Builds a job again from its spec (set by the station: the Bench or Field owns each kind). */
+  rebuild: ((spec: ResumeSpec) => Promise<JobDefinition>) | undefined;
+  private readonly specs = new Map<string, ResumeSpec>();
+  private readonly restored = new Map<string, RestoredJob>();
   private readonly hidden = new Set<string>();
   private readonly lastKey = new Map<string, string>();
   private readonly pending = new Map<string, JobSnapshot>();
@@ -30,6 +44,7 @@ export class JobsHub {
     readonly queue: JobQueue,
     private readonly log: StationLog,
     private readonly bus: StationEventBus,
+    private readonly resume?: ResumeFile,
   ) {
     this.detach.push(log.attach(queue));
     this.detach.push(queue.onUpdate((s) => this.onUpdate(s)));
@@ -39,30 +54,64 @@ export class JobsHub {
     this.detach.push(queue.onDrop((id) => this.forget(id)));
   }
 
-  submit(definition: JobDefinition): string {
-    return this.queue.submit(definition);
+  /** Queues a job; `spec` is what a retry needs if this core stops before the job ends. */
+  submit(definition: JobDefinition, spec?: ResumeSpec, options: { retryOf?: string } = {}): string {
+    const id = this.queue.submit(definition, options);
+    if (spec) this.remember(id, spec);
+    return id;
+  }
+
+  /**
+   * `spec` changed (its job learnt something a retry needs): kept again for each unfinished job that
+   * uses it (a job and its retries in this core share one spec).
+   */
+  specChanged(spec: ResumeSpec): void {
+    for (const [id, s] of this.specs) {
+      if (s === spec && !FINISHED.has(this.queue.get(id)?.state ?? '')) this.resume?.put(id, s);
+    }
+  }
+
+  /** Jobs a previous core left unfinished, already recorded as interrupted in the station log. */
+  restore(jobs: RestoredJob[]): void {
+    for (const j of jobs) {
+      this.restored.set(j.snapshot.id, j);
+      this.bus.emit('job.updated', j.snapshot);
+    }
   }
 
   list(): JobSnapshot[] {
-    return this.queue.list().filter((j) => !this.hidden.has(j.id));
+    const restored = [...this.restored.values()].map((r) => r.snapshot);
+    return [...restored, ...this.queue.list()].filter((j) => !this.hidden.has(j.id));
   }
 
   get(jobId: string): JobSnapshot {
-    const j = this.queue.get(jobId);
+    const j = this.queue.get(jobId) ?? this.restored.get(jobId)?.snapshot;
     if (!j) throw new StationError('NOT_FOUND', `no job ${jobId} in this session`);
     return j;
   }
 
   cancel(jobId: string): JobSnapshot {
-    this.get(jobId);
+    const j = this.get(jobId);
+    if (this.restored.has(jobId)) return j;
     this.queue.cancel(jobId);
     return this.get(jobId);
   }
 
-  retry(jobId: string): string {
+  async retry(jobId: string): Promise<string> {
     const j = this.get(jobId);
     if (!FINISHED.has(j.state)) throw new StationError('BUSY', `job ${jobId} is still ${j.state}; cancel it first`);
-    return this.queue.retry(jobId);
+    const restored = this.restored.get(jobId);
+    if (!restored) {
+      const id = this.queue.retry(jobId);
+      const spec = this.specs.get(jobId);
+      if (spec) this.remember(id, spec);
+      return id;
+    }
+    if (!restored.spec || !this.rebuild) {
+      throw new StationError('CONFLICT', 'This interrupted job cannot be retried (the station kept nothing to rebuild it from).', { hint: 'Start a new job for this device.' });
+    }
+    const definition = await this.rebuild(restored.spec);
+    return this.submit(definition, restored.spec, { retryOf: jobId });
   }
 
   /** Answers a job's question; `secret` (a typed password) only for a question marked secret. */
@@ -83,7 +132,7 @@ export class JobsHub {
 
   /** Hides finished jobs from the live screens (they stay in the station log). */
   clearFinished(): JobSnapshot[] {
-    for (const j of this.queue.list()) {
+    for (const j of [...this.restored.values()].map((r) => r.snapshot).concat(this.queue.list())) {
       if (FINISHED.has(j.state) && !this.hidden.has(j.id)) {
         this.hidden.add(j.id);
         this.bus.emit('job.removed', { jobId: j.id });
@@ -107,6 +156,7 @@ export class JobsHub {
 
   /** A finished job the queue dropped from memory: the screens drop it too (the station log keeps it). */
   private forget(id: string): void {
+    this.specs.delete(id);
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
@@ -115,7 +165,13 @@ export class JobsHub {
     if (!this.hidden.delete(id)) this.bus.emit('job.removed', { jobId: id });
   }
 
+  private remember(id: string, spec: ResumeSpec): void {
+    this.specs.set(id, spec);
+    if (!FINISHED.has(this.queue.get(id)?.state ?? '')) this.resume?.put(id, spec);
+  }
+
   private onUpdate(s: JobSnapshot): void {
+    if (FINISHED.has(s.state)) this.resume?.remove(s.id);
     const key = structuralKey(s);
     const structural = this.lastKey.get(s.id) !== key;
     this.lastKey.set(s.id, key);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { AppInfo, FileData, StationSettingsView } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
+import { V } from '../../shared/validation.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
@@ -12,9 +13,12 @@ import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import { SettingsStore } from '../settings/settings-store.js';
 import type { StandaloneHost } from '../standalone/types.js';
 import { Bench, bundleInfo, loadBundleFor, type BenchDeps } from './bench.js';
+import { lockDataDir } from './data-lock.js';
 import { StationEventBus, type StationHandlers } from './dispatch.js';
 import { Field, type PiDiscovery } from './field.js';
 import { Gateways } from './gateways.js';
+import { recoverInterrupted, UNKNOWN_STOP } from './interrupted.js';
+import { ResumeFile } from './job-resume.js';
 import { JobsHub } from './jobs-hub.js';
 import { labelPdf, labelSvg, type LabelData } from './labels.js';
 import { LogView } from './log-view.js';
@@ -42,7 +46,22 @@ export interface StationOptions {
   jobOverrides?: BenchDeps['jobOverrides'];
   /** Telemetry freshness for live presence (default: the monitor's 120 s). */
   monitorFreshnessMs?: number;
+  /** Why the previous core stopped (its host restarted this one); said of the jobs it left unfinished. */
+  restartReason?: string;
   log?: (line: string) => void;
+}
+
+/** Where the resume specs of unfinished jobs are kept (see job-resume.ts). */
+export const RESUME_FILE = 'jobs-in-flight.json';
+
+/** The saved server URL's origin matches `url`'s exactly (scheme, host, port), so its token may go there. */
+export function sameOrigin(saved: string | null, url: string): boolean {
+  if (!saved) return false;
+  try {
+    return new URL(saved).origin === new URL(url).origin;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -52,6 +71,8 @@ export interface StationOptions {
  */
 export class StationService {
   readonly handlers: StationHandlers;
+  /** Jobs a previous core left unfinished, recorded as interrupted when this one started. */
+  interruptedJobs: string[] = [];
   private readonly closers: Array<() => Promise<void> | void> = [];
   private caCache: { key: string; pem: string } | undefined;
 
@@ -72,6 +93,7 @@ export class StationService {
 
   static async start(options: StationOptions): Promise<StationService> {
     const log = options.log ?? ((l: string) => console.error(l));
+    const lock = await lockDataDir(options.dataDir);
     const store = new SettingsStore(options.dataDir);
     const persisted = await store.load();
     const standalone = options.standalone ?? null;
@@ -84,7 +106,11 @@ export class StationService {
     });
     const stationLog = StationLog.open(path.join(options.dataDir, 'station-log.sqlite'), { stationId: persisted.stationId });
     const queue = new JobQueue({ concurrency: options.concurrency ?? 16, ...(options.keepFinishedJobs !== undefined ? { keepFinished: options.keepFinishedJobs } : {}) });
-    const hub = new JobsHub(queue, stationLog, bus);
+    const resume = new ResumeFile(path.join(options.dataDir, RESUME_FILE), log);
+    const interrupted = recoverInterrupted(stationLog, await resume.load(), options.restartReason ?? UNKNOWN_STOP);
+    for (const j of interrupted) resume.remove(j.snapshot.id);
+    const hub = new JobsHub(queue, stationLog, bus, resume);
+    hub.restore(interrupted);
     const server = new ServerLink(settings, () => standalone?.endpoint() ?? null);
     const monitor = new MonitorLink(bus, () => ref.service!.monitorConfig(), options.monitorFreshnessMs);
     const source = options.deviceSource ?? new UsbSerialSource({ onWarning: log });
@@ -110,17 +136,21 @@ export class StationService {
       ...(options.discovery ? { discovery: options.discovery } : {}),
       ...(options.agentDir ? { agentDir: options.agentDir } : {}),
     });
+    hub.rebuild = (spec) => (spec.kind === 'esp32' ? bench.rebuild(spec) : field.rebuild(spec));
     const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)));
     ref.service = service;
+    service.interruptedJobs = interrupted.map((j) => j.snapshot.id);
     service.closers.push(
       () => bench.close(),
       () => field.close(),
       () => monitor.close(),
       () => queue.shutdown(),
       () => hub.close(),
+      () => resume.flush(),
       () => server.close(),
       () => flashMemory.portRates.flush(),
       () => stationLog.close(),
+      () => lock.release(),
     );
     if (standalone) service.closers.unshift(() => standalone.close());
 
@@ -131,8 +161,10 @@ export class StationService {
         log(`[station] the bundled server did not start: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    await bench.start();
-    field.start();
+    const lastJobs = (kind: 'esp32' | 'pi'): Map<string, string> =>
+      new Map(interrupted.flatMap((j) => (j.spec?.kind === kind ? [[j.spec.kind === 'esp32' ? j.spec.deviceId : j.spec.targetId, j.snapshot.id] as const] : [])));
+    await bench.start(lastJobs('esp32'));
+    field.start(lastJobs('pi'));
     void monitor.reconnect();
     return service;
   }
@@ -164,6 +196,20 @@ export class StationService {
     const key = `${e.url}\0${e.caPem ?? ''}`;
     if (this.caCache?.key !== key) this.caCache = { key, pem: await this.server.call((c) => c.getCaPem()) };
     return this.caCache.pem;
+  }
+
+  /**
+   * The stored API token, only for the saved remote server's own origin: a test of any other URL
+   * (another host, port or scheme, plain http included) must bring its own token.
+   */
+  private async savedTokenFor(url: string): Promise<string> {
+    const s = this.settings.current.server;
+    const token = await this.settings.secrets.get(SECRET.serverToken);
+    if (s.mode === 'remote' && token && sameOrigin(s.url, url)) return token;
+    const message = s.mode === 'remote' && s.url
+      ? `Paste the API token for ${new URL(url).origin}: the saved token is only sent to the saved server (${new URL(s.url).origin}).`
+      : `Paste the API token for ${new URL(url).origin}.`;
+    throw new StationError('INVALID_INPUT', message, { issues: [{ field: 'token', key: V.tokenForUrl, message }] });
   }
 
   private async afterConnectionChange(): Promise<StationSettingsView> {
@@ -220,7 +266,7 @@ export class StationService {
         await this.settings.setBroker(r);
         return this.afterConnectionChange();
       },
-      'server.test': async (r) => ({ ok: true, detail: await ServerLink.test(r.url, r.token ?? (await this.settings.secrets.get(SECRET.serverToken)), r.caPem) }),
+      'server.test': async (r) => ({ ok: true, detail: await ServerLink.test(r.url, r.token ?? (await this.savedTokenFor(r.url)), r.caPem) }),
       'firstRun.run': async (r) => {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server; configure a remote server in Settings.');
         if (this.settings.current.configured && this.settings.current.server.mode === 'bundled' && (await standalone.initialised())) {
@@ -284,7 +330,7 @@ export class StationService {
       'bench.console': (r) => this.bench.console(r.deviceId, r.open),
       'jobs.list': async () => this.hub.list(),
       'jobs.cancel': async (r) => this.hub.cancel(r.jobId),
-      'jobs.retry': async (r) => ({ jobId: this.hub.retry(r.jobId) }),
+      'jobs.retry': async (r) => ({ jobId: await this.hub.retry(r.jobId) }),
       'jobs.answer': async (r) => this.hub.answer(r.jobId, r.questionId, r.choice, r.secret),
       'jobs.clearFinished': async () => this.hub.clearFinished(),
       'jobs.log': async (r) => this.hub.lines(r.jobId),

@@ -3,13 +3,13 @@ import http from 'node:http';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { WsClientFrame, WsServerFrame } from '../../shared/ipc-channels.js';
-import { dispatch, type StationEventBus, type StationHandlers } from '../station/dispatch.js';
+import type { StationTarget } from '../core/supervisor.js';
 import { allowedHosts, allowedOrigins, contentSecurityPolicy, newAccessToken, tokenMatches } from './security.js';
 import { resolveStatic } from './static-files.js';
 
 export interface WebServerOptions {
-  handlers: StationHandlers;
-  bus: StationEventBus;
+  /** The station behind the socket: its core's supervisor (requests relayed, events pushed). */
+  station: StationTarget;
   /** Folder of the built renderer (index.html + assets). */
   rendererDir: string;
   /** 0 = any free port. */
@@ -97,7 +97,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       }
       ws.send(JSON.stringify(frame));
     };
-    const unsubscribe = options.bus.subscribe((ev, p) => send({ t: 'evt', ev, p }));
+    const unsubscribe = options.station.subscribe((ev, p) => send({ t: 'evt', ev, p }));
     ws.on('close', unsubscribe);
     ws.on('error', () => ws.terminate());
     ws.on('message', (data, isBinary) => {
@@ -109,7 +109,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
         return ws.close(1007, 'invalid JSON');
       }
       if (frame?.t !== 'req' || typeof frame.id !== 'number' || typeof frame.ch !== 'string') return ws.close(1002, 'invalid frame');
-      void dispatch(options.handlers, frame.ch, frame.p).then((r) => send({ t: 'res', id: frame.id, r }));
+      void options.station.call(frame.ch, frame.p).then((r) => send({ t: 'res', id: frame.id, r }));
     });
   }
 

@@ -1,5 +1,5 @@
 import type { StationClient } from '../../shared/ipc.js';
-import type { BenchDevice, JobLogLineView, MonitorStatus, PiTarget } from '../../shared/views.js';
+import type { BenchDevice, CoreStatus, JobLogLineView, MonitorStatus, PiTarget } from '../../shared/views.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
 
 type Listener = () => void;
@@ -126,6 +126,8 @@ export class LiveState {
   readonly monitor = new ValueStore<MonitorStatus | null>(null);
   readonly presence = new ValueStore<Record<string, boolean>>({});
   readonly logVersion = new ValueStore(0);
+  /** The station core's process as its host reports it (null until it first changes). */
+  readonly core = new ValueStore<CoreStatus | null>(null);
 
   constructor(readonly client: StationClient) {
     client.on('job.updated', (j) => this.queueJob(j));
@@ -140,6 +142,11 @@ export class LiveState {
       this.presence.set({ ...this.presence.get(), [mac]: online });
     });
     client.on('log.appended', () => this.logVersion.set(this.logVersion.get() + 1));
+    client.on('core.status', (c) => {
+      this.core.set(c);
+      // A restarted core has new state (interrupted jobs, boards seen again): load it all.
+      if (c.state === 'running') void this.refresh().catch(() => undefined);
+    });
   }
 
   private pendingJobs = new Map<string, JobSnapshot>();

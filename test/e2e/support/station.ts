@@ -1,32 +1,52 @@
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import type { SerialDeviceSource } from '../../../src/main/devices/serial-link.js';
-import { FileSecretStore } from '../../../src/main/settings/secret-store.js';
-import type { StandaloneHost } from '../../../src/main/standalone/types.js';
-import { startWebStation, type WebStation } from '../../../src/main/web/web-station.js';
+import { startWebStation, type WebStation, type WebStationOptions } from '../../../src/main/web/web-station.js';
+import type { SimBoardHandle } from '../../sim/esp32/sim-device-source.js';
 import type { Backend } from '../../support/backend.js';
+import { SIM_SOURCE_MODULE } from '../../support/station-core.js';
 import { ensureRendererBuilt } from '../../station/renderer-build.js';
 import { fill, saveAndWait, settingsTab } from './ui.js';
 
 export const BUNDLE_DIR = path.resolve(import.meta.dirname, '../../fixtures/bundle-arduino');
 
-/** The real station core + web UI in this process, with an injected device source (simulated boards). */
-export function startTestStation(options: { dataDir: string; deviceSource: SerialDeviceSource; standalone?: StandaloneHost | null; secrets?: FileSecretStore; port?: number; token?: string }): Promise<WebStation> {
+export interface TestStationOptions {
+  dataDir: string;
+  /** Simulated boards plugged in (the core's device source follows their plug/unplug events). */
+  boards?: SimBoardHandle[];
+  /** Run the bundled server (standalone mode); its CA passphrase is `caPassphrase`. */
+  bundledServer?: boolean;
+  caPassphrase?: string;
+  port?: number;
+  token?: string;
+  supervision?: WebStationOptions['supervision'];
+}
+
+/**
+ * The station as web mode runs it: the real core in its own process (simulated boards through a
+ * device-source module), the web UI in this one. No keychain: secrets in the 0600 file.
+ */
+export function startTestStation(options: TestStationOptions): Promise<WebStation> {
   return startWebStation({
     dataDir: options.dataDir,
-    shell: 'web',
     version: 'e2e',
-    secrets: options.secrets ?? new FileSecretStore(path.join(options.dataDir, 'secrets.json')),
-    standalone: options.standalone ?? null,
-    deviceSource: options.deviceSource,
+    bundledServer: options.bundledServer ?? false,
+    discovery: 'none',
+    keychain: null,
+    deviceSourceModule: SIM_SOURCE_MODULE,
+    deviceSourceOptions: { boards: (options.boards ?? []).map((b) => ({ hostPath: b.hostPath, controlPath: b.controlPath, mac: b.mac, ...(b.resetCircuit ? { resetCircuit: b.resetCircuit } : {}) })) },
     rendererDir: ensureRendererBuilt(),
     jobOverrides: { bootLogMs: 800 },
     // Simulated boards send telemetry every 2 s; a silent board is offline after 8 s.
     monitorFreshnessMs: 8_000,
+    ...(options.caPassphrase ? { caPassphrase: options.caPassphrase } : {}),
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.token ? { token: options.token } : {}),
+    ...(options.supervision ? { supervision: options.supervision } : {}),
+    env: {},
   });
 }
+
+export { invoke } from '../../support/station-core.js';
 
 /** Configures the station against a remote back end through the Settings screen, as an admin would. */
 export async function configureRemote(page: Page, backend: Backend, operator = 'Ana Souza'): Promise<void> {

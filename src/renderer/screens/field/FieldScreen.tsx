@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { PiTarget } from '../../../shared/views.js';
+import { RemoteError } from '../../app/client.js';
 import { useStation } from '../../app/context.js';
 import { useAsync, useJob, useJobLog, useTargets } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';
@@ -9,7 +10,7 @@ import { JobQuestionPanel, JobStateBadge, ProgressBar, StepList } from '../../co
 import { AddHostForm } from './AddHostForm.js';
 import { CredentialsDialog } from './CredentialsDialog.js';
 
-function PiJob({ jobId, onRetried }: { jobId: string; onRetried: (newJobId: string) => void }) {
+function PiJob({ jobId, onRetried, onCredentialsNeeded }: { jobId: string; onRetried: (newJobId: string) => void; onCredentialsNeeded: () => void }) {
   const { t } = useTranslation('field');
   const client = useStation();
   const job = useJob(jobId);
@@ -35,7 +36,20 @@ function PiJob({ jobId, onRetried }: { jobId: string; onRetried: (newJobId: stri
           </button>
         ) : (
           job.state !== 'succeeded' && (
-            <button type="button" className="btn" onClick={() => client.invoke('jobs.retry', { jobId }).then((r) => onRetried(r.jobId), setError)}>
+            <button
+              type="button"
+              className="btn"
+              onClick={() =>
+                client.invoke('jobs.retry', { jobId }).then(
+                  (r) => onRetried(r.jobId),
+                  (err: unknown) => {
+                    setError(err);
+                    // The login given for this job is gone (the station core restarted): ask for it again.
+                    if (err instanceof RemoteError && err.body.code === 'CREDENTIALS_NEEDED') onCredentialsNeeded();
+                  },
+                )
+              }
+            >
               {t('job.retry')}
             </button>
           )
@@ -134,7 +148,12 @@ export default function FieldScreen() {
       <AddHostForm />
       {jobIds.map((id) => (
         // The retry takes the failed attempt's place (it stays in the Log).
-        <PiJob key={id} jobId={id} onRetried={(next) => setShownJobs((s) => [...new Set([next, ...s.filter((x) => x !== id)])])} />
+        <PiJob
+          key={id}
+          jobId={id}
+          onRetried={(next) => setShownJobs((s) => [...new Set([next, ...s.filter((x) => x !== id)])])}
+          onCredentialsNeeded={() => setCreds(targets.find((x) => x.jobId === id) ?? null)}
+        />
       ))}
       {creds && (
         <CredentialsDialog

@@ -1,0 +1,175 @@
+import { normaliseMac } from '@tds/server/contract';
+import type { JobKind, JobState } from '../../shared/jobs.js';
+
+// The station log's records: what its queries return, the SQLite rows they are read from, and the
+// WHERE clause of a filter (station-log.ts runs the queries).
+
+/** One job as stored: who, where, which device and identity, which firmware, and how it ended. */
+export interface JobRecord {
+  id: string;
+  retryOf: string | null;
+  stationId: string;
+  kind: JobKind;
+  target: string;
+  operator: string | null;
+  mac: string | null;
+  gatewayCode: string | null;
+  gatewayId: number | null;
+  accountId: number | null;
+  certSerial: string | null;
+  certExpiresAt: string | null;
+  firmwareName: string | null;
+  firmwareVersion: string | null;
+  firmwareSha256: string | null;
+  serverUrl: string | null;
+  result: JobState;
+  errorCode: string | null;
+  errorMessage: string | null;
+  errorHint: string | null;
+  errorWhere: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+}
+
+export interface StepRecord {
+  jobId: string;
+  seq: number;
+  name: string;
+  status: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  detail: string | null;
+}
+
+export interface JobFilter {
+  /** Inclusive lower bound on the creation time (ISO string or Date). */
+  from?: string | Date;
+  /** Exclusive upper bound on the creation time. */
+  to?: string | Date;
+  operator?: string;
+  result?: JobState | JobState[];
+  mac?: string;
+  serial?: string;
+  kind?: JobKind;
+  target?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** A `jobs` row as SQLite returns it. */
+export interface JobRow {
+  id: string;
+  retry_of: string | null;
+  station_id: string;
+  kind: JobKind;
+  target: string;
+  operator: string | null;
+  mac: string | null;
+  gateway_code: string | null;
+  gateway_id: number | null;
+  conta_id: number | null;
+  cert_serial: string | null;
+  cert_expires_at: string | null;
+  firmware_name: string | null;
+  firmware_version: string | null;
+  firmware_sha256: string | null;
+  server_url: string | null;
+  result: JobState;
+  error_code: string | null;
+  error_message: string | null;
+  error_hint: string | null;
+  error_where: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+}
+
+export interface StepRow {
+  job_id: string;
+  seq: number;
+  name: string;
+  status: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+  detail: string | null;
+}
+
+export function toRecord(r: JobRow): JobRecord {
+  return {
+    id: r.id,
+    retryOf: r.retry_of,
+    stationId: r.station_id,
+    kind: r.kind,
+    target: r.target,
+    operator: r.operator,
+    mac: r.mac,
+    gatewayCode: r.gateway_code,
+    gatewayId: r.gateway_id,
+    accountId: r.conta_id,
+    certSerial: r.cert_serial,
+    certExpiresAt: r.cert_expires_at,
+    firmwareName: r.firmware_name,
+    firmwareVersion: r.firmware_version,
+    firmwareSha256: r.firmware_sha256,
+    serverUrl: r.server_url,
+    result: r.result,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    errorHint: r.error_hint,
+    errorWhere: r.error_where,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    durationMs: r.duration_ms,
+  };
+}
+
+function iso(v: string | Date): string {
+  const d = v instanceof Date ? v : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new Error(`'${String(v)}' is not a date (use YYYY-MM-DD or an ISO time)`);
+  return d.toISOString();
+}
+
+export function buildWhere(f: JobFilter): { where: string; params: Record<string, unknown> } {
+  const clauses: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (f.from !== undefined) {
+    clauses.push('created_at >= @from');
+    params.from = iso(f.from);
+  }
+  if (f.to !== undefined) {
+    clauses.push('created_at < @to');
+    params.to = iso(f.to);
+  }
+  if (f.operator) {
+    clauses.push('operator = @operator');
+    params.operator = f.operator;
+  }
+  if (f.result) {
+    const list = Array.isArray(f.result) ? f.result : [f.result];
+    clauses.push(`result IN (${list.map((_, i) => `@r${i}`).join(', ')})`);
+    list.forEach((r, i) => (params[`r${i}`] = r));
+  }
+  if (f.mac) {
+    clauses.push('mac = @mac');
+    params.mac = normaliseMac(f.mac);
+  }
+  if (f.serial) {
+    clauses.push('lower(cert_serial) = lower(@serial)');
+    params.serial = f.serial;
+  }
+  if (f.kind) {
+    clauses.push('kind = @kind');
+    params.kind = f.kind;
+  }
+  if (f.target) {
+    clauses.push('target = @target');
+    params.target = f.target;
+  }
+  return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
