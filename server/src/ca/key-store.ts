@@ -1,5 +1,9 @@
-/** The CA on disk: `ca.crt` (public) and `ca.key.enc` (PKCS#8 sealed with the passphrase, 0600). */
-import { promises as fs } from 'node:fs';
+/**
+ * A CA on disk: certificate (public) and key (PKCS#8 sealed with the passphrase, 0600). Two CAs live
+ * in a data folder: the operational device CA (`ca.crt`, `ca.key.enc`) and the birth CA of
+ * zero-touch onboarding (`birth-ca.crt`, `birth-ca.key.enc`), which the broker never trusts.
+ */
+import { existsSync, promises as fs } from 'node:fs';
 import { dataPath } from '../config/data-dir.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { CertificateAuthority } from './authority.js';
@@ -7,23 +11,37 @@ import { openSecret, sealSecret, WrongPassphraseError } from './key-envelope.js'
 
 export const MIN_PASSPHRASE_LENGTH = 12;
 
-export async function saveCa(dataDir: string, authority: CertificateAuthority, pkcs8Der: Buffer, passphrase: string): Promise<void> {
+/** Which CA of the data folder: the operational device CA, or the birth CA. */
+export type CaRole = 'device' | 'birth';
+
+const CA_FILES = {
+  device: { cert: 'caCert', key: 'caKey', label: 'ca-key-pkcs8', missing: (dir: string) => `no CA in ${dir}: run "tds-server init --data ${dir}" first` },
+  birth: { cert: 'birthCaCert', key: 'birthCaKey', label: 'birth-ca-key-pkcs8', missing: (dir: string) => `no birth CA in ${dir}: run "tds-server birth-ca create --data ${dir}"` },
+} as const;
+
+export async function saveCa(dataDir: string, authority: CertificateAuthority, pkcs8Der: Buffer, passphrase: string, role: CaRole = 'device'): Promise<void> {
   if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
     throw new Error(`the CA passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`);
   }
-  const sealed = await sealSecret(pkcs8Der, passphrase, 'ca-key-pkcs8');
-  await writeFileAtomic(dataPath(dataDir, 'caKey'), JSON.stringify(sealed, null, 2) + '\n', 0o600);
-  await writeFileAtomic(dataPath(dataDir, 'caCert'), authority.certificatePem, 0o644);
+  const files = CA_FILES[role];
+  // The content label is bound to the ciphertext: one CA's sealed key cannot pass for the other's.
+  const sealed = await sealSecret(pkcs8Der, passphrase, files.label);
+  await writeFileAtomic(dataPath(dataDir, files.key), JSON.stringify(sealed, null, 2) + '\n', 0o600);
+  await writeFileAtomic(dataPath(dataDir, files.cert), authority.certificatePem, 0o644);
 }
 
-export async function loadCa(dataDir: string, passphrase: string): Promise<CertificateAuthority> {
-  const [certPem, sealedText] = await Promise.all([
-    fs.readFile(dataPath(dataDir, 'caCert'), 'utf8'),
-    fs.readFile(dataPath(dataDir, 'caKey'), 'utf8'),
-  ]).catch(() => {
-    throw new Error(`no CA in ${dataDir}: run "tds-server init --data ${dataDir}" first`);
+export function hasCa(dataDir: string, role: CaRole = 'device'): boolean {
+  return existsSync(dataPath(dataDir, CA_FILES[role].key));
+}
+
+export async function loadCa(dataDir: string, passphrase: string, role: CaRole = 'device'): Promise<CertificateAuthority> {
+  const files = CA_FILES[role];
+  const [certPem, sealedText] = await Promise.all([fs.readFile(dataPath(dataDir, files.cert), 'utf8'), fs.readFile(dataPath(dataDir, files.key), 'utf8')]).catch(() => {
+    throw new Error(files.missing(dataDir));
   });
-  const pkcs8Der = await openSecret(JSON.parse(sealedText), passphrase);
+  const envelope = JSON.parse(sealedText) as { content?: unknown };
+  if (envelope.content !== files.label) throw new Error(`${dataPath(dataDir, files.key)} does not hold the ${role === 'birth' ? 'birth' : 'device'} CA key`);
+  const pkcs8Der = await openSecret(envelope, passphrase);
   try {
     return await CertificateAuthority.load(certPem, pkcs8Der);
   } finally {
@@ -31,8 +49,8 @@ export async function loadCa(dataDir: string, passphrase: string): Promise<Certi
   }
 }
 
-export async function readCaCertificate(dataDir: string): Promise<string> {
-  return fs.readFile(dataPath(dataDir, 'caCert'), 'utf8');
+export async function readCaCertificate(dataDir: string, role: CaRole = 'device'): Promise<string> {
+  return fs.readFile(dataPath(dataDir, CA_FILES[role].cert), 'utf8');
 }
 
 export { WrongPassphraseError };
