@@ -1,6 +1,7 @@
 /**
  * Creates a data folder: settings, a new or imported CA (key sealed with the passphrase), the
- * database, and the first CRL. Refuses to touch a folder that is already initialised.
+ * database, the first CRL, and the birth CA of zero-touch onboarding with its first CRL. Refuses to
+ * touch a folder that is already initialised.
  */
 import { CertificateAuthority } from '../ca/authority.js';
 import { saveCa, MIN_PASSPHRASE_LENGTH } from '../ca/key-store.js';
@@ -8,6 +9,7 @@ import type { KeyType } from '../ca/keys.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
 import { SqliteRepository } from '../store/sqlite/repository.js';
+import { createBirthCa } from './birth-ca.js';
 import { dataPath, defaultSettings, ensureDataDir, isInitialised, saveSettings, settingsSchema, type Settings } from './data-dir.js';
 
 export interface InitOptions {
@@ -27,6 +29,8 @@ export interface InitResult {
   caKeyType: KeyType;
   caNotAfter: string;
   imported: boolean;
+  birthCaPem: string;
+  birthCaSubject: string;
   settings: Settings;
 }
 
@@ -48,6 +52,7 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
     pkcs8Der.fill(0);
   }
   const repo = new SqliteRepository(dataPath(o.dataDir, 'database'), { durability: settings.durability });
+  let birth: CertificateAuthority;
   try {
     await repo.appendAudit({
       at: isoSeconds(),
@@ -60,6 +65,7 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
       detail: `subject=${authority.subject} key=${authority.keyType}`,
     });
     await new CrlPublisher({ ca: authority, repo, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(o.dataDir, 'crl'), actor: 'cli' }).publish('first CRL');
+    birth = await createBirthCa({ dataDir: o.dataDir, passphrase: o.passphrase, repo, settings, actor: 'cli', keyType: authority.keyType });
   } finally {
     await repo.close();
   }
@@ -70,6 +76,8 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
     caKeyType: authority.keyType,
     caNotAfter: authority.notAfter.toISOString(),
     imported: o.importCa !== undefined,
+    birthCaPem: birth.certificatePem,
+    birthCaSubject: birth.subject,
     settings,
   };
 }
