@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { loadCa } from '../ca/key-store.js';
+import { birthCrlPublisher, loadOrCreateBirthCa } from '../config/birth-ca.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
@@ -26,6 +27,13 @@ export interface StartServerOptions {
   /** Unlocks the CA key; not needed when `ca` is given. */
   passphrase?: string;
   ca?: CertificateAuthority;
+  /**
+   * The birth CA of zero-touch onboarding; by default loaded with the passphrase (and made first
+   * when the data folder predates it). Without either, birth identities answer 503.
+   */
+  birthCa?: CertificateAuthority;
+  /** Turns open enrolment on for this run (the `bootstrap.openEnrolment` setting stays as it is). */
+  openEnrolment?: boolean;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (any free port; read it back from the result). */
@@ -63,6 +71,8 @@ export interface RunningServer {
   events: ServerEvents;
   service: IssuanceServices;
   ca: CertificateAuthority;
+  /** The birth CA of zero-touch onboarding (absent when neither a passphrase nor `birthCa` was given). */
+  birthCa: CertificateAuthority | undefined;
   repo: Repository;
   crl: CrlPublisher;
   settings: Settings;
@@ -77,6 +87,7 @@ export function isLoopback(host: string): boolean {
 }
 
 const TLS_CERT_DAYS = 90;
+const BOOTSTRAP_SWEEP_MS = 30_000;
 /** Re-issued daily (in memory), so a long-running server never serves an old certificate. */
 const TLS_RENEW_MS = 86_400_000;
 
@@ -108,6 +119,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.mqtt?.broker) settings.mqtt.broker = options.mqtt.broker;
   if (options.mqtt?.port) settings.mqtt.port = options.mqtt.port;
   if (options.deviceValidityDays) settings.device.validityDays = options.deviceValidityDays;
+  if (options.openEnrolment) settings.bootstrap.openEnrolment = true;
 
   let ca = options.ca;
   if (!ca) {
@@ -118,7 +130,22 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const repo = new SqliteRepository(dataPath(options.dataDir, 'database'), { durability: settings.durability });
   const events = new ServerEvents((name, err) => logger.error(`event listener for ${name} failed`, { error: err instanceof Error ? err.message : String(err) }));
   const crl = new CrlPublisher({ ca, repo, events, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(options.dataDir, 'crl') });
-  const service = createIssuanceServices({ ca, repo, settings, events, crl, ...(options.clock ? { clock: options.clock } : {}) });
+  let birthCa = options.birthCa;
+  if (!birthCa && options.passphrase !== undefined) {
+    const loaded = await loadOrCreateBirthCa({ dataDir: options.dataDir, passphrase: options.passphrase, repo, settings, actor: 'server', keyType: ca.keyType });
+    if (loaded.created) logger.info('made the birth CA of zero-touch onboarding (this data folder predates it)', { subject: loaded.ca.subject });
+    birthCa = loaded.ca;
+  }
+  const birthCrl = birthCa ? birthCrlPublisher(birthCa, repo, settings, options.dataDir) : undefined;
+  const service = createIssuanceServices({
+    ca,
+    repo,
+    settings,
+    events,
+    crl,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(birthCa && birthCrl ? { birth: { ca: birthCa, crl: birthCrl } } : {}),
+  });
 
   let https: { key: string; cert: string } | undefined;
   const names = tlsNames(host, options.hostnames ?? []);
@@ -130,6 +157,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   else if (typeof tlsMode === 'object') https = { key: tlsMode.keyPem, cert: tlsMode.certPem };
 
   await crl.ensureFresh();
+  await birthCrl?.ensureFresh();
   const broker = await startBrokerServices(
     { dataDir: options.dataDir, ca, repo, db: repo.db, issuance: service, crl, events, log: (line) => logger.info(line) },
     options.broker ?? {},
@@ -155,10 +183,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   const onError = (err: unknown): void => logger.error('background task failed', { error: err instanceof Error ? err.message : String(err) });
   crl.startSchedule(onError);
+  birthCrl?.startSchedule(onError);
   const purge = setInterval(() => {
     repo.purgeExpiredPendingKeys(isoSeconds()).catch(onError);
   }, 60_000);
   purge.unref();
+  // Zero-touch: pending requests expire, never-fetched certificates are revoked, old rows pruned.
+  const sweep = setInterval(() => {
+    service.bootstrap.sweep().catch(onError);
+  }, BOOTSTRAP_SWEEP_MS);
+  sweep.unref();
   const tlsRenew =
     tlsMode === 'auto'
       ? setInterval(() => {
@@ -182,6 +216,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     events,
     service,
     ca,
+    birthCa,
     repo,
     crl,
     settings,
@@ -191,8 +226,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       if (closed) return;
       closed = true;
       crl.stop();
+      birthCrl?.stop();
       await broker.stop();
       clearInterval(purge);
+      clearInterval(sweep);
       if (tlsRenew) clearInterval(tlsRenew);
       await app.close();
       await repo.close();
