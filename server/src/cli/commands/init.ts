@@ -88,10 +88,13 @@ export const initCommand: CommandModule = {
             ca_not_after: result.caNotAfter,
             ca_imported: result.imported,
             ca_pem: result.caPem,
+            birth_ca_subject: result.birthCaSubject,
+            birth_ca_pem: result.birthCaPem,
           },
           [
             `initialised ${result.dataDir}`,
             `CA ${result.imported ? 'imported' : 'created'}: ${result.caSubject} (${result.caKeyType.toUpperCase()}, valid until ${result.caNotAfter})`,
+            `birth CA (zero-touch onboarding, never trusted by the broker): ${result.birthCaSubject}`,
             `next: tds-server account create --data ${result.dataDir} --name "My account"`,
           ],
         );
