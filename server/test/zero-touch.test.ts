@@ -347,6 +347,18 @@ describe('CLIs (compiled)', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('documents every zero-touch route, and every schema reference resolves', async () => {
+    const doc = (await a.client.getOpenApi()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    for (const p of ['/gateways/bootstrap/nonce/', '/gateways/bootstrap/', '/gateways/bootstrap/{bootstrap_id}/', '/gateways/ativar/preview/', '/gateways/ativar/', '/gateways/ativar/reject/', '/gateways/birth/', '/gateways/birth/revoke/', '/birth-ca.pem', '/birth-crl.pem']) {
+      expect(doc.paths[p], p).toBeDefined();
+    }
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([A-Za-z]+)"/g)].map((m) => m[1]!);
+    expect(refs).toEqual(expect.arrayContaining(['BootstrapRequest', 'BootstrapIssuedResponse', 'ClaimRequest', 'BirthIdentityResponse']));
+    for (const r of refs) expect(doc.components.schemas[r], r).toBeDefined();
+  });
+});
+
 // Last: it moves the server's clock a day ahead.
 describe('lifetimes', () => {
   it('a pending request expires after pendingMinutes (410, swept to expired); an approved one never fetched is expired and its certificate revoked (in the CRL)', async () => {
