@@ -8,17 +8,16 @@
  *
  * Targets (issue 2, 2-core machine): ≥ 1,000 CSR issuances/s, p99 ≤ 100 ms, RSS ≤ 150 MB, ≥ 50× the seed.
  */
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import forge from 'node-forge';
 import { ApiClient } from '../src/client/index.js';
-import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 import { initServerData } from '../src/config/init.js';
 import { createApiToken } from '../src/service/tokens.js';
 import { SqliteRepository } from '../src/store/sqlite/repository.js';
+import { macFor, makeCsr, percentile, processCpuMs, rssMb, startServeProcess, type ServeProcess } from './support.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -30,21 +29,6 @@ const COUNTS = { csr: opt('csr', 10_000), ec: opt('ec', 5_000), rsa: opt('rsa', 
 const WARMUP = 1_000;
 const CLI = path.resolve(import.meta.dirname, '../dist/cli/tds-server.js');
 const PASS = 'benchmark passphrase';
-
-// --------------------------------------------------------------------------------------------
-// CSRs for the CSR path, made quickly: a few device keys, one DER-encoded request per MAC.
-
-const OID_CN = '2.5.4.3';
-function makeCsr(mac: string, key: KeyObject, spki: Buffer): string {
-  const info = seq(unsignedInteger(Buffer.from([0])), seq(set(seq(oid(OID_CN), utf8String(mac)))), spki, explicit(0, Buffer.alloc(0)));
-  const alg = seq(oid('1.2.840.10045.4.3.2'));
-  return derToPem(seq(info, alg, bitString(sign('sha256', info, key))), 'CERTIFICATE REQUEST');
-}
-
-function macFor(prefix: number, i: number): string {
-  const b = [0x02, prefix, (i >> 24) & 0xff, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
 
 // --------------------------------------------------------------------------------------------
 
@@ -63,28 +47,8 @@ interface Result {
   clientCpuMs: number | null;
 }
 
-function processCpuMs(pid: number): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return null;
-  }
-}
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
-function rssMb(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
 
 async function load(
   name: string,
@@ -197,7 +161,7 @@ async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build -w server" first`);
   const dir = mkdtempSync(path.join(tmpdir(), 'tds-bench-'));
   const dataDir = path.join(dir, 'data');
-  let child: ReturnType<typeof spawn> | undefined;
+  let server: ServeProcess | undefined;
   try {
     await initServerData({ dataDir, passphrase: PASS });
     const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
@@ -205,22 +169,8 @@ async function main(): Promise<void> {
     const { token } = await createApiToken(repo, { accountId: account.id, role: 'operator' }, 'bench');
     await repo.close();
 
-    // e.g. TDS_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
-    // The installed `tds-server` bin runs with --max-semi-space-size=4 (its shebang); so does this.
-    const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
-    child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
-      env: { ...process.env, TDS_CA_PASSPHRASE: PASS },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const listening = await new Promise<{ api_url: string; pid: number }>((resolve, reject) => {
-      let out = '';
-      child!.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /^(\{"event":"listening".*\})$/m.exec(out);
-        if (m) resolve(JSON.parse(m[1]!) as { api_url: string; pid: number });
-      });
-      child!.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-    });
+    server = await startServeProcess(CLI, dataDir, PASS);
+    const listening = { api_url: server.apiUrl, pid: server.pid };
     const caPem = readFileSync(path.join(dataDir, 'ca.crt'), 'utf8');
     const client = new ApiClient({ baseUrl: listening.api_url, token, caPem, timeoutMs: 120_000 });
     const pid = listening.pid;
@@ -268,10 +218,7 @@ async function main(): Promise<void> {
     console.log(`CSR path vs seed approach: ${(csr.perSecond / seed.perSecond).toFixed(0)}x`);
     console.log(`targets: CSR ≥ 1000/s: ${csr.perSecond >= 1000 ? 'met' : 'MISSED'}; p99 ≤ 100 ms: ${csr.p99 <= 100 ? 'met' : 'MISSED'}; RSS ≤ 150 MB: ${Math.max(...results.map((r) => r.rssPeakMb ?? 0)) <= 150 ? 'met' : 'MISSED'}; ≥ 50x seed: ${csr.perSecond / seed.perSecond >= 50 ? 'met' : 'MISSED'}`);
   } finally {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -523,14 +523,18 @@ describe('codes over time, guessing, flooding', () => {
     }
   });
 
-  it('the server-wide admission limit: a token bucket of N per second with a one-second burst', () => {
+  it('the server-wide admission limit: a token bucket of N per second whose burst is a tenth of a second by default', () => {
     let t = 0;
-    const limiter = new AdmissionLimiter(5, () => t);
+    const limiter = new AdmissionLimiter(5, 5, () => t);
     expect(Array.from({ length: 7 }, () => limiter.take())).toEqual([true, true, true, true, true, false, false]);
     t += 200;
     expect([limiter.take(), limiter.take()]).toEqual([true, false]);
     t += 10_000;
     expect(Array.from({ length: 6 }, () => limiter.take()).filter(Boolean)).toHaveLength(5);
+    const crowd = new AdmissionLimiter(200, undefined, () => t);
+    expect(Array.from({ length: 50 }, () => crowd.take()).filter(Boolean)).toHaveLength(20);
+    t += 100;
+    expect(Array.from({ length: 50 }, () => crowd.take()).filter(Boolean)).toHaveLength(20);
   });
 
   it('the lockout is in the store: it holds after the server restarts', async () => {
