@@ -3,9 +3,10 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, ApiError, createApiToken, dataPath, initServerData, loadSettings, startServer, type CertificateIssuedEvent, type RunningServer } from '@tds/server';
+import { ApiClient, createApiToken, dataPath, initServerData, loadSettings, startServer, type CertificateIssuedEvent, type RunningServer } from '@tds/server';
 import { formatCode, normaliseCode, parseClaimQr } from '@tds/server/contract';
 import { tempDir } from '../../test/support/temp.js';
+import { refusal } from './support/refusal.js';
 import { OpenSsl, extensionBlock } from './support/openssl.js';
 import { run } from './support/run.js';
 import { ScriptedDevice } from './support/scripted-device.js';
@@ -49,15 +50,6 @@ async function benchBorn(mac: string, keyType: 'ec' | 'rsa' = 'ec'): Promise<{ d
   const d = await device(mac, keyType);
   d.birth = { certificatePem: r.birth_certificate_pem, key: birth.key };
   return { device: d, label: r.label_qr, serial: r.serial_number };
-}
-
-async function refusal(p: Promise<unknown>): Promise<ApiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
 }
 
 function db(): Database.Database {

@@ -10,7 +10,7 @@ import { topics } from '../../src/contract/index.js';
 import { startBackend, type Backend } from '../../../test/support/backend.js';
 import { ScriptedDevice } from '../support/scripted-device.js';
 import { connect, end, mosquittoPub, refused, writeIdentityFiles, type Endpoint } from './support/clients.js';
-import { quiet } from './support/harness.js';
+import { quiet, until } from './support/harness.js';
 import { tempDir } from '../../../test/support/temp.js';
 
 let b: Backend;
@@ -18,16 +18,6 @@ let ep: Endpoint;
 const clients: MqttClient[] = [];
 const devices: ScriptedDevice[] = [];
 const work = tempDir('tds-zt-broker-');
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await quiet(100);
-  }
-}
 
 async function device(mac: string): Promise<ScriptedDevice> {
   const d = await ScriptedDevice.create(mac, { apiUrl: b.server.apiUrl, caPem: b.server.caPem });
