@@ -255,10 +255,11 @@ export class BootstrapDeviceService {
     const now = c.now();
     const at = isoSeconds(now);
     // Cheap checks before the signature: header shape, then the polling pace.
-    if (headers.timestamp === undefined || headers.signature === undefined) {
+    const { timestamp, signature } = headers;
+    if (timestamp === undefined || signature === undefined) {
       throw refuse(401, 'signature_invalid', 'send X-TDS-Timestamp and X-TDS-Signature (a signature by the CSR key, docs/zero-touch.md §2.5)');
     }
-    if (!/^[0-9]{1,12}$/.test(headers.timestamp)) throw refuse(401, 'timestamp_invalid', 'X-TDS-Timestamp must be Unix time in whole seconds');
+    if (!/^[0-9]{1,12}$/.test(timestamp)) throw refuse(401, 'timestamp_invalid', 'X-TDS-Timestamp must be Unix time in whole seconds');
     if (r.lastPollAt !== null) {
       const wait = r.pollInterval - 1 - (now.getTime() - Date.parse(r.lastPollAt)) / 1000;
       if (wait > 0) {
@@ -266,12 +267,12 @@ export class BootstrapDeviceService {
       }
     }
     return this.audited(r.mac, sourceIp, 'bootstrap.poll', async () => {
-      const ts = Number(headers.timestamp);
+      const ts = Number(timestamp);
       if (Math.abs(ts - now.getTime() / 1000) > POLL_CLOCK_SKEW_SECONDS) {
         throw refuse(401, 'timestamp_invalid', `X-TDS-Timestamp is more than ${POLL_CLOCK_SKEW_SECONDS} s from the server's time (${Math.floor(now.getTime() / 1000)}); use server_time from the bootstrap answer plus the seconds since`);
       }
       if (r.lastPollTs !== null && ts <= r.lastPollTs) throw refuse(401, 'timestamp_invalid', 'X-TDS-Timestamp must be later than the last accepted poll (a replayed poll?)');
-      if (!verifySignature(importSpki(r.publicKeyDer), pollMessage(id, ts), headers.signature!)) {
+      if (!verifySignature(importSpki(r.publicKeyDer), pollMessage(id, ts), signature)) {
         throw refuse(401, 'signature_invalid', 'X-TDS-Signature does not verify with the key of this request\'s CSR');
       }
       const expired = (r.status === 'pending' || r.status === 'approved') && r.expiresAt <= at;

@@ -4,7 +4,9 @@
  * touching the services, the API or the CA: it implements the same methods, each in its own
  * transaction. Methods are async for that reason even though better-sqlite3 is synchronous.
  *
- * Records use English camelCase; the seed's wire names are mapped in the API layer.
+ * Records use English camelCase; the seed's wire names are mapped in the API layer. Longer than
+ * most files because it is the whole contract in one place (records, errors, every method with the
+ * rule it enforces), which is what a second backend implements.
  */
 import type { Role } from '../contract/api.js';
 import type { BootstrapPath, BootstrapStatus } from '../contract/bootstrap.js';
