@@ -287,8 +287,8 @@ export class CertificateAuthority {
    * client session), with the birth policy. Called on the birth CA's instance.
    */
   issueBirthFromCsr(options: { mac: string; csrPem: string; subject: SubjectSettings; validityDays: number; now?: Date }): IssuedCertificate {
-    const csr = csrForMac(options.mac, options.csrPem);
     if (classifyCommonName(options.mac).kind !== 'device') throw new IdentityError(`'${options.mac}' is not a canonical device MAC (aa:bb:cc:dd:ee:ff)`);
+    const csr = csrForMac(options.mac, options.csrPem);
     const now = (options.now ?? new Date()).getTime();
     const signed = this.signer.sign({
       subject: subjectName(options.subject, options.mac),
