@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { openCa } from '../ca/ca-backend.js';
+import { birthCrlPublisher, loadOrCreateBirthCa } from '../config/birth-ca.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
@@ -29,6 +30,14 @@ export interface StartServerOptions {
   pkcs11Pin?: string;
   /** An open CA (the caller keeps it and closes it). */
   ca?: CertificateAuthority;
+  /**
+   * The birth CA of zero-touch onboarding (the caller keeps it and closes it); by default opened
+   * with the passphrase or the token PIN (and made first when the data folder predates it).
+   * Without either, birth identities answer 503.
+   */
+  birthCa?: CertificateAuthority;
+  /** Turns open enrolment on for this run (the `bootstrap.openEnrolment` setting stays as it is). */
+  openEnrolment?: boolean;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (any free port; read it back from the result). */
@@ -66,6 +75,8 @@ export interface RunningServer {
   events: ServerEvents;
   service: IssuanceServices;
   ca: CertificateAuthority;
+  /** The birth CA of zero-touch onboarding (absent when no passphrase, token PIN or `birthCa` was given). */
+  birthCa: CertificateAuthority | undefined;
   repo: Repository;
   crl: CrlPublisher;
   settings: Settings;
@@ -80,6 +91,7 @@ export function isLoopback(host: string): boolean {
 }
 
 const TLS_CERT_DAYS = 90;
+const BOOTSTRAP_SWEEP_MS = 30_000;
 /** Re-issued daily (in memory), so a long-running server never serves an old certificate. */
 const TLS_RENEW_MS = 86_400_000;
 
@@ -111,6 +123,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.mqtt?.broker) settings.mqtt.broker = options.mqtt.broker;
   if (options.mqtt?.port) settings.mqtt.port = options.mqtt.port;
   if (options.deviceValidityDays) settings.device.validityDays = options.deviceValidityDays;
+  if (options.openEnrolment) settings.bootstrap.openEnrolment = true;
 
   // A CA opened here (file or token key store) is closed with the server; a given one stays the caller's.
   const ownCa = options.ca === undefined;
@@ -120,7 +133,25 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const repo = new SqliteRepository(dataPath(options.dataDir, 'database'), { durability: settings.durability });
   const events = new ServerEvents((name, err) => logger.error(`event listener for ${name} failed`, { error: err instanceof Error ? err.message : String(err) }));
   const crl = new CrlPublisher({ ca, repo, events, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(options.dataDir, 'crl') });
-  const service = createIssuanceServices({ ca, repo, settings, events, crl, ...(options.clock ? { clock: options.clock } : {}) });
+  let birthCa = options.birthCa;
+  let ownBirthCa = false;
+  if (!birthCa && (options.passphrase !== undefined || options.pkcs11Pin !== undefined)) {
+    const unlock = { passphrase: options.passphrase, pin: options.pkcs11Pin };
+    const loaded = await loadOrCreateBirthCa({ dataDir: options.dataDir, unlock, repo, settings, actor: 'server', keyType: ca.keyType });
+    if (loaded.created) logger.info('made the birth CA of zero-touch onboarding (this data folder predates it)', { subject: loaded.ca.subject });
+    birthCa = loaded.ca;
+    ownBirthCa = true;
+  }
+  const birthCrl = birthCa ? birthCrlPublisher(birthCa, repo, settings, options.dataDir) : undefined;
+  const service = createIssuanceServices({
+    ca,
+    repo,
+    settings,
+    events,
+    crl,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(birthCa && birthCrl ? { birth: { ca: birthCa, crl: birthCrl } } : {}),
+  });
 
   let https: { key: string; cert: string } | undefined;
   const names = tlsNames(host, options.hostnames ?? []);
@@ -132,6 +163,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   else if (typeof tlsMode === 'object') https = { key: tlsMode.keyPem, cert: tlsMode.certPem };
 
   await crl.ensureFresh();
+  await birthCrl?.ensureFresh();
   const broker = await startBrokerServices(
     { dataDir: options.dataDir, ca, repo, db: repo.db, issuance: service, crl, events, log: (line) => logger.info(line) },
     options.broker ?? {},
@@ -157,10 +189,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   const onError = (err: unknown): void => logger.error('background task failed', { error: err instanceof Error ? err.message : String(err) });
   crl.startSchedule(onError);
+  birthCrl?.startSchedule(onError);
   const purge = setInterval(() => {
     repo.purgeExpiredPendingKeys(isoSeconds()).catch(onError);
   }, 60_000);
   purge.unref();
+  // Zero-touch: pending requests expire, never-fetched certificates are revoked, old rows pruned.
+  const sweep = setInterval(() => {
+    service.bootstrap.sweep().catch(onError);
+  }, BOOTSTRAP_SWEEP_MS);
+  sweep.unref();
   const tlsRenew =
     tlsMode === 'auto'
       ? setInterval(() => {
@@ -184,6 +222,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     events,
     service,
     ca,
+    birthCa,
     repo,
     crl,
     settings,
@@ -193,11 +232,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       if (closed) return;
       closed = true;
       crl.stop();
+      birthCrl?.stop();
       await broker.stop();
       clearInterval(purge);
+      clearInterval(sweep);
       if (tlsRenew) clearInterval(tlsRenew);
       await app.close();
       await repo.close();
+      if (ownBirthCa) await birthCa?.close();
       if (ownCa) await ca.close();
     },
   };

@@ -1,10 +1,14 @@
 /**
  * The issuance services, one module per concern over one core (`core.ts`): provisioning, the
- * pending-renewal state machine, revocation, CSV import, the certificate ZIP, service identities
- * and the reads. This file only assembles them; a new concern is a new module over the same core,
- * added to the bundle here, without editing the others.
+ * pending-renewal state machine, revocation, CSV import, the certificate ZIP, service identities,
+ * the reads, and zero-touch onboarding (birth identities, the device's bootstrap, the operator's
+ * claim). This file only assembles them; a new concern is a new module over the same core, added to
+ * the bundle here, without editing the others.
  */
+import { BirthIdentityService } from './birth-identities.js';
+import { BootstrapDeviceService } from './bootstrap-device.js';
 import { CertificateExportService } from './certificate-export.js';
+import { ClaimService } from './claims.js';
 import { IssuanceCore, type IssuanceDeps } from './core.js';
 import { CsvImportService } from './csv-import.js';
 import { PendingRenewalService } from './pending-renewals.js';
@@ -22,6 +26,9 @@ export interface IssuanceServices {
   exports: CertificateExportService;
   identities: ServiceIdentityService;
   queries: GatewayQueries;
+  births: BirthIdentityService;
+  bootstrap: BootstrapDeviceService;
+  claims: ClaimService;
 }
 
 export function createIssuanceServices(deps: IssuanceDeps): IssuanceServices {
@@ -35,6 +42,9 @@ export function createIssuanceServices(deps: IssuanceDeps): IssuanceServices {
     exports: new CertificateExportService(core),
     identities: new ServiceIdentityService(core),
     queries: new GatewayQueries(core),
+    births: new BirthIdentityService(core),
+    bootstrap: new BootstrapDeviceService(core),
+    claims: new ClaimService(core),
   };
 }
 

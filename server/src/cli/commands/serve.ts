@@ -26,6 +26,7 @@ interface ServeOpts {
   trustProxy?: boolean;
   authFailLimit?: number;
   quiet?: boolean;
+  openEnrolment?: boolean;
   [extension: string]: unknown;
 }
 
@@ -50,6 +51,7 @@ export const serveCommand: CommandModule = {
       .option('--cert-validity-days <days>', 'device certificate lifetime for this run', parsePositiveInt('--cert-validity-days'))
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind a trusted proxy)')
       .option('--auth-fail-limit <n>', 'failed authentications per address per minute before 429 (default 20)', parsePositiveInt('--auth-fail-limit'))
+      .option('--open-enrolment', 'allow zero-touch open enrolment for this run (devices without a birth identity; see tds-server zero-touch)')
       .option('--quiet', 'log only warnings and errors');
     // Extensions (e.g. the broker) add their own options here.
     for (const ext of serveExtensions) ext.addOptions(cmd);
@@ -80,6 +82,7 @@ export const serveCommand: CommandModule = {
         logger,
         mqtt: { ...(opts.mqttBroker ? { broker: opts.mqttBroker } : {}), ...(opts.mqttPort ? { port: opts.mqttPort } : {}) },
         ...(opts.certValidityDays ? { deviceValidityDays: opts.certValidityDays } : {}),
+        ...(opts.openEnrolment ? { openEnrolment: true } : {}),
         ...(opts.authFailLimit ? { authFailures: { max: opts.authFailLimit, windowMs: 60_000 } } : {}),
         ...Object.assign({}, ...serveExtensions.map((ext) => ext.serverOptions?.(opts) ?? {})),
       });

@@ -6,8 +6,9 @@
 import { migration as m001 } from './001-initial.js';
 import { migration as m002 } from './002-telemetry.js';
 import { migration as m003 } from './003-mac-ownership.js';
+import { migration as m004 } from './004-zero-touch.js';
 import type { Migration } from '../sqlite/migrate.js';
 
-export const migrations: readonly Migration[] = [m001, m002, m003];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004];
 
 export type { Migration };
