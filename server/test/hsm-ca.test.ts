@@ -85,6 +85,14 @@ function readTokenAttributes(label: string, objectClass: number): { extractable:
   }
 }
 
+/** The data folder's record of where a key is in the token (0600), in place of the sealed key file. */
+function tokenKeyRecord(sealedFile: string, recordFile: string): unknown {
+  expect(existsSync(path.join(server.dataDir, sealedFile)), sealedFile).toBe(false);
+  const record = path.join(server.dataDir, recordFile);
+  expect(statSync(record).mode & 0o777).toBe(0o600);
+  return JSON.parse(readFileSync(record, 'utf8'));
+}
+
 /** The public key of the token's key pair `label` (read by pkcs11-tool) and the one `certPem` certifies, both as PEM. */
 async function tokenAndCertificateKeys(label: string, certPem: string): Promise<{ token: string; cert: string }> {
   const pub = path.join(work.path, `${label}-pub.der`);
@@ -98,10 +106,7 @@ async function tokenAndCertificateKeys(label: string, certPem: string): Promise<
 
 describe('a CA whose key init made in SoftHSM2 (EC P-256)', () => {
   it('the data folder holds the certificate and where the key is, never the key or the PIN', () => {
-    expect(existsSync(path.join(server.dataDir, 'ca.key.enc'))).toBe(false);
-    const ref = path.join(server.dataDir, 'ca.key.pkcs11.json');
-    expect(statSync(ref).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(ref, 'utf8'))).toEqual({
+    expect(tokenKeyRecord('ca.key.enc', 'ca.key.pkcs11.json')).toEqual({
       format: 'tds-ca-key-pkcs11/1',
       module: SOFTHSM_MODULE,
       uri: 'pkcs11:token=tds-ca;object=ca-key;type=private',
@@ -207,10 +212,7 @@ describe('a CA whose key init made in SoftHSM2 (EC P-256)', () => {
 
 describe('zero-touch with the CA keys in the token: the birth CA is a second key there', () => {
   it('init made the birth key beside the CA key (sensitive, never extractable); the data folder says where, and the birth CA certificate certifies it', async () => {
-    expect(existsSync(path.join(server.dataDir, 'birth-ca.key.enc'))).toBe(false);
-    const ref = path.join(server.dataDir, 'birth-ca.key.pkcs11.json');
-    expect(statSync(ref).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(ref, 'utf8'))).toEqual({
+    expect(tokenKeyRecord('birth-ca.key.enc', 'birth-ca.key.pkcs11.json')).toEqual({
       format: 'tds-ca-key-pkcs11/1',
       module: SOFTHSM_MODULE,
       uri: 'pkcs11:token=tds-ca;object=ca-key-birth;type=private',
