@@ -66,14 +66,14 @@ export interface BenchServer {
  * (TDS_CA_PASSPHRASE, or TDS_PKCS11_PIN with SOFTHSM2_CONF). TDS_BENCH_SERVER_ARGS adds Node options
  * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
-export async function startBenchServer(cli: string, dataDir: string, env: Record<string, string>, extraArgs: string[] = []): Promise<BenchServer> {
+export async function startBenchServer(cli: string, dataDir: string, env: Record<string, string>): Promise<BenchServer> {
   const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
   const account = await repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
   const { token } = await createApiToken(repo, { accountId: account.id, role: 'operator' }, 'bench');
   await repo.close();
 
   const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet', ...extraArgs], {
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
