@@ -7,9 +7,9 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
-import { classifyCommonName, macToHex12, parseMac, serviceCommonName, type ServiceKind } from '../contract/index.js';
+import { classifyCommonName, macToHex12, serviceCommonName, type ServiceKind } from '../contract/index.js';
 import { BACKDATE_MS, CaImportError, checkCaCertificate, makeCaCertificate } from './ca-certificate.js';
-import { CsrError, importSpki, parseCsr, type ParsedCsr } from './csr.js';
+import { importSpki, parseCsrForMac } from './csr.js';
 import { children, readTlv, raw } from './der.js';
 import { describePublicKey, generateKey, privateKeyPem, type KeyType } from './keys.js';
 import {
@@ -227,7 +227,7 @@ export class CertificateAuthority {
    * provisioned (any accepted spelling of it); nothing else from the CSR is used.
    */
   async issueDeviceFromCsr(options: { mac: string; csrPem: string; profile: DeviceProfileSettings; now?: Date }): Promise<IssuedCertificate> {
-    const csr = csrForMac(options.mac, options.csrPem);
+    const csr = parseCsrForMac(options.mac, options.csrPem);
     return this.certifyDevice(options.mac, csr.spkiDer, csr.key.type, options.profile, options.now);
   }
 
@@ -248,7 +248,7 @@ export class CertificateAuthority {
    */
   async issueBirthFromCsr(options: { mac: string; csrPem: string; subject: SubjectSettings; validityDays: number; now?: Date }): Promise<IssuedCertificate> {
     if (classifyCommonName(options.mac).kind !== 'device') throw new IdentityError(`'${options.mac}' is not a canonical device MAC (aa:bb:cc:dd:ee:ff)`);
-    const csr = csrForMac(options.mac, options.csrPem);
+    const csr = parseCsrForMac(options.mac, options.csrPem);
     const now = (options.now ?? new Date()).getTime();
     const signed = await this.endEntity.sign({
       subject: subjectName(options.subject, options.mac),
@@ -393,18 +393,3 @@ export class CertificateAuthority {
     return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
   }
 }
-
-/** The CSR after its checks, whose single CN must be `mac` (any accepted spelling of it). */
-function csrForMac(mac: string, csrPem: string): ParsedCsr {
-  const csr = parseCsr(csrPem);
-  if (csr.commonNames.length !== 1) {
-    throw new CsrError(`the CSR subject must carry exactly one CN (the MAC ${mac}); it has ${csr.commonNames.length}`);
-  }
-  const cn = csr.commonNames[0]!;
-  const asMac = parseMac(cn);
-  if (!asMac.ok || asMac.mac !== mac) {
-    throw new CsrError(`the CSR CN '${cn.slice(0, 64)}' is not the MAC being provisioned (${mac})`);
-  }
-  return csr;
-}
-
