@@ -8,6 +8,7 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const benches: Array<[string, string[]]> = [
   ['server/bench/issuance.ts', []],
+  ['server/bench/bootstrap.ts', []],
   ['server/bench/broker.ts', []],
   ['server/bench/broker.ts', ['--broker', 'embedded']],
   ['bench/esp32-flash.ts', []],

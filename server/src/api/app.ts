@@ -8,15 +8,18 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { z } from 'zod';
 import { TokenUnavailableError } from '../ca/pkcs11/errors.js';
 import { MacConflictError, NotFoundError, StateError, type Repository } from '../store/repository.js';
-import { ForbiddenError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../service/errors.js';
+import { DeviceError, ForbiddenError, TooManyRequestsError, UnauthorizedError, UnavailableError, ValidationError } from '../service/errors.js';
+import { WrongClaimError } from '../service/claims.js';
 import { firstIssue } from '../service/fields.js';
 import { ImportRejectedError, type Actor, type IssuanceServices } from '../service/issuance.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
 import { registerHealthRoutes, type HealthDeps } from './health.js';
 import { auditFilter, registerAdminRoutes } from './admin-routes.js';
+import { registerBootstrapRoutes } from './bootstrap-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
 import * as s from './schemas.js';
+import { parse } from './validate.js';
 import { auditWire, cancelWire, confirmWire, deliveryWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
 import type { Logger } from '../util/logger.js';
 import type { BrokerApiHooks } from '../broker/api-routes.js';
@@ -56,6 +59,16 @@ function problemFor(err: unknown, logger: Logger): HttpProblem {
     const i = firstIssue(err);
     return { status: 400, body: { error: i.field ? `${i.field}: ${i.message}` : i.message, ...(i.field ? { details: { field: i.field } } : {}) } };
   }
+  if (err instanceof DeviceError) {
+    const { field, retryAfterSeconds, details } = err.extra;
+    return {
+      status: err.status,
+      body: { error: err.message, details: { code: err.code, ...(field ? { field } : {}), ...(details ?? {}) } },
+      ...(retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(retryAfterSeconds) } } : {}),
+    };
+  }
+  if (err instanceof WrongClaimError) return { status: 404, body: { error: err.message, details: { field: err.field, attempts_left: err.attemptsLeft } } };
+  if (err instanceof UnavailableError) return { status: 503, body: { error: err.message } };
   if (err instanceof UnauthorizedError) return { status: 401, body: { error: err.message }, headers: { 'www-authenticate': 'Token' } };
   if (err instanceof ForbiddenError) return { status: 403, body: { error: err.message, ...(err.field ? { details: { field: err.field } } : {}) } };
   if (err instanceof NotFoundError) return { status: 404, body: { error: err.message } };
@@ -99,15 +112,6 @@ function problemFor(err: unknown, logger: Logger): HttpProblem {
   }
   logger.error('unexpected error', { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
   return { status: 500, body: { error: 'internal server error; see the server log' } };
-}
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const i = firstIssue(r.error);
-    throw new ValidationError(i.field, i.field && !i.message.startsWith(i.field) && !i.message.includes(i.field) ? `${i.field}: ${i.message}` : i.message);
-  }
-  return r.data;
 }
 
 function pageUrls(request: FastifyRequest, page: number, pageSize: number, count: number): { next: string | null; previous: string | null } {
@@ -339,6 +343,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   // ---------------------------------------------------------------- admin console
   registerAdminRoutes(app, { service: o.service, prefix: API_PREFIX, actor, ...(o.broker ? { brokerStatus: o.broker.status } : {}) });
+  await registerBootstrapRoutes(app, { prefix: API_PREFIX, service: o.service, mqtt: o.mqtt, actor, publicLimit: o.publicRateLimit });
 
   o.broker?.extraRoutes(app, { actor });
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import * as s from './schemas.js';
 import { brokerOpenApiPaths, renewAskDeviceResponse } from '../broker/api-routes.js';
+import { bootstrapOpenApiPaths, bootstrapSchemas } from './bootstrap-openapi.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -34,6 +35,8 @@ function components(): JsonObject {
   output.add(s.tokenCreatedResponse, { id: 'ApiTokenCreated' });
   input.add(s.accountBody, { id: 'AccountRequest' });
   input.add(s.tokenBody, { id: 'TokenRequest' });
+  for (const [schema, id] of bootstrapSchemas.input) input.add(schema, { id });
+  for (const [schema, id] of bootstrapSchemas.output) output.add(schema, { id });
   const uri = (id: string): string => `#/components/schemas/${id}`;
   const strip = (schemas: Record<string, JsonObject>): Record<string, JsonObject> =>
     Object.fromEntries(Object.entries(schemas).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).filter(([key]) => key !== '$schema' && key !== 'id'))]));
@@ -167,6 +170,7 @@ export function buildOpenApiDocument(version: string): JsonObject {
         },
       },
       ...brokerOpenApiPaths(),
+      ...bootstrapOpenApiPaths(),
       '/gateways/import/': {
         post: {
           summary: 'CSV "mac_address,codigo,nome": all rows or none (operator)',

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { openCa } from '../ca/ca-backend.js';
+import { birthCrlPublisher, loadOrCreateBirthCa } from '../config/birth-ca.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { resolveSchedule, type Schedule } from '../config/schedule.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
@@ -31,6 +32,14 @@ export interface StartServerOptions {
   pkcs11Pin?: string;
   /** An open CA (the caller keeps it and closes it). */
   ca?: CertificateAuthority;
+  /**
+   * The birth CA of zero-touch onboarding (the caller keeps it and closes it); by default opened
+   * with the passphrase or the token PIN (and made first when the data folder predates it).
+   * Without either, birth identities answer 503.
+   */
+  birthCa?: CertificateAuthority;
+  /** Turns open enrolment on for this run (the `bootstrap.openEnrolment` setting stays as it is). */
+  openEnrolment?: boolean;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (any free port; read it back from the result). */
@@ -72,6 +81,8 @@ export interface RunningServer {
   events: ServerEvents;
   service: IssuanceServices;
   ca: CertificateAuthority;
+  /** The birth CA of zero-touch onboarding (absent when no passphrase, token PIN or `birthCa` was given). */
+  birthCa: CertificateAuthority | undefined;
   repo: Repository;
   crl: CrlPublisher;
   settings: Settings;
@@ -90,6 +101,7 @@ export function isLoopback(host: string): boolean {
 
 const TLS_CERT_DAYS = 90;
 const DAY_MS = 86_400_000;
+const BOOTSTRAP_SWEEP_MS = 30_000;
 /** Re-issued daily (in memory), so a long-running server never serves an old certificate. */
 const TLS_RENEW_MS = 86_400_000;
 
@@ -123,6 +135,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.deviceValidityDays) settings.device.validityDays = options.deviceValidityDays;
   if (options.presenceHistoryDays) settings.presenceHistoryDays = options.presenceHistoryDays;
   const schedule = resolveSchedule(settings.schedule, options.schedule, settings.device.validityDays);
+  if (options.openEnrolment) settings.bootstrap.openEnrolment = true;
 
   // A CA opened here (file or token key store) is closed with the server; a given one stays the caller's.
   const ownCa = options.ca === undefined;
@@ -132,7 +145,25 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const repo = new SqliteRepository(dataPath(options.dataDir, 'database'), { durability: settings.durability });
   const events = new ServerEvents((name, err) => logger.error(`event listener for ${name} failed`, { error: err instanceof Error ? err.message : String(err) }));
   const crl = new CrlPublisher({ ca, repo, events, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(options.dataDir, 'crl') });
-  const service = createIssuanceServices({ ca, repo, settings, events, crl, ...(options.clock ? { clock: options.clock } : {}) });
+  let birthCa = options.birthCa;
+  let ownBirthCa = false;
+  if (!birthCa && (options.passphrase !== undefined || options.pkcs11Pin !== undefined)) {
+    const unlock = { passphrase: options.passphrase, pin: options.pkcs11Pin };
+    const loaded = await loadOrCreateBirthCa({ dataDir: options.dataDir, unlock, repo, settings, actor: 'server', keyType: ca.keyType });
+    if (loaded.created) logger.info('made the birth CA of zero-touch onboarding (this data folder predates it)', { subject: loaded.ca.subject });
+    birthCa = loaded.ca;
+    ownBirthCa = true;
+  }
+  const birthCrl = birthCa ? birthCrlPublisher(birthCa, repo, settings, options.dataDir) : undefined;
+  const service = createIssuanceServices({
+    ca,
+    repo,
+    settings,
+    events,
+    crl,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(birthCa && birthCrl ? { birth: { ca: birthCa, crl: birthCrl } } : {}),
+  });
 
   let https: { key: string; cert: string } | undefined;
   const names = tlsNames(host, options.hostnames ?? []);
@@ -144,6 +175,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   else if (typeof tlsMode === 'object') https = { key: tlsMode.keyPem, cert: tlsMode.certPem };
 
   await crl.ensureFresh();
+  await birthCrl?.ensureFresh();
   const broker = await startBrokerServices(
     { dataDir: options.dataDir, ca, repo, db: repo.db, issuance: service, crl, events, log: (line) => logger.info(line) },
     options.broker ?? {},
@@ -183,12 +215,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   crl.startSchedule(onError);
   await scheduler.start();
   let minutes = 0;
+  birthCrl?.startSchedule(onError);
   const purge = setInterval(() => {
     repo.purgeExpiredPendingKeys(isoSeconds()).catch(onError);
     // Hourly: the presence history's retention.
     if (minutes++ % 60 === 0) repo.purgePresenceEvents(isoSeconds(new Date(Date.now() - settings.presenceHistoryDays * DAY_MS))).catch(onError);
   }, 60_000);
   purge.unref();
+  // Zero-touch: pending requests expire, never-fetched certificates are revoked, old rows pruned.
+  const sweep = setInterval(() => {
+    service.bootstrap.sweep().catch(onError);
+  }, BOOTSTRAP_SWEEP_MS);
+  sweep.unref();
   const tlsRenew =
     tlsMode === 'auto'
       ? setInterval(() => {
@@ -212,6 +250,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     events,
     service,
     ca,
+    birthCa,
     repo,
     crl,
     settings,
@@ -224,11 +263,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       closed = true;
       scheduler.stop();
       crl.stop();
+      birthCrl?.stop();
       await broker.stop();
       clearInterval(purge);
+      clearInterval(sweep);
       if (tlsRenew) clearInterval(tlsRenew);
       await app.close();
       await repo.close();
+      if (ownBirthCa) await birthCa?.close();
       if (ownCa) await ca.close();
     },
   };

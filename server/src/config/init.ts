@@ -1,7 +1,7 @@
 /**
  * Creates a data folder: settings, a new or imported CA (key sealed with the passphrase, or kept in
- * a PKCS#11 token), the database, and the first CRL. Refuses to touch a folder that is already
- * initialised.
+ * a PKCS#11 token), the database, the first CRL, and the birth CA of zero-touch onboarding (its key
+ * in the same store) with its first CRL. Refuses to touch a folder that is already initialised.
  */
 import { CertificateAuthority } from '../ca/authority.js';
 import { pkcs11Support, savePkcs11Location } from '../ca/ca-backend.js';
@@ -11,6 +11,7 @@ import { describeKeyUri, type Pkcs11Uri } from '../ca/pkcs11/uri.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
 import { SqliteRepository } from '../store/sqlite/repository.js';
+import { createBirthCa } from './birth-ca.js';
 import { dataPath, defaultSettings, ensureDataDir, isInitialised, saveSettings, settingsSchema, type Settings } from './data-dir.js';
 
 export interface InitOptions {
@@ -36,8 +37,10 @@ export interface InitResult {
   caKeyType: KeyType;
   caNotAfter: string;
   imported: boolean;
-  /** Where the CA key is: 'file' (sealed in the data folder) or 'pkcs11'. */
+  /** Where the CA keys are: 'file' (sealed in the data folder) or 'pkcs11'. */
   caKeyStore: 'file' | 'pkcs11';
+  birthCaPem: string;
+  birthCaSubject: string;
   settings: Settings;
 }
 
@@ -88,6 +91,7 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
     }
   }
   const repo = new SqliteRepository(dataPath(o.dataDir, 'database'), { durability: settings.durability });
+  let birth: CertificateAuthority;
   try {
     await repo.appendAudit({
       at: isoSeconds(),
@@ -100,6 +104,17 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
       detail: `subject=${authority.subject} key=${authority.keyType} store=${o.pkcs11 ? 'pkcs11' : 'file'}`,
     });
     await new CrlPublisher({ ca: authority, repo, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(o.dataDir, 'crl'), actor: 'cli' }).publish('first CRL');
+    birth = await createBirthCa({
+      dataDir: o.dataDir,
+      unlock: o.pkcs11 ? { pin: o.pkcs11.pin } : { passphrase: o.passphrase! },
+      repo,
+      settings,
+      actor: 'cli',
+      keyType: authority.keyType,
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}. The device CA is in place: make the birth CA with "tds-server birth-ca create --data ${o.dataDir}"`);
+    });
+    await birth.close();
   } finally {
     await repo.close();
     await authority.close();
@@ -112,6 +127,8 @@ export async function initServerData(o: InitOptions): Promise<InitResult> {
     caNotAfter: authority.notAfter.toISOString(),
     imported,
     caKeyStore: o.pkcs11 ? 'pkcs11' : 'file',
+    birthCaPem: birth.certificatePem,
+    birthCaSubject: birth.subject,
     settings,
   };
 }

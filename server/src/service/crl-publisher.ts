@@ -7,7 +7,7 @@
 import { createSecureContext } from 'node:tls';
 import type { CertificateAuthority, CrlEntry, RevocationReasonName } from '../ca/authority.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import type { CrlRecord, Repository } from '../store/repository.js';
+import type { CrlRecord, CrlScope, Repository } from '../store/repository.js';
 import { isoSeconds } from './clock.js';
 import type { ServerEvents } from './events.js';
 
@@ -21,6 +21,11 @@ export interface CrlPublisherOptions {
   /** Where to write the latest CRL file; omitted → database only. */
   crlFile?: string;
   actor?: string;
+  /**
+   * Whose CRL: the device CA's (default) or the birth CA's. The birth CRL is never announced
+   * (`events` is for the device CA only: the broker side listens to `crl.updated`).
+   */
+  scope?: CrlScope;
 }
 
 export class CrlPublisher {
@@ -29,7 +34,13 @@ export class CrlPublisher {
   private lastAnnounced = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: CrlPublisherOptions) {}
+  constructor(private readonly o: CrlPublisherOptions) {
+    if (o.scope === 'birth' && o.events) throw new Error('the birth CRL is never announced to the broker side');
+  }
+
+  private get scope(): CrlScope {
+    return this.o.scope ?? 'device';
+  }
 
   /** Re-signs now; concurrent callers share at most one extra signature. */
   publish(why: string): Promise<CrlRecord> {
@@ -51,7 +62,7 @@ export class CrlPublisher {
 
   /** Signs a CRL if there is none or the current one is past half its lifetime. */
   async ensureFresh(now = new Date()): Promise<CrlRecord> {
-    const current = await this.o.repo.getLatestCrl();
+    const current = await this.o.repo.getLatestCrl(this.scope);
     if (current && !needsResign(current, now)) {
       if (current.crlNumber > this.lastAnnounced) await this.announce(current); // signed by another process (CLI "crl")
       return current;
@@ -72,8 +83,8 @@ export class CrlPublisher {
   }
 
   private async signAndStore(why: string): Promise<CrlRecord> {
-    const crlNumber = await this.o.repo.reserveCrlNumber();
-    const revoked = await this.o.repo.listRevoked();
+    const crlNumber = await this.o.repo.reserveCrlNumber(this.scope);
+    const revoked = await this.o.repo.listRevoked(this.scope);
     const now = new Date();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + this.o.nextUpdateDays * DAY_MS);
@@ -85,19 +96,23 @@ export class CrlPublisher {
     const pem = await this.o.ca.signCrl({ crlNumber, entries, thisUpdate, nextUpdate });
     validateCrl(pem, this.o.ca.certificatePem);
     const record: CrlRecord = { crlNumber, thisUpdate: isoSeconds(thisUpdate), nextUpdate: isoSeconds(nextUpdate), pem };
-    const stored = await this.o.repo.saveCrl(record, {
-      at: isoSeconds(now),
-      accountId: null,
-      actor: this.o.actor ?? 'server',
-      action: 'crl.sign',
-      object: null,
-      sourceIp: null,
-      result: 'ok',
-      detail: `${entries.length} revoked; ${why}`,
-    });
+    const stored = await this.o.repo.saveCrl(
+      record,
+      {
+        at: isoSeconds(now),
+        accountId: null,
+        actor: this.o.actor ?? 'server',
+        action: this.scope === 'birth' ? 'birth_crl.sign' : 'crl.sign',
+        object: null,
+        sourceIp: null,
+        result: 'ok',
+        detail: `${entries.length} revoked; ${why}`,
+      },
+      this.scope,
+    );
     if (!stored) {
       // Another process stored a newer CRL meanwhile; that one is current.
-      const latest = await this.o.repo.getLatestCrl();
+      const latest = await this.o.repo.getLatestCrl(this.scope);
       if (latest) return latest;
     }
     if (this.o.crlFile) await writeFileAtomic(this.o.crlFile, pem, 0o644);

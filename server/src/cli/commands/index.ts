@@ -4,11 +4,13 @@
  */
 import { accountCommand } from './account.js';
 import { backupCommand } from './backup.js';
+import { birthCaCommand } from './birth-ca.js';
 import { crlCommand } from './crl.js';
 import { initCommand } from './init.js';
 import { renewExpiringCommand } from './renew-expiring.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
+import { zeroTouchCommand } from './zero-touch.js';
 import type { CommandModule } from './types.js';
 import { brokerKitCommand } from '../../broker/commands/broker-kit.js';
 import { identityCommand } from '../../broker/commands/identity.js';
@@ -22,6 +24,9 @@ export const commands: CommandModule[] = [
   renewExpiringCommand,
   crlCommand,
   backupCommand,
+  // zero-touch onboarding
+  birthCaCommand,
+  zeroTouchCommand,
   // broker side (issue 3)
   brokerKitCommand,
   identityCommand,

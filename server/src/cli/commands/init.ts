@@ -1,4 +1,4 @@
-/** `tds-server init`: data folder, database, CA (new or imported; key sealed in a file or in a PKCS#11 token), first CRL. */
+/** `tds-server init`: data folder, database, CA (new or imported; key sealed in a file or in a PKCS#11 token), first CRL, birth CA. */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { KEY_TYPES, type KeyType } from '../../contract/api.js';
@@ -125,11 +125,14 @@ export const initCommand: CommandModule = {
             ca_key_store: result.caKeyStore,
             ...(pkcs11 ? { ca_key_uri: formatPkcs11Uri(pkcs11.uri) } : {}),
             ca_pem: result.caPem,
+            birth_ca_subject: result.birthCaSubject,
+            birth_ca_pem: result.birthCaPem,
           },
           [
             `initialised ${result.dataDir}`,
             `CA ${result.imported ? 'imported' : 'created'}: ${result.caSubject} (${result.caKeyType.toUpperCase()}, valid until ${result.caNotAfter})`,
             ...(pkcs11 ? [`CA key in the token: ${formatPkcs11Uri(pkcs11.uri)} (${pkcs11.existing ? 'existing key' : 'made there, never extractable'})`] : []),
+            `birth CA (zero-touch onboarding, never trusted by the broker): ${result.birthCaSubject}${pkcs11 ? ' (its key beside the CA key in the token)' : ''}`,
             `next: tds-server account create --data ${result.dataDir} --name "My account"`,
           ],
         );

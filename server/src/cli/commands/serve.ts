@@ -31,6 +31,7 @@ interface ServeOpts {
   renewWithin?: string;
   crlEvery?: string;
   presenceHistoryDays?: number;
+  openEnrolment?: boolean;
   [extension: string]: unknown;
 }
 
@@ -67,6 +68,7 @@ export const serveCommand: CommandModule = {
       .option('--cert-validity-days <days>', 'device certificate lifetime for this run', parsePositiveInt('--cert-validity-days'))
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind a trusted proxy)')
       .option('--auth-fail-limit <n>', 'failed authentications per address per minute before 429 (default 20)', parsePositiveInt('--auth-fail-limit'))
+      .option('--open-enrolment', 'allow zero-touch open enrolment for this run (devices without a birth identity; see tds-server zero-touch)')
       .option('--quiet', 'log only warnings and errors')
       .option('--renewal-every <duration>', 'run the renewal sweep this often, or "off" (default: config.json schedule, 24h)', scheduleFlag(parseEvery, '--renewal-every'))
       .option(
@@ -109,6 +111,7 @@ export const serveCommand: CommandModule = {
         logger,
         mqtt: { ...(opts.mqttBroker ? { broker: opts.mqttBroker } : {}), ...(opts.mqttPort ? { port: opts.mqttPort } : {}) },
         ...(opts.certValidityDays ? { deviceValidityDays: opts.certValidityDays } : {}),
+        ...(opts.openEnrolment ? { openEnrolment: true } : {}),
         ...(opts.authFailLimit ? { authFailures: { max: opts.authFailLimit, windowMs: 60_000 } } : {}),
         schedule: {
           ...(opts.renewalEvery !== undefined ? { renewalEvery: opts.renewalEvery } : {}),
