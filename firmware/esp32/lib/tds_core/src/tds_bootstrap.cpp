@@ -133,8 +133,10 @@ std::string Bootstrap::model() {
 int64_t Bootstrap::serverNow(uint64_t nowMs) const { return timeBase_ + static_cast<int64_t>((nowMs - timeBaseMs_) / 1000); }
 
 void Bootstrap::learnDate(const HttpResult& r, uint64_t nowMs) {
+  // Only when the time is unknown (after a reboot, or a timestamp the server refused): one base keeps
+  // the poll timestamps increasing; the device's crystal drifts milliseconds over a request's life.
   int64_t t = 0;
-  if (!r.date.empty() && parseHttpDate(r.date, t)) {
+  if (!haveTime_ && !r.date.empty() && parseHttpDate(r.date, t)) {
     timeBase_ = t;
     timeBaseMs_ = nowMs;
     haveTime_ = true;

@@ -9,7 +9,7 @@
 // the request id and what the console shows (tds_dev/bs_meta) right after the answer, so a reboot at
 // any point resumes the same request (or, before the id was stored, finds it again with the same key).
 // Poll timestamps come from the server's clock: server_time of the answer, else the Date header of any
-// answer (after a reboot: GET /health), plus the milliseconds counted since.
+// answer when the time is unknown (after a reboot: GET /health), plus the milliseconds counted since.
 //
 // Installing a certificate: it must chain to the CA of the answer, have CN = this chip's MAC and be
 // for bs_key. tds_dev/key_pem first, then tdscfg ca_pem, mqtt_host, mqtt_port, gw_code, mac, prov_*,
