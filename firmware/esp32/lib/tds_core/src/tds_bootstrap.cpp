@@ -1,7 +1,8 @@
+// The bootstrap's steps and how each handles the server's answers (~480 lines: they read best side by
+// side); the NVS side (readiness, installing the identity) is tds_bootstrap_nvs.cpp.
 #include "tds_bootstrap.h"
 
 #include <cstdlib>
-#include <initializer_list>
 
 #include "tds_backoff.h"
 #include "tds_json.h"
@@ -52,58 +53,6 @@ bool printable(const std::string& s, size_t max) {
 }
 
 }  // namespace
-
-BootstrapCheck checkBootstrap(Rng& rng, const DeviceConfig& cfg, KvStore& dev, const FirmwareInfo& fw, const std::string& chipMac,
-                              BootstrapSettings* out, const std::string* extraBirthKeyPem) {
-  BootstrapCheck r;
-  if (!cfg.cert_pem.empty()) {
-    r.problems.push_back("an operational certificate is installed (cert_pem)");
-    return r;
-  }
-  BootstrapSettings s;
-  s.url = cfg.bs_url.empty() ? fw.bootstrapUrl : cfg.bs_url;
-  s.caPem = cfg.bs_ca.empty() ? fw.bootstrapCaPem : cfg.bs_ca;
-  std::string err;
-  HttpsUrl u;
-  if (s.url.empty()) r.problems.push_back("bs_url is missing (the issuance server's API URL)");
-  else if (!parseHttpsUrl(s.url, u, err)) r.problems.push_back("bs_url: " + err);
-  if (s.caPem.empty()) r.problems.push_back("bs_ca is missing (the CA of the server's HTTPS certificate)");
-  else if (countCerts(s.caPem) == 0) r.problems.push_back("bs_ca is not a PEM certificate");
-  if (!cfg.mac.empty() && cfg.mac != chipMac)
-    r.problems.push_back("mac in tdscfg is " + cfg.mac + " but this chip's MAC is " + chipMac + " (image made for another board)");
-  if (!cfg.birth_cert.empty()) {
-    r.attested = true;
-    s.birthCertPem = cfg.birth_cert;
-    CertInfo ci;
-    if (!parseCert(cfg.birth_cert, ci, err)) {
-      r.problems.push_back("birth_cert: " + err);
-    } else if (ci.cn != chipMac) {
-      r.problems.push_back("birth_cert CN is '" + ci.cn + "' but this chip's MAC is " + chipMac);
-    } else {
-      std::string devKey;
-      dev.getString(key::dev_birth_key, devKey);
-      for (const std::string* k : std::initializer_list<const std::string*>{extraBirthKeyPem, &cfg.birth_key, &devKey})
-        if (k != nullptr && keyMatchesCert(rng, *k, cfg.birth_cert)) {
-          s.birthKeyPem = *k;
-          break;
-        }
-      if (s.birthKeyPem.empty())
-        r.problems.push_back("no birth key matches birth_cert (set birth_key, or run csr on this device before committing birth_cert)");
-    }
-  }
-  r.ready = r.problems.empty();
-  if (r.ready && out != nullptr) *out = s;
-  return r;
-}
-
-bool Bootstrap::hasState(KvStore& dev) { return dev.has(key::bs_id) || dev.has(key::bs_key) || dev.has(key::bs_meta); }
-
-void Bootstrap::clearState(KvStore& dev) {
-  dev.erase(key::bs_id);
-  dev.erase(key::bs_key);
-  dev.erase(key::bs_meta);
-  dev.commit();
-}
 
 const char* Bootstrap::stepName() const {
   switch (step_) {
@@ -475,52 +424,15 @@ bool Bootstrap::stepPoll() {
 }
 
 bool Bootstrap::install(cJSON* body, std::string& code, std::string& msg) {
-  code = "certificate_invalid";
-  Json j(cJSON_Duplicate(body, 1));
-  if (j.item("private_key_pem") != nullptr) {
-    code = "bad_response";
-    msg = "the server sent a private key; refused (this device makes its own)";
-    return false;
-  }
-  const std::string cert = j.str("certificate_pem"), ca = j.str("ca_pem"), broker = j.str("mqtt_broker"), codigo = j.str("codigo");
-  const double port = number(j, "mqtt_port", 0);
-  CertInfo ci;
-  std::string err;
-  DeviceConfig probe;
-  if (!parseCert(cert, ci, err)) msg = "certificate_pem: " + err;
-  else if (ci.cn != mac_) msg = "the certificate's CN is '" + ci.cn + "', not this chip's MAC " + mac_;
-  else if (!keyMatchesCert(rng_, key_, cert)) msg = "the certificate is not for this device's key";
-  else if (countCerts(ca) == 0) msg = "ca_pem is not a PEM certificate";
-  else if (!verifyCertWithCa(cert, ca, false, err)) msg = err;
-  else if (broker.empty() || !probe.set(key::mqtt_host, broker, err)) msg = "mqtt_broker is missing or too long";
-  else if (port < 1 || port > 65535 || port != static_cast<double>(static_cast<int>(port))) msg = "mqtt_port is not 1-65535";
-  else if (cert.size() > maxValueLength(key::cert_pem) || ca.size() > maxValueLength(key::ca_pem)) msg = "certificate or CA too long for NVS";
-  if (!msg.empty()) return false;
-  code = "storage";
-  msg = "writing NVS failed";
-  // The key first: the certificate is useless without it, the key harmless without the certificate.
-  if (!dev_.setString(key::dev_key, key_) || !dev_.commit()) return false;
-  bool ok = cfg_.erase(key::key_pem);
-  ok = cfg_.setString(key::ca_pem, ca) && ok;
-  ok = cfg_.setString(key::mqtt_host, broker) && ok;
-  ok = cfg_.setU16(key::mqtt_port, static_cast<uint16_t>(port)) && ok;
-  if (!codigo.empty() && probe.set(key::gw_code, codigo, err)) ok = cfg_.setString(key::gw_code, codigo) && ok;
-  ok = cfg_.setString(key::mac, mac_) && ok;
-  ok = cfg_.setString(key::prov_at, isoFromEpoch(serverNow(p_.millis()))) && ok;
-  ok = cfg_.setString(key::prov_by, "zero-touch") && ok;
-  ok = cfg_.setU8(key::cfg_ver, 1) && ok;
-  ok = cfg_.setString(key::cert_pem, cert) && ok;  // last: the configuration is complete from here on
-  ok = cfg_.commit() && ok;
-  if (!ok) return false;
+  InstalledIdentity id;
+  if (!installIdentity(rng_, cfg_, dev_, mac_, key_, body, serverNow(p_.millis()), id, code, msg)) return false;
   clearState(dev_);
   step_ = Step::installed;
   cJSON* ev = cJSON_CreateObject();
   cJSON_AddStringToObject(ev, "state", "installed");
-  cJSON_AddStringToObject(ev, "serial", ci.serialHex.c_str());
+  cJSON_AddStringToObject(ev, "serial", id.serialHex.c_str());
   emit_(ev);
-  p_.log("bootstrap: certificate " + ci.serialHex + " installed; broker " + broker + ":" + std::to_string(static_cast<int>(port)));
-  code.clear();
-  msg.clear();
+  p_.log("bootstrap: certificate " + id.serialHex + " installed; broker " + id.broker + ":" + std::to_string(id.port));
   return true;
 }
 

@@ -49,6 +49,17 @@ BootstrapCheck checkBootstrap(Rng& rng, const DeviceConfig& cfg, KvStore& dev, c
                               const std::string& chipMac, BootstrapSettings* out = nullptr,
                               const std::string* extraBirthKeyPem = nullptr);
 
+struct InstalledIdentity {
+  std::string serialHex, broker;
+  int port = 0;
+};
+
+// Checks the server's 200 answer (certificate for keyPem with CN = mac, chained to its ca_pem, a broker,
+// no private key) and writes it: tds_dev/key_pem, then tdscfg with cert_pem last. Nothing is written
+// when a check fails (code certificate_invalid / bad_response; storage when NVS fails).
+bool installIdentity(Rng& rng, KvStore& cfg, KvStore& dev, const std::string& mac, const std::string& keyPem, const cJSON* answer,
+                     int64_t nowEpoch, InstalledIdentity& out, std::string& code, std::string& msg);
+
 class Bootstrap {
  public:
   // Receives the fields of one console event {"event":"bootstrap", ...} (the object is consumed).
