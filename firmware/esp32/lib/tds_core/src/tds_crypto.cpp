@@ -196,6 +196,16 @@ bool keyMatchesCert(Rng& rng, const std::string& keyPem, const std::string& cert
   return TDS_PK_CHECK_PAIR(&crt.ctx.pk, &pk.ctx, &rng) == 0;
 }
 
+std::string verifyFlagsText(uint32_t flags) {
+  char buf[256];
+  mbedtls_x509_crt_verify_info(buf, sizeof buf, "", flags);
+  std::string info(buf);
+  while (!info.empty() && (info.back() == '\n' || info.back() == ' ')) info.pop_back();
+  for (char& c : info)
+    if (c == '\n') c = ';';
+  return info;
+}
+
 bool verifyCertWithCa(const std::string& certPem, const std::string& caPem, bool checkTime, std::string& err) {
   Crt crt, ca;
   int rc = mbedtls_x509_crt_parse(&crt.ctx, pemBytes(certPem), certPem.size() + 1);
@@ -212,13 +222,7 @@ bool verifyCertWithCa(const std::string& certPem, const std::string& caPem, bool
   rc = mbedtls_x509_crt_verify(&crt.ctx, &ca.ctx, nullptr, nullptr, &flags, nullptr, nullptr);
   if (!checkTime) flags &= ~static_cast<uint32_t>(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
   if (flags != 0 || (rc != 0 && rc != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)) {
-    char buf[256];
-    mbedtls_x509_crt_verify_info(buf, sizeof buf, "", flags);
-    std::string info(buf);
-    while (!info.empty() && (info.back() == '\n' || info.back() == ' ')) info.pop_back();
-    for (char& c : info)
-      if (c == '\n') c = ';';
-    err = "certificate is not signed by the configured CA (" + info + ")";
+    err = "certificate is not signed by the configured CA (" + verifyFlagsText(flags) + ")";
     return false;
   }
   return true;

@@ -47,6 +47,8 @@ bool keyMatchesCert(Rng& rng, const std::string& keyPem, const std::string& cert
 // Signature chain certPem → one of the certificates in caPem. With checkTime=false, validity
 // dates are ignored (a device without a synchronised clock cannot judge them).
 bool verifyCertWithCa(const std::string& certPem, const std::string& caPem, bool checkTime, std::string& err);
+// mbedTLS certificate verification flags as one line of text ("; "-separated reasons).
+std::string verifyFlagsText(uint32_t flags);
 // Number of certificates in a PEM bundle, 0 when it does not parse.
 int countCerts(const std::string& pem);
 

@@ -184,14 +184,8 @@ bool MbedHttpsClient::request(const HttpRequest& req, HttpResult& r) {
     if (rc != 0) {
       const uint32_t flags = mbedtls_ssl_get_verify_result(&t.ssl);
       if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || (flags != 0 && flags != static_cast<uint32_t>(-1))) {
-        char info[256];
-        mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
-        std::string s(info);
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-        for (char& ch : s)
-          if (ch == '\n') ch = ';';
         r.failure = "tls_verify";
-        r.message = "the server's certificate is refused by the pinned CA (" + s + ")";
+        r.message = "the server's certificate is refused by the pinned CA (" + verifyFlagsText(flags) + ")";
       } else {
         r.failure = c.timedOut ? "timeout" : "tls";
         r.message = "TLS handshake with " + u.host + " failed: " + mbedText(rc);
