@@ -154,7 +154,7 @@ class Bootstrapper:
                 if self.time_base is None:
                     self._sync_time()
                 if time.monotonic() - self.last_shown >= 60:
-                    self._show()
+                    self._show(first=self.last_shown == 0)
                 if self._poll():
                     return True
             except Transport as e:
@@ -257,7 +257,7 @@ class Bootstrapper:
         self.state = {}
 
     # ---------------------------------------------------------------- show
-    def _show(self) -> None:
+    def _show(self, first: bool = True) -> None:
         self.last_shown = time.monotonic()
         s = self.state
         fields = [("MAC", self.mac)]
@@ -272,7 +272,7 @@ class Bootstrapper:
         else:
             heading = "TDS gateway waiting to be claimed: scan the QR on its label (bench-born identity)"
             qr = None
-        code_display.show(self.b.console, heading, fields, qr)
+        code_display.show(self.b.console, heading, fields, qr, to_log=first)
 
     # ---------------------------------------------------------------- poll
     def _server_now(self) -> int:

@@ -43,7 +43,8 @@ def grouped_fingerprint(fp: str) -> str:
     return " ".join(fp[i : i + 4] for i in range(0, 16, 4))
 
 
-def show(console: Optional[str], heading: str, fields: List[Tuple[str, str]], qr_payload: Optional[str]) -> None:
+def show(console: Optional[str], heading: str, fields: List[Tuple[str, str]], qr_payload: Optional[str], to_log: bool = True) -> None:
+    """The block on the console; in the log too unless `to_log` is False (a repeat: one line there)."""
     lines = ["", heading]
     width = max(len(k) for k, _ in fields) if fields else 0
     lines += [f"  {k.ljust(width)}  {v}" for k, v in fields]
@@ -55,8 +56,11 @@ def show(console: Optional[str], heading: str, fields: List[Tuple[str, str]], qr
             lines += [""] + ["  " + row for row in drawn]
         lines.append(f"  {qr_payload}")
     lines.append("")
-    for line in lines:
-        log.info("%s", line)
+    if to_log:
+        for line in lines:
+            log.info("%s", line)
+    else:
+        log.info("still waiting to be claimed: %s", ", ".join(f"{k} {v}" for k, v in fields))
     if console:
         write_console(console, "\n".join(lines) + "\n")
 
