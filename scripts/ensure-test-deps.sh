@@ -2,14 +2,15 @@
 # Installs the Debian packages the test suite uses, only when something is missing.
 # Real peers, not mocks: Mosquitto (broker), OpenSSH (the "Pi"), socat (serial pty pairs for the ESP32
 # simulator), Chromium (UI E2E), openssl (independent certificate checks), g++ + libmbedtls-dev (ESP32
-# firmware core on the host), Python with paho-mqtt/pymodbus/pyserial (the Pi gateway agent), SoftHSM2
-# (a PKCS#11 token for the CA key) with OpenSC's pkcs11-tool reading it back, GNOME Keyring in a
-# private D-Bus session (the Secret Service web mode keeps its secrets' key in).
+# firmware core on the host), Python with paho-mqtt/pymodbus/pyserial/qrcode (the Pi gateway agent), zbar-tools
+# (decodes the text QR the Pi shows while it onboards itself), SoftHSM2 (a PKCS#11 token for the CA key) with
+# OpenSC's pkcs11-tool reading it back, GNOME Keyring in a private D-Bus session (the Secret Service web mode
+# keeps its secrets' key in).
 set -euo pipefail
 
 packages=(
   mosquitto mosquitto-clients socat openssh-server openssh-client openssl chromium
-  python3 python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio python3-cryptography python3-requests
+  python3 python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio python3-cryptography python3-requests python3-qrcode
   libmbedtls-dev libcjson-dev libmosquitto-dev doctest-dev g++ make sudo iproute2 fonts-liberation zbar-tools poppler-utils
   softhsm2 opensc
   gnome-keyring dbus-daemon dbus-bin libsecret-tools
