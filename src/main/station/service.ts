@@ -4,6 +4,7 @@ import { StationError } from '../../shared/ipc-errors.js';
 import { V } from '../../shared/validation.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
+import { ClaimDesk } from '../claims/claim-desk.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { openFlashMemory } from '../esp32/flash-memory.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -75,6 +76,7 @@ export class StationService {
   interruptedJobs: string[] = [];
   private readonly closers: Array<() => Promise<void> | void> = [];
   private caCache: { key: string; pem: string } | undefined;
+  private readonly claims: ClaimDesk;
 
   private constructor(
     private readonly options: StationOptions,
@@ -88,6 +90,7 @@ export class StationService {
     private readonly logView: LogView,
     private readonly gateways: Gateways,
   ) {
+    this.claims = new ClaimDesk(() => server.client());
     this.handlers = this.buildHandlers();
   }
 
@@ -349,6 +352,9 @@ export class StationService {
       'log.get': async (r) => this.logView.get(r.id),
       'log.exportCsv': async (r) => this.logView.exportCsv(r),
       'log.today': async () => this.logView.today(),
+      'claim.preview': (r) => this.claims.preview(r.device),
+      'claim.approve': (r) => this.claims.approve(r),
+      'claim.reject': (r) => this.claims.reject(r),
     };
   }
 }

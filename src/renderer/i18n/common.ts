@@ -391,6 +391,9 @@ export const ptBR: Strings<typeof en> = {
     modbusDevices: 'As leituras citam mais dispositivos (endereços de escravo) do que isto: aumente o valor ou remova leituras.',
     modbusReadings: 'No máximo {{max}} leituras.',
     modbusTableSize: 'As leituras não cabem na configuração do gateway (3967 bytes): remova leituras ou encurte as unidades.',
+    claimQr: 'Isto não é um QR de ativação TDS: uma etiqueta tem TDS:B1:<MAC>:<segredo>, um dispositivo mostra TDS:C1:<MAC>:<código>.',
+    activationCode: 'Um código de ativação tem 8 caracteres de 0-9 e A-Z sem I, L, O ou U, mostrado como XXXX-XXXX.',
+    claimSecret: 'Um segredo de ativação tem 26 caracteres de 0-9 e A-Z sem I, L, O ou U, como impresso na etiqueta.',
   },
   common: {
     yes: 'Sim',
