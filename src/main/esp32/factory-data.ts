@@ -48,6 +48,52 @@ export function buildFactoryDataImage(data: FactoryData, partition: { size: numb
     s('prov_by', data.provisionedBy),
   );
   if (data.modbusTable !== undefined) entries.push(s('modbus', data.modbusTable));
+  return partitionImage(entries, partition);
+}
+
+/** A bench-born board's factory data: a birth identity and where to ask in the field, no operational identity. */
+export interface BirthFactoryData {
+  birthCertPem: string;
+  /** PKCS#8 PEM bytes of the station-made birth key. */
+  birthKeyPem: Uint8Array;
+  /** The server's API base URL the device asks (`bs_url`). */
+  bootstrapUrl: string;
+  /** The CA the device pins for the server's HTTPS certificate (`bs_ca`). */
+  bootstrapCaPem: string;
+  wifiSsid: string;
+  wifiPassword: string;
+  mac: string;
+  provisionedAt: string;
+  provisionedBy: string;
+  modbusTable?: string;
+}
+
+/**
+ * The data partition of a board that onboards itself in the field (docs/zero-touch.md §7.1): the keys
+ * `birth_cert`, `birth_key`, `bs_url`, `bs_ca` with Wi-Fi and the usual facts, and none of `cert_pem`,
+ * `key_pem`, `gw_code`, `mqtt_host`, `mqtt_port` (the server hands those out once it is claimed). The
+ * returned buffer holds the birth key: the caller zeroes it after flashing.
+ */
+export function buildBirthFactoryDataImage(data: BirthFactoryData, partition: { size: number; label: string }, namespace = 'tds'): Uint8Array {
+  const s = (key: string, value: string): NvsEntry => ({ namespace, key, type: 'string', value });
+  const entries: NvsEntry[] = [
+    { namespace, key: 'cfg_ver', type: 'u8', value: FACTORY_DATA_VERSION },
+    s('mac', data.mac),
+    s('birth_cert', data.birthCertPem),
+    // As for key_pem: the one moment the key exists as a string.
+    s('birth_key', Buffer.from(data.birthKeyPem).toString('latin1')),
+    s('bs_url', data.bootstrapUrl),
+    s('bs_ca', data.bootstrapCaPem),
+    s('wifi_ssid', data.wifiSsid),
+    s('wifi_pass', data.wifiPassword),
+    s('prov_at', data.provisionedAt),
+    s('prov_by', data.provisionedBy),
+  ];
+  if (data.modbusTable !== undefined) entries.push(s('modbus', data.modbusTable));
+  return partitionImage(entries, partition);
+}
+
+function partitionImage(entries: NvsEntry[], partition: { size: number; label: string }): Uint8Array {
   try {
     return generateNvsImage(entries, { size: partition.size, padToSize: true });
   } catch (err) {

@@ -62,6 +62,7 @@ export const en = {
   steps: {
     probe: 'Identify the device',
     certificate: 'Get the certificate',
+    'birth-identity': 'Get the birth identity',
     csr: 'Key and certificate request',
     'factory-data': 'Build the config partition',
     'boot-log': 'Read the boot log',
@@ -247,6 +248,7 @@ export const ptBR: Strings<typeof en> = {
   steps: {
     probe: 'Identificar o dispositivo',
     certificate: 'Obter o certificado',
+    'birth-identity': 'Obter a identidade de nascimento',
     csr: 'Chave e pedido de certificado',
     'factory-data': 'Montar a partição de configuração',
     'boot-log': 'Ler o log de inicialização',
