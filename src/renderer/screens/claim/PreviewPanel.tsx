@@ -60,8 +60,14 @@ export function PreviewPanel(props: {
         </div>
         <div>
           <dt>{t('preview.path')}</dt>
-          <dd>{p.path === 'attested' ? t('preview.attested', { serial: p.birthSerial ?? '?' }) : t('preview.open')}</dd>
+          <dd>{p.path === 'attested' ? t('preview.attested') : t('preview.open')}</dd>
         </div>
+        {p.birthSerial && (
+          <div>
+            <dt>{t('preview.birthSerial')}</dt>
+            <dd className="mono claim-preview__serial">{p.birthSerial}</dd>
+          </div>
+        )}
         <div>
           <dt>{t('preview.model')}</dt>
           <dd>{p.model ?? '—'}</dd>
