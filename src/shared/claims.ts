@@ -1,4 +1,4 @@
-import { normaliseClaimSecret, normaliseCode, parseClaimQr } from '@tds/server/contract';
+import { normaliseClaimSecret, normaliseCode, parseClaimQr, parseMac } from '@tds/server/contract';
 import { z } from 'zod';
 import { GatewayCodeSchema } from './inputs.js';
 import { V, zMac, zName } from './validation.js';
@@ -128,4 +128,14 @@ export type ClaimOutcome<T> = { ok: true; value: T } | { ok: false; refusal: Cla
 /** Groups of four for people comparing fingerprints: `3f2a 9c01 77be 12d4` (the first 16 characters). */
 export function shortFingerprint(hex: string): string {
   return hex.slice(0, 16).replace(/(.{4})(?=.)/g, '$1 ');
+}
+
+/** The MAC a way of naming the device names (canonical when it parses; '' for a QR that does not). */
+export function claimMac(device: ClaimDevice): string {
+  if (device.by === 'qr') {
+    const q = parseClaimQr(device.qr);
+    return q.ok ? q.mac : '';
+  }
+  const m = parseMac(device.mac);
+  return m.ok ? m.mac : device.mac;
 }

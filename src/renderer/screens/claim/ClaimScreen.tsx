@@ -1,7 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { parseClaimQr, parseMac } from '@tds/server/contract';
-import type { ClaimApprovedView, ClaimDevice, ClaimOutcome, ClaimPreviewView, ClaimRefusal } from '../../../shared/claims.js';
+import { claimMac, type ClaimApprovedView, type ClaimDevice, type ClaimOutcome, type ClaimPreviewView, type ClaimRefusal } from '../../../shared/claims.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
@@ -15,16 +14,6 @@ type Stage =
   | { kind: 'preview'; device: ClaimDevice; preview: ClaimPreviewView }
   | { kind: 'approved'; approved: ClaimApprovedView }
   | { kind: 'rejected'; mac: string; reason: string };
-
-/** The MAC the installer named (for words about a refusal before the server said which device). */
-function macOf(device: ClaimDevice): string {
-  if (device.by === 'qr') {
-    const q = parseClaimQr(device.qr);
-    return q.ok ? q.mac : '';
-  }
-  const m = parseMac(device.mac);
-  return m.ok ? m.mac : device.mac;
-}
 
 /** Suggested gateway code and name for a MAC (the station's usual `GW-{mac12}` / `Gateway {MAC12}`). */
 function defaultsFor(mac: string, accountId: number | null): ApproveDraft {
@@ -62,7 +51,7 @@ export default function ClaimScreen() {
   };
 
   const lookUp = (device: ClaimDevice): Promise<void> =>
-    run(macOf(device), () => client.invoke('claim.preview', { device }), (preview) => setStage({ kind: 'preview', device, preview }));
+    run(claimMac(device), () => client.invoke('claim.preview', { device }), (preview) => setStage({ kind: 'preview', device, preview }));
 
   const startOver = (): void => {
     setRefusal(null);
