@@ -1,5 +1,4 @@
 import type { BirthIdentityResponse } from '@tds/server/contract';
-import { encodeModbusTable } from '../../shared/esp32-modbus.js';
 import type { BootstrapTarget } from '../certs/birth-issuer.js';
 import { mapIssuerError } from '../certs/device-identity.js';
 import { DeviceKey } from '../certs/device-key.js';
@@ -11,7 +10,7 @@ import { BootLogCapture } from './boot-log.js';
 import { checkBundleKeyMode } from './bundle.js';
 import { EspBoard, type ProbedBoard } from './esp-board.js';
 import type { FlashPart } from './esp-session.js';
-import { buildBirthFactoryDataImage, describeModbus } from './factory-data.js';
+import { boardFacts, buildBirthFactoryDataImage, describeModbus } from './factory-data.js';
 import { describeOutcomes } from './flash-report.js';
 import type { Esp32JobInput } from './job-input.js';
 
@@ -133,12 +132,7 @@ export class BirthIdentityRun {
         birthKeyPem: await birth.key.privateKeyPem(),
         bootstrapUrl: birth.target.url,
         bootstrapCaPem: birth.target.caPem,
-        wifiSsid: settings.wifi.ssid,
-        wifiPassword: settings.wifi.password,
-        mac: probed.chip.mac,
-        provisionedAt: new Date().toISOString(),
-        provisionedBy: `${settings.operator}@${settings.stationId}`,
-        ...(settings.modbus ? { modbusTable: encodeModbusTable(settings.modbus) } : {}),
+        ...boardFacts(settings, probed.chip.mac),
       },
       { size: partition.size, label: partition.label },
       bundle.nvsNamespace,
