@@ -82,10 +82,13 @@ describe('E2E: the Claim screen (web mode, Chromium, fake camera, bundled server
     return issued;
   };
   const refusal = (page: TestBrowser['page']) => page.locator('[data-testid=claim-refusal]');
+  /** As a keyboard-wedge barcode scanner does: the QR's text typed key by key, then Enter. */
   const scanField = async (page: TestBrowser['page'], text: string): Promise<void> => {
     const input = page.locator('#claim-scan-form [data-field="device.qr"]');
-    await input.fill(text);
-    await input.press('Enter');
+    await input.fill('');
+    await input.focus();
+    await page.keyboard.type(text, { delay: 2 });
+    await page.keyboard.press('Enter');
   };
   const bootstrapApi = async (): Promise<{ apiUrl: string; caPem: string }> => {
     const s = await invoke(station, 'settings.get');
@@ -177,6 +180,7 @@ describe('E2E: the Claim screen (web mode, Chromium, fake camera, bundled server
     await page.click('[data-testid=claim-camera-start]');
     const preview = page.locator('[data-testid=claim-preview]');
     await preview.waitFor({ timeout: 30_000 });
+    // Only the camera named the device (nothing was typed), and the server found the label's secret in what it read.
     // Focus moved to the preview's heading (keyboard and screen-reader users land on it).
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('claim-preview-title');
     expect(await page.locator('[data-testid=claim-mac]').textContent()).toBe(mac);
