@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { JobSnapshot } from './jobs.js';
+import { ClaimApproveInputSchema, ClaimPreviewInputSchema, ClaimRejectInputSchema, type ClaimApprovedView, type ClaimOutcome, type ClaimPreviewView } from './claims.js';
 import { ProfileEsp32Schema, ProfileInputSchema, type ProfileView } from './profile.js';
 import {
   BenchProvisionInputSchema,
@@ -92,6 +93,9 @@ export const requestSchemas = {
   'log.get': z.object({ id: zId }),
   'log.exportCsv': LogFilterSchema,
   'log.today': None,
+  'claim.preview': ClaimPreviewInputSchema,
+  'claim.approve': ClaimApproveInputSchema,
+  'claim.reject': ClaimRejectInputSchema,
 } as const;
 
 export type RequestChannel = keyof typeof requestSchemas;
@@ -140,6 +144,9 @@ export interface StationResponses {
   'log.get': LogJobDetail;
   'log.exportCsv': FileData;
   'log.today': TodayFigures;
+  'claim.preview': ClaimOutcome<ClaimPreviewView>;
+  'claim.approve': ClaimOutcome<ClaimApprovedView>;
+  'claim.reject': ClaimOutcome<{ bootstrapId: string; reason: string }>;
 }
 
 // Compile-time check: every request channel has a response type and vice versa.

@@ -47,6 +47,12 @@ export const ProfileEsp32Schema = z.object({
   onlineTimeoutSec: zIntRange(5, 600).default(60),
   /** Modbus RTU readings the firmware polls on its RS-485 port (written to the factory data); absent = none. */
   modbus: Esp32ModbusSchema.optional(),
+  /**
+   * Zero-touch: give each board a birth identity instead of its final one (a birth certificate for its
+   * MAC, the server's URL and CA); the board asks to join in the field and an installer claims it with
+   * the label's QR. Station-made keys only.
+   */
+  birthIdentity: z.boolean().optional(),
 });
 
 export const ProfilePiSchema = z.object({

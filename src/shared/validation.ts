@@ -39,6 +39,9 @@ export const V = {
   modbusDevices: 'modbusDevices',
   modbusReadings: 'modbusReadings',
   modbusTableSize: 'modbusTableSize',
+  claimQr: 'claimQr',
+  activationCode: 'activationCode',
+  claimSecret: 'claimSecret',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -88,6 +91,9 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   modbusDevices: 'The readings name more devices (slave addresses) than this: raise it or remove readings.',
   modbusReadings: 'At most {{max}} readings.',
   modbusTableSize: 'The readings do not fit the gateway’s configuration (3967 bytes): remove readings or shorten their units.',
+  claimQr: 'This is not a TDS claim QR: a label reads TDS:B1:<MAC>:<secret>, a device shows TDS:C1:<MAC>:<code>.',
+  activationCode: 'An activation code has 8 characters from 0-9 and A-Z without I, L, O or U, shown as XXXX-XXXX.',
+  claimSecret: 'A claim secret has 26 characters from 0-9 and A-Z without I, L, O or U, as printed on the label.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */

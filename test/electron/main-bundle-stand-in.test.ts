@@ -119,7 +119,7 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
   });
   afterAll(() => tmp.remove());
 
-  it('opens a locked-down window, serves the renderer with the CSP, blocks navigation, new windows, webviews and permissions, and relays every IPC channel to the core', async () => {
+  it('opens a locked-down window, serves the renderer with the CSP, blocks navigation, new windows, webviews and permissions (the camera only for the Claim screen), and relays every IPC channel to the core', async () => {
     const a = start('dev');
     const s = await a.ready();
     expect(s.requestedLock).toBe(true);
@@ -160,6 +160,19 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
     for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read', 'serial']) {
       expect(await a.drive({ cmd: 'permission', permission: p }), p).toEqual({ granted: false, checked: false });
     }
+    // The camera, only for the Claim screen: video only, our page's main frame, on that route.
+    const camera = (pageUrl: string, details: Record<string, unknown>, checkDetails: Record<string, unknown> = { mediaType: 'video', isMainFrame: true }, permission = 'media', origin = 'app://station') =>
+      a.drive({ cmd: 'permission', permission, pageUrl, details, checkDetails, origin });
+    const video = { isMainFrame: true, requestingUrl: 'app://station/index.html#claim', mediaTypes: ['video'] };
+    expect(await camera('app://station/index.html#claim', video)).toEqual({ granted: true, checked: true });
+    expect(await camera('app://station/index.html#bench', { ...video, requestingUrl: 'app://station/index.html#bench' })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html', { ...video, requestingUrl: 'app://station/index.html' })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html#claim', { ...video, mediaTypes: ['video', 'audio'] }, { mediaType: 'audio', isMainFrame: true })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html#claim', { ...video, mediaTypes: [] })).toMatchObject({ granted: false });
+    expect(await camera('app://station/index.html#claim', { ...video, isMainFrame: false }, { mediaType: 'video', isMainFrame: false })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html#claim', { ...video, requestingUrl: 'https://evil.example/#claim' }, { mediaType: 'video', isMainFrame: true }, 'media', 'https://evil.example')).toEqual({ granted: false, checked: false });
+    expect(await camera('https://evil.example/#claim', { ...video, requestingUrl: 'https://evil.example/#claim' })).toEqual({ granted: false, checked: false });
+    for (const p of ['display-capture', 'geolocation', 'notifications']) expect(await camera('app://station/index.html#claim', video, { mediaType: 'video', isMainFrame: true }, p), p).toEqual({ granted: false, checked: false });
 
     // One IPC handler; every request channel of the contract reaches the station core (in its own
     // process: the stand-in's utilityProcess.fork) — answered, or refused by the core's validation.

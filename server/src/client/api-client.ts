@@ -410,7 +410,8 @@ export class ApiClient {
     } catch {
       /* not JSON: keep the status text */
     }
-    throw new ApiError(r.status, error, details, method, path);
+    const retryAfter = Number(r.headers['retry-after']);
+    throw new ApiError(r.status, error, details, method, path, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
   }
 
   private request(method: string, path: string, body?: string, contentType?: string, extraHeaders: Record<string, string> = {}): Promise<RawResponse> {

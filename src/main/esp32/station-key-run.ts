@@ -1,4 +1,3 @@
-import { encodeModbusTable } from '../../shared/esp32-modbus.js';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { DeviceKey } from '../certs/device-key.js';
 import { awaitOnlineAndConfirm, watchOnline, type OnlineWatch } from '../certs/online-proof.js';
@@ -8,7 +7,7 @@ import { BootLogCapture } from './boot-log.js';
 import { checkBundleKeyMode } from './bundle.js';
 import { EspBoard, type ProbedBoard } from './esp-board.js';
 import type { FlashPart } from './esp-session.js';
-import { buildFactoryDataImage, describeModbus } from './factory-data.js';
+import { boardFacts, buildFactoryDataImage, describeModbus } from './factory-data.js';
 import { describeOutcomes } from './flash-report.js';
 import type { PartOutcome } from './flash-writer.js';
 import { releaseAfterFailure } from './failed-attempt.js';
@@ -118,15 +117,10 @@ export class StationKeyRun {
         caPem: response.ca_pem,
         certPem: response.certificate_pem,
         keyPem,
-        wifiSsid: settings.wifi.ssid,
-        wifiPassword: settings.wifi.password,
         mqttHost: settings.broker.host,
         mqttPort: settings.broker.port,
         gatewayCode: issued.codigo,
-        mac: probed.chip.mac,
-        provisionedAt: new Date().toISOString(),
-        provisionedBy: `${settings.operator}@${settings.stationId}`,
-        ...(settings.modbus ? { modbusTable: encodeModbusTable(settings.modbus) } : {}),
+        ...boardFacts(settings, probed.chip.mac),
       },
       { size: partition.size, label: partition.label },
       bundle.nvsNamespace,

@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { BenchDevice, BenchState, BundleInfo } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
 import type { JobSnapshot } from '../../shared/jobs.js';
+import type { BirthIssuer } from '../certs/birth-issuer.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialDeviceSource, SerialLink } from '../devices/serial-link.js';
 import type { FirmwareBundle } from '../esp32/bundle.js';
@@ -12,6 +13,7 @@ import { esp32ProvisionJob } from '../esp32/provision-job.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobDefinition } from '../jobs/types.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
+import type { ClaimLabels } from './claim-labels.js';
 import type { StationEventBus } from './dispatch.js';
 import { identityMemoryFor, type ResumeSpec } from './job-resume.js';
 import type { JobsHub } from './jobs-hub.js';
@@ -36,8 +38,10 @@ export interface BenchDeps {
   hub: JobsHub;
   bus: StationEventBus;
   settings: SettingsService;
-  issuer: () => Promise<CertificateIssuer>;
+  issuer: () => Promise<CertificateIssuer & BirthIssuer>;
   monitor: () => BrokerMonitor | undefined;
+  /** Where bench-born boards' claim labels are kept until printed (memory only). */
+  claimLabels: ClaimLabels;
   /** The station's port speeds and image history (its data folder): one for every job. */
   flashMemory: FlashMemory;
   /** Test hook: overrides of the ESP32 job settings (e.g. a shorter boot-log window). */
@@ -131,7 +135,7 @@ export class Bench {
   }
 
   /** The job for board `b`; what it learns about its certificates is kept in `spec` for a retry by a later core. */
-  private job(b: Board, profile: ResolvedProfile, bundle: FirmwareBundle, issuer: CertificateIssuer, spec: Esp32Resume): JobDefinition {
+  private job(b: Board, profile: ResolvedProfile, bundle: FirmwareBundle, issuer: CertificateIssuer & BirthIssuer, spec: Esp32Resume): JobDefinition {
     const s = this.deps.settings.current;
     const code = spec.gatewayCode;
     const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, ...(code ? { gatewayCode: code } : {}) };
@@ -140,6 +144,7 @@ export class Bench {
       openLink: () => this.deps.source.link(b.desc),
       bundle,
       issuer,
+      birth: { issuer, label: (jobId, label) => this.deps.claimLabels.put(jobId, label) },
       ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
       seq: ++this.seq,
       portRates: this.deps.flashMemory.portRates,

@@ -67,7 +67,8 @@ export class ServerLink {
 
   /** The jobs' issuer over this endpoint's client (shared, so it is not closed by the jobs). */
   async issuer(): Promise<ApiClientIssuer> {
-    return new ApiClientIssuer(await this.client());
+    const e = await this.endpoint();
+    return new ApiClientIssuer(await this.client(), 'station', e.caPem ?? undefined);
   }
 
   /** Runs `fn` with the client, mapping server errors to contract errors. */

@@ -4,6 +4,7 @@ import { StationError } from '../../shared/ipc-errors.js';
 import { V } from '../../shared/validation.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
+import { ClaimDesk } from '../claims/claim-desk.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { openFlashMemory } from '../esp32/flash-memory.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -20,7 +21,8 @@ import { Gateways } from './gateways.js';
 import { recoverInterrupted, UNKNOWN_STOP } from './interrupted.js';
 import { ResumeFile } from './job-resume.js';
 import { JobsHub } from './jobs-hub.js';
-import { labelPdf, labelSvg, type LabelData } from './labels.js';
+import { ClaimLabels } from './claim-labels.js';
+import { claimLabelPdf, claimLabelSvg, labelPdf, labelSvg, type ClaimLabelData, type LabelData } from './labels.js';
 import { LogView } from './log-view.js';
 import { MonitorLink, type MonitorConfig } from './monitor-link.js';
 import { ServerLink } from './server-link.js';
@@ -75,6 +77,7 @@ export class StationService {
   interruptedJobs: string[] = [];
   private readonly closers: Array<() => Promise<void> | void> = [];
   private caCache: { key: string; pem: string } | undefined;
+  private readonly claims: ClaimDesk;
 
   private constructor(
     private readonly options: StationOptions,
@@ -87,7 +90,9 @@ export class StationService {
     readonly monitor: MonitorLink,
     private readonly logView: LogView,
     private readonly gateways: Gateways,
+    private readonly claimLabels: ClaimLabels,
   ) {
+    this.claims = new ClaimDesk(() => server.client());
     this.handlers = this.buildHandlers();
   }
 
@@ -116,6 +121,7 @@ export class StationService {
     const source = options.deviceSource ?? new UsbSerialSource({ onWarning: log });
     // The speed each port holds and the image each MAC last received, kept in the data folder.
     const flashMemory = await openFlashMemory(options.dataDir, stationLog, { onWarning: log });
+    const claimLabels = new ClaimLabels();
     const bench = new Bench({
       source,
       hub,
@@ -124,6 +130,7 @@ export class StationService {
       flashMemory,
       issuer: () => server.issuer(),
       monitor: () => monitor.current,
+      claimLabels,
       ...(options.jobOverrides ? { jobOverrides: options.jobOverrides } : {}),
     });
     const field = new Field({
@@ -137,7 +144,7 @@ export class StationService {
       ...(options.agentDir ? { agentDir: options.agentDir } : {}),
     });
     hub.rebuild = (spec) => (spec.kind === 'esp32' ? bench.rebuild(spec) : field.rebuild(spec));
-    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)));
+    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)), claimLabels);
     ref.service = service;
     service.interruptedJobs = interrupted.map((j) => j.snapshot.id);
     service.closers.push(
@@ -150,6 +157,7 @@ export class StationService {
       () => server.close(),
       () => flashMemory.portRates.flush(),
       () => stationLog.close(),
+      () => claimLabels.clear(),
       () => lock.release(),
     );
     if (standalone) service.closers.unshift(() => standalone.close());
@@ -233,7 +241,15 @@ export class StationService {
   }
 
   private async label(jobId: string, format: 'svg' | 'pdf'): Promise<FileData> {
+    const claim = this.claimLabels.get(jobId);
+    if (claim) return this.claimLabel(claim, format);
     const live = this.hub.queue.get(jobId);
+    const birth = live ? live.steps.some((st) => st.name === 'birth-identity') : this.logView.get(jobId).steps.some((st) => st.name === 'birth-identity');
+    if (birth) {
+      throw new StationError('CONFLICT', 'The claim secret of this board is no longer held by the station: the server shows it only once, and the station keeps it only in memory until the label is printed.', {
+        hint: 'Provision the board again with the same profile and choose "replace": it gets a new birth identity and a new label.',
+      });
+    }
     let data: Partial<LabelData> | undefined;
     if (live) data = { mac: live.mac, gatewayCode: live.gatewayCode, certificateSerial: live.certificateSerial, expiresAt: live.certificateExpiresAt ?? null };
     else {
@@ -245,6 +261,12 @@ export class StationService {
     const base = `label-${d.mac.replace(/:/g, '')}`;
     if (format === 'svg') return { fileName: `${base}.svg`, mime: 'image/svg+xml', base64: Buffer.from(labelSvg(d), 'utf8').toString('base64') };
     return { fileName: `${base}.pdf`, mime: 'application/pdf', base64: Buffer.from(await labelPdf(d)).toString('base64') };
+  }
+
+  private async claimLabel(d: ClaimLabelData, format: 'svg' | 'pdf'): Promise<FileData> {
+    const base = `claim-label-${d.mac.replace(/:/g, '')}`;
+    if (format === 'svg') return { fileName: `${base}.svg`, mime: 'image/svg+xml', base64: Buffer.from(claimLabelSvg(d), 'utf8').toString('base64') };
+    return { fileName: `${base}.pdf`, mime: 'application/pdf', base64: Buffer.from(await claimLabelPdf(d)).toString('base64') };
   }
 
   private buildHandlers(): StationHandlers {
@@ -349,6 +371,9 @@ export class StationService {
       'log.get': async (r) => this.logView.get(r.id),
       'log.exportCsv': async (r) => this.logView.exportCsv(r),
       'log.today': async () => this.logView.today(),
+      'claim.preview': (r) => this.claims.preview(r.device),
+      'claim.approve': (r) => this.claims.approve(r),
+      'claim.reject': (r) => this.claims.reject(r),
     };
   }
 }

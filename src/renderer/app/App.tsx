@@ -10,8 +10,9 @@ const FieldScreen = lazy(() => import('../screens/field/FieldScreen.js'));
 const GatewaysScreen = lazy(() => import('../screens/gateways/GatewaysScreen.js'));
 const LogScreen = lazy(() => import('../screens/log/LogScreen.js'));
 const SettingsScreen = lazy(() => import('../screens/settings/SettingsScreen.js'));
+const ClaimScreen = lazy(() => import('../screens/claim/ClaimScreen.js'));
 
-export const SCREENS = ['bench', 'field', 'gateways', 'log', 'settings'] as const;
+export const SCREENS = ['bench', 'field', 'gateways', 'log', 'settings', 'claim'] as const;
 export type Screen = (typeof SCREENS)[number];
 
 function screenFromHash(): Screen {
@@ -118,6 +119,7 @@ export function App() {
           {screen === 'gateways' && <GatewaysScreen />}
           {screen === 'log' && <LogScreen />}
           {screen === 'settings' && <SettingsScreen />}
+          {screen === 'claim' && <ClaimScreen />}
         </Suspense>
       </main>
     </div>

@@ -20,7 +20,7 @@ export const en = {
     coreStopped: 'The station core is stopped.',
     dismiss: 'Dismiss',
   },
-  nav: { bench: 'Bench', field: 'Field', gateways: 'Gateways', log: 'Log', settings: 'Settings' },
+  nav: { bench: 'Bench', field: 'Field', gateways: 'Gateways', log: 'Log', settings: 'Settings', claim: 'Claim' },
   status: {
     monitorLabel: 'Broker monitor',
     monitor: { unconfigured: 'not set up', connecting: 'connecting…', connected: 'connected', error: 'error' },
@@ -62,6 +62,7 @@ export const en = {
   steps: {
     probe: 'Identify the device',
     certificate: 'Get the certificate',
+    'birth-identity': 'Get the birth identity',
     csr: 'Key and certificate request',
     'factory-data': 'Build the config partition',
     'boot-log': 'Read the boot log',
@@ -205,7 +206,7 @@ export const ptBR: Strings<typeof en> = {
     coreStopped: 'O núcleo da estação está parado.',
     dismiss: 'Fechar aviso',
   },
-  nav: { bench: 'Bancada', field: 'Campo', gateways: 'Gateways', log: 'Registro', settings: 'Configurações' },
+  nav: { bench: 'Bancada', field: 'Campo', gateways: 'Gateways', log: 'Registro', settings: 'Configurações', claim: 'Ativar' },
   status: {
     monitorLabel: 'Monitor do broker',
     monitor: { unconfigured: 'não configurado', connecting: 'conectando…', connected: 'conectado', error: 'erro' },
@@ -247,6 +248,7 @@ export const ptBR: Strings<typeof en> = {
   steps: {
     probe: 'Identificar o dispositivo',
     certificate: 'Obter o certificado',
+    'birth-identity': 'Obter a identidade de nascimento',
     csr: 'Chave e pedido de certificado',
     'factory-data': 'Montar a partição de configuração',
     'boot-log': 'Ler o log de inicialização',
@@ -391,6 +393,9 @@ export const ptBR: Strings<typeof en> = {
     modbusDevices: 'As leituras citam mais dispositivos (endereços de escravo) do que isto: aumente o valor ou remova leituras.',
     modbusReadings: 'No máximo {{max}} leituras.',
     modbusTableSize: 'As leituras não cabem na configuração do gateway (3967 bytes): remova leituras ou encurte as unidades.',
+    claimQr: 'Isto não é um QR de ativação TDS: uma etiqueta tem TDS:B1:<MAC>:<segredo>, um dispositivo mostra TDS:C1:<MAC>:<código>.',
+    activationCode: 'Um código de ativação tem 8 caracteres de 0-9 e A-Z sem I, L, O ou U, mostrado como XXXX-XXXX.',
+    claimSecret: 'Um segredo de ativação tem 26 caracteres de 0-9 e A-Z sem I, L, O ou U, como impresso na etiqueta.',
   },
   common: {
     yes: 'Sim',

@@ -2,6 +2,7 @@ import i18next from 'i18next';
 import { initReactI18next } from 'react-i18next';
 import type { Language, LanguagePref } from '../../shared/views.js';
 import * as bench from '../screens/bench/strings.js';
+import * as claim from '../screens/claim/strings.js';
 import * as field from '../screens/field/strings.js';
 import * as firstRun from '../screens/first-run/strings.js';
 import * as gateways from '../screens/gateways/strings.js';
@@ -11,8 +12,8 @@ import * as common from './common.js';
 
 /** Each screen folder owns its strings (en + pt-BR with the same keys); common.ts holds shared ones. */
 export const resources = {
-  en: { common: common.en, bench: bench.en, field: field.en, gateways: gateways.en, log: log.en, settings: settings.en, firstRun: firstRun.en },
-  'pt-BR': { common: common.ptBR, bench: bench.ptBR, field: field.ptBR, gateways: gateways.ptBR, log: log.ptBR, settings: settings.ptBR, firstRun: firstRun.ptBR },
+  en: { common: common.en, bench: bench.en, field: field.en, gateways: gateways.en, log: log.en, settings: settings.en, firstRun: firstRun.en, claim: claim.en },
+  'pt-BR': { common: common.ptBR, bench: bench.ptBR, field: field.ptBR, gateways: gateways.ptBR, log: log.ptBR, settings: settings.ptBR, firstRun: firstRun.ptBR, claim: claim.ptBR },
 } as const;
 
 declare module 'i18next' {

@@ -70,6 +70,11 @@ let nextContentsId = 1;
 class StandInWebContents extends EventEmitter {
   id = nextContentsId++;
   windowOpenHandler = null;
+  /** The page's URL as Electron reports it (a hash route changes it without a navigation). */
+  url = '';
+  getURL() {
+    return this.url;
+  }
   setWindowOpenHandler(fn) {
     this.windowOpenHandler = fn;
   }
@@ -95,6 +100,7 @@ export class BrowserWindow extends EventEmitter {
   }
   async loadURL(url) {
     this.loadedUrl = url;
+    this.webContents.url = url;
     record.windows[windows.indexOf(this)].loadedUrl = url;
     setImmediate(() => this.emit('ready-to-show'));
   }
@@ -220,8 +226,11 @@ async function drive(cmd) {
       return { result, openedExternally: record.openedExternally.slice(before) };
     }
     case 'permission': {
-      const granted = await new Promise((resolve) => record.permissionRequestHandler(mainWindow().webContents, cmd.permission, resolve, {}));
-      const checked = record.permissionCheckHandler(mainWindow().webContents, cmd.permission, 'app://station', {});
+      // `pageUrl`: where the page is (its route); `details`/`checkDetails`: what Electron passes the handlers.
+      const wc = mainWindow().webContents;
+      if (cmd.pageUrl) wc.url = cmd.pageUrl;
+      const granted = await new Promise((resolve) => record.permissionRequestHandler(wc, cmd.permission, resolve, cmd.details ?? {}));
+      const checked = record.permissionCheckHandler(wc, cmd.permission, cmd.origin ?? 'app://station', cmd.checkDetails ?? {});
       return { granted, checked };
     }
     case 'fetch': {

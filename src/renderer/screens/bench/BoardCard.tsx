@@ -87,6 +87,11 @@ export const BoardCard = memo(function BoardCard({ device, selected, onSelect, o
           </div>
         )}
       </dl>
+      {job?.facts?.identity === 'birth' && (
+        <p className="notice" data-testid="birth-note">
+          {t('card.birthNote')}
+        </p>
+      )}
       {job && <ProgressBar value={job.progress} label={`${title}: ${tc('progress.overall')}`} />}
       {job && <StepList steps={job.steps} />}
       {job?.question && <JobQuestionPanel job={job} />}

@@ -42,6 +42,7 @@ export const en = {
     consoleClose: 'Close console',
     consoleEmpty: 'No output yet.',
     clearCode: 'Clear code',
+    birthNote: 'Birth identity: this board does not go online here. Print its label now (the claim secret is on it and nowhere else); in the field it asks the server to join and goes online once an installer scans the label on the Claim screen.',
   },
   labelDialog: {
     title: 'Label for {{mac}}',
@@ -94,6 +95,7 @@ export const ptBR: Strings<typeof en> = {
     consoleClose: 'Fechar console',
     consoleEmpty: 'Nenhuma saída ainda.',
     clearCode: 'Limpar código',
+    birthNote: 'Identidade de nascimento: esta placa não fica online aqui. Imprima a etiqueta agora (o segredo de ativação está nela e em nenhum outro lugar); em campo ela pede ao servidor para entrar e fica online quando um instalador lê a etiqueta na tela Ativar.',
   },
   labelDialog: {
     title: 'Etiqueta de {{mac}}',

@@ -49,6 +49,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
   const [piAgent, setPiAgent] = useState(() => piAgentDraft(profile?.pi));
   const [espModbus, setEspModbus] = useState(() => modbusDraft(profile?.esp32?.modbus, 'esp32'));
   const [wifiOpen, setWifiOpen] = useState(false);
+  const [birthIdentity, setBirthIdentity] = useState(!!profile?.esp32?.birthIdentity);
   const [bundle, setBundle] = useState<BundleInfo>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -74,6 +75,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
             ...(f.maxBaud ? { maxBaud: num(f.maxBaud) } : {}),
             resetMode,
             onlineTimeoutSec: num(f.onlineTimeoutSec),
+            ...(birthIdentity ? { birthIdentity: true } : {}),
             ...modbusRequest(espModbus, 'esp32'),
           },
         }
@@ -152,6 +154,7 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
             <SelectField<string> name="esp32.maxBaud" label={t('profiles.maxBaud')} hint={t('profiles.maxBaudHint')} value={f.maxBaud} onChange={set('maxBaud')} options={speedOptions} error={errors['esp32.maxBaud']} />
             <SelectField<ResetMode> name="esp32.resetMode" label={t('profiles.resetMode')} value={resetMode} onChange={setResetMode} options={RESET_MODES.map((k) => ({ value: k, label: t(`profiles.resetModes.${k}`) }))} error={errors['esp32.resetMode']} />
             <TextField name="esp32.onlineTimeoutSec" label={t('profiles.onlineTimeout')} value={f.onlineTimeoutSec} onChange={set('onlineTimeoutSec')} error={errors['esp32.onlineTimeoutSec']} inputMode="numeric" />
+            <CheckboxField name="esp32.birthIdentity" label={t('profiles.birthIdentity')} hint={t('profiles.birthIdentityHint')} checked={birthIdentity} onChange={setBirthIdentity} />
           </div>
         )}
         {esp32On && <ModbusFields kind="esp32" value={espModbus} onChange={setEspModbus} errors={errors} />}
