@@ -39,6 +39,8 @@ export const V = {
   modbusDevices: 'modbusDevices',
   modbusReadings: 'modbusReadings',
   modbusTableSize: 'modbusTableSize',
+  printable: 'printable',
+  unknownGateway: 'unknownGateway',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -88,6 +90,8 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   modbusDevices: 'The readings name more devices (slave addresses) than this: raise it or remove readings.',
   modbusReadings: 'At most {{max}} readings.',
   modbusTableSize: 'The readings do not fit the gateway’s configuration (3967 bytes): remove readings or shorten their units.',
+  printable: 'Use 1 to {{max}} printable characters: no line breaks, control or invisible formatting characters.',
+  unknownGateway: 'No gateway has this code in this account.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */
@@ -124,6 +128,20 @@ export const zLocalPath = z
   .min(1, V.required)
   .max(1024, V.tooLong)
   .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path);
+/**
+ * Free text the server keeps verbatim (account names, token labels): 1 to `max` code points of
+ * printable text, as the server requires: no control characters, line or paragraph separators,
+ * private-use or unassigned code points, or format characters such as bidi overrides (only the
+ * joiners U+200C/U+200D, which some scripts and emoji need).
+ */
+export const zPrintable = (max: number) => {
+  const m = `${V.printable}:1:${max}`;
+  return z
+    .string()
+    .trim()
+    .min(1, V.required)
+    .refine((s) => [...s].length <= max && !/[\p{C}\p{Zl}\p{Zp}]/u.test(s.replace(/[\u200c\u200d]/gu, '')), m);
+};
 export const zName = (max: number) => z.string().trim().min(1, V.required).max(max, V.tooLong);
 export const zPem = z.string().trim().refine((s) => /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/.test(s), V.pem);
 export const zHttpUrl = z

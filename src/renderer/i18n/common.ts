@@ -391,6 +391,8 @@ export const ptBR: Strings<typeof en> = {
     modbusDevices: 'As leituras citam mais dispositivos (endereços de escravo) do que isto: aumente o valor ou remova leituras.',
     modbusReadings: 'No máximo {{max}} leituras.',
     modbusTableSize: 'As leituras não cabem na configuração do gateway (3967 bytes): remova leituras ou encurte as unidades.',
+    printable: 'Use de 1 a {{max}} caracteres imprimíveis: sem quebras de linha nem caracteres de controle ou de formatação invisíveis.',
+    unknownGateway: 'Nenhum gateway tem este código nesta conta.',
   },
   common: {
     yes: 'Sim',
