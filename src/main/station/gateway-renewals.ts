@@ -53,7 +53,9 @@ export class GatewayRenewals {
   }
 
   async presence(id: number, days: number): Promise<PresenceHistoryView> {
-    const until = new Date();
+    // The server keeps whole seconds and its window excludes its end: up to the next whole second,
+    // so a change made this very second is in it.
+    const until = new Date(Math.floor(Date.now() / 1000) * 1000 + 1000);
     const h = await this.server.call((c) => c.presenceHistory(id, { since: new Date(until.getTime() - days * DAY_MS), until }));
     return {
       since: h.since,
