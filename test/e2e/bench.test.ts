@@ -122,7 +122,6 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     expect(await readings.locator('[data-testid=reading-value]').textContent()).toMatch(/^[\d.,]+ °C$/);
     expect(await chart.getAttribute('aria-label')).toMatch(/^Last \d+ readings of Gateway reading, from [\d.,]+ to [\d.,]+ °C$/);
     expect(await chart.locator('polyline').count()).toBe(1);
-    await screenshot(page, 'gateway-detail', shots.path, { fullPage: true });
     // The seed's certificate ZIP: client.crt + ca.crt (+ README), never a key the station made.
     const zip = await download(page, () => page.getByRole('button', { name: 'Download certificate ZIP' }).click(), b.downloads);
     const names = execFileSync('python3', ['-c', 'import sys, zipfile; print(*zipfile.ZipFile(sys.argv[1]).namelist(), sep=chr(10))', zip], { encoding: 'utf8' }).trim().split(/\r?\n/);

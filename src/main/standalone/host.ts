@@ -51,7 +51,7 @@ const isoNow = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 async function backupTarget(out: string): Promise<string> {
   const st = await fs.stat(out).catch(() => undefined);
   if (!st?.isDirectory()) {
-    if (st) throw new StationError('CONFLICT', `${out} already exists.`, { hint: 'Choose a new file name; a backup never overwrites a file.' });
+    if (st) throw new StationError('CONFLICT', `${out} already exists.`, { hint: 'Choose a new file name; a backup never overwrites a file.', issues: [{ field: 'path', key: 'backup.exists', message: `${out} already exists.` }] });
     return out;
   }
   const now = new Date();

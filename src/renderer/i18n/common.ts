@@ -20,7 +20,7 @@ export const en = {
     coreStopped: 'The station core is stopped.',
     dismiss: 'Dismiss',
   },
-  nav: { bench: 'Bench', field: 'Field', gateways: 'Gateways', log: 'Log', settings: 'Settings' },
+  nav: { bench: 'Bench', field: 'Field', gateways: 'Gateways', log: 'Log', settings: 'Settings', admin: 'Admin' },
   status: {
     monitorLabel: 'Broker monitor',
     monitor: { unconfigured: 'not set up', connecting: 'connecting…', connected: 'connected', error: 'error' },
@@ -205,7 +205,7 @@ export const ptBR: Strings<typeof en> = {
     coreStopped: 'O núcleo da estação está parado.',
     dismiss: 'Fechar aviso',
   },
-  nav: { bench: 'Bancada', field: 'Campo', gateways: 'Gateways', log: 'Registro', settings: 'Configurações' },
+  nav: { bench: 'Bancada', field: 'Campo', gateways: 'Gateways', log: 'Registro', settings: 'Configurações', admin: 'Administração' },
   status: {
     monitorLabel: 'Monitor do broker',
     monitor: { unconfigured: 'não configurado', connecting: 'conectando…', connected: 'conectado', error: 'erro' },
