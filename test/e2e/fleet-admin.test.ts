@@ -250,9 +250,6 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
       }
       if (lang === 'pt-BR') {
         expect(await page.locator('nav [data-screen="admin"]').textContent()).toBe('Administração');
-        await page.setViewportSize({ width: 1024, height: 700 });
-        await page.screenshot({ path: '/tmp/admin-1024.png' });
-        await page.setViewportSize({ width: 1360, height: 900 });
         expect(await page.locator('#admin-tab-server').textContent()).toBe('LCR e brokers');
         await page.click('#admin-tab-audit');
         // The account admin's refused look at the brokers is in the log too: the auditor's refusals only.

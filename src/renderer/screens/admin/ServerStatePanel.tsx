@@ -1,23 +1,11 @@
 import { useTranslation } from 'react-i18next';
-import type { BrokerPublicationView, CrlStateView } from '../../../shared/admin-views.js';
+import type { BrokerPublicationView } from '../../../shared/admin-views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
 import { formatDateTime } from '../../components/format.js';
 import { formatRelative } from '../gateways/interim.js';
 import { AdminError } from './AdminScreen.js';
-
-const HOUR_MS = 3_600_000;
-
-/**
- * When the CRL's nextUpdate is near: the server re-signs at half its lifetime, so less than a
- * quarter of it left (or a day, whichever is less) means re-signing has stopped.
- */
-export function crlUrgency(c: CrlStateView, now = Date.now()): 'ok' | 'near' | 'expired' {
-  const next = Date.parse(c.nextUpdate);
-  if (next <= now) return 'expired';
-  const lifetime = next - Date.parse(c.thisUpdate);
-  return next - now < Math.min(lifetime / 4, 24 * HOUR_MS) ? 'near' : 'ok';
-}
+import { crlUrgency } from './crl-urgency.js';
 
 function Publication({ p }: { p: BrokerPublicationView | null }) {
   const { t } = useTranslation('admin');

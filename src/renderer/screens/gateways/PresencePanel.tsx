@@ -7,33 +7,9 @@ import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { formatDateTime } from '../../components/format.js';
 import { SelectField } from '../../components/form.js';
 import { formatNumber, formatSpan } from './interim.js';
+import { stretchesOf } from './presence-stretches.js';
 
 type Window = '1' | '7' | '30';
-type Stretch = { from: number; to: number; online: boolean | null };
-
-/** The window cut into stretches of one state (unknown before the history, online, offline); a change and its undoing in the same second leave no stretch. */
-export function stretchesOf(h: PresenceHistoryView): Stretch[] {
-  const start = Date.parse(h.since);
-  const end = Date.parse(h.until);
-  const out: Stretch[] = [];
-  let at = start;
-  let online = h.stateAtStart;
-  const push = (to: number): void => {
-    const last = out.at(-1);
-    if (to <= at) return;
-    if (last && last.online === online) last.to = to;
-    else out.push({ from: at, to, online });
-  };
-  for (const t of h.transitions) {
-    const when = Math.min(Math.max(Date.parse(t.at), start), end);
-    push(when);
-    at = Math.max(at, when);
-    online = t.online;
-  }
-  push(end);
-  return out;
-}
-
 const WIDTH = 600;
 const HEIGHT = 22;
 
