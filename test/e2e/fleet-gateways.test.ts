@@ -11,7 +11,7 @@ import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
 import { seriousViolations } from './support/axe-interim.js';
 import { download, launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
-import { configureRemote, invoke, startTestStation } from './support/station.js';
+import { configureRemote, startTestStation } from './support/station.js';
 import { goTo, saveAndWait, settingsTab } from './support/ui.js';
 
 // The fleet over the years, in the Gateways screen: each certificate's expiry in words and the
