@@ -200,7 +200,7 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
     await page.locator('[role=status]', { hasText: `Token ${who.token_id} revoked.` }).waitFor();
     await expect(made.whoami()).rejects.toMatchObject({ status: 401 });
     made.close();
-    expect(await row.textContent()).toMatch(/Revoked /);
+    await expect.poll(() => row.textContent()).toMatch(/Revoked /);
   });
 
   it('CRL and brokers: the list’s number and validity, its last publication to Mosquitto, the broker kit', async () => {
@@ -218,7 +218,8 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
     const broker = page.locator('[data-testid=broker-state]');
     expect(await broker.locator('[data-testid=kit-configured]').textContent()).toBe('Set up');
     expect(await broker.locator('[data-testid=mqtt-client]').textContent()).toBe('connected');
-    expect(await broker.textContent()).toContain(`${(await c.brokerState()).mosquitto.host}:`);
+    const host = (await c.brokerState()).mosquitto.host;
+    await expect.poll(() => broker.textContent()).toContain(`${host}:`);
     c.close();
   });
 
@@ -227,7 +228,7 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
     await useToken(page, backend.server.tokens.admin);
     await adminTab(page, 'server');
     await page.locator('[data-testid=admin-forbidden]', { hasText: 'Only a server admin token sees the brokers’ state.' }).waitFor();
-    expect(await page.locator('[data-testid=crl-state]').textContent()).toContain('Only a server admin token sees the publications.');
+    await expect.poll(() => page.locator('[data-testid=crl-state]').textContent()).toContain('Only a server admin token sees the publications.');
     await adminTab(page, 'accounts');
     await page.locator('[data-testid=accounts-table]').waitFor();
     expect(await page.getByRole('button', { name: 'New account…' }).count()).toBe(0);

@@ -11,11 +11,24 @@ import { Dialog } from '../../components/Dialog.js';
 
 const CONTROLS = 'input:not([disabled]), select:not([disabled]), textarea:not([disabled]), button:not([disabled])';
 
+/** Tries `attempt` on each coming frame until it says done (at most half a second of frames). */
+function eachFrameUntil(attempt: () => boolean): () => void {
+  let id = 0;
+  let frames = 0;
+  const step = (): void => {
+    if (attempt() || ++frames > 30) return;
+    id = requestAnimationFrame(step);
+  };
+  id = requestAnimationFrame(step);
+  return () => cancelAnimationFrame(id);
+}
+
 /**
  * Focus for something that opens (a dialog, a form): moves to `target` (its first control, when it is
  * a container) once it is shown, and back to whatever had focus before when it closes — or to
  * `fallback` when that element is gone (the button that opened it may not exist any more, e.g. after
- * a revocation).
+ * a revocation). A <dialog> opens in an effect that may run after the next frame: the focus waits for
+ * it; and a dialog that opens as this one closes keeps the focus.
  */
 export function useFocusInAndBack(target: RefObject<HTMLElement | null>, fallback?: () => HTMLElement | null): void {
   const fallbackRef = useRef(fallback);
@@ -26,16 +39,23 @@ export function useFocusInAndBack(target: RefObject<HTMLElement | null>, fallbac
   // into itself (showModal, in its own effect) — what has the focus now is what opened it.
   useLayoutEffect(() => {
     const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
-    // After the effects (a <dialog> opens in its own): the next frame.
-    const id = requestAnimationFrame(() => {
-      const el = target.current;
-      (el?.matches(CONTROLS) ? el : (el?.querySelector<HTMLElement>(CONTROLS) ?? el))?.focus();
+    const stopIn = eachFrameUntil(() => {
+      const box = target.current;
+      const el = box?.matches(CONTROLS) ? box : (box?.querySelector<HTMLElement>(CONTROLS) ?? box);
+      if (!el) return false;
+      const dialog = el.closest('dialog');
+      if (dialog && !dialog.open) return false;
+      el.focus();
+      return document.activeElement === el;
     });
     return () => {
-      cancelAnimationFrame(id);
-      requestAnimationFrame(() => {
+      stopIn();
+      eachFrameUntil(() => {
         const back = opener?.isConnected ? opener : fallbackRef.current?.();
-        back?.focus();
+        const open = document.querySelector('dialog[open]');
+        if (!back || (open && !open.contains(back))) return true;
+        back.focus();
+        return true;
       });
     };
   }, [target]);
