@@ -5,7 +5,7 @@ import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
 import { useServerIdentity } from '../../app/server-identity.js';
 import { formatDateTime } from '../../components/format.js';
-import { AdminError } from './AdminScreen.js';
+import { AdminError } from './AdminError.js';
 import { NameDialog } from './NameDialog.js';
 
 const panelHeading = (): HTMLElement | null => document.getElementById('accounts-title');

@@ -1,8 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { RemoteError } from '../../app/client.js';
 import { useServerIdentity } from '../../app/server-identity.js';
-import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { AccountsPanel } from './AccountsPanel.js';
 import { AuditPanel } from './AuditPanel.js';
 import { ServerStatePanel } from './ServerStatePanel.js';
@@ -10,26 +8,6 @@ import { TokensPanel } from './TokensPanel.js';
 
 const TABS = ['audit', 'accounts', 'tokens', 'server'] as const;
 type Tab = (typeof TABS)[number];
-
-/**
- * An error of the Admin screen: a refusal by the server (403) in words — `forbidden` says what only
- * a server admin may do, when that is the reason — with the server's own sentence kept as a detail.
- */
-export function AdminError({ error, forbidden, onDismiss }: { error: unknown; forbidden?: string; onDismiss?: () => void }) {
-  const { t } = useTranslation('admin');
-  if (error instanceof RemoteError && error.body.code === 'FORBIDDEN') {
-    return (
-      <div className="notice notice--error" role="alert" data-testid="admin-forbidden">
-        <strong>{forbidden ?? t('forbidden.title')}</strong>
-        <details>
-          <summary>{t('actions.details', { ns: 'common' })}</summary>
-          <p className="notice__detail">{error.body.message}</p>
-        </details>
-      </div>
-    );
-  }
-  return <ErrorNotice error={error} {...(onDismiss ? { onDismiss } : {})} />;
-}
 
 /** The server's admin console, for admin tokens: audit log, accounts, API tokens, CRL and brokers. */
 export default function AdminScreen() {

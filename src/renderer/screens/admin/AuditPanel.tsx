@@ -11,7 +11,7 @@ import { saveFile } from '../../components/download.js';
 import { FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
 import { formatNumber } from '../gateways/interim.js';
-import { AdminError } from './AdminScreen.js';
+import { AdminError } from './AdminError.js';
 import { en } from './strings.js';
 
 type Action = keyof typeof en.audit.actions;

@@ -5,7 +5,7 @@ import { AccountNameSchema } from '../../../shared/admin-inputs.js';
 import { Dialog } from '../../components/Dialog.js';
 import { TextField, useFieldErrors } from '../../components/form.js';
 import { useFocusInAndBack } from '../gateways/interim.js';
-import { AdminError } from './AdminScreen.js';
+import { AdminError } from './AdminError.js';
 
 const NameSchema = z.object({ name: AccountNameSchema });
 

@@ -4,7 +4,7 @@ import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
 import { formatDateTime } from '../../components/format.js';
 import { formatRelative } from '../gateways/interim.js';
-import { AdminError } from './AdminScreen.js';
+import { AdminError } from './AdminError.js';
 import { crlUrgency } from './crl-urgency.js';
 
 function Publication({ p }: { p: BrokerPublicationView | null }) {

@@ -9,7 +9,7 @@ import { Dialog } from '../../components/Dialog.js';
 import { CheckboxField, FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
 import { ConfirmDialog, useFocusInAndBack } from '../gateways/interim.js';
-import { AdminError } from './AdminScreen.js';
+import { AdminError } from './AdminError.js';
 
 const panelHeading = (): HTMLElement | null => document.getElementById('tokens-title');
 
