@@ -42,4 +42,5 @@ export { ApiClient, ApiError, ServerUnreachableError, type ApiClientOptions, typ
 export { writeFileAtomic } from './util/atomic-file.js';
 export { stderrLogger, silentLogger, type Logger } from './util/logger.js';
 export { SERVER_VERSION } from './version.js';
+export { buildCertificateZip, type BundleInput } from './service/cert-bundle.js';
 export { createBackup, checkBackup, restoreBackup, BackupRefused, MIN_BACKUP_PASSPHRASE_LENGTH, type BackupSummary } from './backup/backup.js';

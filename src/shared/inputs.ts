@@ -79,13 +79,16 @@ export const FieldProvisionInputSchema = z.object({
 });
 export type FieldProvisionInput = z.input<typeof FieldProvisionInputSchema>;
 
+/** A certificate serial number in hexadecimal (colons allowed). */
+export const zSerial = z.string().trim().min(1, V.required).max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial);
+
 export const LogFilterSchema = z.object({
   from: zIsoDate.optional(),
   to: zIsoDate.optional(),
   operator: z.string().trim().max(80, V.tooLong).optional(),
   result: z.enum(LOG_RESULTS, { error: V.choice }).optional(),
   mac: zMac.optional(),
-  serial: z.string().trim().max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial).optional(),
+  serial: zSerial.optional(),
   kind: z.enum(['esp32', 'pi'], { error: V.choice }).optional(),
   limit: z.number().int().min(1).max(1000).default(100),
   offset: z.number().int().min(0).default(0),
@@ -102,6 +105,18 @@ export const JobAnswerInputSchema = z.object({
   secret: z.string().min(1, V.required).max(1024, V.tooLong).optional(),
 });
 
+/**
+ * Renew a gateway's certificate; the active one stays valid until the new one is confirmed.
+ * `deliver`: the server makes it for the key the device has and asks the device over MQTT (now if
+ * online, else when it next comes online); the device answers with a new key and confirms itself.
+ * `pending`: the server makes a key and a pending certificate, handed over once for installing by
+ * hand, then confirmed (or cancelled) from the gateway's detail.
+ */
+export const GatewayRenewInputSchema = z.object({
+  id: z.number().int().positive(),
+  mode: z.enum(['deliver', 'pending'], { error: V.choice }),
+});
+
 /** The server's CSV import (`mac_address,codigo,nome`, the seed's header) as pasted or picked. */
 export const ImportCsvInputSchema = z.object({
   csv: z
@@ -113,8 +128,14 @@ export const ImportCsvInputSchema = z.object({
 /** The bundled server's backups: a passphrase of at least 12 characters (not the CA's). */
 const zBackupPassphrase = z.string().min(12, V.tooShort).max(1024, V.tooLong);
 
-/** Back up the bundled server (it keeps running) into a new file. */
+/**
+ * Back up the bundled server (it keeps running) into a new file: `path` names a folder (the file is
+ * named after the date there) or a new file.
+ */
 export const BundledBackupInputSchema = z.object({ path: zLocalPath, passphrase: zBackupPassphrase });
+
+/** Read and verify a backup file before restoring it; nothing changes. */
+export const BundledCheckInputSchema = z.object({ path: zLocalPath, passphrase: zBackupPassphrase });
 export type BundledBackupInput = z.input<typeof BundledBackupInputSchema>;
 
 /**

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { adminRequestSchemas } from './admin-inputs.js';
+import type { AccountView, AuditExportView, AuditPageView, BrokerStateView, CrlStateView, TokenCreatedView, TokenView } from './admin-views.js';
 import type { JobSnapshot } from './jobs.js';
 import { ClaimApproveInputSchema, ClaimPreviewInputSchema, ClaimRejectInputSchema, type ClaimApprovedView, type ClaimOutcome, type ClaimPreviewView } from './claims.js';
 import { ProfileEsp32Schema, ProfileInputSchema, type ProfileView } from './profile.js';
@@ -6,10 +8,12 @@ import {
   BenchProvisionInputSchema,
   BrokerSettingsInputSchema,
   BundledBackupInputSchema,
+  BundledCheckInputSchema,
   BundledRestoreInputSchema,
   FieldProvisionInputSchema,
   FirstRunInputSchema,
   GatewayCodeSchema,
+  GatewayRenewInputSchema,
   GeneralSettingsInputSchema,
   ImportCsvInputSchema,
   JobAnswerInputSchema,
@@ -17,12 +21,14 @@ import {
   REVOKE_REASONS,
   ServerSettingsInputSchema,
   ServerTestInputSchema,
+  zSerial,
 } from './inputs.js';
 import type {
   AppInfo,
   BenchDevice,
   BenchState,
   BundleInfo,
+  BundledBackupContents,
   BundledBackupView,
   BundledRestoreView,
   CoreStatus,
@@ -38,10 +44,13 @@ import type {
   LogPage,
   MonitorStatus,
   PiTarget,
+  PresenceHistoryView,
+  RenewResultView,
+  ServerIdentityView,
   StationSettingsView,
   TodayFigures,
 } from './views.js';
-import { V, zHost, zId, zName, zPort } from './validation.js';
+import { V, zHost, zId, zIntRange, zName, zPort } from './validation.js';
 
 /**
  * The channel maps: the one contract between the renderer and the station core, whatever carries it
@@ -60,8 +69,10 @@ export const requestSchemas = {
   'settings.setServer': ServerSettingsInputSchema,
   'settings.setBroker': BrokerSettingsInputSchema,
   'server.test': ServerTestInputSchema,
+  'server.identity': None,
   'firstRun.run': FirstRunInputSchema,
   'bundled.backup': BundledBackupInputSchema,
+  'bundled.checkBackup': BundledCheckInputSchema,
   'bundled.restore': BundledRestoreInputSchema,
   'profiles.list': None,
   'profiles.save': z.object({ profile: ProfileInputSchema, previousName: z.string().max(80).optional() }),
@@ -83,10 +94,19 @@ export const requestSchemas = {
   'field.addHost': z.object({ host: zHost, port: zPort.default(22), name: z.string().trim().max(80, V.tooLong).optional() }),
   'field.removeHost': z.object({ targetId: zId }),
   'field.provision': FieldProvisionInputSchema,
-  'gateways.list': z.object({ search: z.string().trim().max(100, V.tooLong).optional(), page: z.number().int().min(1).default(1) }),
+  'gateways.list': z.object({
+    search: z.string().trim().max(100, V.tooLong).optional(),
+    page: z.number().int().min(1).default(1),
+    /** Only gateways whose active certificate expires within this many days (the server filters). */
+    expiresWithinDays: zIntRange(1, 36_500).optional(),
+  }),
   'gateways.get': z.object({ id: z.number().int().positive() }),
   'gateways.telemetry': z.object({ id: z.number().int().positive() }),
   'gateways.revoke': z.object({ id: z.number().int().positive(), reason: z.enum(REVOKE_REASONS, { error: V.choice }) }),
+  'gateways.renew': GatewayRenewInputSchema,
+  'gateways.confirmRenewal': z.object({ id: z.number().int().positive(), serialNumber: zSerial }),
+  'gateways.cancelRenewal': z.object({ id: z.number().int().positive(), serialNumber: zSerial }),
+  'gateways.presence': z.object({ id: z.number().int().positive(), days: z.union([z.literal(1), z.literal(7), z.literal(30)], { error: V.choice }).default(7) }),
   'gateways.downloadZip': z.object({ id: z.number().int().positive() }),
   'gateways.importCsv': ImportCsvInputSchema,
   'log.query': LogFilterSchema,
@@ -96,6 +116,7 @@ export const requestSchemas = {
   'claim.preview': ClaimPreviewInputSchema,
   'claim.approve': ClaimApproveInputSchema,
   'claim.reject': ClaimRejectInputSchema,
+  ...adminRequestSchemas,
 } as const;
 
 export type RequestChannel = keyof typeof requestSchemas;
@@ -111,8 +132,10 @@ export interface StationResponses {
   'settings.setServer': StationSettingsView;
   'settings.setBroker': StationSettingsView;
   'server.test': { ok: true; detail: string };
+  'server.identity': ServerIdentityView | null;
   'firstRun.run': StationSettingsView;
   'bundled.backup': BundledBackupView;
+  'bundled.checkBackup': BundledBackupContents;
   'bundled.restore': BundledRestoreView;
   'profiles.list': ProfileView[];
   'profiles.save': ProfileView;
@@ -138,6 +161,10 @@ export interface StationResponses {
   'gateways.get': GatewayDetailView;
   'gateways.telemetry': GatewayTelemetryView;
   'gateways.revoke': GatewayDetailView;
+  'gateways.renew': RenewResultView;
+  'gateways.confirmRenewal': GatewayDetailView;
+  'gateways.cancelRenewal': GatewayDetailView;
+  'gateways.presence': PresenceHistoryView;
   'gateways.downloadZip': FileData;
   'gateways.importCsv': ImportResult;
   'log.query': LogPage;
@@ -147,6 +174,16 @@ export interface StationResponses {
   'claim.preview': ClaimOutcome<ClaimPreviewView>;
   'claim.approve': ClaimOutcome<ClaimApprovedView>;
   'claim.reject': ClaimOutcome<{ bootstrapId: string; reason: string }>;
+  'admin.audit': AuditPageView;
+  'admin.auditCsv': AuditExportView;
+  'admin.accounts': AccountView[];
+  'admin.createAccount': AccountView;
+  'admin.renameAccount': AccountView;
+  'admin.tokens': TokenView[];
+  'admin.createToken': TokenCreatedView;
+  'admin.revokeToken': TokenView;
+  'admin.crl': CrlStateView;
+  'admin.broker': BrokerStateView;
 }
 
 // Compile-time check: every request channel has a response type and vice versa.

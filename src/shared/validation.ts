@@ -42,6 +42,8 @@ export const V = {
   claimQr: 'claimQr',
   activationCode: 'activationCode',
   claimSecret: 'claimSecret',
+  printable: 'printable',
+  unknownGateway: 'unknownGateway',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -94,6 +96,8 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   claimQr: 'This is not a TDS claim QR: a label reads TDS:B1:<MAC>:<secret>, a device shows TDS:C1:<MAC>:<code>.',
   activationCode: 'An activation code has 8 characters from 0-9 and A-Z without I, L, O or U, shown as XXXX-XXXX.',
   claimSecret: 'A claim secret has 26 characters from 0-9 and A-Z without I, L, O or U, as printed on the label.',
+  printable: 'Use 1 to {{max}} printable characters: no line breaks, control or invisible formatting characters.',
+  unknownGateway: 'No gateway has this code in this account.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */
@@ -130,6 +134,20 @@ export const zLocalPath = z
   .min(1, V.required)
   .max(1024, V.tooLong)
   .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path);
+/**
+ * Free text the server keeps verbatim (account names, token labels): 1 to `max` code points of
+ * printable text, as the server requires: no control characters, line or paragraph separators,
+ * private-use or unassigned code points, or format characters such as bidi overrides (only the
+ * joiners U+200C/U+200D, which some scripts and emoji need).
+ */
+export const zPrintable = (max: number) => {
+  const m = `${V.printable}:1:${max}`;
+  return z
+    .string()
+    .trim()
+    .min(1, V.required)
+    .refine((s) => [...s].length <= max && !/[\p{C}\p{Zl}\p{Zp}]/u.test(s.replace(/[\u200c\u200d]/gu, '')), m);
+};
 export const zName = (max: number) => z.string().trim().min(1, V.required).max(max, V.tooLong);
 export const zPem = z.string().trim().refine((s) => /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/.test(s), V.pem);
 export const zHttpUrl = z

@@ -135,11 +135,26 @@ export interface CertificateView {
   serialNumber: string;
   issuedAt: string;
   expiresAt: string;
+  /** `pending`: a renewal the device has not confirmed yet; the active certificate stays valid meanwhile. */
+  status: 'pending' | 'active' | 'revoked' | 'expired';
   revoked: boolean;
   revokedAt: string | null;
+  /** The RFC 5280 reason name (`keyCompromise`, `superseded`, …) when revoked. */
   revokeReason: string | null;
+  /** Free text kept with the reason (the admin's words, or why the server revoked it). */
+  revokeNote: string | null;
   keyOrigin: 'device' | 'station' | 'server';
 }
+
+/**
+ * Whether the gateway can connect at all, apart from live presence: its certificate is active, or
+ * the newest one was revoked (when and why) or expired, or it never had one.
+ */
+export type GatewayStanding =
+  | { kind: 'active' }
+  | { kind: 'revoked'; at: string | null; reason: string; note: string | null }
+  | { kind: 'expired'; at: string }
+  | { kind: 'none' };
 
 export interface GatewayView {
   id: number;
@@ -153,10 +168,52 @@ export interface GatewayView {
   firmwareVersion: string | null;
   createdAt: string;
   activeCertificate: CertificateView | null;
+  standing: GatewayStanding;
+}
+
+/** A renewal the server delivers to the device over MQTT, while it waits for the device. */
+export interface RenewalDeliveryView {
+  pendingSerial: string;
+  replacesSerial: string;
+  /** Requests sent to the device so far (0: it has not been online since). */
+  attempts: number;
+  lastAttemptAt: string | null;
+  createdAt: string;
 }
 
 export interface GatewayDetailView extends GatewayView {
   certificates: CertificateView[];
+  renewalDelivery: RenewalDeliveryView | null;
+}
+
+/** `gateways.renew`: the gateway afterwards, whether the device was asked now, and a pending certificate's files (once). */
+export interface RenewResultView {
+  gateway: GatewayDetailView;
+  /** deliver: `asked` (online, asked now) or `waiting` (asked when it next comes online). */
+  delivery: 'asked' | 'waiting' | null;
+  /** pending: the new certificate with the key the server made, for installing by hand; never shown again. */
+  file: FileData | null;
+}
+
+/** A gateway's online/offline history over a window, from the server. */
+export interface PresenceHistoryView {
+  since: string;
+  until: string;
+  /** The state at `since`; null: unknown (before the server's history). */
+  stateAtStart: boolean | null;
+  transitions: { online: boolean; at: string }[];
+  onlineSeconds: number;
+  windowSeconds: number;
+  uptimePercent: number | null;
+  truncated: boolean;
+}
+
+/** The station's server token as the server knows it; the renderer shows what its role allows. */
+export interface ServerIdentityView {
+  tokenId: number;
+  accountId: number;
+  role: 'admin' | 'operator' | 'auditor';
+  serverAdmin: boolean;
 }
 
 /** The readings of one register (one Modbus slave's register, in one unit), oldest first. */
@@ -257,6 +314,14 @@ export interface BundledBackupView {
   bytes: number;
   createdAt: string;
   files: number;
+}
+
+/** What a backup file holds, read and verified before a restore (`bundled.checkBackup`). */
+export interface BundledBackupContents extends BundledBackupView {
+  paths: string[];
+  store: { kind: string; schemaVersion: number | null };
+  /** Whether its CA is the running bundled server's (null: no server to compare with). */
+  sameCa: boolean | null;
 }
 
 export interface BundledRestoreView extends BundledBackupView {

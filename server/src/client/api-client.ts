@@ -36,6 +36,7 @@ import type {
   TelemetryLatestResponse,
   TelemetryQuery,
   TelemetryResponse,
+  WhoAmIResponse,
 } from '../contract/api.js';
 import {
   POLL_SIGNATURE_HEADER,
@@ -251,6 +252,11 @@ export class ApiClient {
     const r = await this.request('GET', path);
     this.throwIfError(r, 'GET', path);
     return { csv: r.body.toString('utf8'), total: Number(r.headers['x-total-count'] ?? 0), truncated: r.headers['x-truncated'] === 'true' };
+  }
+
+  /** The calling token's id, account, role and server-admin flag (any role). */
+  whoami(): Promise<WhoAmIResponse> {
+    return this.json('GET', '/whoami/');
   }
 
   listAccounts(): Promise<AccountView[]> {

@@ -13,10 +13,12 @@ import { HostKeyStore } from '../pi/host-key-store.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import { SettingsStore } from '../settings/settings-store.js';
 import type { StandaloneHost } from '../standalone/types.js';
+import { AdminConsole } from './admin-console.js';
 import { Bench, bundleInfo, loadBundleFor, type BenchDeps } from './bench.js';
 import { lockDataDir } from './data-lock.js';
 import { StationEventBus, type StationHandlers } from './dispatch.js';
 import { Field, type PiDiscovery } from './field.js';
+import { GatewayRenewals } from './gateway-renewals.js';
 import { Gateways } from './gateways.js';
 import { recoverInterrupted, UNKNOWN_STOP } from './interrupted.js';
 import { ResumeFile } from './job-resume.js';
@@ -222,6 +224,7 @@ export class StationService {
 
   private async afterConnectionChange(): Promise<StationSettingsView> {
     this.caCache = undefined;
+    this.server.forgetIdentity();
     void this.monitor.reconnect();
     return this.settings.view();
   }
@@ -271,7 +274,9 @@ export class StationService {
 
   private buildHandlers(): StationHandlers {
     const standalone = this.options.standalone ?? null;
+    const renewals = new GatewayRenewals(this.server, this.gateways);
     return {
+      ...new AdminConsole(this.server).handlers(),
       'app.info': async () => this.appInfo(),
       'settings.get': () => this.settings.view(),
       'settings.update': (r) => this.settings.update(r),
@@ -288,6 +293,7 @@ export class StationService {
         await this.settings.setBroker(r);
         return this.afterConnectionChange();
       },
+      'server.identity': () => this.server.identity(),
       'server.test': async (r) => ({ ok: true, detail: await ServerLink.test(r.url, r.token ?? (await this.savedTokenFor(r.url)), r.caPem) }),
       'firstRun.run': async (r) => {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server; configure a remote server in Settings.');
@@ -330,6 +336,10 @@ export class StationService {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
         return standalone.backup(r.path, r.passphrase);
       },
+      'bundled.checkBackup': async (r) => {
+        if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
+        return standalone.check(r.path, r.passphrase);
+      },
       'bundled.restore': async (r) => {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
         const b = this.settings.current.broker;
@@ -361,10 +371,14 @@ export class StationService {
       'field.addHost': (r) => this.field.addHost(r),
       'field.removeHost': (r) => this.field.removeHost(r.targetId),
       'field.provision': (r) => this.field.provision(r),
-      'gateways.list': (r) => this.gateways.list(r.search, r.page),
+      'gateways.list': (r) => this.gateways.list(r.search, r.page, r.expiresWithinDays),
       'gateways.get': (r) => this.gateways.get(r.id),
       'gateways.telemetry': (r) => this.gateways.telemetry(r.id),
       'gateways.revoke': (r) => this.gateways.revoke(r.id, r.reason),
+      'gateways.renew': (r) => renewals.renew(r.id, r.mode),
+      'gateways.confirmRenewal': (r) => renewals.confirm(r.id, r.serialNumber),
+      'gateways.cancelRenewal': (r) => renewals.cancel(r.id, r.serialNumber),
+      'gateways.presence': (r) => renewals.presence(r.id, r.days),
       'gateways.downloadZip': (r) => this.gateways.zip(r.id),
       'gateways.importCsv': (r) => this.gateways.importCsv(r.csv),
       'log.query': async (r) => this.logView.query(r),

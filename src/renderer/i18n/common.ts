@@ -20,7 +20,7 @@ export const en = {
     coreStopped: 'The station core is stopped.',
     dismiss: 'Dismiss',
   },
-  nav: { bench: 'Bench', field: 'Field', gateways: 'Gateways', log: 'Log', settings: 'Settings', claim: 'Claim' },
+  nav: { bench: 'Bench', field: 'Field', gateways: 'Gateways', log: 'Log', settings: 'Settings', claim: 'Claim', admin: 'Admin' },
   status: {
     monitorLabel: 'Broker monitor',
     monitor: { unconfigured: 'not set up', connecting: 'connecting…', connected: 'connected', error: 'error' },
@@ -206,7 +206,7 @@ export const ptBR: Strings<typeof en> = {
     coreStopped: 'O núcleo da estação está parado.',
     dismiss: 'Fechar aviso',
   },
-  nav: { bench: 'Bancada', field: 'Campo', gateways: 'Gateways', log: 'Registro', settings: 'Configurações', claim: 'Ativar' },
+  nav: { bench: 'Bancada', field: 'Campo', gateways: 'Gateways', log: 'Registro', settings: 'Configurações', claim: 'Ativar', admin: 'Administração' },
   status: {
     monitorLabel: 'Monitor do broker',
     monitor: { unconfigured: 'não configurado', connecting: 'conectando…', connected: 'conectado', error: 'erro' },
@@ -396,6 +396,8 @@ export const ptBR: Strings<typeof en> = {
     claimQr: 'Isto não é um QR de ativação TDS: uma etiqueta tem TDS:B1:<MAC>:<segredo>, um dispositivo mostra TDS:C1:<MAC>:<código>.',
     activationCode: 'Um código de ativação tem 8 caracteres de 0-9 e A-Z sem I, L, O ou U, mostrado como XXXX-XXXX.',
     claimSecret: 'Um segredo de ativação tem 26 caracteres de 0-9 e A-Z sem I, L, O ou U, como impresso na etiqueta.',
+    printable: 'Use de 1 a {{max}} caracteres imprimíveis: sem quebras de linha nem caracteres de controle ou de formatação invisíveis.',
+    unknownGateway: 'Nenhum gateway tem este código nesta conta.',
   },
   common: {
     yes: 'Sim',
