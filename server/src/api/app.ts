@@ -6,13 +6,17 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { MacConflictError, NotFoundError, StateError, type Repository } from '../store/repository.js';
+import { MacConflictError, NotFoundError, StateError, StoreUnavailableError, type Repository } from '../store/repository.js';
+import type { Cluster } from '../store/cluster.js';
+import type { RateCounters } from '../store/counters.js';
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../service/errors.js';
 import { firstIssue } from '../service/fields.js';
 import { ImportRejectedError, type Actor, type IssuanceServices } from '../service/issuance.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { counterStore } from './rate-limit-store.js';
+import type { ReadinessReport } from './readiness.js';
 import * as s from './schemas.js';
 import { auditWire, cancelWire, confirmWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
 import type { Logger } from '../util/logger.js';
@@ -31,6 +35,10 @@ export interface AppOptions {
   authFailures: { max: number; windowMs: number };
   /** Requests per source address and window on unauthenticated endpoints. */
   publicRateLimit: { max: number; windowMs: number };
+  /** Where both limits count (shared by every instance on PostgreSQL), and the instances' channel for lockouts. */
+  limits: { counters: RateCounters; cluster?: Cluster };
+  /** `/readyz`; without it, ready whenever the process answers. */
+  readiness?: () => Promise<ReadinessReport>;
   trustProxy: boolean;
   https?: { key: string; cert: string };
   logger: Logger;
@@ -66,6 +74,10 @@ function problemFor(err: unknown, logger: Logger): HttpProblem {
     };
   }
   if (err instanceof TooManyRequestsError) return { status: 429, body: { error: err.message }, headers: { 'retry-after': String(err.retryAfterSeconds) } };
+  if (err instanceof StoreUnavailableError) {
+    logger.error('database unavailable', { error: err.detail });
+    return { status: 503, body: { error: err.message }, headers: { 'retry-after': '5' } };
+  }
   const fe = err as Partial<FastifyError> & { statusCode?: number };
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -121,11 +133,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...(o.https ? { https: { key: o.https.key, cert: o.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
-  const limiter = new FailureLimiter(o.authFailures.max, o.authFailures.windowMs);
+  const limiter = new FailureLimiter(o.authFailures.max, o.authFailures.windowMs, o.limits.counters, o.limits.cluster);
   const openapi = buildOpenApiDocument(o.version);
 
   await app.register(rateLimit, {
     global: false,
+    store: counterStore(o.limits.counters),
+    // The public files stay available while the shared counters cannot be reached.
+    skipOnError: true,
     errorResponseBuilder: (_req, ctx) => ({
       statusCode: 429,
       error: `too many requests to this public endpoint; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
@@ -175,6 +190,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get(`${API_PREFIX}/crl.pem`, { config: publicLimit }, async (_req, reply) => pem(reply, (await o.crl.ensureFresh()).pem));
   app.get(`${API_PREFIX}/openapi.json`, { config: publicLimit }, async () => openapi);
   app.get(`${API_PREFIX}/health`, { config: publicLimit }, async () => ({ status: 'ok' }));
+  // For a load balancer (not rate-limited: it polls them): liveness, and readiness to take traffic.
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = o.readiness ? await o.readiness() : { ready: true, draining: false, checks: {} };
+    return reply.status(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : r.draining ? 'draining' : 'unavailable', checks: r.checks });
+  });
 
   // ---------------------------------------------------------------- gateways
   app.post(`${API_PREFIX}/gateways/provision/`, async (request, reply) => {

@@ -8,16 +8,20 @@ import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { CertificateAuthority } from '../ca/authority.js';
 import { loadCa } from '../ca/key-store.js';
+import { resolveDatabase } from '../config/database.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { isoSeconds } from '../service/clock.js';
 import { ServerEvents } from '../service/events.js';
 import { createIssuanceServices, type IssuanceServices } from '../service/issuance.js';
+import type { DatabaseConfig, StoreBackend } from '../store/backend.js';
+import { openStore } from '../store/open.js';
 import type { Repository } from '../store/repository.js';
-import { SqliteRepository } from '../store/sqlite/repository.js';
 import { stderrLogger, type Logger } from '../util/logger.js';
 import { SERVER_VERSION } from '../version.js';
 import { API_PREFIX, buildApp } from './app.js';
+import { relayCertificateEvents } from './cluster-relay.js';
+import { Readiness, type ReadinessReport } from './readiness.js';
 import { brokerApiHooks } from '../broker/api-routes.js';
 import { startBrokerServices, type BrokerServices, type BrokerServicesOptions } from '../broker/services.js';
 
@@ -49,6 +53,8 @@ export interface StartServerOptions {
   broker?: BrokerServicesOptions;
   /** The time issuance decisions and records use (default: the system clock). */
   clock?: () => Date;
+  /** The store (default: `--database`/$TDS_DATABASE_URL/config.json, else SQLite in the data folder; config/database.ts). */
+  database?: DatabaseConfig;
 }
 
 export interface RunningServer {
@@ -63,14 +69,26 @@ export interface RunningServer {
   events: ServerEvents;
   service: IssuanceServices;
   ca: CertificateAuthority;
+  store: StoreBackend;
   repo: Repository;
   crl: CrlPublisher;
   settings: Settings;
   app: FastifyInstance;
   /** CRL/ACL publication to the broker, embedded broker, presence/telemetry/renewal over MQTT. */
   broker: BrokerServices;
+  /** What `/readyz` answers: database reachable, CA loaded, not draining. */
+  readiness(): Promise<ReadinessReport>;
+  /**
+   * Graceful stop (SIGTERM): `/readyz` answers 503 at once so a load balancer stops sending, after
+   * `delayMs` the listener closes (requests in flight finish; new ones on kept-alive connections get
+   * 503), then the broker side and the store.
+   */
+  drain(delayMs?: number): Promise<void>;
   close(): Promise<void>;
 }
+
+export const EMBEDDED_BROKER_WITH_POSTGRES =
+  'the embedded MQTT broker (--broker) serves a single server instance and has no shared subscriptions; with a PostgreSQL store (several instances) run Mosquitto: "tds-server broker-kit", then serve with --mqtt-url';
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -109,15 +127,46 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.mqtt?.port) settings.mqtt.port = options.mqtt.port;
   if (options.deviceValidityDays) settings.device.validityDays = options.deviceValidityDays;
 
+  const database = options.database ?? resolveDatabase({ dataDir: options.dataDir, settings });
+  if (database.kind === 'postgres' && options.broker?.embedded) throw new Error(EMBEDDED_BROKER_WITH_POSTGRES);
+
   let ca = options.ca;
   if (!ca) {
     if (options.passphrase === undefined) throw new Error('the CA passphrase is required to start the server');
     ca = await loadCa(options.dataDir, options.passphrase);
   }
 
-  const repo = new SqliteRepository(dataPath(options.dataDir, 'database'), { durability: settings.durability });
+  const store = await openStore(database, { listen: true, log: (line) => logger.info(line) });
+  const started: { close(): Promise<void> }[] = [store];
+  const closeStarted = async (): Promise<void> => {
+    for (const c of started.splice(0).reverse()) await c.close().catch((err: unknown) => logger.error('stopping failed', { error: (err as Error).message }));
+  };
+  try {
+    return await serve(options, { logger, host, tlsMode, settings, ca, store, started }, closeStarted);
+  } catch (err) {
+    await closeStarted();
+    throw err;
+  }
+}
+
+interface ServeParts {
+  logger: Logger;
+  host: string;
+  tlsMode: NonNullable<StartServerOptions['tls']>;
+  settings: Settings;
+  ca: CertificateAuthority;
+  store: StoreBackend;
+  /** Started pieces to close, in reverse, when start-up fails. */
+  started: { close(): Promise<void> }[];
+}
+
+async function serve(options: StartServerOptions, parts: ServeParts, closeStarted: () => Promise<void>): Promise<RunningServer> {
+  const { logger, host, tlsMode, settings, ca, store } = parts;
+  await store.bindCa(ca.certificatePem);
+  const repo = store.repo;
+  const cluster = store.cluster;
   const events = new ServerEvents((name, err) => logger.error(`event listener for ${name} failed`, { error: err instanceof Error ? err.message : String(err) }));
-  const crl = new CrlPublisher({ ca, repo, events, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(options.dataDir, 'crl') });
+  const crl = new CrlPublisher({ ca, repo, events, nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(options.dataDir, 'crl'), ...(cluster ? { cluster } : {}) });
   const service = createIssuanceServices({ ca, repo, settings, events, crl, ...(options.clock ? { clock: options.clock } : {}) });
 
   let https: { key: string; cert: string } | undefined;
@@ -130,11 +179,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   else if (typeof tlsMode === 'object') https = { key: tlsMode.keyPem, cert: tlsMode.certPem };
 
   await crl.ensureFresh();
+  const onError = (err: unknown): void => logger.error('background task failed', { error: err instanceof Error ? err.message : String(err) });
+  // Other instances: their CRLs are adopted (and reach this instance's brokers), certificate changes reach the broker side.
+  const relay = cluster ? relayCertificateEvents(cluster, events, crl, onError) : undefined;
+  if (relay) parts.started.push(relay);
   const broker = await startBrokerServices(
-    { dataDir: options.dataDir, ca, repo, db: repo.db, issuance: service, crl, events, log: (line) => logger.info(line) },
+    { dataDir: options.dataDir, ca, repo, mqttRepository: store.mqtt, issuance: service, crl, events, sharedConsumers: cluster !== undefined, log: (line) => logger.info(line) },
     options.broker ?? {},
   );
+  parts.started.push({ close: () => broker.stop() });
   await repo.purgeExpiredPendingKeys(isoSeconds());
+  const readiness = new Readiness({ store, ca });
 
   const app = await buildApp({
     service,
@@ -143,17 +198,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     mqtt: settings.mqtt,
     authFailures: options.authFailures ?? { max: 20, windowMs: 60_000 },
     publicRateLimit: options.publicRateLimit ?? { max: 300, windowMs: 60_000 },
+    limits: { counters: store.counters, ...(cluster ? { cluster } : {}) },
+    readiness: () => readiness.report(),
     trustProxy: options.trustProxy ?? false,
     logger,
     version: SERVER_VERSION,
     broker: brokerApiHooks({ service, repo, broker, prefix: API_PREFIX }),
     ...(https ? { https } : {}),
   });
+  // Closed first: stop accepting, let requests in flight finish (they may still need the broker side
+  // and the store), then the broker side, the relay and the store.
+  parts.started.push({ close: () => app.close() });
   await app.listen({ host, port: options.port ?? 0 });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
 
-  const onError = (err: unknown): void => logger.error('background task failed', { error: err instanceof Error ? err.message : String(err) });
   crl.startSchedule(onError);
   const purge = setInterval(() => {
     repo.purgeExpiredPendingKeys(isoSeconds()).catch(onError);
@@ -171,7 +230,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : isIP(host) === 6 ? `[${host}]` : host;
   const url = `${https ? 'https' : 'http'}://${urlHost}:${port}`;
-  let closed = false;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      readiness.draining = true;
+      crl.stop();
+      clearInterval(purge);
+      if (tlsRenew) clearInterval(tlsRenew);
+      await closeStarted();
+    })());
   return {
     url,
     apiUrl: `${url}${API_PREFIX}`,
@@ -182,20 +249,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     events,
     service,
     ca,
+    store,
     repo,
     crl,
     settings,
     app,
     broker,
-    async close() {
-      if (closed) return;
-      closed = true;
-      crl.stop();
-      await broker.stop();
-      clearInterval(purge);
-      if (tlsRenew) clearInterval(tlsRenew);
-      await app.close();
-      await repo.close();
+    readiness: () => readiness.report(),
+    async drain(delayMs = 0) {
+      readiness.draining = true;
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      await close();
     },
+    close,
   };
 }

@@ -96,7 +96,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerRouteDeps
     const { gateway } = await deps.service.queries.getGateway(who, id);
     const since = q.since ?? new Date(Date.now() - DAY_MS);
     const limit = q.limit ?? 1_000;
-    const rows = deps.broker.store.listTelemetry(id, since, limit, q.after_id ?? 0);
+    const rows = await deps.broker.store.listTelemetry(id, since, limit, q.after_id ?? 0);
     const last = rows.at(-1);
     return {
       gateway_id: id,

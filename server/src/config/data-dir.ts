@@ -47,6 +47,16 @@ export const settingsSchema = z.object({
    * survives power loss at the cost of an fsync per write.
    */
   durability: z.enum(['normal', 'full']),
+  /**
+   * PostgreSQL instead of the SQLite file (several server instances): the URL (a password in it is
+   * allowed here, the file is 0600) and this process's connection count. See config/database.ts.
+   */
+  database: z
+    .object({
+      url: z.string().min(1).max(2_000).optional(),
+      poolSize: z.number().int().min(1).max(200).optional(),
+    })
+    .optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

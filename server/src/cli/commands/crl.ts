@@ -1,16 +1,17 @@
 /** `tds-server crl`: re-sign the CRL now (a running server picks it up and announces it). */
 import type { Command } from 'commander';
-import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, resolvePassphrase } from '../common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, resolvePassphrase } from '../common.js';
 import type { CommandModule } from './types.js';
 
 export const crlCommand: CommandModule = {
   register(program: Command) {
     const cmd = program.command('crl').description('re-sign the CRL now and write <data>/crl.pem');
     addDataOption(cmd);
+    addDatabaseOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
-    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string }) => {
-      const ctx = await openSigning(dataDirFrom(opts), await resolvePassphrase(opts));
+    cmd.action(async (opts: { data?: string; database?: string; json?: boolean; passphraseFile?: string }) => {
+      const ctx = await openSigning(dataDirFrom(opts), await resolvePassphrase(opts), opts.database);
       try {
         const crl = await ctx.crl.publish('requested with tds-server crl');
         const revoked = (await ctx.repo.listRevoked()).length;

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { KEY_TYPES, type KeyType } from '../../contract/api.js';
 import { initServerData } from '../../config/init.js';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../common.js';
+import { checkPostgresUrl } from '../../config/database.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase } from '../common.js';
 import type { CommandModule } from './types.js';
 
 interface InitOpts {
@@ -22,6 +23,7 @@ interface InitOpts {
   crlDays?: number;
   deviceKeyType?: KeyType;
   durability?: 'normal' | 'full';
+  database?: string;
 }
 
 const read = (file: string, what: string): string => {
@@ -38,6 +40,7 @@ export const initCommand: CommandModule = {
     addDataOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
+    addDatabaseOption(cmd);
     cmd
       .addOption(new Option('--key-type <type>', 'CA key type').choices(KEY_TYPES).default('ec'))
       .option('--subject <dn>', 'CA subject, e.g. "C=BR, O=TDS IoT, CN=TDS IoT Device CA"')
@@ -54,11 +57,13 @@ export const initCommand: CommandModule = {
       .action(async (opts: InitOpts) => {
         const dataDir = dataDirFrom(opts);
         if ((opts.importCert === undefined) !== (opts.importKey === undefined)) throw new CliError('--import-cert and --import-key go together');
+        if (opts.database !== undefined) checkPostgresUrl(opts.database, '--database');
         const passphrase = await resolvePassphrase(opts, true);
         const result = await initServerData({
           dataDir,
           passphrase,
           keyType: opts.keyType,
+          ...(opts.database !== undefined ? { postgresUrl: opts.database } : {}),
           ...(opts.subject ? { subject: opts.subject } : {}),
           ...(opts.importCert && opts.importKey
             ? {

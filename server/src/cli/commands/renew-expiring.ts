@@ -1,6 +1,6 @@
 /** `tds-server renew-expiring --within 730d`: the seed's renovar_certificados, without locking devices out. */
 import type { Command } from 'commander';
-import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, parseDuration, resolvePassphrase } from '../common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, parseDuration, resolvePassphrase } from '../common.js';
 import type { CommandModule } from './types.js';
 
 export const renewExpiringCommand: CommandModule = {
@@ -11,11 +11,12 @@ export const renewExpiringCommand: CommandModule = {
       .option('--within <duration>', 'expiring within (e.g. 730d, 8w, 2y)', '730d')
       .option('--dry-run', 'only list what would be renewed');
     addDataOption(cmd);
+    addDatabaseOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
-    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string; within: string; dryRun?: boolean }) => {
+    cmd.action(async (opts: { data?: string; database?: string; json?: boolean; passphraseFile?: string; within: string; dryRun?: boolean }) => {
       const within = parseDuration(opts.within);
-      const ctx = await openSigning(dataDirFrom(opts), await resolvePassphrase(opts));
+      const ctx = await openSigning(dataDirFrom(opts), await resolvePassphrase(opts), opts.database);
       try {
         const { renewed } = await ctx.service.renewals.renewExpiring(within, 'cli', opts.dryRun ?? false);
         output(

@@ -1,17 +1,21 @@
 /**
- * Row mapping of the SQLite store: snake_case rows as better-sqlite3 returns them → the
- * repository's English camelCase records. Nothing here touches the database.
+ * Row mapping shared by both stores: snake_case rows as better-sqlite3 and node-postgres return them
+ * → the repository's English camelCase records. Booleans are 0/1 in SQLite and true/false in
+ * PostgreSQL; both read the same here. Nothing here touches a database.
  */
-import type { Role } from '../../contract/api.js';
-import type { AccountRecord, AuditRecord, CertificateRecord, GatewayRecord, GatewayWithCertificate, TokenRecord } from '../repository.js';
+import type { Role } from '../contract/api.js';
+import type { DeviceCertificateRow, ServiceCertificateRow, TelemetryReadingRecord } from './mqtt-repository.js';
+import type { AccountRecord, AuditRecord, CertificateRecord, GatewayRecord, GatewayWithCertificate, TokenRecord } from './repository.js';
 
 export type Row = Record<string, unknown>;
 
 export const str = (v: unknown): string => v as string;
 export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+/** SQLite 1/0 or PostgreSQL true/false. */
+export const bool = (v: unknown): boolean => v === 1 || v === true;
 
 export function toAccount(r: Row): AccountRecord {
-  return { id: r.id as number, name: str(r.name), isActive: r.is_active === 1, createdAt: str(r.created_at) };
+  return { id: r.id as number, name: str(r.name), isActive: bool(r.is_active), createdAt: str(r.created_at) };
 }
 
 export function toToken(r: Row): TokenRecord {
@@ -33,7 +37,7 @@ export function toGateway(r: Row): GatewayRecord {
     mac: str(r.mac),
     nome: str(r.nome),
     qteMaxDispositivos: r.qte_max_dispositivos as number,
-    isOnline: r.is_online === 1,
+    isOnline: bool(r.is_online),
     lastSeen: strOrNull(r.last_seen),
     firmwareVersion: strOrNull(r.firmware_version),
     createdAt: str(r.created_at),
@@ -102,3 +106,40 @@ export function toAudit(r: Row): AuditRecord {
 
 /** A LIKE pattern that matches `s` literally anywhere (ESCAPE '\\'). */
 export const likeEscape = (s: string): string => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+// ---- the MQTT side (mqtt-repository.ts)
+
+export function toReading(r: Row): TelemetryReadingRecord {
+  return {
+    id: r.id as number,
+    measuredAt: r.measured_at as string,
+    receivedAt: r.received_at as string,
+    valor: r.valor as number,
+    unidade: r.unidade as string,
+    slaveId: (r.slave_id as number | null) ?? null,
+    register: (r.register as number | null) ?? null,
+    firmwareVersion: (r.firmware_version as string | null) ?? null,
+  };
+}
+
+export function toDeviceCertificate(r: Row): DeviceCertificateRow {
+  return {
+    id: r.id as number,
+    serialNumber: r.serial_number as string,
+    status: r.status as 'active' | 'pending',
+    certificatePem: r.certificate_pem as string,
+    gatewayId: r.gateway_id as number,
+    accountId: r.account_id as number,
+  };
+}
+
+export function toServiceCertificate(r: Row): ServiceCertificateRow {
+  return {
+    cn: r.subject_cn as string,
+    serialNumber: r.serial_number as string,
+    status: r.status as string,
+    issuedAt: r.issued_at as string,
+    expiresAt: r.expires_at as string,
+    revokedAt: (r.revoked_at as string | null) ?? null,
+  };
+}
