@@ -23,7 +23,7 @@ export interface PostgresCluster {
   adminUrl: string;
   /** A new empty database; returns its URL. */
   createDatabase(prefix?: string): Promise<string>;
-  /** Runs SQL on a database (by URL) and returns the rows. */
+  /** Runs SQL on a database (by URL) and returns the rows (BIGINT as numbers). */
   query<T extends Record<string, unknown> = Record<string, unknown>>(url: string, sql: string, params?: unknown[]): Promise<T[]>;
   /** Fast shutdown (SIGINT to the postmaster): every connection is cut, then the process exits. */
   stopServer(): Promise<void>;
@@ -105,7 +105,7 @@ export async function startPostgres(options: { settings?: Record<string, string>
   }
   const adminUrl = `postgres://postgres@${host}:${port}/postgres`;
   const query = async <T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> => {
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({ connectionString: url, types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format)) } as typeof pg.types });
     await client.connect();
     try {
       return (await client.query<T>(sql, params)).rows;

@@ -5,6 +5,7 @@
 import { accountCommand } from './account.js';
 import { crlCommand } from './crl.js';
 import { initCommand } from './init.js';
+import { migrateStoreCommand } from './migrate-store.js';
 import { renewExpiringCommand } from './renew-expiring.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
@@ -20,7 +21,8 @@ export const commands: CommandModule[] = [
   tokenCommand,
   renewExpiringCommand,
   crlCommand,
-  // broker side (issue 3)
+  migrateStoreCommand,
+  // broker side
   brokerKitCommand,
   identityCommand,
   renewDeviceCommand,
