@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiError, ServerUnreachableError, createDeviceCsr } from '@tds/server';
 import { startInstance, type ServerInstance } from '../../test/support/instances.js';
 import { startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { startTestServer } from '../../test/support/server.js';
 import { OpenSsl } from './support/openssl.js';
 
 let pg: PostgresCluster;

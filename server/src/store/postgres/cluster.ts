@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Cluster, ClusterChannel, ClusterMessage } from '../cluster.js';
-import { createClient, rethrow, type PostgresOptions } from './pool.js';
+import { checkout, createClient, rethrow, type PostgresOptions } from './pool.js';
 import { CRL_CHANNEL } from './repository.js';
 
 const CHANNELS: Record<ClusterChannel, string> = { crl: CRL_CHANNEL, certificate: 'tds_certificate', lockout: 'tds_lockout' };
@@ -107,12 +107,7 @@ export class PgCluster implements Cluster {
   }
 
   async withLock<T>(name: 'crl', fn: () => Promise<T>, options: { wait: boolean }): Promise<{ ran: true; value: T } | { ran: false }> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      rethrow(err);
-    }
+    const { client, release } = await checkout(this.pool);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -133,7 +128,7 @@ export class PgCluster implements Cluster {
       await client.query('ROLLBACK').catch((e: unknown) => (broken = e as Error));
       rethrow(err);
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 

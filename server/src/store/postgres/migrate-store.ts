@@ -10,7 +10,7 @@ import { SqliteRepository } from '../sqlite/repository.js';
 import { describePostgresUrl } from '../backend.js';
 import { copySqliteToPostgres, nonEmptyTables, type CopyReport } from './copy-from-sqlite.js';
 import { migratePostgres } from './migrate.js';
-import { createPool, rethrow } from './pool.js';
+import { checkout, createPool } from './pool.js';
 
 export async function migrateSqliteStore(o: { sqliteFile: string; postgresUrl: string; caPem: string; onTable?: (name: string, rows: number) => void }): Promise<CopyReport> {
   if (!existsSync(o.sqliteFile)) throw new Error(`${o.sqliteFile} does not exist: nothing to migrate`);
@@ -21,7 +21,7 @@ export async function migrateSqliteStore(o: { sqliteFile: string; postgresUrl: s
     await migratePostgres(pool, migrations, { database: `the target database (${target})`, program: 'tds-server', upgrade: 'upgrade tds-server' }).catch((err: unknown) => {
       throw new Error(`cannot prepare ${target}: ${(err as Error).message}`);
     });
-    const client = await pool.connect().catch(rethrow);
+    const { client, release } = await checkout(pool);
     let failed: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -44,7 +44,7 @@ export async function migrateSqliteStore(o: { sqliteFile: string; postgresUrl: s
       await client.query('ROLLBACK').catch((e: unknown) => (failed = e as Error));
       throw err;
     } finally {
-      client.release(failed);
+      release(failed);
     }
   } finally {
     await pool.end().catch(() => undefined);

@@ -7,6 +7,7 @@
  * the code is refused with what to upgrade.
  */
 import type pg from 'pg';
+import { checkout } from './pool.js';
 import type { Migration, MigrateOptions } from '../sqlite/migrate.js';
 
 /** Advisory lock key of the migration runner ("tds-migr"). */
@@ -20,7 +21,7 @@ export async function migratePostgres(pool: pg.Pool, list: readonly Migration[],
   }
   const missing = list.find((m) => m.postgres === undefined);
   if (missing) throw new Error(`migration ${missing.version} (${missing.name}) has no PostgreSQL part; add its "postgres" SQL`);
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
     try {
@@ -50,6 +51,6 @@ export async function migratePostgres(pool: pg.Pool, list: readonly Migration[],
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]).catch(() => undefined);
     }
   } finally {
-    client.release();
+    release();
   }
 }

@@ -87,18 +87,40 @@ export function rethrow(err: unknown): never {
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
 /**
+ * A pooled connection for several statements. While it is checked out the pool does not listen for
+ * its errors: a connection that breaks between two statements (the database shut down) would emit
+ * an unhandled 'error' and end the process. The listener here keeps it; the next statement fails,
+ * and `release` destroys the connection instead of pooling it.
+ */
+export async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(err?: Error): void }> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    rethrow(err);
+  }
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(err?: Error) {
+      client.off('error', onError);
+      client.release(err ?? broken);
+    },
+  };
+}
+
+/**
  * Runs `fn` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when it
  * throws. A deadlock or serialisation failure (the whole transaction was rolled back) is retried a
  * few times; a lost connection is StoreUnavailableError and nothing of the transaction remains.
  */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      rethrow(err);
-    }
+    const { client, release } = await checkout(pool);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -113,7 +135,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
       rethrow(err);
     } finally {
       // A connection that failed is destroyed, not handed to the next request.
-      client.release(broken);
+      release(broken);
     }
   }
 }
