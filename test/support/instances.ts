@@ -25,10 +25,19 @@ export interface ServerInstance {
   stop(): Promise<void>;
 }
 
-export async function startInstance(base: TestServer, o: { extraServeArgs?: string[]; env?: Record<string, string>; name?: string } = {}): Promise<ServerInstance> {
+export interface InstanceOptions {
+  extraServeArgs?: string[];
+  env?: Record<string, string>;
+  name?: string;
+  /** Files of the data folder not to copy (e.g. broker.json: this machine publishes to no broker folder). */
+  omit?: string[];
+}
+
+export async function startInstance(base: TestServer, o: InstanceOptions = {}): Promise<ServerInstance> {
   const dir = tempDir(`tds-${o.name ?? 'instance'}-`);
   const dataDir = path.join(dir.path, 'data');
-  cpSync(base.dataDir, dataDir, { recursive: true, filter: (src) => !/tds-server\.db(-wal|-shm)?$/.test(src) });
+  const omit = new Set((o.omit ?? []).map((f) => path.join(base.dataDir, f)));
+  cpSync(base.dataDir, dataDir, { recursive: true, filter: (src) => !/tds-server\.db(-wal|-shm)?$/.test(src) && !omit.has(src) });
   const args = ['serve', '--data', dataDir, '--host', '127.0.0.1', '--port', '0', '--json', ...(o.extraServeArgs ?? [])];
   const proc = startProcess(`tds-server serve (${o.name ?? 'instance'})`, process.execPath, [TDS_SERVER_CLI, ...args], {
     env: { ...process.env, TDS_CA_PASSPHRASE: base.passphrase, ...(o.env ?? {}) },
