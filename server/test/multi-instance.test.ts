@@ -16,8 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiError, ServerUnreachableError, createDeviceCsr } from '@tds/server';
 import { startInstance, type ServerInstance } from '../../test/support/instances.js';
 import { startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { startTestServer } from '../../test/support/server.js';
+import { startTestServer, TDS_SERVER_CLI } from '../../test/support/server.js';
 import { OpenSsl } from './support/openssl.js';
+import { run } from './support/run.js';
 
 let pg: PostgresCluster;
 let work: string;
@@ -249,6 +250,44 @@ describe('two instances on one PostgreSQL', () => {
       expect(stored).toEqual([{ status: 'active' }]);
     } finally {
       await b?.stop();
+      await a.stop();
+    }
+  });
+
+  it('configuration refusals: a password on the command line, not PostgreSQL, the embedded broker with PostgreSQL, init of a used database', async () => {
+    const url = await pg.createDatabase('config');
+    const a = await startTestServer({ database: url, noTls: true });
+    try {
+      const cli = (args: string[]) => run(process.execPath, [TDS_SERVER_CLI, ...args], { env: { TDS_CA_PASSPHRASE: a.passphrase } });
+      const cases: [string[], RegExp][] = [
+        [['serve', '--data', a.dataDir, '--database', `postgres://postgres:secret@127.0.0.1:${pg.port}/x`], /--database must not carry a password \(other local users can read the command line\): put it in PGPASSWORD or ~\/\.pgpass/],
+        [['serve', '--data', a.dataDir, '--database', 'sqlite:///tmp/x.db'], /--database must be a postgres:\/\/ URL \(SQLite in the data folder is the default: leave it out for SQLite\)/],
+        [['serve', '--data', a.dataDir, '--broker'], /the embedded MQTT broker \(--broker\) serves a single server instance .*run Mosquitto: "tds-server broker-kit", then serve with --mqtt-url/],
+        [['account', 'list', '--data', a.dataDir, '--database', 'postgres://127.0.0.1'], /--database: name the database in the URL/],
+      ];
+      for (const [args, message] of cases) {
+        const r = await cli(args);
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.output, args.join(' ')).toMatch(message);
+      }
+      // $TDS_DATABASE_URL may carry a password (the environment is not the process list) and wins over config.json.
+      const viaEnv = await run(process.execPath, [TDS_SERVER_CLI, 'account', 'list', '--data', a.dataDir, '--json'], { env: { TDS_DATABASE_URL: `postgres://postgres:unused@127.0.0.1:${pg.port}/${url.split('/').pop()}` } });
+      expect(viaEnv.code, viaEnv.output).toBe(0);
+      expect((JSON.parse(viaEnv.stdout) as { name: string }[]).map((x) => x.name)).toEqual(['test account']);
+      // A second installation may not take over the database of the first, neither by init nor by serve.
+      const dir = mkdtempSync(path.join(tmpdir(), 'tds-init-'));
+      try {
+        const r = await cli(['init', '--data', path.join(dir, 'data'), '--database', url]);
+        expect(r.code).toBe(1);
+        expect(r.output).toMatch(/already holds a TDS server; refusing to initialise it again \(to add an instance, copy this server's data folder instead\)/);
+        expect((await cli(['init', '--data', path.join(dir, 'foreign')])).code).toBe(0);
+        const s = await cli(['serve', '--data', path.join(dir, 'foreign'), '--database', url, '--port', '0', '--no-tls']);
+        expect(s.code).toBe(1);
+        expect(s.output).toMatch(/belongs to another CA .*every instance must use a copy of the same data folder/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } finally {
       await a.stop();
     }
   });
