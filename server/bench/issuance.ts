@@ -9,16 +9,15 @@
  * Targets (issue 2, 2-core machine): ≥ 1,000 CSR issuances/s, p99 ≤ 100 ms, RSS ≤ 150 MB, ≥ 50× the seed.
  */
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import forge from 'node-forge';
 import { ApiClient } from '../src/client/index.js';
-import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 import { initServerData } from '../src/config/init.js';
 import { createApiToken } from '../src/service/tokens.js';
 import { SqliteRepository } from '../src/store/sqlite/repository.js';
+import { deviceCsrs, load as loadWith, macFor, percentile, rssMb, type Result } from './issuance-load.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -28,111 +27,10 @@ const opt = (name: string, def: number): number => {
 const CONCURRENCY = opt('concurrency', 64);
 const COUNTS = { csr: opt('csr', 10_000), ec: opt('ec', 5_000), rsa: opt('rsa', 200), forge: opt('forge', 20) };
 const WARMUP = 1_000;
+const load = (name: string, _client: ApiClient, count: number, request: (i: number) => Promise<unknown>, serverPid: number): Promise<Result> =>
+  loadWith(name, CONCURRENCY, count, request, [serverPid]);
 const CLI = path.resolve(import.meta.dirname, '../dist/cli/tds-server.js');
 const PASS = 'benchmark passphrase';
-
-// --------------------------------------------------------------------------------------------
-// CSRs for the CSR path, made quickly: a few device keys, one DER-encoded request per MAC.
-
-const OID_CN = '2.5.4.3';
-function makeCsr(mac: string, key: KeyObject, spki: Buffer): string {
-  const info = seq(unsignedInteger(Buffer.from([0])), seq(set(seq(oid(OID_CN), utf8String(mac)))), spki, explicit(0, Buffer.alloc(0)));
-  const alg = seq(oid('1.2.840.10045.4.3.2'));
-  return derToPem(seq(info, alg, bitString(sign('sha256', info, key))), 'CERTIFICATE REQUEST');
-}
-
-function macFor(prefix: number, i: number): string {
-  const b = [0x02, prefix, (i >> 24) & 0xff, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-// --------------------------------------------------------------------------------------------
-
-interface Result {
-  name: string;
-  count: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  p90: number;
-  max: number;
-  rssPeakMb: number | null;
-  /** CPU time (user+sys) per certificate: server process, and this load-generating process. */
-  serverCpuMs: number | null;
-  clientCpuMs: number | null;
-}
-
-function processCpuMs(pid: number): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return null;
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function rssMb(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-async function load(
-  name: string,
-  client: ApiClient,
-  count: number,
-  request: (i: number) => Promise<unknown>,
-  serverPid: number,
-): Promise<Result> {
-  const latencies: number[] = [];
-  let next = 0;
-  let peak = 0;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, rssMb(serverPid) ?? 0);
-  }, 50);
-  const serverCpu0 = processCpuMs(serverPid);
-  const clientCpu0 = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        await request(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const serverCpu1 = processCpuMs(serverPid);
-  const clientCpu = process.cpuUsage(clientCpu0);
-  clearInterval(sampler);
-  peak = Math.max(peak, rssMb(serverPid) ?? 0);
-  latencies.sort((a, b) => a - b);
-  void client;
-  return {
-    name,
-    count,
-    seconds,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p90: percentile(latencies, 90),
-    max: latencies[latencies.length - 1] ?? NaN,
-    rssPeakMb: peak || null,
-    serverCpuMs: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / count,
-    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000 / count,
-  };
-}
 
 function seedApproach(count: number): Result {
   // What the seed's service does per device: a fresh RSA-2048 key and a forge-signed certificate.
@@ -227,16 +125,7 @@ async function main(): Promise<void> {
     console.log(`server pid ${pid}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} concurrent clients`);
     console.log(`idle server RSS: ${rssMb(pid)?.toFixed(1)} MB`);
 
-    const deviceKeys = Array.from({ length: 16 }, () => {
-      const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-      return { key: k.privateKey, spki: k.publicKey.export({ type: 'spki', format: 'der' }) };
-    });
-    const csrs = (prefix: number, n: number): { mac: string; csr: string }[] =>
-      Array.from({ length: n }, (_, i) => {
-        const mac = macFor(prefix, i);
-        const k = deviceKeys[i % deviceKeys.length]!;
-        return { mac, csr: makeCsr(mac, k.key, k.spki) };
-      });
+    const csrs = deviceCsrs;
 
     const provisionCsr = (list: { mac: string; csr: string }[]) => (i: number) =>
       client.provision({ mac_address: list[i]!.mac, codigo: 'BENCH', nome: 'bench', conta_id: account.id, csr_pem: list[i]!.csr });

@@ -86,6 +86,22 @@ export function rethrow(err: unknown): never {
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
+const retryable = (err: unknown): boolean => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && RETRYABLE.has(code);
+};
+
+/** A single statement (its own transaction) retried like `inTransaction` after a deadlock or serialisation failure. */
+export async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!retryable(err) || attempt >= 4) throw err;
+    }
+  }
+}
+
 /**
  * A pooled connection for several statements. While it is checked out the pool does not listen for
  * its errors: a connection that breaks between two statements (the database shut down) would emit
@@ -130,8 +146,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
     } catch (err) {
       if (isUnavailable(err)) broken = err as Error;
       else await client.query('ROLLBACK').catch((e: unknown) => (broken = e as Error));
-      const code = (err as { code?: unknown }).code;
-      if (!broken && typeof code === 'string' && RETRYABLE.has(code) && attempt < 4) continue;
+      if (!broken && retryable(err) && attempt < 4) continue;
       rethrow(err);
     } finally {
       // A connection that failed is destroyed, not handed to the next request.

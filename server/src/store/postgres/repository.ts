@@ -35,7 +35,7 @@ import {
   type TokenRecord,
 } from '../repository.js';
 import { bool, CERT_COLUMNS, likeEscape, str, toAccount, toAudit, toCertificate, toGateway, toToken, withCertificate, type Row } from '../rows.js';
-import { inTransaction } from './pool.js';
+import { inTransaction, retrying } from './pool.js';
 import { Statements } from './statements.js';
 
 const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -200,22 +200,61 @@ export class PgRepository implements Repository {
 
   // ---------------------------------------------------------------------------- issuance
 
-  /** Inside a transaction: the MAC must be free (no active or pending certificate anywhere), then the gateway is created or reused. */
-  private async provisionOne(s: Statements, w: ProvisionWrite, now: string): Promise<ProvisionResult> {
-    await this.claim(s, w.mac, { accountId: w.accountId }, now);
-    const g = (await s.one('upsertGateway', w.accountId, w.codigo, w.mac, w.nome, now))!;
-    const gateway = toGateway(g);
-    const certificate = await this.insertCertificate(s, w.certificate, { accountId: w.accountId, gatewayId: gateway.id, status: 'active', replacesId: null });
-    if (w.pendingKey) await s.run('insertPendingKey', certificate.id, w.pendingKey.sealed, now, w.pendingKey.expiresAt);
-    return { gateway, certificate, reused: g.inserted !== true };
+  /**
+   * The MAC must be free (no active or pending certificate anywhere), then the gateway is created or
+   * reused — one statement (statements.ts `provision`), so a provisioning is one round trip and needs
+   * no explicit transaction; `audit` is written with it when given.
+   */
+  private async provisionOne(s: Statements, w: ProvisionWrite, now: string, audit?: NewAuditEvent): Promise<ProvisionResult> {
+    const c = w.certificate;
+    const row = await this.guardedProvision(w, now, () =>
+      s.one(
+        'provision',
+        w.mac,
+        now,
+        w.accountId,
+        w.codigo,
+        w.nome,
+        c.kind,
+        c.serialNumber,
+        c.certificatePem,
+        c.keyOrigin,
+        c.keyType,
+        c.issuedAt,
+        c.expiresAt,
+        w.pendingKey?.sealed ?? null,
+        w.pendingKey?.expiresAt ?? null,
+        audit?.at ?? null,
+        audit?.accountId ?? null,
+        audit?.actor ?? null,
+        audit?.action ?? null,
+        audit?.sourceIp ?? null,
+        audit?.result ?? null,
+        audit?.detail ?? null,
+        audit !== undefined,
+      ),
+    );
+    const holder = row.holder as Row | null;
+    if (holder) {
+      throw MacConflictError.of(w.mac, { accountId: holder.account_id as number, gatewayId: holder.gateway_id as number, status: holder.status === 'pending' ? 'pending' : 'active' }, w.accountId);
+    }
+    const g = row.gateway as Row;
+    return { gateway: toGateway(g), certificate: toCertificate(row.certificate as Row), reused: g.inserted !== true };
+  }
+
+  /** A constraint that stopped a concurrent provisioning names the holder once the winner has committed. */
+  private async guardedProvision(w: ProvisionWrite, now: string, write: () => Promise<Row | undefined>): Promise<Row> {
+    try {
+      return await this.guarded(w.mac, null, write);
+    } catch (err) {
+      if (!(err instanceof MacConflictError) || err.ownGatewayId !== undefined) throw err;
+      const holder = await this.getMacHolder(w.mac, now);
+      throw holder ? MacConflictError.of(w.mac, holder, w.accountId) : err;
+    }
   }
 
   async provisionGateway(write: ProvisionWrite, audit: NewAuditEvent): Promise<ProvisionResult> {
-    return this.write(async (s) => {
-      const result = await this.provisionOne(s, write, write.at ?? nowIso());
-      await this.audit(s, { ...audit, object: `gateway:${result.gateway.id}` });
-      return result;
-    });
+    return retrying(() => this.provisionOne(this.reads, write, write.at ?? nowIso(), audit));
   }
 
   async importGateways(writes: readonly ProvisionWrite[], audit: NewAuditEvent): Promise<ProvisionResult[]> {

@@ -45,6 +45,37 @@ export const SQL = {
      SELECT account_id, gateway_id, status FROM certificates
      WHERE subject_cn = $1 AND ${LIVE} AND kind = 'device' AND expires_at > $2 AND gateway_id IS DISTINCT FROM $3::bigint
      ORDER BY status = 'pending', id LIMIT 1`,
+  // Provisioning in one round trip (the hot path): the MAC claim of claimMac, then — only when no
+  // live certificate holds the MAC — the gateway created or reused, the certificate, the sealed key
+  // and the audit row. A holder comes back instead of a gateway; concurrent writers are still
+  // stopped by the constraints (the caller maps their violations).
+  provision: `WITH expired AS (
+       UPDATE certificates SET status = 'expired'
+       WHERE subject_cn = $1::text AND ${LIVE} AND kind = 'device' AND expires_at <= $2::text
+       RETURNING id
+     ), holder AS (
+       -- Reading "expired" makes that update run first (an unread one would run after the inserts,
+       -- whose constraint checks would still see the expired certificate as live).
+       SELECT account_id, gateway_id, status FROM certificates
+       WHERE subject_cn = $1::text AND ${LIVE} AND kind = 'device' AND expires_at > $2::text AND (SELECT count(*) FROM expired) >= 0
+       ORDER BY status = 'pending', id LIMIT 1
+     ), g AS (
+       INSERT INTO gateways (account_id, codigo, mac, nome, created_at, updated_at)
+       SELECT $3::bigint, $4::text, $1::text, $5::text, $2::text, $2::text WHERE NOT EXISTS (SELECT 1 FROM holder)
+       ON CONFLICT (account_id, mac) DO UPDATE SET codigo = EXCLUDED.codigo, nome = EXCLUDED.nome, updated_at = EXCLUDED.updated_at
+       RETURNING *, (xmax = 0) AS inserted
+     ), c AS (
+       INSERT INTO certificates (kind, serial_number, subject_cn, account_id, gateway_id, status, certificate_pem, key_origin, key_type, issued_at, expires_at)
+       SELECT $6::text, $7::text, $1::text, $3::bigint, g.id, 'active', $8::text, $9::text, $10::text, $11::text, $12::text FROM g
+       RETURNING *
+     ), k AS (
+       INSERT INTO pending_keys (certificate_id, sealed, created_at, expires_at)
+       SELECT c.id, $13::bytea, $2::text, $14::text FROM c WHERE $13::bytea IS NOT NULL
+     ), a AS (
+       INSERT INTO audit_events (at, account_id, actor, action, object, source_ip, result, detail)
+       SELECT $15::text, $16::bigint, $17::text, $18::text, 'gateway:' || g.id, $19::text, $20::text, $21::text FROM g WHERE $22::boolean
+     )
+     SELECT (SELECT row_to_json(h) FROM holder h) AS holder, (SELECT row_to_json(g) FROM g) AS gateway, (SELECT row_to_json(c) FROM c) AS certificate`,
   activeByMac: `SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = $1 AND status = 'active' FOR UPDATE`,
   pendingByMac: `SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = $1 AND status = 'pending' FOR UPDATE`,
   macHolder: `SELECT * FROM certificates WHERE kind = 'device' AND subject_cn = $1 AND ${LIVE} AND expires_at > $2 ORDER BY status = 'pending', id LIMIT 1`,
