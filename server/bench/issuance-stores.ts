@@ -111,7 +111,6 @@ async function main(): Promise<void> {
         : { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', shared_buffers: '128MB' },
     });
     console.log(`${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} concurrent clients, ${COUNT} certificates per scenario`);
-    const database = (name: string): Promise<string> => pg!.createDatabase(name);
     console.log(`PostgreSQL 15 on 127.0.0.1: ${PG_FAST ? 'fsync and synchronous_commit OFF (--pg-fast)' : 'fsync and synchronous_commit on (durable defaults)'}`);
     const results: Result[] = [];
     // --only sqlite|pg1|pg2 runs one scenario (e.g. to profile it).
