@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 
 const OID_CN = '2.5.4.3';
-function makeCsr(mac: string, key: KeyObject, spki: Buffer): string {
+/** A PKCS#10 request for `mac` signed with `key` (EC P-256), built from DER parts. */
+export function makeCsr(mac: string, key: KeyObject, spki: Buffer): string {
   const info = seq(unsignedInteger(Buffer.from([0])), seq(set(seq(oid(OID_CN), utf8String(mac)))), spki, explicit(0, Buffer.alloc(0)));
   const alg = seq(oid('1.2.840.10045.4.3.2'));
   return derToPem(seq(info, alg, bitString(sign('sha256', info, key))), 'CERTIFICATE REQUEST');

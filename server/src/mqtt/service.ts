@@ -36,6 +36,8 @@ export class MqttService {
     const deviceTopics = [wildcard.status, wildcard.telemetry, wildcard.logs, wildcard.certCsr, wildcard.certAck];
     this.client = new ServiceMqttClient({
       ...opts.connection,
+      // The only consumer keeps its session; shared consumers do not (service-client.ts says why).
+      cleanSession: opts.shareGroup !== undefined,
       subscriptions: [...deviceTopics.map((t) => (opts.shareGroup ? `$share/${opts.shareGroup}/${t}` : t)), ...(opts.extraSubscriptions ?? [])],
       log: this.log,
     });
