@@ -2,13 +2,15 @@
 # Installs the Debian packages the test suite uses, only when something is missing.
 # Real peers, not mocks: Mosquitto (broker), OpenSSH (the "Pi"), socat (serial pty pairs for the ESP32
 # simulator), Chromium (UI E2E), openssl (independent certificate checks), g++ + libmbedtls-dev (ESP32
-# firmware core on the host), Python with paho-mqtt/pymodbus/pyserial (the Pi gateway agent).
+# firmware core on the host), Python with paho-mqtt/pymodbus/pyserial (the Pi gateway agent), PostgreSQL 15
+# (the server's PostgreSQL store; tests start their own clusters as the postgres user).
 set -euo pipefail
 
 packages=(
   mosquitto mosquitto-clients socat openssh-server openssh-client openssl chromium
   python3 python3-paho-mqtt python3-pymodbus python3-serial python3-serial-asyncio python3-cryptography python3-requests
   libmbedtls-dev libcjson-dev libmosquitto-dev doctest-dev g++ make sudo iproute2 fonts-liberation zbar-tools poppler-utils
+  postgresql-15
 )
 
 missing=()
@@ -35,8 +37,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # The Debian packages start system services on install; the tests start their own instances on free
-# loopback ports, so stop the system ones (they are not needed and would hold port 1883/22).
-for svc in mosquitto ssh; do
+# loopback ports, so stop the system ones (they are not needed and would hold port 1883/22/5432).
+for svc in mosquitto ssh postgresql; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" || true
   fi

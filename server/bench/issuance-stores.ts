@@ -100,15 +100,31 @@ async function scenario(name: string, inst: Installation, instances: number, pre
   }
 }
 
+/** The statements PostgreSQL spent its time on during the PostgreSQL scenarios (pg_stat_statements). */
+async function statementTimes(cluster: PostgresCluster): Promise<void> {
+  await cluster.query(cluster.adminUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  const rows = await cluster.query<{ calls: number; ms: number; query: string }>(
+    cluster.adminUrl,
+    `SELECT calls, total_exec_time AS ms, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements
+     WHERE calls >= 1000 ORDER BY total_exec_time DESC LIMIT 6`,
+  );
+  console.log('');
+  console.log('PostgreSQL execution time by statement (both PostgreSQL scenarios):');
+  for (const r of rows) console.log(`  ${(r.ms / r.calls).toFixed(3)} ms × ${r.calls}  ${r.query.slice(0, 110)}`);
+}
+
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build -w server" first`);
   const dir = mkdtempSync(path.join(tmpdir(), 'tds-bench-stores-'));
   let pg: PostgresCluster | undefined;
   try {
     pg = await startPostgres({
-      settings: PG_FAST
-        ? { shared_buffers: '128MB' }
-        : { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', shared_buffers: '128MB' },
+      settings: {
+        shared_buffers: '128MB',
+        // Where PostgreSQL's time goes, per statement (printed at the end).
+        shared_preload_libraries: 'pg_stat_statements',
+        ...(PG_FAST ? {} : { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' }),
+      },
     });
     console.log(`${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} concurrent clients, ${COUNT} certificates per scenario`);
     console.log(`PostgreSQL 15 on 127.0.0.1: ${PG_FAST ? 'fsync and synchronous_commit OFF (--pg-fast)' : 'fsync and synchronous_commit on (durable defaults)'}`);
@@ -117,6 +133,7 @@ async function main(): Promise<void> {
     if (!ONLY || ONLY === 'sqlite') results.push(await scenario('SQLite, 1 instance', await install(path.join(dir, 'sqlite')), 1, 0x40));
     if (!ONLY || ONLY === 'pg1') results.push(await scenario('PostgreSQL, 1 instance', await install(path.join(dir, 'pg1'), await pg.createDatabase('bench1')), 1, 0x50, pg.pid));
     if (!ONLY || ONLY === 'pg2') results.push(await scenario('PostgreSQL, 2 instances', await install(path.join(dir, 'pg2'), await pg.createDatabase('bench2')), 2, 0x60, pg.pid));
+    if (!ONLY || ONLY !== 'sqlite') await statementTimes(pg);
 
     console.log('');
     const ms = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : v.toFixed(2));
