@@ -89,6 +89,24 @@ export function rssMb(pid: number): number | null {
   }
 }
 
+/** The figures of a run from its latencies (ms); process figures left empty. */
+export function summarise(name: string, count: number, seconds: number, latencies: number[]): Result {
+  latencies.sort((a, b) => a - b);
+  return {
+    name,
+    count,
+    seconds,
+    perSecond: count / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    p90: percentile(latencies, 90),
+    max: latencies[latencies.length - 1] ?? NaN,
+    rssPeakMb: null,
+    serverCpuMs: null,
+    clientCpuMs: null,
+  };
+}
+
 /** `concurrency` clients run `request(0…count-1)`; figures for the server processes (and the database, by its postmaster). */
 export async function load(name: string, concurrency: number, count: number, request: (i: number) => Promise<unknown>, serverPids: number[], databasePid?: number): Promise<Result> {
   const latencies: number[] = [];
@@ -121,16 +139,8 @@ export async function load(name: string, concurrency: number, count: number, req
   const clientCpu = process.cpuUsage(clientCpu0);
   clearInterval(sampler);
   peak = Math.max(peak, ...serverPids.map((p) => rssMb(p) ?? 0));
-  latencies.sort((a, b) => a - b);
   return {
-    name,
-    count,
-    seconds,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p90: percentile(latencies, 90),
-    max: latencies[latencies.length - 1] ?? NaN,
+    ...summarise(name, count, seconds, latencies),
     rssPeakMb: peak || null,
     serverCpuMs: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / count,
     databaseCpuMs: databasePid === undefined ? null : (db1 - db0) / count,

@@ -17,7 +17,7 @@ import { ApiClient } from '../src/client/index.js';
 import { initServerData } from '../src/config/init.js';
 import { createApiToken } from '../src/service/tokens.js';
 import { SqliteRepository } from '../src/store/sqlite/repository.js';
-import { deviceCsrs, load as loadWith, macFor, percentile, rssMb, type Result } from './issuance-load.js';
+import { deviceCsrs, load as loadWith, macFor, rssMb, summarise, type Result } from './issuance-load.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -74,21 +74,7 @@ function seedApproach(count: number): Result {
     forge.pki.privateKeyToPem(keys.privateKey);
     latencies.push(performance.now() - t);
   }
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    name: 'seed approach: node-forge RSA-2048 keygen + sign (in process, 1 thread)',
-    count,
-    seconds,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p90: percentile(latencies, 90),
-    max: latencies[latencies.length - 1] ?? NaN,
-    rssPeakMb: null,
-    serverCpuMs: null,
-    clientCpuMs: null,
-  };
+  return summarise('seed approach: node-forge RSA-2048 keygen + sign (in process, 1 thread)', count, (performance.now() - started) / 1000, latencies);
 }
 
 async function main(): Promise<void> {

@@ -16,15 +16,8 @@ export interface TelemetryReadingRecord {
   firmwareVersion: string | null;
 }
 
-export interface NewTelemetryReading {
+export interface NewTelemetryReading extends Omit<TelemetryReadingRecord, 'id'> {
   gatewayId: number;
-  measuredAt: string;
-  receivedAt: string;
-  valor: number;
-  unidade: string;
-  slaveId: number | null;
-  register: number | null;
-  firmwareVersion: string | null;
 }
 
 export interface DeviceCertificateRow {
