@@ -26,8 +26,16 @@ const POSTGRES_ONLY = new Set(['rate_counters', 'installation', 'schema_migratio
 
 type Row = Record<string, unknown>;
 
+/** Table and column names go into SQL text: only plain identifiers are accepted. */
+function identifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`the SQLite store has a table or column named '${name}', which is not one of ours`);
+  return name;
+}
+
 function sqliteTables(db: Database.Database): string[] {
-  return (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+  return (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`).all() as { name: string }[]).map((r) =>
+    identifier(r.name),
+  );
 }
 
 /** Parents before children; a table's reference to itself is handled by copying in id order. */
@@ -83,7 +91,7 @@ export async function copySqliteToPostgres(db: Database.Database, client: pg.Cli
 
   const report: CopyReport = { tables: [], serials: 0, serialsSha256: '' };
   for (const table of foreignKeyOrder(db, tables)) {
-    const sqliteCols = (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map((c) => c.name);
+    const sqliteCols = (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map((c) => identifier(c.name));
     const pgCols = await pgColumns(client, table);
     const diff = [...sqliteCols.filter((c) => !pgCols.includes(c)).map((c) => `${c} only in SQLite`), ...pgCols.filter((c) => !sqliteCols.includes(c)).map((c) => `${c} only in PostgreSQL`)];
     if (diff.length > 0) throw new Error(`table ${table}: ${diff.join(', ')}; the two migrations disagree`);

@@ -12,7 +12,10 @@ export interface PostgresOptions {
   url: string;
   /** Connections of this process (default 10). */
   poolSize?: number;
-  /** How long a request waits for a connection before the database counts as unavailable (default 3000 ms). */
+  /**
+   * How long a request waits for a connection — a new one, or a free one of the pool — before the
+   * database counts as unavailable (503; default 5000 ms).
+   */
   connectTimeoutMs?: number;
   /** Shown in pg_stat_activity. */
   applicationName?: string;
@@ -40,7 +43,7 @@ export function createPool(o: PostgresOptions, onError: (err: Error) => void): p
   const pool = new pg.Pool({
     connectionString: o.url,
     max: o.poolSize ?? 10,
-    connectionTimeoutMillis: o.connectTimeoutMs ?? 3_000,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: o.applicationName ?? 'tds-server',
@@ -55,7 +58,7 @@ export function createPool(o: PostgresOptions, onError: (err: Error) => void): p
 export function createClient(o: PostgresOptions): pg.Client {
   return new pg.Client({
     connectionString: o.url,
-    connectionTimeoutMillis: o.connectTimeoutMs ?? 3_000,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? 5_000,
     keepAlive: true,
     application_name: o.applicationName ?? 'tds-server',
     types,
