@@ -6,7 +6,7 @@ import { PgCluster } from './cluster.js';
 import { PgRateCounters } from './counters.js';
 import { migratePostgres } from './migrate.js';
 import { PgMqttRepository } from './mqtt-repository.js';
-import { createPool, rethrow, type PostgresOptions } from './pool.js';
+import { createPool, describeError, rethrow, type PostgresOptions } from './pool.js';
 import { PgRepository } from './repository.js';
 
 const PRUNE_EVERY_MS = 60_000;
@@ -34,7 +34,7 @@ export async function openPostgres(
     });
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw new Error(`cannot open ${description}: ${(err as Error).message}`);
+    throw new Error(`cannot open ${description}: ${describeError(err)}`);
   }
   const counters = new PgRateCounters(pool);
   const prune = setInterval(() => {

@@ -10,7 +10,7 @@ import { SqliteRepository } from '../sqlite/repository.js';
 import { describePostgresUrl } from '../backend.js';
 import { copySqliteToPostgres, nonEmptyTables, type CopyReport } from './copy-from-sqlite.js';
 import { migratePostgres } from './migrate.js';
-import { checkout, createPool } from './pool.js';
+import { checkout, createPool, describeError } from './pool.js';
 
 export async function migrateSqliteStore(o: { sqliteFile: string; postgresUrl: string; caPem: string; onTable?: (name: string, rows: number) => void }): Promise<CopyReport> {
   if (!existsSync(o.sqliteFile)) throw new Error(`${o.sqliteFile} does not exist: nothing to migrate`);
@@ -19,7 +19,7 @@ export async function migrateSqliteStore(o: { sqliteFile: string; postgresUrl: s
   const pool = createPool({ url: o.postgresUrl, poolSize: 2 }, () => undefined);
   try {
     await migratePostgres(pool, migrations, { database: `the target database (${target})`, program: 'tds-server', upgrade: 'upgrade tds-server' }).catch((err: unknown) => {
-      throw new Error(`cannot prepare ${target}: ${(err as Error).message}`);
+      throw new Error(`cannot prepare ${target}: ${describeError(err)}`);
     });
     const { client, release } = await checkout(pool);
     let failed: Error | undefined;

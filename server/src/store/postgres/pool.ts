@@ -80,6 +80,12 @@ export function isUnavailable(err: unknown): boolean {
   );
 }
 
+/** An error's message for a person, with the connection's own reason when the database is away. */
+export function describeError(err: unknown): string {
+  if (err instanceof StoreUnavailableError) return `the database cannot be reached (${err.detail})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Rethrows `err`, as StoreUnavailableError when the database is away. */
 export function rethrow(err: unknown): never {
   if (err instanceof StoreUnavailableError) throw err;
