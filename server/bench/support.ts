@@ -1,11 +1,11 @@
 /**
- * What the server benchmarks share: MACs and DER-built CSRs made quickly, percentiles, the server
- * process's CPU time and RSS read from /proc, and the server itself (with a bench account and
- * operator token) in a child process.
+ * What the server benchmarks share: MACs and DER-built CSRs made quickly, the load loop (N
+ * concurrent keep-alive clients, latency percentiles), the processes' CPU time and RSS read from
+ * /proc, and the server itself (with a bench account and operator token) in a child process.
  */
 import { spawn } from 'node:child_process';
-import { sign, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 import { createApiToken } from '../src/service/tokens.js';
@@ -26,6 +26,22 @@ export function macFor(prefix: number, i: number): string {
   return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
+let deviceKeys: { key: KeyObject; spki: Buffer }[] | undefined;
+
+/** `n` MACs with `prefix` and a CSR for each (EC P-256, signed by one of 16 device keys). */
+export function deviceCsrs(prefix: number, n: number): { mac: string; csr: string }[] {
+  deviceKeys ??= Array.from({ length: 16 }, () => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    return { key: k.privateKey, spki: k.publicKey.export({ type: 'spki', format: 'der' }) };
+  });
+  const keys = deviceKeys;
+  return Array.from({ length: n }, (_, i) => {
+    const mac = macFor(prefix, i);
+    const k = keys[i % keys.length]!;
+    return { mac, csr: makeCsr(mac, k.key, k.spki) };
+  });
+}
+
 /** CPU time (user + sys) of a process in ms, from /proc (USER_HZ = 100). */
 export function processCpuMs(pid: number): number | null {
   try {
@@ -34,6 +50,21 @@ export function processCpuMs(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** CPU of a process and all its children (PostgreSQL's backends are children of the postmaster). */
+export function processTreeCpuMs(root: number): number {
+  let total = processCpuMs(root) ?? 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const fields = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(fields[1]) === root) total += processCpuMs(Number(name)) ?? 0;
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -48,6 +79,81 @@ export function rssMb(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+export interface Result {
+  name: string;
+  count: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  p90: number;
+  max: number;
+  rssPeakMb: number | null;
+  /** CPU time (user+sys) per certificate: the server processes, the database's, and this load-generating process. */
+  serverCpuMs: number | null;
+  databaseCpuMs?: number | null;
+  clientCpuMs: number | null;
+}
+
+/** The figures of a run from its latencies (ms); process figures left empty. */
+export function summarise(name: string, count: number, seconds: number, latencies: number[]): Result {
+  latencies.sort((a, b) => a - b);
+  return {
+    name,
+    count,
+    seconds,
+    perSecond: count / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    p90: percentile(latencies, 90),
+    max: latencies[latencies.length - 1] ?? NaN,
+    rssPeakMb: null,
+    serverCpuMs: null,
+    clientCpuMs: null,
+  };
+}
+
+/** `concurrency` clients run `request(0…count-1)`; figures for the server processes (and the database, by its postmaster). */
+export async function load(name: string, concurrency: number, count: number, request: (i: number) => Promise<unknown>, serverPids: number[], databasePid?: number): Promise<Result> {
+  const latencies: number[] = [];
+  let next = 0;
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, ...serverPids.map((p) => rssMb(p) ?? 0));
+  }, 50);
+  const cpu = (): number | null => {
+    const v = serverPids.map(processCpuMs);
+    return v.some((x) => x === null) ? null : v.reduce<number>((s, x) => s + x!, 0);
+  };
+  const serverCpu0 = cpu();
+  const db0 = databasePid === undefined ? 0 : processTreeCpuMs(databasePid);
+  const clientCpu0 = process.cpuUsage();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t = performance.now();
+        await request(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const serverCpu1 = cpu();
+  const db1 = databasePid === undefined ? 0 : processTreeCpuMs(databasePid);
+  const clientCpu = process.cpuUsage(clientCpu0);
+  clearInterval(sampler);
+  peak = Math.max(peak, ...serverPids.map((p) => rssMb(p) ?? 0));
+  return {
+    ...summarise(name, count, seconds, latencies),
+    rssPeakMb: peak || null,
+    serverCpuMs: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / count,
+    databaseCpuMs: databasePid === undefined ? null : (db1 - db0) / count,
+    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000 / count,
+  };
 }
 
 export interface BenchServer {
