@@ -15,37 +15,16 @@ import {
   hashToken,
   migrations,
   type Migration,
-  type NewAuditEvent,
-  type NewCertificate,
   type Repository,
 } from '@tds/server/store';
+import { fleetCases } from './contract/fleet-cases.js';
+import { zeroTouchCases } from './contract/zero-touch-cases.js';
 import { Backends, type BackendName, type TestStore } from './support/backends.js';
+import { audit, cert } from './support/contract.js';
 
 const backends = new Backends();
 beforeAll(() => backends.start());
 afterAll(() => backends.stop());
-
-const audit = (action: string, accountId: number | null = null): NewAuditEvent => ({
-  at: '2026-01-01T00:00:00Z',
-  accountId,
-  actor: 'test',
-  action,
-  object: null,
-  sourceIp: null,
-  result: 'ok',
-  detail: null,
-});
-let serialCounter = 0;
-const cert = (mac: string, expiresAt = '2036-01-01T00:00:00Z', kind: NewCertificate['kind'] = 'device'): NewCertificate => ({
-  kind,
-  serialNumber: `ABCD${String(++serialCounter).padStart(8, '0')}`,
-  subjectCn: mac,
-  certificatePem: '-----BEGIN CERTIFICATE-----\n(test)\n-----END CERTIFICATE-----\n',
-  keyOrigin: 'device',
-  keyType: 'ec',
-  issuedAt: '2026-01-01T00:00:00Z',
-  expiresAt,
-});
 
 describe.each<BackendName>(['sqlite', 'postgres'])('store contract on %s', (name) => {
   let t: TestStore;
@@ -385,6 +364,10 @@ describe.each<BackendName>(['sqlite', 'postgres'])('store contract on %s', (name
     await expect(t.openAgain()).rejects.toThrow(/schema \(version 900\) is newer than this tds-server/);
     await expect(t.openAgain([extra, ...migrations])).rejects.toThrow(/out of order/);
   });
+
+  // The admin console, renewal delivery, presence history and scheduler tables; zero-touch onboarding.
+  fleetCases(() => ({ t, repo }));
+  zeroTouchCases(() => ({ t, repo }));
 });
 
 describe('PostgreSQL only', () => {
