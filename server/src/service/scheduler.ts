@@ -42,6 +42,8 @@ const START_DELAY_MS = 5_000;
 const RECHECK_MS = 30_000;
 /** A run recorded this close to a full period ago counts as this period's (timers of instances drift). */
 const slackMs = (everyMs: number): number => Math.min(everyMs / 10, 60_000);
+/** The latest instant a recorded time may stand for: a time recorded to the second is the end of that second. */
+const finishedAtLatest = (iso: string): number => Date.parse(iso) + (/\.\d+Z$/.test(iso) ? 0 : 999);
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class Scheduler {
@@ -134,7 +136,7 @@ export class Scheduler {
       `schedule:${job}`,
       async () => {
         const last = (await this.lastRuns()).find((run) => run.job === job);
-        const lastAt = last ? Date.parse(last.finishedAt) : undefined;
+        const lastAt = last ? finishedAtLatest(last.finishedAt) : undefined;
         if (lastAt !== undefined && lastAt + every - slackMs(every) > this.now()) return lastAt + every;
         await this.jobs[job].run();
         return this.now() + every;
