@@ -364,7 +364,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   // ---------------------------------------------------------------- admin console
   registerAdminRoutes(app, { service: o.service, prefix: API_PREFIX, actor, ...(o.broker ? { brokerStatus: o.broker.status } : {}) });
-  await registerBootstrapRoutes(app, { prefix: API_PREFIX, service: o.service, mqtt: o.mqtt, actor, publicLimit: o.publicRateLimit });
+  await registerBootstrapRoutes(app, { prefix: API_PREFIX, service: o.service, mqtt: o.mqtt, actor, publicLimit: o.publicRateLimit, counters: o.limits.counters });
 
   o.broker?.extraRoutes(app, { actor });
 
