@@ -391,12 +391,15 @@ describe('PostgreSQL only', () => {
     }
   });
 
-  it('one CA per database: a server with another CA is refused', async () => {
+  it('one CA and one birth CA per database: a server with another one is refused', async () => {
     const t = await backends.open('postgres');
     try {
       await t.store.bindCa('-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----');
       await t.store.bindCa('-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n');
       await expect(t.store.bindCa('-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----')).rejects.toThrow(/belongs to another CA/);
+      // The birth CA of zero-touch onboarding likewise, apart from the CA.
+      await t.store.bindCa('-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----', 'birth');
+      await expect(t.store.bindCa('-----BEGIN CERTIFICATE-----\nC\n-----END CERTIFICATE-----', 'birth')).rejects.toThrow(/belongs to another birth CA .*copy birth-ca/);
     } finally {
       await t.close();
     }

@@ -207,6 +207,7 @@ async function serve(options: StartServerOptions, parts: ServeParts, closeStarte
     const own = loaded.ca;
     parts.started.push({ close: () => own.close() });
   }
+  if (birthCa) await store.bindCa(birthCa.certificatePem, 'birth');
   const birthCrl = birthCa ? birthCrlPublisher(birthCa, repo, settings, options.dataDir, 'server', cluster) : undefined;
   const service = createIssuanceServices({
     ca,

@@ -4,6 +4,7 @@
  * through. SQLite is the embedded default (one file in the data folder, one server process);
  * PostgreSQL lets several `tds-server serve` processes share one store. `open.ts` opens one.
  */
+import { createHash } from 'node:crypto';
 import type { Cluster } from './cluster.js';
 import type { RateCounters } from './counters.js';
 import type { MqttRepository } from './mqtt-repository.js';
@@ -27,10 +28,11 @@ export interface StoreBackend {
   ping(): Promise<void>;
   /**
    * One CA per store: PostgreSQL records the CA certificate on first use and refuses a server with
-   * another CA (a second instance started from the wrong data folder). SQLite lives in the CA's own
-   * data folder and has nothing to check.
+   * another CA (a second instance started from the wrong data folder); the same for the birth CA of
+   * zero-touch onboarding (`role` birth), so two instances never make birth identities under two
+   * different birth CAs. SQLite lives in the CA's own data folder and has nothing to check.
    */
-  bindCa(caPem: string): Promise<void>;
+  bindCa(caPem: string, role?: 'device' | 'birth'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,4 +52,12 @@ export function describePostgresUrl(url: string): string {
   } catch {
     return 'PostgreSQL (unparsable URL)';
   }
+}
+
+/**
+ * What a PostgreSQL store records of the CA it belongs to (`installation.ca_sha256`): the SHA-256 of
+ * the CA certificate's PEM, surrounding white space left out.
+ */
+export function caFingerprint(caPem: string): string {
+  return createHash('sha256').update(caPem.trim()).digest('hex');
 }

@@ -1,6 +1,5 @@
 /** The PostgreSQL `StoreBackend`: one pool per process, migrations, the shared counters and the cluster. */
-import { createHash } from 'node:crypto';
-import { describePostgresUrl, type OpenStoreOptions, type StoreBackend } from '../backend.js';
+import { caFingerprint, describePostgresUrl, type OpenStoreOptions, type StoreBackend } from '../backend.js';
 import type { Migration } from '../sqlite/migrate.js';
 import { PgCluster } from './cluster.js';
 import { PgRateCounters } from './counters.js';
@@ -10,8 +9,6 @@ import { createPool, describeError, rethrow, type PostgresOptions } from './pool
 import { PgRepository } from './repository.js';
 
 const PRUNE_EVERY_MS = 60_000;
-
-const caFingerprint = (caPem: string): string => createHash('sha256').update(caPem.trim()).digest('hex');
 
 export async function openPostgres(
   config: { url: string; poolSize?: number; connectTimeoutMs?: number },
@@ -54,13 +51,16 @@ export async function openPostgres(
     async ping() {
       await pool.query('SELECT 1').catch(rethrow);
     },
-    async bindCa(caPem: string) {
+    async bindCa(caPem: string, role: 'device' | 'birth' = 'device') {
+      const key = role === 'birth' ? 'birth_ca_sha256' : 'ca_sha256';
       const sha = caFingerprint(caPem);
-      await pool.query(`INSERT INTO installation (key, value) VALUES ('ca_sha256', $1) ON CONFLICT (key) DO NOTHING`, [sha]).catch(rethrow);
-      const stored = (await pool.query<{ value: string }>(`SELECT value FROM installation WHERE key = 'ca_sha256'`).catch(rethrow)).rows[0]?.value;
+      await pool.query(`INSERT INTO installation (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [key, sha]).catch(rethrow);
+      const stored = (await pool.query<{ value: string }>(`SELECT value FROM installation WHERE key = $1`, [key]).catch(rethrow)).rows[0]?.value;
       if (stored !== sha) {
         throw new Error(
-          `${description} belongs to another CA (SHA-256 ${stored}) than this data folder's ca.crt (${sha}); every instance must use a copy of the same data folder (ca.crt, ca.key.enc, config.json)`,
+          role === 'birth'
+            ? `${description} belongs to another birth CA (SHA-256 ${stored}) than this data folder's birth-ca.crt (${sha}); every instance must use a copy of the same data folder (copy birth-ca.* from the first instance)`
+            : `${description} belongs to another CA (SHA-256 ${stored}) than this data folder's ca.crt (${sha}); every instance must use a copy of the same data folder (ca.crt, ca.key.enc, config.json)`,
         );
       }
     },

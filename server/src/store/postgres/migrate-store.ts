@@ -3,11 +3,10 @@
  * snapshot, the PostgreSQL database migrated and found empty (else refused, naming what it holds),
  * then copy + check + the CA it now belongs to, all in one PostgreSQL transaction.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { migrations } from '../migrations/index.js';
 import { SqliteRepository } from '../sqlite/repository.js';
-import { describePostgresUrl } from '../backend.js';
+import { caFingerprint, describePostgresUrl } from '../backend.js';
 import { copySqliteToPostgres, nonEmptyTables, type CopyReport } from './copy-from-sqlite.js';
 import { migratePostgres } from './migrate.js';
 import { checkout, createPool, describeError } from './pool.js';
@@ -33,8 +32,7 @@ export async function migrateSqliteStore(o: { sqliteFile: string; postgresUrl: s
       sqlite.db.exec('BEGIN');
       try {
         const report = await copySqliteToPostgres(sqlite.db, client, o.onTable);
-        const sha = createHash('sha256').update(o.caPem.trim()).digest('hex');
-        await client.query(`INSERT INTO installation (key, value) VALUES ('ca_sha256', $1)`, [sha]);
+        await client.query(`INSERT INTO installation (key, value) VALUES ('ca_sha256', $1)`, [caFingerprint(o.caPem)]);
         await client.query('COMMIT');
         return report;
       } finally {
