@@ -21,7 +21,7 @@ import { dataPath, loadSettings, saveSettings } from '../config/data-dir.js';
 import { caFingerprint, describePostgresUrl } from '../store/backend.js';
 import { migrations } from '../store/migrations/index.js';
 import { BackupRefused } from './container.js';
-import type { StoreBackup } from './store-backup.js';
+import type { StoreBackup } from './store-seam.js';
 
 export const POSTGRES_DUMP = 'postgres.dump';
 /** Large databases take a while; a tool that hangs longer than this is stopped. */

@@ -1,8 +1,7 @@
 /**
- * The store side of a backup, one implementation per store backend. The backup takes a consistent
- * snapshot of the store into a private staging folder (the files end up in the manifest marked
- * `store: true`), the restore puts them back into the new data folder and checks them. A backend
- * never sees the encryption or the other data-folder files.
+ * The store side of a backup, one implementation per store backend (the seam: store-seam.ts). The
+ * backup takes a consistent snapshot of the store into a private staging folder (the files end up
+ * in the manifest marked `store: true`), the restore puts them back and checks them.
  *
  * SQLite: better-sqlite3's `backup()` (SQLite's online backup API) on its own connection, copying
  * every page in one step, so the snapshot is one read transaction — consistent while the server
@@ -18,28 +17,9 @@ import Database from 'better-sqlite3';
 import { resolveDatabase } from '../config/database.js';
 import { DATA_FILES, loadSettings } from '../config/data-dir.js';
 import { BackupRefused } from './container.js';
+import type { StoreBackup } from './store-seam.js';
 
-export interface RestoreOptions {
-  /** PostgreSQL: the database to restore into (else $TDS_DATABASE_URL, else the backup's config.json); recorded in config.json. */
-  database?: string;
-  /** The schema version the manifest recorded. */
-  schemaVersion?: number | null;
-}
-
-export interface StoreBackup {
-  /** Recorded in the manifest; restore picks the backend by it. */
-  readonly kind: string;
-  /** Data-folder entries the backend owns (never copied as plain files). */
-  readonly ownedFiles: readonly string[];
-  /** Writes a consistent snapshot into `stagingDir`; returns the file names it wrote there and the schema version. */
-  snapshot(dataDir: string, stagingDir: string): Promise<{ files: string[]; schemaVersion: number | null }>;
-  /**
-   * The restored files are in `targetDir` (a temp folder, renamed into place after): make them a
-   * usable store and check it (SQLite: the file is the store; PostgreSQL: the dump is loaded into an
-   * empty database, then removed from the folder). Refuses (BackupRefused) with what to fix.
-   */
-  restore(targetDir: string, options: RestoreOptions): Promise<void>;
-}
+export type { RestoreOptions, StoreBackup } from './store-seam.js';
 
 const SQLITE_FILES = [DATA_FILES.database, `${DATA_FILES.database}-wal`, `${DATA_FILES.database}-shm`, `${DATA_FILES.database}-journal`];
 
