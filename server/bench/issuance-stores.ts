@@ -12,17 +12,13 @@
  *
  * Target (2-core machine): two instances on PostgreSQL ≥ 3,000 certificates/s with p99 ≤ 100 ms.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApiClient } from '../src/client/index.js';
 import { initServerData } from '../src/config/init.js';
-import { createApiToken } from '../src/service/tokens.js';
-import type { DatabaseConfig } from '../src/store/backend.js';
-import { openStore } from '../src/store/open.js';
 import { startPostgres, type PostgresCluster } from '../../test/support/postgres.js';
-import { deviceCsrs, load, type Result } from './support.js';
+import { benchAccount, deviceCsrs, load, spawnBenchServer, type Result } from './support.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -47,46 +43,13 @@ interface Installation {
 async function install(dir: string, postgresUrl?: string): Promise<Installation> {
   const dataDir = path.join(dir, 'data');
   await initServerData({ dataDir, passphrase: PASS, ...(postgresUrl ? { postgresUrl } : {}) });
-  const config: DatabaseConfig = postgresUrl ? { kind: 'postgres', url: postgresUrl } : { kind: 'sqlite', file: path.join(dataDir, 'tds-server.db') };
-  const store = await openStore(config);
-  try {
-    const account = await store.repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
-    const { token } = await createApiToken(store.repo, { accountId: account.id, role: 'operator' }, 'bench');
-    return { dataDir, token, accountId: account.id, caPem: readFileSync(path.join(dataDir, 'ca.crt'), 'utf8') };
-  } finally {
-    await store.close();
-  }
-}
-
-async function serve(dataDir: string): Promise<{ child: ChildProcess; apiUrl: string; pid: number }> {
-  // e.g. TDS_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the servers.
-  const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
-    env: { ...process.env, TDS_CA_PASSPHRASE: PASS },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const info = await new Promise<{ api_url: string; pid: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /^(\{"event":"listening".*\})$/m.exec(out);
-      if (m) resolve(JSON.parse(m[1]!) as { api_url: string; pid: number });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-  });
-  return { child, apiUrl: info.api_url, pid: info.pid };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  return { dataDir, ...(await benchAccount(dataDir, postgresUrl ? { kind: 'postgres', url: postgresUrl } : undefined)) };
 }
 
 async function scenario(name: string, inst: Installation, instances: number, prefix: number, databasePid?: number): Promise<Result> {
-  const servers: Awaited<ReturnType<typeof serve>>[] = [];
+  const servers: Awaited<ReturnType<typeof spawnBenchServer>>[] = [];
   try {
-    for (let i = 0; i < instances; i++) servers.push(await serve(inst.dataDir));
+    for (let i = 0; i < instances; i++) servers.push(await spawnBenchServer(CLI, inst.dataDir, { TDS_CA_PASSPHRASE: PASS }));
     const clients = servers.map((s) => new ApiClient({ baseUrl: s.apiUrl, token: inst.token, caPem: inst.caPem, timeoutMs: 120_000 }));
     const run = (list: { mac: string; csr: string }[]) => (i: number) =>
       clients[i % clients.length]!.provision({ mac_address: list[i]!.mac, codigo: 'BENCH', nome: 'bench', conta_id: inst.accountId, csr_pem: list[i]!.csr });
@@ -96,7 +59,7 @@ async function scenario(name: string, inst: Installation, instances: number, pre
     for (const c of clients) c.close();
     return r;
   } finally {
-    for (const s of servers) await stop(s.child);
+    for (const s of servers) await s.stop();
   }
 }
 

@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 import { createApiToken } from '../src/service/tokens.js';
-import { SqliteRepository } from '../src/store/sqlite/repository.js';
+import type { DatabaseConfig } from '../src/store/backend.js';
+import { openStore } from '../src/store/open.js';
 
 const OID_CN = '2.5.4.3';
 
@@ -166,18 +167,25 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/**
- * An account and operator token, then `tds-server serve` from the compiled CLI on a free port in a
- * child process (its own CPU, as in production), with the bin's V8 flag. `env` unlocks the CA key
- * (TDS_CA_PASSPHRASE, or TDS_PKCS11_PIN with SOFTHSM2_CONF). TDS_BENCH_SERVER_ARGS adds Node options
- * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
- */
-export async function startBenchServer(cli: string, dataDir: string, env: Record<string, string>): Promise<BenchServer> {
-  const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
-  const account = await repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
-  const { token } = await createApiToken(repo, { accountId: account.id, role: 'operator' }, 'bench');
-  await repo.close();
+/** A bench account and an operator token in the data folder's store (its SQLite file, or `database`). */
+export async function benchAccount(dataDir: string, database?: DatabaseConfig): Promise<{ accountId: number; token: string; caPem: string }> {
+  const store = await openStore(database ?? { kind: 'sqlite', file: path.join(dataDir, 'tds-server.db') });
+  try {
+    const account = await store.repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
+    const { token } = await createApiToken(store.repo, { accountId: account.id, role: 'operator' }, 'bench');
+    return { accountId: account.id, token, caPem: readFileSync(path.join(dataDir, 'ca.crt'), 'utf8') };
+  } finally {
+    await store.close();
+  }
+}
 
+/**
+ * `tds-server serve` from the compiled CLI on a free port in a child process (its own CPU, as in
+ * production), with the bin's V8 flag. `env` unlocks the CA key (TDS_CA_PASSPHRASE, or
+ * TDS_PKCS11_PIN with SOFTHSM2_CONF). TDS_BENCH_SERVER_ARGS adds Node options (e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/prof").
+ */
+export async function spawnBenchServer(cli: string, dataDir: string, env: Record<string, string>): Promise<{ apiUrl: string; pid: number; stop(): Promise<void> }> {
   const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
     env: { ...process.env, ...env },
@@ -198,10 +206,15 @@ export async function startBenchServer(cli: string, dataDir: string, env: Record
       });
       child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
     });
-    const caPem = readFileSync(path.join(dataDir, 'ca.crt'), 'utf8');
-    return { apiUrl: listening.api_url, pid: listening.pid, accountId: account.id, token, caPem, stop };
+    return { apiUrl: listening.api_url, pid: listening.pid, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** An account and operator token, then the server (spawnBenchServer). */
+export async function startBenchServer(cli: string, dataDir: string, env: Record<string, string>): Promise<BenchServer> {
+  const account = await benchAccount(dataDir);
+  return { ...(await spawnBenchServer(cli, dataDir, env)), ...account };
 }
