@@ -39,7 +39,8 @@ async function dumpSqlite(file: string): Promise<Record<string, Record<string, u
 
 async function dumpPostgres(url: string, tables: string[]): Promise<Record<string, Record<string, unknown>[]>> {
   const out: Record<string, Record<string, unknown>[]> = {};
-  for (const t of tables) out[t] = (await pg.query(url, `SELECT * FROM "${t}" ORDER BY 1`)).map(normalise);
+  // `seq` of bootstrap_requests exists only in PostgreSQL (the insertion order SQLite's rowid gives).
+  for (const t of tables) out[t] = (await pg.query(url, `SELECT * FROM "${t}" ORDER BY 1`)).map(({ seq: _seq, ...r }) => normalise(r));
   return out;
 }
 
@@ -80,6 +81,38 @@ describe('migrate-store', () => {
       })),
     );
     await mqtt.updatePresence(provisioned[3]!.gateway_id, { at: '2026-01-01T00:00:00Z', isOnline: true, lastSeen: '2026-01-01T00:00:00Z', firmwareVersion: '1.0.0' });
+    // Zero-touch and fleet rows (a bootstrap request's id is text, its order a PostgreSQL-only column).
+    const ev = { at: '2026-01-01T00:00:00Z', accountId: server.contaId, actor: 'test', action: 'test', object: null, sourceIp: null, result: 'ok' as const, detail: null };
+    await sqlite.recordBirthCertificate(
+      { mac: '02:aa:00:00:03:00', serialNumber: 'B0001', certificatePem: 'pem', keyType: 'ec', model: 'M1', accountId: server.contaId, claimSecretHash: 'h', issuedAt: '2026-01-01T00:00:00Z', expiresAt: '2046-01-01T00:00:00Z' },
+      { replace: false, at: '2026-01-01T00:00:00Z' },
+      ev,
+    );
+    for (const id of ['0a'.repeat(16), '0b'.repeat(16)]) {
+      await sqlite.createBootstrapRequest(
+        {
+          id,
+          mac: '02:aa:00:00:03:02',
+          path: 'open',
+          csrPem: 'csr',
+          publicKeyDer: Buffer.from([1, 2, 3]),
+          keyFingerprint: id,
+          keyType: 'ec',
+          codeHash: 'c',
+          birthSerial: null,
+          model: null,
+          firmwareVersion: null,
+          sourceIp: null,
+          createdAt: '2099-01-01T00:00:00Z',
+          expiresAt: '2099-01-01T00:30:00Z',
+          pollInterval: 5,
+        },
+        { supersede: 'same-key', caps: { perMac: 3, total: 10 } },
+        ev,
+      );
+    }
+    await sqlite.recordClaimFailure(['operator:1'], '2026-01-01T00:00:00Z', ev);
+    await sqlite.recordScheduledRun({ job: 'crl', startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z', result: 'ok', detail: null }, ev);
     await sqlite.close();
     const crlBefore = await api.getCrlPem();
     api.close();
@@ -116,6 +149,8 @@ describe('migrate-store', () => {
     const imported = list.find((g) => g.codigo === 'IMP1')!;
     const zip = await again.downloadCertificates(imported.id);
     expect(zip.zip.length).toBeGreaterThan(0);
+    // The copied requests keep SQLite's order (newest first, same second: the later insert first).
+    expect((await pg.query<{ id: string }>(url, `SELECT id FROM bootstrap_requests ORDER BY created_at DESC, seq DESC`)).map((x) => x.id)).toEqual(['0b'.repeat(16), '0a'.repeat(16)]);
     const telemetry = await again.telemetry(provisioned[2]!.gateway_id, { since: '2026-01-01T00:00:00Z', limit: 10 });
     expect(telemetry.results.map((x) => x.valor)).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
     again.close();

@@ -117,9 +117,10 @@ export async function copySqliteToPostgres(db: Database.Database, client: pg.Cli
       if (batch.length >= BATCH) await flush();
     }
     await flush();
-    if (sqliteCols.includes('id')) {
-      // Identity columns continue after the copied ids.
-      await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST((SELECT max(id) FROM "${table}"), 1), (SELECT count(*) > 0 FROM "${table}"))`, [table]);
+    const sequence = sqliteCols.includes('id') ? (await client.query<{ s: string | null }>(`SELECT pg_get_serial_sequence($1, 'id') AS s`, [table])).rows[0]?.s : null;
+    if (sequence) {
+      // Identity columns continue after the copied ids (a text id, as a bootstrap request's, has none).
+      await client.query(`SELECT setval($1, GREATEST((SELECT max(id) FROM "${table}"), 1), (SELECT count(*) > 0 FROM "${table}"))`, [sequence]);
     }
     report.tables.push({ name: table, rows });
     onTable?.(table, rows);
