@@ -225,7 +225,7 @@ describe('two instances on one PostgreSQL', () => {
     let b: ServerInstance | undefined;
     try {
       b = await startInstance(a, { name: 'b', extraServeArgs: ['--no-tls', '--drain-delay', '1'] });
-      expect(await (await fetch(`${b.url}/healthz`)).json()).toEqual({ status: 'ok' });
+      expect(await (await fetch(`${b.url}/healthz`)).json()).toMatchObject({ status: 'ok', version: expect.any(String) as string, schedule: { renewal: { enabled: true }, crl: { enabled: true } } });
       const ready = await fetch(`${b.url}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', ca: 'ok' } });
