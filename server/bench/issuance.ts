@@ -11,7 +11,6 @@
  *
  * Targets (2-core machine): ≥ 1,000 CSR issuances/s, p99 ≤ 100 ms, RSS ≤ 150 MB, ≥ 50× the seed.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { ApiClient } from '../src/client/index.js';
 import { initServerData } from '../src/config/init.js';
 import { parsePkcs11Uri } from '../src/ca/pkcs11/uri.js';
 import { benchToken } from './softhsm.js';
-import { macFor, makeCsr, percentile, processCpuMs, rssMb, startBenchServer, type BenchServer } from './support.js';
+import { deviceCsrs, load as loadWith, macFor, rssMb, startBenchServer, summarise, type BenchServer, type Result } from './support.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -34,70 +33,8 @@ const CLI = path.resolve(import.meta.dirname, '../dist/cli/tds-server.js');
 const PASS = 'benchmark passphrase';
 const TOKEN_PIN = '24681357';
 
-// --------------------------------------------------------------------------------------------
-
-interface Result {
-  name: string;
-  count: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  p90: number;
-  max: number;
-  rssPeakMb: number | null;
-  /** CPU time (user+sys) per certificate: server process, and this load-generating process. */
-  serverCpuMs: number | null;
-  clientCpuMs: number | null;
-}
-
-async function load(
-  name: string,
-  client: ApiClient,
-  count: number,
-  request: (i: number) => Promise<unknown>,
-  serverPid: number,
-): Promise<Result> {
-  const latencies: number[] = [];
-  let next = 0;
-  let peak = 0;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, rssMb(serverPid) ?? 0);
-  }, 50);
-  const serverCpu0 = processCpuMs(serverPid);
-  const clientCpu0 = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        await request(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const serverCpu1 = processCpuMs(serverPid);
-  const clientCpu = process.cpuUsage(clientCpu0);
-  clearInterval(sampler);
-  peak = Math.max(peak, rssMb(serverPid) ?? 0);
-  latencies.sort((a, b) => a - b);
-  void client;
-  return {
-    name,
-    count,
-    seconds,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p90: percentile(latencies, 90),
-    max: latencies[latencies.length - 1] ?? NaN,
-    rssPeakMb: peak || null,
-    serverCpuMs: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / count,
-    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000 / count,
-  };
-}
+const load = (name: string, _client: ApiClient, count: number, request: (i: number) => Promise<unknown>, serverPid: number): Promise<Result> =>
+  loadWith(name, CONCURRENCY, count, request, [serverPid]);
 
 function seedApproach(count: number): Result {
   // What the seed's service does per device: a fresh RSA-2048 key and a forge-signed certificate.
@@ -141,33 +78,10 @@ function seedApproach(count: number): Result {
     forge.pki.privateKeyToPem(keys.privateKey);
     latencies.push(performance.now() - t);
   }
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    name: 'seed approach: node-forge RSA-2048 keygen + sign (in process, 1 thread)',
-    count,
-    seconds,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p90: percentile(latencies, 90),
-    max: latencies[latencies.length - 1] ?? NaN,
-    rssPeakMb: null,
-    serverCpuMs: null,
-    clientCpuMs: null,
-  };
+  return summarise('seed approach: node-forge RSA-2048 keygen + sign (in process, 1 thread)', count, (performance.now() - started) / 1000, latencies);
 }
 
-const deviceKeys = Array.from({ length: 16 }, () => {
-  const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return { key: k.privateKey, spki: k.publicKey.export({ type: 'spki', format: 'der' }) };
-});
-const csrs = (prefix: number, n: number): { mac: string; csr: string }[] =>
-  Array.from({ length: n }, (_, i) => {
-    const mac = macFor(prefix, i);
-    const k = deviceKeys[i % deviceKeys.length]!;
-    return { mac, csr: makeCsr(mac, k.key, k.spki) };
-  });
+const csrs = deviceCsrs;
 
 /** The CSR path on the CA whose key is in a SoftHSM2 token (a data folder of its own). */
 async function tokenRun(dir: string, count: number): Promise<Result> {

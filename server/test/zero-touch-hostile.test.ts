@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, CertificateAuthority, createApiToken, createDeviceCsr, initServerData, startServer, type RunningServer } from '@tds/server';
 import { attestationMessage, pollMessage } from '@tds/server/contract';
 import { AdmissionLimiter } from '../src/api/admission.js';
+import { MemoryRateCounters } from '../src/store/counters.js';
 import { tempDir } from '../../test/support/temp.js';
 import { snapshot } from './support/db.js';
 import { rawRequest, type RawResponse } from './support/http.js';
@@ -99,6 +100,11 @@ function send(o: { method?: string; path: string; body?: unknown; raw?: string; 
 const bootstrap = (body: unknown, from?: string): Promise<RawResponse> => send({ path: '/gateways/bootstrap/', body, ...(from ? { from } : {}) });
 const claimBody = (over: Record<string, unknown>): Record<string, unknown> => ({ conta_id: accountA, codigo: 'GW-ZT', nome: 'claimed', ...over });
 const serverTs = (): number => Math.floor((Date.now() + offset) / 1000);
+const takes = async (limiter: AdmissionLimiter, n: number): Promise<boolean[]> => {
+  const out: boolean[] = [];
+  for (let i = 0; i < n; i++) out.push(await limiter.take());
+  return out;
+};
 const otherKey = (): ReturnType<typeof generateKeyPairSync>['privateKey'] => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
 
 beforeAll(async () => {
@@ -523,18 +529,22 @@ describe('codes over time, guessing, flooding', () => {
     }
   });
 
-  it('the server-wide admission limit: a token bucket of N per second whose burst is a tenth of a second by default', () => {
+  it('the server-wide admission limit: N per second in windows of a tenth of a second by default, counted in the store', async () => {
     let t = 0;
-    const limiter = new AdmissionLimiter(5, 5, () => t);
-    expect(Array.from({ length: 7 }, () => limiter.take())).toEqual([true, true, true, true, true, false, false]);
+    const limiter = new AdmissionLimiter(new MemoryRateCounters(() => t), 5, 5);
+    expect(await takes(limiter, 7)).toEqual([true, true, true, true, true, false, false]);
     t += 200;
-    expect([limiter.take(), limiter.take()]).toEqual([true, false]);
-    t += 10_000;
-    expect(Array.from({ length: 6 }, () => limiter.take()).filter(Boolean)).toHaveLength(5);
-    const crowd = new AdmissionLimiter(200, undefined, () => t);
-    expect(Array.from({ length: 50 }, () => crowd.take()).filter(Boolean)).toHaveLength(20);
+    expect(await takes(limiter, 2)).toEqual([false, false]);
+    t += 800;
+    expect((await takes(limiter, 6)).filter(Boolean)).toHaveLength(5);
+    const crowd = new AdmissionLimiter(new MemoryRateCounters(() => t), 200);
+    expect((await takes(crowd, 50)).filter(Boolean)).toHaveLength(20);
     t += 100;
-    expect(Array.from({ length: 50 }, () => crowd.take()).filter(Boolean)).toHaveLength(20);
+    expect((await takes(crowd, 50)).filter(Boolean)).toHaveLength(20);
+    const slow = new AdmissionLimiter(new MemoryRateCounters(() => t), 2);
+    expect(await takes(slow, 2)).toEqual([true, false]);
+    t += 500;
+    expect(await takes(slow, 2)).toEqual([true, false]);
   });
 
   it('the lockout is in the store: it holds after the server restarts', async () => {

@@ -12,6 +12,7 @@ import { NONCE_SECONDS, type BootstrapOutcome } from '../service/bootstrap-devic
 import type { ClaimCredentials } from '../service/claims.js';
 import { DeviceError, ForbiddenError, ValidationError } from '../service/errors.js';
 import type { Actor, IssuanceServices } from '../service/issuance.js';
+import type { RateCounters } from '../store/counters.js';
 import { AdmissionLimiter } from './admission.js';
 import * as b from './bootstrap-schemas.js';
 import { parse } from './validate.js';
@@ -23,6 +24,8 @@ export interface BootstrapRouteOptions {
   actor(request: FastifyRequest): Promise<Actor>;
   /** Rate limit of the other public endpoints (ca.pem, crl.pem), for birth-ca.pem and birth-crl.pem. */
   publicLimit: { max: number; windowMs: number };
+  /** Where the server-wide admission limit counts (shared by every instance on PostgreSQL). */
+  counters: RateCounters;
 }
 
 /** Device endpoints answer validation errors with `details.code` too. */
@@ -79,10 +82,10 @@ export async function registerBootstrapRoutes(app: FastifyInstance, o: Bootstrap
       },
     },
   });
-  const admission = new AdmissionLimiter(settings.admissionPerSecond);
-  // After the per-address limit (onRequest), before the body is read.
+  const admission = new AdmissionLimiter(o.counters, settings.admissionPerSecond);
+  // After the per-address limit (onRequest, counted in the same store), before the body is read.
   const admit = async <T>(_request: FastifyRequest, _reply: FastifyReply, payload: T): Promise<T> => {
-    if (!admission.take()) throw new DeviceError(429, 'busy', 'the server is busy with other devices; retry in 1 s', { retryAfterSeconds: 1 });
+    if (!(await admission.take())) throw new DeviceError(429, 'busy', 'the server is busy with other devices; retry in 1 s', { retryAfterSeconds: 1 });
     return payload;
   };
   const device = { config: limited(settings.perAddressPerMinute), preParsing: admit };

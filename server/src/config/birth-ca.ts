@@ -13,6 +13,7 @@ import type { KeyType } from '../ca/keys.js';
 import { describeKeyUri } from '../ca/pkcs11/uri.js';
 import { isoSeconds } from '../service/clock.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
+import type { Cluster } from '../store/cluster.js';
 import type { Repository } from '../store/repository.js';
 import { dataPath, type Settings } from './data-dir.js';
 
@@ -34,8 +35,8 @@ export interface BirthCaOptions {
 }
 
 /** The publisher of the birth CA's CRL (`birth-crl.pem`); it never announces to the broker side. */
-export function birthCrlPublisher(ca: CertificateAuthority, repo: Repository, settings: Settings, dataDir: string, actor = 'server'): CrlPublisher {
-  return new CrlPublisher({ ca, repo, scope: 'birth', nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(dataDir, 'birthCrl'), actor });
+export function birthCrlPublisher(ca: CertificateAuthority, repo: Repository, settings: Settings, dataDir: string, actor = 'server', cluster?: Cluster): CrlPublisher {
+  return new CrlPublisher({ ca, repo, scope: 'birth', nextUpdateDays: settings.crl.nextUpdateDays, crlFile: dataPath(dataDir, 'birthCrl'), actor, ...(cluster ? { cluster } : {}) });
 }
 
 export function hasBirthCa(dataDir: string): boolean {

@@ -82,6 +82,16 @@ export const settingsSchema = z.object({
   /** How long each gateway's online/offline transitions are kept. */
   presenceHistoryDays: z.number().int().min(1).max(3_650).default(400),
   bootstrap: bootstrapSettingsSchema.default(() => bootstrapSettingsSchema.parse({})),
+  /**
+   * PostgreSQL instead of the SQLite file (several server instances): the URL (a password in it is
+   * allowed here, the file is 0600) and this process's connection count. See config/database.ts.
+   */
+  database: z
+    .object({
+      url: z.string().min(1).max(2_000).optional(),
+      poolSize: z.number().int().min(1).max(200).optional(),
+    })
+    .optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

@@ -1,8 +1,10 @@
 /**
  * The storage contract of the server, backend-neutral. Every write is one method and one
- * transaction, so a PostgreSQL implementation can replace the SQLite one (`sqlite/`) without
- * touching the services, the API or the CA: it implements the same methods, each in its own
- * transaction. Methods are async for that reason even though better-sqlite3 is synchronous.
+ * transaction; SQLite (`sqlite/`, the embedded default) and PostgreSQL (`postgres/`, several
+ * server instances) implement the same methods, and one contract test suite
+ * (`server/test/store-contract.test.ts`) runs against both. Methods are async because PostgreSQL
+ * is, even though better-sqlite3 is synchronous. A new method is added here, to both
+ * implementations, and to the contract suite.
  *
  * Records use English camelCase; the seed's wire names are mapped in the API layer. Longer than
  * most files because it is the whole contract in one place (records, errors, every method with the
@@ -356,6 +358,17 @@ export class CapacityError extends Error {
 
 /** An attestation nonce that does not exist for this MAC, was used already or has expired. */
 export class NonceError extends Error {}
+
+/**
+ * The database cannot be reached right now (PostgreSQL restarting, network down). A write it
+ * interrupted is never half stored: it was rolled back whole (or, when the connection broke during
+ * COMMIT itself, stored whole). The API answers 503 and the caller may retry.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(readonly detail: string) {
+    super('the database is unavailable; retry in a few seconds');
+  }
+}
 
 export interface Repository {
   // accounts and tokens

@@ -7,10 +7,10 @@ import type { Command } from 'commander';
 import { caKeyBackend, openCa } from '../../ca/ca-backend.js';
 import { birthCrlPublisher, createBirthCa, hasBirthCa } from '../../config/birth-ca.js';
 import { dataPath } from '../../config/data-dir.js';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, openOffline, output, resolveCaUnlock } from '../common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, openOffline, output, resolveCaUnlock } from '../common.js';
 import type { CommandModule } from './types.js';
 
-type Opts = { data?: string; json?: boolean; passphraseFile?: string; pinFile?: string };
+type Opts = { data?: string; database?: string; json?: boolean; passphraseFile?: string; pinFile?: string };
 
 export const birthCaCommand: CommandModule = {
   register(program: Command) {
@@ -19,13 +19,14 @@ export const birthCaCommand: CommandModule = {
       .command('create')
       .description('make the birth CA of a data folder that has none (sealed with the CA passphrase, or beside the CA key in its token)');
     addDataOption(create);
+    addDatabaseOption(create);
     addJsonOption(create);
     addPassphraseOption(create);
     create.action(async (opts: Opts) => {
       const dataDir = dataDirFrom(opts);
       if (hasBirthCa(dataDir)) throw new CliError(`${dataDir} already has a birth CA (${dataPath(dataDir, 'birthCaCert')})`);
       const unlock = await resolveCaUnlock(dataDir, opts);
-      const ctx = await openOffline(dataDir);
+      const ctx = await openOffline(dataDir, opts.database);
       try {
         // The device CA's secret: proving it here keeps one passphrase (or one token login) per data folder.
         const deviceCa = await openCa(dataDir, unlock);
@@ -55,16 +56,17 @@ export const birthCaCommand: CommandModule = {
 
     const crl = group.command('crl').description('re-sign the birth CRL now and write <data>/birth-crl.pem');
     addDataOption(crl);
+    addDatabaseOption(crl);
     addJsonOption(crl);
     addPassphraseOption(crl);
     crl.action(async (opts: Opts) => {
       const dataDir = dataDirFrom(opts);
       const unlock = await resolveCaUnlock(dataDir, opts);
-      const ctx = await openOffline(dataDir);
+      const ctx = await openOffline(dataDir, opts.database);
       try {
         const ca = await openCa(dataDir, unlock, 'birth');
         try {
-          const signed = await birthCrlPublisher(ca, ctx.repo, ctx.settings, dataDir, 'cli').publish('requested with tds-server birth-ca crl');
+          const signed = await birthCrlPublisher(ca, ctx.repo, ctx.settings, dataDir, 'cli', ctx.store.cluster).publish('requested with tds-server birth-ca crl');
           const revoked = (await ctx.repo.listRevoked('birth')).length;
           output(opts.json, { crl_number: signed.crlNumber, next_update: signed.nextUpdate, revoked_count: revoked, file: dataPath(dataDir, 'birthCrl') }, `birth CRL ${signed.crlNumber} signed (${revoked} revoked), next update ${signed.nextUpdate}`);
         } finally {

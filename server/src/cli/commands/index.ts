@@ -7,6 +7,7 @@ import { backupCommand } from './backup.js';
 import { birthCaCommand } from './birth-ca.js';
 import { crlCommand } from './crl.js';
 import { initCommand } from './init.js';
+import { migrateStoreCommand } from './migrate-store.js';
 import { renewExpiringCommand } from './renew-expiring.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
@@ -24,10 +25,11 @@ export const commands: CommandModule[] = [
   renewExpiringCommand,
   crlCommand,
   backupCommand,
+  migrateStoreCommand,
   // zero-touch onboarding
   birthCaCommand,
   zeroTouchCommand,
-  // broker side (issue 3)
+  // broker side
   brokerKitCommand,
   identityCommand,
   renewDeviceCommand,

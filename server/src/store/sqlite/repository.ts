@@ -2,10 +2,11 @@
  * The embedded store: the `Repository` contract on better-sqlite3 with WAL, foreign keys,
  * secure_delete (destroyed keys are zeroed on disk, not just unlinked from the b-tree) and versioned
  * migrations (`migrate.ts`). Every write method is one atomic unit of the group-commit engine
- * (`group-commit.ts`); rows become records in `rows.ts`; fixed SQL is in `statements.ts`; the
- * MAC-ownership rule is `mac-ownership.ts`; the zero-touch onboarding tables are `zero-touch.ts`.
- * Longer than most files because it is the whole contract, one short method per operation (the
- * zero-touch ones only open the write and delegate); everything else lives in the files above.
+ * (`group-commit.ts`); rows become records in `../rows.ts`; fixed SQL is in `statements.ts`; the
+ * MAC-ownership rule is `mac-ownership.ts`; the zero-touch onboarding tables are `zero-touch.ts`, the
+ * fleet tables `fleet.ts`. Longer than most files because it is the whole contract, one short method
+ * per operation (the zero-touch ones only open the write and delegate); everything else lives in the
+ * files above.
  */
 import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -49,7 +50,7 @@ import { FleetStatements } from './fleet.js';
 import { GroupCommit } from './group-commit.js';
 import { MacOwnership } from './mac-ownership.js';
 import { migrate, type Migration } from './migrate.js';
-import { CERT_COLUMNS, likeEscape, str, toAccount, toCertificate, toGateway, toToken, withCertificate, type Row } from './rows.js';
+import { bool, CERT_COLUMNS, likeEscape, str, toAccount, toCertificate, toGateway, toToken, withCertificate, type Row } from '../rows.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { ZeroTouchTables } from './zero-touch.js';
 
@@ -165,7 +166,7 @@ export class SqliteRepository implements Repository {
 
   async findTokenByHash(tokenHash: string): Promise<(TokenRecord & { accountActive: boolean }) | undefined> {
     const r = this.s.findToken.get(tokenHash) as Row | undefined;
-    return r ? { ...toToken(r), accountActive: r.account_active === 1 } : undefined;
+    return r ? { ...toToken(r), accountActive: bool(r.account_active) } : undefined;
   }
 
   async listTokens(accountId: number | undefined): Promise<TokenRecord[]> {

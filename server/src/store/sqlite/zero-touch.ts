@@ -22,7 +22,7 @@ import {
   type ProvisionResult,
   type ProvisionWrite,
 } from '../repository.js';
-import { str, strOrNull, toCertificate, type Row } from './rows.js';
+import { str, strOrNull, toBirth, toBootstrapRequest, toCertificate, type Row } from '../rows.js';
 
 const SQL = {
   insertBirth: `INSERT INTO birth_certificates (mac, serial_number, certificate_pem, key_type, model, account_id, status, claim_secret_hash, issued_at, expires_at)
@@ -76,58 +76,6 @@ const SQL = {
 } as const;
 
 type Statements = Record<keyof typeof SQL, Database.Statement>;
-
-export function toBirth(r: Row): BirthCertificateRecord {
-  return {
-    id: r.id as number,
-    mac: str(r.mac),
-    serialNumber: str(r.serial_number),
-    certificatePem: str(r.certificate_pem),
-    keyType: str(r.key_type),
-    model: strOrNull(r.model),
-    accountId: r.account_id as number,
-    status: r.status as BirthCertificateRecord['status'],
-    claimSecretHash: str(r.claim_secret_hash),
-    claimedAt: strOrNull(r.claimed_at),
-    issuedAt: str(r.issued_at),
-    expiresAt: str(r.expires_at),
-    revokedAt: strOrNull(r.revoked_at),
-    revokeReason: strOrNull(r.revoke_reason),
-    revokeNote: strOrNull(r.revoke_note),
-  };
-}
-
-export function toBootstrapRequest(r: Row): BootstrapRequestRecord {
-  const num = (v: unknown): number | null => (v === null || v === undefined ? null : (v as number));
-  return {
-    id: str(r.id),
-    mac: str(r.mac),
-    path: r.path as BootstrapPath,
-    status: r.status as BootstrapStatus,
-    csrPem: str(r.csr_pem),
-    publicKeyDer: r.public_key_der as Buffer,
-    keyFingerprint: str(r.key_fingerprint),
-    keyType: str(r.key_type),
-    codeHash: strOrNull(r.code_hash),
-    birthSerial: strOrNull(r.birth_serial),
-    model: strOrNull(r.model),
-    firmwareVersion: strOrNull(r.firmware_version),
-    sourceIp: strOrNull(r.source_ip),
-    createdAt: str(r.created_at),
-    expiresAt: str(r.expires_at),
-    pollInterval: r.poll_interval as number,
-    lastPollAt: strOrNull(r.last_poll_at),
-    lastPollTs: num(r.last_poll_ts),
-    accountId: num(r.account_id),
-    gatewayId: num(r.gateway_id),
-    certificateId: num(r.certificate_id),
-    decidedAt: strOrNull(r.decided_at),
-    decidedBy: strOrNull(r.decided_by),
-    statusReason: strOrNull(r.status_reason),
-    fetchedAt: strOrNull(r.fetched_at),
-    finishedAt: strOrNull(r.finished_at),
-  };
-}
 
 export class ZeroTouchTables {
   private readonly s: Statements;
