@@ -71,9 +71,9 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
 
   it('is shown only to an admin token: the core asks the server which role the station’s token has', async () => {
     const { page } = b;
-    // The operator token of configureRemote: no Admin screen, and #admin leads to the Bench.
+    // The operator token of configureRemote: no Admin screen (five screens and Claim), and #admin leads to the Bench.
     await goTo(page, 'gateways');
-    expect(await page.locator('nav [data-screen]').count()).toBe(5);
+    expect(await page.locator('nav [data-screen]').count()).toBe(6);
     await page.evaluate(() => (location.hash = '#admin'));
     await page.locator('[data-screen="bench"][aria-current="page"]').waitFor();
     await useToken(page, serverAdminToken);

@@ -10,9 +10,9 @@ export async function fill(page: Page, scope: string, values: Record<string, str
   for (const [name, value] of Object.entries(values)) await field(page, name, scope).fill(value);
 }
 
-/** Goes to a screen with the keyboard shortcut (Alt+1..6; Admin only for an admin token), as a keyboard user would. */
-export async function goTo(page: Page, screen: 'bench' | 'field' | 'gateways' | 'log' | 'settings' | 'admin'): Promise<void> {
-  const n = ['bench', 'field', 'gateways', 'log', 'settings', 'admin'].indexOf(screen) + 1;
+/** Goes to a screen with the keyboard shortcut (Alt+1..7; Admin only for an admin token), as a keyboard user would. */
+export async function goTo(page: Page, screen: 'bench' | 'field' | 'gateways' | 'log' | 'settings' | 'claim' | 'admin'): Promise<void> {
+  const n = ['bench', 'field', 'gateways', 'log', 'settings', 'claim', 'admin'].indexOf(screen) + 1;
   await page.keyboard.press(`Alt+${n}`);
   await page.locator(`[data-screen="${screen}"][aria-current="page"]`).waitFor();
 }
