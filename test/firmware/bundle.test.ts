@@ -32,7 +32,7 @@ function run(args: string[]): { status: number | null; out: string } {
 }
 
 describe('make-bundle.mjs', () => {
-  it('makes a bundle the station loads, with the tdscfg partition where DESIGN.md §7 puts it', async () => {
+  it('makes a bundle the station loads, with the tdscfg partition where the station writes it', async () => {
     const build = fakeBuild();
     const out = path.join(tmp!.path, 'bundle');
     const r = run(['--build-dir', build, '--boot-app0', path.join(IMAGE, 'boot_app0.bin'), '--out', out, '--version', '1.2.3']);

@@ -361,7 +361,7 @@ class Agent:
         if p.returncode != 0:
             self.log_event("command_rejected", cid, f"reboot command exited {p.returncode}: {p.stderr.strip()[:200]}", ok=False)
 
-    # ---- certificate renewal (DESIGN.md §5, ADR-004) -------------------------------------------
+    # ---- certificate renewal: cert_renew → cert/csr → cert_update → cert/ack (docs/broker.md) ----
     def _renewal_state_path(self) -> str:
         return os.path.join(self.cfg.state_dir, "renewal.json")
 

@@ -1,5 +1,5 @@
 /**
- * REST API wire types (DESIGN.md §6). Field names follow the customer's seed exactly
+ * REST API wire types (docs/server.md). Field names follow the customer's seed exactly
  * (`mac_address`, `codigo`, `nome`, `conta_id`, `certificate_pem`, ...): a client written for the
  * seed's provision_gateway.py contract must work unchanged. Code identifiers elsewhere are English;
  * mapping happens at the API boundary.

@@ -1,5 +1,5 @@
 /**
- * Gateway presence (DESIGN.md §5): the retained `status` + Last Will is a hint, not the truth.
+ * Gateway presence (docs/broker.md): the retained `status` + Last Will is a hint, not the truth.
  * - Evidence of life: a live (non-retained) message from the device, or a retained `online` seen
  *   when the server (re)subscribes. Evidence expires after `freshnessMs`: a frozen device, or one
  *   whose retained `online` is stale after a broker crash, turns offline when it runs out.

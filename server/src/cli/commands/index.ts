@@ -27,7 +27,7 @@ export const commands: CommandModule[] = [
   // zero-touch onboarding
   birthCaCommand,
   zeroTouchCommand,
-  // broker side (issue 3)
+  // broker side
   brokerKitCommand,
   identityCommand,
   renewDeviceCommand,
