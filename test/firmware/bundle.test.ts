@@ -55,7 +55,7 @@ describe('make-bundle.mjs', () => {
     const esp32 = buildForChip(bundle, 'ESP32');
     expect(esp32.dataPartition).toMatchObject({ label: 'tdscfg', offset: 0x310000, size: 0x10000 });
     expect(bundle.nvsNamespace).toBe('tds');
-    // Same bytes as the partition table other teams' fixtures were made with.
+    // Same bytes as the partition table of the bundle fixture the station's tests use.
     expect(readFileSync(path.join(out, 'partitions.bin')).equals(readFileSync(path.join(ROOT, 'test/fixtures/bundle-arduino/partitions.bin')))).toBe(true);
   });
 
