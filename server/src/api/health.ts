@@ -5,7 +5,7 @@
  * (the answer is still 200: the server itself serves). Nothing secret: times and results only.
  */
 import type { FastifyInstance } from 'fastify';
-import type { HealthzResponse } from '../contract/api.js';
+import type { HealthzResponse } from '../contract/admin.js';
 import type { JobStatus } from '../service/scheduler.js';
 import type { ScheduledJob } from '../store/repository.js';
 
