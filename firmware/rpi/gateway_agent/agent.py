@@ -3,6 +3,10 @@
 Threads: paho's network thread only turns callbacks into events on a queue; everything else
 (Modbus reads, the telemetry buffer, commands, certificate files) happens on the main thread, so
 no state is shared between threads except that queue.
+
+Longer than most modules because the session's handlers (commands, renewal, telemetry, presence) share
+the one state the main thread owns; configuration, certificates, the buffer, Modbus and onboarding are
+modules of their own.
 """
 
 from __future__ import annotations
