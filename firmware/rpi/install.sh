@@ -18,6 +18,8 @@
 # to their final place with their final owners and modes; the commit phase is renames only and ignores
 # hang-ups, so a dropped SSH connection leaves either the old installation or the new one, never a mix.
 # The previous files are kept in etc/gateway-iot/.prev until `finalize` (or put back by `rollback`).
+# One POSIX script, longer than most files, because the station uploads and runs this single file on
+# the Pi (no other tool can be assumed there); each subcommand is a function below.
 #
 # Zero-touch images: `install` without client.crt is allowed when config.json has a `bootstrap` section;
 # --from may then hold bootstrap-ca.crt (-> etc/gateway-iot/, 644) and birth.crt + birth.key (-> certs/,

@@ -12,7 +12,7 @@ afterEach(() => {
 });
 
 describe('USB serial discovery', () => {
-  it('classifies ports by VID:PID (DESIGN.md §7)', async () => {
+  it('classifies ports by VID:PID (known ESP32 USB bridges)', async () => {
     const ports: ListedPort[] = [
       { path: '/dev/ttyUSB0', vendorId: '10c4', productId: 'ea60', serialNumber: '0001' },
       { path: '/dev/ttyACM0', vendorId: '303a', productId: '1001' },

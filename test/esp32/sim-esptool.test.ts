@@ -126,7 +126,8 @@ describe('esptool-js 0.7.0 against the simulator', () => {
     for (const p of parts) expect(md5(sim.readFlash(p.address, p.data.length))).toBe(md5(p.data));
     expect(nvsNamespace(readNvsImage(sim.readFlash(TDSCFG_OFFSET, TDSCFG_SIZE)), 'tds')?.gw_code).toBe('GW-ESPTOOL');
 
-    // The working reboot of reference §2.6, after going back to the app's 115200 baud.
+    // The reboot that works on a normal board (esptool-js 0.7.0's hard reset never asserts RTS; see
+    // docs/esp32-station.md), after going back to the app's 115200 baud.
     let bootLog = '';
     s.link.onData((chunk) => void (bootLog += Buffer.from(chunk).toString('latin1')));
     await s.link.setBaudRate(115200);

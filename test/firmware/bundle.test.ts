@@ -32,7 +32,7 @@ function run(args: string[]): { status: number | null; out: string } {
 }
 
 describe('make-bundle.mjs', () => {
-  it('makes a bundle the station loads, with the tdscfg partition where DESIGN.md §7 puts it', async () => {
+  it('makes a bundle the station loads, with the tdscfg partition where the station writes it', async () => {
     const build = fakeBuild();
     const out = path.join(tmp!.path, 'bundle');
     const r = run(['--build-dir', build, '--boot-app0', path.join(IMAGE, 'boot_app0.bin'), '--out', out, '--version', '1.2.3']);
@@ -55,7 +55,7 @@ describe('make-bundle.mjs', () => {
     const esp32 = buildForChip(bundle, 'ESP32');
     expect(esp32.dataPartition).toMatchObject({ label: 'tdscfg', offset: 0x310000, size: 0x10000 });
     expect(bundle.nvsNamespace).toBe('tds');
-    // Same bytes as the partition table other teams' fixtures were made with.
+    // Same bytes as the partition table of the bundle fixture the station's tests use.
     expect(readFileSync(path.join(out, 'partitions.bin')).equals(readFileSync(path.join(ROOT, 'test/fixtures/bundle-arduino/partitions.bin')))).toBe(true);
   });
 

@@ -271,7 +271,7 @@ describe('device-key provisioning, online over mTLS, renewal (host firmware + Mo
     expect(JSON.parse(t2.payload)).toMatchObject({ valor: 23.5, unidade: 'C', slave_id: 1, register: 2 });
     expect(typeof (JSON.parse(t1.payload) as { timestamp: unknown }).timestamp).toBe('string');
 
-    // Renewal (DESIGN.md §5): cert_renew → CSR → cert_update → reconnect with the new cert → ack.
+    // Renewal over MQTT: cert_renew → CSR → cert_update → reconnect with the new cert → ack.
     const cmd = `tds_new/devices/${MAC}/commands`;
     await observer.publishAsync(cmd, JSON.stringify({ cmd: 'cert_renew', id: 'renew-1' }), { qos: 1 });
     const csrMsg = await waitFor((m) => m.topic === `tds_new/devices/${MAC}/cert/csr`);

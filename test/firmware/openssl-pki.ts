@@ -72,7 +72,7 @@ export function makePki(dir: string): TestPki {
   };
 }
 
-/** Mosquitto configuration with the broker rules of DESIGN.md §5 (mTLS, CN → username → client id, per-device ACL). */
+/** Mosquitto configuration with the broker rules of docs/broker.md (mTLS, CN → username → client id, per-device ACL). */
 export function writeMosquittoConf(dir: string, pki: TestPki, port: number, serviceCn: string): string {
   const acl = path.join(dir, 'acl');
   writeFileSync(

@@ -3,6 +3,10 @@
 Threads: paho's network thread only turns callbacks into events on a queue; everything else
 (Modbus reads, the telemetry buffer, commands, certificate files) happens on the main thread, so
 no state is shared between threads except that queue.
+
+Longer than most modules because the session's handlers (commands, renewal, telemetry, presence) share
+the one state the main thread owns; configuration, certificates, the buffer, Modbus and onboarding are
+modules of their own.
 """
 
 from __future__ import annotations
@@ -361,7 +365,7 @@ class Agent:
         if p.returncode != 0:
             self.log_event("command_rejected", cid, f"reboot command exited {p.returncode}: {p.stderr.strip()[:200]}", ok=False)
 
-    # ---- certificate renewal (DESIGN.md §5, ADR-004) -------------------------------------------
+    # ---- certificate renewal: cert_renew → cert/csr → cert_update → cert/ack (docs/broker.md) ----
     def _renewal_state_path(self) -> str:
         return os.path.join(self.cfg.state_dir, "renewal.json")
 

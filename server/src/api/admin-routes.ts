@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { stringify } from 'csv-stringify/sync';
 import type { z } from 'zod';
-import type { AccountView, ApiTokenCreated, ApiTokenView, BrokerPublication, BrokerState, CrlState, PresenceHistoryResponse, WhoAmIResponse } from '../contract/api.js';
+import type { AccountView, ApiTokenCreated, ApiTokenView, BrokerPublication, BrokerState, CrlState, PresenceHistoryResponse, WhoAmIResponse } from '../contract/admin.js';
 import type { BrokerStatus, PublicationOutcome } from '../broker/publication-log.js';
 import { ValidationError } from '../service/errors.js';
 import { firstIssue } from '../service/fields.js';

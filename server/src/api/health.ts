@@ -7,7 +7,7 @@
  * scheduler's last known runs): readiness to take traffic is `/readyz` (api/readiness.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import type { HealthzResponse } from '../contract/api.js';
+import type { HealthzResponse } from '../contract/admin.js';
 import type { JobStatus } from '../service/scheduler.js';
 import type { ScheduledJob } from '../store/repository.js';
 

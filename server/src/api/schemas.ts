@@ -38,7 +38,7 @@ export const renewBody = z
       csr_pem: csrField.optional(),
       key_type: keyTypeField.optional(),
       key_origin: keyOriginField.optional(),
-      // Broker side (issue 3): ask the device over MQTT (cert_renew) to renew itself; answered with 202.
+      // Broker side: ask the device over MQTT (cert_renew) to renew itself; answered with 202.
       ask_device: z.boolean({ error: 'ask_device must be true or false' }).optional().meta({
         description: 'Ask the device over MQTT (cert_renew) to make a new key and renew itself; answered with 202. Not with csr_pem/key_type/key_origin/pending',
       }),

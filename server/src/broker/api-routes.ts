@@ -3,7 +3,7 @@
  * - `GET gateways/{id}/telemetry/?since=&after_id=&limit=`: stored readings, oldest first;
  * - `GET gateways/{id}/telemetry/latest/?since=&per_series=`: each series' newest readings;
  * - the "ask the device" path of `POST gateways/{id}/renew/` (`{"ask_device": true}` → 202): the
- *   server sends `cert_renew` over MQTT and the device renews itself (ADR-004).
+ *   server sends `cert_renew` over MQTT and the device renews itself (mqtt/renewal.ts).
  * Same rules as every other route: token auth, role check, another account's gateway is a 404.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';

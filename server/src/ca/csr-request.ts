@@ -1,6 +1,7 @@
 /**
  * Makes a key pair and a PKCS#10 request whose CN is the device MAC: what a station does when the
- * key is born in its memory (DESIGN.md §4, option 2), and what tests and benchmarks use.
+ * key is born in its memory (second best after a key born on the device), and what tests and
+ * benchmarks use.
  */
 import { webcrypto } from 'node:crypto';
 import { normaliseMac } from '../contract/index.js';

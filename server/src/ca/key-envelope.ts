@@ -1,6 +1,6 @@
 /**
  * Secrets at rest: scrypt (N = 2^17, r = 8, p = 1) derives a key from the passphrase, AES-256-GCM
- * seals the secret (reference/pki-and-mosquitto.md §4.5: stronger than Node's PKCS#8 export, whose
+ * seals the secret (stronger than Node's encrypted PKCS#8 export, whose
  * PBKDF2 count is fixed at 2048). A wrong passphrase fails GCM authentication; nothing is guessed.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * The one place that loads @peculiar/x509. Version 2.x needs a Reflect polyfill loaded before it
- * (reference/pki-and-mosquitto.md §4.3), and the crypto provider is set explicitly so behaviour is
- * the same under Node, Electron and tests.
+ * (its dependency container, tsyringe, throws at import without one), and the crypto provider is
+ * set explicitly so behaviour is the same under Node, Electron and tests.
  */
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';

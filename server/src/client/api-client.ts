@@ -2,6 +2,8 @@
  * Typed HTTP client for the issuance server's REST API: one code path for `tds-provision`, the
  * desktop station (remote server or the bundled one on 127.0.0.1) and the tests. Node's http/https
  * with a keep-alive agent; an optional pinned CA (`caPem`) replaces the system trust store.
+ * Longer than most files because it is one short typed method per REST endpoint (provisioning,
+ * renewal, telemetry, admin console, zero-touch), sharing one request and error path.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -9,13 +11,18 @@ import type {
   AccountView,
   ApiTokenCreated,
   ApiTokenView,
-  AuditEvent,
   AuditFilter,
   BrokerState,
   CreateTokenRequest,
   CrlState,
-  DeliverRenewResponse,
   HealthzResponse,
+  PresenceHistoryResponse,
+  PresenceQuery,
+  WhoAmIResponse,
+} from '../contract/admin.js';
+import type {
+  AuditEvent,
+  DeliverRenewResponse,
   Gateway,
   GatewayDetail,
   ImportResponse,
@@ -23,8 +30,6 @@ import type {
   Paginated,
   PendingRenewRequest,
   PendingRenewResponse,
-  PresenceHistoryResponse,
-  PresenceQuery,
   ProvisionRequest,
   ProvisionResponse,
   RenewalCancelResponse,
@@ -36,7 +41,6 @@ import type {
   TelemetryLatestResponse,
   TelemetryQuery,
   TelemetryResponse,
-  WhoAmIResponse,
 } from '../contract/api.js';
 import {
   POLL_SIGNATURE_HEADER,

@@ -1,5 +1,5 @@
 /**
- * Certificate identities on the broker (DESIGN.md §5). With `use_identity_as_username` the
+ * Certificate identities on the broker (docs/broker.md). With `use_identity_as_username` the
  * certificate CN is the MQTT username (and client id), so the CN alone decides what a client may do:
  * - a device: CN = canonical MAC `aa:bb:cc:dd:ee:ff`;
  * - the server's own MQTT client: CN = `tds-server-<name>`;

@@ -1,5 +1,5 @@
 /**
- * Device identity = MAC address, canonical form lowercase `aa:bb:cc:dd:ee:ff` (DESIGN.md §3).
+ * Device identity = MAC address, canonical form lowercase `aa:bb:cc:dd:ee:ff`.
  * Accepts upper case, `-` separators and bare 12-hex input and says when it normalised; rejects
  * anything else, and multicast, broadcast and all-zero addresses (they can never be a device).
  */
@@ -50,7 +50,7 @@ function formatMac(hex12: string): string {
   return hex12.match(/../g)!.join(':');
 }
 
-/** Raspberry Pi Foundation / Raspberry Pi Trading OUIs (DESIGN.md issue 5). */
+/** Raspberry Pi Foundation / Raspberry Pi Trading OUIs (IEEE registry): how discovery tells a Pi by its MAC. */
 export const RASPBERRY_PI_OUIS = ['b8:27:eb', 'dc:a6:32', 'e4:5f:01', 'd8:3a:dd', '2c:cf:67'] as const;
 
 export function isRaspberryPiMac(mac: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * MQTT contract (seed topics, no account id in topics; DESIGN.md §5). Topic strings and payload
+ * MQTT contract (the seed's topics, no account id in topics; docs/broker.md). Topic strings and payload
  * field names are the wire contract shared by the server, the station monitor, the ESP32 firmware
  * and the Pi agent.
  */
@@ -51,7 +51,7 @@ export type DeviceCommand =
   | { cmd: 'cert_renew'; id: string }
   | { cmd: 'cert_update'; id: string; certificate_pem: string; ca_pem?: string; serial_number: string };
 
-/** Device → server renewal request (seed ADR-004). */
+/** Device → server renewal request (the MQTT renewal exchange, docs/broker.md). */
 export interface CertCsrPayload {
   id: string;
   csr_pem: string;

@@ -1,5 +1,5 @@
 /**
- * Renewal over MQTT on top of the CA and the store (ADR-004). The new certificate is stored as the
+ * Renewal over MQTT on top of the CA and the store (docs/broker.md). The new certificate is stored as the
  * *pending* successor of the device's active one, so the old certificate keeps working until the
  * device proves it installed the new one (cert/ack); only then is the old one revoked (superseded)
  * and the CRL re-signed and pushed to the broker.

@@ -1,5 +1,5 @@
 /**
- * Certificate renewal over MQTT (seed ADR-004, DESIGN.md §5), the wire side:
+ * Certificate renewal over MQTT (docs/broker.md), the wire side:
  *   server → `commands` {cmd:'cert_renew', id}          (optional: ask the device to start)
  *   device → `cert/csr` {id, csr_pem}                    → verify, sign
  *   server → `commands` {cmd:'cert_update', id, certificate_pem, ca_pem, serial_number}

@@ -1,7 +1,7 @@
 /**
  * Renewals that reach the device. A pending successor made for delivery (the renewal sweep,
  * `renew/` with `deliver`) waits in `renewal_deliveries`; the server then asks the device over MQTT
- * (`cert_renew`, the ADR-004 path in mqtt/renewal*.ts) as soon as it is online: at once when it is,
+ * (`cert_renew`, the MQTT renewal path in mqtt/renewal*.ts) as soon as it is online: at once when it is,
  * else when the presence consumer next sees it come online. The device answers with a CSR; its
  * certificate is stored as the pending successor (a CSR for the waiting certificate's own key gets
  * that very certificate; a CSR for a new key — what the ESP32 firmware and the Pi agent send —

@@ -1,5 +1,5 @@
 /**
- * The broker rules of DESIGN.md §5, proven on a real Mosquitto (Debian) running the generated kit
+ * The broker rules of docs/broker.md, proven on a real Mosquitto (Debian) running the generated kit
  * and, with the same table, on the embedded aedes broker. Certificates come from a throwaway test
  * CA here; the server-level tests (revoke API, presence, renewal) are in server-*.test.ts.
  */

@@ -1,6 +1,6 @@
 import type { SerialDeviceDescriptor } from './serial-link.js';
 
-/** Known USB-UART bridges on ESP32 boards (DESIGN.md §7, reference §4). */
+/** Known USB-UART bridges on ESP32 boards, and the ESP32-S3/C3's built-in USB-Serial/JTAG (its own reset). */
 interface KnownBridge {
   vendorId: number;
   productId: number;

@@ -35,7 +35,7 @@ export const UDEVADM_MISSING =
   'Falling back to reading /sys/class/tty.';
 
 /**
- * USB serial ports of this computer, classified by VID:PID (DESIGN.md §7), with hot-plug by
+ * USB serial ports of this computer, classified by VID:PID (src/main/devices/usb-ids.ts), with hot-plug by
  * polling (serialport has no change events; 1 s polling is cheap and works everywhere).
  */
 export class UsbSerialSource implements SerialDeviceSource {

@@ -68,7 +68,7 @@ export const ManifestSchema = z.looseObject({
     .min(1),
   tds: z
     .object({
-      /** Label of the factory-data partition the station writes (DESIGN.md §7). */
+      /** Label of the factory-data partition the station writes (`tdscfg`, see docs/firmware-esp32.md). */
       dataPartition: z.string().min(1).max(15).default('tdscfg'),
       /** NVS namespace of the factory data. */
       nvsNamespace: z.string().min(1).max(15).default('tds'),

@@ -1,6 +1,6 @@
 import type { SerialLink, SerialSignals } from '../devices/serial-link.js';
 
-/** The subset of the Web Serial `SerialPort` that esptool-js 0.7.0's Transport uses (reference §2.2). */
+/** The subset of the Web Serial `SerialPort` that esptool-js 0.7.0's Transport uses (read from its lib/webserial.js). */
 export interface WebSerialPortLike {
   readable: ReadableStream<Uint8Array> | null;
   writable: WritableStream<Uint8Array> | null;

@@ -16,7 +16,7 @@ export interface BrokerMonitorOptions {
   clientId?: string;
   /** TLS server name to verify, when the broker is reached by an address not in its certificate. */
   servername?: string;
-  /** Telemetry older than this no longer counts as "alive" (DESIGN.md §5). Default 120 s. */
+  /** Telemetry older than this no longer counts as "alive": a retained `online` alone is a hint. Default 120 s. */
   freshnessMs?: number;
   connectTimeoutMs?: number;
 }

@@ -3,7 +3,11 @@ import type { IpcErrorCode } from '../../shared/ipc-errors.js';
 import { VALIDATION_EN } from '../../shared/validation.js';
 import type { Strings } from './types.js';
 
-/** Strings shared by every screen. pt-BR must have exactly the same keys (checked by the type). */
+/**
+ * Strings shared by every screen. pt-BR must have exactly the same keys (checked by the type).
+ * Longer than most files because it is a string table in two languages, kept whole so a missing
+ * translation is a type error in one place.
+ */
 export const en = {
   app: {
     title: 'TDS Provisioning Station',

@@ -1,6 +1,8 @@
 /**
  * Register-level models of the chips the simulator can pretend to be: what esptool-js 0.7.0 reads
- * to identify the chip, its revision, crystal, MAC and flash ID (reference §2.4, §3.6).
+ * to identify the chip, its revision, crystal, MAC and flash ID (registers as esptool-js's
+ * targets/*.js read them; commands as in Espressif's serial protocol,
+ * https://docs.espressif.com/projects/esptool/en/latest/esp32/advanced-topics/serial-protocol.html).
  */
 export type SimChip = 'esp32' | 'esp32s3' | 'esp32c3';
 export const SIM_CHIPS: readonly SimChip[] = ['esp32', 'esp32s3', 'esp32c3'];

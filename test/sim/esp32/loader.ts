@@ -1,7 +1,9 @@
 /**
  * The ESP32 serial bootloader as the host sees it: the ROM loader and, once uploaded, the flasher
- * stub (reference §3). One command at a time, in arrival order; the stub ACKs data blocks before
- * writing them and reports a failure found afterwards with the next command, like the real one.
+ * stub (Espressif's serial protocol:
+ * https://docs.espressif.com/projects/esptool/en/latest/esp32/advanced-topics/serial-protocol.html).
+ * One command at a time, in arrival order; the stub ACKs data blocks before writing them and
+ * reports a failure found afterwards with the next command, like the real one.
  */
 import zlib from 'node:zlib';
 import { CHIP_DETECT_MAGIC_REG, SPI_CMD_USR, flashJedecId, type ChipModel } from './chip.js';
@@ -295,7 +297,7 @@ export class Loader {
     if (info) return this.respond(op, 0, info);
     if (this.isStub) return this.unsupported(op);
     // The ESP32 ROM does not know 0x14: it answers "invalid message" 8 times (14 bytes each on the
-    // wire), with op 0x00 in the reply by default (reference §3.5).
+    // wire), with op 0x00 in the reply by default (what esptool-js 0.7.0 expects of it).
     const opRet = this.env.securityInfoEcho ? op : 0x00;
     for (let i = 0; i < 8; i++) await this.respond(opRet, 0, new Uint8Array(0), RomErr.INVALID_MESSAGE);
   }

@@ -1,4 +1,4 @@
-/** SLIP framing as used by the ESP32 serial bootloader (reference §3.1). */
+/** SLIP framing (RFC 1055) as the ESP32 serial bootloader uses it: 0xC0 ends, 0xDB escapes. */
 export const END = 0xc0;
 export const ESC = 0xdb;
 export const ESC_END = 0xdc;

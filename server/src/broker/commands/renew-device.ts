@@ -1,6 +1,6 @@
 /**
  * `tds-server renew-device --mac MAC`: sends `cert_renew` to a device over MQTT with the server's
- * identity, so the device makes a new key and renews itself (ADR-004). The running server (with
+ * identity, so the device makes a new key and renews itself (mqtt/renewal.ts). The running server (with
  * --broker or --mqtt-url) answers the device's CSR and revokes the old certificate after its ack.
  * The same request over the API: POST gateways/{id}/renew/ {"ask_device": true}.
  */

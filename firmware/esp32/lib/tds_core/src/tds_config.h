@@ -1,4 +1,4 @@
-// The device configuration kept in the `tdscfg` NVS partition, namespace `tds` (DESIGN.md §7), and
+// The device configuration kept in the `tdscfg` NVS partition, namespace `tds` (docs/firmware-esp32.md), and
 // the device's own secrets kept in the default `nvs` partition, namespace `tds_dev`.
 //
 // tdscfg/tds: every key is an NVS string, except mqtt_port (u16; a u32 is accepted on read) and

@@ -1,3 +1,6 @@
+// The console's commands (protocol in tds_console.h). Longer than most files because it is one handler
+// per command (info, csr, set with chunked values, commit, discard, reboot) and the Improv frames, all
+// against the same staged configuration; the bootstrap and renewal machines live in their own files.
 #include "tds_console.h"
 
 #include <cstring>

@@ -1,4 +1,4 @@
-// Improv Wi-Fi serial protocol codec (improv-wifi sdk-serial-js; reference/esp32-serial-and-nvs.md §6.2):
+// Improv Wi-Fi serial protocol codec (https://www.improv-wifi.com/serial/, as sdk-serial-js speaks it):
 //   "IMPROV" | version 0x01 | type | len | data[len] | checksum (sum of all previous bytes & 0xFF)
 #pragma once
 #include <cstddef>

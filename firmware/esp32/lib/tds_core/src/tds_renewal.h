@@ -1,4 +1,5 @@
-// Certificate renewal on the device (DESIGN.md §5, seed ADR-004), as a persistent state machine:
+// Certificate renewal on the device over MQTT (cert_renew → cert/csr → cert_update → cert/ack, docs/broker.md),
+// as a persistent state machine:
 //
 //   idle --start(cert_renew | near expiry)--> awaiting_cert   new key rn_key in NVS, CSR on cert/csr
 //   awaiting_cert --cert_update (matches rn_key, CN = MAC, signed by the CA)--> trial

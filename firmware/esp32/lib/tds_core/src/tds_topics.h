@@ -1,4 +1,4 @@
-// MQTT contract (DESIGN.md §5, server/src/contract/topics.ts): topics, payloads, command parsing.
+// MQTT contract (the same as server/src/contract/topics.ts): topics, payloads, command parsing.
 #pragma once
 #include <cstddef>
 #include <string>
