@@ -108,7 +108,9 @@ const takes = async (limiter: AdmissionLimiter, n: number): Promise<boolean[]> =
 const otherKey = (): ReturnType<typeof generateKeyPairSync>['privateKey'] => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
 
 beforeAll(async () => {
-  await initServerData({ dataDir, passphrase: PASS });
+  // The server-wide admission limit (its own test below) would turn a fast machine's flood into 'busy';
+  // set it out of reach so the per-address limit and the per-MAC cap are what these tests see.
+  await initServerData({ dataDir, passphrase: PASS, settings: (s) => void (s.bootstrap.admissionPerSecond = 100_000) });
   server = await startServer({ dataDir, passphrase: PASS, port: 0, clock: () => new Date(Date.now() + offset), logger: { info() {}, warn() {}, error() {} } });
   server.settings.bootstrap.openEnrolment = true;
   const audit = { at: '2026-01-01T00:00:00Z', accountId: null, actor: 'test', action: 'account.create', object: null, sourceIp: null, result: 'ok' as const, detail: null };
