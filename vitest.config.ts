@@ -12,13 +12,30 @@ export default defineConfig({
     resolve: { conditions: ['source'], externalConditions: ['source'] },
   },
   test: {
-    include: ['test/**/*.test.ts', 'server/test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     pool: 'forks',
-    // One file at a time: many suites start real brokers, SSH servers, simulators and Chromium, and
-    // several assert on time (keepalive, flash-stub timeouts, revocation within 5 s). On a 2-core machine
-    // two such files side by side starve each other; serial is slower but deterministic.
+    // One file at a time within a lane: many suites start real brokers, SSH servers, simulators and
+    // Chromium, and several assert on time (keepalive, flash-stub timeouts, revocation within 5 s).
+    // The two lanes below share nothing (free ports, own temp folders, the firmware host build made
+    // beforehand), so `npm test` (scripts/run-test-lanes.sh) runs one process per lane side by side;
+    // a bare `npx vitest run` runs them one after the other.
     maxWorkers: 1,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'station',
+          include: ['test/{e2e,electron,station,core,cli,jobs,log,devices,pi,esp32}/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'server-devices',
+          include: ['server/test/**/*.test.ts', 'test/{firmware,rpi-agent}/**/*.test.ts'],
+        },
+      },
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,

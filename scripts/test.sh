@@ -21,5 +21,8 @@ npm run build
 step "type-check (renderer, tests, benchmarks)"
 npm run typecheck
 
-step "tests"
-npx vitest run
+step "firmware host build (shared by the tests of both lanes, built once here)"
+make -C firmware/esp32/host -j2 all
+
+step "tests (two lanes side by side)"
+bash scripts/run-test-lanes.sh
