@@ -73,6 +73,7 @@ describe('migrate-store', () => {
         gatewayId: provisioned[2]!.gateway_id,
         measuredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
         receivedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+        timestampSource: i % 7 === 0 ? ('server' as const) : ('device' as const),
         valor: i / 10,
         unidade: 'kWh',
         slaveId: i % 3 === 0 ? null : 1,
@@ -153,6 +154,7 @@ describe('migrate-store', () => {
     expect((await pg.query<{ id: string }>(url, `SELECT id FROM bootstrap_requests ORDER BY created_at DESC, seq DESC`)).map((x) => x.id)).toEqual(['0b'.repeat(16), '0a'.repeat(16)]);
     const telemetry = await again.telemetry(provisioned[2]!.gateway_id, { since: '2026-01-01T00:00:00Z', limit: 10 });
     expect(telemetry.results.map((x) => x.valor)).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    expect(telemetry.results.map((x) => x.timestamp_source)).toEqual(['server', 'device', 'device', 'device', 'device', 'device', 'device', 'server', 'device', 'device']);
     again.close();
 
     // A second run into the same (now used) database is refused and changes nothing.

@@ -81,7 +81,7 @@ describe('telemetry retention', () => {
     const now = Date.parse('2026-06-30T12:00:00Z');
     const row = (ageDays: number, valor: number) => {
       const at = new Date(now - ageDays * DAY).toISOString();
-      return { mac, measuredAt: at, receivedAt: at, valor, unidade: 'C', firmwareVersion: null, slaveId: null, register: null };
+      return { mac, measuredAt: at, receivedAt: at, timestampSource: 'device' as const, valor, unidade: 'C', firmwareVersion: null, slaveId: null, register: null };
     };
     for (const [age, valor] of [[45, 1], [31, 2], [29, 3], [1, 4]] as const) writer.add(row(age, valor));
     await writer.drain();

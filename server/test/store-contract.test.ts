@@ -310,14 +310,15 @@ describe.each<BackendName>(['sqlite', 'postgres'])('store contract on %s', (name
     expect(await repo.purgePresenceEvents(at(21))).toBe(3);
     expect(await repo.listPresenceEvents(gw.gateway.id, at(0), at(59), 100)).toEqual({ before: null, events: [off(21), on(30), off(31)] });
 
-    const reading = (at: string, valor: number) => ({ gatewayId: gw.gateway.id, measuredAt: at, receivedAt: at, valor, unidade: '°C', slaveId: 1, register: null, firmwareVersion: null });
-    expect(await m.insertTelemetry([reading('2026-01-01T00:00:01.000Z', 21.5), reading('2026-01-01T00:00:02.000Z', -3), reading('2026-01-01T00:00:02.000Z', 7)])).toBe(3);
+    const reading = (at: string, valor: number, timestampSource: 'device' | 'server' = 'device') => ({ gatewayId: gw.gateway.id, measuredAt: at, receivedAt: at, timestampSource, valor, unidade: '°C', slaveId: 1, register: null, firmwareVersion: null });
+    expect(await m.insertTelemetry([reading('2026-01-01T00:00:01.000Z', 21.5), reading('2026-01-01T00:00:02.000Z', -3, 'server'), reading('2026-01-01T00:00:02.000Z', 7)])).toBe(3);
     const all = await m.listTelemetry(gw.gateway.id, '2026-01-01T00:00:00.000Z', 10, 0);
-    expect(all.map((r) => [r.valor, r.unidade, r.slaveId, r.register])).toEqual([
-      [21.5, '°C', 1, null],
-      [-3, '°C', 1, null],
-      [7, '°C', 1, null],
+    expect(all.map((r) => [r.valor, r.unidade, r.slaveId, r.register, r.timestampSource])).toEqual([
+      [21.5, '°C', 1, null, 'device'],
+      [-3, '°C', 1, null, 'server'],
+      [7, '°C', 1, null, 'device'],
     ]);
+    expect((await m.latestTelemetry(gw.gateway.id, '2026-01-01T00:00:00.000Z', 5, 5)).map((r) => r.timestampSource)).toEqual(['device', 'server', 'device']);
     const page2 = await m.listTelemetry(gw.gateway.id, all[1]!.receivedAt, 10, all[1]!.id);
     expect(page2.map((r) => r.valor)).toEqual([7]);
     expect(await m.deleteTelemetryBefore('2026-01-01T00:00:02.000Z')).toBe(1);

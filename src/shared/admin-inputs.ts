@@ -49,6 +49,8 @@ export const CreateTokenInputSchema = z.object({
 export type CreateTokenInput = z.input<typeof CreateTokenInputSchema>;
 
 export const adminRequestSchemas = {
+  /** The token the Admin screen acts with, as the server knows it (null: no server, or it cannot say). */
+  'admin.identity': z.undefined(),
   'admin.audit': AuditQuerySchema,
   'admin.auditCsv': AuditFilterSchema,
   'admin.accounts': z.undefined(),

@@ -149,3 +149,6 @@ export const BundledRestoreInputSchema = z.object({
   caPassphrase: z.string().min(12, V.tooShort).max(1024, V.tooLong).optional(),
 });
 export type BundledRestoreInput = z.input<typeof BundledRestoreInputSchema>;
+
+/** Zero-touch open enrolment of the bundled server (its config; the server restarts to apply it). */
+export const BundledOpenEnrolmentInputSchema = z.object({ on: z.boolean({ error: V.choice }) });

@@ -10,6 +10,7 @@ import {
   BundledBackupInputSchema,
   BundledCheckInputSchema,
   BundledRestoreInputSchema,
+  BundledOpenEnrolmentInputSchema,
   FieldProvisionInputSchema,
   FirstRunInputSchema,
   GatewayCodeSchema,
@@ -74,6 +75,7 @@ export const requestSchemas = {
   'bundled.backup': BundledBackupInputSchema,
   'bundled.checkBackup': BundledCheckInputSchema,
   'bundled.restore': BundledRestoreInputSchema,
+  'bundled.setOpenEnrolment': BundledOpenEnrolmentInputSchema,
   'profiles.list': None,
   'profiles.save': z.object({ profile: ProfileInputSchema, previousName: z.string().max(80).optional() }),
   'profiles.delete': z.object({ name: zName(80) }),
@@ -137,6 +139,7 @@ export interface StationResponses {
   'bundled.backup': BundledBackupView;
   'bundled.checkBackup': BundledBackupContents;
   'bundled.restore': BundledRestoreView;
+  'bundled.setOpenEnrolment': StationSettingsView;
   'profiles.list': ProfileView[];
   'profiles.save': ProfileView;
   'profiles.delete': ProfileView[];
@@ -174,6 +177,7 @@ export interface StationResponses {
   'claim.preview': ClaimOutcome<ClaimPreviewView>;
   'claim.approve': ClaimOutcome<ClaimApprovedView>;
   'claim.reject': ClaimOutcome<{ bootstrapId: string; reason: string }>;
+  'admin.identity': ServerIdentityView | null;
   'admin.audit': AuditPageView;
   'admin.auditCsv': AuditExportView;
   'admin.accounts': AccountView[];

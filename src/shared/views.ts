@@ -39,7 +39,8 @@ export interface ServerSettingsView {
   caPem: string | null;
   /** Seed `conta_id` used for new gateways. */
   accountId: number | null;
-  bundled: { running: boolean; dataDir: string } | null;
+  /** openEnrolment: the running bundled server's zero-touch switch (its config), null while it is stopped. */
+  bundled: { running: boolean; dataDir: string; openEnrolment: boolean | null } | null;
 }
 
 export interface MonitorIdentityView {

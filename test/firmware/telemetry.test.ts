@@ -97,11 +97,11 @@ describe('ESP32 telemetry: profile → firmware → Modbus RTU → Mosquitto →
     return b;
   }
 
-  async function hostDevice(mac: string, busPort: string, prepare?: (nvsDir: string) => void): Promise<HostDevice> {
+  async function hostDevice(mac: string, busPort: string, prepare?: (nvsDir: string) => void, extraArgs: string[] = []): Promise<HostDevice> {
     const nvsDir = path.join(dir.path, mac.replace(/:/g, ''));
     mkdirSync(nvsDir);
     prepare?.(nvsDir);
-    const d = await startHostDevice(nvsDir, mac, ['--rs485', busPort]);
+    const d = await startHostDevice(nvsDir, mac, ['--rs485', busPort, ...extraArgs]);
     running.push(d);
     return d;
   }
@@ -125,7 +125,7 @@ describe('ESP32 telemetry: profile → firmware → Modbus RTU → Mosquitto →
   function expectReadings(r: TelemetryLatestResponse, mac: string): void {
     expect(r.mac_address).toBe(mac);
     expect(r.series.map((s) => [s.slave_id, s.register, s.unidade, s.results.at(-1)!.valor])).toEqual(EXPECTED);
-    for (const s of r.series) for (const x of s.results) expect(x).toMatchObject({ firmware_version: '0.0.0-host', timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    for (const s of r.series) for (const x of s.results) expect(x).toMatchObject({ firmware_version: '0.0.0-host', timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), timestamp_source: 'device' });
   }
 
   it('device-key mode: the console writes the table; readings of two slaves reach the server, each register at its interval', async () => {
@@ -185,6 +185,29 @@ describe('ESP32 telemetry: profile → firmware → Modbus RTU → Mosquitto →
       } finally {
         c.dispose();
         await serial.close();
+      }
+    } finally {
+      issuer.close();
+    }
+  }, 180_000);
+
+  it('a gateway whose clock was never set (no SNTP answer): its readings carry no timestamp and are stored at their receive time, marked as such', async () => {
+    const mac = '24:6f:28:7e:00:03';
+    const b = await bus([1, 2]);
+    const host = await hostDevice(mac, b.port, undefined, ['--no-clock']);
+    const device: SerialDeviceDescriptor = { id: host.port, path: host.port, resetMode: 'auto', likelyEsp32: true };
+    const issuer = new ApiClientIssuer(backend.server.client('operator'), 'device');
+    try {
+      const before = Date.now();
+      const final = await run({ device, openLink: () => new SerialPortLink(host.port), issuer, firmwareInstalled: true }, 'device');
+      const r = await stored(final.gatewayId!);
+      expect(r.series.map((s) => [s.slave_id, s.register, s.unidade, s.results.at(-1)!.valor])).toEqual(EXPECTED);
+      for (const x of r.series.flatMap((s) => s.results)) {
+        expect(x.timestamp_source).toBe('server');
+        expect(x.timestamp).toBe(x.received_at);
+        // Plausible: between the job's start and now (not 1970, not the device's uptime).
+        expect(Date.parse(x.timestamp)).toBeGreaterThanOrEqual(before - 1_000);
+        expect(Date.parse(x.timestamp)).toBeLessThanOrEqual(Date.now() + 1_000);
       }
     } finally {
       issuer.close();

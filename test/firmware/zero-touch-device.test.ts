@@ -80,7 +80,8 @@ afterAll(async () => {
 describe('ESP32 firmware (host build): zero-touch onboarding against the real server', () => {
   it('open path: shows its code on the console, the installer claims it with code + MAC, the device installs its certificate and goes online', async () => {
     const mac = '02:7a:00:00:00:01';
-    device = await ZeroTouchDevice.start(mac, factory());
+    // A board whose SNTP never answers: it takes its clock from the server's pinned HTTPS answers.
+    device = await ZeroTouchDevice.start(mac, factory(), ['--no-clock']);
     const shown = await device.waitFor('code');
     expect(shown.mac).toBe(mac);
     expect(shown.code).toMatch(CODE);
@@ -99,6 +100,9 @@ describe('ESP32 firmware (host build): zero-touch onboarding against the real se
     expect(hexSerial(String(installed.serial))).toBe(hexSerial(claim.serial_number));
     await online(mac, since);
     expectInstalled(device, claim.serial_number, 'ZT-ESP-OPEN');
+    const clock = device.logLines(/^clock: set from the server's time/);
+    expect(clock).toHaveLength(1);
+    expect(Math.abs(Date.parse(/\((.+)\)$/.exec(clock[0]!.text)![1]!) - Date.now())).toBeLessThan(120_000);
     expect(requests(mac)).toEqual([expect.objectContaining({ id: shown.bootstrap_id, status: 'issued' })]);
     // The device's private key never reached the server.
     const keyBody = String(device.nvs('nvs').key_pem).split('\n')[1]!;

@@ -12,6 +12,7 @@
 #endif
 #include <esp_task_wdt.h>
 #include <esp_timer.h>
+#include <sys/time.h>
 
 #include <ctime>
 
@@ -111,6 +112,12 @@ std::vector<tds::WifiNetwork> ArduinoPlatform::wifiScan() {
 void ArduinoPlatform::startTimeSync(const std::string& ntpHost) {
   ntpHost_ = ntpHost;
   configTime(0, 0, ntpHost_.c_str());
+}
+
+void ArduinoPlatform::setClock(int64_t epoch) {
+  // SNTP keeps running and corrects this time when (if) an NTP server answers.
+  timeval tv{static_cast<time_t>(epoch), 0};
+  settimeofday(&tv, nullptr);
 }
 
 void ArduinoPlatform::setLed(tds::Led pattern) { led_ = pattern; }

@@ -22,6 +22,7 @@ class ArduinoPlatform : public tds::Platform {
   bool wifiTry(const std::string& ssid, const std::string& pass, uint32_t timeoutMs) override;
   std::vector<tds::WifiNetwork> wifiScan() override;
   void startTimeSync(const std::string& ntpHost) override;
+  void setClock(int64_t epoch) override;
   void setLed(tds::Led pattern) override;
   void feedWatchdog() override;
 

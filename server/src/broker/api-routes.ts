@@ -139,6 +139,7 @@ function readingWire(r: TelemetryReadingRecord): TelemetryReading {
     id: r.id,
     timestamp: r.measuredAt,
     received_at: r.receivedAt,
+    timestamp_source: r.timestampSource,
     valor: r.valor,
     unidade: r.unidade,
     slave_id: r.slaveId,
@@ -177,7 +178,7 @@ export function brokerOpenApiPaths(): Record<string, unknown> {
         { name: 'after_id', in: 'query', required: false, schema: { type: 'integer', minimum: 0, description: 'from `next` of the previous page' } },
         { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 10_000, default: 1_000 } },
       ],
-      '{gateway_id, mac_address, since, count, results: [{id, timestamp, received_at, valor, unidade, slave_id, register, firmware_version}], next: {since, after_id} | null}',
+      '{gateway_id, mac_address, since, count, results: [{id, timestamp, received_at, timestamp_source, valor, unidade, slave_id, register, firmware_version}], next: {since, after_id} | null}',
     ),
     '/gateways/{id}/telemetry/latest/': telemetryGet(
       `Each series' (slave_id, register, unidade) newest readings received at or after \`since\` (default: last 24 h), at most ${TELEMETRY_MAX_SERIES} series`,

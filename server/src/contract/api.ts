@@ -215,9 +215,11 @@ export interface RenewRequestedResponse {
 /** One stored reading (seed telemetry payload plus the server's receive time). */
 export interface TelemetryReading {
   id: number;
-  /** The device's own timestamp (ISO 8601). */
+  /** When it was measured (ISO 8601): the device's own timestamp, or `received_at` (see `timestamp_source`). */
   timestamp: string;
   received_at: string;
+  /** 'device': the device's clock; 'server': the device's clock was not set, so `timestamp` is the receive time. */
+  timestamp_source: 'device' | 'server';
   valor: number;
   unidade: string;
   slave_id: number | null;

@@ -80,6 +80,7 @@ export class MqttStore implements PresenceSink, TelemetrySink {
         gatewayId: r.gatewayId,
         measuredAt: r.measuredAt,
         receivedAt: r.receivedAt,
+        timestampSource: r.timestampSource,
         valor: r.valor,
         unidade: r.unidade,
         slaveId: r.slaveId,

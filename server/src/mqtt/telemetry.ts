@@ -5,11 +5,20 @@
  */
 import { z } from 'zod';
 import { parseMac } from '../contract/index.js';
+import type { TimestampSource } from '../store/mqtt-repository.js';
 
 const MAX_TIMESTAMP_SKEW_MS = 366 * 86_400_000;
+/**
+ * A numeric timestamp before 2001 is not a date but a counter: firmware before the missing-timestamp
+ * rule sent its uptime in milliseconds while its clock was not set. Such a reading is dated like one
+ * without a timestamp. (Read as seconds, an uptime past ~11 days looks like a date after 2001: only
+ * the missing timestamp is unambiguous.)
+ */
+const UNSET_CLOCK_BEFORE_MS = Date.parse('2001-01-01T00:00:00Z');
 
 export const telemetryPayloadSchema = z.object({
-  timestamp: z.union([z.string().max(64), z.number()]),
+  /** Absent while the device's clock is not set: the server dates the reading with its receive time. */
+  timestamp: z.union([z.string().max(64), z.number()]).optional(),
   valor: z.number().finite(),
   unidade: z.string().max(32),
   gateway_mac: z.string().max(32),
@@ -20,9 +29,10 @@ export const telemetryPayloadSchema = z.object({
 
 export interface TelemetryRow {
   mac: string;
-  /** Device's own timestamp (ISO). */
+  /** Device's own timestamp (ISO), or the receive time when the device's clock was not set. */
   measuredAt: string;
   receivedAt: string;
+  timestampSource: TimestampSource;
   valor: number;
   unidade: string;
   firmwareVersion: string | null;
@@ -32,12 +42,17 @@ export interface TelemetryRow {
 
 export type TelemetryParse = { ok: true; row: TelemetryRow } | { ok: false; error: string };
 
-/** Epoch seconds or milliseconds, or an ISO 8601 string → ISO; undefined when implausible. */
-function toIso(ts: string | number, now: number): string | undefined {
+/**
+ * Epoch seconds or milliseconds, or an ISO 8601 string → ISO; 'unset' for an uptime counter (the
+ * device's clock was not set); undefined when implausible.
+ */
+function toIso(ts: string | number, now: number): string | 'unset' | undefined {
   let ms: number;
-  if (typeof ts === 'number') ms = ts < 1e11 ? ts * 1000 : ts;
-  else if (/^\d+(\.\d+)?$/.test(ts)) ms = Number(ts) < 1e11 ? Number(ts) * 1000 : Number(ts);
-  else ms = Date.parse(ts);
+  if (typeof ts === 'number' || /^\d+(\.\d+)?$/.test(ts)) {
+    const n = Number(ts);
+    ms = n < 1e11 ? n * 1000 : n;
+    if (Number.isFinite(ms) && ms >= 0 && ms < UNSET_CLOCK_BEFORE_MS) return 'unset';
+  } else ms = Date.parse(ts);
   if (!Number.isFinite(ms) || Math.abs(ms - now) > MAX_TIMESTAMP_SKEW_MS) return undefined;
   return new Date(ms).toISOString();
 }
@@ -57,14 +72,16 @@ export function parseTelemetry(topicMac: string, payload: Buffer, now = Date.now
   const claimed = parseMac(p.gateway_mac);
   // The topic is authenticated (ACL = certificate CN); the body is only a claim.
   if (!claimed.ok || claimed.mac !== topicMac) return { ok: false, error: `gateway_mac ${p.gateway_mac} does not match the topic's ${topicMac}` };
-  const measuredAt = toIso(p.timestamp, now);
-  if (!measuredAt) return { ok: false, error: `implausible timestamp ${String(p.timestamp).slice(0, 40)}` };
+  const receivedAt = new Date(now).toISOString();
+  const measured = p.timestamp === undefined ? 'unset' : toIso(p.timestamp, now);
+  if (!measured) return { ok: false, error: `implausible timestamp ${String(p.timestamp).slice(0, 40)}` };
   return {
     ok: true,
     row: {
       mac: topicMac,
-      measuredAt,
-      receivedAt: new Date(now).toISOString(),
+      measuredAt: measured === 'unset' ? receivedAt : measured,
+      receivedAt,
+      timestampSource: measured === 'unset' ? 'server' : 'device',
       valor: p.valor,
       unidade: p.unidade,
       firmwareVersion: p.firmware_version ?? null,

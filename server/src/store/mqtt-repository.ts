@@ -5,10 +5,14 @@
  * `mqtt/store.ts` adds the MAC cache and the identity rules on top. Timestamps are ISO-8601 UTC text.
  */
 
+export type TimestampSource = 'device' | 'server';
+
 export interface TelemetryReadingRecord {
   id: number;
   measuredAt: string;
   receivedAt: string;
+  /** Whose clock gave `measuredAt`: 'server' when the device sent no time (its clock was not set). */
+  timestampSource: TimestampSource;
   valor: number;
   unidade: string;
   slaveId: number | null;

@@ -127,6 +127,7 @@ export function toReading(r: Row): TelemetryReadingRecord {
     id: r.id as number,
     measuredAt: r.measured_at as string,
     receivedAt: r.received_at as string,
+    timestampSource: r.timestamp_source === 'server' ? 'server' : 'device',
     valor: r.valor as number,
     unidade: r.unidade as string,
     slaveId: (r.slave_id as number | null) ?? null,

@@ -114,12 +114,27 @@ describe('telemetry payload', () => {
     expect(ms.ok && ms.row.measuredAt).toBe('2026-01-10T12:00:00.000Z');
     const upper = parseTelemetry(A, body({ gateway_mac: 'A4-CF-12-00-00-01' }), now);
     expect(upper.ok).toBe(true);
+    expect(r.ok && r.row.timestampSource).toBe('device');
+  });
+  it('dates a reading from a device whose clock is not set with the receive time, and says so', () => {
+    const { timestamp: _omitted, ...noTime } = JSON.parse(body({}).toString()) as Record<string, unknown>;
+    const r = parseTelemetry(A, Buffer.from(JSON.stringify(noTime)), now);
+    expect(r.ok && r.row).toMatchObject({ measuredAt: '2026-01-10T12:00:00.000Z', receivedAt: '2026-01-10T12:00:00.000Z', timestampSource: 'server', valor: 3.5 });
+    // Older firmware sent its uptime (ms) while unsynchronised: a counter, not a 1970 date.
+    for (const uptime of [0, 61_234, 86_400_000 * 10, '61234']) {
+      const u = parseTelemetry(A, body({ timestamp: uptime }), now);
+      expect(u.ok && u.row).toMatchObject({ measuredAt: '2026-01-10T12:00:00.000Z', timestampSource: 'server' });
+    }
   });
   it('rejects bodies that claim another gateway, bad types, junk and implausible times', () => {
     expect(parseTelemetry(A, body({ gateway_mac: 'a4:cf:12:00:00:02' }), now)).toMatchObject({ ok: false, error: /does not match/ });
     expect(parseTelemetry(A, body({ valor: '3.5' }), now)).toMatchObject({ ok: false, error: /valor/ });
     expect(parseTelemetry(A, Buffer.from('not json'), now)).toMatchObject({ ok: false });
     expect(parseTelemetry(A, body({ timestamp: '1970-01-01T00:00:00Z' }), now)).toMatchObject({ ok: false, error: /timestamp/ });
+    // A set clock far off (years) is still refused, not re-dated.
+    expect(parseTelemetry(A, body({ timestamp: Date.parse('2019-06-01T00:00:00Z') / 1000 }), now)).toMatchObject({ ok: false, error: /timestamp/ });
+    expect(parseTelemetry(A, body({ timestamp: -5 }), now)).toMatchObject({ ok: false, error: /timestamp/ });
+    expect(parseTelemetry(A, body({ timestamp: null }), now)).toMatchObject({ ok: false, error: /timestamp/ });
     expect(parseTelemetry(A, Buffer.alloc(10_000, 32), now)).toMatchObject({ ok: false, error: /8 KiB/ });
   });
 });

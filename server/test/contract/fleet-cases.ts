@@ -178,6 +178,7 @@ export function fleetCases(ctx: Ctx): void {
       gatewayId,
       measuredAt: at(s),
       receivedAt: at(s),
+      timestampSource: 'device' as const,
       valor,
       unidade,
       slaveId,

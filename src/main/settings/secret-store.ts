@@ -119,6 +119,8 @@ export class FileSecretStore implements SecretStore {
 export const SECRET = {
   serverToken: 'server.token',
   bundledToken: 'bundled.token',
+  /** Bundled mode only: a server-admin token of the bundled server, for the Admin screen. */
+  bundledAdminToken: 'bundled.adminToken',
   bundledCaPassphrase: 'bundled.caPassphrase',
   monitorKey: 'monitor.keyPem',
   wifiPassword: (profile: string) => `profile.${profile}.wifiPassword`,

@@ -6,9 +6,12 @@ import {
   createApiToken,
   createBackup,
   dataPath,
+  hashToken,
   initServerData,
+  loadSettings,
   readCaCertificate,
   restoreBackup,
+  saveSettings,
   startServer,
   WrongPassphraseError,
   type Logger,
@@ -79,6 +82,33 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
   };
   let running: RunningServer | undefined;
   let token: string | undefined;
+  let adminToken: string | undefined;
+
+  /**
+   * The person at this station owns the bundled server, so the station also holds a server-admin
+   * token for it (the Admin screen's). Stations set up before that got one on their next start; a
+   * revoked or unknown one (a restore from another station) is replaced. Created in process: it
+   * never travels over the network.
+   */
+  async function ensureAdminToken(server: RunningServer, stationId: string | null): Promise<void> {
+    const stored = await options.secrets.get(SECRET.bundledAdminToken);
+    const current = stored ? await server.repo.findTokenByHash(hashToken(stored)) : undefined;
+    if (stored && current && !current.revokedAt && current.accountActive && current.role === 'admin' && current.serverAdmin) {
+      adminToken = stored;
+      return;
+    }
+    adminToken = undefined;
+    const op = token ? await server.repo.findTokenByHash(hashToken(token)) : undefined;
+    if (!op) {
+      log('[station] the bundled server does not know the station token; no admin token was made (the Admin screen stays hidden)');
+      return;
+    }
+    const label = stationId ? `station ${stationId} admin` : 'station admin';
+    const made = await createApiToken(server.repo, { accountId: op.accountId, role: 'admin', label, serverAdmin: true }, 'station');
+    await options.secrets.set(SECRET.bundledAdminToken, made.token);
+    adminToken = made.token;
+    log(`[station] made a server-admin token (id ${made.record.id}) of the bundled server for the Admin screen`);
+  }
 
   async function startFromData(pass: string, broker: EmbeddedBrokerOptions | null): Promise<RunningServer> {
     running = await startServer({
@@ -92,6 +122,8 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
       ...(broker ? { broker: { embedded: embeddedOptions(broker) } } : {}),
     });
     token = await options.secrets.get(SECRET.bundledToken);
+    // At first run there is no station token yet: firstRun makes both.
+    if (token) await ensureAdminToken(running, null);
     return running;
   }
 
@@ -148,9 +180,14 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
       const account = await step('account', () =>
         server.repo.createAccount(input.accountName, { at: isoNow(), accountId: null, actor: 'station', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: `first run of station ${stationId}` }),
       );
-      const made = await step('token', () => createApiToken(server.repo, { accountId: account.id, role: 'operator', label: `station ${stationId}` }, 'station'));
-      await options.secrets.set(SECRET.bundledToken, made.token);
-      token = made.token;
+      // The station's operator token (jobs, every screen) and its server-admin token (the Admin screen).
+      const made = await step('token', async () => {
+        const op = await createApiToken(server.repo, { accountId: account.id, role: 'operator', label: `station ${stationId}` }, 'station');
+        await options.secrets.set(SECRET.bundledToken, op.token);
+        token = op.token;
+        await ensureAdminToken(server, stationId);
+        return op;
+      });
       const monitor = await step('monitor', () => server.service.identities.issueServiceIdentity({ kind: 'station', name: stationId }, 'station'));
       if (!monitor.privateKeyPem) throw new StationError('INTERNAL', 'the server made no key for the monitor identity');
       return {
@@ -167,9 +204,36 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
       return { url: running.url, token, caPem: running.caPem };
     },
 
+    adminEndpoint() {
+      if (!running || !adminToken) return null;
+      return { url: running.url, token: adminToken, caPem: running.caPem };
+    },
+
     status() {
       const e = running?.broker.embedded;
-      return { server: { running: !!running, url: running?.url ?? null, dataDir: options.dataDir }, broker: { running: !!e, port: e?.port ?? null } };
+      return {
+        server: { running: !!running, url: running?.url ?? null, dataDir: options.dataDir, openEnrolment: running ? running.settings.bootstrap.openEnrolment : null },
+        broker: { running: !!e, port: e?.port ?? null },
+      };
+    },
+
+    async setOpenEnrolment(on, o) {
+      if (!running) throw new StationError('NOT_CONFIGURED', 'The bundled server is not running.', { hint: 'Finish the first-run set-up, or start the station in bundled mode.' });
+      // The server reads its config at start: written (atomically), then the server restarted.
+      const settings = await loadSettings(options.dataDir);
+      if (settings.bootstrap.openEnrolment !== on) await saveSettings(options.dataDir, { ...settings, bootstrap: { ...settings.bootstrap, openEnrolment: on } });
+      const pass = await options.caPassphrase.get();
+      await this.close();
+      try {
+        const r = await startFromData(pass, o.broker);
+        log(`[station] open enrolment of the bundled server turned ${on ? 'on' : 'off'}; the server restarted`);
+        return r.settings.bootstrap.openEnrolment;
+      } catch (err) {
+        // It did not come back: the previous config again, and the server as it was.
+        await saveSettings(options.dataDir, settings);
+        await startFromData(pass, o.broker).catch((e: unknown) => log(`[station] the bundled server did not restart: ${String(e)}`));
+        throw err;
+      }
     },
 
     async close() {

@@ -28,7 +28,15 @@ export interface StandaloneHost {
   start(options: { broker: EmbeddedBrokerOptions | null }): Promise<void>;
   firstRun(input: ValidRequestOf<'firstRun.run'>, stationId: string, progress: (p: FirstRunProgress) => void): Promise<FirstRunResult>;
   endpoint(): ServerEndpoint | null;
-  status(): { server: { running: boolean; url: string | null; dataDir: string }; broker: { running: boolean; port: number | null } };
+  /** The bundled server with the station's server-admin token (the Admin screen's), or null. */
+  adminEndpoint(): ServerEndpoint | null;
+  /** server.openEnrolment: the running server's zero-touch open enrolment switch (null while stopped). */
+  status(): { server: { running: boolean; url: string | null; dataDir: string; openEnrolment: boolean | null }; broker: { running: boolean; port: number | null } };
+  /**
+   * Turns open enrolment of zero-touch onboarding on or off in the bundled server's config and
+   * restarts the server (with `broker`) so it applies; returns the switch as the restarted server has it.
+   */
+  setOpenEnrolment(on: boolean, options: { broker: EmbeddedBrokerOptions | null }): Promise<boolean>;
   /** An encrypted backup of the bundled server into a new file (or a dated one in a folder); the server keeps running. */
   backup(out: string, passphrase: string): Promise<BundledBackupView>;
   /** Reads and verifies a backup file: what it holds, and whether its CA is this server's. Changes nothing. */

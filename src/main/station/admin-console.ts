@@ -77,8 +77,9 @@ function brokerView(b: BrokerState): BrokerStateView {
 }
 
 /**
- * The Admin screen over the server's admin endpoints, with the station's token: the server decides
- * what this token may see and do (a refusal reaches the screen as FORBIDDEN, in words there).
+ * The Admin screen over the server's admin endpoints, with the token the station uses for it (the
+ * station's server-admin token in bundled mode, else the station token): the server decides what
+ * this token may see and do (a refusal reaches the screen as FORBIDDEN, in words there).
  */
 export class AdminConsole {
   constructor(private readonly server: ServerLink) {}
@@ -107,6 +108,7 @@ export class AdminConsole {
   handlers(): Pick<StationHandlers, AdminRequestChannel> {
     const call = this.server.call.bind(this.server);
     return {
+      'admin.identity': () => this.server.identity(),
       'admin.audit': async (r) => {
         const filter = await this.wireFilter(r);
         const p = await call((c) => c.listAudit({ ...filter, page: r.page, page_size: AUDIT_PAGE_SIZE }));

@@ -80,6 +80,12 @@ export class StationService {
   private readonly closers: Array<() => Promise<void> | void> = [];
   private caCache: { key: string; pem: string } | undefined;
   private readonly claims: ClaimDesk;
+  /**
+   * What the Admin screen talks through: in bundled mode the station's server-admin token of the
+   * bundled server (the person at the station owns it); in remote mode the one station token, so
+   * Admin works only when that token is an admin's.
+   */
+  private readonly adminServer: ServerLink;
 
   private constructor(
     private readonly options: StationOptions,
@@ -95,6 +101,8 @@ export class StationService {
     private readonly claimLabels: ClaimLabels,
   ) {
     this.claims = new ClaimDesk(() => server.client());
+    this.adminServer = new ServerLink(settings, () => options.standalone?.adminEndpoint() ?? null);
+    this.closers.push(() => this.adminServer.close());
     this.handlers = this.buildHandlers();
   }
 
@@ -225,6 +233,7 @@ export class StationService {
   private async afterConnectionChange(): Promise<StationSettingsView> {
     this.caCache = undefined;
     this.server.forgetIdentity();
+    this.adminServer.forgetIdentity();
     void this.monitor.reconnect();
     return this.settings.view();
   }
@@ -276,7 +285,7 @@ export class StationService {
     const standalone = this.options.standalone ?? null;
     const renewals = new GatewayRenewals(this.server, this.gateways);
     return {
-      ...new AdminConsole(this.server).handlers(),
+      ...new AdminConsole(this.adminServer).handlers(),
       'app.info': async () => this.appInfo(),
       'settings.get': () => this.settings.view(),
       'settings.update': (r) => this.settings.update(r),
@@ -350,6 +359,17 @@ export class StationService {
         await this.afterConnectionChange();
         this.bus.emit('settings.changed', await this.settings.view());
         return result;
+      },
+      'bundled.setOpenEnrolment': async (r) => {
+        if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
+        if (this.settings.current.server.mode !== 'bundled') {
+          throw new StationError('CONFLICT', 'Open enrolment is set here for the bundled server only.', { hint: 'On a remote server, its administrator runs "tds-server zero-touch --open-enrolment on|off".' });
+        }
+        const b = this.settings.current.broker;
+        await standalone.setOpenEnrolment(r.on, { broker: b.startEmbedded ? { port: b.port, deviceHost: b.deviceHost } : null });
+        const view = await this.afterConnectionChange();
+        this.bus.emit('settings.changed', view);
+        return view;
       },
       'profiles.list': () => this.settings.profiles(),
       'profiles.save': (r) => this.settings.saveProfile(r),

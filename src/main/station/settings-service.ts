@@ -10,7 +10,7 @@ import type { StationEventBus } from './dispatch.js';
 
 /** What the running station adds to the stored settings (bundled server, embedded broker). */
 export interface RuntimeStatus {
-  bundledServer: { running: boolean; url: string | null; dataDir: string } | null;
+  bundledServer: { running: boolean; url: string | null; dataDir: string; openEnrolment: boolean | null } | null;
   embeddedBroker: { running: boolean; port: number | null } | null;
 }
 
@@ -68,7 +68,7 @@ export class SettingsService {
         hasToken: (await this.secrets.get(bundled ? SECRET.bundledToken : SECRET.serverToken)) !== undefined,
         caPem: bundled ? null : s.server.caPem,
         accountId: s.server.accountId,
-        bundled: rt.bundledServer ? { running: rt.bundledServer.running, dataDir: rt.bundledServer.dataDir } : null,
+        bundled: rt.bundledServer ? { running: rt.bundledServer.running, dataDir: rt.bundledServer.dataDir, openEnrolment: rt.bundledServer.openEnrolment } : null,
       },
       broker: {
         mode: s.broker.mode,

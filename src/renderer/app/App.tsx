@@ -4,7 +4,7 @@ import { applyLanguage } from '../i18n/index.js';
 import { BenchScreen } from '../screens/bench/BenchScreen.js';
 import { FirstRunWizard } from '../screens/first-run/FirstRunWizard.js';
 import { useMonitor } from './hooks.js';
-import { useServerIdentity } from './server-identity.js';
+import { useAdminIdentity } from './server-identity.js';
 import { useSettings } from './settings-context.js';
 
 const FieldScreen = lazy(() => import('../screens/field/FieldScreen.js'));
@@ -48,7 +48,7 @@ export function App() {
   const { info, settings } = useSettings();
   const [chosen, setScreen] = useState<Screen>(screenFromHash);
   const [wizard, setWizard] = useState(info.firstRunNeeded);
-  const identity = useServerIdentity();
+  const identity = useAdminIdentity();
   const screens = identity?.role === 'admin' ? SCREENS : SCREENS.filter((s) => s !== 'admin');
   // #admin waits for the role; without the admin role it shows the Bench.
   const waitingForRole = chosen === 'admin' && identity === undefined;

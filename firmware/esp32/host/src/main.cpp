@@ -81,7 +81,11 @@ class HostPlatform : public tds::Platform {
     return static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count());
   }
-  int64_t epoch() override { return o_.noClock ? 0 : static_cast<int64_t>(std::time(nullptr)); }
+  // --no-clock: a board whose SNTP never answers; its clock is unset until setClock (the server's time).
+  int64_t epoch() override {
+    if (!o_.noClock) return static_cast<int64_t>(std::time(nullptr));
+    return clockSet_ ? clockBase_ + static_cast<int64_t>((millis() - clockBaseMs_) / 1000) : 0;
+  }
   void requestReboot(uint32_t delayMs) override { rebootAt_ = millis() + delayMs; }
   void consoleWrite(const uint8_t* d, size_t n) override { writeAll(fd_, d, n); }
   void log(const std::string& line) override {
@@ -99,6 +103,11 @@ class HostPlatform : public tds::Platform {
   }
   std::vector<tds::WifiNetwork> wifiScan() override { return {{"tds-bench", -48, true}, {"guest", -71, false}}; }
   void startTimeSync(const std::string&) override {}
+  void setClock(int64_t e) override {
+    clockBase_ = e;
+    clockBaseMs_ = millis();
+    clockSet_ = true;
+  }
   void setLed(tds::Led l) override {
     static const char* names[] = {"provisioning", "connecting", "online", "error"};
     log(std::string("led: ") + names[static_cast<int>(l)]);
@@ -112,6 +121,9 @@ class HostPlatform : public tds::Platform {
   std::chrono::steady_clock::time_point start_;
   bool wifiUp_ = false;
   uint64_t rebootAt_ = 0;
+  bool clockSet_ = false;
+  int64_t clockBase_ = 0;
+  uint64_t clockBaseMs_ = 0;
 };
 
 class HostRtuPort : public tds::RtuPort {

@@ -216,6 +216,12 @@ TEST_CASE("bootstrap, open path: key stored first, code shown, signed polls on t
   CHECK(timestamps[0] == kServerTime + 5);
   CHECK(timestamps[1] == kServerTime + 12);
   CHECK(timestamps[2] > timestamps[1]);
+  // The device had no clock (no SNTP): it took the server's, once (the first answer's Date header).
+  int64_t firstDate = 0;
+  REQUIRE(parseHttpDate("Fri, 15 Jan 2027 08:00:00 GMT", firstDate));
+  CHECK(r.p.clockSets == 1);
+  CHECK(r.p.clock == firstDate);
+  CHECK(std::find(r.p.logs.begin(), r.p.logs.end(), "clock: set from the server's time (2027-01-15T08:00:00Z)") != r.p.logs.end());
   // Events: requesting, code (with everything the installer needs), installed.
   REQUIRE(r.events.size() == 3);
   CHECK(r.events[0] == "requesting");
@@ -328,6 +334,26 @@ TEST_CASE("bootstrap: 410 rejected or expired and an unknown id start again with
       if (gone == "rejected") CHECK(r.eventJson[2].find("fingerprint differs") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("bootstrap: a clock SNTP already set is left alone; without a Date header the answer's server_time sets it") {
+  Rig r;
+  r.p.clock = 1790000000;
+  r.http.serve = [&](const HttpRequest&, HttpResult& a) { answer(a, 201, pending("open")); };
+  r.b.begin(r.settings());
+  REQUIRE(r.run([&] { return !r.b.requestId().empty(); }));
+  CHECK(r.p.clockSets == 0);
+  CHECK(r.p.clock == 1790000000);
+
+  Rig s;
+  s.http.serve = [&](const HttpRequest&, HttpResult& a) {
+    a.date.clear();
+    answer(a, 201, pending("open"));
+  };
+  s.b.begin(s.settings());
+  REQUIRE(s.run([&] { return !s.b.requestId().empty(); }));
+  CHECK(s.p.clockSets == 1);
+  CHECK(s.p.clock == kServerTime);
 }
 
 TEST_CASE("bootstrap: a reboot resumes the stored request (server time from the Date header); a lost id is found with the same key") {

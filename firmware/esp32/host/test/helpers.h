@@ -102,6 +102,8 @@ class FakePlatform : public tds::Platform {
   bool wifiTry(const std::string&, const std::string&, uint32_t) override { return wifiUp = wifiWorks; }
   std::vector<tds::WifiNetwork> wifiScan() override { return {{"bench", -40, true}}; }
   void startTimeSync(const std::string&) override {}
+  void setClock(int64_t e) override { clock = e, clockSets++; }
+  int clockSets = 0;
   void setLed(tds::Led l) override { led = l; }
   void feedWatchdog() override {}
   // Console lines "TDS {...}" written so far (and clears them).

@@ -365,6 +365,28 @@ TEST_CASE("app: telemetry from Modbus in the seed payload, each point at its own
   CHECK(r.mqtt.on("/telemetry").size() == 5);  // all three due: 2 readings + 1 error
 }
 
+TEST_CASE("app: while the clock is not set a reading carries no timestamp (the server dates it); once set, it does") {
+  AppRig r;
+  r.d.cfg.setString(key::modbus, R"({"v":1,"pts":[[1,3,2,"u16",0.1,"C",5]]})");
+  r.bus.regs = {{2, 235}};
+  r.p.clock = 0;
+  r.app.begin();
+  for (int i = 0; i < 10 && r.app.state() != AppState::online; ++i) r.run(1);
+  REQUIRE(r.app.state() == AppState::online);
+  auto tel = r.mqtt.on("/telemetry");
+  REQUIRE(tel.size() == 1);
+  Json a(cJSON_Parse(tel[0].payload.c_str()));
+  CHECK(a.item("timestamp") == nullptr);
+  CHECK(cJSON_GetObjectItem(a.get(), "valor")->valuedouble == doctest::Approx(23.5));
+  CHECK(a.str("gateway_mac") == kMac);
+  r.p.clock = epochFromCivil(2026, 3, 4, 5, 6, 7);  // SNTP answered
+  r.p.now += 5000;
+  r.run(2);
+  tel = r.mqtt.on("/telemetry");
+  REQUIRE(tel.size() == 2);
+  CHECK(Json(cJSON_Parse(tel[1].payload.c_str())).str("timestamp") == "2026-03-04T05:06:07Z");
+}
+
 TEST_CASE("app: a Modbus table with more devices than max_dev keeps the board in provisioning mode") {
   AppRig r;
   r.d.cfg.setString(key::modbus, R"({"v":1,"max_dev":1,"pts":[[1,3,0,"u16",1,"V",60],[2,3,0,"u16",1,"V",60]]})");

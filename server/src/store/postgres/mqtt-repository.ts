@@ -34,19 +34,19 @@ const SQL = {
        firmware_version = COALESCE($3, firmware_version) WHERE id = (SELECT id FROM prev)`,
   expirePresence: `WITH gone AS (UPDATE gateways SET is_online = FALSE WHERE is_online AND (last_seen IS NULL OR last_seen < $1) RETURNING id)
      INSERT INTO presence_events (gateway_id, online, at) SELECT id, FALSE, $2::text FROM gone`,
-  insertReadings: `INSERT INTO telemetry (gateway_id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::int[], $7::int[], $8::text[])`,
+  insertReadings: `INSERT INTO telemetry (gateway_id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version, timestamp_source)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::int[], $7::int[], $8::text[], $9::text[])`,
   deleteBefore: 'DELETE FROM telemetry WHERE received_at < $1',
-  readings: `SELECT id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version FROM telemetry
+  readings: `SELECT id, measured_at, received_at, timestamp_source, valor, unidade, slave_id, register, firmware_version FROM telemetry
      WHERE gateway_id = $1 AND (received_at > $2 OR (received_at = $2 AND id > $3)) ORDER BY received_at, id LIMIT $4`,
   // As in SQLite: one window over the gateway's recent rows; the series join is null-safe (a reading
   // without slave or register is a series of its own).
   latest: `WITH recent AS (
-       SELECT id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version,
+       SELECT id, measured_at, received_at, timestamp_source, valor, unidade, slave_id, register, firmware_version,
               ROW_NUMBER() OVER (PARTITION BY slave_id, register, unidade ORDER BY received_at DESC, id DESC) AS rn
        FROM telemetry WHERE gateway_id = $1 AND received_at >= $2),
      series AS (SELECT slave_id, register, unidade FROM recent WHERE rn = 1 ORDER BY slave_id NULLS FIRST, register NULLS FIRST, unidade COLLATE "C" LIMIT $3)
-     SELECT r.id, r.measured_at, r.received_at, r.valor, r.unidade, r.slave_id, r.register, r.firmware_version
+     SELECT r.id, r.measured_at, r.received_at, r.timestamp_source, r.valor, r.unidade, r.slave_id, r.register, r.firmware_version
      FROM recent r JOIN series s ON s.slave_id IS NOT DISTINCT FROM r.slave_id AND s.register IS NOT DISTINCT FROM r.register AND s.unidade = r.unidade
      WHERE r.rn <= $4 ORDER BY r.slave_id NULLS FIRST, r.register NULLS FIRST, r.unidade COLLATE "C", r.received_at, r.id`,
   services: `SELECT DISTINCT subject_cn FROM certificates WHERE kind = 'service' AND status = 'active' AND expires_at > $1 ORDER BY subject_cn`,
@@ -110,6 +110,7 @@ export class PgMqttRepository implements MqttRepository {
       col('slaveId'),
       col('register'),
       col('firmwareVersion'),
+      col('timestampSource'),
     );
     return r.rowCount ?? 0;
   }

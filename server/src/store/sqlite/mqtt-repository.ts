@@ -27,19 +27,19 @@ const SQL = {
        firmware_version = COALESCE(@firmware, firmware_version) WHERE id = @id`,
   historyExpire: 'INSERT INTO presence_events (gateway_id, online, at) SELECT id, 0, ? FROM gateways WHERE is_online = 1 AND (last_seen IS NULL OR last_seen < ?)',
   expirePresence: 'UPDATE gateways SET is_online = 0 WHERE is_online = 1 AND (last_seen IS NULL OR last_seen < ?)',
-  insertReading: `INSERT INTO telemetry (gateway_id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version)
-     VALUES (@gatewayId, @measuredAt, @receivedAt, @valor, @unidade, @slaveId, @register, @firmwareVersion)`,
+  insertReading: `INSERT INTO telemetry (gateway_id, measured_at, received_at, timestamp_source, valor, unidade, slave_id, register, firmware_version)
+     VALUES (@gatewayId, @measuredAt, @receivedAt, @timestampSource, @valor, @unidade, @slaveId, @register, @firmwareVersion)`,
   deleteBefore: 'DELETE FROM telemetry WHERE received_at < ?',
-  readings: `SELECT id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version FROM telemetry
+  readings: `SELECT id, measured_at, received_at, timestamp_source, valor, unidade, slave_id, register, firmware_version FROM telemetry
      WHERE gateway_id = ? AND (received_at > ? OR (received_at = ? AND id > ?)) ORDER BY received_at, id LIMIT ?`,
   // Each series' newest readings since a time: one window over the gateway's recent rows
   // (telemetry_gateway_received), cost proportional to the readings in the window.
   latest: `WITH recent AS (
-       SELECT id, measured_at, received_at, valor, unidade, slave_id, register, firmware_version,
+       SELECT id, measured_at, received_at, timestamp_source, valor, unidade, slave_id, register, firmware_version,
               ROW_NUMBER() OVER (PARTITION BY slave_id, register, unidade ORDER BY received_at DESC, id DESC) AS rn
        FROM telemetry WHERE gateway_id = ? AND received_at >= ?),
      series AS (SELECT slave_id, register, unidade FROM recent WHERE rn = 1 ORDER BY slave_id, register, unidade LIMIT ?)
-     SELECT r.id, r.measured_at, r.received_at, r.valor, r.unidade, r.slave_id, r.register, r.firmware_version
+     SELECT r.id, r.measured_at, r.received_at, r.timestamp_source, r.valor, r.unidade, r.slave_id, r.register, r.firmware_version
      FROM recent r JOIN series s ON s.slave_id IS r.slave_id AND s.register IS r.register AND s.unidade = r.unidade
      WHERE r.rn <= ? ORDER BY r.slave_id, r.register, r.unidade, r.received_at, r.id`,
   services: `SELECT DISTINCT subject_cn FROM certificates WHERE kind = 'service' AND status = 'active' AND expires_at > ? ORDER BY subject_cn`,

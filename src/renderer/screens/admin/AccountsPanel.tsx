@@ -3,7 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { AccountView } from '../../../shared/admin-views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
-import { useServerIdentity } from '../../app/server-identity.js';
+import { useAdminIdentity } from '../../app/server-identity.js';
 import { formatDateTime } from '../../components/format.js';
 import { AdminError } from './AdminError.js';
 import { NameDialog } from './NameDialog.js';
@@ -15,7 +15,7 @@ export function AccountsPanel() {
   const { t } = useTranslation('admin');
   const { t: tc } = useTranslation();
   const client = useStation();
-  const identity = useServerIdentity();
+  const identity = useAdminIdentity();
   const list = useAsync(() => client.invoke('admin.accounts'), [client]);
   const [editing, setEditing] = useState<AccountView | 'new' | null>(null);
   const [status, setStatus] = useState('');

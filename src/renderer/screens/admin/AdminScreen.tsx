@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useServerIdentity } from '../../app/server-identity.js';
+import { useAdminIdentity } from '../../app/server-identity.js';
 import { AccountsPanel } from './AccountsPanel.js';
 import { AuditPanel } from './AuditPanel.js';
 import { ServerStatePanel } from './ServerStatePanel.js';
@@ -12,7 +12,7 @@ type Tab = (typeof TABS)[number];
 /** The server's admin console, for admin tokens: audit log, accounts, API tokens, CRL and brokers. */
 export default function AdminScreen() {
   const { t } = useTranslation('admin');
-  const identity = useServerIdentity();
+  const identity = useAdminIdentity();
   const [tab, setTab] = useState<Tab>('audit');
   return (
     <section aria-labelledby="admin-title" className="screen">

@@ -6,7 +6,7 @@ import type { FieldIssue } from '../../../shared/validation.js';
 import { RemoteError } from '../../app/client.js';
 import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
-import { useServerIdentity } from '../../app/server-identity.js';
+import { useAdminIdentity } from '../../app/server-identity.js';
 import { saveFile } from '../../components/download.js';
 import { FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
@@ -86,7 +86,7 @@ function AuditRow({ e, who, showAccount }: { e: AuditEventView; who: (actor: str
 export function AuditPanel() {
   const { t } = useTranslation('admin');
   const client = useStation();
-  const identity = useServerIdentity();
+  const identity = useAdminIdentity();
   const serverAdmin = identity?.serverAdmin === true;
   const [draft, setDraft] = useState<Draft>(EMPTY);
   const [filter, setFilter] = useState<AuditFilter>({});

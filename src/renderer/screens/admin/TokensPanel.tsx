@@ -4,7 +4,7 @@ import { CreateTokenInputSchema } from '../../../shared/admin-inputs.js';
 import { TOKEN_ROLES, type TokenCreatedView, type TokenRole, type TokenView } from '../../../shared/admin-views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
-import { useServerIdentity } from '../../app/server-identity.js';
+import { useAdminIdentity } from '../../app/server-identity.js';
 import { Dialog } from '../../components/Dialog.js';
 import { CheckboxField, FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
@@ -17,7 +17,7 @@ function CreateTokenDialog({ onClose, onCreated }: { onClose: () => void; onCrea
   const { t } = useTranslation('admin');
   const { t: tc } = useTranslation();
   const client = useStation();
-  const identity = useServerIdentity();
+  const identity = useAdminIdentity();
   const serverAdmin = identity?.serverAdmin === true;
   const accounts = useAsync(() => (serverAdmin ? client.invoke('admin.accounts') : Promise.resolve([])), [client, serverAdmin]);
   const [role, setRole] = useState<TokenRole>('operator');
@@ -128,7 +128,7 @@ function SecretDialog({ created, onClose }: { created: TokenCreatedView; onClose
 export function TokensPanel() {
   const { t } = useTranslation('admin');
   const client = useStation();
-  const identity = useServerIdentity();
+  const identity = useAdminIdentity();
   const list = useAsync(() => client.invoke('admin.tokens', {}), [client]);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<TokenCreatedView | null>(null);

@@ -5,6 +5,7 @@ import { BackupPanel } from './BackupPanel.js';
 import { BrokerForm } from './BrokerForm.js';
 import { GeneralForm } from './GeneralForm.js';
 import { ProfilesPanel } from './ProfilesPanel.js';
+import { OpenEnrolmentForm } from './OpenEnrolmentForm.js';
 import { ServerForm } from './ServerForm.js';
 
 const ALL_SECTIONS = ['general', 'server', 'broker', 'profiles', 'backup'] as const;
@@ -51,7 +52,12 @@ export default function SettingsScreen() {
       </div>
       <div role="tabpanel" id={`panel-${section}`} aria-labelledby={`tab-${section}`}>
         {section === 'general' && <GeneralForm />}
-        {section === 'server' && <ServerForm />}
+        {section === 'server' && (
+          <>
+            <ServerForm />
+            <OpenEnrolmentForm />
+          </>
+        )}
         {section === 'broker' && <BrokerForm />}
         {section === 'profiles' && <ProfilesPanel />}
         {section === 'backup' && <BackupPanel />}

@@ -28,6 +28,15 @@ export const en = {
     testOk: 'Connected: {{detail}}',
     bundledRunning: 'The bundled server runs at {{url}} with its data in {{dir}}.',
     bundledStopped: 'The bundled server is not running.',
+    openEnrolment: {
+      title: 'Zero-touch onboarding',
+      label: 'Allow devices without a birth identity to ask to join (open enrolment)',
+      risk: 'Such a device shows a code that an operator approves with its MAC. Anyone who knows a MAC can then fill its pending requests (the real device waits until they expire), and a request alone does not tell a real device from an impostor: compare the key fingerprint the device shows with the preview before approving. Devices born on the bench do not have these weaknesses. Off unless you need it.',
+      apply: 'Apply and restart the bundled server',
+      restarting: 'Restarting the bundled server…',
+      nowOn: 'Open enrolment is on; the bundled server restarted.',
+      nowOff: 'Open enrolment is off; the bundled server restarted.',
+    },
   },
   broker: {
     host: 'Broker address for this station',
@@ -161,6 +170,15 @@ export const ptBR: Strings<typeof en> = {
     testOk: 'Conectado: {{detail}}',
     bundledRunning: 'O servidor embutido roda em {{url}} com os dados em {{dir}}.',
     bundledStopped: 'O servidor embutido não está rodando.',
+    openEnrolment: {
+      title: 'Integração zero-touch',
+      label: 'Permitir que dispositivos sem identidade de nascimento peçam para entrar (inscrição aberta)',
+      risk: 'Um dispositivo assim mostra um código que um operador aprova com o MAC. Quem souber um MAC pode então ocupar os pedidos pendentes dele (o dispositivo real espera até que expirem), e um pedido sozinho não distingue o dispositivo real de um impostor: compare a impressão digital da chave que o dispositivo mostra com a prévia antes de aprovar. Dispositivos nascidos na bancada não têm essas fraquezas. Deixe desligado se não precisar.',
+      apply: 'Aplicar e reiniciar o servidor embutido',
+      restarting: 'Reiniciando o servidor embutido…',
+      nowOn: 'A inscrição aberta está ligada; o servidor embutido reiniciou.',
+      nowOff: 'A inscrição aberta está desligada; o servidor embutido reiniciou.',
+    },
   },
   broker: {
     host: 'Endereço do broker para esta estação',

@@ -275,8 +275,7 @@ void GatewayApp::readAndPublish(const ModbusPoint& pt) {
   }
   Telemetry t;
   const int64_t epoch = p_.epoch();
-  if (epoch > 0) t.timestamp = isoFromEpoch(epoch);
-  t.uptimeMs = static_cast<long long>(p_.millis());
+  if (epoch > 0) t.timestamp = isoFromEpoch(epoch);  // else no timestamp: the server's receive time dates it
   t.valor = r.value;
   t.unidade = pt.unit;
   t.gatewayMac = mac_;

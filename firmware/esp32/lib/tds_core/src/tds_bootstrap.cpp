@@ -85,10 +85,18 @@ void Bootstrap::learnDate(const HttpResult& r, uint64_t nowMs) {
   // Only when the time is unknown (after a reboot, or a timestamp the server refused): one base keeps
   // the poll timestamps increasing; the device's crystal drifts milliseconds over a request's life.
   int64_t t = 0;
-  if (!haveTime_ && !r.date.empty() && parseHttpDate(r.date, t)) {
-    timeBase_ = t;
-    timeBaseMs_ = nowMs;
-    haveTime_ = true;
+  if (!haveTime_ && !r.date.empty() && parseHttpDate(r.date, t)) adoptServerTime(t, nowMs);
+}
+
+void Bootstrap::adoptServerTime(int64_t t, uint64_t nowMs) {
+  timeBase_ = t;
+  timeBaseMs_ = nowMs;
+  haveTime_ = true;
+  // A device without SNTP (blocked, or not answered yet) takes the server's clock, so what it
+  // measures later is dated; a clock SNTP already set is left alone.
+  if (p_.epoch() == 0 && t > 0) {
+    p_.setClock(t);
+    p_.log("clock: set from the server's time (" + isoFromEpoch(t) + ")");
   }
 }
 
@@ -319,11 +327,7 @@ void Bootstrap::stepRequest(uint64_t now) {
   qr_ = j.str("qr_payload");
   if (!printable(expiresAt_, 40) || !printable(code_, 16) || !printable(qr_, 64)) expiresAt_ = code_ = qr_ = "";
   const double serverTime = number(j, "server_time", 0);
-  if (serverTime > 0) {
-    timeBase_ = static_cast<int64_t>(serverTime);
-    timeBaseMs_ = p_.millis();
-    haveTime_ = true;
-  }
+  if (serverTime > 0) adoptServerTime(static_cast<int64_t>(serverTime), p_.millis());
   if (j.str("key_fingerprint") != fingerprint_) p_.log("bootstrap: the server's key fingerprint differs from this key's");
   saveMeta();
   failures_ = 0;

@@ -102,6 +102,7 @@ class Bootstrap {
   void loadMeta();
   int64_t serverNow(uint64_t now) const;
   void learnDate(const HttpResult& r, uint64_t now);
+  void adoptServerTime(int64_t t, uint64_t nowMs);
   uint32_t jitter();
   std::string model();
 

@@ -56,6 +56,9 @@ class Platform {
   virtual bool wifiTry(const std::string& ssid, const std::string& pass, uint32_t timeoutMs) = 0;
   virtual std::vector<WifiNetwork> wifiScan() = 0;
   virtual void startTimeSync(const std::string& ntpHost) = 0;
+  // Sets the clock from the server's time (its pinned HTTPS answer) when SNTP has not: the
+  // readings then carry a timestamp. Only called while epoch() is 0.
+  virtual void setClock(int64_t epoch) = 0;
   virtual void setLed(Led pattern) = 0;
   virtual void feedWatchdog() = 0;
 };

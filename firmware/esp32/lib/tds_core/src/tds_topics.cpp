@@ -14,7 +14,6 @@ std::string deviceTopic(const std::string& mac, const char* kind) {
 std::string telemetryJson(const Telemetry& t) {
   Json o(cJSON_CreateObject());
   if (!t.timestamp.empty()) cJSON_AddStringToObject(o.get(), "timestamp", t.timestamp.c_str());
-  else cJSON_AddNumberToObject(o.get(), "timestamp", static_cast<double>(t.uptimeMs));
   cJSON_AddNumberToObject(o.get(), "valor", t.valor);
   cJSON_AddStringToObject(o.get(), "unidade", t.unidade.c_str());
   cJSON_AddStringToObject(o.get(), "gateway_mac", t.gatewayMac.c_str());

@@ -13,8 +13,7 @@ constexpr const char* kStatusOffline = "offline";
 std::string deviceTopic(const std::string& mac, const char* kind);
 
 struct Telemetry {
-  std::string timestamp;  // ISO 8601 UTC when the clock is set; empty → uptimeMs is sent as a number
-  long long uptimeMs = 0;
+  std::string timestamp;  // ISO 8601 UTC; empty while the clock is not set: left out, the server dates it
   double valor = 0;
   std::string unidade;
   std::string gatewayMac;
