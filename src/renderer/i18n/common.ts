@@ -35,6 +35,7 @@ export const en = {
     saved: 'Saved.',
     cancel: 'Cancel',
     close: 'Close',
+    closeDialog: 'Close “{{title}}”',
     retry: 'Retry',
     delete: 'Delete',
     download: 'Download',
@@ -173,7 +174,9 @@ export const en = {
     },
   },
   // One wording for the core's messages and the form's (src/shared/validation.ts).
-  validation: { summary: 'Please fix the fields marked below.', ...VALIDATION_EN },
+  validation: { summary: 'Please fix the fields marked below.', ...VALIDATION_EN, date: 'Enter a date like {{example}}.' },
+  /** How the parts of a typed date are spelled (the order comes from Intl). */
+  date: { day: 'dd', month: 'mm', year: 'yyyy' },
   common: {
     yes: 'Yes',
     no: 'No',
@@ -220,6 +223,7 @@ export const ptBR: Strings<typeof en> = {
     saved: 'Salvo.',
     cancel: 'Cancelar',
     close: 'Fechar',
+    closeDialog: 'Fechar “{{title}}”',
     retry: 'Tentar de novo',
     delete: 'Excluir',
     download: 'Baixar',
@@ -374,7 +378,7 @@ export const ptBR: Strings<typeof en> = {
     choice: 'Escolha uma das opções.',
     csv: 'O CSV precisa de um cabeçalho mac_address,codigo,nome e pelo menos uma linha.',
     template: 'Use letras, dígitos, - _ . e {mac12}, {mac} ou {seq}; no máximo 30 caracteres.',
-    date: 'Digite uma data no formato AAAA-MM-DD.',
+    date: 'Digite uma data como {{example}}.',
     stationId: 'Use de 1 a 32 letras minúsculas, dígitos ou hífens.',
     token: 'Cole o token da API (pelo menos 16 caracteres).',
     tokenForUrl: 'Cole o token da API para esta URL: o token salvo só é enviado ao servidor salvo.',
@@ -392,6 +396,7 @@ export const ptBR: Strings<typeof en> = {
     modbusReadings: 'No máximo {{max}} leituras.',
     modbusTableSize: 'As leituras não cabem na configuração do gateway (3967 bytes): remova leituras ou encurte as unidades.',
   },
+  date: { day: 'dd', month: 'mm', year: 'aaaa' },
   common: {
     yes: 'Sim',
     no: 'Não',

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { ProfileView } from '../../../shared/profile.js';
 import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
+import { useConfirm } from '../../components/ConfirmDialog.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { ProfileForm } from './ProfileForm.js';
 
@@ -14,6 +15,7 @@ export function ProfilesPanel() {
   const [editing, setEditing] = useState<ProfileView | 'new' | null>(profiles.length === 0 ? 'new' : null);
   const [status, setStatus] = useState('');
   const [error, setError] = useState<unknown>();
+  const confirm = useConfirm();
   const run = async (p: Promise<unknown>): Promise<void> => {
     setError(undefined);
     try {
@@ -50,8 +52,11 @@ export function ProfilesPanel() {
                   <button
                     type="button"
                     className="btn btn--small btn--danger"
+                    aria-label={t('profiles.deleteNamed', { name: p.name })}
                     onClick={() => {
-                      if (confirm(t('profiles.deleteConfirm', { name: p.name }))) void run(client.invoke('profiles.delete', { name: p.name }));
+                      void confirm({ title: t('profiles.deleteTitle', { name: p.name }), message: t('profiles.deleteConfirm', { name: p.name }), confirmLabel: t('profiles.deleteNamed', { name: p.name }), danger: true }).then((yes) => {
+                        if (yes) void run(client.invoke('profiles.delete', { name: p.name }));
+                      });
                     }}
                   >
                     {tc('actions.delete')}
