@@ -1,4 +1,4 @@
-import { PDFDocument, rgb, StandardFonts } from 'pdf-lib';
+import { PDFDocument, rgb, StandardFonts, type PDFFont, type PDFPage } from 'pdf-lib';
 import QRCode from 'qrcode';
 
 /** What a board's label shows. */
@@ -74,32 +74,78 @@ export function labelSvg(d: LabelData): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}mm" height="${H}mm" viewBox="0 0 ${W} ${H}"><rect width="${W}" height="${H}" fill="#fff"/><path d="${path}" fill="#000"/><g fill="#000">${texts}</g></svg>`;
 }
 
-/** The label as a one-page PDF of the label's size (print at 100 %). */
-export async function labelPdf(d: LabelData): Promise<Uint8Array> {
+type Fonts = { sans: PDFFont; mono: PDFFont; monoBold: PDFFont };
+
+async function newDoc(title: string, subject: string): Promise<{ doc: PDFDocument; fonts: Fonts }> {
   const doc = await PDFDocument.create();
-  doc.setTitle(`TDS gateway ${d.gatewayCode}`);
-  doc.setSubject(d.mac);
+  doc.setTitle(title);
+  doc.setSubject(subject);
   doc.setProducer('TDS Provisioning Station');
-  const page = doc.addPage([W * PT_PER_MM, H * PT_PER_MM]);
   const fonts = {
     sans: await doc.embedFont(StandardFonts.Helvetica),
     mono: await doc.embedFont(StandardFonts.Courier),
     monoBold: await doc.embedFont(StandardFonts.CourierBold),
   };
+  return { doc, fonts };
+}
+
+/** Draws one label with its top-left corner `left` mm from the page's left and `top` mm from its top. */
+function drawLabel(page: PDFPage, fonts: Fonts, d: LabelData, left: number, top: number): void {
   const { size, dark } = qrMatrix(d);
   const { qrSide, textX, lines } = layout(d);
   const m = (qrSide / size) * PT_PER_MM;
-  const top = page.getHeight();
+  const x0 = left * PT_PER_MM;
+  const y0 = page.getHeight() - top * PT_PER_MM;
   for (let r = 0; r < size; r++) {
     for (let c = 0; c < size; c++) {
-      if (dark(r, c)) page.drawRectangle({ x: 2 * PT_PER_MM + c * m, y: top - 2 * PT_PER_MM - (r + 1) * m, width: m + 0.01, height: m + 0.01, color: rgb(0, 0, 0) });
+      if (dark(r, c)) page.drawRectangle({ x: x0 + 2 * PT_PER_MM + c * m, y: y0 - 2 * PT_PER_MM - (r + 1) * m, width: m + 0.01, height: m + 0.01, color: rgb(0, 0, 0) });
     }
   }
   let y = 3;
   for (const l of lines) {
     y += l.size + 1.1;
     const font = l.mono ? (l.bold ? fonts.monoBold : fonts.mono) : fonts.sans;
-    page.drawText(l.text, { x: textX * PT_PER_MM, y: top - y * PT_PER_MM, size: l.size * PT_PER_MM * 1.05, font, color: rgb(0, 0, 0) });
+    page.drawText(l.text, { x: x0 + textX * PT_PER_MM, y: y0 - y * PT_PER_MM, size: l.size * PT_PER_MM * 1.05, font, color: rgb(0, 0, 0) });
   }
+}
+
+/** The label as a one-page PDF of the label's size (print at 100 %). */
+export async function labelPdf(d: LabelData): Promise<Uint8Array> {
+  const { doc, fonts } = await newDoc(`TDS gateway ${d.gatewayCode}`, d.mac);
+  const page = doc.addPage([W * PT_PER_MM, H * PT_PER_MM]);
+  drawLabel(page, fonts, d, 0, 0);
+  return doc.save();
+}
+
+/** A4 in millimetres, and how a sheet of labels sits on it (3 × 9, with cut lines). */
+const A4 = { w: 210, h: 297 };
+const SHEET = { cols: 3, rows: 9, gap: 2 };
+
+/**
+ * A batch's labels on A4 sheets, 27 to a page, each inside a thin cut line (print at 100 %): one
+ * file for a whole batch instead of a label per board.
+ */
+export async function labelSheetPdf(labels: readonly LabelData[]): Promise<Uint8Array> {
+  if (labels.length === 0) throw new Error('no labels to put on a sheet');
+  const { doc, fonts } = await newDoc(`TDS gateway labels (${labels.length})`, labels.map((l) => l.gatewayCode).join(', '));
+  const perPage = SHEET.cols * SHEET.rows;
+  const left = (A4.w - SHEET.cols * W - (SHEET.cols - 1) * SHEET.gap) / 2;
+  const top = (A4.h - SHEET.rows * H - (SHEET.rows - 1) * SHEET.gap) / 2;
+  let page: PDFPage | undefined;
+  labels.forEach((d, i) => {
+    if (i % perPage === 0) page = doc.addPage([A4.w * PT_PER_MM, A4.h * PT_PER_MM]);
+    const slot = i % perPage;
+    const x = left + (slot % SHEET.cols) * (W + SHEET.gap);
+    const y = top + Math.floor(slot / SHEET.cols) * (H + SHEET.gap);
+    page!.drawRectangle({
+      x: x * PT_PER_MM,
+      y: page!.getHeight() - (y + H) * PT_PER_MM,
+      width: W * PT_PER_MM,
+      height: H * PT_PER_MM,
+      borderColor: rgb(0.7, 0.7, 0.7),
+      borderWidth: 0.3,
+    });
+    drawLabel(page!, fonts, d, x, y);
+  });
   return doc.save();
 }

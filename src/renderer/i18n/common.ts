@@ -58,6 +58,7 @@ export const en = {
     succeeded: 'Done',
     failed: 'Failed',
     cancelled: 'Cancelled',
+    skipped: 'Skipped',
   },
   stepStatus: { pending: 'waiting', running: 'running', done: 'done', failed: 'failed', skipped: 'skipped' },
   steps: {
@@ -246,6 +247,7 @@ export const ptBR: Strings<typeof en> = {
     succeeded: 'Concluído',
     failed: 'Falhou',
     cancelled: 'Cancelado',
+    skipped: 'Pulado',
   },
   stepStatus: { pending: 'aguardando', running: 'em andamento', done: 'concluído', failed: 'falhou', skipped: 'pulado' },
   steps: {
