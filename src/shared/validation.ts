@@ -39,6 +39,14 @@ export const V = {
   modbusDevices: 'modbusDevices',
   modbusReadings: 'modbusReadings',
   modbusTableSize: 'modbusTableSize',
+  templateUnique: 'templateUnique',
+  wifiPasswordNeeded: 'wifiPasswordNeeded',
+  bundleMissing: 'bundleMissing',
+  bundleUnreadable: 'bundleUnreadable',
+  brokerUnreachable: 'brokerUnreachable',
+  pin: 'pin',
+  pinWrong: 'pinWrong',
+  pinLater: 'pinLater',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -88,6 +96,14 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   modbusDevices: 'The readings name more devices (slave addresses) than this: raise it or remove readings.',
   modbusReadings: 'At most {{max}} readings.',
   modbusTableSize: 'The readings do not fit the gateway’s configuration (3967 bytes): remove readings or shorten their units.',
+  templateUnique: 'Include {mac12} or {seq}, so that every gateway gets its own code.',
+  wifiPasswordNeeded: 'Type the Wi-Fi password, or tick “Open network” if it has none.',
+  bundleMissing: 'There is no file or folder at this path on the station.',
+  bundleUnreadable: 'This is not a firmware bundle the station can use: {{reason}}',
+  brokerUnreachable: 'Nothing answered at {{host}}:{{port}} ({{reason}}). Check the address and port, and that the broker runs.',
+  pin: 'Enter 4 to 12 digits.',
+  pinWrong: 'This is not the admin PIN.',
+  pinLater: 'Too many wrong PINs: try again in a minute.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */
