@@ -14,9 +14,12 @@ export function BenchOptions() {
   const { settings, setSettings } = useSettings();
   const [error, setError] = useState<unknown>();
   const [denied, setDenied] = useState(false);
-  const o = settings.bench;
+  // A box shows its new state at once; the station's answer confirms it (or an error puts it back).
+  const [pending, setPending] = useState<Partial<BenchOptionsView>>({});
+  const o = { ...settings.bench, ...pending };
   const set = async (change: Partial<BenchOptionsView>): Promise<void> => {
     setError(undefined);
+    setPending((p) => ({ ...p, ...change }));
     try {
       if (change.notify) {
         const allowed = await allowNotifications();
@@ -28,6 +31,8 @@ export function BenchOptions() {
       setSettings(await client.invoke('bench.setOptions', change));
     } catch (err) {
       setError(err);
+    } finally {
+      setPending((p) => Object.fromEntries(Object.entries(p).filter(([k]) => !(k in change))));
     }
   };
   return (

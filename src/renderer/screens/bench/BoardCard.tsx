@@ -182,7 +182,15 @@ export const BoardCard = memo(function BoardCard({ device, slotLabel, selected, 
           {device.slot.name ? t('card.rename') : t('card.name')}
           {forBoard}
         </button>
-        <button type="button" className="btn btn--small btn--ghost" aria-expanded={details} onClick={() => setDetails((d) => !d)}>
+        <button
+          type="button"
+          className="btn btn--small btn--ghost"
+          aria-expanded={details}
+          onClick={() => {
+            setDetails((d) => !d);
+            returnFocusHome();
+          }}
+        >
           {details ? t('card.hideDetails') : t('card.details')}
           {forBoard}
         </button>
