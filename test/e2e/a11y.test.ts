@@ -39,8 +39,86 @@ const settingsTab = (tab: 'general' | 'server' | 'broker' | 'profiles') => async
   await page.click(`#tab-${tab}`);
 };
 
+const firstCard = (page: Page) => page.locator('[data-testid=board-card]').first();
+/** A card button by its visible words, in either language. */
+const cardButton = (page: Page, en: string, pt: string) => firstCard(page).getByRole('button', { name: new RegExp(`^(${en}|${pt})( —|$)`) });
+const closeDialog = async (page: Page) => {
+  await page.keyboard.press('Escape');
+  await page.locator('dialog[open]').waitFor({ state: 'detached' });
+};
+
 export const STATES: State[] = [
   { name: 'Bench', open: screen('bench') },
+  {
+    name: 'Bench, options and a board’s details',
+    open: async (page) => {
+      await screen('bench')(page);
+      await page.getByRole('button', { name: /^(Options|Opções)$/ }).click();
+      await cardButton(page, 'Details', 'Detalhes').click();
+      await firstCard(page).getByTestId('board-details').waitFor();
+    },
+    close: async (page) => {
+      await page.getByRole('button', { name: /^(Options|Opções)$/ }).click();
+      await cardButton(page, 'Hide details', 'Ocultar detalhes').click();
+    },
+  },
+  {
+    name: 'Bench, naming a slot',
+    open: async (page) => {
+      await screen('bench')(page);
+      await cardButton(page, 'Name slot|Rename slot', 'Nomear posição|Renomear posição').click();
+      await page.locator('.slot-name').waitFor();
+    },
+    close: async (page) => {
+      await page.locator('.slot-name').getByRole('button', { name: /^(Cancel|Cancelar)$/ }).click();
+    },
+  },
+  {
+    name: 'Bench, serial console panel',
+    open: async (page) => {
+      await screen('bench')(page);
+      await cardButton(page, 'Console', 'Console').click();
+      await page.locator('dialog[open] [data-testid=console]').waitFor();
+    },
+    close: closeDialog,
+  },
+  {
+    name: 'Bench, label dialog',
+    open: async (page) => {
+      await screen('bench')(page);
+      await cardButton(page, 'Label', 'Etiqueta').click();
+      await page.locator('dialog[open] img.label-preview').waitFor();
+    },
+    close: closeDialog,
+  },
+  {
+    name: 'Bench, boards asking whether to replace (one answer for all)',
+    open: async (page) => {
+      await screen('bench')(page);
+      for (const card of await page.locator('[data-testid=board-card]').all()) {
+        await card.getByRole('button', { name: /^(Provision again|Provisionar de novo|Provision|Provisionar)( —|$)/ }).click();
+      }
+      await page.getByTestId('bulk-answer').waitFor({ timeout: 60_000 });
+    },
+    close: async (page) => {
+      await page.getByTestId('bulk-answer').getByRole('button', { name: /^(Replace all|Substituir todas)$/ }).click();
+      await page.locator('[data-testid=board-card][data-state=succeeded]').nth(1).waitFor({ timeout: 120_000 });
+    },
+  },
+  {
+    name: 'Bench, a board that was stopped (skipped: already provisioned)',
+    open: async (page) => {
+      await screen('bench')(page);
+      await cardButton(page, 'Provision again', 'Provisionar de novo').click();
+      await firstCard(page).locator('[data-question-kind=reprovision]').getByRole('button', { name: /^(Stop|Parar)\b/ }).click();
+      await page.locator('[data-testid=board-card][data-state=skipped]').waitFor({ timeout: 30_000 });
+    },
+    close: async (page) => {
+      await cardButton(page, 'Provision again', 'Provisionar de novo').click();
+      await firstCard(page).locator('[data-question-kind=reprovision]').getByRole('button', { name: /^(Replace|Substituir)\b/ }).click();
+      await page.locator('[data-testid=board-card][data-state=succeeded]').nth(1).waitFor({ timeout: 120_000 });
+    },
+  },
   { name: 'Field', open: screen('field') },
   { name: 'Gateways', open: screen('gateways') },
   { name: 'Log', open: screen('log') },
@@ -48,6 +126,17 @@ export const STATES: State[] = [
   { name: 'Settings → Server', open: settingsTab('server') },
   { name: 'Settings → Broker', open: settingsTab('broker') },
   { name: 'Settings → Profiles', open: settingsTab('profiles') },
+  {
+    name: 'Settings → Profiles, a profile being edited',
+    open: async (page) => {
+      await settingsTab('profiles')(page);
+      await page.locator('[data-testid=profile-item]').first().getByRole('button', { name: /^(Edit|Editar)/ }).click();
+      await page.locator('#profile-form').waitFor();
+    },
+    close: async (page) => {
+      await page.locator('#profile-form').getByRole('button', { name: /^(Cancel|Cancelar)$/ }).click();
+    },
+  },
   {
     name: 'Settings → Profiles, delete confirmation',
     open: async (page) => {
@@ -68,13 +157,16 @@ async function expectLayoutFits(page: Page, where: string): Promise<void> {
     const bar = document.querySelector('.topbar');
     // One row: every item of the bar is centred on the same line (a wrapped item sits a row lower).
     const centres = Array.from(bar?.children ?? []).map((e) => e.getBoundingClientRect()).filter((r) => r.height > 0).map((r) => r.top + r.height / 2);
+    // A dialog's title bar and buttons are in view without scrolling.
+    const dialogButtons = Array.from(document.querySelectorAll('dialog[open] .dialog__head button, dialog[open] .dialog__foot button')).map((e) => e.getBoundingClientRect());
     return {
+      dialogButtonsInView: dialogButtons.every((r) => r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth),
       oneRow: centres.length > 0 && Math.max(...centres) - Math.min(...centres) < 6,
       scrollWidth: document.documentElement.scrollWidth,
       width: document.documentElement.clientWidth,
     };
   });
-  expect({ where, ...m }).toEqual({ where, oneRow: true, scrollWidth: m.width, width: m.width });
+  expect({ where, ...m }).toEqual({ where, dialogButtonsInView: true, oneRow: true, scrollWidth: m.width, width: m.width });
 }
 
 describe('E2E: accessibility scan of every screen, English and Portuguese, at 1024×700 (axe-core, Chromium)', () => {
@@ -131,7 +223,28 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
         esp32: { bundlePath: BUNDLE_DIR, wifiSsid: 'a11y', wifiPassword: 'a11y-pass-123' },
       },
     });
-  }, 150_000);
+    await invoke(station, 'settings.update', { activeProfile: 'bench' });
+    // Boards that passed, so the cards have steps, labels and a console to show.
+    const bench = await invoke(station, 'bench.state');
+    await invoke(station, 'bench.provision', { deviceIds: bench.devices.map((d) => d.id), profile: 'bench' });
+    await expect.poll(async () => (await invoke(station, 'jobs.list')).filter((j) => j.state === 'succeeded').length, { timeout: 180_000, interval: 1000 }).toBe(2);
+  }, 300_000);
+
+  it('buttons repeated on every board card carry their board in their accessible name', async () => {
+    const { page } = b;
+    await screen('bench')(page);
+    const cards = await page.locator('[data-testid=board-card]').all();
+    expect(cards.length).toBe(2);
+    for (const card of cards) {
+      const slot = (await card.getByTestId('slot-name').textContent()) ?? '';
+      // The accessible name of each button (what a screen reader says), from the browser's accessibility tree.
+      const names = await card.getByRole('button').evaluateAll((els) => els.map((e) => (e as HTMLElement).innerText.replace(/\s+/g, ' ').trim() + ' ' + (e.textContent ?? '')));
+      expect(names.length).toBeGreaterThan(3);
+      for (const n of names) expect(n, `a button of ${slot}`).toContain(slot);
+    }
+    // The same through Playwright's accessible-name matching: "Console — Slot 2" is one button only.
+    expect(await page.getByRole('button', { name: /^Console — Slot 2$/ }).count()).toBe(1);
+  });
 
   for (const lang of ['en', 'pt-BR'] as const) {
     it(`every screen and state (${lang})`, async () => {
