@@ -47,7 +47,7 @@ describe('E2E: device address at first run, profiles refused when they cannot wo
     await host.fill('127.0.0.1');
     await warning.waitFor();
     expect(await warning.textContent()).toContain('real boards cannot reach it');
-    await screenshot(page, 'first-run', shots.path);
+    await screenshot(page, 'first-run-addresses', shots.path);
     if (lan.length > 0) {
       await page.getByTestId('device-host-choice').first().click();
       expect(await host.inputValue()).toBe(lan[0]!.address);

@@ -11,7 +11,7 @@ export const en = {
     stationId: 'Station id',
     stationIdHint: 'Names this station in the log and its monitor identity (station-monitor-<id>).',
     secrets: 'Secrets are kept in: {{where}}',
-    secretStores: { safeStorage: 'the system keychain (Electron safeStorage)', keyring: 'a file encrypted with a key kept in the desktop keyring (Secret Service)', file: 'a file readable only by you (mode 0600); the CA passphrase is not kept there' },
+    secretStores: { safeStorage: 'the system keychain', keyring: 'a file encrypted with a key kept in the desktop keyring', file: 'a file only you can read; the CA passphrase is not kept there' },
     dataDir: 'Data folder: {{dir}}',
   },
   server: {
@@ -165,7 +165,7 @@ export const ptBR: Strings<typeof en> = {
     stationId: 'Identificador da estação',
     stationIdHint: 'Nomeia esta estação no log e na identidade do monitor (station-monitor-<id>).',
     secrets: 'Os segredos ficam em: {{where}}',
-    secretStores: { safeStorage: 'o chaveiro do sistema (Electron safeStorage)', keyring: 'um arquivo cifrado com uma chave guardada no chaveiro da área de trabalho (Secret Service)', file: 'um arquivo legível só por você (modo 0600); a senha da CA não fica nele' },
+    secretStores: { safeStorage: 'o chaveiro do sistema', keyring: 'um arquivo cifrado com uma chave guardada no chaveiro da área de trabalho', file: 'um arquivo que só você pode ler; a senha da CA não fica nele' },
     dataDir: 'Pasta de dados: {{dir}}',
   },
   server: {
