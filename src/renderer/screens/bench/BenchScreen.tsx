@@ -85,6 +85,7 @@ export function BenchScreen() {
     [client, chosenProfile, say, t],
   );
   const provisionOne = useCallback((id: string) => void provision([id], false), [provision]);
+  const toggleSelected = useCallback((id: string) => setSelected((s) => (s === id ? null : id)), []);
   const startNew = (): Promise<void> => provision(devices.map((d) => d.id), true);
 
   const idle = (d: BenchDevice): boolean => {
@@ -246,7 +247,7 @@ export function BenchScreen() {
               selected={selected === d.id}
               justScanned={justAssigned?.deviceId === d.id && d.gatewayCode === justAssigned.code ? justAssigned.code : null}
               questionFocus={!bulk}
-              onSelect={(id) => setSelected((s) => (s === id ? null : id))}
+              onSelect={toggleSelected}
               onProvision={provisionOne}
               onConsole={setConsoleFor}
               onLabel={setLabelFor}
