@@ -181,7 +181,6 @@ describe('E2E: the Bench for a day of boards (web mode, Chromium, real core, sim
     await expect.poll(() => page().locator('[data-testid=board-card][data-state=succeeded]').count(), { timeout: 240_000, interval: 1000 }).toBe(3);
     await expect.poll(focusIsOnScan).toBe(true);
     expect(await page().getByTestId('bench-summary').textContent()).toContain('3 boards · 0 working · 0 waiting for you · 3 passed · 0 failed · 0 skipped');
-    await screenshot(page(), 'bench-slots', shots.path, { fullPage: true });
     const serials = await Promise.all(sims.map(async (sim) => (await job(sim))!.certificateSerial!));
     await page().getByRole('button', { name: 'Clear finished' }).click();
     for (const [i, sim] of sims.entries()) {

@@ -108,7 +108,6 @@ describe('E2E: device address at first run, profiles refused when they cannot wo
     expect(await page.locator('[data-testid=profile-item] button', { hasText: /^(Edit|Delete)$/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'New profile' }).count()).toBe(0);
     await page.getByText('An admin has locked the profiles').waitFor();
-    await screenshot(page, 'settings-profiles-locked', shots.path, { fullPage: true });
     // The core refuses too, whatever sends the request.
     const saved = (await invoke(station, 'profiles.list')).find((p) => p.name === 'line B')!;
     await expect(invoke(station, 'profiles.delete', { name: saved.name })).rejects.toThrow(/FORBIDDEN/);

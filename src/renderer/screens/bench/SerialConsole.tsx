@@ -7,9 +7,13 @@ import { useEffect, useRef } from 'react';
  */
 export function SerialConsole({ lines, label, empty }: { lines: string[]; label: string; empty: string }) {
   const ref = useRef<HTMLPreElement>(null);
+  // After the frame: the panel may have just opened (a closed dialog has no height to scroll).
   useEffect(() => {
-    const el = ref.current;
-    if (el) el.scrollTop = el.scrollHeight;
+    const id = requestAnimationFrame(() => {
+      const el = ref.current;
+      if (el) el.scrollTop = el.scrollHeight;
+    });
+    return () => cancelAnimationFrame(id);
   }, [lines.length]);
   return (
     <pre ref={ref} className="console console--tall" tabIndex={0} aria-label={label} data-testid="console">
