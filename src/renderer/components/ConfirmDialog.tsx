@@ -19,6 +19,8 @@ export interface ConfirmOptions {
   confirmLabel: string;
   cancelLabel?: string;
   danger?: boolean;
+  /** Where focus goes after the answer when what asked is gone (see Dialog). */
+  returnFocusTo?: () => HTMLElement | null;
 }
 
 type Ask = (options: ConfirmOptions) => Promise<boolean>;
@@ -54,6 +56,7 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
         title={pending?.title ?? ''}
         role="alertdialog"
         describedBy={messageId}
+        {...(pending?.returnFocusTo ? { returnFocusTo: pending.returnFocusTo } : {})}
         onClose={() => answer(false)}
         footer={
           pending && (

@@ -17,6 +17,7 @@ export function Dialog({
   wide,
   role,
   describedBy,
+  returnFocusTo,
 }: {
   open: boolean;
   title: string;
@@ -27,11 +28,13 @@ export function Dialog({
   /** 'alertdialog' for a question that needs an answer (a confirmation). */
   role?: 'dialog' | 'alertdialog';
   describedBy?: string;
+  /** Where focus goes on close when what opened the dialog is gone (e.g. the button of a row the action removed). */
+  returnFocusTo?: () => HTMLElement | null;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const { t } = useTranslation();
-  useReturnFocus(open);
+  useReturnFocus(open, returnFocusTo);
   useEffect(() => {
     const d = ref.current;
     if (!d) return;

@@ -13,11 +13,40 @@ type Getter = () => HTMLElement | null;
 
 let home: Getter | null = null;
 
-/** Focuses `target` once the browser has drawn the current change (an element that just mounted). */
+const CONTROLS = 'input:not([disabled]), select:not([disabled]), textarea:not([disabled]), button:not([disabled]), a[href]';
+
+/** The element itself when it can take focus (a control, or anything with a tabindex), else its first control. */
+function focusable(el: HTMLElement): HTMLElement {
+  if (el.matches(CONTROLS) || el.hasAttribute('tabindex')) return el;
+  return el.querySelector<HTMLElement>(CONTROLS) ?? el;
+}
+
+/**
+ * Focuses `target` once the browser has drawn the current change (an element that just mounted, a
+ * dialog that just opened); a container (a form, a fieldset) passes focus to its first control.
+ */
 export function focusSoon(target: HTMLElement | null | Getter, options: FocusOptions = {}): void {
   requestAnimationFrame(() => {
     const el = typeof target === 'function' ? target() : target;
-    if (el && el.isConnected) el.focus(options);
+    if (el && el.isConnected) focusable(el).focus(options);
+  });
+}
+
+/** Nothing has focus: the element that had it was removed (or focus was never placed). */
+function focusLost(): boolean {
+  const active = document.activeElement;
+  return !active || active === document.body || !active.isConnected;
+}
+
+/**
+ * After an action that may remove the control that has focus (a row's button whose row goes away),
+ * focus goes to `fallback` on the next frame, if it was lost and no dialog holds it.
+ */
+export function focusIfLost(fallback: Getter): void {
+  requestAnimationFrame(() => {
+    if (!focusLost() || document.querySelector('dialog[open]')) return;
+    const el = fallback();
+    if (el && el.isConnected) focusable(el).focus({ preventScroll: true });
   });
 }
 
@@ -68,20 +97,28 @@ export function useFocusOnAppear<T extends HTMLElement>(key: unknown = true): Re
 
 /**
  * While `open`, remembers what had focus before; when `open` turns false (or the component goes
- * away) focus returns there, or to the screen's home control when that element is gone.
+ * away) focus returns there, or to the screen's home control, or — when what opened it is gone (a
+ * button whose row the action removed) — to `fallback`.
  */
-export function useReturnFocus(open: boolean): void {
+export function useReturnFocus(open: boolean, fallback?: Getter): void {
   const previous = useRef<HTMLElement | null>(null);
+  const fallbackRef = useRef(fallback);
+  useEffect(() => {
+    fallbackRef.current = fallback;
+  });
   useEffect(() => {
     if (!open) return;
-    previous.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    const active = document.activeElement;
+    previous.current = active instanceof HTMLElement && active !== document.body ? active : null;
     return () => {
       const back = previous.current;
       previous.current = null;
+      // Read now: the render that closes a confirmation may already have dropped its fallback.
+      const fallback = fallbackRef.current;
       requestAnimationFrame(() => {
         if (document.querySelector('dialog[open]')) return;
-        const target = home ? focusHomeElement() : back && back.isConnected ? back : null;
-        target?.focus({ preventScroll: true });
+        const target = home ? focusHomeElement() : back && back.isConnected ? back : (fallback?.() ?? null);
+        if (target?.isConnected) focusable(target).focus({ preventScroll: true });
       });
     };
   }, [open]);
