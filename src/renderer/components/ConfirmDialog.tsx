@@ -33,18 +33,23 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
   const [pending, setPending] = useState<(ConfirmOptions & { resolve: (v: boolean) => void }) | null>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const okRef = useRef<HTMLButtonElement>(null);
+  const openRef = useRef(false);
   const ask = useCallback<Ask>(
     (options) =>
       new Promise<boolean>((resolve) => {
+        // A question asked while another is open replaces it (the dialog stays open, so focus is
+        // moved here; a dialog that opens takes it through initialFocus).
+        if (openRef.current) focusSoon(() => (options.danger ? cancelRef.current : okRef.current));
+        openRef.current = true;
         setPending((old) => {
           old?.resolve(false);
           return { ...options, resolve };
         });
-        focusSoon(() => (options.danger ? cancelRef.current : okRef.current));
       }),
     [],
   );
   const answer = (v: boolean): void => {
+    openRef.current = false;
     pending?.resolve(v);
     setPending(null);
   };
@@ -56,6 +61,7 @@ export function ConfirmProvider({ children }: { children: ReactNode }) {
         title={pending?.title ?? ''}
         role="alertdialog"
         describedBy={messageId}
+        initialFocus={pending?.danger ? cancelRef : okRef}
         {...(pending?.returnFocusTo ? { returnFocusTo: pending.returnFocusTo } : {})}
         onClose={() => answer(false)}
         footer={

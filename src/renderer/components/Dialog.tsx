@@ -1,11 +1,13 @@
-import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useEffect, useId, useRef, type ReactNode, type RefObject } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useReturnFocus } from './focus.js';
+import { focusable, useReturnFocus } from './focus.js';
 
 /**
  * A modal on the native <dialog>: focus moves in and is trapped by the browser, Escape closes, and
  * focus goes back to the opener (or the screen's home control, focus.ts) also when the dialog is
- * removed while open. Children render only while open. `footer` holds the dialog's buttons outside
+ * removed while open. `initialFocus` (a control, or a container whose first control it is) takes
+ * focus right after the dialog opens, in the same step, so it never races the browser's own choice.
+ * Children render only while open. `footer` holds the dialog's buttons outside
  * the scrolling body, so they stay visible on a small screen.
  */
 export function Dialog({
@@ -18,6 +20,7 @@ export function Dialog({
   role,
   describedBy,
   returnFocusTo,
+  initialFocus,
 }: {
   open: boolean;
   title: string;
@@ -30,6 +33,7 @@ export function Dialog({
   describedBy?: string;
   /** Where focus goes on close when what opened the dialog is gone (e.g. the button of a row the action removed). */
   returnFocusTo?: () => HTMLElement | null;
+  initialFocus?: RefObject<HTMLElement | null>;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -38,8 +42,13 @@ export function Dialog({
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (open && !d.open) d.showModal();
+    if (open && !d.open) {
+      d.showModal();
+      const first = initialFocus?.current;
+      if (first && d.contains(first)) focusable(first).focus();
+    }
     if (!open && d.open) d.close();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only the opening moves focus in
   }, [open]);
   return (
     <dialog

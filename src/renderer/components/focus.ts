@@ -16,7 +16,7 @@ let home: Getter | null = null;
 const CONTROLS = 'input:not([disabled]), select:not([disabled]), textarea:not([disabled]), button:not([disabled]), a[href]';
 
 /** The element itself when it can take focus (a control, or anything with a tabindex), else its first control. */
-function focusable(el: HTMLElement): HTMLElement {
+export function focusable(el: HTMLElement): HTMLElement {
   if (el.matches(CONTROLS) || el.hasAttribute('tabindex')) return el;
   return el.querySelector<HTMLElement>(CONTROLS) ?? el;
 }

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { z } from 'zod';
 import { toFieldIssues, type FieldIssue } from '../../shared/validation.js';
 import { RemoteError } from '../app/client.js';
+import { focusSoon } from './focus.js';
 import { datePattern, isoToLocalDate, parseLocalDate } from './format.js';
 
 export type FieldErrors = Record<string, FieldIssue>;
@@ -24,11 +25,15 @@ export function useFieldErrors(formId?: string) {
     (errs: FieldErrors) => {
       const first = Object.keys(errs)[0];
       if (first === undefined) return;
-      requestAnimationFrame(() => {
+      const find = (): HTMLElement | null => {
         const scope = formId ? document.getElementById(formId) : document;
-        const el = scope?.querySelector<HTMLElement>(`[data-field="${CSS.escape(first)}"]`);
-        el?.focus();
-      });
+        return scope?.querySelector<HTMLElement>(`[data-field="${CSS.escape(first)}"]`) ?? null;
+      };
+      // At once when the field is on the page (so focus is there before the error shows, whatever
+      // the timing); a field that only appears with this render gets it on the next frame.
+      const el = find();
+      if (el) el.focus();
+      else focusSoon(find);
     },
     [formId],
   );
@@ -59,8 +64,17 @@ export function useFieldErrors(formId?: string) {
     },
     [focusFirst],
   );
+  /** A refusal only the form can see (two fields that disagree): shown under its field, which takes focus. */
+  const refuse = useCallback(
+    (issue: FieldIssue) => {
+      const errs = { [issue.field]: issue };
+      setErrors(errs);
+      focusFirst(errs);
+    },
+    [focusFirst],
+  );
   const clear = useCallback(() => setErrors({}), []);
-  return { errors, check, fromError, clear, hasErrors: Object.keys(errors).length > 0 };
+  return { errors, check, fromError, refuse, clear, hasErrors: Object.keys(errors).length > 0 };
 }
 
 /** '' → undefined (so "required" fires), anything else → Number (NaN → a type error message). */

@@ -105,3 +105,37 @@ export function isoToLocalDate(iso: string): string {
   if (!m) return iso;
   return dateFormat(DATE).format(new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
 }
+
+const RELATIVE_UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ['year', 365 * 86_400_000],
+  ['month', 30 * 86_400_000],
+  ['day', 86_400_000],
+  ['hour', 3_600_000],
+  ['minute', 60_000],
+];
+
+/** "in 20 days", "3 hours ago", "em 2 anos": the largest unit that fits, in the UI language; an em dash when unknown. */
+export function formatRelative(iso: string | null | undefined, now = Date.now()): string {
+  const d = toDate(iso);
+  if (!d) return iso ? iso : '—';
+  const ms = d.getTime() - now;
+  const rtf = new Intl.RelativeTimeFormat(lang(), { numeric: 'auto' });
+  for (const [unit, size] of RELATIVE_UNITS) if (Math.abs(ms) >= size) return rtf.format(Math.trunc(ms / size), unit);
+  return rtf.format(Math.trunc(ms / 1000), 'second');
+}
+
+/** A size: `1,5 MB` in pt-BR, `1.5 MB` in English. */
+export function formatBytes(n: number): string {
+  const [value, unit] = n >= 1_048_576 ? [n / 1_048_576, 'MB'] : n >= 1024 ? [n / 1024, 'KB'] : [n, 'B'];
+  return `${formatNumber(value, { maximumFractionDigits: 1 })} ${unit}`;
+}
+
+/** A long span in seconds, two units at most: `2 d 3 h`, `5 h 10 min`, `45 min` (units read the same in both languages). */
+export function formatSpan(seconds: number): string {
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (d > 0) return h > 0 ? `${formatNumber(d)} d ${formatNumber(h)} h` : `${formatNumber(d)} d`;
+  if (h > 0) return m > 0 ? `${formatNumber(h)} h ${formatNumber(m)} min` : `${formatNumber(h)} h`;
+  return m > 0 ? `${formatNumber(m)} min` : `${formatNumber(Math.floor(seconds))} s`;
+}
