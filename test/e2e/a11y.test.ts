@@ -1,20 +1,24 @@
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { freePort } from '../support/ports.js';
+import { TDS_SERVER_CLI } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
 import { expectAccessible } from './support/axe.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { BUNDLE_DIR, invoke, startTestStation } from './support/station.js';
-import { goTo } from './support/ui.js';
+import { fill, goTo, saveAndWait } from './support/ui.js';
 
 /**
  * Every screen, in English and in Portuguese, through axe-core (no serious or critical WCAG 2.x A/AA
  * violation) at the smallest layout the station supports, 1024×700: the header on one row, no
  * sideways scroll. A screen's further states (a dialog, a question, a form with errors) are rows of
- * STATES: add yours there.
+ * STATES: add yours there. The Admin screen shows only to an admin token: its rows (`admin: true`)
+ * run with the station pointed at the same (bundled) server with an admin token made by the server's
+ * CLI, pasted in Settings → Server, so the header then carries all seven screens.
  */
 
 interface State {
@@ -25,18 +29,27 @@ interface State {
   include?: string;
   /** Puts the page back (close a dialog). */
   close?: (page: Page) => Promise<void>;
+  /** Needs the station's token to be an admin's (the Admin screen). */
+  admin?: boolean;
 }
 
-const screen = (s: 'bench' | 'field' | 'gateways' | 'log' | 'settings') => async (page: Page) => {
+const screen = (s: 'bench' | 'field' | 'gateways' | 'log' | 'settings' | 'claim' | 'admin') => async (page: Page) => {
   await goTo(page, s);
   await page.locator('main .screen').first().waitFor();
   // Lazy screens load their data on arrival: wait until nothing says "Loading…".
   await page.waitForFunction(() => !document.querySelector('main')?.textContent?.match(/Loading…|Carregando…/));
 };
 
-const settingsTab = (tab: 'general' | 'server' | 'broker' | 'profiles') => async (page: Page) => {
+const settingsTab = (tab: 'general' | 'server' | 'broker' | 'profiles' | 'backup') => async (page: Page) => {
   await screen('settings')(page);
   await page.click(`#tab-${tab}`);
+};
+
+const adminTab = (tab: 'audit' | 'accounts' | 'tokens' | 'server') => async (page: Page) => {
+  await screen('admin')(page);
+  await page.click(`#admin-tab-${tab}`);
+  await page.locator(`#admin-panel-${tab} .table, #admin-panel-${tab} .card`).first().waitFor();
+  await page.waitForFunction(() => !document.querySelector('main')?.textContent?.match(/Loading…|Carregando…/));
 };
 
 const firstCard = (page: Page) => page.locator('[data-testid=board-card]').first();
@@ -121,6 +134,15 @@ export const STATES: State[] = [
   },
   { name: 'Field', open: screen('field') },
   { name: 'Gateways', open: screen('gateways') },
+  {
+    name: 'Gateways, a gateway’s details',
+    open: async (page) => {
+      await screen('gateways')(page);
+      await page.locator('[data-testid=gw-table] tbody tr button.link').first().click();
+      await page.getByTestId('gateway-detail').waitFor();
+      await page.waitForFunction(() => !document.querySelector('main')?.textContent?.match(/Loading…|Carregando…/));
+    },
+  },
   { name: 'Log', open: screen('log') },
   { name: 'Settings → Station', open: settingsTab('general') },
   { name: 'Settings → Server', open: settingsTab('server') },
@@ -149,6 +171,34 @@ export const STATES: State[] = [
       await page.locator('dialog[open]').waitFor({ state: 'detached' });
     },
   },
+  {
+    name: 'Settings → Backup',
+    open: async (page) => {
+      await settingsTab('backup')(page);
+      await page.locator('#backup-form').waitFor();
+    },
+  },
+  {
+    name: 'Claim',
+    open: async (page) => {
+      await screen('claim')(page);
+      await page.getByTestId('claim-screen').waitFor();
+    },
+  },
+  { name: 'Admin → Audit log', open: adminTab('audit'), admin: true },
+  { name: 'Admin → Accounts', open: adminTab('accounts'), admin: true },
+  { name: 'Admin → Tokens', open: adminTab('tokens'), admin: true },
+  {
+    name: 'Admin → Tokens, a new token dialog',
+    open: async (page) => {
+      await adminTab('tokens')(page);
+      await page.getByRole('button', { name: /^(New token…|Novo token…)$/ }).click();
+      await page.locator('dialog[open]').waitFor();
+    },
+    close: closeDialog,
+    admin: true,
+  },
+  { name: 'Admin → CRL and brokers', open: adminTab('server'), admin: true },
 ];
 
 /** The page fits 1024×700: the top bar is one row, nothing scrolls sideways. */
@@ -159,14 +209,24 @@ async function expectLayoutFits(page: Page, where: string): Promise<void> {
     const centres = Array.from(bar?.children ?? []).map((e) => e.getBoundingClientRect()).filter((r) => r.height > 0).map((r) => r.top + r.height / 2);
     // A dialog's title bar and buttons are in view without scrolling.
     const dialogButtons = Array.from(document.querySelectorAll('dialog[open] .dialog__head button, dialog[open] .dialog__foot button')).map((e) => e.getBoundingClientRect());
+    // Every screen's name is whole and in view, left of the status (which gives way instead).
+    const status = document.querySelector('.topbar .statusbar')?.getBoundingClientRect();
+    const navItems = Array.from(document.querySelectorAll<HTMLElement>('.topbar .nav__item'));
+    const cutNavItems = navItems
+      .filter((e) => {
+        const r = e.getBoundingClientRect();
+        return r.left < 0 || r.right > window.innerWidth || (status !== undefined && status.width > 0 && r.right > status.left) || e.scrollWidth > e.clientWidth;
+      })
+      .map((e) => e.textContent);
     return {
+      cutNavItems,
       dialogButtonsInView: dialogButtons.every((r) => r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth),
       oneRow: centres.length > 0 && Math.max(...centres) - Math.min(...centres) < 6,
       scrollWidth: document.documentElement.scrollWidth,
       width: document.documentElement.clientWidth,
     };
   });
-  expect({ where, ...m }).toEqual({ where, dialogButtonsInView: true, oneRow: true, scrollWidth: m.width, width: m.width });
+  expect({ where, ...m }).toEqual({ where, cutNavItems: [], dialogButtonsInView: true, oneRow: true, scrollWidth: m.width, width: m.width });
 }
 
 describe('E2E: accessibility scan of every screen, English and Portuguese, at 1024×700 (axe-core, Chromium)', () => {
@@ -174,6 +234,24 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
   const sims: Esp32Sim[] = [];
   let station: WebStation;
   let b: TestBrowser;
+  /** The bundled server as a remote one, with an admin token: what an admin pastes in Settings → Server. */
+  let asAdmin: { url: string; token: string; accountId: string; caPem: string };
+
+  async function useAdminToken(page: Page): Promise<void> {
+    await settingsTab('server')(page);
+    await page.check('input[name=server-mode][value=remote]');
+    await fill(page, '#server-form', asAdmin);
+    await saveAndWait(page, 'server-form');
+    await page.locator('nav [data-screen="admin"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('nav [data-screen]').count()).toBe(7);
+  }
+
+  async function useBundledServer(page: Page): Promise<void> {
+    await settingsTab('server')(page);
+    await page.check('input[name=server-mode][value=bundled]');
+    await saveAndWait(page, 'server-form');
+    await page.locator('nav [data-screen="admin"]').waitFor({ state: 'detached', timeout: 15_000 });
+  }
 
   beforeAll(async () => {
     for (const mac of ['24:6f:28:a1:10:01', '24:6f:28:a1:10:02']) sims.push(await startEsp32Sim({ mac, telemetryIntervalMs: 2000 }));
@@ -224,6 +302,11 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
       },
     });
     await invoke(station, 'settings.update', { activeProfile: 'bench' });
+    // An admin token of the station's account, made with the server's CLI on the bundled server's data.
+    const made = JSON.parse(
+      execFileSync(process.execPath, [TDS_SERVER_CLI, 'token', 'create', '--data', path.join(tmp.path, 'station', 'server'), '--account', String(s.server.accountId ?? 1), '--role', 'admin', '--server-admin', '--label', 'a11y admin', '--json'], { encoding: 'utf8' }),
+    ) as { token: string };
+    asAdmin = { url: s.server.url!, token: made.token, accountId: String(s.server.accountId ?? 1), caPem: s.broker.caPem! };
     // Boards that passed, so the cards have steps, labels and a console to show.
     const bench = await invoke(station, 'bench.state');
     await invoke(station, 'bench.provision', { deviceIds: bench.devices.map((d) => d.id), profile: 'bench' });
@@ -251,13 +334,19 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
       const { page } = b;
       await invoke(station, 'settings.update', { language: lang });
       await page.locator(`html[lang="${lang}"]`).waitFor();
+      let admin = false;
       for (const st of STATES) {
+        if ((st.admin ?? false) !== admin) {
+          await (admin ? useBundledServer : useAdminToken)(page);
+          admin = !admin;
+        }
         await st.open(page);
         await expectAccessible(page, `${st.name} (${lang})`, st.include);
         await expectLayoutFits(page, `${st.name} (${lang})`);
         await st.close?.(page);
       }
-    }, 180_000);
+      if (admin) await useBundledServer(page);
+    }, 300_000);
   }
 });
 
