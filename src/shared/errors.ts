@@ -39,6 +39,11 @@ export interface JobError {
   where?: string;
   /** Evidence for the technician, e.g. the device's boot log when the broker never saw it. */
   attachment?: { label: string; text: string };
+  /**
+   * The facts `message` is made of (MAC, serial, port…), so the UI can say it in its own language
+   * (`errors.message.<code>`); `message` stays the English text for logs and the command line.
+   */
+  params?: Record<string, string>;
 }
 
 /**

@@ -45,6 +45,8 @@ export const FirstRunInputSchema = z.object({
   brokerPort: zPort.default(8883),
   /** Address devices will use to reach the embedded broker (this machine's LAN address). */
   deviceBrokerHost: zHost,
+  /** Name of the first profile, in the operator's language (the station's default profile). */
+  profileName: zName(80).default('default'),
 });
 export type FirstRunInput = z.input<typeof FirstRunInputSchema>;
 
@@ -60,7 +62,36 @@ export const GatewayCodeSchema = z.string().trim().min(1, V.required).max(30, V.
 export const BenchProvisionInputSchema = z.object({
   deviceIds: z.array(zId).min(1, V.required).max(64, V.tooLong),
   profile: zName(80),
+  /**
+   * The batch start (Enter with nothing scanned): only boards that are new or not provisioned;
+   * boards whose MAC the station knows to be provisioned or revoked are left alone.
+   */
+  onlyNew: z.boolean().default(false),
 });
+
+export const BenchOptionsInputSchema = z.object({
+  sound: z.boolean().optional(),
+  notify: z.boolean().optional(),
+  autoStart: z.boolean().optional(),
+  autoPrint: z.boolean().optional(),
+});
+
+/** A slot's name as the operator types it ("Hub A · 3"); null forgets it. */
+export const SlotNameInputSchema = z.object({ slot: zId, name: zName(40).nullable() });
+
+/** The local admin PIN that locks profiles: 4 to 12 digits. */
+export const zPin = z.string().regex(/^\d{4,12}$/, V.pin);
+
+export const ProfileLockInputSchema = z.object({
+  locked: z.boolean(),
+  /** The admin PIN (the first lock sets it). */
+  pin: zPin,
+  /** A new PIN, given with the current one. */
+  newPin: zPin.optional(),
+});
+
+/** An OS notification the Electron shell shows (web mode uses the browser's Notification API). */
+export const NotifyInputSchema = z.object({ title: z.string().trim().min(1).max(120), body: z.string().max(400) });
 
 export const PiAuthSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('password'), password: z.string().min(1, V.required).max(1024, V.tooLong) }),

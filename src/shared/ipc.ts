@@ -5,6 +5,7 @@ import type { JobSnapshot } from './jobs.js';
 import { ClaimApproveInputSchema, ClaimPreviewInputSchema, ClaimRejectInputSchema, type ClaimApprovedView, type ClaimOutcome, type ClaimPreviewView } from './claims.js';
 import { ProfileEsp32Schema, ProfileInputSchema, type ProfileView } from './profile.js';
 import {
+  BenchOptionsInputSchema,
   BenchProvisionInputSchema,
   BrokerSettingsInputSchema,
   BundledBackupInputSchema,
@@ -19,14 +20,18 @@ import {
   ImportCsvInputSchema,
   JobAnswerInputSchema,
   LogFilterSchema,
+  NotifyInputSchema,
+  ProfileLockInputSchema,
   REVOKE_REASONS,
   ServerSettingsInputSchema,
   ServerTestInputSchema,
   zSerial,
+  SlotNameInputSchema,
 } from './inputs.js';
 import type {
   AppInfo,
   BenchDevice,
+  BenchSkip,
   BenchState,
   BundleInfo,
   BundledBackupContents,
@@ -48,6 +53,7 @@ import type {
   PresenceHistoryView,
   RenewResultView,
   ServerIdentityView,
+  StationAddress,
   StationSettingsView,
   TodayFigures,
 } from './views.js';
@@ -65,6 +71,8 @@ const None = z.undefined();
 
 export const requestSchemas = {
   'app.info': None,
+  'app.notify': NotifyInputSchema,
+  'station.addresses': None,
   'settings.get': None,
   'settings.update': GeneralSettingsInputSchema,
   'settings.setServer': ServerSettingsInputSchema,
@@ -79,12 +87,16 @@ export const requestSchemas = {
   'profiles.list': None,
   'profiles.save': z.object({ profile: ProfileInputSchema, previousName: z.string().max(80).optional() }),
   'profiles.delete': z.object({ name: zName(80) }),
+  'profiles.testBroker': z.object({ host: zHost, port: zPort }),
+  'profiles.setLock': ProfileLockInputSchema,
   'bundles.inspect': z.object({ path: ProfileEsp32Schema.shape.bundlePath }),
   'monitor.status': None,
   'bench.state': None,
   'bench.assignCode': z.object({ deviceId: zId, code: GatewayCodeSchema.nullable() }),
   'bench.provision': BenchProvisionInputSchema,
   'bench.console': z.object({ deviceId: zId, open: z.boolean() }),
+  'bench.nameSlot': SlotNameInputSchema,
+  'bench.setOptions': BenchOptionsInputSchema,
   'jobs.list': None,
   'jobs.cancel': z.object({ jobId: zId }),
   'jobs.retry': z.object({ jobId: zId }),
@@ -92,6 +104,7 @@ export const requestSchemas = {
   'jobs.clearFinished': None,
   'jobs.log': z.object({ jobId: zId }),
   'labels.render': z.object({ jobId: zId, format: z.enum(['svg', 'pdf'], { error: V.choice }) }),
+  'labels.sheet': z.object({ jobIds: z.array(zId).min(1, V.required).max(500, V.tooLong) }),
   'field.state': None,
   'field.addHost': z.object({ host: zHost, port: zPort.default(22), name: z.string().trim().max(80, V.tooLong).optional() }),
   'field.removeHost': z.object({ targetId: zId }),
@@ -129,6 +142,9 @@ export type ValidRequestOf<C extends RequestChannel> = z.output<(typeof requestS
 
 export interface StationResponses {
   'app.info': AppInfo;
+  /** shown: false when this shell has no notifications of its own (web mode: the browser shows them). */
+  'app.notify': { shown: boolean };
+  'station.addresses': StationAddress[];
   'settings.get': StationSettingsView;
   'settings.update': StationSettingsView;
   'settings.setServer': StationSettingsView;
@@ -143,12 +159,16 @@ export interface StationResponses {
   'profiles.list': ProfileView[];
   'profiles.save': ProfileView;
   'profiles.delete': ProfileView[];
+  'profiles.testBroker': { ok: true; detail: string };
+  'profiles.setLock': StationSettingsView;
   'bundles.inspect': BundleInfo;
   'monitor.status': MonitorStatus;
   'bench.state': BenchState;
   'bench.assignCode': BenchDevice;
-  'bench.provision': { jobIds: string[] };
+  'bench.provision': { jobIds: string[]; skipped: BenchSkip[] };
   'bench.console': BenchDevice;
+  'bench.nameSlot': BenchDevice[];
+  'bench.setOptions': StationSettingsView;
   'jobs.list': JobSnapshot[];
   'jobs.cancel': JobSnapshot;
   'jobs.retry': { jobId: string };
@@ -156,6 +176,7 @@ export interface StationResponses {
   'jobs.clearFinished': JobSnapshot[];
   'jobs.log': JobLogLineView[];
   'labels.render': FileData;
+  'labels.sheet': FileData;
   'field.state': FieldState;
   'field.addHost': PiTarget;
   'field.removeHost': PiTarget[];

@@ -3,9 +3,29 @@ import type { JobError } from './errors.js';
 /** Kinds of provisioning job the station runs. */
 export type JobKind = 'esp32' | 'pi';
 
-export type JobState = 'queued' | 'running' | 'waiting-input' | 'succeeded' | 'failed' | 'cancelled';
+/**
+ * `skipped`: the job stopped on purpose before changing the device (its MAC is already provisioned
+ * and the operator said "stop"); the board was left running its own firmware. Not a failure.
+ */
+export type JobState = 'queued' | 'running' | 'waiting-input' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+
+/** The states a job ends in. */
+export const FINISHED_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'skipped'];
+
+export function isFinishedState(state: JobState | string): boolean {
+  return (FINISHED_STATES as readonly string[]).includes(state);
+}
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+/**
+ * A text the core sends as a key and its facts, for the UI to say in its own language; the English
+ * text travels beside it for logs and the command line.
+ */
+export interface TextCode {
+  key: string;
+  params?: Record<string, string | number>;
+}
 
 export interface StepSnapshot {
   name: string;
@@ -15,6 +35,8 @@ export interface StepSnapshot {
   /** Fraction 0..1 of this step, when it reports progress (flashing, uploads). */
   progress?: number;
   detail?: string;
+  /** `detail` as a key and facts (`stepDetail.<key>` in the UI's dictionaries); absent for free text. */
+  detailCode?: TextCode;
 }
 
 /** A question a running job asks the operator (re-provision an active MAC, host key, sudo password). */

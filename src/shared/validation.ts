@@ -44,6 +44,14 @@ export const V = {
   claimSecret: 'claimSecret',
   printable: 'printable',
   unknownGateway: 'unknownGateway',
+  templateUnique: 'templateUnique',
+  wifiPasswordNeeded: 'wifiPasswordNeeded',
+  bundleMissing: 'bundleMissing',
+  bundleUnreadable: 'bundleUnreadable',
+  brokerUnreachable: 'brokerUnreachable',
+  pin: 'pin',
+  pinWrong: 'pinWrong',
+  pinLater: 'pinLater',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -98,6 +106,14 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   claimSecret: 'A claim secret has 26 characters from 0-9 and A-Z without I, L, O or U, as printed on the label.',
   printable: 'Use 1 to {{max}} printable characters: no line breaks, control or invisible formatting characters.',
   unknownGateway: 'No gateway has this code in this account.',
+  templateUnique: 'Include {mac12} or {seq}, so that every gateway gets its own code.',
+  wifiPasswordNeeded: 'Type the Wi-Fi password, or tick “Open network” if it has none.',
+  bundleMissing: 'There is no file or folder at this path on the station.',
+  bundleUnreadable: 'This is not a firmware bundle the station can use: {{reason}}',
+  brokerUnreachable: 'Nothing answered at {{host}}:{{port}} ({{reason}}). Check the address and port, and that the broker runs.',
+  pin: 'Enter 4 to 12 digits.',
+  pinWrong: 'This is not the admin PIN.',
+  pinLater: 'Too many wrong PINs: try again in a minute.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */

@@ -62,6 +62,25 @@ export interface BrokerSettingsView {
   embedded: { running: boolean; port: number | null } | null;
 }
 
+/** How the Bench behaves for the technician (Settings of the Bench screen, kept by the station). */
+export interface BenchOptionsView {
+  /** A beep when a board passes or fails. */
+  sound: boolean;
+  /** An OS notification when a board passes or fails. */
+  notify: boolean;
+  /** A board plugged into a slot starts at once with the default profile. */
+  autoStart: boolean;
+  /** A board that passes gets its label printed. */
+  autoPrint: boolean;
+}
+
+/** Whether operators may edit profiles (an admin locks them with a PIN). */
+export interface ProfileLockView {
+  locked: boolean;
+  /** An admin PIN has been set (the first lock sets it). */
+  pinSet: boolean;
+}
+
 export interface StationSettingsView {
   operator: string;
   language: LanguagePref;
@@ -69,6 +88,18 @@ export interface StationSettingsView {
   activeProfile: string | null;
   server: ServerSettingsView;
   broker: BrokerSettingsView;
+  bench: BenchOptionsView;
+  profileLock: ProfileLockView;
+}
+
+/** One address of this machine, offered as the address devices use to reach the station. */
+export interface StationAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  /** The network interface (eth0, wlan0, en0…). */
+  interface: string;
+  /** 127.0.0.1, ::1: only reachable from this machine (simulated boards), never from a real device. */
+  loopback: boolean;
 }
 
 export interface MonitorStatus {
@@ -80,9 +111,36 @@ export interface MonitorStatus {
   online: string[];
 }
 
+/**
+ * What the station knows about a board's MAC without flashing it: provisioned (an active
+ * certificate), revoked (its last certificate was revoked), or new. From the server, or from this
+ * station's log when the server cannot be asked.
+ */
+export interface BoardRegistration {
+  state: 'provisioned' | 'revoked' | 'new';
+  serial: string | null;
+  /** Provisioned: when the certificate was issued; revoked: when it was revoked. */
+  at: string | null;
+  /** Revoked: the reason the server recorded (an RFC 5280 reason name, maybe with a note). */
+  reason: string | null;
+  source: 'server' | 'log';
+}
+
+/**
+ * A position on the hub: named once by the operator and kept by USB location, so a board plugged
+ * into the same position is in the same slot whatever port name the OS gives it.
+ */
+export interface BenchSlot {
+  /** The USB location when the OS reports one, else the port path. */
+  key: string;
+  name: string | null;
+  location: string | null;
+}
+
 export interface BenchDevice {
   id: string;
   path: string;
+  slot: BenchSlot;
   bridge: string | null;
   vendorId: number | null;
   productId: number | null;
@@ -96,6 +154,14 @@ export interface BenchDevice {
   /** Latest job on this port. */
   jobId: string | null;
   consoleOpen: boolean;
+  /** What the station knows about this board's MAC (null until the MAC is known). */
+  registration: BoardRegistration | null;
+}
+
+/** A board the batch start left alone, and why. */
+export interface BenchSkip {
+  deviceId: string;
+  reason: 'running' | 'provisioned' | 'revoked';
 }
 
 /** One line of a job's log (step notes, esptool output, the device's boot log, SSH commands). */
@@ -245,7 +311,7 @@ export interface ImportResult {
   rows: { line: number; mac: string; status: 'created' | 'error' | 'not_imported'; gatewayId: number | null; error: string | null }[];
 }
 
-export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled'] as const;
+export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type LogResult = (typeof LOG_RESULTS)[number];
 
 export interface LogJobRow {

@@ -10,7 +10,7 @@ import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
 import { download, launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
-import { goTo } from './support/ui.js';
+import { cardButton, goTo } from './support/ui.js';
 
 // The technician's and the admin's path through the real UI in web mode: three simulated ESP32
 // boards provisioned with one key press against the real server and Mosquitto, their labels, the
@@ -81,14 +81,17 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
       // The rate the station picked for the port (the simulator's default bridge tops out at 921600).
       const job = (await invoke(station, 'jobs.list')).find((j) => j.mac === sim.mac)!;
       expect(job.facts?.baud).toBe('921600');
+      // Engineering detail is behind "Details".
+      await cardButton(card, 'Details').click();
       expect(await card.getByTestId('board-speed').textContent()).toBe('921,600 baud');
+      await cardButton(card, 'Hide details').click();
     }
   }, 300_000);
 
   it('prints a label whose QR code decodes to the board’s MAC, gateway code and certificate serial', async () => {
     const { page } = b;
     const card = page.locator('[data-testid=board-card]', { hasText: sims[0]!.mac });
-    await card.getByRole('button', { name: 'Label' }).click();
+    await cardButton(card, 'Label').click();
     const png = await download(page, () => page.click('[data-testid=label-png]'), b.downloads);
     const qr = JSON.parse(execFileSync('zbarimg', ['--raw', '-q', png], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()) as Record<string, string>;
     const gw = (await backend.server.client('operator').listGateways({ mac: sims[0]!.mac })).results[0]!;

@@ -137,14 +137,16 @@ describe('E2E: the Claim screen (web mode, Chromium, fake camera, bundled server
     await invoke(station, 'settings.update', { activeProfile: 'bench-born' });
 
     await goTo(page, 'bench');
-    const card = page.locator('[data-testid=board-card]', { hasText: sim.hostPath });
-    await card.getByRole('button', { name: 'Provision', exact: true }).click();
+    const card = page.locator(`[data-testid=board-card][data-port="${sim.hostPath}"]`);
+    await card.getByRole('button', { name: /^Provision( —|$)/ }).click();
     await expect.poll(() => card.getAttribute('data-state'), { timeout: 120_000, interval: 500 }).toMatch(/succeeded|failed/);
     expect(await card.getAttribute('data-state')).toBe('succeeded');
     expect(await card.locator('[data-testid=birth-note]').textContent()).toMatch(/does not go online here/);
-    expect(await card.textContent()).toContain('Get the birth identity');
+    // The steps are in the card's details (the slot card shows its outcome only).
+    await card.getByRole('button', { name: /^Details( —|$)/ }).click();
+    expect(await card.getByTestId('board-details').textContent()).toContain('Get the birth identity');
 
-    await card.getByRole('button', { name: 'Label' }).click();
+    await card.getByRole('button', { name: /^Label( —|$)/ }).click();
     const png = await download(page, () => page.click('[data-testid=label-png]'), bench.downloads);
     await screenshot(page, 'claim-label', tmp.path);
     label = execFileSync('zbarimg', ['--raw', '-q', png], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();

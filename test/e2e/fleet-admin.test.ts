@@ -5,7 +5,7 @@ import { ApiClient } from '@tds/server';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { tempDir } from '../support/temp.js';
-import { seriousViolations } from './support/axe-interim.js';
+import { expectAccessible } from './support/axe.js';
 import { download, launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, startTestStation } from './support/station.js';
 import { fill, goTo, saveAndWait, settingsTab } from './support/ui.js';
@@ -123,14 +123,15 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
     await page.click('#audit-filters button[type=submit]');
     await page.locator('#audit-filters .field__error', { hasText: 'No gateway has this code in this account.' }).waitFor();
     await page.fill('#audit-filters [data-field=gatewayCode]', '');
-    await page.fill('#audit-filters [data-field=from]', '2026-12-05');
-    await page.fill('#audit-filters [data-field=to]', '2026-12-01');
+    // Dates are typed in the UI language's order (English: month/day/year).
+    await page.fill('#audit-filters [data-field=from]', '12/05/2026');
+    await page.fill('#audit-filters [data-field=to]', '12/01/2026');
     await page.click('#audit-filters button[type=submit]');
     await page.locator('#audit-filters .field__error', { hasText: 'The start date is after the end date.' }).waitFor();
-    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.field)).toBe('to');
+    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.field)).toBe('to');
     // Today only, by the server admin's own token (its whoami is not audited; switching tokens is not either).
     const today = new Date();
-    const day = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
+    const day = `${String(today.getMonth() + 1).padStart(2, '0')}/${String(today.getDate()).padStart(2, '0')}/${today.getFullYear()}`;
     await page.fill('#audit-filters [data-field=from]', day);
     await page.fill('#audit-filters [data-field=to]', day);
     await page.selectOption('#audit-filters [data-field=action]', '');
@@ -157,7 +158,7 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
     expect(created).toBeDefined();
     await page.getByRole('button', { name: 'Rename account Filial Sul' }).click();
     await page.locator('dialog[open] [data-field=name]').fill('Filial Sul 2');
-    await page.locator('dialog[open]').getByRole('button', { name: 'Rename' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Rename', exact: true }).click();
     await page.locator('[role=status]', { hasText: 'Account renamed to Filial Sul 2.' }).waitFor();
     // Focus back on the row's button that opened the dialog (it carries the account's new name now).
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(/^Rename account Filial Sul/);
@@ -196,7 +197,7 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
     await revoke.click();
     const ask = page.locator('dialog[open]', { hasText: 'is refused from now on' });
     await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
-    await ask.locator('.btn--danger').click();
+    await ask.locator('[data-testid=confirm-ok]').click();
     await page.locator('[role=status]', { hasText: `Token ${who.token_id} revoked.` }).waitFor();
     await expect(made.whoami()).rejects.toMatchObject({ status: 401 });
     made.close();
@@ -247,7 +248,7 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
       for (const tab of ['audit', 'accounts', 'tokens', 'server'] as const) {
         await page.click(`#admin-tab-${tab}`);
         await page.locator(`#admin-panel-${tab} .table, #admin-panel-${tab} .card`).first().waitFor();
-        expect(await seriousViolations(page), `${lang} ${tab}`).toEqual([]);
+        await expectAccessible(page, `${lang} ${tab}`);
       }
       if (lang === 'pt-BR') {
         expect(await page.locator('nav [data-screen="admin"]').textContent()).toBe('Administração');
@@ -265,7 +266,7 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
         expect(await first.locator('td:nth-child(1)').textContent()).toMatch(/^\d{2}\/\d{2}\/\d{4}, \d{2}:\d{2}:\d{2}$/);
         await page.click('#admin-tab-tokens');
         await page.getByRole('button', { name: 'Novo token…' }).click();
-        expect(await seriousViolations(page, 'dialog[open]'), 'pt-BR new token dialog').toEqual([]);
+        await expectAccessible(page, 'pt-BR new token dialog', 'dialog[open]');
         await page.keyboard.press('Escape');
         await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Novo token…');
       }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { tempDir } from '../support/temp.js';
-import { seriousViolations } from './support/axe-interim.js';
+import { expectAccessible } from './support/axe.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { invoke, startTestStation } from './support/station.js';
 import { expectFieldError, fill, saveAndWait, settingsTab } from './support/ui.js';
@@ -62,7 +62,7 @@ describe('E2E: backup and restore of the bundled server from Settings (web mode,
     await fill(page, '#backup-form', { passphrase: PASS, again: `${PASS}!` });
     await page.click('#backup-form button[type=submit]');
     await expectFieldError(page, '#backup-form', 'again', /^The two passphrases differ\.$/);
-    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.field)).toBe('again');
+    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.field)).toBe('again');
     await fill(page, '#backup-form', { again: PASS });
     await page.click('#backup-form button[type=submit]');
     const status = page.locator('[data-testid=backup-status]');
@@ -107,7 +107,7 @@ describe('E2E: backup and restore of the bundled server from Settings (web mode,
     expect(await contents.textContent()).toContain('A backup of this station’s server (the same CA).');
     for (const f of ['ca.crt', 'ca.key.enc', 'config.json', 'crl.pem']) expect(await contents.locator('li', { hasText: new RegExp(`^${f.replace('.', '\\.')}$`) }).count()).toBe(1);
     await screenshot(page, 'settings-backup', shots.path, { fullPage: true });
-    expect(await seriousViolations(page), 'en backup tab').toEqual([]);
+    await expectAccessible(page, 'en backup tab');
     // The question: in-app, Cancel first; cancelling changes nothing and gives the focus back.
     await page.getByRole('button', { name: 'Restore…' }).click();
     const ask = page.locator('dialog[open]');
@@ -143,7 +143,7 @@ describe('E2E: backup and restore of the bundled server from Settings (web mode,
     await contents.waitFor({ timeout: 30_000 });
     expect(await contents.textContent()).toContain('Um backup do servidor desta estação (a mesma AC).');
     expect(await contents.textContent()).toMatch(/Feito\d{2}\/\d{2}\/\d{4}/);
-    expect(await seriousViolations(page), 'pt-BR backup tab').toEqual([]);
+    await expectAccessible(page, 'pt-BR backup tab');
     await fill(page, '#backup-form', { path: backupFile, passphrase: PASS, again: PASS });
     await page.click('#backup-form button[type=submit]');
     await expectFieldError(page, '#backup-form', 'path', /^Já existe um arquivo com este nome; um backup nunca sobrescreve outro\.$/);

@@ -9,7 +9,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import type { StartedProcess } from '../support/processes.js';
 import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
-import { seriousViolations } from './support/axe-interim.js';
+import { expectAccessible } from './support/axe.js';
 import { download, launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, startTestStation } from './support/station.js';
 import { goTo, saveAndWait, settingsTab } from './support/ui.js';
@@ -231,7 +231,7 @@ describe('E2E: gateways — expiry, renewal, revoked in words, online history (w
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(`Cancel certificate ${one.serial}`);
     expect((await serverGateway(MAC.pending)).certificados.find((c) => c.serial_number === one.serial)?.status).toBe('pending');
     await cancel.click();
-    await page.locator('dialog[open] .btn--danger').click();
+    await page.locator('dialog[open] [data-testid=confirm-ok]').click();
     await page.locator('[data-testid=gateway-message]', { hasText: 'The pending certificate was cancelled.' }).waitFor();
     expect(await page.locator(`tr[data-serial="${one.serial}"] td:last-child`).textContent()).toMatch(/: Taken out of service \(the renewal was cancelled\)$/);
 
@@ -315,13 +315,13 @@ describe('E2E: gateways — expiry, renewal, revoked in words, online history (w
       await saveAndWait(page, 'general-form');
       await goTo(page, 'gateways');
       await page.locator('[data-testid=gw-table]').waitFor();
-      expect(await seriousViolations(page), `${lang} list`).toEqual([]);
+      await expectAccessible(page, `${lang} list`);
       await openGateway(page, MAC.pending);
       await page.locator('[data-testid=presence-uptime]').waitFor();
-      expect(await seriousViolations(page), `${lang} detail`).toEqual([]);
+      await expectAccessible(page, `${lang} detail`);
       await page.locator('[data-testid=gateway-detail] .actions .btn').nth(1).click();
       await page.locator('dialog[open]').waitFor();
-      expect(await seriousViolations(page, 'dialog[open]'), `${lang} renewal dialog`).toEqual([]);
+      await expectAccessible(page, `${lang} renewal dialog`, 'dialog[open]');
       await page.keyboard.press('Escape');
     }
   });

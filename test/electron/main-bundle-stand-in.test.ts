@@ -193,6 +193,10 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
     // Only the main window's top frame, served from app://station, may ask.
     expect(await a.invoke('app.info', undefined, 'https://evil.example/')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await a.invoke('app.info', undefined, 'app://station/index.html', 'other')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    // A notification (a board passed) is shown by the app itself, after the same validation.
+    expect(await a.invoke('app.notify', { title: 'Board 3 passed', body: 'GW-246f28aabb03 is online.' })).toEqual({ ok: true, value: { shown: true } });
+    expect(await a.invoke('app.notify', { title: '', body: 'x' })).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
+    expect((await a.drive<{ notifications: unknown[] }>({ cmd: 'state' })).notifications).toEqual([{ title: 'Board 3 passed', body: 'GW-246f28aabb03 is online.' }]);
     // The core's events reach the window on the event channel.
     await a.invoke('settings.update', { operator: 'Stand-in operator' });
     await expect.poll(async () => (await a.drive<Array<{ channel: string; event: string }>>({ cmd: 'sent' })).some((x) => x.channel === ELECTRON_EVENT_CHANNEL && x.event === 'settings.changed')).toBe(true);

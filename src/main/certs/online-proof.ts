@@ -60,7 +60,7 @@ export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void
   }
   const runStep = o.runStep ?? ((name, run) => ctx.step(name, run));
   await runStep('online', async (step) => {
-    step.detail(`waiting for ${watch.mac} on the broker (up to ${Math.round(watch.timeoutMs / 1000)} s)`);
+    step.detail(`waiting for ${watch.mac} on the broker (up to ${Math.round(watch.timeoutMs / 1000)} s)`, { key: 'waitingOnline', params: { mac: watch.mac, seconds: Math.round(watch.timeoutMs / 1000) } });
     let e: PresenceEvent;
     try {
       e = await watch.seen;
@@ -70,9 +70,10 @@ export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void
       }
       throw err;
     }
-    const seen = `${e.kind === 'status' ? 'status online' : 'telemetry'} ${((e.at - watch.since) / 1000).toFixed(1)} s after the restart`;
-    step.detail(seen);
+    const seconds = Number(((e.at - watch.since) / 1000).toFixed(1));
+    const seen = `${e.kind === 'status' ? 'status online' : 'telemetry'} ${seconds.toFixed(1)} s after the restart`;
+    step.detail(seen, { key: e.kind === 'status' ? 'onlineStatus' : 'onlineTelemetry', params: { seconds } });
     await identity.confirm(step);
-    if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`);
+    if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`, { key: e.kind === 'status' ? 'onlineStatusRevoked' : 'onlineTelemetryRevoked', params: { seconds, previous: identity.previous.serialNumber } });
   });
 }

@@ -4,11 +4,11 @@ import { mapIssuerError } from '../certs/device-identity.js';
 import { DeviceKey } from '../certs/device-key.js';
 import { IssuerError } from '../certs/issuer.js';
 import type { SerialLink } from '../devices/serial-link.js';
-import { JobFailure } from '../jobs/job-failure.js';
+import { JobFailure, JobSkipped } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { BootLogCapture } from './boot-log.js';
 import { checkBundleKeyMode } from './bundle.js';
-import { EspBoard, type ProbedBoard } from './esp-board.js';
+import { EspBoard, type MacCheck, type ProbedBoard } from './esp-board.js';
 import type { FlashPart } from './esp-session.js';
 import { boardFacts, buildBirthFactoryDataImage, describeModbus } from './factory-data.js';
 import { describeOutcomes } from './flash-report.js';
@@ -28,7 +28,8 @@ interface Birth {
 
 /**
  * One attempt of the ESP32 job that gives a board a *birth identity* instead of its final one
- * (zero-touch onboarding, docs/zero-touch.md): probe → birth identity (key made here, in memory; the
+ * (zero-touch onboarding, docs/zero-touch.md): probe (a MAC with an operational identity is left
+ * alone: the job ends skipped) → birth identity (key made here, in memory; the
  * server's birth CA signs it, with a claim secret for the label) → factory data with the birth keys,
  * the server's URL and CA and no operational identity → flash → reboot → the boot log shows the board
  * starting to onboard. It cannot go online on the broker: that happens in the field, once an
@@ -52,7 +53,7 @@ export class BirthIdentityRun {
     checkBundleKeyMode(input.bundle, 'station');
     const board = new EspBoard(input);
     try {
-      const probed = await board.probe(ctx);
+      const probed = await board.probe(ctx, this.checkMac);
       const issued = await ctx.step('birth-identity', (step) => this.birthIdentity(step, probed));
       const image = await ctx.step('factory-data', (step) => this.factoryData(step, probed, issued));
       await ctx.step('flash', (step) => this.flash(step, board, probed, image));
@@ -68,9 +69,22 @@ export class BirthIdentityRun {
       this.capture?.stop();
       this.key?.destroy();
       this.image?.fill(0);
-      await board.close();
+      await board.close((text, level) => ctx.log(text, level));
     }
   }
+
+  /**
+   * Before anything is written: a MAC that has an operational identity cannot get a birth identity
+   * (the server refuses it until that certificate is revoked), so the board is left as it was.
+   */
+  private readonly checkMac: MacCheck = async (step, mac) => {
+    const issuer = this.input.issuer;
+    const active = await issuer.activeCertificate(mac, step.signal).catch((e: unknown) => {
+      throw mapIssuerError(e, issuer.serverUrl);
+    });
+    if (active) throw operationalIdentity(mac, active.serialNumber);
+    return undefined;
+  };
 
   /** Key made here; the server's birth CA signs its CSR; a MAC that has one already: ask before replacing it. */
   private async birthIdentity(step: StepHandle, probed: ProbedBoard): Promise<Birth> {
@@ -85,11 +99,8 @@ export class BirthIdentityRun {
       response = await issuer.issueBirth(request, step.signal);
     } catch (err) {
       if (!(err instanceof IssuerError) || err.kind !== 'conflict') throw mapIssuerError(err, this.input.issuer.serverUrl);
-      if (err.details?.field === 'mac_address') {
-        throw new JobFailure('MAC_ALREADY_PROVISIONED', `${mac} has an operational identity, so it cannot get a birth identity: ${err.message}`, {
-          hint: 'Revoke its certificate in Gateways first (a device is onboarded again only after that), or use a profile without the birth identity.',
-        });
-      }
+      // Provisioned since the probe asked (another station): still nothing written to the board.
+      if (err.details?.field === 'mac_address') throw operationalIdentity(mac, undefined, err.message);
       await this.decideReplacement(mac, err.message);
       response = await issuer.issueBirth({ ...request, replace: true }, step.signal).catch((e: unknown) => {
         throw mapIssuerError(e, this.input.issuer.serverUrl);
@@ -119,7 +130,11 @@ export class BirthIdentityRun {
         choices: ['replace', 'stop'],
       });
     }
-    if (choice !== 'replace') throw new JobFailure('MAC_ALREADY_PROVISIONED', `${mac} already has a birth identity; stopped without changing anything.`);
+    if (choice !== 'replace') {
+      throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has a birth identity; stopped without changing anything on the board.`, {
+        hint: 'Nothing to do if its label was printed; choose "replace" to give it a new birth identity and a new label.',
+      });
+    }
   }
 
   /** The NVS image: birth keys, server URL and CA, Wi-Fi; no operational identity. */
@@ -206,4 +221,16 @@ export class BirthIdentityRun {
       this.ctx.log(`could not revoke birth certificate ${u.serial} (${(err as Error).message}); a retry replaces it`, 'warn');
     }
   }
+}
+
+/** The job stops, skipped: the board already has its final identity, which a birth identity may not replace. */
+function operationalIdentity(mac: string, serial: string | undefined, serverSays?: string): JobSkipped {
+  return new JobSkipped(
+    'MAC_ALREADY_PROVISIONED',
+    `${mac} has an operational identity${serial ? ` (certificate ${serial})` : ''}, so it cannot get a birth identity${serverSays ? ` (${serverSays})` : ''}; stopped without changing anything on the board.`,
+    {
+      hint: 'Revoke its certificate in Gateways first (a device is onboarded again only after that), or use a profile without the birth identity.',
+      ...(serial ? { params: { mac, serial } } : {}),
+    },
+  );
 }

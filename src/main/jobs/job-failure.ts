@@ -4,6 +4,8 @@ export interface FailureOptions {
   hint?: string;
   where?: string;
   attachment?: JobError['attachment'];
+  /** The facts of the message, for the UI's own wording (JobError.params). */
+  params?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -13,6 +15,7 @@ export class JobFailure extends Error {
   readonly hint: string;
   readonly where: string | undefined;
   readonly attachment: JobError['attachment'];
+  readonly params: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, message?: string, options: FailureOptions = {}) {
     super(message ?? ERROR_TEXT[code].message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -21,13 +24,27 @@ export class JobFailure extends Error {
     this.hint = options.hint ?? ERROR_TEXT[code].hint;
     this.where = options.where;
     this.attachment = options.attachment;
+    this.params = options.params;
   }
 
   toJobError(): JobError {
     const e: JobError = { code: this.code, message: this.message, hint: this.hint };
     if (this.where !== undefined) e.where = this.where;
     if (this.attachment !== undefined) e.attachment = this.attachment;
+    if (this.params !== undefined) e.params = this.params;
     return e;
+  }
+}
+
+/**
+ * The job stops on purpose without having changed the device (e.g. the MAC is already provisioned
+ * and the operator chose "stop"): it ends `skipped`, not `failed`, with this code and message as
+ * the reason.
+ */
+export class JobSkipped extends JobFailure {
+  constructor(code: ErrorCode, message?: string, options: FailureOptions = {}) {
+    super(code, message, options);
+    this.name = 'JobSkipped';
   }
 }
 

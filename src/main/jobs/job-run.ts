@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
+import type { JobQuestion, JobSnapshot, StepSnapshot, TextCode } from '../../shared/jobs.js';
 import { redactSecrets } from '../log/redact.js';
 import { safeLine, safeLines, safeLogLines } from '../log/safe-text.js';
-import { isAbortError, JobFailure, toJobError } from './job-failure.js';
+import { isFinishedState } from '../../shared/jobs.js';
+import { isAbortError, JobFailure, JobSkipped, toJobError } from './job-failure.js';
 import { SecretValue } from './secret-value.js';
 import { StepClock } from './step-clock.js';
 import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, SecretAnswer, StepHandle, StepOptions } from './types.js';
@@ -62,7 +63,7 @@ export class JobRun {
   }
 
   isFinished(): boolean {
-    return this.snap.state === 'succeeded' || this.snap.state === 'failed' || this.snap.state === 'cancelled';
+    return isFinishedState(this.snap.state);
   }
 
   /** Cancels a queued or running job; a finished job is left alone. */
@@ -101,7 +102,9 @@ export class JobRun {
       this.finish('succeeded');
     } catch (err) {
       const operatorStop = err instanceof JobFailure && err.code === 'CANCELLED';
-      if ((isAbortError(err, this.controller.signal) && !(err instanceof JobFailure)) || operatorStop) {
+      if (err instanceof JobSkipped && !this.controller.signal.aborted) {
+        this.finish('skipped', err.toJobError());
+      } else if ((isAbortError(err, this.controller.signal) && !(err instanceof JobFailure)) || operatorStop) {
         const where = this.failedStepName();
         const message = operatorStop ? (err as JobFailure).message : 'Cancelled by the operator.';
         this.finish('cancelled', { code: 'CANCELLED', message, hint: 'Start it again when ready.', ...(where ? { where } : {}) });
@@ -119,12 +122,12 @@ export class JobRun {
     return this.snap.steps.find((s) => s.status === 'failed')?.name;
   }
 
-  private finish(state: 'succeeded' | 'failed' | 'cancelled', error?: JobSnapshot['error']): void {
+  private finish(state: 'succeeded' | 'failed' | 'cancelled' | 'skipped', error?: JobSnapshot['error']): void {
     for (const s of this.snap.steps) {
       if (s.status === 'running') {
-        s.status = state === 'succeeded' ? 'done' : 'failed';
+        s.status = state === 'succeeded' ? 'done' : state === 'skipped' ? 'skipped' : 'failed';
         s.endedAt = new Date().toISOString();
-      }
+      } else if (state === 'skipped' && s.status === 'pending') s.status = 'skipped';
     }
     if (state === 'succeeded') this.snap.progress = 1;
     this.snap.state = state;
@@ -135,7 +138,7 @@ export class JobRun {
     if (this.progressTimer) clearTimeout(this.progressTimer);
     this.log(
       state === 'succeeded' ? 'job succeeded' : `job ${state}: ${error?.code ?? ''} ${error?.message ?? ''}${error?.where ? ` (at ${error.where})` : ''}`,
-      state === 'succeeded' ? 'info' : 'error',
+      state === 'succeeded' ? 'info' : state === 'skipped' ? 'warn' : 'error',
     );
     this.secrets.clear();
     this.emit();
@@ -198,14 +201,14 @@ export class JobRun {
     const handle: StepHandle = {
       name,
       signal: stepController.signal,
-      progress: (fraction, detail) => {
+      progress: (fraction, detail, code) => {
         s.progress = Math.max(0, Math.min(1, fraction));
-        if (detail !== undefined) s.detail = safeLine(this.mask(detail));
+        if (detail !== undefined) this.setDetail(s, this.mask(detail), code);
         this.recomputeProgress();
         this.emitProgress();
       },
-      detail: (text) => {
-        s.detail = safeLine(this.mask(redactSecrets(text)));
+      detail: (text, code) => {
+        this.setDetail(s, this.mask(redactSecrets(text)), code);
         this.emit();
       },
       log: (text, level) => this.log(text, level ?? 'info'),
@@ -228,9 +231,11 @@ export class JobRun {
       s.endedAt = new Date().toISOString();
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
         const e = toJobError(err);
-        s.detail = safeLine(this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)));
+        // The UI says why in its language from the code (and its facts); the text is for the log.
+        this.setDetail(s, this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)), { key: 'failed', params: { code: e.code, ...(e.params ?? {}) } });
+        if (err instanceof JobSkipped) s.status = 'skipped';
       } else {
-        s.detail = 'cancelled';
+        this.setDetail(s, 'cancelled', { key: 'cancelled' });
       }
       this.log(`step ${name} failed after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
       throw err;
@@ -277,6 +282,12 @@ export class JobRun {
     });
   }
 
+  private setDetail(s: StepSnapshot, text: string, code: TextCode | undefined): void {
+    s.detail = safeLine(text);
+    if (code) s.detailCode = { key: code.key, ...(code.params ? { params: safeValues(code.params) } : {}) };
+    else delete s.detailCode;
+  }
+
   private stepSnap(name: string): StepSnapshot {
     let s = this.snap.steps.find((x) => x.name === name);
     if (!s) {
@@ -313,6 +324,7 @@ export class JobRun {
       ...(e.hint !== undefined ? { hint: this.mask(e.hint) } : {}),
       ...(e.where !== undefined ? { where: this.mask(e.where) } : {}),
       ...(e.attachment ? { attachment: { label: this.mask(e.attachment.label), text: this.mask(e.attachment.text) } } : {}),
+      ...(e.params ? { params: Object.fromEntries(Object.entries(e.params).map(([k, v]) => [k, this.mask(v)])) } : {}),
     };
   }
 
@@ -367,6 +379,7 @@ function safeError(e: NonNullable<JobSnapshot['error']>): NonNullable<JobSnapsho
     ...(e.hint !== undefined ? { hint: safeLines(e.hint) } : {}),
     ...(e.where !== undefined ? { where: safeLine(e.where) } : {}),
     ...(e.attachment ? { attachment: { label: safeLine(e.attachment.label), text: safeLines(e.attachment.text) } } : {}),
+    ...(e.params ? { params: safeValues(e.params) } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { JobKind, JobQuestion, JobSnapshot } from '../../shared/jobs.js';
+import type { JobKind, JobQuestion, JobSnapshot, TextCode } from '../../shared/jobs.js';
 import type { SecretValue } from './secret-value.js';
 
 /** One line of a job's log (esptool output, boot log, step notes). Never holds secrets. */
@@ -29,10 +29,13 @@ export interface StepHandle {
   readonly name: string;
   /** Aborted when the job is cancelled or the step runs out of time; pass it to everything that can wait. */
   readonly signal: AbortSignal;
-  /** Fraction 0..1 of this step and an optional short text ("0x10000: 128 KiB of 742 KiB"). */
-  progress(fraction: number, detail?: string): void;
-  /** Short text shown next to the step and stored in the station log. */
-  detail(text: string): void;
+  /**
+   * Fraction 0..1 of this step and an optional short text ("0x10000: 128 KiB of 742 KiB"), with
+   * the same as a key and facts for the UI's language (`code`).
+   */
+  progress(fraction: number, detail?: string, code?: TextCode): void;
+  /** Short text shown next to the step and stored in the station log; `code`: the same for the UI's language. */
+  detail(text: string, code?: TextCode): void;
   log(text: string, level?: JobLogLine['level']): void;
 }
 

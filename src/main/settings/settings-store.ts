@@ -69,6 +69,18 @@ export const PersistedSettingsSchema = z.object({
   /** Profiles as the domain model has them; their Wi-Fi passwords are in the secret store. */
   profiles: z.array(z.preprocess(storedProfile, ProfileSchema)).default([]),
   manualHosts: z.array(ManualHostSchema).default([]),
+  /** The Bench: slot names by USB location, and how it behaves for the technician. */
+  bench: z
+    .object({
+      slots: z.record(z.string(), z.string()).default({}),
+      sound: z.boolean().default(false),
+      notify: z.boolean().default(false),
+      autoStart: z.boolean().default(false),
+      autoPrint: z.boolean().default(false),
+    })
+    .default({ slots: {}, sound: false, notify: false, autoStart: false, autoPrint: false }),
+  /** Profiles locked by an admin (the PIN's hash is in the secret store). */
+  profileLock: z.object({ locked: z.boolean().default(false) }).default({ locked: false }),
 });
 export type PersistedSettings = z.output<typeof PersistedSettingsSchema>;
 

@@ -1,6 +1,6 @@
 import type { JobLogLineView } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
-import type { JobSnapshot } from '../../shared/jobs.js';
+import { FINISHED_STATES, type JobSnapshot } from '../../shared/jobs.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobDefinition } from '../jobs/types.js';
 import type { StationLog } from '../log/station-log.js';
@@ -14,7 +14,7 @@ export interface RestoredJob {
   spec: ResumeSpec | undefined;
 }
 
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+const FINISHED = new Set<string>(FINISHED_STATES);
 /** Progress-only updates of one job are pushed at most this often (UI stays smooth with 16 boards). */
 const PROGRESS_INTERVAL_MS = 100;
 

@@ -1,4 +1,4 @@
-import { PDFDocument, rgb, StandardFonts } from 'pdf-lib';
+import { PDFDocument, rgb, StandardFonts, type PDFFont, type PDFPage } from 'pdf-lib';
 import QRCode from 'qrcode';
 
 /** What a board's label shows. */
@@ -49,6 +49,8 @@ interface LabelSpec {
   lines: Line[];
   title: string;
   subject: string;
+  /** What names the label in a sheet's metadata: the gateway code, or the MAC of a claim label. */
+  name: string;
 }
 
 const QR_SIDE = H - 4;
@@ -63,7 +65,7 @@ function boardLabel(d: LabelData): LabelSpec {
     { text: `cert ${d.certificateSerial}`, size: fitSize(`cert ${d.certificateSerial}`, TEXT_W, 2.4), bold: false, mono: true },
   ];
   if (d.expiresAt) lines.push({ text: `exp ${d.expiresAt.slice(0, 10)}`, size: 2.2, bold: false, mono: true });
-  return { payload: labelQrPayload(d), lines, title: `TDS gateway ${d.gatewayCode}`, subject: d.mac };
+  return { payload: labelQrPayload(d), lines, title: `TDS gateway ${d.gatewayCode}`, subject: d.mac, name: d.gatewayCode };
 }
 
 /** What a bench-born board's label shows: the claim QR (MAC + claim secret) and the secret in groups, for typing by hand. */
@@ -89,6 +91,7 @@ function claimLabel(d: ClaimLabelData): LabelSpec {
     ],
     title: `TDS gateway claim label ${d.mac}`,
     subject: d.mac,
+    name: d.mac,
   };
 }
 
@@ -107,31 +110,85 @@ function renderSvg(spec: LabelSpec): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}mm" height="${H}mm" viewBox="0 0 ${W} ${H}"><rect width="${W}" height="${H}" fill="#fff"/><path d="${path}" fill="#000"/><g fill="#000">${texts}</g></svg>`;
 }
 
-async function renderPdf(spec: LabelSpec): Promise<Uint8Array> {
+type Fonts = { sans: PDFFont; mono: PDFFont; monoBold: PDFFont };
+
+async function newDoc(title: string, subject: string): Promise<{ doc: PDFDocument; fonts: Fonts }> {
   const doc = await PDFDocument.create();
-  doc.setTitle(spec.title);
-  doc.setSubject(spec.subject);
+  doc.setTitle(title);
+  doc.setSubject(subject);
   doc.setProducer('TDS Provisioning Station');
-  const page = doc.addPage([W * PT_PER_MM, H * PT_PER_MM]);
   const fonts = {
     sans: await doc.embedFont(StandardFonts.Helvetica),
     mono: await doc.embedFont(StandardFonts.Courier),
     monoBold: await doc.embedFont(StandardFonts.CourierBold),
   };
+  return { doc, fonts };
+}
+
+/** Draws one label with its top-left corner `left` mm from the page's left and `top` mm from its top. */
+function drawLabel(page: PDFPage, fonts: Fonts, spec: LabelSpec, left: number, top: number): void {
   const { size, dark } = qrMatrix(spec.payload);
   const m = (QR_SIDE / size) * PT_PER_MM;
-  const top = page.getHeight();
+  const x0 = left * PT_PER_MM;
+  const y0 = page.getHeight() - top * PT_PER_MM;
   for (let r = 0; r < size; r++) {
     for (let c = 0; c < size; c++) {
-      if (dark(r, c)) page.drawRectangle({ x: 2 * PT_PER_MM + c * m, y: top - 2 * PT_PER_MM - (r + 1) * m, width: m + 0.01, height: m + 0.01, color: rgb(0, 0, 0) });
+      if (dark(r, c)) page.drawRectangle({ x: x0 + 2 * PT_PER_MM + c * m, y: y0 - 2 * PT_PER_MM - (r + 1) * m, width: m + 0.01, height: m + 0.01, color: rgb(0, 0, 0) });
     }
   }
   let y = 3;
   for (const l of spec.lines) {
     y += l.size + 1.1;
     const font = l.mono ? (l.bold ? fonts.monoBold : fonts.mono) : fonts.sans;
-    page.drawText(l.text, { x: TEXT_X * PT_PER_MM, y: top - y * PT_PER_MM, size: l.size * PT_PER_MM * 1.05, font, color: rgb(0, 0, 0) });
+    page.drawText(l.text, { x: x0 + TEXT_X * PT_PER_MM, y: y0 - y * PT_PER_MM, size: l.size * PT_PER_MM * 1.05, font, color: rgb(0, 0, 0) });
   }
+}
+
+async function renderPdf(spec: LabelSpec): Promise<Uint8Array> {
+  const { doc, fonts } = await newDoc(spec.title, spec.subject);
+  const page = doc.addPage([W * PT_PER_MM, H * PT_PER_MM]);
+  drawLabel(page, fonts, spec, 0, 0);
+  return doc.save();
+}
+
+/** A4 in millimetres, and how a sheet of labels sits on it (3 × 9, with cut lines). */
+const A4 = { w: 210, h: 297 };
+const SHEET = { cols: 3, rows: 9, gap: 2 };
+
+/** A label on a sheet: a board's final identity, or a bench-born board's claim label. */
+export type SheetLabel = LabelData | ClaimLabelData;
+
+function specOf(l: SheetLabel): LabelSpec {
+  return 'claimSecret' in l ? claimLabel(l) : boardLabel(l);
+}
+
+/**
+ * A batch's labels on A4 sheets, 27 to a page, each inside a thin cut line (print at 100 %): one
+ * file for a whole batch instead of a label per board. Board and claim labels may be mixed.
+ */
+export async function labelSheetPdf(labels: readonly SheetLabel[]): Promise<Uint8Array> {
+  if (labels.length === 0) throw new Error('no labels to put on a sheet');
+  const specs = labels.map(specOf);
+  const { doc, fonts } = await newDoc(`TDS gateway labels (${labels.length})`, specs.map((s) => s.name).join(', '));
+  const perPage = SHEET.cols * SHEET.rows;
+  const left = (A4.w - SHEET.cols * W - (SHEET.cols - 1) * SHEET.gap) / 2;
+  const top = (A4.h - SHEET.rows * H - (SHEET.rows - 1) * SHEET.gap) / 2;
+  let page: PDFPage | undefined;
+  specs.forEach((spec, i) => {
+    if (i % perPage === 0) page = doc.addPage([A4.w * PT_PER_MM, A4.h * PT_PER_MM]);
+    const slot = i % perPage;
+    const x = left + (slot % SHEET.cols) * (W + SHEET.gap);
+    const y = top + Math.floor(slot / SHEET.cols) * (H + SHEET.gap);
+    page!.drawRectangle({
+      x: x * PT_PER_MM,
+      y: page!.getHeight() - (y + H) * PT_PER_MM,
+      width: W * PT_PER_MM,
+      height: H * PT_PER_MM,
+      borderColor: rgb(0.7, 0.7, 0.7),
+      borderWidth: 0.3,
+    });
+    drawLabel(page!, fonts, spec, x, y);
+  });
   return doc.save();
 }
 

@@ -1,5 +1,5 @@
 import type { ValidRequestOf } from '../../shared/ipc.js';
-import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures } from '../../shared/views.js';
+import { LOG_RESULTS, type FileData, type LogJobDetail, type LogJobRow, type LogPage, type LogResult, type TodayFigures } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
 import type { StepStatus } from '../../shared/jobs.js';
 import type { JobFilter, JobRecord, StationLog } from '../log/station-log.js';
@@ -24,7 +24,7 @@ export function toJobFilter(f: Filter): JobFilter {
 }
 
 export function toLogRow(r: JobRecord): LogJobRow {
-  const result = r.result === 'succeeded' || r.result === 'failed' || r.result === 'cancelled' ? r.result : 'running';
+  const result = (LOG_RESULTS as readonly string[]).includes(r.result) ? (r.result as LogResult) : 'running';
   return {
     id: r.id,
     kind: r.kind,

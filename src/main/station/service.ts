@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AppInfo, FileData, StationSettingsView } from '../../shared/views.js';
+import type { AppInfo, StationSettingsView } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
 import { V } from '../../shared/validation.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
@@ -24,11 +24,15 @@ import { recoverInterrupted, UNKNOWN_STOP } from './interrupted.js';
 import { ResumeFile } from './job-resume.js';
 import { JobsHub } from './jobs-hub.js';
 import { ClaimLabels } from './claim-labels.js';
-import { claimLabelPdf, claimLabelSvg, labelPdf, labelSvg, type ClaimLabelData, type LabelData } from './labels.js';
+import { LabelFiles } from './label-files.js';
 import { LogView } from './log-view.js';
 import { MonitorLink, type MonitorConfig } from './monitor-link.js';
+import { checkProfileWorks, testBroker, type ProfileCheckDeps } from './profile-checks.js';
+import { ProfileLock } from './profile-lock.js';
+import { RegistrationLookup } from './registration.js';
 import { ServerLink } from './server-link.js';
 import { SettingsService } from './settings-service.js';
+import { stationAddresses } from './station-addresses.js';
 
 export interface StationOptions {
   dataDir: string;
@@ -52,6 +56,8 @@ export interface StationOptions {
   monitorFreshnessMs?: number;
   /** Why the previous core stopped (its host restarted this one); said of the jobs it left unfinished. */
   restartReason?: string;
+  /** Test hook: how a profile's broker is checked before it is saved (default: a TLS handshake). */
+  brokerAnswers?: ProfileCheckDeps['brokerAnswers'];
   log?: (line: string) => void;
 }
 
@@ -86,6 +92,8 @@ export class StationService {
    * Admin works only when that token is an admin's.
    */
   private readonly adminServer: ServerLink;
+  private readonly profileLock: ProfileLock;
+  private readonly labels: LabelFiles;
 
   private constructor(
     private readonly options: StationOptions,
@@ -103,6 +111,8 @@ export class StationService {
     this.claims = new ClaimDesk(() => server.client());
     this.adminServer = new ServerLink(settings, () => options.standalone?.adminEndpoint() ?? null);
     this.closers.push(() => this.adminServer.close());
+    this.profileLock = new ProfileLock(settings);
+    this.labels = new LabelFiles(hub, logView, claimLabels);
     this.handlers = this.buildHandlers();
   }
 
@@ -132,6 +142,7 @@ export class StationService {
     // The speed each port holds and the image each MAC last received, kept in the data folder.
     const flashMemory = await openFlashMemory(options.dataDir, stationLog, { onWarning: log });
     const claimLabels = new ClaimLabels();
+    const registration = new RegistrationLookup(server, stationLog);
     const bench = new Bench({
       source,
       hub,
@@ -141,6 +152,8 @@ export class StationService {
       issuer: () => server.issuer(),
       monitor: () => monitor.current,
       claimLabels,
+      registration: (mac) => registration.of(mac),
+      log,
       ...(options.jobOverrides ? { jobOverrides: options.jobOverrides } : {}),
     });
     const field = new Field({
@@ -252,41 +265,15 @@ export class StationService {
     };
   }
 
-  private async label(jobId: string, format: 'svg' | 'pdf'): Promise<FileData> {
-    const claim = this.claimLabels.get(jobId);
-    if (claim) return this.claimLabel(claim, format);
-    const live = this.hub.queue.get(jobId);
-    const birth = live ? live.steps.some((st) => st.name === 'birth-identity') : this.logView.get(jobId).steps.some((st) => st.name === 'birth-identity');
-    if (birth) {
-      throw new StationError('CONFLICT', 'The claim secret of this board is no longer held by the station: the server shows it only once, and the station keeps it only in memory until the label is printed.', {
-        hint: 'Provision the board again with the same profile and choose "replace": it gets a new birth identity and a new label.',
-      });
-    }
-    let data: Partial<LabelData> | undefined;
-    if (live) data = { mac: live.mac, gatewayCode: live.gatewayCode, certificateSerial: live.certificateSerial, expiresAt: live.certificateExpiresAt ?? null };
-    else {
-      const r = this.logView.get(jobId);
-      data = { mac: r.mac ?? undefined, gatewayCode: r.gatewayCode ?? undefined, certificateSerial: r.certificateSerial ?? undefined, expiresAt: r.certificateExpiresAt };
-    }
-    if (!data.mac || !data.gatewayCode || !data.certificateSerial) throw new StationError('CONFLICT', 'This job has no certificate yet, so there is nothing to print.');
-    const d = data as LabelData;
-    const base = `label-${d.mac.replace(/:/g, '')}`;
-    if (format === 'svg') return { fileName: `${base}.svg`, mime: 'image/svg+xml', base64: Buffer.from(labelSvg(d), 'utf8').toString('base64') };
-    return { fileName: `${base}.pdf`, mime: 'application/pdf', base64: Buffer.from(await labelPdf(d)).toString('base64') };
-  }
-
-  private async claimLabel(d: ClaimLabelData, format: 'svg' | 'pdf'): Promise<FileData> {
-    const base = `claim-label-${d.mac.replace(/:/g, '')}`;
-    if (format === 'svg') return { fileName: `${base}.svg`, mime: 'image/svg+xml', base64: Buffer.from(claimLabelSvg(d), 'utf8').toString('base64') };
-    return { fileName: `${base}.pdf`, mime: 'application/pdf', base64: Buffer.from(await claimLabelPdf(d)).toString('base64') };
-  }
-
   private buildHandlers(): StationHandlers {
     const standalone = this.options.standalone ?? null;
     const renewals = new GatewayRenewals(this.server, this.gateways);
     return {
       ...new AdminConsole(this.adminServer).handlers(),
       'app.info': async () => this.appInfo(),
+      // The core has no screen: the Electron shell answers this itself, a browser uses its own notifications.
+      'app.notify': async () => ({ shown: false }),
+      'station.addresses': async () => stationAddresses(),
       'settings.get': () => this.settings.view(),
       'settings.update': (r) => this.settings.update(r),
       'settings.setServer': async (r) => {
@@ -325,7 +312,7 @@ export class StationService {
           } else d.broker.mode = 'external';
           if (d.profiles.length === 0) {
             d.profiles.push({
-              name: 'default',
+              name: r.profileName,
               accountId: result.accountId,
               codeTemplate: 'GW-{mac12}',
               nameTemplate: 'Gateway {MAC12}',
@@ -335,7 +322,7 @@ export class StationService {
               keyMode: 'station',
               pi: { installPrefix: '/', serviceManager: 'systemd', onlineTimeoutSec: 60, python: DEFAULT_PI_PYTHON },
             });
-            d.activeProfile = 'default';
+            d.activeProfile = r.profileName;
           }
           d.configured = true;
         });
@@ -372,21 +359,44 @@ export class StationService {
         return view;
       },
       'profiles.list': () => this.settings.profiles(),
-      'profiles.save': (r) => this.settings.saveProfile(r),
-      'profiles.delete': (r) => this.settings.deleteProfile(r.name),
+      'profiles.save': async (r) => {
+        this.profileLock.assertUnlocked();
+        await checkProfileWorks(r, { secrets: this.settings.secrets, ...(this.options.brokerAnswers ? { brokerAnswers: this.options.brokerAnswers } : {}) });
+        return this.settings.saveProfile(r);
+      },
+      'profiles.delete': async (r) => {
+        this.profileLock.assertUnlocked();
+        return this.settings.deleteProfile(r.name);
+      },
+      'profiles.testBroker': (r) => testBroker(r.host, r.port, this.options.brokerAnswers),
+      'profiles.setLock': async (r) => {
+        await this.profileLock.set(r);
+        return this.settings.view();
+      },
       'bundles.inspect': async (r) => bundleInfo(await loadBundleFor(r.path)),
       'monitor.status': async () => this.monitor.status(),
       'bench.state': async () => this.bench.state(),
       'bench.assignCode': async (r) => this.bench.assignCode(r.deviceId, r.code),
-      'bench.provision': (r) => this.bench.provision(r.deviceIds, r.profile),
+      'bench.provision': (r) => this.bench.provision(r.deviceIds, r.profile, r.onlyNew),
       'bench.console': (r) => this.bench.console(r.deviceId, r.open),
+      'bench.nameSlot': (r) => this.bench.nameSlot(r.slot, r.name),
+      'bench.setOptions': (r) =>
+        this.settings.patch((d) => {
+          d.bench = { ...d.bench, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) };
+        }),
       'jobs.list': async () => this.hub.list(),
       'jobs.cancel': async (r) => this.hub.cancel(r.jobId),
       'jobs.retry': async (r) => ({ jobId: await this.hub.retry(r.jobId) }),
       'jobs.answer': async (r) => this.hub.answer(r.jobId, r.questionId, r.choice, r.secret),
-      'jobs.clearFinished': async () => this.hub.clearFinished(),
+      'jobs.clearFinished': async () => {
+        const list = this.hub.clearFinished();
+        // The cards of the cleared boards say what the server knows of them (provisioned, revoked).
+        this.bench.refreshRegistrations();
+        return list;
+      },
       'jobs.log': async (r) => this.hub.lines(r.jobId),
-      'labels.render': (r) => this.label(r.jobId, r.format),
+      'labels.render': (r) => this.labels.file(r.jobId, r.format),
+      'labels.sheet': (r) => this.labels.sheet(r.jobIds),
       'field.state': async () => this.field.state(),
       'field.addHost': (r) => this.field.addHost(r),
       'field.removeHost': (r) => this.field.removeHost(r.targetId),
@@ -394,7 +404,11 @@ export class StationService {
       'gateways.list': (r) => this.gateways.list(r.search, r.page, r.expiresWithinDays),
       'gateways.get': (r) => this.gateways.get(r.id),
       'gateways.telemetry': (r) => this.gateways.telemetry(r.id),
-      'gateways.revoke': (r) => this.gateways.revoke(r.id, r.reason),
+      'gateways.revoke': async (r) => {
+        const g = await this.gateways.revoke(r.id, r.reason);
+        this.bench.refreshRegistrations(g.mac);
+        return g;
+      },
       'gateways.renew': (r) => renewals.renew(r.id, r.mode),
       'gateways.confirmRenewal': (r) => renewals.confirm(r.id, r.serialNumber),
       'gateways.cancelRenewal': (r) => renewals.cancel(r.id, r.serialNumber),
@@ -411,3 +425,4 @@ export class StationService {
     };
   }
 }
+

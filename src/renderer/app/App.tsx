@@ -1,5 +1,7 @@
 import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Announcer } from '../components/Announcer.js';
+import { ConfirmProvider } from '../components/ConfirmDialog.js';
 import { applyLanguage } from '../i18n/index.js';
 import { BenchScreen } from '../screens/bench/BenchScreen.js';
 import { FirstRunWizard } from '../screens/first-run/FirstRunWizard.js';
@@ -34,9 +36,6 @@ function StatusBar() {
       <span>
         {t('status.monitorLabel')}: {t(`status.monitor.${state}`)}
         {monitor?.state === 'connected' && ` · ${t('status.onlineCount', { count: monitor.online.length })}`}
-      </span>
-      <span className="statusbar__sep" aria-hidden="true">
-        |
       </span>
       <span>{settings.operator ? t('status.operator', { name: settings.operator }) : t('status.noOperator')}</span>
     </div>
@@ -89,17 +88,22 @@ export function App() {
 
   if (wizard) {
     return (
-      <FirstRunWizard
-        onDone={() => setWizard(false)}
-        onRemote={() => {
-          setWizard(false);
-          go('settings');
-        }}
-      />
+      <>
+        <Announcer />
+        <FirstRunWizard
+          onDone={() => setWizard(false)}
+          onRemote={() => {
+            setWizard(false);
+            go('settings');
+          }}
+        />
+      </>
     );
   }
 
   return (
+    <ConfirmProvider>
+    <Announcer />
     <div className="shell">
       <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
         {t('app.skipToContent')}
@@ -137,5 +141,6 @@ export function App() {
         </Suspense>
       </main>
     </div>
+    </ConfirmProvider>
   );
 }

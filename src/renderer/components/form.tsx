@@ -3,6 +3,8 @@ import { useTranslation } from 'react-i18next';
 import type { z } from 'zod';
 import { toFieldIssues, type FieldIssue } from '../../shared/validation.js';
 import { RemoteError } from '../app/client.js';
+import { focusSoon } from './focus.js';
+import { datePattern, isoToLocalDate, parseLocalDate } from './format.js';
 
 export type FieldErrors = Record<string, FieldIssue>;
 
@@ -23,11 +25,15 @@ export function useFieldErrors(formId?: string) {
     (errs: FieldErrors) => {
       const first = Object.keys(errs)[0];
       if (first === undefined) return;
-      requestAnimationFrame(() => {
+      const find = (): HTMLElement | null => {
         const scope = formId ? document.getElementById(formId) : document;
-        const el = scope?.querySelector<HTMLElement>(`[data-field="${CSS.escape(first)}"]`);
-        el?.focus();
-      });
+        return scope?.querySelector<HTMLElement>(`[data-field="${CSS.escape(first)}"]`) ?? null;
+      };
+      // At once when the field is on the page (so focus is there before the error shows, whatever
+      // the timing); a field that only appears with this render gets it on the next frame.
+      const el = find();
+      if (el) el.focus();
+      else focusSoon(find);
     },
     [formId],
   );
@@ -58,8 +64,17 @@ export function useFieldErrors(formId?: string) {
     },
     [focusFirst],
   );
+  /** A refusal only the form can see (two fields that disagree): shown under its field, which takes focus. */
+  const refuse = useCallback(
+    (issue: FieldIssue) => {
+      const errs = { [issue.field]: issue };
+      setErrors(errs);
+      focusFirst(errs);
+    },
+    [focusFirst],
+  );
   const clear = useCallback(() => setErrors({}), []);
-  return { errors, check, fromError, clear, hasErrors: Object.keys(errors).length > 0 };
+  return { errors, check, fromError, refuse, clear, hasErrors: Object.keys(errors).length > 0 };
 }
 
 /** '' → undefined (so "required" fires), anything else → Number (NaN → a type error message). */
@@ -67,12 +82,21 @@ export function num(s: string): number | undefined {
   return s.trim() === '' ? undefined : Number(s);
 }
 
+/** How a date is typed in the UI language, spelled in it (`dd/mm/aaaa`, `mm/dd/yyyy`). */
+export function useDatePattern(): string {
+  const { t } = useTranslation();
+  return datePattern({ day: t('date.day'), month: t('date.month'), year: t('date.year') });
+}
+
 export function useIssueText(): (issue: FieldIssue | undefined) => string | undefined {
   const { t } = useTranslation();
+  const pattern = useDatePattern();
   return (issue) => {
     if (!issue) return undefined;
     const key = `validation.${issue.key}`;
-    return t(key as 'validation.required', { ...(issue.params ?? {}), defaultValue: issue.message });
+    // A date is asked for in the order the UI language writes it.
+    const extra = issue.key === 'date' ? { example: pattern } : {};
+    return t(key as 'validation.required', { ...(issue.params ?? {}), ...extra, defaultValue: issue.message });
   };
 }
 
@@ -146,6 +170,38 @@ export function TextField(p: InputProps) {
         />
       )}
     </FieldShell>
+  );
+}
+
+/**
+ * A date typed in the UI language's order (`05/12/2026` in Portuguese), not the browser's date
+ * picker (which follows the browser's language, not the station's). `value` and `onChange` are
+ * `YYYY-MM-DD`; text that is not a date is passed on as typed, so the form's schema refuses it.
+ */
+export function DateField(p: Omit<InputProps, 'type' | 'inputMode' | 'placeholder'>) {
+  const pattern = useDatePattern();
+  const { i18n } = useTranslation();
+  const [shown, setShown] = useState(() => ({ text: isoToLocalDate(p.value), value: p.value, lang: i18n.language }));
+  let text = shown.text;
+  // A date is spelled again in the language (also after a change of language); text that is not
+  // (yet) a date stays as typed. Adjusted while rendering, as React advises for derived state.
+  if (shown.value !== p.value || shown.lang !== i18n.language) {
+    const typed = text.trim() === '' ? '' : (parseLocalDate(text) ?? text);
+    text = /^\d{4}-\d{2}-\d{2}$/.test(p.value) ? isoToLocalDate(p.value) : typed === p.value ? text : p.value;
+    setShown({ text, value: p.value, lang: i18n.language });
+  }
+  const setText = (v: string): void => setShown({ text: v, value: v.trim() === '' ? '' : (parseLocalDate(v) ?? v), lang: i18n.language });
+  return (
+    <TextField
+      {...p}
+      value={text}
+      placeholder={pattern}
+      inputMode="numeric"
+      onChange={(v) => {
+        setText(v);
+        p.onChange(v.trim() === '' ? '' : (parseLocalDate(v) ?? v));
+      }}
+    />
   );
 }
 

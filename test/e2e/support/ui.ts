@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 
 /** Field by its form name (every input carries data-field). */
@@ -39,4 +39,12 @@ export async function expectFieldError(page: Page, scope: string, name: string, 
 export async function saveAndWait(page: Page, formId: string): Promise<void> {
   await page.click(`#${formId} button[type=submit]`);
   await page.locator(`#${formId} [role=status]`, { hasText: /Saved|Salvo/ }).first().waitFor({ timeout: 15_000 });
+}
+
+/**
+ * A board card's button by its visible words: its accessible name also names the slot
+ * ("Provision — Slot 2"), so screen-reader users know which board it acts on.
+ */
+export function cardButton(card: Locator, words: string): Locator {
+  return card.getByRole('button', { name: new RegExp(`^${words.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( —|$)`) });
 }

@@ -27,6 +27,7 @@ const record = {
   errorBoxes: [],
   utilityProcesses: [],
   sent: [],
+  notifications: [],
 };
 
 let resolveReady;
@@ -169,6 +170,18 @@ export const dialog = {
   },
 };
 
+export class Notification {
+  static isSupported() {
+    return true;
+  }
+  constructor(options) {
+    this.options = options;
+  }
+  show() {
+    record.notifications.push(this.options);
+  }
+}
+
 export const utilityProcess = {
   fork(entry, args, options) {
     const child = fork(entry, args ?? [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: options?.env ?? process.env });
@@ -184,7 +197,7 @@ export const utilityProcess = {
   },
 };
 
-export default { app, BrowserWindow, ipcMain, safeStorage, session, shell, protocol, net, dialog, utilityProcess };
+export default { app, BrowserWindow, ipcMain, safeStorage, session, shell, protocol, net, dialog, utilityProcess, Notification };
 
 // ----- the test's side of the stand-in -------------------------------------------------------------
 

@@ -2,15 +2,13 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { AuditFilterSchema, type AuditFilter } from '../../../shared/admin-inputs.js';
 import { AUDIT_RESULTS, type AuditEventView, type TokenView } from '../../../shared/admin-views.js';
-import type { FieldIssue } from '../../../shared/validation.js';
 import { RemoteError } from '../../app/client.js';
 import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
 import { useAdminIdentity } from '../../app/server-identity.js';
 import { saveFile } from '../../components/download.js';
-import { FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
-import { formatDateTime } from '../../components/format.js';
-import { formatNumber } from '../gateways/interim.js';
+import { DateField, FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
+import { formatDateTime, formatNumber } from '../../components/format.js';
 import { AdminError } from './AdminError.js';
 import { en } from './strings.js';
 
@@ -91,10 +89,9 @@ export function AuditPanel() {
   const [draft, setDraft] = useState<Draft>(EMPTY);
   const [filter, setFilter] = useState<AuditFilter>({});
   const [page, setPage] = useState(1);
-  const [dateIssue, setDateIssue] = useState<FieldIssue>();
   const [status, setStatus] = useState('');
   const [exportError, setExportError] = useState<unknown>();
-  const { errors, check, fromError, hasErrors } = useFieldErrors('audit-filters');
+  const { errors, check, fromError, refuse, hasErrors } = useFieldErrors('audit-filters');
   const events = useAsync(() => client.invoke('admin.audit', { ...filter, page }), [client, filter, page]);
   // For the "who" choices and token labels: best effort (an answer of 403 just leaves numbers).
   const tokens = useAsync(() => client.invoke('admin.tokens', {}), [client]);
@@ -106,11 +103,9 @@ export function AuditPanel() {
     const f = check(AuditFilterSchema, toFilter(draft));
     if (!f) return undefined;
     if (draft.from && draft.to && draft.from > draft.to) {
-      setDateIssue({ field: 'to', key: 'fromAfterTo', message: t('audit.fromAfterTo') });
-      requestAnimationFrame(() => document.querySelector<HTMLElement>('#audit-filters [data-field="to"]')?.focus());
+      refuse({ field: 'to', key: 'fromAfterTo', message: t('audit.fromAfterTo') });
       return undefined;
     }
-    setDateIssue(undefined);
     return toFilter(draft);
   };
   const apply = (e: FormEvent): void => {
@@ -149,10 +144,10 @@ export function AuditPanel() {
   return (
     <div className="stack">
       <form id="audit-filters" className="card filters" onSubmit={apply} noValidate aria-label={t('audit.filters')}>
-        <FormSummary show={hasErrors || dateIssue !== undefined} />
+        <FormSummary show={hasErrors} />
         <div className="filters__grid">
-          <TextField name="from" type="date" label={t('audit.from')} value={draft.from} onChange={set('from')} error={errors.from} />
-          <TextField name="to" type="date" label={t('audit.to')} value={draft.to} onChange={set('to')} error={errors.to ?? dateIssue} />
+          <DateField name="from" label={t('audit.from')} value={draft.from} onChange={set('from')} error={errors.from} />
+          <DateField name="to" label={t('audit.to')} value={draft.to} onChange={set('to')} error={errors.to} />
           <SelectField name="who" label={t('audit.who')} value={draft.who} onChange={set('who')} options={whoOptions} error={errors.actor} />
           {draft.who === 'device' && <TextField name="actor.mac" label={t('audit.deviceMac')} value={draft.mac} onChange={set('mac')} error={errors['actor.mac']} placeholder="aa:bb:cc:dd:ee:ff" />}
           <SelectField

@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { AccountNameSchema } from '../../../shared/admin-inputs.js';
 import { Dialog } from '../../components/Dialog.js';
 import { TextField, useFieldErrors } from '../../components/form.js';
-import { useFocusInAndBack } from '../gateways/interim.js';
 import { AdminError } from './AdminError.js';
 
 const NameSchema = z.object({ name: AccountNameSchema });
@@ -17,7 +16,6 @@ export function NameDialog(p: { title: string; label: string; initial: string; s
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
   const { errors, check, fromError } = useFieldErrors('name-dialog');
-  useFocusInAndBack(form, p.fallbackFocus);
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const r = check(NameSchema, { name });
@@ -33,7 +31,7 @@ export function NameDialog(p: { title: string; label: string; initial: string; s
     }
   };
   return (
-    <Dialog open title={p.title} onClose={p.onClose}>
+    <Dialog open title={p.title} onClose={p.onClose} initialFocus={form} returnFocusTo={p.fallbackFocus}>
       <form id="name-dialog" ref={form} onSubmit={(e) => void submit(e)} noValidate>
         <TextField name="name" label={p.label} value={name} onChange={setName} error={errors.name} />
         <AdminError error={error} />

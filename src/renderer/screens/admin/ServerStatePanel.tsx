@@ -2,8 +2,7 @@ import { useTranslation } from 'react-i18next';
 import type { BrokerPublicationView } from '../../../shared/admin-views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
-import { formatDateTime } from '../../components/format.js';
-import { formatRelative } from '../gateways/interim.js';
+import { formatDateTime, formatRelative } from '../../components/format.js';
 import { AdminError } from './AdminError.js';
 import { crlUrgency } from './crl-urgency.js';
 

@@ -1,4 +1,4 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { CreateTokenInputSchema } from '../../../shared/admin-inputs.js';
 import { TOKEN_ROLES, type TokenCreatedView, type TokenRole, type TokenView } from '../../../shared/admin-views.js';
@@ -8,7 +8,8 @@ import { useAdminIdentity } from '../../app/server-identity.js';
 import { Dialog } from '../../components/Dialog.js';
 import { CheckboxField, FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
-import { ConfirmDialog, useFocusInAndBack } from '../gateways/interim.js';
+import { useConfirm } from '../../components/ConfirmDialog.js';
+import { focusIfLost } from '../../components/focus.js';
 import { AdminError } from './AdminError.js';
 
 const panelHeading = (): HTMLElement | null => document.getElementById('tokens-title');
@@ -28,7 +29,6 @@ function CreateTokenDialog({ onClose, onCreated }: { onClose: () => void; onCrea
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
   const { errors, check, fromError, hasErrors } = useFieldErrors('token-form');
-  useFocusInAndBack(form, panelHeading);
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const req = check(CreateTokenInputSchema, {
@@ -49,7 +49,7 @@ function CreateTokenDialog({ onClose, onCreated }: { onClose: () => void; onCrea
     }
   };
   return (
-    <Dialog open title={t('tokens.createTitle')} onClose={onClose}>
+    <Dialog open title={t('tokens.createTitle')} onClose={onClose} initialFocus={form} returnFocusTo={panelHeading}>
       <form id="token-form" ref={form} onSubmit={(e) => void submit(e)} noValidate>
         <FormSummary show={hasErrors} />
         <SelectField<TokenRole>
@@ -91,7 +91,6 @@ function SecretDialog({ created, onClose }: { created: TokenCreatedView; onClose
   const { t } = useTranslation('admin');
   const [copied, setCopied] = useState('');
   const copy = useRef<HTMLButtonElement>(null);
-  useFocusInAndBack(copy, panelHeading);
   const doCopy = async (): Promise<void> => {
     try {
       await navigator.clipboard.writeText(created.secret);
@@ -101,7 +100,7 @@ function SecretDialog({ created, onClose }: { created: TokenCreatedView; onClose
     }
   };
   return (
-    <Dialog open title={t('tokens.secretTitle', { id: created.token.id })} onClose={onClose}>
+    <Dialog open title={t('tokens.secretTitle', { id: created.token.id })} onClose={onClose} initialFocus={copy} returnFocusTo={panelHeading}>
       <p className="notice notice--warn" role="alert">
         {t('tokens.secretWarn')}
       </p>
@@ -132,24 +131,35 @@ export function TokensPanel() {
   const list = useAsync(() => client.invoke('admin.tokens', {}), [client]);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<TokenCreatedView | null>(null);
-  const [revoking, setRevoking] = useState<TokenView | null>(null);
-  const [busy, setBusy] = useState(false);
+  const confirm = useConfirm();
   const [status, setStatus] = useState('');
   const [error, setError] = useState<unknown>();
   const labelOf = (x: TokenView): string => `${x.label ?? t('tokens.noLabel')}${x.id === identity?.tokenId ? ` · ${t('tokens.this')}` : ''}`;
   const revoke = async (x: TokenView): Promise<void> => {
-    setBusy(true);
+    const sure = await confirm({
+      title: t('tokens.revokeTitle', { id: x.id }),
+      message: <p className="notice notice--warn">{t('tokens.revokeText', { label: labelOf(x) })}</p>,
+      confirmLabel: t('tokens.revoke'),
+      danger: true,
+      returnFocusTo: panelHeading,
+    });
+    if (!sure) return;
     try {
       await client.invoke('admin.revokeToken', { id: x.id });
       setStatus(t('tokens.revoked', { id: x.id }));
+      refocus.current = true;
       list.reload();
     } catch (err) {
       setError(err);
-    } finally {
-      setBusy(false);
-      setRevoking(null);
     }
   };
+  // The row's revoke button goes once the list shows the revocation: the panel's heading takes the focus then.
+  const refocus = useRef(false);
+  useEffect(() => {
+    if (!refocus.current || !list.data) return;
+    refocus.current = false;
+    focusIfLost(panelHeading);
+  }, [list.data]);
   return (
     <section className="card" aria-labelledby="tokens-title">
       <h3 id="tokens-title" tabIndex={-1}>
@@ -185,7 +195,7 @@ export function TokensPanel() {
                 <td>{x.revokedAt ? t('tokens.revokedAt', { at: formatDateTime(x.revokedAt) }) : t('tokens.active')}</td>
                 <td>
                   {!x.revokedAt && (
-                    <button type="button" className="btn btn--small btn--danger" aria-label={t('tokens.revokeLabel', { id: x.id, label: labelOf(x) })} onClick={() => setRevoking(x)}>
+                    <button type="button" className="btn btn--small btn--danger" aria-label={t('tokens.revokeLabel', { id: x.id, label: labelOf(x) })} onClick={() => void revoke(x)}>
                       {t('tokens.revoke')}
                     </button>
                   )}
@@ -213,19 +223,6 @@ export function TokensPanel() {
         />
       )}
       {created && <SecretDialog created={created} onClose={() => setCreated(null)} />}
-      {revoking && (
-        <ConfirmDialog
-          title={t('tokens.revokeTitle', { id: revoking.id })}
-          confirmLabel={t('tokens.revoke')}
-          danger
-          busy={busy}
-          onConfirm={() => void revoke(revoking)}
-          onClose={() => setRevoking(null)}
-          fallbackFocus={panelHeading}
-        >
-          <p className="notice notice--warn">{t('tokens.revokeText', { label: labelOf(revoking) })}</p>
-        </ConfirmDialog>
-      )}
     </section>
   );
 }

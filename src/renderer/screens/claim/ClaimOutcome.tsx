@@ -1,19 +1,20 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ClaimApprovedView, ClaimRefusal } from '../../../shared/claims.js';
 import { useMonitor, usePresence } from '../../app/hooks.js';
+import { useFocusOnAppear } from '../../components/focus.js';
+import { formatTime } from '../../components/format.js';
 
 /** A refusal in words (role=alert, focused so keyboard and screen-reader users land on it). */
 export function RefusalNotice({ refusal, mac, at }: { refusal: ClaimRefusal; mac: string; at: number }) {
   const { t } = useTranslation('claim');
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => box.current?.focus(), [refusal]);
+  const box = useFocusOnAppear<HTMLDivElement>(refusal);
   const r = refusal.reason;
   let text: string;
   if (r === 'wrong-code' || r === 'wrong-secret') text = t(`refusal.${r}`, { mac, count: refusal.attemptsLeft ?? 0 });
   else if (r === 'locked-out') {
     const seconds = refusal.retryAfterSeconds ?? 900;
-    const until = new Date(at + seconds * 1000).toLocaleTimeString();
+    const until = formatTime(new Date(at + seconds * 1000).toISOString());
     text = t('refusal.locked-out', { minutes: Math.ceil(seconds / 60), until });
   } else text = t(`refusal.${r}`);
   return (
@@ -38,11 +39,10 @@ export function ClaimLive({ approved, onAnother }: { approved: ClaimApprovedView
   const { t } = useTranslation('claim');
   const presence = usePresence();
   const monitor = useMonitor();
-  const heading = useRef<HTMLHeadingElement>(null);
+  const heading = useFocusOnAppear<HTMLHeadingElement>();
   const [since] = useState(() => Date.now());
   const [now, setNow] = useState(() => Date.now());
   const online = presence[approved.mac] === true || (monitor?.online.includes(approved.mac) ?? false);
-  useEffect(() => heading.current?.focus(), []);
   useEffect(() => {
     if (online) return;
     const timer = setInterval(() => setNow(Date.now()), 1000);

@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ClaimApproveInputSchema, shortFingerprint, type ClaimApproveInput, type ClaimPreviewView } from '../../../shared/claims.js';
+import { useFocusOnAppear } from '../../components/focus.js';
 import { formatDateTime } from '../../components/format.js';
 import { FormSummary, num, TextField, useFieldErrors } from '../../components/form.js';
 
@@ -26,14 +27,13 @@ export function PreviewPanel(props: {
 }) {
   const { t } = useTranslation('claim');
   const { preview: p } = props;
-  const heading = useRef<HTMLHeadingElement>(null);
+  const heading = useFocusOnAppear<HTMLHeadingElement>(p.bootstrapId);
   const [account, setAccount] = useState(props.defaults.accountId !== undefined ? String(props.defaults.accountId) : '');
   const [code, setCode] = useState(props.defaults.gatewayCode);
   const [name, setName] = useState(props.defaults.name);
   const [rejecting, setRejecting] = useState(false);
   const [reason, setReason] = useState('');
   const { errors, check, fromError, hasErrors } = useFieldErrors('claim-form');
-  useEffect(() => heading.current?.focus(), [p.bootstrapId]);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();

@@ -10,13 +10,15 @@ import { saveFile } from '../../components/download.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { SelectField } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
-import { useFocusInAndBack } from './interim.js';
+import { focusIfLost } from '../../components/focus.js';
 import { PendingActions, RenewDialog } from './RenewDialog.js';
 import { PresencePanel } from './PresencePanel.js';
 import { ExpiryText, GatewayStateText, useRevocationWords } from './standing.js';
 import { TelemetryPanel } from './TelemetryPanel.js';
 
 type Reason = (typeof REVOKE_REASONS)[number];
+
+const detailHeading = (): HTMLElement | null => document.getElementById('gw-detail-title');
 
 function RevokeDialog({ gateway, onClose, onRevoked }: { gateway: GatewayDetailView; onClose: () => void; onRevoked: (g: GatewayDetailView) => void }) {
   const { t } = useTranslation('gateways');
@@ -25,8 +27,7 @@ function RevokeDialog({ gateway, onClose, onRevoked }: { gateway: GatewayDetailV
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const first = useRef<HTMLDivElement>(null);
-  useFocusInAndBack(first, () => document.getElementById('gw-detail-title'));
-  const confirm = async (): Promise<void> => {
+  const revoke = async (): Promise<void> => {
     setBusy(true);
     try {
       onRevoked(await client.invoke('gateways.revoke', { id: gateway.id, reason }));
@@ -37,14 +38,14 @@ function RevokeDialog({ gateway, onClose, onRevoked }: { gateway: GatewayDetailV
     }
   };
   return (
-    <Dialog open title={t('revoke.title', { code: gateway.code })} onClose={onClose}>
+    <Dialog open title={t('revoke.title', { code: gateway.code })} onClose={onClose} initialFocus={first} returnFocusTo={detailHeading}>
       <p className="notice notice--warn">{t('revoke.warn')}</p>
       <div ref={first}>
         <SelectField<Reason> name="reason" label={t('revoke.reason')} value={reason} onChange={setReason} options={REVOKE_REASONS.map((r) => ({ value: r, label: t(`revoke.reasons.${r}`) }))} />
       </div>
       <ErrorNotice error={error} />
       <div className="actions">
-        <button type="button" className="btn btn--danger" disabled={busy} onClick={() => void confirm()}>
+        <button type="button" className="btn btn--danger" disabled={busy} onClick={() => void revoke()}>
           {t('revoke.confirm')}
         </button>
         <button type="button" className="btn" onClick={onClose}>
@@ -95,7 +96,16 @@ export function GatewayDetail({ gateway, opened, onChanged }: { gateway: Gateway
   const active = gateway.activeCertificate;
   const usable = gateway.standing.kind === 'active' && active !== null;
   const pending = gateway.certificates.filter((c) => c.status === 'pending');
+  // A change can take away the button that had focus (a pending certificate's, the revoke button):
+  // once the detail shows it, its heading takes the focus then.
+  const refocus = useRef(false);
+  useEffect(() => {
+    if (!refocus.current) return;
+    refocus.current = false;
+    focusIfLost(() => heading.current);
+  }, [gateway]);
   const changed = (g: GatewayDetailView, text: string): void => {
+    refocus.current = true;
     setDialog(null);
     setError(undefined);
     setMessage(text);

@@ -4,9 +4,8 @@ import type { PresenceHistoryView } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync } from '../../app/hooks.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
-import { formatDateTime } from '../../components/format.js';
+import { formatDateTime, formatNumber, formatSpan } from '../../components/format.js';
 import { SelectField } from '../../components/form.js';
-import { formatNumber, formatSpan } from './interim.js';
 import { stretchesOf } from './presence-stretches.js';
 
 type Window = '1' | '7' | '30';

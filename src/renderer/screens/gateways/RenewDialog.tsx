@@ -5,7 +5,7 @@ import { useStation } from '../../app/context.js';
 import { Dialog } from '../../components/Dialog.js';
 import { saveFile } from '../../components/download.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
-import { ConfirmDialog, useFocusInAndBack } from './interim.js';
+import { useConfirm } from '../../components/ConfirmDialog.js';
 
 type Mode = 'deliver' | 'pending';
 
@@ -25,7 +25,6 @@ export function RenewDialog({ gateway, onClose, onRenewed }: { gateway: GatewayD
   const [busy, setBusy] = useState(false);
   const choices = useRef<HTMLFieldSetElement>(null);
   const hintId = useId();
-  useFocusInAndBack(choices, detailHeading);
   const renew = async (): Promise<void> => {
     setBusy(true);
     setError(undefined);
@@ -40,7 +39,7 @@ export function RenewDialog({ gateway, onClose, onRenewed }: { gateway: GatewayD
     }
   };
   return (
-    <Dialog open title={t('renew.title', { code: gateway.code })} onClose={onClose}>
+    <Dialog open title={t('renew.title', { code: gateway.code })} onClose={onClose} initialFocus={choices} returnFocusTo={detailHeading}>
       <p>{t('renew.intro')}</p>
       <fieldset ref={choices} className="choices">
         <legend>{t('renew.how')}</legend>
@@ -83,20 +82,22 @@ export function PendingActions({
 }) {
   const { t } = useTranslation('gateways');
   const client = useStation();
-  const [asking, setAsking] = useState<'confirm' | 'cancel' | null>(null);
-  const [busy, setBusy] = useState(false);
+  const ask = useConfirm();
   const serial = certificate.serialNumber;
   const run = async (what: 'confirm' | 'cancel'): Promise<void> => {
-    setBusy(true);
+    const sure = await ask({
+      title: t(what === 'confirm' ? 'renew.confirmTitle' : 'renew.cancelTitle', { serial }),
+      message: <p className={what === 'confirm' ? 'notice notice--warn' : ''}>{t(what === 'confirm' ? 'renew.confirmText' : 'renew.cancelText')}</p>,
+      confirmLabel: t(what === 'confirm' ? 'detail.confirmPendingShort' : 'renew.cancelConfirm'),
+      danger: what === 'cancel',
+      // Done, the row's buttons go with the pending certificate: the detail's heading takes the focus.
+      returnFocusTo: detailHeading,
+    });
+    if (!sure) return;
     try {
-      const g = await client.invoke(what === 'confirm' ? 'gateways.confirmRenewal' : 'gateways.cancelRenewal', { id: gateway.id, serialNumber: serial });
-      setAsking(null);
-      onDone(g, t(what === 'confirm' ? 'renew.confirmDone' : 'renew.cancelDone'));
+      onDone(await client.invoke(what === 'confirm' ? 'gateways.confirmRenewal' : 'gateways.cancelRenewal', { id: gateway.id, serialNumber: serial }), t(what === 'confirm' ? 'renew.confirmDone' : 'renew.cancelDone'));
     } catch (err) {
-      setAsking(null);
       onError(err);
-    } finally {
-      setBusy(false);
     }
   };
   // A renewal on its way to the device over MQTT is confirmed by the device itself (its ack): by
@@ -105,26 +106,13 @@ export function PendingActions({
   return (
     <span className="row-actions">
       {!delivered && (
-        <button type="button" className="btn btn--small" aria-label={t('detail.confirmPending', { serial })} onClick={() => setAsking('confirm')}>
+        <button type="button" className="btn btn--small" aria-label={t('detail.confirmPending', { serial })} onClick={() => void run('confirm')}>
           {t('detail.confirmPendingShort')}
         </button>
       )}
-      <button type="button" className="btn btn--small" aria-label={t('detail.cancelPending', { serial })} onClick={() => setAsking('cancel')}>
+      <button type="button" className="btn btn--small" aria-label={t('detail.cancelPending', { serial })} onClick={() => void run('cancel')}>
         {t('detail.cancelPendingShort')}
       </button>
-      {asking && (
-        <ConfirmDialog
-          title={t(asking === 'confirm' ? 'renew.confirmTitle' : 'renew.cancelTitle', { serial })}
-          confirmLabel={t(asking === 'confirm' ? 'detail.confirmPendingShort' : 'renew.cancelConfirm')}
-          danger={asking === 'cancel'}
-          busy={busy}
-          onConfirm={() => void run(asking)}
-          onClose={() => setAsking(null)}
-          fallbackFocus={detailHeading}
-        >
-          <p className={asking === 'confirm' ? 'notice notice--warn' : ''}>{t(asking === 'confirm' ? 'renew.confirmText' : 'renew.cancelText')}</p>
-        </ConfirmDialog>
-      )}
     </span>
   );
 }

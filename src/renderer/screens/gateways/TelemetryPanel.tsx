@@ -1,13 +1,12 @@
-import i18next from 'i18next';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { GatewayTelemetryView, TelemetrySeriesView } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
-import { formatDateTime } from '../../components/format.js';
+import { formatDateTime, formatNumber } from '../../components/format.js';
 import { Sparkline } from './Sparkline.js';
 
-const number = (v: number): string => new Intl.NumberFormat(i18next.language, { maximumFractionDigits: 3 }).format(v);
+const number = (v: number): string => formatNumber(v, { maximumFractionDigits: 3 });
 
 /** The gateway's latest readings from the server: per register, the newest value and a small chart. */
 export function TelemetryPanel({ gatewayId }: { gatewayId: number }) {

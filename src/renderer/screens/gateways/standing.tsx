@@ -1,6 +1,6 @@
 import { useTranslation } from 'react-i18next';
 import type { GatewayView } from '../../../shared/views.js';
-import { formatDate, formatRelative } from './interim.js';
+import { formatDate, formatRelative } from '../../components/format.js';
 import { en } from './strings.js';
 
 type Reason = keyof typeof en.revoke.reasons;

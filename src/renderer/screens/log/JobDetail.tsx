@@ -1,6 +1,7 @@
 import { useTranslation } from 'react-i18next';
 import type { LogJobDetail } from '../../../shared/views.js';
 import { useStepName } from '../../components/jobs.js';
+import { ReprintLabelButton } from '../../components/LabelDialog.js';
 import { formatDateTime, formatDuration } from '../../components/format.js';
 
 /** One job from the log: facts, then each step with its start, duration and a bar on a shared time axis. */
@@ -15,6 +16,7 @@ export function JobDetail({ job }: { job: LogJobDetail }) {
   return (
     <section className="card detail" aria-labelledby="job-detail-title" data-testid="job-detail">
       <h3 id="job-detail-title">{t('detail.title', { id: job.id })}</h3>
+      <ReprintLabelButton job={job} />
       <dl className="facts">
         <div>
           <dt>{t('columns.result')}</dt>

@@ -6,7 +6,7 @@ import { useStation } from '../../app/context.js';
 import { useAsync, useLogVersion } from '../../app/hooks.js';
 import { saveFile } from '../../components/download.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
-import { FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
+import { DateField, FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime, formatDuration } from '../../components/format.js';
 import { JobDetail } from './JobDetail.js';
 import { TodayPanel } from './TodayPanel.js';
@@ -67,8 +67,8 @@ export default function LogScreen() {
         <h3 id="filters-title">{t('filters.title')}</h3>
         <FormSummary show={hasErrors} />
         <div className="filters__grid">
-          <TextField name="from" type="date" label={t('filters.from')} value={draft.from} onChange={set('from')} error={errors.from} />
-          <TextField name="to" type="date" label={t('filters.to')} value={draft.to} onChange={set('to')} error={errors.to} />
+          <DateField name="from" label={t('filters.from')} value={draft.from} onChange={set('from')} error={errors.from} />
+          <DateField name="to" label={t('filters.to')} value={draft.to} onChange={set('to')} error={errors.to} />
           <TextField name="operator" label={t('filters.operator')} value={draft.operator} onChange={set('operator')} error={errors.operator} />
           <SelectField
             name="result"

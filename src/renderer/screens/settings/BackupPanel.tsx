@@ -7,8 +7,8 @@ import { useStation } from '../../app/context.js';
 import { useSettings } from '../../app/settings-context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { FormSummary, TextField, useFieldErrors } from '../../components/form.js';
-import { formatDateTime } from '../../components/format.js';
-import { ConfirmDialog, formatBytes, formatNumber } from '../gateways/interim.js';
+import { useConfirm } from '../../components/ConfirmDialog.js';
+import { formatBytes, formatDateTime, formatNumber } from '../../components/format.js';
 import { en } from './backup-strings.js';
 
 type Refusal = keyof typeof en.refusals;
@@ -33,11 +33,10 @@ function MakeBackup() {
   const [path, setPath] = useState('');
   const [passphrase, setPassphrase] = useState('');
   const [again, setAgain] = useState('');
-  const [mismatch, setMismatch] = useState<FieldIssue>();
   const [status, setStatus] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const { errors, check, fromError, hasErrors } = useFieldErrors('backup-form');
+  const { errors, check, fromError, refuse, hasErrors } = useFieldErrors('backup-form');
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     setStatus('');
@@ -45,11 +44,9 @@ function MakeBackup() {
     const req = check(BundledBackupInputSchema, { path, passphrase });
     if (!req) return;
     if (again !== passphrase) {
-      setMismatch({ field: 'again', key: 'passphraseMismatch', message: t('make.mismatch') });
-      requestAnimationFrame(() => document.querySelector<HTMLElement>('#backup-form [data-field="again"]')?.focus());
+      refuse({ field: 'again', key: 'passphraseMismatch', message: t('make.mismatch') });
       return;
     }
-    setMismatch(undefined);
     setBusy(true);
     try {
       const r = await client.invoke('bundled.backup', req);
@@ -66,10 +63,10 @@ function MakeBackup() {
     <form id="backup-form" className="card form" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="backup-make-title">
       <h3 id="backup-make-title">{t('make.title')}</h3>
       <p className="muted">{t('make.intro')}</p>
-      <FormSummary show={hasErrors || mismatch !== undefined} />
+      <FormSummary show={hasErrors} />
       <TextField name="path" label={t('make.path')} hint={t('make.pathHint')} value={path} onChange={setPath} error={words(errors.path)} />
       <TextField name="passphrase" type="password" label={t('make.passphrase')} hint={t('make.passphraseHint')} value={passphrase} onChange={setPassphrase} error={errors.passphrase} autoComplete="new-password" />
-      <TextField name="again" type="password" label={t('make.again')} value={again} onChange={setAgain} error={mismatch} autoComplete="new-password" />
+      <TextField name="again" type="password" label={t('make.again')} value={again} onChange={setAgain} error={errors.again} autoComplete="new-password" />
       <ErrorNotice error={error} />
       <div className="actions">
         <button type="submit" className="btn btn--primary" disabled={busy}>
@@ -129,7 +126,7 @@ function RestoreBackup() {
   const [passphrase, setPassphrase] = useState('');
   const [caPassphrase, setCaPassphrase] = useState('');
   const [checked, setChecked] = useState<BundledBackupContents>();
-  const [confirming, setConfirming] = useState(false);
+  const confirm = useConfirm();
   const [result, setResult] = useState<BundledRestoreView>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -154,18 +151,29 @@ function RestoreBackup() {
       setBusy(false);
     }
   };
-  const restore = async (): Promise<void> => {
+  const restore = async (c: BundledBackupContents): Promise<void> => {
+    const sure = await confirm({
+      title: t('restore.confirmTitle'),
+      message: (
+        <>
+          <p className="notice notice--warn">{t('restore.confirmText', { at: formatDateTime(c.createdAt) })}</p>
+          <p className="mono">{c.file}</p>
+        </>
+      ),
+      confirmLabel: t('restore.confirm'),
+      danger: true,
+      returnFocusTo: () => heading.current,
+    });
+    if (!sure) return;
     setBusy(true);
     setError(undefined);
     try {
-      const r = await client.invoke('bundled.restore', { path, passphrase, ...(checked?.sameCa === false && caPassphrase ? { caPassphrase } : {}) });
-      setConfirming(false);
+      const r = await client.invoke('bundled.restore', { path, passphrase, ...(c.sameCa === false && caPassphrase ? { caPassphrase } : {}) });
       setChecked(undefined);
       setResult(r);
       setPassphrase('');
       setCaPassphrase('');
     } catch (err) {
-      setConfirming(false);
       if (!fromError(err)) setError(err);
     } finally {
       setBusy(false);
@@ -198,7 +206,7 @@ function RestoreBackup() {
       <ErrorNotice error={error} />
       {checked && (
         <div className="actions">
-          <button type="button" className="btn btn--danger" disabled={busy} onClick={() => setConfirming(true)}>
+          <button type="button" className="btn btn--danger" disabled={busy} onClick={() => void restore(checked)}>
             {t('restore.submit')}
           </button>
         </div>
@@ -211,20 +219,6 @@ function RestoreBackup() {
           </>
         )}
       </div>
-      {confirming && checked && (
-        <ConfirmDialog
-          title={t('restore.confirmTitle')}
-          confirmLabel={t('restore.confirm')}
-          danger
-          busy={busy}
-          onConfirm={() => void restore()}
-          onClose={() => setConfirming(false)}
-          fallbackFocus={() => heading.current}
-        >
-          <p className="notice notice--warn">{t('restore.confirmText', { at: formatDateTime(checked.createdAt) })}</p>
-          <p className="mono">{checked.file}</p>
-        </ConfirmDialog>
-      )}
     </form>
   );
 }
