@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { tempDir } from '../support/temp.js';
-import { seriousViolations } from './support/axe-interim.js';
+import { expectAccessible } from './support/axe.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { invoke, startTestStation } from './support/station.js';
 import { goTo, saveAndWait, settingsTab } from './support/ui.js';
@@ -84,7 +84,7 @@ describe('E2E: standalone mode — the Admin screen and the open-enrolment switc
     await goTo(page, 'admin');
     await page.click('#admin-tab-tokens');
     await page.locator('[data-testid=tokens-table]').waitFor();
-    expect(await seriousViolations(page)).toEqual([]);
+    await expectAccessible(page, 'the Admin screen of the bundled server (tokens)');
   }, 120_000);
 
   it('in Portuguese: the switch and its risk, turned off again', async () => {
@@ -98,7 +98,7 @@ describe('E2E: standalone mode — the Admin screen and the open-enrolment switc
     expect(await form.locator('h3').textContent()).toBe('Integração zero-touch');
     expect(await form.locator('label').textContent()).toBe('Permitir que dispositivos sem identidade de nascimento peçam para entrar (inscrição aberta)');
     expect(await form.locator('.field__hint').textContent()).toMatch(/Dispositivos nascidos na bancada não têm essas fraquezas/);
-    expect(await seriousViolations(page)).toEqual([]);
+    await expectAccessible(page, 'Settings → Server in Portuguese (open enrolment)');
     await form.locator('[data-field=openEnrolment]').uncheck();
     await form.locator('button[type=submit]').click();
     await form.locator('[data-testid=open-enrolment-status]', { hasText: 'A inscrição aberta está desligada; o servidor embutido reiniciou.' }).waitFor({ timeout: 60_000 });
