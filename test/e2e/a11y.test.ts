@@ -1,24 +1,21 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { freePort } from '../support/ports.js';
-import { TDS_SERVER_CLI } from '../support/server.js';
 import { tempDir } from '../support/temp.js';
 import { expectAccessible } from './support/axe.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { BUNDLE_DIR, invoke, startTestStation } from './support/station.js';
-import { fill, goTo, saveAndWait } from './support/ui.js';
+import { goTo } from './support/ui.js';
 
 /**
  * Every screen, in English and in Portuguese, through axe-core (no serious or critical WCAG 2.x A/AA
  * violation) at the smallest layout the station supports, 1024×700: the header on one row, no
  * sideways scroll. A screen's further states (a dialog, a question, a form with errors) are rows of
- * STATES: add yours there. The Admin screen shows only to an admin token: its rows (`admin: true`)
- * run with the station pointed at the same (bundled) server with an admin token made by the server's
- * CLI, pasted in Settings → Server, so the header then carries all seven screens.
+ * STATES: add yours there. The station runs its bundled server, whose server-admin token gives it the
+ * Admin screen: the header carries all seven screens in every state.
  */
 
 interface State {
@@ -29,8 +26,6 @@ interface State {
   include?: string;
   /** Puts the page back (close a dialog). */
   close?: (page: Page) => Promise<void>;
-  /** Needs the station's token to be an admin's (the Admin screen). */
-  admin?: boolean;
 }
 
 const screen = (s: 'bench' | 'field' | 'gateways' | 'log' | 'settings' | 'claim' | 'admin') => async (page: Page) => {
@@ -185,9 +180,9 @@ export const STATES: State[] = [
       await page.getByTestId('claim-screen').waitFor();
     },
   },
-  { name: 'Admin → Audit log', open: adminTab('audit'), admin: true },
-  { name: 'Admin → Accounts', open: adminTab('accounts'), admin: true },
-  { name: 'Admin → Tokens', open: adminTab('tokens'), admin: true },
+  { name: 'Admin → Audit log', open: adminTab('audit') },
+  { name: 'Admin → Accounts', open: adminTab('accounts') },
+  { name: 'Admin → Tokens', open: adminTab('tokens') },
   {
     name: 'Admin → Tokens, a new token dialog',
     open: async (page) => {
@@ -196,9 +191,8 @@ export const STATES: State[] = [
       await page.locator('dialog[open]').waitFor();
     },
     close: closeDialog,
-    admin: true,
   },
-  { name: 'Admin → CRL and brokers', open: adminTab('server'), admin: true },
+  { name: 'Admin → CRL and brokers', open: adminTab('server') },
 ];
 
 /** The page fits 1024×700: the top bar is one row, nothing scrolls sideways. */
@@ -234,25 +228,6 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
   const sims: Esp32Sim[] = [];
   let station: WebStation;
   let b: TestBrowser;
-  /** The bundled server as a remote one, with an admin token: what an admin pastes in Settings → Server. */
-  let asAdmin: { url: string; token: string; accountId: string; caPem: string };
-
-  async function useAdminToken(page: Page): Promise<void> {
-    await settingsTab('server')(page);
-    await page.check('input[name=server-mode][value=remote]');
-    await fill(page, '#server-form', asAdmin);
-    await saveAndWait(page, 'server-form');
-    await page.locator('nav [data-screen="admin"]').waitFor({ timeout: 15_000 });
-    expect(await page.locator('nav [data-screen]').count()).toBe(7);
-  }
-
-  async function useBundledServer(page: Page): Promise<void> {
-    await settingsTab('server')(page);
-    await page.check('input[name=server-mode][value=bundled]');
-    await saveAndWait(page, 'server-form');
-    await page.locator('nav [data-screen="admin"]').waitFor({ state: 'detached', timeout: 15_000 });
-  }
-
   beforeAll(async () => {
     for (const mac of ['24:6f:28:a1:10:01', '24:6f:28:a1:10:02']) sims.push(await startEsp32Sim({ mac, telemetryIntervalMs: 2000 }));
     station = await startTestStation({ dataDir: path.join(tmp.path, 'station'), bundledServer: true, caPassphrase: 'a11y scan CA passphrase', boards: sims });
@@ -302,11 +277,6 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
       },
     });
     await invoke(station, 'settings.update', { activeProfile: 'bench' });
-    // An admin token of the station's account, made with the server's CLI on the bundled server's data.
-    const made = JSON.parse(
-      execFileSync(process.execPath, [TDS_SERVER_CLI, 'token', 'create', '--data', path.join(tmp.path, 'station', 'server'), '--account', String(s.server.accountId ?? 1), '--role', 'admin', '--server-admin', '--label', 'a11y admin', '--json'], { encoding: 'utf8' }),
-    ) as { token: string };
-    asAdmin = { url: s.server.url!, token: made.token, accountId: String(s.server.accountId ?? 1), caPem: s.broker.caPem! };
     // Boards that passed, so the cards have steps, labels and a console to show.
     const bench = await invoke(station, 'bench.state');
     await invoke(station, 'bench.provision', { deviceIds: bench.devices.map((d) => d.id), profile: 'bench' });
@@ -334,18 +304,14 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
       const { page } = b;
       await invoke(station, 'settings.update', { language: lang });
       await page.locator(`html[lang="${lang}"]`).waitFor();
-      let admin = false;
+      await page.locator('nav [data-screen="admin"]').waitFor({ timeout: 15_000 });
+      expect(await page.locator('nav [data-screen]').count()).toBe(7);
       for (const st of STATES) {
-        if ((st.admin ?? false) !== admin) {
-          await (admin ? useBundledServer : useAdminToken)(page);
-          admin = !admin;
-        }
         await st.open(page);
         await expectAccessible(page, `${st.name} (${lang})`, st.include);
         await expectLayoutFits(page, `${st.name} (${lang})`);
         await st.close?.(page);
       }
-      if (admin) await useBundledServer(page);
     }, 300_000);
   }
 });
