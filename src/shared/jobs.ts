@@ -3,7 +3,19 @@ import type { JobError } from './errors.js';
 /** Kinds of provisioning job the station runs. */
 export type JobKind = 'esp32' | 'pi';
 
-export type JobState = 'queued' | 'running' | 'waiting-input' | 'succeeded' | 'failed' | 'cancelled';
+/**
+ * `skipped`: the job stopped on purpose without changing the device (the operator answered "stop",
+ * e.g. to "this MAC is already provisioned"); not a failure.
+ */
+export type JobState = 'queued' | 'running' | 'waiting-input' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+
+/** The states a job ends in. */
+export const FINISHED_STATES = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
+export type FinishedState = (typeof FINISHED_STATES)[number];
+
+export function isFinishedState(state: string): state is FinishedState {
+  return (FINISHED_STATES as readonly string[]).includes(state);
+}
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 

@@ -187,7 +187,7 @@ export interface ImportResult {
   rows: { line: number; mac: string; status: 'created' | 'error' | 'not_imported'; gatewayId: number | null; error: string | null }[];
 }
 
-export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled'] as const;
+export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type LogResult = (typeof LOG_RESULTS)[number];
 
 export interface LogJobRow {

@@ -259,6 +259,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     const stopped = await run('stop');
     expect(asked).toHaveLength(1);
     expect(asked[0]!.q).toMatchObject({ kind: 'reprovision', choices: ['replace', 'stop'], facts: expect.objectContaining({ serial, mac }) });
+    expect(stopped.jobs[0]!.state).toBe('skipped');
     expect(stopped.jobs[0]!.error).toMatchObject({ code: 'MAC_ALREADY_PROVISIONED' });
     expect(await activeSerial(mac)).toBe(serial);
 

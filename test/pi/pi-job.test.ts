@@ -312,6 +312,7 @@ describe('Pi job over SSH', () => {
     const oldPid = agentPid(prefix);
     // Without --replace the job stops and changes nothing.
     const refused = await runJob({ settings: settings(prefix, { mac }) });
+    expect(refused.snap.state).toBe('skipped');
     expect(refused.snap.error?.code).toBe('MAC_ALREADY_PROVISIONED');
     expect(agentPid(prefix)).toBe(oldPid);
     expect(serialOf(certFile)).toBe(norm(first.snap.certificateSerial!));

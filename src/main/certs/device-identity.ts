@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
-import { delay, isAbortError, JobFailure } from '../jobs/job-failure.js';
+import { delay, isAbortError, JobFailure, JobSkipped } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { IssuerError, type ActiveCertificate, type CertificateIssuer, type KeyOrigin } from './issuer.js';
 
@@ -234,7 +234,8 @@ async function decideReplacement(o: ObtainCertificateOptions, active: ActiveCert
     });
   }
   if (choice !== 'replace') {
-    throw new JobFailure('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything.`);
+    // The operator's (or the policy's) stop: nothing was changed, which is not a failure.
+    throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything.`);
   }
 }
 

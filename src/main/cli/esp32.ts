@@ -253,7 +253,7 @@ function progressPrinter(quiet: boolean): (s: JobSnapshot) => void {
     last.set(s.id, key);
     const who = `[${s.target}${s.mac ? ` ${s.mac}` : ''}]`;
     if (s.state === 'succeeded') process.stderr.write(`${who} done: online, certificate ${s.certificateSerial ?? '?'}\n`);
-    else if (s.state === 'failed' || s.state === 'cancelled') {
+    else if (s.state === 'failed' || s.state === 'cancelled' || s.state === 'skipped') {
       process.stderr.write(`${who} ${s.state}: ${s.error?.code ?? ''} ${s.error?.message ?? ''}${s.error?.where ? ` (at ${s.error.where})` : ''}\n`);
       if (s.error?.hint) process.stderr.write(`${who} hint: ${s.error.hint}\n`);
     } else if (running) process.stderr.write(`${who} ${running.name}${pct !== undefined ? ` ${pct}%` : ''}${running.detail ? ` – ${running.detail}` : ''}\n`);

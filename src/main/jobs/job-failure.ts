@@ -31,6 +31,17 @@ export class JobFailure extends Error {
   }
 }
 
+/**
+ * The job stops on purpose without changing the device (the operator answered "stop"): it ends
+ * `skipped`, not failed; `code` and the message say why, for the record.
+ */
+export class JobSkipped extends JobFailure {
+  constructor(code: ErrorCode, message: string, options: FailureOptions = {}) {
+    super(code, message, options);
+    this.name = 'JobSkipped';
+  }
+}
+
 /** The error AbortSignal-aware code throws when a job is cancelled. */
 export function isAbortError(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted) return true;

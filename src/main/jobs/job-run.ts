@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
+import { isFinishedState, type FinishedState, type JobQuestion, type JobSnapshot, type StepSnapshot } from '../../shared/jobs.js';
 import { redactSecrets } from '../log/redact.js';
 import { safeLine, safeLines, safeLogLines } from '../log/safe-text.js';
-import { isAbortError, JobFailure, toJobError } from './job-failure.js';
+import { isAbortError, JobFailure, JobSkipped, toJobError } from './job-failure.js';
 import { SecretValue } from './secret-value.js';
 import { StepClock } from './step-clock.js';
 import type { JobContext, JobDefinition, JobFacts, JobLogLine, QuestionInput, SecretAnswer, StepHandle, StepOptions } from './types.js';
@@ -62,7 +62,7 @@ export class JobRun {
   }
 
   isFinished(): boolean {
-    return this.snap.state === 'succeeded' || this.snap.state === 'failed' || this.snap.state === 'cancelled';
+    return isFinishedState(this.snap.state);
   }
 
   /** Cancels a queued or running job; a finished job is left alone. */
@@ -101,7 +101,9 @@ export class JobRun {
       this.finish('succeeded');
     } catch (err) {
       const operatorStop = err instanceof JobFailure && err.code === 'CANCELLED';
-      if ((isAbortError(err, this.controller.signal) && !(err instanceof JobFailure)) || operatorStop) {
+      if (err instanceof JobSkipped) {
+        this.finish('skipped', err.toJobError());
+      } else if ((isAbortError(err, this.controller.signal) && !(err instanceof JobFailure)) || operatorStop) {
         const where = this.failedStepName();
         const message = operatorStop ? (err as JobFailure).message : 'Cancelled by the operator.';
         this.finish('cancelled', { code: 'CANCELLED', message, hint: 'Start it again when ready.', ...(where ? { where } : {}) });
@@ -119,10 +121,10 @@ export class JobRun {
     return this.snap.steps.find((s) => s.status === 'failed')?.name;
   }
 
-  private finish(state: 'succeeded' | 'failed' | 'cancelled', error?: JobSnapshot['error']): void {
+  private finish(state: FinishedState, error?: JobSnapshot['error']): void {
     for (const s of this.snap.steps) {
       if (s.status === 'running') {
-        s.status = state === 'succeeded' ? 'done' : 'failed';
+        s.status = state === 'succeeded' ? 'done' : state === 'skipped' ? 'skipped' : 'failed';
         s.endedAt = new Date().toISOString();
       }
     }
@@ -135,7 +137,7 @@ export class JobRun {
     if (this.progressTimer) clearTimeout(this.progressTimer);
     this.log(
       state === 'succeeded' ? 'job succeeded' : `job ${state}: ${error?.code ?? ''} ${error?.message ?? ''}${error?.where ? ` (at ${error.where})` : ''}`,
-      state === 'succeeded' ? 'info' : 'error',
+      state === 'succeeded' || state === 'skipped' ? 'info' : 'error',
     );
     this.secrets.clear();
     this.emit();
@@ -224,7 +226,7 @@ export class JobRun {
     } catch (caught) {
       // Whatever the step threw once its time was up (an AbortError from its signal), the cause is the timeout.
       const err = timedOut ?? caught;
-      s.status = 'failed';
+      s.status = err instanceof JobSkipped ? 'skipped' : 'failed';
       s.endedAt = new Date().toISOString();
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
         const e = toJobError(err);
@@ -232,7 +234,7 @@ export class JobRun {
       } else {
         s.detail = 'cancelled';
       }
-      this.log(`step ${name} failed after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
+      this.log(`step ${name} ${s.status} after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
       throw err;
     } finally {
       clock?.stop();

@@ -1,4 +1,4 @@
-import type { JobSnapshot } from '../../shared/jobs.js';
+import { isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
 import { JobRun } from './job-run.js';
 import type { JobDefinition, JobLogLine } from './types.js';
 
@@ -142,7 +142,7 @@ export class JobQueue {
         console.error('job update listener failed:', err);
       }
     }
-    if (snapshot.state === 'succeeded' || snapshot.state === 'failed' || snapshot.state === 'cancelled') {
+    if (isFinishedState(snapshot.state)) {
       const resolve = this.resolvers.get(snapshot.id);
       if (resolve) {
         this.resolvers.delete(snapshot.id);

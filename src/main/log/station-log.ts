@@ -3,7 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobError } from '../../shared/errors.js';
-import type { JobSnapshot } from '../../shared/jobs.js';
+import { isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
 import { spreadsheetSafe } from '@tds/server/util';
 import { buildWhere, toRecord, type JobFilter, type JobRecord, type JobRow, type StepRecord, type StepRow } from './job-records.js';
@@ -19,6 +19,8 @@ export interface DayFigures {
   provisioned: number;
   failed: number;
   cancelled: number;
+  /** Jobs stopped on purpose without changing the device (not failures). */
+  skipped: number;
   /** Median duration of the successful jobs, ms (null when none). */
   medianDurationMs: number | null;
 }
@@ -172,7 +174,7 @@ export class StationLog {
       });
     });
     write();
-    if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled') {
+    if (isFinishedState(s.state)) {
       this.lastWritten.delete(s.id);
       this.lineCounts.delete(s.id);
     }
@@ -317,6 +319,7 @@ export class StationLog {
       provisioned: count('succeeded'),
       failed: count('failed'),
       cancelled: count('cancelled'),
+      skipped: count('skipped'),
       medianDurationMs: median(durations),
     };
   }

@@ -1,7 +1,7 @@
 import type { ValidRequestOf } from '../../shared/ipc.js';
 import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
-import type { StepStatus } from '../../shared/jobs.js';
+import { isFinishedState, type StepStatus } from '../../shared/jobs.js';
 import type { JobFilter, JobRecord, StationLog } from '../log/station-log.js';
 
 type Filter = ValidRequestOf<'log.query'>;
@@ -24,7 +24,7 @@ export function toJobFilter(f: Filter): JobFilter {
 }
 
 export function toLogRow(r: JobRecord): LogJobRow {
-  const result = r.result === 'succeeded' || r.result === 'failed' || r.result === 'cancelled' ? r.result : 'running';
+  const result = isFinishedState(r.result) ? r.result : 'running';
   return {
     id: r.id,
     kind: r.kind,

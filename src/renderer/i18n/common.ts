@@ -57,6 +57,7 @@ export const en = {
     succeeded: 'Done',
     failed: 'Failed',
     cancelled: 'Cancelled',
+    skipped: 'Stopped, nothing changed',
   },
   stepStatus: { pending: 'waiting', running: 'running', done: 'done', failed: 'failed', skipped: 'skipped' },
   steps: {
@@ -242,6 +243,7 @@ export const ptBR: Strings<typeof en> = {
     succeeded: 'Concluído',
     failed: 'Falhou',
     cancelled: 'Cancelado',
+    skipped: 'Parado, nada mudou',
   },
   stepStatus: { pending: 'aguardando', running: 'em andamento', done: 'concluído', failed: 'falhou', skipped: 'pulado' },
   steps: {
