@@ -1,3 +1,5 @@
+import type { LocalText } from './local-text.js';
+
 /**
  * Errors a technician can act on. Every job failure carries one of these codes, a message that
  * says what happened, and a hint that says what to do. The UI translates by code.
@@ -35,6 +37,9 @@ export interface JobError {
   code: ErrorCode;
   message: string;
   hint?: string;
+  /** `message` and `hint` for the renderer to translate (when the job gave them). */
+  text?: LocalText;
+  hintText?: LocalText;
   /** Which step failed and, for flashing, where (e.g. "0x10000 + 131072 bytes"). */
   where?: string;
   /** Evidence for the technician, e.g. the device's boot log when the broker never saw it. */

@@ -1,4 +1,5 @@
 import type { JobError } from './errors.js';
+import type { LocalText } from './local-text.js';
 
 /** Kinds of provisioning job the station runs. */
 export type JobKind = 'esp32' | 'pi';
@@ -27,6 +28,16 @@ export interface StepSnapshot {
   /** Fraction 0..1 of this step, when it reports progress (flashing, uploads). */
   progress?: number;
   detail?: string;
+  /** `detail` for the renderer to translate (when the step gave one). */
+  detailText?: LocalText;
+  /** Time this step spent waiting for the operator's answer (ms): not part of its working time. */
+  waitedMs?: number;
+}
+
+/** Working time of a step or job: from start to end, less the time it waited for the operator. */
+export function workingMs(startedAt: string | null | undefined, endedAt: string | null | undefined, waitedMs?: number | null): number | null {
+  if (!startedAt || !endedAt) return null;
+  return Math.max(0, Date.parse(endedAt) - Date.parse(startedAt) - (waitedMs ?? 0));
 }
 
 /** A question a running job asks the operator (re-provision an active MAC, host key, sudo password). */
@@ -34,6 +45,8 @@ export interface JobQuestion {
   id: string;
   kind: 'reprovision' | 'host-key' | 'sudo-password' | 'manual-boot';
   message: string;
+  /** `message` for the renderer to translate (when the job gave one). */
+  text?: LocalText;
   /** Machine-readable facts for the UI (existing serial, fingerprint, ...). */
   facts?: Record<string, string>;
   choices: string[];
@@ -74,4 +87,6 @@ export interface JobSnapshot {
   createdAt: string;
   startedAt?: string;
   endedAt?: string;
+  /** Time the job waited for the operator's answers (ms), in steps or between them. */
+  waitedMs?: number;
 }

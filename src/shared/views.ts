@@ -195,7 +195,10 @@ export interface LogJobRow {
   kind: JobKind;
   startedAt: string;
   endedAt: string | null;
+  /** Working time: start to end, less the time waiting for the operator. */
   durationMs: number | null;
+  /** Time waiting for the operator's answers. */
+  waitedMs: number;
   operator: string;
   stationId: string;
   target: string;
@@ -215,6 +218,8 @@ export interface LogStepRow {
   name: string;
   startedAt: string | null;
   endedAt: string | null;
+  /** Time the step waited for the operator (not part of its working time). */
+  waitedMs: number;
   status: StepStatus;
   detail: string | null;
 }
@@ -228,13 +233,20 @@ export interface LogPage {
   total: number;
 }
 
+/** Today's figures, counted in devices (a board retried until it passed is one provisioned device). */
 export interface TodayFigures {
   /** Local calendar day, YYYY-MM-DD. */
   day: string;
   provisioned: number;
+  /** Devices that ended the day failed (no success). */
   failed: number;
+  /** Devices left as they were on purpose (the operator stopped). */
+  skipped: number;
+  /** Finished jobs behind the figures. */
+  jobs: number;
+  /** Median working time (waiting for the operator left out). */
   medianMs: number | null;
-  /** 24 entries, local hours 0..23. */
+  /** 24 entries, local hours 0..23, in devices. */
   byHour: { hour: number; succeeded: number; failed: number }[];
 }
 

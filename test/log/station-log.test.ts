@@ -3,7 +3,7 @@ import { parse } from 'csv-parse/sync';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { delay, JobFailure, JobQueue, type JobDefinition } from '../../src/main/jobs/index.js';
+import { delay, JobFailure, JobQueue, JobSkipped, type JobDefinition } from '../../src/main/jobs/index.js';
 import { MIGRATIONS, StationLog } from '../../src/main/log/index.js';
 import { controlChars } from '../support/control-chars.js';
 import { tempDir } from '../support/temp.js';
@@ -114,7 +114,7 @@ describe('StationLog', () => {
     expect(rows.map((r) => r.mac).sort()).toEqual(['aa:bb:cc:00:00:01', 'aa:bb:cc:00:00:02']);
 
     const today = log.dayFigures();
-    expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0 });
+    expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0, skipped: 0, jobs: 3 });
     expect(today.medianDurationMs).toBeGreaterThanOrEqual(5);
     expect(log.dayFigures(new Date('2001-02-03T12:00:00'))).toMatchObject({ day: '2001-02-03', provisioned: 0, medianDurationMs: null });
     log.close();
@@ -166,6 +166,73 @@ describe('StationLog', () => {
     log.close();
   });
 
+  it('counts devices, not jobs: retries until a pass are one provisioned device; a stop is skipped, not failed', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    const stop = (mac: string): JobDefinition => ({
+      kind: 'esp32',
+      target: '/dev/s',
+      steps: [{ name: 'certificate' }],
+      run: async (ctx) => {
+        ctx.update({ mac });
+        await ctx.step('certificate', async () => {
+          throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} is provisioned; stopped without changing anything`);
+        });
+      },
+    });
+    // Board 1 fails twice, then passes; board 2 fails once; board 3 is stopped by the operator;
+    // a fourth failure before any MAC was read counts as its port's device.
+    for (const outcome of ['fail', 'fail', 'ok'] as const) await q.wait(q.submit(job('/dev/a', 'aa:bb:cc:00:00:01', outcome)));
+    await q.wait(q.submit(job('/dev/b', 'aa:bb:cc:00:00:02', 'fail')));
+    await q.wait(q.submit(stop('aa:bb:cc:00:00:03')));
+    await q.wait(
+      q.submit({ kind: 'esp32', target: '/dev/c', steps: [{ name: 'probe' }], run: (ctx) => ctx.step('probe', async () => Promise.reject(new JobFailure('NO_BOOTLOADER'))) }),
+    );
+    const today = log.dayFigures();
+    expect(today).toMatchObject({ provisioned: 1, failed: 2, skipped: 1, cancelled: 0, jobs: 6 });
+    expect(today.byHour.reduce((n, h) => n + h.succeeded, 0)).toBe(1);
+    expect(today.byHour.reduce((n, h) => n + h.failed, 0)).toBe(2);
+    expect(log.query({ result: 'skipped' }).map((r) => r.mac)).toEqual(['aa:bb:cc:00:00:03']);
+    log.close();
+  });
+
+  it('keeps the time a job waited for the operator apart: stored per step and job, left out of the median', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    q.onUpdate((s) => {
+      if (s.state === 'waiting-input' && s.question) setTimeout(() => q.answer(s.id, s.question!.id, 'yes'), 400);
+    });
+    const id = q.submit({
+      kind: 'pi',
+      target: 'pi.local:22',
+      steps: [{ name: 'connect' }, { name: 'certificate' }],
+      run: async (ctx) => {
+        ctx.update({ mac: 'dc:a6:32:00:00:01' });
+        await ctx.step('connect', () => delay(20));
+        await ctx.step('certificate', async () => {
+          await delay(20);
+          await ctx.ask({ kind: 'reprovision', message: 'replace?', choices: ['yes', 'no'] });
+          await delay(20);
+        });
+      },
+    });
+    const snap = await q.wait(id);
+    expect(snap.waitedMs).toBeGreaterThanOrEqual(380);
+    expect(snap.steps[1]!.waitedMs).toBe(snap.waitedMs);
+    expect(snap.steps[0]!.waitedMs).toBeUndefined();
+    const row = log.get(id)!;
+    expect(row.waitedMs).toBe(snap.waitedMs);
+    expect(row.durationMs! - row.waitedMs!).toBeLessThan(380);
+    const [, cert] = log.steps(id);
+    expect(cert!.waitedMs).toBe(snap.waitedMs);
+    expect(cert!.durationMs).toBeGreaterThanOrEqual(cert!.waitedMs! + 40);
+    const today = log.dayFigures();
+    expect(today.medianDurationMs).toBe(row.durationMs! - row.waitedMs!);
+    log.close();
+  });
+
   it('applies migrations once, keeps data across reopen, and refuses a newer schema', () => {
     const { log, file } = freshLog();
     log.close();
@@ -191,8 +258,9 @@ describe('StationLog', () => {
     const log = StationLog.open(file, { stationId: 'bench-1' });
     log.close();
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: MIGRATIONS[0]!.name }]);
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    // Migration 1 adopted (not re-applied), the later ones applied on top.
+    expect(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(db.prepare('SELECT id FROM jobs').all()).toEqual([{ id: 'old-job' }]);
     db.close();
   });

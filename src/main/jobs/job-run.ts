@@ -193,6 +193,7 @@ export class JobRun {
     s.startedAt = new Date().toISOString();
     delete s.endedAt;
     delete s.progress;
+    delete s.waitedMs;
     this.currentStep = name;
     this.log(`step ${name} started`, 'debug');
     this.emit();
@@ -253,8 +254,14 @@ export class JobRun {
     if (input.facts) q.facts = safeValues(input.facts);
     return new Promise<SecretAnswer>((resolve, reject) => {
       this.stepClock?.pause();
+      // Time waiting for the operator is kept apart: it is not the step's (nor the job's) work.
+      const waitingSince = performance.now();
+      const step = this.currentStep ? this.stepSnap(this.currentStep) : undefined;
       const done = (): void => {
         this.stepClock?.resume();
+        const waited = Math.round(performance.now() - waitingSince);
+        this.snap.waitedMs = (this.snap.waitedMs ?? 0) + waited;
+        if (step) step.waitedMs = (step.waitedMs ?? 0) + waited;
         this.question = undefined;
         delete this.snap.question;
         if (this.snap.state === 'waiting-input') this.snap.state = 'running';

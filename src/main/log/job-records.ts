@@ -1,5 +1,6 @@
 import { normaliseMac } from '@tds/server/contract';
 import type { JobKind, JobState } from '../../shared/jobs.js';
+import type { LocalText } from '../../shared/local-text.js';
 
 // The station log's records: what its queries return, the SQLite rows they are read from, and the
 // WHERE clause of a filter (station-log.ts runs the queries).
@@ -27,10 +28,15 @@ export interface JobRecord {
   errorMessage: string | null;
   errorHint: string | null;
   errorWhere: string | null;
+  /** The error's message and hint for the renderer to translate, when the job gave them. */
+  errorTexts: { text?: LocalText; hintText?: LocalText } | null;
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
+  /** From start to end, waiting for the operator included. */
   durationMs: number | null;
+  /** Time spent waiting for the operator's answers. */
+  waitedMs: number | null;
 }
 
 export interface StepRecord {
@@ -41,7 +47,9 @@ export interface StepRecord {
   startedAt: string | null;
   endedAt: string | null;
   durationMs: number | null;
+  waitedMs: number | null;
   detail: string | null;
+  detailText: LocalText | null;
 }
 
 export interface JobFilter {
@@ -82,10 +90,12 @@ export interface JobRow {
   error_message: string | null;
   error_hint: string | null;
   error_where: string | null;
+  error_texts: string | null;
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
   duration_ms: number | null;
+  waited_ms: number | null;
 }
 
 export interface StepRow {
@@ -96,7 +106,9 @@ export interface StepRow {
   started_at: string | null;
   ended_at: string | null;
   duration_ms: number | null;
+  waited_ms: number | null;
   detail: string | null;
+  detail_text: string | null;
 }
 
 export function toRecord(r: JobRow): JobRecord {
@@ -122,10 +134,27 @@ export function toRecord(r: JobRow): JobRecord {
     errorMessage: r.error_message,
     errorHint: r.error_hint,
     errorWhere: r.error_where,
+    errorTexts: r.error_texts ? (JSON.parse(r.error_texts) as JobRecord['errorTexts']) : null,
     createdAt: r.created_at,
     startedAt: r.started_at,
     endedAt: r.ended_at,
     durationMs: r.duration_ms,
+    waitedMs: r.waited_ms,
+  };
+}
+
+export function toStepRecord(r: StepRow): StepRecord {
+  return {
+    jobId: r.job_id,
+    seq: r.seq,
+    name: r.name,
+    status: r.status,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    durationMs: r.duration_ms,
+    waitedMs: r.waited_ms,
+    detail: r.detail,
+    detailText: r.detail_text ? (JSON.parse(r.detail_text) as LocalText) : null,
   };
 }
 

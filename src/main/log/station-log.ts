@@ -3,27 +3,17 @@ import { stringify } from 'csv-stringify/sync';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobError } from '../../shared/errors.js';
-import { isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
+import { FINISHED_STATES, isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
 import { spreadsheetSafe } from '@tds/server/util';
-import { buildWhere, toRecord, type JobFilter, type JobRecord, type JobRow, type StepRecord, type StepRow } from './job-records.js';
+import { buildWhere, toRecord, toStepRecord, type JobFilter, type JobRecord, type JobRow, type StepRecord, type StepRow } from './job-records.js';
+import { dayFigures, type DayFigures } from './day-figures.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 import { safeLine, safeLines } from './safe-text.js';
 
 export type { JobFilter, JobRecord, StepRecord } from './job-records.js';
-
-export interface DayFigures {
-  /** Local day the figures are for, YYYY-MM-DD. */
-  day: string;
-  provisioned: number;
-  failed: number;
-  cancelled: number;
-  /** Jobs stopped on purpose without changing the device (not failures). */
-  skipped: number;
-  /** Median duration of the successful jobs, ms (null when none). */
-  medianDurationMs: number | null;
-}
+export type { DayFigures } from './day-figures.js';
 
 export interface StationLogOptions {
   /** This station's id (also in the monitor certificate name). */
@@ -39,6 +29,7 @@ const CSV_COLUMNS: Array<[keyof JobRecord, string]> = [
   ['startedAt', 'started_at'],
   ['endedAt', 'ended_at'],
   ['durationMs', 'duration_ms'],
+  ['waitedMs', 'waited_for_operator_ms'],
   ['stationId', 'station_id'],
   ['operator', 'operator'],
   ['kind', 'kind'],
@@ -110,7 +101,8 @@ export class StationLog {
       s.firmware,
       s.error,
       s.facts,
-      s.steps.map((st) => [st.status, st.detail, st.startedAt, st.endedAt]),
+      s.waitedMs,
+      s.steps.map((st) => [st.status, st.detail, st.startedAt, st.endedAt, st.waitedMs]),
     ]);
     if (this.lastWritten.get(s.id) === key) return;
     this.lastWritten.set(s.id, key);
@@ -120,18 +112,20 @@ export class StationLog {
         .prepare(
           `INSERT INTO jobs (id, retry_of, station_id, kind, target, operator, mac, gateway_code, gateway_id, conta_id,
              cert_serial, cert_expires_at, firmware_name, firmware_version, firmware_sha256, server_url, result,
-             error_code, error_message, error_hint, error_where, error_attachment, facts, created_at, started_at, ended_at, duration_ms)
+             error_code, error_message, error_hint, error_where, error_attachment, error_texts, facts, created_at, started_at, ended_at,
+             duration_ms, waited_ms)
            VALUES (@id, @retryOf, @stationId, @kind, @target, @operator, @mac, @gatewayCode, @gatewayId, @accountId,
              @certSerial, @certExpiresAt, @firmwareName, @firmwareVersion, @firmwareSha256, @serverUrl, @result,
-             @errorCode, @errorMessage, @errorHint, @errorWhere, @errorAttachment, @facts, @createdAt, @startedAt, @endedAt, @durationMs)
+             @errorCode, @errorMessage, @errorHint, @errorWhere, @errorAttachment, @errorTexts, @facts, @createdAt, @startedAt, @endedAt,
+             @durationMs, @waitedMs)
            ON CONFLICT(id) DO UPDATE SET operator=excluded.operator, mac=excluded.mac, gateway_code=excluded.gateway_code,
              gateway_id=excluded.gateway_id, conta_id=excluded.conta_id, cert_serial=excluded.cert_serial,
              cert_expires_at=excluded.cert_expires_at, firmware_name=excluded.firmware_name,
              firmware_version=excluded.firmware_version, firmware_sha256=excluded.firmware_sha256,
              server_url=excluded.server_url, result=excluded.result, error_code=excluded.error_code,
              error_message=excluded.error_message, error_hint=excluded.error_hint, error_where=excluded.error_where,
-             error_attachment=excluded.error_attachment, facts=excluded.facts, started_at=excluded.started_at,
-             ended_at=excluded.ended_at, duration_ms=excluded.duration_ms`,
+             error_attachment=excluded.error_attachment, error_texts=excluded.error_texts, facts=excluded.facts,
+             started_at=excluded.started_at, ended_at=excluded.ended_at, duration_ms=excluded.duration_ms, waited_ms=excluded.waited_ms`,
         )
         .run({
           id: s.id,
@@ -156,21 +150,35 @@ export class StationLog {
           errorHint: s.error?.hint ? safeLines(s.error.hint) : null,
           errorWhere: s.error?.where ? safeLine(s.error.where) : null,
           errorAttachment: s.error?.attachment ? redactAttachment(s.error.attachment) : null,
+          errorTexts: s.error?.text || s.error?.hintText ? storedTexts({ text: s.error.text, hintText: s.error.hintText }) : null,
           facts: s.facts ? redactSecrets(JSON.stringify(Object.fromEntries(Object.entries(s.facts).map(([k, v]) => [k, safeLine(v)])))) : null,
           createdAt: s.createdAt,
           startedAt: s.startedAt ?? null,
           endedAt: s.endedAt ?? null,
           durationMs: duration,
+          waitedMs: s.waitedMs ?? null,
         });
       const upsertStep = this.db.prepare(
-        `INSERT INTO steps (job_id, seq, name, status, started_at, ended_at, duration_ms, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO steps (job_id, seq, name, status, started_at, ended_at, duration_ms, waited_ms, detail, detail_text)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(job_id, seq) DO UPDATE SET name=excluded.name, status=excluded.status, started_at=excluded.started_at,
-           ended_at=excluded.ended_at, duration_ms=excluded.duration_ms, detail=excluded.detail`,
+           ended_at=excluded.ended_at, duration_ms=excluded.duration_ms, waited_ms=excluded.waited_ms, detail=excluded.detail,
+           detail_text=excluded.detail_text`,
       );
       s.steps.forEach((st, i) => {
         const d = st.startedAt && st.endedAt ? Date.parse(st.endedAt) - Date.parse(st.startedAt) : null;
-        upsertStep.run(s.id, i, st.name, st.status, st.startedAt ?? null, st.endedAt ?? null, d, st.detail ? safeLine(redactSecrets(st.detail)) : null);
+        upsertStep.run(
+          s.id,
+          i,
+          st.name,
+          st.status,
+          st.startedAt ?? null,
+          st.endedAt ?? null,
+          d,
+          st.waitedMs ?? null,
+          st.detail ? safeLine(redactSecrets(st.detail)) : null,
+          st.detailText ? storedTexts(st.detailText) : null,
+        );
       });
     });
     write();
@@ -261,16 +269,7 @@ export class StationLog {
   }
 
   steps(jobId: string): StepRecord[] {
-    return (this.db.prepare('SELECT * FROM steps WHERE job_id = ? ORDER BY seq').all(jobId) as StepRow[]).map((r) => ({
-      jobId: r.job_id,
-      seq: r.seq,
-      name: r.name,
-      status: r.status,
-      startedAt: r.started_at,
-      endedAt: r.ended_at,
-      durationMs: r.duration_ms,
-      detail: r.detail,
-    }));
+    return (this.db.prepare('SELECT * FROM steps WHERE job_id = ? ORDER BY seq').all(jobId) as StepRow[]).map(toStepRecord);
   }
 
   lines(jobId: string): Array<Omit<JobLogLine, 'step'> & { step: string | null }> {
@@ -295,33 +294,13 @@ export class StationLog {
     );
   }
 
-  /** Figures for one local calendar day (default: today). */
+  /** Figures for one local calendar day (default: today), counted in devices (day-figures.ts). */
   dayFigures(now: Date = new Date()): DayFigures {
     const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
     const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
-    const range = [start.toISOString(), end.toISOString()];
-    const counts = this.db
-      .prepare(
-        `SELECT result, COUNT(*) AS n FROM jobs WHERE created_at >= ? AND created_at < ? GROUP BY result`,
-      )
-      .all(...range) as Array<{ result: string; n: number }>;
-    const count = (r: string): number => counts.find((c) => c.result === r)?.n ?? 0;
-    const durations = (
-      this.db
-        .prepare(
-          `SELECT duration_ms AS d FROM jobs WHERE created_at >= ? AND created_at < ? AND result = 'succeeded' AND duration_ms IS NOT NULL ORDER BY duration_ms`,
-        )
-        .all(...range) as Array<{ d: number }>
-    ).map((r) => r.d);
     const pad = (n: number): string => String(n).padStart(2, '0');
-    return {
-      day: `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}`,
-      provisioned: count('succeeded'),
-      failed: count('failed'),
-      cancelled: count('cancelled'),
-      skipped: count('skipped'),
-      medianDurationMs: median(durations),
-    };
+    const day = `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}`;
+    return dayFigures(day, this.query({ from: start, to: end, result: [...FINISHED_STATES], limit: 100_000 }));
   }
 
   close(): void {
@@ -329,14 +308,13 @@ export class StationLog {
   }
 }
 
+/** Translatable texts as stored: their parameters may quote a device or a peer, so they are escaped and redacted too. */
+function storedTexts(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? safeLine(redactSecrets(v)) : v));
+}
+
 function redactAttachment(a: { label: string; text: string }): string {
   // Redact before cutting, so a cut can never leave a key body without its BEGIN line.
   const clean = safeLines(redactSecrets(a.text, Number.POSITIVE_INFINITY));
   return JSON.stringify({ label: safeLine(a.label), text: clean.length > 64_000 ? clean.slice(-64_000) : clean });
-}
-
-function median(sorted: number[]): number | null {
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
 }

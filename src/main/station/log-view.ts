@@ -2,6 +2,7 @@ import type { ValidRequestOf } from '../../shared/ipc.js';
 import type { FileData, LogJobDetail, LogJobRow, LogPage, TodayFigures } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
 import { isFinishedState, type StepStatus } from '../../shared/jobs.js';
+import { workingTime } from '../log/day-figures.js';
 import type { JobFilter, JobRecord, StationLog } from '../log/station-log.js';
 
 type Filter = ValidRequestOf<'log.query'>;
@@ -30,7 +31,8 @@ export function toLogRow(r: JobRecord): LogJobRow {
     kind: r.kind,
     startedAt: r.startedAt ?? r.createdAt,
     endedAt: r.endedAt,
-    durationMs: r.durationMs,
+    durationMs: workingTime(r),
+    waitedMs: r.waitedMs ?? 0,
     operator: r.operator ?? '',
     stationId: r.stationId,
     target: r.target,
@@ -67,7 +69,7 @@ export class LogView {
     if (!r) throw new StationError('NOT_FOUND', `no job ${id} in the station log`);
     return {
       ...toLogRow(r),
-      steps: this.log.steps(id).map((s) => ({ name: s.name, startedAt: s.startedAt, endedAt: s.endedAt, status: s.status as StepStatus, detail: s.detail })),
+      steps: this.log.steps(id).map((s) => ({ name: s.name, startedAt: s.startedAt, endedAt: s.endedAt, waitedMs: s.waitedMs ?? 0, status: s.status as StepStatus, detail: s.detail })),
     };
   }
 
@@ -78,15 +80,6 @@ export class LogView {
 
   today(now = new Date()): TodayFigures {
     const fig = this.log.dayFigures(now);
-    const byHour = Array.from({ length: 24 }, (_, hour) => ({ hour, succeeded: 0, failed: 0 }));
-    const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
-    const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
-    for (const r of this.log.query({ from: start, to: end, result: ['succeeded', 'failed'], limit: 100_000 })) {
-      const h = new Date(r.endedAt ?? r.createdAt).getHours();
-      const b = byHour[h]!;
-      if (r.result === 'succeeded') b.succeeded++;
-      else b.failed++;
-    }
-    return { day: fig.day, provisioned: fig.provisioned, failed: fig.failed, medianMs: fig.medianDurationMs, byHour };
+    return { day: fig.day, provisioned: fig.provisioned, failed: fig.failed, skipped: fig.skipped, jobs: fig.jobs, medianMs: fig.medianDurationMs, byHour: fig.byHour };
   }
 }

@@ -24,7 +24,8 @@ export function ProgressBar({ value, label }: { value: number; label: string }) 
 function duration(step: StepSnapshot): string | null {
   if (!step.startedAt) return null;
   const end = step.endedAt ? Date.parse(step.endedAt) : Date.now();
-  const ms = end - Date.parse(step.startedAt);
+  // Working time: waiting for the operator's answer is not the step's.
+  const ms = Math.max(0, end - Date.parse(step.startedAt) - (step.waitedMs ?? 0));
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 

@@ -1,0 +1,9 @@
+/**
+ * A sentence the renderer shows in the operator's language: `key` names it in the renderer's
+ * dictionaries (`namespace:path`, e.g. `pi:detail.connected`), `params` fill its placeholders. The
+ * English sentence always travels beside it (logs, the CLI, and a renderer that does not know the key).
+ */
+export interface LocalText {
+  key: string;
+  params?: Record<string, string | number>;
+}
