@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { LANGUAGES, LOG_RESULTS } from './views.js';
-import { V, zHost, zHttpUrl, zId, zIsoDate, zLocalPath, zMac, zName, zPem, zPort } from './validation.js';
+import { ERROR_CODES } from './errors.js';
+import { LANGUAGES, LOG_KINDS, LOG_RESULTS } from './views.js';
+import { V, zHost, zHttpUrl, zId, zIsoDate, zLocalPath, zName, zPem, zPort } from './validation.js';
 
 /**
  * What the renderer may send, as zod schemas: validated at the boundary in the core and reused by the
@@ -79,17 +80,28 @@ export const FieldProvisionInputSchema = z.object({
 });
 export type FieldProvisionInput = z.input<typeof FieldProvisionInputSchema>;
 
-export const LogFilterSchema = z.object({
-  from: zIsoDate.optional(),
-  to: zIsoDate.optional(),
-  operator: z.string().trim().max(80, V.tooLong).optional(),
-  result: z.enum(LOG_RESULTS, { error: V.choice }).optional(),
-  mac: zMac.optional(),
-  serial: z.string().trim().max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial).optional(),
-  kind: z.enum(['esp32', 'pi'], { error: V.choice }).optional(),
-  limit: z.number().int().min(1).max(1000).default(100),
-  offset: z.number().int().min(0).default(0),
-});
+/**
+ * The Log's filters: text fields match a part (any case; a MAC or serial with or without separators),
+ * `q` is looked for everywhere, the error code is one of the codes; a From after To is refused at `to`.
+ */
+export const LogFilterSchema = z
+  .object({
+    from: zIsoDate.optional(),
+    to: zIsoDate.optional(),
+    operator: z.string().trim().max(80, V.tooLong).optional(),
+    result: z.enum(LOG_RESULTS, { error: V.choice }).optional(),
+    mac: z.string().trim().max(17, V.tooLong).regex(/^[0-9a-fA-F:.\s-]*[0-9a-fA-F][0-9a-fA-F:.\s-]*$/, V.macPart).optional(),
+    serial: z.string().trim().max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial).optional(),
+    gatewayCode: z.string().trim().max(30, V.tooLong).optional(),
+    station: z.string().trim().max(32, V.tooLong).optional(),
+    errorCode: z.enum(ERROR_CODES, { error: V.choice }).optional(),
+    firmware: z.string().trim().max(80, V.tooLong).optional(),
+    kind: z.enum(LOG_KINDS, { error: V.choice }).optional(),
+    q: z.string().trim().max(100, V.tooLong).optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+    offset: z.number().int().min(0).default(0),
+  })
+  .refine((f) => !(f.from && f.to && f.from > f.to), { path: ['to'], message: V.dateOrder });
 export type LogFilter = z.input<typeof LogFilterSchema>;
 
 export const REVOKE_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'] as const;

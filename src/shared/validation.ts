@@ -39,6 +39,9 @@ export const V = {
   modbusDevices: 'modbusDevices',
   modbusReadings: 'modbusReadings',
   modbusTableSize: 'modbusTableSize',
+  macPart: 'macPart',
+  dateOrder: 'dateOrder',
+  localDate: 'localDate',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -88,6 +91,9 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   modbusDevices: 'The readings name more devices (slave addresses) than this: raise it or remove readings.',
   modbusReadings: 'At most {{max}} readings.',
   modbusTableSize: 'The readings do not fit the gateway’s configuration (3967 bytes): remove readings or shorten their units.',
+  macPart: 'Enter all or part of a MAC address: hexadecimal digits, with or without colons.',
+  dateOrder: 'This date is before From: pick a To on or after From.',
+  localDate: 'Enter a date as {{format}}.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */

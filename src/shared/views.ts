@@ -1,4 +1,5 @@
 import type { JobKind, JobSnapshot, StepStatus } from './jobs.js';
+import type { LocalText } from './local-text.js';
 
 /**
  * What the station core shows the renderer: the views its requests resolve to and its events carry
@@ -190,7 +191,12 @@ export interface ImportResult {
 export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type LogResult = (typeof LOG_RESULTS)[number];
 
+/** What the log holds: jobs of a kind, and what the station did outside jobs (revocations, forgotten host keys). */
+export const LOG_KINDS = ['esp32', 'pi', 'revocation', 'host-key'] as const;
+export type LogKind = (typeof LOG_KINDS)[number];
+
 export interface LogJobRow {
+  type: 'job';
   id: string;
   kind: JobKind;
   startedAt: string;
@@ -212,7 +218,32 @@ export interface LogJobRow {
   result: LogResult | 'running';
   errorCode: string | null;
   errorMessage: string | null;
+  errorHint: string | null;
+  /** The error's message and hint for the renderer to translate, when the job gave them. */
+  errorText: LocalText | null;
+  errorHintText: LocalText | null;
 }
+
+/** Something the station did outside a job: a certificate revoked from it, a pinned host key forgotten. */
+export interface LogEventRow {
+  type: 'event';
+  id: string;
+  kind: 'revocation' | 'host-key';
+  at: string;
+  operator: string;
+  stationId: string;
+  /** `host:port` (host keys). */
+  target: string | null;
+  mac: string | null;
+  gatewayCode: string | null;
+  gatewayId: number | null;
+  certificateSerial: string | null;
+  /** Revocation reason (RFC 5280 name); for a host key, the fingerprint forgotten. */
+  reason: string | null;
+  detail: string | null;
+}
+
+export type LogEntryRow = LogJobRow | LogEventRow;
 
 export interface LogStepRow {
   name: string;
@@ -222,14 +253,21 @@ export interface LogStepRow {
   waitedMs: number;
   status: StepStatus;
   detail: string | null;
+  detailText: LocalText | null;
 }
 
 export interface LogJobDetail extends LogJobRow {
   steps: LogStepRow[];
+  /** The job's own log (step notes, commands, device output), as stored: the last lines when there are many. */
+  lines: JobLogLineView[];
+  /** Lines of the job's log the station log holds beyond those sent. */
+  linesOmitted: number;
+  /** Evidence kept with a failure (the board's boot log). */
+  attachment: { label: string; text: string } | null;
 }
 
 export interface LogPage {
-  rows: LogJobRow[];
+  rows: LogEntryRow[];
   total: number;
 }
 

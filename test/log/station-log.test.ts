@@ -166,6 +166,77 @@ describe('StationLog', () => {
     log.close();
   });
 
+  it('filters by parts (operator, MAC, gateway code, station, firmware, serial), error code and free text; station events join the jobs, newest first', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    await q.wait(q.submit(job('/dev/a', 'aa:bb:cc:00:00:01', 'ok')));
+    await q.wait(q.submit(job('/dev/b', 'aa:bb:cc:00:de:02', 'fail', { initial: { operator: 'Beatriz Lima', firmware: { name: 'gw-fw', version: '2.0.1', sha256: 'cd'.repeat(32) } } })));
+    const revoked = log.recordEvent({ kind: 'revocation', operator: 'Ana', mac: 'aa:bb:cc:00:00:01', gatewayCode: 'GW-aabbcc000001', gatewayId: 3, certSerial: '0A1B2C', reason: 'keyCompromise' });
+    log.recordEvent({ kind: 'host-key', operator: 'Ana', target: 'pi.local:22', reason: 'SHA256:abc' });
+
+    const ids = (f: Parameters<StationLog['entries']>[0]): string[] => log.entries(f).map((e) => (e.type === 'job' ? `job ${e.job.target}` : `event ${e.event.kind}`));
+    expect(ids({})).toEqual(['event host-key', 'event revocation', 'job /dev/b', 'job /dev/a']);
+    expect(log.countEntries({})).toBe(4);
+    expect(ids({ operator: 'lima' })).toEqual(['job /dev/b']);
+    expect(ids({ operator: 'an' })).toEqual(['event host-key', 'event revocation', 'job /dev/a']);
+    expect(ids({ mac: 'DE-02' })).toEqual(['job /dev/b']);
+    expect(ids({ mac: '00:00:01' })).toEqual(['event revocation', 'job /dev/a']);
+    expect(ids({ gatewayCode: 'gw-aabbcc00' })).toEqual(['event revocation', 'job /dev/b', 'job /dev/a']);
+    expect(ids({ station: 'BENCH' })).toHaveLength(4);
+    expect(ids({ station: 'other' })).toEqual([]);
+    expect(ids({ firmware: '2.0' })).toEqual(['job /dev/b']);
+    expect(ids({ firmware: 'cdcd' })).toEqual(['job /dev/b']);
+    expect(ids({ serial: '0a:1b' })).toEqual(['event revocation', 'job /dev/a']);
+    expect(ids({ errorCode: 'PORT_GONE' })).toEqual(['job /dev/b']);
+    expect(ids({ result: 'succeeded' })).toEqual(['job /dev/a']);
+    expect(ids({ kind: 'revocation' })).toEqual(['event revocation']);
+    expect(ids({ kind: 'esp32' })).toEqual(['job /dev/b', 'job /dev/a']);
+    expect(ids({ text: 'unplugged' })).toEqual(['job /dev/b']);
+    expect(ids({ text: 'keycompromise' })).toEqual(['event revocation']);
+    expect(ids({ text: 'pi.local' })).toEqual(['event host-key']);
+    expect(ids({ text: 'aabbcc00de' })).toEqual(['job /dev/b']);
+    // LIKE's own wildcards are taken literally.
+    expect(ids({ operator: '%' })).toEqual([]);
+    expect(ids({ text: 'a_b' })).toEqual([]);
+    expect(ids({ text: 'port_gone' })).toEqual(['job /dev/b']);
+    expect(log.entries({ kind: 'revocation' })[0]).toMatchObject({ type: 'event', event: { id: revoked.id, stationId: 'bench-1', certSerial: '0A1B2C', gatewayId: 3 } });
+
+    const csv = parse(log.exportCsv({}), { columns: true }) as Array<Record<string, string>>;
+    expect(csv.map((r) => r.kind)).toEqual(['host-key', 'revocation', 'esp32', 'esp32']);
+    expect(csv[1]).toMatchObject({ mac: 'aa:bb:cc:00:00:01', cert_serial: '0A1B2C', operator: 'Ana', event_reason: 'keyCompromise' });
+    log.close();
+  });
+
+  it('pages past 1,000 entries, and hands out the newest lines of a long job log', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    for (let i = 0; i < 1150; i++) log.recordEvent({ kind: 'host-key', operator: 'ana', target: `pi-${i}.local:22`, reason: 'SHA256:x' });
+    expect(log.countEntries({})).toBe(1150);
+    // Page by page (100 at a time) past the 1,000th: every entry once.
+    const seen = new Set<string>();
+    for (let offset = 0; offset < 1200; offset += 100) {
+      const page = log.entries({ limit: 100, offset });
+      expect(page).toHaveLength(Math.max(0, Math.min(100, 1150 - offset)));
+      for (const e of page) seen.add(e.type === 'event' ? e.event.target! : '');
+    }
+    expect(seen.size).toBe(1150);
+    const id = q.submit({
+      kind: 'pi',
+      target: 'pi.local:22',
+      steps: [{ name: 'a' }],
+      run: (ctx) => ctx.step('a', async (s) => {
+        for (let i = 0; i < 30; i++) s.log(`line ${i}`);
+      }),
+    });
+    await q.wait(id);
+    const last = log.lines(id, { last: 5 });
+    expect(last.map((l) => l.text)).toEqual(['line 27', 'line 28', 'line 29', expect.stringMatching(/^step a done/), 'job succeeded']);
+    expect(log.lineCount(id)).toBeGreaterThanOrEqual(31);
+    log.close();
+  });
+
   it('counts devices, not jobs: retries until a pass are one provisioned device; a stop is skipped, not failed', async () => {
     const { log } = freshLog();
     const q = new JobQueue();

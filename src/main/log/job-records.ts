@@ -1,4 +1,3 @@
-import { normaliseMac } from '@tds/server/contract';
 import type { JobKind, JobState } from '../../shared/jobs.js';
 import type { LocalText } from '../../shared/local-text.js';
 
@@ -57,12 +56,25 @@ export interface JobFilter {
   from?: string | Date;
   /** Exclusive upper bound on the creation time. */
   to?: string | Date;
+  /** Part of the operator's name (any case). */
   operator?: string;
   result?: JobState | JobState[];
+  /** Part of the MAC, with or without separators ("de:00:01", "de0001"). */
   mac?: string;
+  /** Part of the certificate serial (hexadecimal, colons ignored). */
   serial?: string;
+  /** Part of the gateway code (any case). */
+  gatewayCode?: string;
+  /** Part of the station id. */
+  station?: string;
+  /** The error code, exactly. */
+  errorCode?: string;
+  /** Part of the firmware's name, version or SHA-256. */
+  firmware?: string;
   kind?: JobKind;
   target?: string;
+  /** Free text, found in any of the job's facts, its error, or its firmware. */
+  text?: string;
   limit?: number;
   offset?: number;
 }
@@ -158,10 +170,28 @@ export function toStepRecord(r: StepRow): StepRecord {
   };
 }
 
-function iso(v: string | Date): string {
+export function iso(v: string | Date): string {
   const d = v instanceof Date ? v : new Date(v);
   if (Number.isNaN(d.getTime())) throw new Error(`'${String(v)}' is not a date (use YYYY-MM-DD or an ISO time)`);
   return d.toISOString();
+}
+
+/** `%part%` for LIKE … ESCAPE '\', with the caller's own % and _ taken literally. */
+export function likePart(part: string): string {
+  return `%${part.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The hexadecimal digits of a partial MAC or serial as typed ("DE-00:01" → "de0001"). */
+export function hexPart(part: string): string {
+  return part.toLowerCase().replace(/[^0-9a-f]/g, '');
+}
+
+/** Free text is looked for in these columns of a job (the MAC also without its colons). */
+const JOB_TEXT_COLUMNS = ['id', 'target', 'operator', 'mac', "replace(mac, ':', '')", 'gateway_code', 'cert_serial', 'error_code', 'error_message', 'firmware_name', 'firmware_version', 'station_id'];
+
+/** `lower(col) LIKE @p ESCAPE '\'` for each column, OR-ed. */
+export function anyColumnLike(columns: readonly string[], param: string): string {
+  return `(${columns.map((c) => `lower(COALESCE(${c}, '')) LIKE @${param} ESCAPE '\\'`).join(' OR ')})`;
 }
 
 export function buildWhere(f: JobFilter): { where: string; params: Record<string, unknown> } {
@@ -176,8 +206,8 @@ export function buildWhere(f: JobFilter): { where: string; params: Record<string
     params.to = iso(f.to);
   }
   if (f.operator) {
-    clauses.push('operator = @operator');
-    params.operator = f.operator;
+    clauses.push(`lower(COALESCE(operator, '')) LIKE @operator ESCAPE '\\'`);
+    params.operator = likePart(f.operator);
   }
   if (f.result) {
     const list = Array.isArray(f.result) ? f.result : [f.result];
@@ -185,12 +215,28 @@ export function buildWhere(f: JobFilter): { where: string; params: Record<string
     list.forEach((r, i) => (params[`r${i}`] = r));
   }
   if (f.mac) {
-    clauses.push('mac = @mac');
-    params.mac = normaliseMac(f.mac);
+    clauses.push(`replace(COALESCE(mac, ''), ':', '') LIKE @mac`);
+    params.mac = `%${hexPart(f.mac)}%`;
   }
   if (f.serial) {
-    clauses.push('lower(cert_serial) = lower(@serial)');
-    params.serial = f.serial;
+    clauses.push(`replace(lower(COALESCE(cert_serial, '')), ':', '') LIKE @serial`);
+    params.serial = `%${hexPart(f.serial)}%`;
+  }
+  if (f.gatewayCode) {
+    clauses.push(`lower(COALESCE(gateway_code, '')) LIKE @gatewayCode ESCAPE '\\'`);
+    params.gatewayCode = likePart(f.gatewayCode);
+  }
+  if (f.station) {
+    clauses.push(`lower(station_id) LIKE @station ESCAPE '\\'`);
+    params.station = likePart(f.station);
+  }
+  if (f.errorCode) {
+    clauses.push('error_code = @errorCode');
+    params.errorCode = f.errorCode;
+  }
+  if (f.firmware) {
+    clauses.push(anyColumnLike(['firmware_name', 'firmware_version', 'firmware_sha256'], 'firmware'));
+    params.firmware = likePart(f.firmware);
   }
   if (f.kind) {
     clauses.push('kind = @kind');
@@ -199,6 +245,10 @@ export function buildWhere(f: JobFilter): { where: string; params: Record<string
   if (f.target) {
     clauses.push('target = @target');
     params.target = f.target;
+  }
+  if (f.text) {
+    clauses.push(anyColumnLike(JOB_TEXT_COLUMNS, 'text'));
+    params.text = likePart(f.text);
   }
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }

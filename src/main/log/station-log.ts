@@ -1,19 +1,20 @@
 import Database from 'better-sqlite3';
-import { stringify } from 'csv-stringify/sync';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobError } from '../../shared/errors.js';
-import { FINISHED_STATES, isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
+import { FINISHED_STATES, isFinishedState, type JobKind, type JobSnapshot } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
-import { spreadsheetSafe } from '@tds/server/util';
 import { buildWhere, toRecord, toStepRecord, type JobFilter, type JobRecord, type JobRow, type StepRecord, type StepRow } from './job-records.js';
 import { dayFigures, type DayFigures } from './day-figures.js';
+import { logCsv } from './log-csv.js';
+import { buildEventWhere, isEventKind, StationEvents, type LogEntry, type LogEntryFilter, type StationEventInput, type StationEventRecord } from './station-events.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 import { safeLine, safeLines } from './safe-text.js';
 
 export type { JobFilter, JobRecord, StepRecord } from './job-records.js';
 export type { DayFigures } from './day-figures.js';
+export type { LogEntry, LogEntryFilter, StationEventInput, StationEventKind, StationEventRecord } from './station-events.js';
 
 export interface StationLogOptions {
   /** This station's id (also in the monitor certificate name). */
@@ -22,33 +23,6 @@ export interface StationLogOptions {
   maxLinesPerJob?: number;
 }
 
-const CSV_COLUMNS: Array<[keyof JobRecord, string]> = [
-  ['id', 'job_id'],
-  ['retryOf', 'retry_of'],
-  ['createdAt', 'created_at'],
-  ['startedAt', 'started_at'],
-  ['endedAt', 'ended_at'],
-  ['durationMs', 'duration_ms'],
-  ['waitedMs', 'waited_for_operator_ms'],
-  ['stationId', 'station_id'],
-  ['operator', 'operator'],
-  ['kind', 'kind'],
-  ['target', 'port_or_host'],
-  ['mac', 'mac'],
-  ['gatewayCode', 'gateway_code'],
-  ['gatewayId', 'gateway_id'],
-  ['accountId', 'conta_id'],
-  ['certSerial', 'cert_serial'],
-  ['certExpiresAt', 'cert_expires_at'],
-  ['firmwareName', 'firmware_name'],
-  ['firmwareVersion', 'firmware_version'],
-  ['firmwareSha256', 'firmware_sha256'],
-  ['serverUrl', 'server'],
-  ['result', 'result'],
-  ['errorCode', 'error_code'],
-  ['errorMessage', 'error_message'],
-  ['errorWhere', 'error_where'],
-];
 
 /**
  * The station's local provisioning log (better-sqlite3): one row per job, one per step, and the
@@ -63,6 +37,7 @@ export class StationLog {
   private readonly maxLines: number;
   private readonly lineCounts = new Map<string, number>();
   private readonly lastWritten = new Map<string, string>();
+  private readonly events: StationEvents;
 
   private constructor(file: string, options: StationLogOptions) {
     this.file = file;
@@ -74,6 +49,7 @@ export class StationLog {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('secure_delete = ON');
     migrate(this.db);
+    this.events = new StationEvents(this.db, this.stationId);
   }
 
   static open(file: string, options: StationLogOptions): StationLog {
@@ -251,6 +227,50 @@ export class StationLog {
     return rows.map(toRecord);
   }
 
+  /** Records something the station did outside a job (a revocation, a forgotten host key). */
+  recordEvent(e: StationEventInput): StationEventRecord {
+    return this.events.record(e);
+  }
+
+  /**
+   * One page of the whole log, newest first: jobs and station events that match `filter` (a filter
+   * only jobs have — result, error code, firmware, a job kind — leaves the events out).
+   */
+  entries(filter: LogEntryFilter = {}): LogEntry[] {
+    const { sql, params } = this.entriesSql(filter);
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 100_000);
+    const offset = Math.max(filter.offset ?? 0, 0);
+    const page = this.db.prepare(`${sql} ORDER BY at DESC, id LIMIT ${limit} OFFSET ${offset}`).all(params) as Array<{ type: 'job' | 'event'; id: string }>;
+    const jobIds = page.filter((p) => p.type === 'job').map((p) => p.id);
+    const jobs = new Map(
+      jobIds.length ? (this.db.prepare(`SELECT * FROM jobs WHERE id IN (${jobIds.map(() => '?').join(', ')})`).all(...jobIds) as JobRow[]).map((r) => [r.id, toRecord(r)]) : [],
+    );
+    const events = this.events.byIds(page.filter((p) => p.type === 'event').map((p) => p.id));
+    return page.map((p) => (p.type === 'job' ? { type: 'job', job: jobs.get(p.id)! } : { type: 'event', event: events.get(p.id)! }));
+  }
+
+  /** How many entries match `filter` (its `limit`/`offset` ignored). */
+  countEntries(filter: LogEntryFilter = {}): number {
+    const { sql, params } = this.entriesSql(filter);
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM (${sql})`).get(params) as { n: number }).n;
+  }
+
+  private entriesSql(filter: LogEntryFilter): { sql: string; params: Record<string, unknown> } {
+    const parts: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (!isEventKind(filter.kind)) {
+      const j = buildWhere({ ...filter, kind: filter.kind as JobKind | undefined });
+      parts.push(`SELECT 'job' AS type, id, created_at AS at FROM jobs ${prefixParams(j.where, 'j_')}`);
+      for (const [k, v] of Object.entries(j.params)) params[`j_${k}`] = v;
+    }
+    const e = buildEventWhere(filter);
+    if (e) {
+      parts.push(`SELECT 'event' AS type, id, at FROM events ${prefixParams(e.where, 'e_')}`);
+      for (const [k, v] of Object.entries(e.params)) params[`e_${k}`] = v;
+    }
+    return { sql: parts.join(' UNION ALL '), params };
+  }
+
   /** How many jobs match `filter` (its `limit`/`offset` are ignored): the total behind a page of `query`. */
   count(filter: JobFilter = {}): number {
     const { where, params } = buildWhere(filter);
@@ -272,9 +292,16 @@ export class StationLog {
     return (this.db.prepare('SELECT * FROM steps WHERE job_id = ? ORDER BY seq').all(jobId) as StepRow[]).map(toStepRecord);
   }
 
-  lines(jobId: string): Array<Omit<JobLogLine, 'step'> & { step: string | null }> {
+  /** How many lines of `jobId`'s log are stored. */
+  lineCount(jobId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM job_lines WHERE job_id = ?').get(jobId) as { n: number }).n;
+  }
+
+  /** The stored lines of `jobId`'s log, oldest first; with `last`, only that many of the newest. */
+  lines(jobId: string, options: { last?: number } = {}): Array<Omit<JobLogLine, 'step'> & { step: string | null }> {
+    const newest = options.last !== undefined ? `ORDER BY id DESC LIMIT ${Math.max(0, Math.floor(options.last))}` : 'ORDER BY id';
     return (
-      this.db.prepare('SELECT job_id, at, step, level, text FROM job_lines WHERE job_id = ? ORDER BY id').all(jobId) as Array<{
+      this.db.prepare(`SELECT * FROM (SELECT id, job_id, at, step, level, text FROM job_lines WHERE job_id = ? ${newest}) ORDER BY id`).all(jobId) as Array<{
         job_id: string;
         at: string;
         step: string | null;
@@ -284,14 +311,9 @@ export class StationLog {
     ).map((r) => ({ jobId: r.job_id, at: r.at, step: r.step, level: r.level, text: r.text }));
   }
 
-  /** CSV (header + one line per job, newest first) of the jobs matching `filter`. */
-  exportCsv(filter: JobFilter = {}): string {
-    const jobs = this.query({ limit: 100_000, ...filter });
-    return stringify(
-      jobs.map((j) => CSV_COLUMNS.map(([k]) => j[k] ?? '')),
-      // Device-reported and typed values end up here: no text cell may become a spreadsheet formula.
-      { header: true, columns: CSV_COLUMNS.map(([, h]) => h), cast: { string: spreadsheetSafe } },
-    );
+  /** CSV (header + one line per entry, newest first) of the jobs and station events matching `filter`. */
+  exportCsv(filter: LogEntryFilter = {}): string {
+    return logCsv(this.entries({ ...filter, limit: 100_000, offset: 0 }));
   }
 
   /** Figures for one local calendar day (default: today), counted in devices (day-figures.ts). */
@@ -317,4 +339,9 @@ function redactAttachment(a: { label: string; text: string }): string {
   // Redact before cutting, so a cut can never leave a key body without its BEGIN line.
   const clean = safeLines(redactSecrets(a.text, Number.POSITIVE_INFINITY));
   return JSON.stringify({ label: safeLine(a.label), text: clean.length > 64_000 ? clean.slice(-64_000) : clean });
+}
+
+/** Named parameters `@x` of a WHERE clause renamed `@<prefix>x` (two clauses share one statement). */
+function prefixParams(where: string, prefix: string): string {
+  return where.replace(/@(\w+)/g, `@${prefix}$1`);
 }

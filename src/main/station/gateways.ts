@@ -55,11 +55,20 @@ function importView(r: ImportResponse): ImportResult {
   };
 }
 
+/** A certificate this station revoked (recorded in the station log). */
+export interface Revoked {
+  gateway: GatewayDetailView;
+  certificate: CertificateView;
+  reason: string;
+}
+
 /** The Gateways screen over the server's REST API. */
 export class Gateways {
   constructor(
     private readonly server: ServerLink,
     private readonly online: (mac: string) => boolean | undefined,
+    /** Told of every certificate a revocation from this station revoked. */
+    private readonly onRevoked: (r: Revoked) => void = () => undefined,
   ) {}
 
   async list(search: string | undefined, page: number): Promise<GatewayPage> {
@@ -77,8 +86,14 @@ export class Gateways {
   }
 
   async revoke(id: number, reason: string): Promise<GatewayDetailView> {
+    const before = await this.get(id);
     await this.server.call((c) => c.revoke(id, reason));
-    return this.get(id);
+    const after = await this.get(id);
+    const wasRevoked = new Set(before.certificates.filter((c) => c.revoked).map((c) => c.id));
+    for (const certificate of after.certificates) {
+      if (certificate.revoked && !wasRevoked.has(certificate.id)) this.onRevoked({ gateway: after, certificate, reason });
+    }
+    return after;
   }
 
   async zip(id: number): Promise<FileData> {

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { AppInfo, FileData, StationSettingsView } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
@@ -137,7 +138,19 @@ export class StationService {
       ...(options.agentDir ? { agentDir: options.agentDir } : {}),
     });
     hub.rebuild = (spec) => (spec.kind === 'esp32' ? bench.rebuild(spec) : field.rebuild(spec));
-    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)));
+    const gateways = new Gateways(server, (mac) => monitor.isOnline(mac), ({ gateway, certificate, reason }) => {
+      stationLog.recordEvent({
+        kind: 'revocation',
+        operator: settings.current.operator || os.userInfo().username,
+        mac: gateway.mac,
+        gatewayCode: gateway.code,
+        gatewayId: gateway.id,
+        certSerial: certificate.serialNumber,
+        reason,
+      });
+      bus.emit('log.appended', { id: certificate.serialNumber });
+    });
+    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), gateways);
     ref.service = service;
     service.interruptedJobs = interrupted.map((j) => j.snapshot.id);
     service.closers.push(
