@@ -2,6 +2,7 @@ import { useTranslation } from 'react-i18next';
 import { ERROR_TEXT, type JobError } from '../../shared/errors.js';
 import type { IpcErrorBody } from '../../shared/ipc-errors.js';
 import { RemoteError } from '../app/client.js';
+import { useLocalText } from './local-text.js';
 
 function bodyOf(err: unknown): IpcErrorBody {
   if (err instanceof RemoteError) return err.body;
@@ -37,14 +38,22 @@ export function ErrorNotice({ error, onDismiss }: { error: unknown; onDismiss?: 
 
 export function JobErrorView({ error }: { error: JobError }) {
   const { t, i18n } = useTranslation();
+  const local = useLocalText();
   // A code newer than this renderer's dictionaries still gets the core's English text.
   const known = i18n.exists(`errors.code.${error.code}`);
   const head = known ? t(`errors.code.${error.code}` as 'errors.code.INTERNAL') : (ERROR_TEXT[error.code]?.message ?? error.code);
-  const hint = (i18n.language === 'en' || !known) && error.hint ? error.hint : known ? t(`errors.hint.${error.code}` as 'errors.hint.INTERNAL') : (ERROR_TEXT[error.code]?.hint ?? '');
+  const message = local(error.text, error.message);
+  const hint = error.hintText
+    ? local(error.hintText, error.hint ?? '')
+    : (i18n.language === 'en' || !known) && error.hint
+      ? error.hint
+      : known
+        ? t(`errors.hint.${error.code}` as 'errors.hint.INTERNAL')
+        : (ERROR_TEXT[error.code]?.hint ?? '');
   return (
     <div className="job-error" role="alert">
       <strong>{head}</strong>
-      {error.message && error.message !== head && <p className="notice__detail">{error.message}</p>}
+      {message && message !== head && <p className="notice__detail">{message}</p>}
       {error.where && <p className="mono">{error.where}</p>}
       {hint && <p>{t('errors.whatToDo', { hint })}</p>}
       {error.attachment && (

@@ -393,6 +393,9 @@ export const ptBR: Strings<typeof en> = {
     modbusDevices: 'As leituras citam mais dispositivos (endereços de escravo) do que isto: aumente o valor ou remova leituras.',
     modbusReadings: 'No máximo {{max}} leituras.',
     modbusTableSize: 'As leituras não cabem na configuração do gateway (3967 bytes): remova leituras ou encurte as unidades.',
+    macPart: 'Digite todo ou parte de um endereço MAC: dígitos hexadecimais, com ou sem dois-pontos.',
+    dateOrder: 'Esta data é anterior a De: escolha um Até igual ou posterior a De.',
+    localDate: 'Digite uma data como {{format}}.',
   },
   common: {
     yes: 'Sim',
