@@ -9,14 +9,16 @@ import { loadAgentBundle, locateAgentDir, type AgentBundle } from './agent-bundl
 import { connectTrusted } from './host-key-trust.js';
 import type { PiJobInput, PiJobSettings } from './job-input.js';
 import { describeProbe, probePi, type PiProbe } from './probe.js';
-import { RemoteShell, type Privilege } from './remote-shell.js';
+import { installScript } from './install-script.js';
+import { RemoteShell, shQuote, type Privilege } from './remote-shell.js';
 import { SshConnectionLost, type SshSession } from './ssh-session.js';
 import { establishSudoPassword } from './sudo-password.js';
 
-/** What the prepare step hands on: the agent bundle and the private upload folder on the Pi. */
+/** What the prepare step hands on: the agent bundle and whether the Debian packages were checked already. */
 interface Prepared {
   bundle: AgentBundle;
-  uploadDir: string;
+  /** The probe found every package the agent needs: the installer need not look again. */
+  depsChecked: boolean;
 }
 
 /**
@@ -144,16 +146,17 @@ export class PiJobRun {
     }
     else if (shell.privilegeKind === 'none') step.log(`${this.input.target.username} may not use sudo: installing without root (works only where this user may write)`, 'warn');
     const bundle = await loadAgentBundle(this.input.agentDir ?? locateAgentDir());
-    const tmp = await shell.run(['sh', '-c', 'mktemp -d "${TMPDIR:-/tmp}/tds-pi.XXXXXXXX"'], { what: 'make a private upload folder', signal: step.signal });
-    const uploadDir = (this.uploadDir = tmp.trim());
-    if (!/^\/[A-Za-z0-9._/-]*\/tds-pi\.[A-Za-z0-9]+$/.test(uploadDir)) {
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `mktemp gave an unexpected folder: ${uploadDir.slice(0, 80)}`);
-    }
-    const installed = path.join(this.s.installPrefix, 'opt/gateway-iot');
-    if (probe.agentBundle === bundle.sha256) {
-      this.installer = path.join(installed, 'install.sh');
+    const cached = probe.agentBundle === bundle.sha256;
+    if (cached) {
+      // The same agent is installed: nothing to upload (its installer stages it from where it is).
+      this.installer = this.installedInstaller();
       step.log(`agent files already installed (bundle ${bundle.sha256.slice(0, 12)}): not uploaded`);
     } else {
+      const tmp = await shell.run(['sh', '-c', 'mktemp -d "${TMPDIR:-/tmp}/tds-pi.XXXXXXXX"'], { what: 'make a private upload folder', signal: step.signal });
+      const uploadDir = (this.uploadDir = tmp.trim());
+      if (!/^\/[A-Za-z0-9._/-]*\/tds-pi\.[A-Za-z0-9]+$/.test(uploadDir)) {
+        throw new JobFailure('REMOTE_COMMAND_FAILED', `mktemp gave an unexpected folder: ${uploadDir.slice(0, 80)}`);
+      }
       const agentDir = path.join(uploadDir, 'agent');
       await shell.session.mkdir(agentDir, 0o755);
       await shell.session.mkdir(path.join(agentDir, 'gateway_agent'), 0o755);
@@ -167,9 +170,16 @@ export class PiJobRun {
       this.installer = path.join(agentDir, 'install.sh');
       step.log(`uploaded ${bundle.files.length} agent files (bundle ${bundle.sha256.slice(0, 12)})`);
     }
-    await shell.run(['sh', this.installer, 'check', '--python', this.s.python], { what: 'check the Debian packages the agent needs', signal: step.signal });
-    step.detail(`agent bundle ${bundle.sha256.slice(0, 12)}${probe.agentBundle === bundle.sha256 ? ' (cached on the Pi)' : ' uploaded'}; privileges: ${shell.privilegeKind}`);
-    return { bundle, uploadDir };
+    const missing = probe.missingPackages;
+    if (missing === null) {
+      await shell.run(['sh', this.installer, 'check', '--python', this.s.python], { what: 'check the Debian packages the agent needs', signal: step.signal });
+    } else if (missing.length > 0) {
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi lacks Debian packages the agent needs: ${missing.join(' ')}.`, {
+        hint: `Install them on the Pi (sudo apt-get install -y ${missing.join(' ')}), then retry.`,
+      });
+    } else step.log('the Debian packages the agent needs are installed (checked by the probe)');
+    step.detail(`agent bundle ${bundle.sha256.slice(0, 12)}${cached ? ' (cached on the Pi)' : ' uploaded'}; privileges: ${shell.privilegeKind}`);
+    return { bundle, depsChecked: missing !== null };
   }
 
   // ---- key on the Pi ---------------------------------------------------------------------------
@@ -209,39 +219,37 @@ export class PiJobRun {
 
   // ---- install ---------------------------------------------------------------------------------
   private async install(step: StepHandle, shell: RemoteShell, prepared: Prepared, issued: ProvisionResponse, mac: string, codigo: string): Promise<number> {
-    const { session } = shell;
-    const { bundle, uploadDir: up } = prepared;
+    const { bundle, depsChecked } = prepared;
     const config = agentConfig(this.s, codigo);
-    await session.writeFile(path.join(up, 'client.crt'), issued.certificate_pem, 0o644);
-    await session.writeFile(path.join(up, 'ca.crt'), issued.ca_pem, 0o644);
-    await session.writeFile(path.join(up, 'config.json'), JSON.stringify(config, null, 2) + '\n', 0o644);
-    const agentFrom = path.dirname(this.installer);
-    const since = Date.now();
-    let installedSerial: string | undefined;
-    const out = await shell.exec(
+    const script = installScript(
+      { 'client.crt': issued.certificate_pem, 'ca.crt': issued.ca_pem, 'config.json': JSON.stringify(config, null, 2) + '\n' },
+      this.installer,
       [
-        'sh', this.installer, 'install', ...this.prefixArgs,
+        ...this.prefixArgs,
         '--service-manager', this.s.serviceManager,
         '--user', this.s.serviceUser,
         '--python', this.s.python,
-        '--from', up,
-        '--agent-from', agentFrom,
+        '--agent-from', path.dirname(this.installer),
         '--bundle-hash', bundle.sha256,
+        ...(depsChecked ? ['--deps-checked'] : []),
       ],
-      {
-        privileged: true,
-        what: 'install the certificate, configuration and agent',
-        signal: step.signal,
-        timeoutMs: 120_000,
-        onLine: (line) => {
-          if (/^installed mac=/.test(line)) {
-            this.committed = true;
-            installedSerial = /serial=(\S+)/.exec(line)?.[1];
-          }
-          if (line.trim()) step.log(line.trim());
-        },
-      },
     );
+    const since = Date.now();
+    let installedSerial: string | undefined;
+    const out = await shell.exec(script.argv, {
+      stdin: script.stdin,
+      privileged: true,
+      what: 'install the certificate, configuration and agent',
+      signal: step.signal,
+      timeoutMs: 120_000,
+      onLine: (line) => {
+        if (/^installed mac=/.test(line)) {
+          this.committed = true;
+          installedSerial = /serial=(\S+)/.exec(line)?.[1];
+        }
+        if (line.trim()) step.log(line.trim());
+      },
+    });
     if (out.code !== 0) {
       const reason = out.stderr.split('\n').map((l) => l.replace(/^ERROR:\s*/, '').trim()).filter(Boolean).join(' ');
       throw new JobFailure('REMOTE_COMMAND_FAILED', `install.sh failed on the Pi (exit ${out.code}): ${reason.slice(0, 500)}`, {
@@ -258,8 +266,14 @@ export class PiJobRun {
 
   // ---- finalize --------------------------------------------------------------------------------
   private async finalize(step: StepHandle, shell: RemoteShell, identity: DeviceIdentity): Promise<void> {
-    await shell.run(['sh', this.installedInstaller(), 'finalize', ...this.prefixArgs], { privileged: true, what: 'drop the previous identity', signal: step.signal });
-    await this.removeUploadDir();
+    // One command: drop the backups and, when agent files were uploaded, their folder.
+    const dropUploads = this.uploadDir ? `; rm -rf -- ${shQuote(this.uploadDir)}` : '';
+    await shell.run(['sh', '-c', `sh "$0" finalize --prefix "$1" </dev/null || exit $?${dropUploads}`, this.installedInstaller(), this.s.installPrefix], {
+      privileged: true,
+      what: 'drop the previous identity',
+      signal: step.signal,
+    });
+    this.uploadDir = undefined;
     const previous = identity.previous;
     step.detail(previous ? `previous identity removed from the Pi; certificate ${previous.serialNumber} superseded` : 'backups removed');
   }

@@ -27,6 +27,11 @@ export interface PiProbe {
   pymodbus: string | null;
   pyserial: string | null;
   openssl: string | null;
+  /**
+   * Debian packages the agent needs that are missing (install.sh check's rules), or null when the
+   * probe could not tell (no Python, an older probe): then the installer's own check runs.
+   */
+  missingPackages: string[] | null;
   uid: number;
   user: string;
   sudo: 'root' | 'nopasswd' | 'password' | 'none';
@@ -80,6 +85,7 @@ export function parseProbe(text: string): PiProbe {
     pymodbus: blank(kv.get('pymodbus')),
     pyserial: blank(kv.get('pyserial')),
     openssl: blank(kv.get('openssl')),
+    missingPackages: kv.get('packages_checked') === 'yes' ? (kv.get('missing_packages') ?? '').split(/\s+/).filter(Boolean) : null,
     uid: Number(kv.get('uid') ?? NaN),
     user: kv.get('user') ?? '',
     sudo: sudo === 'root' || sudo === 'nopasswd' || sudo === 'password' ? sudo : 'none',

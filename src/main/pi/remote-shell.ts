@@ -70,7 +70,8 @@ export class RemoteShell {
     if (r.code !== 0) {
       const text = cleanErr(r.stderr) || r.stdout.trim().split('\n').slice(-3).join(' ');
       throw new JobFailure('REMOTE_COMMAND_FAILED', `Could not ${options.what} on the Pi (exit ${r.code ?? r.signal}): ${text.slice(0, 600)}`, {
-        where: argv[0] === 'sh' ? argv.slice(1, 3).join(' ') : argv[0],
+        // `sh SCRIPT SUBCOMMAND` names the script's action; an inline script (`sh -c`, `sh -s`) is said by `what`.
+        ...(argv[0] !== 'sh' ? { where: argv[0] } : argv[1]?.startsWith('-') ? {} : { where: argv.slice(1, 3).join(' ') }),
       });
     }
     return r.stdout;
