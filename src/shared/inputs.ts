@@ -63,22 +63,37 @@ export const BenchProvisionInputSchema = z.object({
   profile: zName(80),
 });
 
+/**
+ * How the station logs in to a Pi: a password, a private key pasted (PEM), a key file on this station
+ * (read for each job, never copied; its path is remembered), or the station user's ssh-agent.
+ */
 export const PiAuthSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('password'), password: z.string().min(1, V.required).max(1024, V.tooLong) }),
   z.object({ method: z.literal('key'), privateKeyPem: zPem, passphrase: z.string().max(1024, V.tooLong).optional() }),
+  z.object({ method: z.literal('keyFile'), path: zLocalPath, passphrase: z.string().max(1024, V.tooLong).optional() }),
   z.object({ method: z.literal('agent') }),
 ], { error: V.choice });
 export type PiAuth = z.input<typeof PiAuthSchema>;
 
-export const FieldProvisionInputSchema = z.object({
+const PiLoginFields = {
   targetId: zId,
   profile: zName(80),
   username: z.string().trim().min(1, V.required).max(64, V.tooLong).regex(/^[A-Za-z0-9._-]+$/, V.username),
   auth: PiAuthSchema,
+  /** Keep trying to connect while the Pi boots (up to five minutes) instead of a few seconds. */
+  waitForBoot: z.boolean().default(false),
+};
+
+export const FieldProvisionInputSchema = z.object({
+  ...PiLoginFields,
   sudoPassword: z.string().max(1024, V.tooLong).optional(),
   gatewayCode: GatewayCodeSchema.optional(),
 });
 export type FieldProvisionInput = z.input<typeof FieldProvisionInputSchema>;
+
+/** Look at a Pi without changing it (no root needed, so no sudo password). */
+export const FieldProbeInputSchema = z.object(PiLoginFields);
+export type FieldProbeInput = z.input<typeof FieldProbeInputSchema>;
 
 /**
  * The Log's filters: text fields match a part (any case; a MAC or serial with or without separators),

@@ -6,6 +6,7 @@ import {
   BrokerSettingsInputSchema,
   BundledBackupInputSchema,
   BundledRestoreInputSchema,
+  FieldProbeInputSchema,
   FieldProvisionInputSchema,
   FirstRunInputSchema,
   GatewayCodeSchema,
@@ -82,6 +83,8 @@ export const requestSchemas = {
   'field.addHost': z.object({ host: zHost, port: zPort.default(22), name: z.string().trim().max(80, V.tooLong).optional() }),
   'field.removeHost': z.object({ targetId: zId }),
   'field.provision': FieldProvisionInputSchema,
+  'field.probe': FieldProbeInputSchema,
+  'field.forgetHostKey': z.object({ targetId: zId }),
   'gateways.list': z.object({ search: z.string().trim().max(100, V.tooLong).optional(), page: z.number().int().min(1).default(1) }),
   'gateways.get': z.object({ id: z.number().int().positive() }),
   'gateways.telemetry': z.object({ id: z.number().int().positive() }),
@@ -130,6 +133,8 @@ export interface StationResponses {
   'field.addHost': PiTarget;
   'field.removeHost': PiTarget[];
   'field.provision': { jobId: string };
+  'field.probe': { jobId: string };
+  'field.forgetHostKey': PiTarget;
   'gateways.list': GatewayPage;
   'gateways.get': GatewayDetailView;
   'gateways.telemetry': GatewayTelemetryView;

@@ -1,8 +1,11 @@
 import type { JobError } from './errors.js';
 import type { LocalText } from './local-text.js';
 
-/** Kinds of provisioning job the station runs. */
-export type JobKind = 'esp32' | 'pi';
+/** Kinds of job the station runs: provisioning an ESP32 or a Pi, and looking at a Pi without changing it. */
+export type JobKind = 'esp32' | 'pi' | 'pi-probe';
+
+/** The kinds that give a device an identity (what the day's figures count). */
+export const PROVISIONING_KINDS: readonly JobKind[] = ['esp32', 'pi'];
 
 /**
  * `skipped`: the job stopped on purpose without changing the device (the operator answered "stop",

@@ -7,3 +7,8 @@ export interface LocalText {
   key: string;
   params?: Record<string, string | number>;
 }
+
+/** A `LocalText` for `key` (`namespace:path`) with `params`. */
+export function localText(key: string, params?: Record<string, string | number>): LocalText {
+  return params ? { key, params } : { key };
+}

@@ -42,6 +42,9 @@ export const V = {
   macPart: 'macPart',
   dateOrder: 'dateOrder',
   localDate: 'localDate',
+  keyFileMissing: 'keyFileMissing',
+  keyFileInvalid: 'keyFileInvalid',
+  keyFilePassphrase: 'keyFilePassphrase',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -94,6 +97,9 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   macPart: 'Enter all or part of a MAC address: hexadecimal digits, with or without colons.',
   dateOrder: 'This date is before From: pick a To on or after From.',
   localDate: 'Enter a date as {{format}}.',
+  keyFileMissing: 'There is no readable file at this path on this station.',
+  keyFileInvalid: 'This file is not an SSH private key, or the passphrase is wrong.',
+  keyFilePassphrase: 'This key is protected by a passphrase: enter it below.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */

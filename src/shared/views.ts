@@ -121,14 +121,31 @@ export interface PiTarget {
   addresses: string[];
   /** When the discovery source knows it (mDNS TXT, OUI). */
   model: string | null;
+  /** Discovered, or read by a job on this Pi: the renderer shows its live online state by it. */
   mac: string | null;
   jobId: string | null;
+  /** The SSH host key this station pinned for this Pi, if any. */
+  hostKey: { keyType: string; fingerprint: string; firstSeen: string } | null;
+}
+
+/** What the Field screen remembers between runs (never a password, key or passphrase). */
+export interface FieldMemoryView {
+  username: string | null;
+  authMethod: 'password' | 'key' | 'keyFile' | 'agent' | null;
+  /** Path of the key file last used, on this station. */
+  keyFile: string | null;
+  waitForBoot: boolean;
+  /** Pis worked on lately, newest first, with the user each was logged in as. */
+  recentHosts: { host: string; port: number; username: string; at: string }[];
 }
 
 export interface FieldState {
   targets: PiTarget[];
   jobs: JobSnapshot[];
   discovery: 'running' | 'unavailable';
+  remembered: FieldMemoryView;
+  /** Private key files of this station's user (~/.ssh/id_*), offered for "key file". */
+  keyFiles: string[];
 }
 
 export interface CertificateView {
@@ -192,7 +209,7 @@ export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled', 'skipped'] as co
 export type LogResult = (typeof LOG_RESULTS)[number];
 
 /** What the log holds: jobs of a kind, and what the station did outside jobs (revocations, forgotten host keys). */
-export const LOG_KINDS = ['esp32', 'pi', 'revocation', 'host-key'] as const;
+export const LOG_KINDS = ['esp32', 'pi', 'pi-probe', 'revocation', 'host-key'] as const;
 export type LogKind = (typeof LOG_KINDS)[number];
 
 export interface LogJobRow {

@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
+import { localText } from '../../shared/local-text.js';
 import { delay, isAbortError, JobFailure, JobSkipped } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { IssuerError, type ActiveCertificate, type CertificateIssuer, type KeyOrigin } from './issuer.js';
@@ -223,6 +224,7 @@ async function decideReplacement(o: ObtainCertificateOptions, active: ActiveCert
     choice = await ctx.ask({
       kind: 'reprovision',
       message: `${mac} already has an active certificate (serial ${active.serialNumber}, expires ${active.expiresAt}). Replace it with a new identity (the old certificate stays valid until the ${o.device} is online with the new one, then it is revoked), or stop?`,
+      text: localText('core:identity.question.reprovision', { mac, serial: active.serialNumber, expires: active.expiresAt.slice(0, 10) }),
       facts: {
         mac,
         serial: active.serialNumber,
@@ -235,7 +237,9 @@ async function decideReplacement(o: ObtainCertificateOptions, active: ActiveCert
   }
   if (choice !== 'replace') {
     // The operator's (or the policy's) stop: nothing was changed, which is not a failure.
-    throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything.`);
+    throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything.`, {
+      text: localText('core:identity.error.stopped', { mac, serial: active.serialNumber }),
+    });
   }
 }
 

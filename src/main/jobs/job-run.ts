@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isFinishedState, type FinishedState, type JobQuestion, type JobSnapshot, type StepSnapshot } from '../../shared/jobs.js';
+import type { LocalText } from '../../shared/local-text.js';
 import { redactSecrets } from '../log/redact.js';
 import { safeLine, safeLines, safeLogLines } from '../log/safe-text.js';
 import { isAbortError, JobFailure, JobSkipped, toJobError } from './job-failure.js';
@@ -130,7 +131,12 @@ export class JobRun {
     }
     if (state === 'succeeded') this.snap.progress = 1;
     this.snap.state = state;
-    if (error) this.snap.error = safeError(this.maskError(error));
+    if (error) {
+      const e = safeError(this.maskError(error));
+      if (e.text) e.text = this.safeText(e.text);
+      if (e.hintText) e.hintText = this.safeText(e.hintText);
+      this.snap.error = e;
+    }
     delete this.snap.question;
     this.question = undefined;
     this.snap.endedAt = new Date().toISOString();
@@ -148,10 +154,11 @@ export class JobRun {
       jobId: this.id,
       signal: this.controller.signal,
       step: (name, run, options) => this.runStep(name, run, options),
-      skip: (name, reason) => {
+      skip: (name, reason, local) => {
         const s = this.stepSnap(name);
         s.status = 'skipped';
         s.detail = safeLine(reason);
+        if (local) s.detailText = this.safeText(local);
         this.recomputeProgress();
         this.emit();
       },
@@ -194,6 +201,7 @@ export class JobRun {
     delete s.endedAt;
     delete s.progress;
     delete s.waitedMs;
+    delete s.detailText;
     this.currentStep = name;
     this.log(`step ${name} started`, 'debug');
     this.emit();
@@ -207,8 +215,10 @@ export class JobRun {
         this.recomputeProgress();
         this.emitProgress();
       },
-      detail: (text) => {
+      detail: (text, local) => {
         s.detail = safeLine(this.mask(redactSecrets(text)));
+        if (local) s.detailText = this.safeText(local);
+        else delete s.detailText;
         this.emit();
       },
       log: (text, level) => this.log(text, level ?? 'info'),
@@ -232,8 +242,11 @@ export class JobRun {
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
         const e = toJobError(err);
         s.detail = safeLine(this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)));
+        if (e.text) s.detailText = this.safeText(e.text);
+        else delete s.detailText;
       } else {
         s.detail = 'cancelled';
+        s.detailText = { key: 'core:step.cancelled' };
       }
       this.log(`step ${name} ${s.status} after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
       throw err;
@@ -252,6 +265,7 @@ export class JobRun {
     if (this.question) return Promise.reject(new Error('a question is already open'));
     const q: JobQuestion = { id: randomUUID(), ...input, message: safeLines(input.message) };
     if (input.facts) q.facts = safeValues(input.facts);
+    if (input.text) q.text = this.safeText(input.text);
     return new Promise<SecretAnswer>((resolve, reject) => {
       this.stepClock?.pause();
       // Time waiting for the operator is kept apart: it is not the step's (nor the job's) work.
@@ -305,6 +319,11 @@ export class JobRun {
       const masked = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, safeLine(this.mask(v))]));
       this.snap.facts = { ...(this.snap.facts ?? {}), ...masked };
     }
+  }
+
+  /** A translatable text as shown and stored: its string parameters escaped and masked like every text. */
+  private safeText(t: LocalText): LocalText {
+    return t.params ? { key: t.key, params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, typeof v === 'string' ? safeLine(this.mask(redactSecrets(v))) : v])) } : { key: t.key };
   }
 
   /** Replaces every secret answered to this run (a last line of defence: steps must not echo them). */

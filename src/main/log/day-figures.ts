@@ -1,3 +1,4 @@
+import { PROVISIONING_KINDS } from '../../shared/jobs.js';
 import type { JobRecord } from './job-records.js';
 
 // A day's figures count devices, not jobs: a board retried three times and then provisioned is one
@@ -33,8 +34,9 @@ export function workingTime(r: Pick<JobRecord, 'durationMs' | 'waitedMs'>): numb
   return r.durationMs === null ? null : Math.max(0, r.durationMs - (r.waitedMs ?? 0));
 }
 
-/** Figures for `day` from its finished jobs (any order). */
-export function dayFigures(day: string, jobs: readonly JobRecord[]): DayFigures {
+/** Figures for `day` from its finished jobs (any order); jobs that do not provision (a Pi probed) are not counted. */
+export function dayFigures(day: string, all: readonly JobRecord[]): DayFigures {
+  const jobs = all.filter((j) => PROVISIONING_KINDS.includes(j.kind));
   const byDevice = new Map<string, JobRecord[]>();
   for (const j of jobs) {
     const list = byDevice.get(deviceKey(j));

@@ -1,5 +1,6 @@
 import path from 'node:path/posix';
 import type { ProvisionResponse } from '@tds/server/contract';
+import { localText, type LocalText } from '../../shared/local-text.js';
 import { parseMac } from '@tds/server/contract';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { awaitOnlineAndConfirm, watchOnline } from '../certs/online-proof.js';
@@ -72,10 +73,18 @@ export class PiJobRun {
       const session = await this.step('connect', (step) => this.connect(step));
       this.session = session;
       const { probe, shell } = await this.step('probe', (step) => this.probe(step, session));
+      if (this.input.probeOnly) {
+        // A look at the Pi, nothing changed: what it is, its MAC and whether it has an identity.
+        if (probe.mac) ctx.update({ mac: probe.mac });
+        if (probe.identity) ctx.update({ certificateSerial: probe.identity.serialNumber });
+        return;
+      }
       const mac = this.s.mac ? canonicalMac(this.s.mac) : probe.mac;
       if (!mac) {
         throw new JobFailure('REMOTE_COMMAND_FAILED', 'Could not read the MAC of the Pi\'s primary interface.', {
           hint: 'Check that the Pi has a network interface with a default route, or give the MAC in the job.',
+          text: localText('core:pi.error.noMac'),
+          hintText: localText('core:pi.error.noMacHint'),
         });
       }
       if (this.s.mac) ctx.log(`using the MAC given for this job (${mac}) instead of the probed one (${probe.mac ?? 'none'})`, 'warn');
@@ -102,7 +111,13 @@ export class PiJobRun {
   // ---- connect ---------------------------------------------------------------------------------
   private connect(step: StepHandle): Promise<SshSession> {
     const { target, hostKeys } = this.input;
-    return connectTrusted(this.ctx, step, { target, hostKeys, policy: this.s.hostKeyPolicy, ...(this.s.expectedHostKey ? { expectedHostKey: this.s.expectedHostKey } : {}) });
+    return connectTrusted(this.ctx, step, {
+      target,
+      hostKeys,
+      policy: this.s.hostKeyPolicy,
+      retry: { waitForBoot: this.s.waitForBoot ?? false },
+      ...(this.s.expectedHostKey ? { expectedHostKey: this.s.expectedHostKey } : {}),
+    });
   }
 
   // ---- probe -----------------------------------------------------------------------------------
@@ -115,25 +130,24 @@ export class PiJobRun {
       serviceManager: this.s.serviceManager,
       signal: step.signal,
     });
-    const facts: Record<string, string> = {
-      model: probe.model ?? 'unknown (not a Raspberry Pi?)',
-      os: probe.os,
-      arch: probe.arch,
-      interface: probe.interface ?? '?',
-      python: probe.python ?? 'missing',
-      pahoMqtt: probe.pahoMqtt ?? 'missing',
-      agent: probe.agentBundle ? 'installed' : 'not installed',
-    };
-    if (probe.identity) facts.installedSerial = probe.identity.serialNumber;
-    this.ctx.update({ facts });
+    this.ctx.update({ facts: probeFacts(probe) });
+    step.detail(describeProbe(probe), probeText(probe));
     if (!probe.isRaspberryPi) step.log('this host reports no Raspberry Pi model and no Raspberry Pi MAC prefix; continuing', 'warn');
     if (!probe.python) {
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `Python 3 was not found at ${this.s.python} on the Pi.`, { hint: 'Install it: sudo apt-get install -y python3' });
+      const text = localText('core:pi.error.noPython', { python: this.s.python });
+      if (this.input.probeOnly) step.log(`Python 3 was not found at ${this.s.python}`, 'warn');
+      else throw new JobFailure('REMOTE_COMMAND_FAILED', `Python 3 was not found at ${this.s.python} on the Pi.`, { hint: 'Install it: sudo apt-get install -y python3', text, hintText: localText('core:pi.error.noPythonHint') });
     }
     if (this.s.serviceManager === 'systemd' && !probe.systemd) {
-      throw new JobFailure('PROFILE_INVALID', 'The profile asks for systemd but the host does not run systemd.', { hint: 'Set pi.serviceManager to "none" for hosts without systemd.' });
+      if (this.input.probeOnly) step.log('the profile asks for systemd but this host does not run it', 'warn');
+      else {
+        throw new JobFailure('PROFILE_INVALID', 'The profile asks for systemd but the host does not run systemd.', {
+          hint: 'Set pi.serviceManager to "none" for hosts without systemd.',
+          text: localText('core:pi.error.noSystemd'),
+          hintText: localText('core:pi.error.noSystemdHint'),
+        });
+      }
     }
-    step.detail(describeProbe(probe));
     this.shell = new RemoteShell(session, privilegeFromProbe(probe));
     return { probe, shell: this.shell };
   }
@@ -174,11 +188,19 @@ export class PiJobRun {
     if (missing === null) {
       await shell.run(['sh', this.installer, 'check', '--python', this.s.python], { what: 'check the Debian packages the agent needs', signal: step.signal });
     } else if (missing.length > 0) {
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi lacks Debian packages the agent needs: ${missing.join(' ')}.`, {
-        hint: `Install them on the Pi (sudo apt-get install -y ${missing.join(' ')}), then retry.`,
+      const packages = missing.join(' ');
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi lacks Debian packages the agent needs: ${packages}.`, {
+        hint: `Install them on the Pi (sudo apt-get install -y ${packages}), then retry.`,
+        text: localText('core:pi.error.missingPackages', { packages }),
+        hintText: localText('core:pi.error.missingPackagesHint', { packages }),
       });
     } else step.log('the Debian packages the agent needs are installed (checked by the probe)');
-    step.detail(`agent bundle ${bundle.sha256.slice(0, 12)}${cached ? ' (cached on the Pi)' : ' uploaded'}; privileges: ${shell.privilegeKind}`);
+    step.log(`privileges on the Pi: ${shell.privilegeKind}`);
+    const short = bundle.sha256.slice(0, 12);
+    step.detail(
+      `agent bundle ${short}${cached ? ' (cached on the Pi)' : ' uploaded'}; privileges: ${shell.privilegeKind}`,
+      cached ? localText('core:pi.detail.prepareCached', { bundle: short }) : localText('core:pi.detail.prepareUploaded', { bundle: short, files: bundle.files.length }),
+    );
     return { bundle, depsChecked: missing !== null };
   }
 
@@ -193,7 +215,7 @@ export class PiJobRun {
     this.staged = true;
     const m = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(out);
     if (!m) throw new JobFailure('REMOTE_COMMAND_FAILED', 'openssl on the Pi did not print a CSR.');
-    step.detail(`EC P-256 key made on the Pi (mode 0600, never leaves it); CSR for CN=${mac}`);
+    step.detail(`EC P-256 key made on the Pi (mode 0600, never leaves it); CSR for CN=${mac}`, localText('core:pi.detail.key', { mac }));
     return `${m[0]}\n`;
   }
 
@@ -213,7 +235,12 @@ export class PiJobRun {
     const response = identity.response;
     checkIssuedCertificate(response, request.mac_address);
     this.ctx.update({ gatewayId: response.gateway_id, certificateSerial: response.serial_number, certificateExpiresAt: response.expires_at });
-    step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`);
+    step.detail(
+      `serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`,
+      identity.previous
+        ? localText('core:identity.detail.pending', { serial: response.serial_number, expires: response.expires_at.slice(0, 10), previous: identity.previous.serialNumber })
+        : localText('core:identity.detail.issued', { serial: response.serial_number, expires: response.expires_at.slice(0, 10) }),
+    );
     return identity;
   }
 
@@ -251,16 +278,22 @@ export class PiJobRun {
       },
     });
     if (out.code !== 0) {
-      const reason = out.stderr.split('\n').map((l) => l.replace(/^ERROR:\s*/, '').trim()).filter(Boolean).join(' ');
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `install.sh failed on the Pi (exit ${out.code}): ${reason.slice(0, 500)}`, {
+      const reason = out.stderr.split('\n').map((l) => l.replace(/^ERROR:\s*/, '').trim()).filter(Boolean).join(' ').slice(0, 500);
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `install.sh failed on the Pi (exit ${out.code}): ${reason}`, {
         ...(out.code === 3 ? { hint: 'Install the Debian packages named above on the Pi (sudo apt-get install -y ...), then retry.' } : {}),
+        text: localText('core:pi.error.installFailed', { code: String(out.code ?? out.signal ?? '?'), reason }),
       });
     }
     this.staged = false;
     if (installedSerial && normaliseSerial(installedSerial) !== normaliseSerial(issued.serial_number)) {
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi reports certificate ${installedSerial} installed, not ${issued.serial_number}.`);
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi reports certificate ${installedSerial} installed, not ${issued.serial_number}.`, {
+        text: localText('core:pi.error.serialMismatch', { installed: installedSerial, issued: issued.serial_number }),
+      });
     }
-    step.detail(`certificate ${issued.serial_number}, config and ${this.s.serviceManager === 'systemd' ? 'gateway-mqtt.service' : 'agent'} installed for ${mac}; restarted`);
+    step.detail(
+      `certificate ${issued.serial_number}, config and ${this.s.serviceManager === 'systemd' ? 'gateway-mqtt.service' : 'agent'} installed for ${mac}; restarted`,
+      localText('core:pi.detail.install', { serial: issued.serial_number, mac }),
+    );
     return since;
   }
 
@@ -275,7 +308,8 @@ export class PiJobRun {
     });
     this.uploadDir = undefined;
     const previous = identity.previous;
-    step.detail(previous ? `previous identity removed from the Pi; certificate ${previous.serialNumber} superseded` : 'backups removed');
+    if (previous) step.detail(`previous identity removed from the Pi; certificate ${previous.serialNumber} superseded`, localText('core:pi.detail.finalizeSuperseded', { serial: previous.serialNumber }));
+    else step.detail('backups removed', localText('core:pi.detail.finalize'));
   }
 
   private installedInstaller(): string {
@@ -350,7 +384,47 @@ function sshLost(err: SshConnectionLost, step: string): JobFailure {
   return new JobFailure('SSH_UNREACHABLE', `The SSH connection to the Pi was lost during the ${step} step.`, {
     hint: 'Check the network. The installer switches files only at its very end, so the Pi keeps either its previous identity or the complete new one; run the job again.',
     cause: err,
+    text: localText('core:pi.error.lost', { step }),
+    hintText: localText('core:pi.error.lostHint'),
   });
+}
+
+/**
+ * What the probe found, as the job's facts (shown by the Field screen): plain values, empty when the
+ * Pi has none (no model: not a Raspberry Pi; no Python), so the screen can say so in its language.
+ */
+function probeFacts(p: PiProbe): Record<string, string> {
+  return {
+    model: p.model ?? '',
+    os: p.os,
+    arch: p.arch,
+    hostname: p.hostname,
+    interface: p.interface ?? '',
+    ipv4: p.ipv4 ?? '',
+    python: p.python ?? '',
+    pahoMqtt: p.pahoMqtt ?? '',
+    pymodbus: p.pymodbus ?? '',
+    missingPackages: p.missingPackages?.join(' ') ?? '',
+    sudo: p.sudo,
+    systemd: p.systemd ? 'yes' : 'no',
+    agent: p.agentBundle ? 'installed' : 'none',
+    service: p.service,
+    ...(p.identity ? { installedSerial: p.identity.serialNumber, installedAt: p.identity.installedAt } : {}),
+  };
+}
+
+function probeText(p: PiProbe): LocalText {
+  const params = {
+    model: p.model ?? '—',
+    os: p.os,
+    arch: p.arch,
+    mac: p.mac ?? '?',
+    iface: p.interface ?? '?',
+    python: p.python ?? '—',
+    paho: p.pahoMqtt ?? '—',
+  };
+  if (p.identity) return localText('core:pi.detail.probeIdentity', { ...params, serial: p.identity.serialNumber });
+  return localText(p.agentBundle ? 'core:pi.detail.probeAgent' : 'core:pi.detail.probe', params);
 }
 
 function canonicalMac(input: string): string {
