@@ -3,6 +3,8 @@ import { useTranslation } from 'react-i18next';
 import type { JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
 import { useStation } from '../app/context.js';
 import { ErrorNotice } from './ErrorNotice.js';
+import { formatDateTime } from './format.js';
+import { useLocalText } from './local-text.js';
 
 export function useStepName(): (name: string) => string {
   const { t, i18n } = useTranslation();
@@ -60,6 +62,7 @@ export function JobStateBadge({ state }: { state: JobSnapshot['state'] }) {
 /** The job's open question (host key, re-provision, sudo password, manual boot), answered inline. */
 export function JobQuestionPanel({ job }: { job: JobSnapshot }) {
   const { t, i18n } = useTranslation();
+  const local = useLocalText();
   const client = useStation();
   const [value, setValue] = useState('');
   const [error, setError] = useState<unknown>();
@@ -83,16 +86,17 @@ export function JobQuestionPanel({ job }: { job: JobSnapshot }) {
     }
   };
   return (
-    <section className="question" role="alertdialog" aria-label={title}>
+    <section className="question" role="alertdialog" aria-label={title} tabIndex={-1} data-question={q.id}>
       <h4>{title}</h4>
-      <p>{q.message}</p>
+      <p>{local(q.text, q.message)}</p>
       {q.kind === 'host-key' && <p className="question__warn">{t('question.hostKeyWarn')}</p>}
       {q.facts && (
         <dl className="facts">
           {Object.entries(q.facts).map(([k, v]) => (
             <div key={k}>
-              <dt>{k}</dt>
-              <dd className="mono">{v}</dd>
+              {/* Facts are named in words; a fact this renderer does not know yet keeps its key. */}
+              <dt>{i18n.exists(`question.factNames.${k}`) ? t(`question.factNames.${k}` as 'question.factNames.host') : k}</dt>
+              <dd className="mono">{k === 'expiresAt' ? formatDateTime(v) : v}</dd>
             </div>
           ))}
         </dl>

@@ -88,6 +88,7 @@ export const en = {
     manualBootTitle: 'Put the board in bootloader mode',
     passwordLabel: 'Password',
     facts: 'Details',
+    factNames: { host: 'Host', keyType: 'Key type', fingerprint: 'Fingerprint', user: 'User', mac: 'MAC', serial: 'Certificate serial', expiresAt: 'Expires', gatewayId: 'Gateway number', codigo: 'Gateway code' },
     choice: {
       accept: 'Accept and continue',
       reject: 'Reject and stop',
@@ -274,6 +275,7 @@ export const ptBR: Strings<typeof en> = {
     manualBootTitle: 'Coloque a placa em modo bootloader',
     passwordLabel: 'Senha',
     facts: 'Detalhes',
+    factNames: { host: 'Host', keyType: 'Tipo de chave', fingerprint: 'Impressão digital', user: 'Usuário', mac: 'MAC', serial: 'Série do certificado', expiresAt: 'Expira em', gatewayId: 'Número do gateway', codigo: 'Código do gateway' },
     choice: {
       accept: 'Aceitar e continuar',
       reject: 'Recusar e parar',
@@ -396,6 +398,9 @@ export const ptBR: Strings<typeof en> = {
     macPart: 'Digite todo ou parte de um endereço MAC: dígitos hexadecimais, com ou sem dois-pontos.',
     dateOrder: 'Esta data é anterior a De: escolha um Até igual ou posterior a De.',
     localDate: 'Digite uma data como {{format}}.',
+    keyFileMissing: 'Não há um arquivo legível neste caminho nesta estação.',
+    keyFileInvalid: 'Este arquivo não é uma chave privada SSH, ou a senha da chave está errada.',
+    keyFilePassphrase: 'Esta chave é protegida por senha: digite-a abaixo.',
   },
   common: {
     yes: 'Sim',

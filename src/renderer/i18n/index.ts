@@ -8,11 +8,12 @@ import * as gateways from '../screens/gateways/strings.js';
 import * as log from '../screens/log/strings.js';
 import * as settings from '../screens/settings/strings.js';
 import * as common from './common.js';
+import * as core from './core-texts.js';
 
 /** Each screen folder owns its strings (en + pt-BR with the same keys); common.ts holds shared ones. */
 export const resources = {
-  en: { common: common.en, bench: bench.en, field: field.en, gateways: gateways.en, log: log.en, settings: settings.en, firstRun: firstRun.en },
-  'pt-BR': { common: common.ptBR, bench: bench.ptBR, field: field.ptBR, gateways: gateways.ptBR, log: log.ptBR, settings: settings.ptBR, firstRun: firstRun.ptBR },
+  en: { common: common.en, core: core.en, bench: bench.en, field: field.en, gateways: gateways.en, log: log.en, settings: settings.en, firstRun: firstRun.en },
+  'pt-BR': { common: common.ptBR, core: core.ptBR, bench: bench.ptBR, field: field.ptBR, gateways: gateways.ptBR, log: log.ptBR, settings: settings.ptBR, firstRun: firstRun.ptBR },
 } as const;
 
 declare module 'i18next' {

@@ -37,7 +37,7 @@ export const en = {
     reset: 'Reset',
     export: 'Export CSV',
   },
-  kinds: { esp32: 'ESP32', pi: 'Raspberry Pi', revocation: 'Revocation', 'host-key': 'Host key forgotten' },
+  kinds: { esp32: 'ESP32', pi: 'Raspberry Pi', 'pi-probe': 'Raspberry Pi check', revocation: 'Revocation', 'host-key': 'Host key forgotten' },
   results: { succeeded: 'Succeeded', failed: 'Failed', cancelled: 'Cancelled', skipped: 'Skipped (stopped)', running: 'Running' },
   event: {
     revocation: 'Revoked ({{reason}})',
@@ -125,7 +125,7 @@ export const ptBR: Strings<typeof en> = {
     reset: 'Limpar',
     export: 'Exportar CSV',
   },
-  kinds: { esp32: 'ESP32', pi: 'Raspberry Pi', revocation: 'Revogação', 'host-key': 'Chave de host esquecida' },
+  kinds: { esp32: 'ESP32', pi: 'Raspberry Pi', 'pi-probe': 'Verificação de Raspberry Pi', revocation: 'Revogação', 'host-key': 'Chave de host esquecida' },
   results: { succeeded: 'Concluído', failed: 'Falhou', cancelled: 'Cancelado', skipped: 'Pulado (parado)', running: 'Em andamento' },
   event: {
     revocation: 'Revogado ({{reason}})',
