@@ -91,7 +91,7 @@ describe('Field core: probe, key file, remembered login, waiting for a boot, for
     expect(asked?.question).toMatchObject({ kind: 'host-key', text: { key: 'core:pi.question.hostKey', params: { fingerprint: sshd.hostKeyFingerprint } } });
     expect(job.facts).toMatchObject({ python: expect.stringMatching(/^3\./), agent: 'none', missingPackages: '' });
     expect(job.mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
-    expect(job.steps[1]!.detailText?.key).toBe('core:pi.detail.probe');
+    expect(job.steps[1]!.detailText?.key).toBe('core:pi.detail.probeNotPi');
     // Nothing was installed or staged on the "Pi".
     expect(existsSync(path.join(prefix, 'etc'))).toBe(false);
     expect(existsSync(path.join(prefix, 'opt'))).toBe(false);

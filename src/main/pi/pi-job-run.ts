@@ -415,7 +415,7 @@ function probeFacts(p: PiProbe): Record<string, string> {
 
 function probeText(p: PiProbe): LocalText {
   const params = {
-    model: p.model ?? '—',
+    model: p.model ?? '',
     os: p.os,
     arch: p.arch,
     mac: p.mac ?? '?',
@@ -423,8 +423,10 @@ function probeText(p: PiProbe): LocalText {
     python: p.python ?? '—',
     paho: p.pahoMqtt ?? '—',
   };
-  if (p.identity) return localText('core:pi.detail.probeIdentity', { ...params, serial: p.identity.serialNumber });
-  return localText(p.agentBundle ? 'core:pi.detail.probeAgent' : 'core:pi.detail.probe', params);
+  // Without a device-tree model the sentence says "not a Raspberry Pi" in the operator's words.
+  const notPi = p.model ? '' : 'NotPi';
+  if (p.identity) return localText(`core:pi.detail.probeIdentity${notPi}`, { ...params, serial: p.identity.serialNumber });
+  return localText(`core:pi.detail.probe${p.agentBundle ? 'Agent' : ''}${notPi}`, params);
 }
 
 function canonicalMac(input: string): string {

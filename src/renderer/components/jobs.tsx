@@ -36,6 +36,7 @@ const ICON: Record<StepSnapshot['status'], string> = { pending: '○', running: 
 export function StepList({ steps }: { steps: StepSnapshot[] }) {
   const { t } = useTranslation();
   const stepName = useStepName();
+  const local = useLocalText();
   return (
     <ol className="steps">
       {steps.map((s) => (
@@ -47,7 +48,7 @@ export function StepList({ steps }: { steps: StepSnapshot[] }) {
           <span className="visually-hidden">{t(`stepStatus.${s.status}`)}</span>
           {s.status === 'running' && s.progress !== undefined && <span className="step__pct">{Math.round(s.progress * 100)}%</span>}
           {(s.status === 'done' || s.status === 'failed') && <span className="step__time">{duration(s)}</span>}
-          {s.detail && <span className="step__detail">{s.detail}</span>}
+          {s.detail && <span className="step__detail">{local(s.detailText, s.detail)}</span>}
         </li>
       ))}
     </ol>

@@ -1,4 +1,4 @@
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { PiTarget } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
@@ -89,6 +89,10 @@ export default function FieldScreen() {
   const state = useAsync(() => client.invoke('field.state'), [client, dialog === null]);
   const restoreFocus = useRef<() => void>(() => undefined);
   const noticeRef = useRef<HTMLParagraphElement>(null);
+  // A notice (the host key forgotten) takes the focus: the button that led to it may be gone with the key.
+  useEffect(() => {
+    if (notice) noticeRef.current?.focus();
+  }, [notice]);
   const chosen = profiles.some((p) => p.name === profile) ? profile : (profiles[0]?.name ?? '');
   const jobIds = useMemo(() => [...new Set([...shownJobs, ...targets.map((x) => x.jobId).filter((x): x is string => !!x)])], [shownJobs, targets]);
   const open = (target: PiTarget, mode: CredentialsMode): void => {
@@ -183,10 +187,8 @@ export default function FieldScreen() {
           }}
           onConfirm={async () => {
             await client.invoke('field.forgetHostKey', { targetId: forgetting.id });
-            setNotice(t('forget.done', { name: forgetting.name ?? forgetting.host }));
             setForgetting(null);
-            // The button that opened this is gone with the key: the notice saying what happened takes the focus.
-            requestAnimationFrame(() => noticeRef.current?.focus());
+            setNotice(t('forget.done', { name: forgetting.name ?? forgetting.host }));
           }}
         >
           <p>
