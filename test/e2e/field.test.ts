@@ -75,7 +75,6 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
   });
 
   const target = (name: string): Locator => b.page.locator('[data-testid=pi-target]', { hasText: name });
-  const lastJob = (page: Page, kind: 'pi' | 'pi-probe'): Locator => page.locator(`[data-testid=pi-job][data-kind=${kind}]`).first();
   async function finished(job: Locator, timeout = 120_000): Promise<string> {
     await expect.poll(() => job.getAttribute('data-state'), { timeout, interval: 300 }).toMatch(/succeeded|failed|skipped|cancelled/);
     return (await job.getAttribute('data-state'))!;
