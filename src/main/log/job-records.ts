@@ -194,26 +194,29 @@ export function anyColumnLike(columns: readonly string[], param: string): string
   return `(${columns.map((c) => `lower(COALESCE(${c}, '')) LIKE @${param} ESCAPE '\\'`).join(' OR ')})`;
 }
 
-export function buildWhere(f: JobFilter): { where: string; params: Record<string, unknown> } {
+/** The filter fields jobs and station events share. */
+type SharedFilter = Pick<JobFilter, 'from' | 'to' | 'operator' | 'mac' | 'serial' | 'gatewayCode' | 'station' | 'text'>;
+
+/**
+ * The clauses of the fields jobs and station events share (time, parts of the operator, MAC, serial,
+ * gateway code, station, free text), over `timeColumn` and the free-text columns given.
+ */
+export function sharedClauses(f: SharedFilter, timeColumn: string, textColumns: readonly string[]): { clauses: string[]; params: Record<string, unknown> } {
   const clauses: string[] = [];
   const params: Record<string, unknown> = {};
   if (f.from !== undefined) {
-    clauses.push('created_at >= @from');
+    clauses.push(`${timeColumn} >= @from`);
     params.from = iso(f.from);
   }
   if (f.to !== undefined) {
-    clauses.push('created_at < @to');
+    clauses.push(`${timeColumn} < @to`);
     params.to = iso(f.to);
   }
-  if (f.operator) {
-    clauses.push(`lower(COALESCE(operator, '')) LIKE @operator ESCAPE '\\'`);
-    params.operator = likePart(f.operator);
-  }
-  if (f.result) {
-    const list = Array.isArray(f.result) ? f.result : [f.result];
-    clauses.push(`result IN (${list.map((_, i) => `@r${i}`).join(', ')})`);
-    list.forEach((r, i) => (params[`r${i}`] = r));
-  }
+  const like = (column: string, name: keyof SharedFilter, value: string): void => {
+    clauses.push(`lower(COALESCE(${column}, '')) LIKE @${name} ESCAPE '\\'`);
+    params[name] = likePart(value);
+  };
+  if (f.operator) like('operator', 'operator', f.operator);
   if (f.mac) {
     clauses.push(`replace(COALESCE(mac, ''), ':', '') LIKE @mac`);
     params.mac = `%${hexPart(f.mac)}%`;
@@ -222,13 +225,21 @@ export function buildWhere(f: JobFilter): { where: string; params: Record<string
     clauses.push(`replace(lower(COALESCE(cert_serial, '')), ':', '') LIKE @serial`);
     params.serial = `%${hexPart(f.serial)}%`;
   }
-  if (f.gatewayCode) {
-    clauses.push(`lower(COALESCE(gateway_code, '')) LIKE @gatewayCode ESCAPE '\\'`);
-    params.gatewayCode = likePart(f.gatewayCode);
+  if (f.gatewayCode) like('gateway_code', 'gatewayCode', f.gatewayCode);
+  if (f.station) like('station_id', 'station', f.station);
+  if (f.text) {
+    clauses.push(anyColumnLike(textColumns, 'text'));
+    params.text = likePart(f.text);
   }
-  if (f.station) {
-    clauses.push(`lower(station_id) LIKE @station ESCAPE '\\'`);
-    params.station = likePart(f.station);
+  return { clauses, params };
+}
+
+export function buildWhere(f: JobFilter): { where: string; params: Record<string, unknown> } {
+  const { clauses, params } = sharedClauses(f, 'created_at', JOB_TEXT_COLUMNS);
+  if (f.result) {
+    const list = Array.isArray(f.result) ? f.result : [f.result];
+    clauses.push(`result IN (${list.map((_, i) => `@r${i}`).join(', ')})`);
+    list.forEach((r, i) => (params[`r${i}`] = r));
   }
   if (f.errorCode) {
     clauses.push('error_code = @errorCode');
@@ -245,10 +256,6 @@ export function buildWhere(f: JobFilter): { where: string; params: Record<string
   if (f.target) {
     clauses.push('target = @target');
     params.target = f.target;
-  }
-  if (f.text) {
-    clauses.push(anyColumnLike(JOB_TEXT_COLUMNS, 'text'));
-    params.text = likePart(f.text);
   }
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { JobKind } from '../../shared/jobs.js';
-import { anyColumnLike, hexPart, iso, likePart, type JobFilter, type JobRecord } from './job-records.js';
+import { sharedClauses, type JobFilter, type JobRecord } from './job-records.js';
 import { redactSecrets } from './redact.js';
 import { safeLine } from './safe-text.js';
 
@@ -61,43 +61,10 @@ const EVENT_TEXT_COLUMNS = ['id', 'target', 'operator', 'mac', "replace(mac, ':'
 /** The WHERE clause of `f` over events, or null when `f` can only match jobs (a result, error code, firmware, job kind). */
 export function buildEventWhere(f: LogEntryFilter): { where: string; params: Record<string, unknown> } | null {
   if (f.result || f.errorCode || f.firmware || f.target || (f.kind && !isEventKind(f.kind))) return null;
-  const clauses: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (f.from !== undefined) {
-    clauses.push('at >= @from');
-    params.from = iso(f.from);
-  }
-  if (f.to !== undefined) {
-    clauses.push('at < @to');
-    params.to = iso(f.to);
-  }
+  const { clauses, params } = sharedClauses(f, 'at', EVENT_TEXT_COLUMNS);
   if (f.kind) {
     clauses.push('kind = @kind');
     params.kind = f.kind;
-  }
-  if (f.operator) {
-    clauses.push(`lower(COALESCE(operator, '')) LIKE @operator ESCAPE '\\'`);
-    params.operator = likePart(f.operator);
-  }
-  if (f.mac) {
-    clauses.push(`replace(COALESCE(mac, ''), ':', '') LIKE @mac`);
-    params.mac = `%${hexPart(f.mac)}%`;
-  }
-  if (f.serial) {
-    clauses.push(`replace(lower(COALESCE(cert_serial, '')), ':', '') LIKE @serial`);
-    params.serial = `%${hexPart(f.serial)}%`;
-  }
-  if (f.gatewayCode) {
-    clauses.push(`lower(COALESCE(gateway_code, '')) LIKE @gatewayCode ESCAPE '\\'`);
-    params.gatewayCode = likePart(f.gatewayCode);
-  }
-  if (f.station) {
-    clauses.push(`lower(station_id) LIKE @station ESCAPE '\\'`);
-    params.station = likePart(f.station);
-  }
-  if (f.text) {
-    clauses.push(anyColumnLike(EVENT_TEXT_COLUMNS, 'text'));
-    params.text = likePart(f.text);
   }
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }

@@ -240,7 +240,8 @@ export class StationLog {
     const { sql, params } = this.entriesSql(filter);
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 100_000);
     const offset = Math.max(filter.offset ?? 0, 0);
-    const page = this.db.prepare(`${sql} ORDER BY at DESC, id LIMIT ${limit} OFFSET ${offset}`).all(params) as Array<{ type: 'job' | 'event'; id: string }>;
+    // Entries written in the same millisecond keep the order they were written in.
+    const page = this.db.prepare(`${sql} ORDER BY at DESC, seq DESC LIMIT ${limit} OFFSET ${offset}`).all(params) as Array<{ type: 'job' | 'event'; id: string }>;
     const jobIds = page.filter((p) => p.type === 'job').map((p) => p.id);
     const jobs = new Map(
       jobIds.length ? (this.db.prepare(`SELECT * FROM jobs WHERE id IN (${jobIds.map(() => '?').join(', ')})`).all(...jobIds) as JobRow[]).map((r) => [r.id, toRecord(r)]) : [],
@@ -260,12 +261,12 @@ export class StationLog {
     const params: Record<string, unknown> = {};
     if (!isEventKind(filter.kind)) {
       const j = buildWhere({ ...filter, kind: filter.kind as JobKind | undefined });
-      parts.push(`SELECT 'job' AS type, id, created_at AS at FROM jobs ${prefixParams(j.where, 'j_')}`);
+      parts.push(`SELECT 'job' AS type, id, created_at AS at, rowid AS seq FROM jobs ${prefixParams(j.where, 'j_')}`);
       for (const [k, v] of Object.entries(j.params)) params[`j_${k}`] = v;
     }
     const e = buildEventWhere(filter);
     if (e) {
-      parts.push(`SELECT 'event' AS type, id, at FROM events ${prefixParams(e.where, 'e_')}`);
+      parts.push(`SELECT 'event' AS type, id, at, rowid AS seq FROM events ${prefixParams(e.where, 'e_')}`);
       for (const [k, v] of Object.entries(e.params)) params[`e_${k}`] = v;
     }
     return { sql: parts.join(' UNION ALL '), params };
