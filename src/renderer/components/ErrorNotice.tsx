@@ -2,6 +2,7 @@ import { useTranslation } from 'react-i18next';
 import { ERROR_TEXT, type JobError } from '../../shared/errors.js';
 import type { IpcErrorBody } from '../../shared/ipc-errors.js';
 import { RemoteError } from '../app/client.js';
+import { useStepName } from './step-name.js';
 import { useLocalText } from './local-text.js';
 
 function bodyOf(err: unknown): IpcErrorBody {
@@ -39,6 +40,12 @@ export function ErrorNotice({ error, onDismiss }: { error: unknown; onDismiss?: 
 export function JobErrorView({ error }: { error: JobError }) {
   const { t, i18n } = useTranslation();
   const local = useLocalText();
+  const stepName = useStepName();
+  // `where` starts with the step's name ("connect: …"): said in words, the rest as the job gave it.
+  const whereText = (where: string): string => {
+    const [step, ...rest] = where.split(': ');
+    return [stepName(step!), ...rest].join(': ');
+  };
   // A code newer than this renderer's dictionaries still gets the core's English text.
   const known = i18n.exists(`errors.code.${error.code}`);
   const head = known ? t(`errors.code.${error.code}` as 'errors.code.INTERNAL') : (ERROR_TEXT[error.code]?.message ?? error.code);
@@ -54,7 +61,7 @@ export function JobErrorView({ error }: { error: JobError }) {
     <div className="job-error" role="alert">
       <strong>{head}</strong>
       {message && message !== head && <p className="notice__detail">{message}</p>}
-      {error.where && <p className="mono">{error.where}</p>}
+      {error.where && <p className="mono">{whereText(error.where)}</p>}
       {hint && <p>{t('errors.whatToDo', { hint })}</p>}
       {error.attachment && (
         <details>

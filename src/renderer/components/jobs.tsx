@@ -3,13 +3,11 @@ import { useTranslation } from 'react-i18next';
 import type { JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
 import { useStation } from '../app/context.js';
 import { ErrorNotice } from './ErrorNotice.js';
+import { useStepName } from './step-name.js';
 import { formatDateTime } from './format.js';
 import { useLocalText } from './local-text.js';
 
-export function useStepName(): (name: string) => string {
-  const { t, i18n } = useTranslation();
-  return (name) => (i18n.exists(`steps.${name}`) ? t(`steps.${name}` as 'steps.probe') : name);
-}
+export { useStepName } from './step-name.js';
 
 export function ProgressBar({ value, label }: { value: number; label: string }) {
   const pct = Math.round(Math.max(0, Math.min(1, value)) * 100);

@@ -1,10 +1,11 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { requestSchemas } from '../../../shared/ipc.js';
 import type { FieldMemoryView } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
-import { FieldShell, FormSummary, num, TextField, useFieldErrors } from '../../components/form.js';
+import { FormSummary, num, TextField, useFieldErrors } from '../../components/form.js';
+import { SuggestField } from './SuggestField.js';
 
 /** Adds a Pi by address; the Pis worked on lately are offered as the address is typed. */
 export function AddHostForm({ recent }: { recent: FieldMemoryView['recentHosts'] }) {
@@ -14,7 +15,6 @@ export function AddHostForm({ recent }: { recent: FieldMemoryView['recentHosts']
   const [port, setPort] = useState('22');
   const [name, setName] = useState('');
   const [error, setError] = useState<unknown>();
-  const listId = useId();
   const { errors, check, fromError, hasErrors } = useFieldErrors('add-host');
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -39,32 +39,16 @@ export function AddHostForm({ recent }: { recent: FieldMemoryView['recentHosts']
     <form id="add-host" className="card form-inline" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="add-host-title">
       <h3 id="add-host-title">{t('add.title')}</h3>
       <FormSummary show={hasErrors} />
-      <FieldShell label={t('add.host')} error={errors.host} hint={recent.length ? t('add.hostHint') : undefined}>
-        {({ id, describedBy, invalid }) => (
-          <>
-            <input
-              id={id}
-              data-field="host"
-              name="host"
-              value={host}
-              list={listId}
-              placeholder="192.168.1.50"
-              autoComplete="off"
-              spellCheck={false}
-              aria-invalid={invalid || undefined}
-              aria-describedby={describedBy}
-              onChange={(e) => pickHost(e.target.value)}
-            />
-            <datalist id={listId} data-testid="recent-hosts">
-              {recent.map((h) => (
-                <option key={`${h.host}:${h.port}`} value={h.host}>
-                  {`${h.username}@${h.host}:${h.port}`}
-                </option>
-              ))}
-            </datalist>
-          </>
-        )}
-      </FieldShell>
+      <SuggestField
+        name="host"
+        label={t('add.host')}
+        value={host}
+        onChange={pickHost}
+        suggestions={recent.map((h) => ({ value: h.host, label: `${h.username}@${h.host}:${h.port}` }))}
+        error={errors.host}
+        hint={recent.length ? t('add.hostHint') : undefined}
+        placeholder="192.168.1.50"
+      />
       <TextField name="port" label={t('add.port')} value={port} onChange={setPort} error={errors.port} inputMode="numeric" className="field--narrow" />
       <TextField name="name" label={t('add.name')} value={name} onChange={setName} error={errors.name} />
       <button type="submit" className="btn btn--primary">

@@ -1,11 +1,12 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { FieldProbeInputSchema, FieldProvisionInputSchema } from '../../../shared/inputs.js';
 import type { FieldMemoryView, PiTarget } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { Dialog } from '../../components/Dialog.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
-import { CheckboxField, FieldShell, FormSummary, SelectField, TextArea, TextField, useFieldErrors } from '../../components/form.js';
+import { CheckboxField, FormSummary, SelectField, TextArea, TextField, useFieldErrors } from '../../components/form.js';
+import { SuggestField } from './SuggestField.js';
 
 type Method = 'password' | 'key' | 'keyFile' | 'agent';
 export type CredentialsMode = 'provision' | 'probe';
@@ -47,7 +48,6 @@ export function CredentialsDialog({
   const [waitForBoot, setWaitForBoot] = useState(remembered?.waitForBoot ?? false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
-  const keyListId = useId();
   const { errors, check, fromError, hasErrors } = useFieldErrors('creds-form');
 
   const auth =
@@ -102,30 +102,16 @@ export function CredentialsDialog({
         />
         {method === 'password' && <TextField name="auth.password" type="password" label={t('creds.password')} value={password} onChange={setPassword} error={errors['auth.password']} autoComplete="current-password" />}
         {method === 'keyFile' && (
-          <FieldShell label={t('creds.keyPath')} error={errors['auth.path']} hint={t('creds.keyPathHint')}>
-            {({ id, describedBy, invalid }) => (
-              <>
-                <input
-                  id={id}
-                  data-field="auth.path"
-                  name="auth.path"
-                  value={keyPath}
-                  list={keyListId}
-                  placeholder="/home/…/.ssh/id_ed25519"
-                  autoComplete="off"
-                  spellCheck={false}
-                  aria-invalid={invalid || undefined}
-                  aria-describedby={describedBy}
-                  onChange={(e) => setKeyPath(e.target.value)}
-                />
-                <datalist id={keyListId}>
-                  {keyFiles.map((f) => (
-                    <option key={f} value={f} />
-                  ))}
-                </datalist>
-              </>
-            )}
-          </FieldShell>
+          <SuggestField
+            name="auth.path"
+            label={t('creds.keyPath')}
+            value={keyPath}
+            onChange={setKeyPath}
+            suggestions={keyFiles.map((f) => ({ value: f }))}
+            error={errors['auth.path']}
+            hint={t('creds.keyPathHint')}
+            placeholder="/home/…/.ssh/id_ed25519"
+          />
         )}
         {method === 'key' && (
           <>

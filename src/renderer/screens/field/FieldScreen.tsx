@@ -153,7 +153,7 @@ export default function FieldScreen() {
         <PiJobCard
           key={id}
           jobId={id}
-          target={targets.find((x) => x.jobId === id)}
+          targets={targets}
           onRetried={(next) => setShownJobs((s) => [...new Set([next, ...s.filter((x) => x !== id)])])}
           onCredentialsNeeded={() => {
             const target = targets.find((x) => x.jobId === id);

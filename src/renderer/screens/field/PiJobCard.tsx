@@ -7,6 +7,7 @@ import { useJob, useJobLog, usePresence } from '../../app/hooks.js';
 import { ErrorNotice, JobErrorView } from '../../components/ErrorNotice.js';
 import { formatDateTime } from '../../components/format.js';
 import { JobQuestionPanel, JobStateBadge, ProgressBar, StepList } from '../../components/jobs.js';
+import { useLocalText } from '../../components/local-text.js';
 import { useFocusWhenShown } from './focus.js';
 
 const FACT_ORDER = ['model', 'os', 'arch', 'hostname', 'interface', 'ipv4', 'python', 'pahoMqtt', 'pymodbus', 'missingPackages', 'sudo', 'systemd', 'agent', 'service', 'installedSerial', 'installedAt', 'hostKey'] as const;
@@ -47,13 +48,13 @@ function ProbeFacts({ facts }: { facts: Record<string, string> }) {
  */
 export function PiJobCard({
   jobId,
-  target,
+  targets,
   onRetried,
   onCredentialsNeeded,
   onForgetHostKey,
 }: {
   jobId: string;
-  target: PiTarget | undefined;
+  targets: PiTarget[];
   onRetried: (newJobId: string) => void;
   onCredentialsNeeded: () => void;
   onForgetHostKey: (target: PiTarget) => void;
@@ -63,10 +64,13 @@ export function PiJobCard({
   const job = useJob(jobId);
   const lines = useJobLog(jobId);
   const presence = usePresence();
+  const local = useLocalText();
   const [error, setError] = useState<unknown>();
   // A new question takes the focus: its password field when it asks for one, else the question itself.
   const questionRef = useFocusWhenShown<HTMLDivElement>(job?.question?.id, (root) => root.querySelector<HTMLElement>('input[name=secret]') ?? root.querySelector<HTMLElement>('[role=alertdialog]'));
   if (!job) return null;
+  // The Pi this job ran on: the one showing it, else the one at its address (an earlier job of that Pi).
+  const target = targets.find((x) => x.jobId === jobId) ?? targets.find((x) => `${x.host}:${x.port}` === job.target);
   const active = job.state === 'queued' || job.state === 'running' || job.state === 'waiting-input';
   const name = target?.name ?? job.target;
   const title = job.kind === 'pi-probe' ? t('job.titleProbe', { target: name }) : t('job.title', { target: name });
@@ -91,7 +95,13 @@ export function PiJobCard({
       <ProgressBar value={job.progress} label={title} />
       <StepList steps={job.steps} />
       <div ref={questionRef}>{job.question && <JobQuestionPanel job={job} />}</div>
-      {job.error && (job.state === 'failed' || job.state === 'skipped') && <JobErrorView error={job.error} />}
+      {job.error && job.state === 'failed' && <JobErrorView error={job.error} />}
+      {/* A stop is not a failure: what was left as it was, said plainly. */}
+      {job.error && job.state === 'skipped' && (
+        <p className="notice" role="status" data-testid="pi-skipped">
+          {local(job.error.text, job.error.message)}
+        </p>
+      )}
       {job.kind === 'pi-probe' && job.facts && job.state === 'succeeded' && <ProbeFacts facts={job.facts} />}
       {online !== undefined && (
         <p className={`presence presence--${online ? 'online' : 'offline'}`} role="status" data-testid="pi-online" data-online={online}>
