@@ -79,19 +79,17 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
     await expect.poll(() => job.getAttribute('data-state'), { timeout, interval: 300 }).toMatch(/succeeded|failed|skipped|cancelled/);
     return (await job.getAttribute('data-state'))!;
   }
-  /** The job card of the job started by `start` (a new card appears first in the list). */
+  /** The card of the job `start` starts (the station's job list says which job is new). */
   async function newJob(page: Page, kind: 'pi' | 'pi-probe', start: () => Promise<void>): Promise<Locator> {
-    const before = new Set(await page.locator('[data-testid=pi-job]').evaluateAll((els) => els.map((e) => e.getAttribute('data-job-id'))));
+    const before = new Set((await invoke(station, 'jobs.list')).map((j) => j.id));
     await start();
-    let id: string | null = null;
+    let id: string | undefined;
     await expect
-      .poll(async () => {
-        const ids = await page.locator(`[data-testid=pi-job][data-kind=${kind}]`).evaluateAll((els) => els.map((e) => e.getAttribute('data-job-id')));
-        id = ids.find((x) => !before.has(x)) ?? null;
-        return id;
-      }, { timeout: 15_000 })
-      .not.toBeNull();
-    return page.locator(`[data-testid=pi-job][data-job-id="${id!}"]`);
+      .poll(async () => (id = (await invoke(station, 'jobs.list')).find((j) => j.kind === kind && !before.has(j.id))?.id), { timeout: 15_000 })
+      .toBeDefined();
+    const card = page.locator(`[data-testid=pi-job][data-job-id="${id!}"]`);
+    await card.waitFor();
+    return card;
   }
 
   it('adds the Pi by address, refusing a bad address or port with a clear message', async () => {
@@ -176,6 +174,8 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
     await expect.poll(() => online.getAttribute('data-online'), { timeout: 30_000 }).toBe('true');
     expect(await online.textContent()).toContain('The Pi is online on the broker.');
     await expect.poll(() => target('Pump house Pi').getAttribute('data-online')).toBe('online');
+    // The Pi is now among the recent ones the address field offers, with the user it was reached as.
+    await expect.poll(() => page.locator('#add-host datalist option').evaluateAll((os) => os.map((o) => `${(o as HTMLOptionElement).value} ${o.textContent}`))).toContain(`${sshd.host} ${me}@${sshd.host}:${sshd.port}`);
     await screenshot(page, 'field', shots.path, { fullPage: true });
 
     const snap = (await invoke(station, 'jobs.list')).find((j) => j.kind === 'pi' && j.state === 'succeeded')!;
@@ -205,6 +205,8 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
     await question.getByRole('button', { name: 'Stop' }).click();
     expect(await finished(job)).toBe('skipped');
     expect(await job.locator('.badge').textContent()).toBe('Stopped, nothing changed');
+    expect(await job.getByTestId('pi-skipped').textContent()).toMatch(/already has an active certificate .*; stopped without changing anything\./);
+    expect(await job.locator('.job-error').count()).toBe(0);
     expect(readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.crt'), 'utf8')).toBe(serialBefore);
   }, 120_000);
 
