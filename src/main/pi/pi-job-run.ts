@@ -1,6 +1,6 @@
 import path from 'node:path/posix';
 import type { ProvisionResponse } from '@tds/server/contract';
-import { localText, type LocalText } from '../../shared/local-text.js';
+import { localText } from '../../shared/local-text.js';
 import { parseMac } from '@tds/server/contract';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { awaitOnlineAndConfirm, watchOnline } from '../certs/online-proof.js';
@@ -9,7 +9,7 @@ import type { JobContext, StepHandle } from '../jobs/types.js';
 import { loadAgentBundle, locateAgentDir, type AgentBundle } from './agent-bundle.js';
 import { connectTrusted } from './host-key-trust.js';
 import type { PiJobInput, PiJobSettings } from './job-input.js';
-import { describeProbe, probePi, type PiProbe } from './probe.js';
+import { describeProbe, probeFacts, probePi, probeText, type PiProbe } from './probe.js';
 import { installScript } from './install-script.js';
 import { RemoteShell, shQuote, type Privilege } from './remote-shell.js';
 import { SshConnectionLost, type SshSession } from './ssh-session.js';
@@ -387,46 +387,6 @@ function sshLost(err: SshConnectionLost, step: string): JobFailure {
     text: localText('core:pi.error.lost', { step }),
     hintText: localText('core:pi.error.lostHint'),
   });
-}
-
-/**
- * What the probe found, as the job's facts (shown by the Field screen): plain values, empty when the
- * Pi has none (no model: not a Raspberry Pi; no Python), so the screen can say so in its language.
- */
-function probeFacts(p: PiProbe): Record<string, string> {
-  return {
-    model: p.model ?? '',
-    os: p.os,
-    arch: p.arch,
-    hostname: p.hostname,
-    interface: p.interface ?? '',
-    ipv4: p.ipv4 ?? '',
-    python: p.python ?? '',
-    pahoMqtt: p.pahoMqtt ?? '',
-    pymodbus: p.pymodbus ?? '',
-    missingPackages: p.missingPackages?.join(' ') ?? '',
-    sudo: p.sudo,
-    systemd: p.systemd ? 'yes' : 'no',
-    agent: p.agentBundle ? 'installed' : 'none',
-    service: p.service,
-    ...(p.identity ? { installedSerial: p.identity.serialNumber, installedAt: p.identity.installedAt } : {}),
-  };
-}
-
-function probeText(p: PiProbe): LocalText {
-  const params = {
-    model: p.model ?? '',
-    os: p.os,
-    arch: p.arch,
-    mac: p.mac ?? '?',
-    iface: p.interface ?? '?',
-    python: p.python ?? '—',
-    paho: p.pahoMqtt ?? '—',
-  };
-  // Without a device-tree model the sentence says "not a Raspberry Pi" in the operator's words.
-  const notPi = p.model ? '' : 'NotPi';
-  if (p.identity) return localText(`core:pi.detail.probeIdentity${notPi}`, { ...params, serial: p.identity.serialNumber });
-  return localText(`core:pi.detail.probe${p.agentBundle ? 'Agent' : ''}${notPi}`, params);
 }
 
 function canonicalMac(input: string): string {
