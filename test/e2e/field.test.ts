@@ -166,6 +166,8 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
       await screenshot(page, 'field-credentials', shots.path);
       await dialog.getByRole('button', { name: 'Start' }).click();
     });
+    // The focus is back on the button that opened the dialog.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Provision Pump house Pi');
     // The host key was pinned by the check: no question this time.
     expect(await finished(job)).toBe('succeeded');
     await job.locator('summary', { hasText: 'SSH step log' }).click();

@@ -173,6 +173,8 @@ export default function FieldScreen() {
           onStarted={(jobId) => {
             setDialog(null);
             setShownJobs((s) => [jobId, ...s.filter((x) => x !== jobId)]);
+            // Back where the dialog was opened from; the job's first question takes the focus when it comes.
+            restoreFocus.current();
           }}
         />
       )}
