@@ -8,6 +8,9 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const benches: Array<[string, string[]]> = [
   ['server/bench/issuance.ts', []],
+  ['server/bench/bootstrap.ts', []],
+  ['server/bench/issuance-stores.ts', []],
+  ['server/bench/connect-storm.ts', []],
   ['server/bench/broker.ts', []],
   ['server/bench/broker.ts', ['--broker', 'embedded']],
   ['bench/esp32-flash.ts', []],

@@ -19,6 +19,10 @@
 # to their final place with their final owners and modes; the commit phase is renames only and ignores
 # hang-ups, so a dropped SSH connection leaves either the old installation or the new one, never a mix.
 # The previous files are kept in etc/gateway-iot/.prev until `finalize` (or put back by `rollback`).
+#
+# Zero-touch images: `install` without client.crt is allowed when config.json has a `bootstrap` section;
+# --from may then hold bootstrap-ca.crt (-> etc/gateway-iot/, 644) and birth.crt + birth.key (-> certs/,
+# 644/600, the bench-born identity). The agent onboards itself at its first start (docs/pi.md).
 set -u
 umask 022
 
@@ -106,6 +110,8 @@ check_deps() {
     # Debian's pymodbus 3.0 imports serial_asyncio even for the synchronous client (only a Recommends).
     missing="$missing python3-serial-asyncio"
   fi
+  # The text QR of zero-touch onboarding (check_deps bootstrap: an image that onboards itself).
+  if [ "${1:-}" = bootstrap ]; then "$PYTHON" -c 'import qrcode' 2>/dev/null || missing="$missing python3-qrcode"; fi
   command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
   [ -z "$missing" ] || die 3 "missing Debian packages:$missing (sudo apt-get install -y$missing)"
 }
@@ -143,6 +149,7 @@ fsync_paths() {
   sync -- "$@" 2>/dev/null || sync
 }
 
+has_bootstrap() { "$PYTHON" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("bootstrap") else 1)' "$1" 2>/dev/null; }
 cert_cn() { openssl x509 -noout -subject -nameopt RFC2253 -in "$1" | sed -n 's/^subject=.*CN=\([^,]*\).*$/\1/p'; }
 cert_serial() { openssl x509 -noout -serial -in "$1" | sed 's/^serial=//'; }
 
@@ -267,6 +274,12 @@ commit_install() {
   link_prev "$ETC/config.json" config.json
   link_prev "$ETC/identity.json" identity.json
   link_prev "$UNIT" gateway-mqtt.service
+  for f in bootstrap-ca.crt birth.crt birth.key; do
+    [ -e "$STAGE/$f.new" ] || continue
+    case $f in bootstrap-ca.crt) dst=$ETC/$f ;; *) dst=$CERTS/$f ;; esac
+    link_prev "$dst" "$f"
+    mv -f "$STAGE/$f.new" "$dst" || die 5 "could not install $f"
+  done
   if [ -n "$NEW_CERT" ]; then
     mv -f "$STAGE/client.key" "$CERTS/client.key" \
       && mv -f "$STAGE/client.crt.new" "$CERTS/client.crt" \
@@ -276,8 +289,8 @@ commit_install() {
   mkdir -p "$(dirname "$UNIT")" && mv -f "$STAGE/gateway-mqtt.service.new" "$UNIT" || die 5 "could not install the unit"
   if [ -d "$OPT" ]; then mv "$OPT" "$OPT_PREV" || die 5 "could not move the old agent aside"; fi
   mv "$OPT_STAGE" "$OPT" || die 5 "could not install the agent"
-  mac=$(cert_cn "$CERTS/client.crt")
-  serial=$(cert_serial "$CERTS/client.crt")
+  mac=; serial=
+  if [ -f "$CERTS/client.crt" ]; then mac=$(cert_cn "$CERTS/client.crt"); serial=$(cert_serial "$CERTS/client.crt"); fi
   printf '{"mac":"%s","serial_number":"%s","bundle_sha256":"%s","installed_at":"%s"}\n' \
     "$mac" "$serial" "$BUNDLE_HASH" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$ETC/identity.json.new" \
     && chmod 644 "$ETC/identity.json.new" && mv -f "$ETC/identity.json.new" "$ETC/identity.json"
@@ -315,7 +328,16 @@ do_install() {
   if [ -n "$CFG_SRC" ]; then
     "$PYTHON" -c 'import json,sys; json.load(open(sys.argv[1]))' "$CFG_SRC" 2>/dev/null || die 4 "$CFG_SRC is not valid JSON"
   fi
-  [ -n "$NEW_CERT" ] || [ -f "$CERTS/client.crt" ] || die 4 "no certificate: give client.crt + ca.crt in $FROM"
+  if [ -z "$NEW_CERT" ] && [ ! -f "$CERTS/client.crt" ]; then
+    has_bootstrap "${CFG_SRC:-$ETC/config.json}" \
+      || die 4 "no certificate: give client.crt + ca.crt in $FROM (or a config.json with a bootstrap section)"
+    check_deps bootstrap
+  fi
+  if [ -f "$FROM/birth.crt" ] || [ -f "$FROM/birth.key" ]; then
+    [ -f "$FROM/birth.crt" ] && [ -f "$FROM/birth.key" ] || die 4 "birth.crt and birth.key go together"
+    kp=$(openssl pkey -in "$FROM/birth.key" -pubout 2>/dev/null) || die 4 "cannot read birth.key"
+    [ "$kp" = "$(openssl x509 -noout -pubkey -in "$FROM/birth.crt" 2>/dev/null)" ] || die 4 "birth.crt is not for birth.key"
+  fi
 
   # ---- stage everything next to its final place, with final owners and modes
   ROOT_OWNER="$(id -un):$(id -gn)"
@@ -329,6 +351,16 @@ do_install() {
     cp "$NEW_CERT" "$STAGE/client.crt.new" && cp "$FROM/ca.crt" "$STAGE/ca.crt.new" || die 5 "cannot stage certificates"
     own "$SVC_USER:$SVC_GROUP" 600 "$STAGE/client.key"
     own "$SVC_USER:$SVC_GROUP" 644 "$STAGE/client.crt.new" "$STAGE/ca.crt.new"
+  fi
+  if [ -f "$FROM/bootstrap-ca.crt" ]; then
+    cp "$FROM/bootstrap-ca.crt" "$STAGE/bootstrap-ca.crt.new" && own "$ROOT_OWNER" 644 "$STAGE/bootstrap-ca.crt.new" \
+      || die 5 "cannot stage bootstrap-ca.crt"
+  fi
+  if [ -f "$FROM/birth.crt" ]; then
+    (umask 077 && cp "$FROM/birth.key" "$STAGE/birth.key.new") && cp "$FROM/birth.crt" "$STAGE/birth.crt.new" \
+      || die 5 "cannot stage the birth identity"
+    own "$SVC_USER:$SVC_GROUP" 600 "$STAGE/birth.key.new"
+    own "$SVC_USER:$SVC_GROUP" 644 "$STAGE/birth.crt.new"
   fi
   if [ -n "$CFG_SRC" ]; then
     cp "$CFG_SRC" "$STAGE/config.json.new" || die 5 "cannot stage config.json"
@@ -362,8 +394,8 @@ do_install() {
   # ---- commit: renames only, in a subshell that ignores hang-ups (an SSH cut must not stop it
   # half-way). The agent is started outside it: ignored signals would be inherited by the agent.
   ( trap '' HUP INT TERM PIPE; commit_install ) || exit $?
-  MAC=$(cert_cn "$CERTS/client.crt")
-  SERIAL=$(cert_serial "$CERTS/client.crt")
+  MAC=; SERIAL=
+  if [ -f "$CERTS/client.crt" ]; then MAC=$(cert_cn "$CERTS/client.crt"); SERIAL=$(cert_serial "$CERTS/client.crt"); fi
 
   install_polkit_rule
   if [ "$RESTART" = yes ]; then
@@ -381,7 +413,8 @@ do_rollback() {
     # There was no identity before this installation: leave none behind.
     if [ "$SM" = systemd ]; then svc_disable; fi
     ( trap '' HUP INT TERM PIPE
-      rm -f "$CERTS/client.key" "$CERTS/client.crt" "$CERTS/ca.crt" "$ETC/config.json" "$ETC/identity.json" "$UNIT"
+      rm -f "$CERTS/client.key" "$CERTS/client.crt" "$CERTS/ca.crt" "$ETC/config.json" "$ETC/identity.json" "$UNIT" \
+        "$ETC/bootstrap-ca.crt" "$CERTS/birth.crt" "$CERTS/birth.key"
       if [ -d "$OPT_PREV" ]; then rm -rf "$OPT"; mv "$OPT_PREV" "$OPT"; fi
       rm -rf "$PREV" "$STAGE"
       fsync_paths "$CERTS" "$ETC" ) || exit $?
@@ -389,9 +422,10 @@ do_rollback() {
     return 0
   fi
   ( trap '' HUP INT TERM PIPE
-    for f in client.key client.crt ca.crt; do
+    for f in client.key client.crt ca.crt birth.crt birth.key; do
       if [ -e "$PREV/$f" ]; then mv -f "$PREV/$f" "$CERTS/$f" || die 5 "could not restore $f"; fi
     done
+    if [ -e "$PREV/bootstrap-ca.crt" ]; then mv -f "$PREV/bootstrap-ca.crt" "$ETC/bootstrap-ca.crt"; fi
     if [ -e "$PREV/config.json" ]; then mv -f "$PREV/config.json" "$ETC/config.json"; fi
     if [ -e "$PREV/identity.json" ]; then mv -f "$PREV/identity.json" "$ETC/identity.json"; fi
     if [ -e "$PREV/gateway-mqtt.service" ]; then mv -f "$PREV/gateway-mqtt.service" "$UNIT"; fi

@@ -9,21 +9,17 @@
  *
  * `--hsm 0` skips the token run (it needs Debian's softhsm2).
  *
- * Targets (issue 2, 2-core machine): ≥ 1,000 CSR issuances/s, p99 ≤ 100 ms, RSS ≤ 150 MB, ≥ 50× the seed.
+ * Targets (2-core machine): ≥ 1,000 CSR issuances/s, p99 ≤ 100 ms, RSS ≤ 150 MB, ≥ 50× the seed.
  */
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import forge from 'node-forge';
 import { ApiClient } from '../src/client/index.js';
-import { bitString, derToPem, explicit, oid, seq, set, unsignedInteger, utf8String } from '../src/ca/der.js';
 import { initServerData } from '../src/config/init.js';
 import { parsePkcs11Uri } from '../src/ca/pkcs11/uri.js';
-import { createApiToken } from '../src/service/tokens.js';
-import { SqliteRepository } from '../src/store/sqlite/repository.js';
 import { benchToken } from './softhsm.js';
+import { deviceCsrs, load as loadWith, macFor, rssMb, startBenchServer, summarise, type BenchServer, type Result } from './support.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -37,108 +33,8 @@ const CLI = path.resolve(import.meta.dirname, '../dist/cli/tds-server.js');
 const PASS = 'benchmark passphrase';
 const TOKEN_PIN = '24681357';
 
-// --------------------------------------------------------------------------------------------
-// CSRs for the CSR path, made quickly: a few device keys, one DER-encoded request per MAC.
-
-const OID_CN = '2.5.4.3';
-function makeCsr(mac: string, key: KeyObject, spki: Buffer): string {
-  const info = seq(unsignedInteger(Buffer.from([0])), seq(set(seq(oid(OID_CN), utf8String(mac)))), spki, explicit(0, Buffer.alloc(0)));
-  const alg = seq(oid('1.2.840.10045.4.3.2'));
-  return derToPem(seq(info, alg, bitString(sign('sha256', info, key))), 'CERTIFICATE REQUEST');
-}
-
-function macFor(prefix: number, i: number): string {
-  const b = [0x02, prefix, (i >> 24) & 0xff, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-// --------------------------------------------------------------------------------------------
-
-interface Result {
-  name: string;
-  count: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  p90: number;
-  max: number;
-  rssPeakMb: number | null;
-  /** CPU time (user+sys) per certificate: server process, and this load-generating process. */
-  serverCpuMs: number | null;
-  clientCpuMs: number | null;
-}
-
-function processCpuMs(pid: number): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return null;
-  }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function rssMb(pid: number): number | null {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-async function load(
-  name: string,
-  client: ApiClient,
-  count: number,
-  request: (i: number) => Promise<unknown>,
-  serverPid: number,
-): Promise<Result> {
-  const latencies: number[] = [];
-  let next = 0;
-  let peak = 0;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, rssMb(serverPid) ?? 0);
-  }, 50);
-  const serverCpu0 = processCpuMs(serverPid);
-  const clientCpu0 = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        await request(i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const serverCpu1 = processCpuMs(serverPid);
-  const clientCpu = process.cpuUsage(clientCpu0);
-  clearInterval(sampler);
-  peak = Math.max(peak, rssMb(serverPid) ?? 0);
-  latencies.sort((a, b) => a - b);
-  void client;
-  return {
-    name,
-    count,
-    seconds,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p90: percentile(latencies, 90),
-    max: latencies[latencies.length - 1] ?? NaN,
-    rssPeakMb: peak || null,
-    serverCpuMs: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / count,
-    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000 / count,
-  };
-}
+const load = (name: string, _client: ApiClient, count: number, request: (i: number) => Promise<unknown>, serverPid: number): Promise<Result> =>
+  loadWith(name, CONCURRENCY, count, request, [serverPid]);
 
 function seedApproach(count: number): Result {
   // What the seed's service does per device: a fresh RSA-2048 key and a forge-signed certificate.
@@ -182,80 +78,10 @@ function seedApproach(count: number): Result {
     forge.pki.privateKeyToPem(keys.privateKey);
     latencies.push(performance.now() - t);
   }
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    name: 'seed approach: node-forge RSA-2048 keygen + sign (in process, 1 thread)',
-    count,
-    seconds,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    p90: percentile(latencies, 90),
-    max: latencies[latencies.length - 1] ?? NaN,
-    rssPeakMb: null,
-    serverCpuMs: null,
-    clientCpuMs: null,
-  };
+  return summarise('seed approach: node-forge RSA-2048 keygen + sign (in process, 1 thread)', count, (performance.now() - started) / 1000, latencies);
 }
 
-interface BenchServer {
-  child: ReturnType<typeof spawn>;
-  apiUrl: string;
-  pid: number;
-  accountId: number;
-  token: string;
-  caPem: string;
-  stop(): Promise<void>;
-}
-
-/** An account and operator token, then `tds-server serve` on a free port (the environment unlocks the CA key). */
-async function startBenchServer(dataDir: string, env: Record<string, string>): Promise<BenchServer> {
-  const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
-  const account = await repo.createAccount('bench', { at: new Date().toISOString(), accountId: null, actor: 'bench', action: 'account.create', object: null, sourceIp: null, result: 'ok', detail: null });
-  const { token } = await createApiToken(repo, { accountId: account.id, role: 'operator' }, 'bench');
-  await repo.close();
-
-  // e.g. TDS_BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
-  // The installed `tds-server` bin runs with --max-semi-space-size=4 (its shebang); so does this.
-  const nodeArgs = ['--max-semi-space-size=4', ...(process.env.TDS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--data', dataDir, '--port', '0', '--json', '--quiet'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  };
-  try {
-    const listening = await new Promise<{ api_url: string; pid: number }>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /^(\{"event":"listening".*\})$/m.exec(out);
-        if (m) resolve(JSON.parse(m[1]!) as { api_url: string; pid: number });
-      });
-      child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
-    });
-    const caPem = readFileSync(path.join(dataDir, 'ca.crt'), 'utf8');
-    return { child, apiUrl: listening.api_url, pid: listening.pid, accountId: account.id, token, caPem, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
-
-const deviceKeys = Array.from({ length: 16 }, () => {
-  const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return { key: k.privateKey, spki: k.publicKey.export({ type: 'spki', format: 'der' }) };
-});
-const csrs = (prefix: number, n: number): { mac: string; csr: string }[] =>
-  Array.from({ length: n }, (_, i) => {
-    const mac = macFor(prefix, i);
-    const k = deviceKeys[i % deviceKeys.length]!;
-    return { mac, csr: makeCsr(mac, k.key, k.spki) };
-  });
+const csrs = deviceCsrs;
 
 /** The CSR path on the CA whose key is in a SoftHSM2 token (a data folder of its own). */
 async function tokenRun(dir: string, count: number): Promise<Result> {
@@ -269,7 +95,7 @@ async function tokenRun(dir: string, count: number): Promise<Result> {
     if (previousConf === undefined) delete process.env.SOFTHSM2_CONF;
     else process.env.SOFTHSM2_CONF = previousConf;
   }
-  const server = await startBenchServer(dataDir, { ...env, TDS_PKCS11_PIN: TOKEN_PIN });
+  const server = await startBenchServer(CLI, dataDir, { ...env, TDS_PKCS11_PIN: TOKEN_PIN });
   try {
     const client = new ApiClient({ baseUrl: server.apiUrl, token: server.token, caPem: server.caPem, timeoutMs: 120_000 });
     const provisionCsr = (list: { mac: string; csr: string }[]) => (i: number) =>
@@ -290,7 +116,7 @@ async function main(): Promise<void> {
   let server: BenchServer | undefined;
   try {
     await initServerData({ dataDir, passphrase: PASS });
-    server = await startBenchServer(dataDir, { TDS_CA_PASSPHRASE: PASS });
+    server = await startBenchServer(CLI, dataDir, { TDS_CA_PASSPHRASE: PASS });
     const { pid, accountId } = server;
     const client = new ApiClient({ baseUrl: server.apiUrl, token: server.token, caPem: server.caPem, timeoutMs: 120_000 });
     console.log(`server pid ${pid}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${CONCURRENCY} concurrent clients`);

@@ -135,6 +135,31 @@ describe('accounts and tokens', () => {
     await expect(serverAdmin.listTokens({ conta_id: 999_999 })).rejects.toMatchObject({ status: 404 });
   });
 
+  it('whoami: each token learns its own id, account, role and server-admin flag, and nothing is audited', async () => {
+    const op = server.client('operator');
+    const auditor = server.client('auditor');
+    const me = await serverAdmin.whoami();
+    expect(me).toEqual({ token_id: expect.any(Number) as number, conta_id: server.contaId, role: 'admin', server_admin: true });
+    expect((await serverAdmin.listTokens({ conta_id: server.contaId })).find((t) => t.id === me.token_id)).toMatchObject({ role: 'admin', server_admin: true });
+    const clients = [serverAdmin, admin, op, auditor];
+    const ids = await Promise.all(clients.map(async (c) => (await c.whoami()).token_id));
+    expect(new Set(ids).size).toBe(4);
+    expect(await admin.whoami()).toMatchObject({ conta_id: server.contaId, role: 'admin', server_admin: false });
+    expect(await op.whoami()).toMatchObject({ conta_id: server.contaId, role: 'operator', server_admin: false });
+    expect(await auditor.whoami()).toMatchObject({ role: 'auditor', server_admin: false });
+    // Asking leaves no trace: the tokens' own audit events are the same before and after.
+    const trail = async (): Promise<number[]> => Promise.all(ids.map(async (id) => (await serverAdmin.listAudit({ actor: `token:${id}`, page_size: 1 })).count));
+    const before = await trail();
+    for (const c of clients) await c.whoami();
+    expect(await trail()).toEqual(before);
+    op.close();
+    auditor.close();
+    // No token: 401 as everywhere.
+    const anonymous = new ApiClient({ baseUrl: server.apiUrl, caPem: server.caPem });
+    await expect(anonymous.whoami()).rejects.toMatchObject({ status: 401 });
+    anonymous.close();
+  });
+
   it('hostile input to the console: each refused with its field and message, nothing written', async () => {
     const cases: { method: string; path: string; body?: string; status: number; field?: string; message: RegExp; token?: string }[] = [
       { method: 'POST', path: '/accounts/', body: JSON.stringify({ name: 'a\u202eb' }), status: 400, field: 'name', message: /printable/ },

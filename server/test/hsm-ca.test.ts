@@ -1,10 +1,12 @@
 /**
  * The CA key in a PKCS#11 token (SoftHSM2): `tds-server init --pkcs11-uri` makes the key inside the
- * token, and the real server issues, revokes, re-signs the CRL and renews through it. Every
- * certificate and CRL is judged by the openssl command line; what the token holds is read back by
- * OpenSC's pkcs11-tool and through the PKCS#11 interface itself.
+ * token, and the real server issues, revokes, re-signs the CRL and renews through it. The birth CA
+ * of zero-touch onboarding is a second key in the same token: birth identities and the attested
+ * bootstrap run through both. Every certificate and CRL is judged by the openssl command line; what
+ * the token holds is read back by OpenSC's pkcs11-tool and through the PKCS#11 interface itself.
  */
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { strFromU8, unzipSync } from 'fflate';
 import pkcs11 from 'pkcs11js';
@@ -13,13 +15,16 @@ import { createDeviceCsr } from '@tds/server';
 import { SqliteRepository } from '@tds/server/store';
 import { startTestServer, TDS_SERVER_CLI, type TestServer } from '../../test/support/server.js';
 import { tempDir } from '../../test/support/temp.js';
-import { OpenSsl } from './support/openssl.js';
+import { OpenSsl, extensionBlock } from './support/openssl.js';
 import { run } from './support/run.js';
+import { ScriptedDevice } from './support/scripted-device.js';
 import { SOFTHSM_MODULE, SoftHsm } from './support/softhsm.js';
 
 const PIN = '246810';
 const TOKEN = 'tds-ca';
 const URI = `pkcs11:token=${TOKEN};object=ca-key`;
+/** The birth EKU and policy (profile.ts): a UUID arc. */
+const BIRTH_ARC = '2.25.74961606456411313147034430486448312649';
 
 const hsm = new SoftHsm();
 const work = tempDir('tds-hsm-ca-test-');
@@ -80,12 +85,28 @@ function readTokenAttributes(label: string, objectClass: number): { extractable:
   }
 }
 
+/** The data folder's record of where a key is in the token (0600), in place of the sealed key file. */
+function tokenKeyRecord(sealedFile: string, recordFile: string): unknown {
+  expect(existsSync(path.join(server.dataDir, sealedFile)), sealedFile).toBe(false);
+  const record = path.join(server.dataDir, recordFile);
+  expect(statSync(record).mode & 0o777).toBe(0o600);
+  return JSON.parse(readFileSync(record, 'utf8'));
+}
+
+/** The public key of the token's key pair `label` (read by pkcs11-tool) and the one `certPem` certifies, both as PEM. */
+async function tokenAndCertificateKeys(label: string, certPem: string): Promise<{ token: string; cert: string }> {
+  const pub = path.join(work.path, `${label}-pub.der`);
+  const read = await hsm.pkcs11Tool(TOKEN, PIN, ['--read-object', '--type', 'pubkey', '--label', label, '-o', pub]);
+  expect(read.code, read.output).toBe(0);
+  const token = (await ossl.run(['pkey', '-pubin', '-inform', 'DER', '-in', pub])).stdout;
+  const cert = (await ossl.run(['x509', '-noout', '-pubkey', '-in', ossl.file(certPem)])).stdout;
+  expect(token).toMatch(/BEGIN PUBLIC KEY/);
+  return { token, cert };
+}
+
 describe('a CA whose key init made in SoftHSM2 (EC P-256)', () => {
   it('the data folder holds the certificate and where the key is, never the key or the PIN', () => {
-    expect(existsSync(path.join(server.dataDir, 'ca.key.enc'))).toBe(false);
-    const ref = path.join(server.dataDir, 'ca.key.pkcs11.json');
-    expect(statSync(ref).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(ref, 'utf8'))).toEqual({
+    expect(tokenKeyRecord('ca.key.enc', 'ca.key.pkcs11.json')).toEqual({
       format: 'tds-ca-key-pkcs11/1',
       module: SOFTHSM_MODULE,
       uri: 'pkcs11:token=tds-ca;object=ca-key;type=private',
@@ -110,11 +131,8 @@ describe('a CA whose key init made in SoftHSM2 (EC P-256)', () => {
       expect(a.valueError, label).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
     }
     // The CA certificate certifies the token's key pair.
-    const pub = path.join(work.path, 'token-pub.der');
-    expect((await hsm.pkcs11Tool(TOKEN, PIN, ['--read-object', '--type', 'pubkey', '--label', 'ca-key', '-o', pub])).code).toBe(0);
-    const fromToken = await ossl.run(['pkey', '-pubin', '-inform', 'DER', '-in', pub]);
-    const fromCert = await ossl.run(['x509', '-noout', '-pubkey', '-in', ossl.file(server.caPem)]);
-    expect(fromCert.stdout).toBe(fromToken.stdout);
+    const keys = await tokenAndCertificateKeys('ca-key', server.caPem);
+    expect(keys.cert).toBe(keys.token);
     expect(await ossl.text(server.caPem)).toContain('ecdsa-with-SHA256');
   });
 
@@ -211,6 +229,81 @@ describe('backup and restore of a data folder whose CA key is in the token', () 
   });
 });
 
+describe('zero-touch with the CA keys in the token: the birth CA is a second key there', () => {
+  it('init made the birth key beside the CA key (sensitive, never extractable); the data folder says where, and the birth CA certificate certifies it', async () => {
+    expect(tokenKeyRecord('birth-ca.key.enc', 'birth-ca.key.pkcs11.json')).toEqual({
+      format: 'tds-ca-key-pkcs11/1',
+      module: SOFTHSM_MODULE,
+      uri: 'pkcs11:token=tds-ca;object=ca-key-birth;type=private',
+      vault: 'ca-key-vault',
+      sessions: 2,
+    });
+    const list = await hsm.pkcs11Tool(TOKEN, PIN, ['--list-objects', '--type', 'privkey']);
+    expect(list.output).toMatch(/label:\s+ca-key-birth\n[\s\S]*?Access:\s+sensitive, always sensitive, never extractable, local/);
+    const a = readTokenAttributes('ca-key-birth', pkcs11.CKO_PRIVATE_KEY);
+    expect(a).toMatchObject({ extractable: false, sensitive: true, neverExtractable: true });
+    expect(a.valueError).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
+
+    const api = server.client();
+    const birthCa = await api.getBirthCaPem();
+    expect(birthCa).toBe(readFileSync(path.join(server.dataDir, 'birth-ca.crt'), 'utf8'));
+    expect(birthCa).not.toBe(server.caPem);
+    expect((await ossl.run(['x509', '-noout', '-subject', '-in', ossl.file(birthCa)])).stdout).toMatch(/CN ?= ?TDS IoT Birth CA/);
+    const keys = await tokenAndCertificateKeys('ca-key-birth', birthCa);
+    expect(keys.cert).toBe(keys.token);
+    expect(keys.token).not.toBe((await tokenAndCertificateKeys('ca-key', server.caPem)).token);
+    const crl = await ossl.crlText(await api.getBirthCrlPem(), birthCa);
+    expect(crl.ok, crl.text).toBe(true);
+    api.close();
+  });
+
+  it('a birth identity signed in the token, then the attested bootstrap: claimed, the device fetches a certificate from the token CA; openssl judges each', async () => {
+    const api = server.client();
+    const mac = '02:11:00:00:00:40';
+    const birth = await ScriptedDevice.birthCsr(mac);
+    const r = await api.issueBirthIdentity({ mac_address: mac, csr_pem: birth.csrPem });
+    const birthCa = await api.getBirthCaPem();
+    const underBirth = await ossl.verify(birthCa, r.birth_certificate_pem, await api.getBirthCrlPem());
+    expect(underBirth.ok, underBirth.output).toBe(true);
+    expect((await ossl.verify(server.caPem, r.birth_certificate_pem)).ok).toBe(false);
+    const text = await ossl.text(r.birth_certificate_pem);
+    expect(text).toContain('ecdsa-with-SHA256');
+    expect(extensionBlock(text, 'Extended Key Usage')).toEqual({ critical: true, value: `${BIRTH_ARC}.2` });
+
+    const d = await ScriptedDevice.create(mac, { apiUrl: server.apiUrl, caPem: server.caPem });
+    try {
+      d.birth = { certificatePem: r.birth_certificate_pem, key: birth.key };
+      const pending = await d.bootstrapAttested({ model: 'ESP32-D0WD-V3' });
+      expect(pending).toMatchObject({ status: 'pending', path: 'attested', mac_address: mac });
+      expect((await api.claimPreview({ qr: r.label_qr })).bootstrap_id).toBe(pending.bootstrap_id);
+      const claim = await api.claim({ qr: r.label_qr, conta_id: server.contaId, codigo: 'ZT-HSM', nome: 'token-born gateway' });
+      expect(claim).toMatchObject({ status: 'approved', mac_address: mac });
+      const got = await d.poll();
+      expect(got.status).toBe('issued');
+      if (got.status !== 'issued') return;
+      expect(got.body.ca_pem).toBe(server.caPem);
+      const v = await verified(got.body.certificate_pem);
+      expect(v.ok, v.output).toBe(true);
+      const fromCert = await ossl.run(['x509', '-noout', '-pubkey', '-in', ossl.file(got.body.certificate_pem)]);
+      expect(fromCert.stdout).toBe(createPublicKey(d.key).export({ type: 'spki', format: 'pem' }));
+    } finally {
+      d.close();
+    }
+
+    // Revoking the birth identity: the birth CRL, signed in the token, lists it; so does the one `birth-ca crl` signs.
+    await api.revokeBirthIdentity(mac, 'test');
+    const revoked = await ossl.verify(birthCa, r.birth_certificate_pem, await api.getBirthCrlPem());
+    expect(revoked.ok).toBe(false);
+    expect(revoked.output).toMatch(/certificate revoked/);
+    const cli = JSON.parse((await server.cli(['birth-ca', 'crl', '--json'])).stdout) as { revoked_count: number; file: string };
+    expect(cli.revoked_count).toBeGreaterThanOrEqual(1);
+    const signed = await ossl.crlText(readFileSync(cli.file, 'utf8'), birthCa);
+    expect(signed.ok, signed.text).toBe(true);
+    expect(signed.text).toMatch(new RegExp(`Serial Number: ${r.serial_number}`, 'i'));
+    api.close();
+  });
+});
+
 describe('a second data folder on the same token key', () => {
   it('a URI without token attributes finds the one initialised token; the kept CA certificate signs on', async () => {
     const dataDir = path.join(work.path, 'same-key');
@@ -227,6 +320,35 @@ describe('a second data folder on the same token key', () => {
     const loose = await cli(['crl', '--data', dataDir], { TDS_PKCS11_PIN: PIN });
     expect(loose.code).toBe(1);
     expect(loose.output).toMatch(/ca\.key\.pkcs11\.json is writable by group or others, and it names the library the server loads: chmod 600 it/);
+  });
+
+  it('its birth CA uses the birth key already in the token; a folder made before the birth CA gets it from birth-ca create with the PIN', async () => {
+    const dataDir = path.join(work.path, 'same-key');
+    chmodSync(path.join(dataDir, 'ca.key.pkcs11.json'), 0o600);
+    const first = readFileSync(path.join(server.dataDir, 'birth-ca.crt'), 'utf8');
+    const keys = await tokenAndCertificateKeys('ca-key-birth', readFileSync(path.join(dataDir, 'birth-ca.crt'), 'utf8'));
+    expect(keys.cert).toBe(keys.token);
+    // The birth identities of the first folder verify under this folder's birth CA certificate: the same key.
+    const api = server.client();
+    const mac = '02:11:00:00:00:41';
+    const born = await api.issueBirthIdentity({ mac_address: mac, csr_pem: (await ScriptedDevice.birthCsr(mac)).csrPem });
+    api.close();
+    expect((await ossl.verify(readFileSync(path.join(dataDir, 'birth-ca.crt'), 'utf8'), born.birth_certificate_pem)).ok).toBe(true);
+
+    for (const f of ['birth-ca.crt', 'birth-ca.key.pkcs11.json', 'birth-crl.pem']) rmSync(path.join(dataDir, f));
+    const noPin = await cli(['birth-ca', 'create', '--data', dataDir]);
+    expect(noPin.code).toBe(1);
+    expect(noPin.output).toMatch(/the token PIN is needed: set TDS_PKCS11_PIN, or pass --pin-file FILE/);
+    expect(existsSync(path.join(dataDir, 'birth-ca.crt'))).toBe(false);
+    const made = await cli(['birth-ca', 'create', '--data', dataDir, '--json'], { TDS_PKCS11_PIN: PIN });
+    expect(made.code, made.output).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ birth_ca_key_store: 'pkcs11', birth_ca_subject: expect.stringMatching(/TDS IoT Birth CA/) });
+    const again = await tokenAndCertificateKeys('ca-key-birth', readFileSync(path.join(dataDir, 'birth-ca.crt'), 'utf8'));
+    expect(again.cert).toBe(keys.token);
+    expect(readFileSync(path.join(dataDir, 'birth-ca.crt'), 'utf8')).not.toBe(first);
+    const birthKeys = await hsm.pkcs11Tool(TOKEN, PIN, ['--list-objects', '--type', 'privkey']);
+    expect(birthKeys.output.match(/label:\s+ca-key-birth\n/g)).toHaveLength(1);
+    expect((await ossl.crlText(readFileSync(path.join(dataDir, 'birth-crl.pem'), 'utf8'), readFileSync(path.join(dataDir, 'birth-ca.crt'), 'utf8'))).ok).toBe(true);
   });
 });
 
@@ -251,7 +373,7 @@ describe('clear errors from the token store', () => {
   it('a missing object, an unknown token, a taken label, a PIN inside the URI, no module: refused, nothing left behind', async () => {
     const env = { TDS_PKCS11_PIN: PIN };
     const cases: [string[], RegExp][] = [
-      [['--pkcs11-uri', `pkcs11:token=${TOKEN};object=nope`, '--pkcs11-existing'], /no key 'nope' in the token with token=tds-ca \(the token holds 'ca-key'\)/],
+      [['--pkcs11-uri', `pkcs11:token=${TOKEN};object=nope`, '--pkcs11-existing'], /no key 'nope' in the token with token=tds-ca \(the token holds ('ca-key', 'ca-key-birth'|'ca-key-birth', 'ca-key')\)/],
       [['--pkcs11-uri', 'pkcs11:token=missing;object=ca-key'], /no token matches token=missing; tokens present: 'tds-ca'/],
       [['--pkcs11-uri', URI], /the token already holds a private key 'ca-key' .*: pass --pkcs11-existing to use it, or name a new object/],
       [['--pkcs11-uri', `${URI}?pin-value=${PIN}`], /carries 'pin-value': give the PIN through TDS_PKCS11_PIN or --pin-file, never inside the URI/],

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, ApiError, createApiToken, initServerData, startServer, type RunningServer } from '@tds/server';
+import { ApiClient, createApiToken, initServerData, startServer, type RunningServer } from '@tds/server';
 import { tempDir } from '../../test/support/temp.js';
+import { refusal } from './support/refusal.js';
 
 /**
  * The MAC-ownership rule: a MAC belongs to at most one account while any active or pending
@@ -28,15 +29,6 @@ async function clientFor(name: string): Promise<{ client: ApiClient; accountId: 
   const account = await server.repo.createAccount(name, audit);
   const { token } = await createApiToken(server.repo, { accountId: account.id, role: 'operator' }, 'test');
   return { client: new ApiClient({ baseUrl: server.url, token }), accountId: account.id };
-}
-
-async function refusal(p: Promise<unknown>): Promise<ApiError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
 }
 
 /** Certificates of X straight from the database: account, status. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CertificateAuthority, CrlPublisher, SqliteRepository, type NewAuditEvent } from '@tds/server';
 import { MqttStore } from '../src/mqtt/store.js';
+import { SqliteMqttRepository } from '../src/store/sqlite/mqtt-repository.js';
 import { TelemetryWriter } from '../src/mqtt/telemetry.js';
 import { tempDir } from '../../test/support/temp.js';
 import { OpenSsl } from './support/openssl.js';
@@ -75,7 +76,7 @@ describe('telemetry retention', () => {
       },
       audit('gateway.provision'),
     );
-    const store = new MqttStore(repo.db);
+    const store = new MqttStore(new SqliteMqttRepository(repo.db));
     const writer = new TelemetryWriter({ sink: store, retentionDays: 30 });
     const now = Date.parse('2026-06-30T12:00:00Z');
     const row = (ageDays: number, valor: number) => {
@@ -87,7 +88,7 @@ describe('telemetry retention', () => {
     expect(writer.stored).toBe(4);
 
     expect(await writer.prune(now)).toBe(2);
-    const left = store.listTelemetry(gw.gateway.id, new Date(0), 100).map((r) => r.valor);
+    const left = (await store.listTelemetry(gw.gateway.id, new Date(0), 100)).map((r) => r.valor);
     expect(left).toEqual([3, 4]);
     expect(await writer.prune(now)).toBe(0);
     await writer.stop();

@@ -46,6 +46,8 @@ export const FirstRunInputSchema = z.object({
   brokerPort: zPort.default(8883),
   /** Address devices will use to reach the embedded broker (this machine's LAN address). */
   deviceBrokerHost: zHost,
+  /** Name of the first profile, in the operator's language (the station's default profile). */
+  profileName: zName(80).default('default'),
 });
 export type FirstRunInput = z.input<typeof FirstRunInputSchema>;
 
@@ -61,7 +63,36 @@ export const GatewayCodeSchema = z.string().trim().min(1, V.required).max(30, V.
 export const BenchProvisionInputSchema = z.object({
   deviceIds: z.array(zId).min(1, V.required).max(64, V.tooLong),
   profile: zName(80),
+  /**
+   * The batch start (Enter with nothing scanned): only boards that are new or not provisioned;
+   * boards whose MAC the station knows to be provisioned or revoked are left alone.
+   */
+  onlyNew: z.boolean().default(false),
 });
+
+export const BenchOptionsInputSchema = z.object({
+  sound: z.boolean().optional(),
+  notify: z.boolean().optional(),
+  autoStart: z.boolean().optional(),
+  autoPrint: z.boolean().optional(),
+});
+
+/** A slot's name as the operator types it ("Hub A · 3"); null forgets it. */
+export const SlotNameInputSchema = z.object({ slot: zId, name: zName(40).nullable() });
+
+/** The local admin PIN that locks profiles: 4 to 12 digits. */
+export const zPin = z.string().regex(/^\d{4,12}$/, V.pin);
+
+export const ProfileLockInputSchema = z.object({
+  locked: z.boolean(),
+  /** The admin PIN (the first lock sets it). */
+  pin: zPin,
+  /** A new PIN, given with the current one. */
+  newPin: zPin.optional(),
+});
+
+/** An OS notification the Electron shell shows (web mode uses the browser's Notification API). */
+export const NotifyInputSchema = z.object({ title: z.string().trim().min(1).max(120), body: z.string().max(400) });
 
 /**
  * How the station logs in to a Pi: a password, a private key pasted (PEM), a key file on this station
@@ -94,6 +125,9 @@ export type FieldProvisionInput = z.input<typeof FieldProvisionInputSchema>;
 /** Look at a Pi without changing it (no root needed, so no sudo password). */
 export const FieldProbeInputSchema = z.object(PiLoginFields);
 export type FieldProbeInput = z.input<typeof FieldProbeInputSchema>;
+
+/** A certificate serial number in hexadecimal (colons allowed). */
+export const zSerial = z.string().trim().min(1, V.required).max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial);
 
 /**
  * The Log's filters: text fields match a part (any case; a MAC or serial with or without separators),
@@ -129,6 +163,18 @@ export const JobAnswerInputSchema = z.object({
   secret: z.string().min(1, V.required).max(1024, V.tooLong).optional(),
 });
 
+/**
+ * Renew a gateway's certificate; the active one stays valid until the new one is confirmed.
+ * `deliver`: the server makes it for the key the device has and asks the device over MQTT (now if
+ * online, else when it next comes online); the device answers with a new key and confirms itself.
+ * `pending`: the server makes a key and a pending certificate, handed over once for installing by
+ * hand, then confirmed (or cancelled) from the gateway's detail.
+ */
+export const GatewayRenewInputSchema = z.object({
+  id: z.number().int().positive(),
+  mode: z.enum(['deliver', 'pending'], { error: V.choice }),
+});
+
 /** The server's CSV import (`mac_address,codigo,nome`, the seed's header) as pasted or picked. */
 export const ImportCsvInputSchema = z.object({
   csv: z
@@ -140,8 +186,14 @@ export const ImportCsvInputSchema = z.object({
 /** The bundled server's backups: a passphrase of at least 12 characters (not the CA's). */
 const zBackupPassphrase = z.string().min(12, V.tooShort).max(1024, V.tooLong);
 
-/** Back up the bundled server (it keeps running) into a new file. */
+/**
+ * Back up the bundled server (it keeps running) into a new file: `path` names a folder (the file is
+ * named after the date there) or a new file.
+ */
 export const BundledBackupInputSchema = z.object({ path: zLocalPath, passphrase: zBackupPassphrase });
+
+/** Read and verify a backup file before restoring it; nothing changes. */
+export const BundledCheckInputSchema = z.object({ path: zLocalPath, passphrase: zBackupPassphrase });
 export type BundledBackupInput = z.input<typeof BundledBackupInputSchema>;
 
 /**

@@ -41,12 +41,20 @@ export const zWifiPassword = z.string().refine((s) => s === '' || (s.length >= 8
 export const ProfileEsp32Schema = z.object({
   bundlePath: zLocalPath,
   wifiSsid: z.string().min(1, V.wifiSsid).max(32, V.wifiSsid),
+  /** An open network, on purpose: no Wi-Fi password is kept or asked for. */
+  wifiOpen: z.boolean().optional(),
   /** Optional cap on the flashing speed (see MAX_BAUD_CHOICES); absent = the station picks per USB bridge. */
   maxBaud: zIntRange(115_200, 2_000_000).optional(),
   resetMode: z.enum(RESET_MODES, { error: V.choice }).default('auto'),
   onlineTimeoutSec: zIntRange(5, 600).default(60),
   /** Modbus RTU readings the firmware polls on its RS-485 port (written to the factory data); absent = none. */
   modbus: Esp32ModbusSchema.optional(),
+  /**
+   * Zero-touch: give each board a birth identity instead of its final one (a birth certificate for its
+   * MAC, the server's URL and CA); the board asks to join in the field and an installer claims it with
+   * the label's QR. Station-made keys only.
+   */
+  birthIdentity: z.boolean().optional(),
 });
 
 export const ProfilePiSchema = z.object({
@@ -92,6 +100,8 @@ export type Profile = z.output<typeof ProfileSchema>;
  * stored one, '' clears it), without the file-only `pi.agentConfig`.
  */
 export const ProfileInputSchema = ProfileSchema.extend({
+  // Every gateway needs its own code: a template without a per-device part would give them all one.
+  codeTemplate: codeTemplate.refine((s) => /\{(mac12|MAC12|seq)\}/.test(s), V.templateUnique).default(DEFAULT_CODE_TEMPLATE),
   esp32: ProfileEsp32Schema.extend({ wifiPassword: zWifiPassword.optional() }).optional(),
   pi: ProfilePiSchema.omit({ agentConfig: true }).optional(),
 });

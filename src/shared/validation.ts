@@ -41,10 +41,22 @@ export const V = {
   modbusTableSize: 'modbusTableSize',
   macPart: 'macPart',
   dateOrder: 'dateOrder',
-  localDate: 'localDate',
   keyFileMissing: 'keyFileMissing',
   keyFileInvalid: 'keyFileInvalid',
   keyFilePassphrase: 'keyFilePassphrase',
+  claimQr: 'claimQr',
+  activationCode: 'activationCode',
+  claimSecret: 'claimSecret',
+  printable: 'printable',
+  unknownGateway: 'unknownGateway',
+  templateUnique: 'templateUnique',
+  wifiPasswordNeeded: 'wifiPasswordNeeded',
+  bundleMissing: 'bundleMissing',
+  bundleUnreadable: 'bundleUnreadable',
+  brokerUnreachable: 'brokerUnreachable',
+  pin: 'pin',
+  pinWrong: 'pinWrong',
+  pinLater: 'pinLater',
 } as const;
 export type ValidationKey = (typeof V)[keyof typeof V];
 
@@ -96,10 +108,22 @@ export const VALIDATION_EN: Record<ValidationKey, string> = {
   modbusTableSize: 'The readings do not fit the gateway’s configuration (3967 bytes): remove readings or shorten their units.',
   macPart: 'Enter all or part of a MAC address: hexadecimal digits, with or without colons.',
   dateOrder: 'This date is before From: pick a To on or after From.',
-  localDate: 'Enter a date as {{format}}.',
   keyFileMissing: 'There is no readable file at this path on this station.',
   keyFileInvalid: 'This file is not an SSH private key, or the passphrase is wrong.',
   keyFilePassphrase: 'This key is protected by a passphrase: enter it below.',
+  claimQr: 'This is not a TDS claim QR: a label reads TDS:B1:<MAC>:<secret>, a device shows TDS:C1:<MAC>:<code>.',
+  activationCode: 'An activation code has 8 characters from 0-9 and A-Z without I, L, O or U, shown as XXXX-XXXX.',
+  claimSecret: 'A claim secret has 26 characters from 0-9 and A-Z without I, L, O or U, as printed on the label.',
+  printable: 'Use 1 to {{max}} printable characters: no line breaks, control or invisible formatting characters.',
+  unknownGateway: 'No gateway has this code in this account.',
+  templateUnique: 'Include {mac12} or {seq}, so that every gateway gets its own code.',
+  wifiPasswordNeeded: 'Type the Wi-Fi password, or tick “Open network” if it has none.',
+  bundleMissing: 'There is no file or folder at this path on the station.',
+  bundleUnreadable: 'This is not a firmware bundle the station can use: {{reason}}',
+  brokerUnreachable: 'Nothing answered at {{host}}:{{port}} ({{reason}}). Check the address and port, and that the broker runs.',
+  pin: 'Enter 4 to 12 digits.',
+  pinWrong: 'This is not the admin PIN.',
+  pinLater: 'Too many wrong PINs: try again in a minute.',
 };
 
 /** Turns zod issues into field issues; messages that are not keys pass through unchanged. */
@@ -136,6 +160,20 @@ export const zLocalPath = z
   .min(1, V.required)
   .max(1024, V.tooLong)
   .refine((s) => s.startsWith('/') || /^[A-Za-z]:[\\/]/.test(s), V.path);
+/**
+ * Free text the server keeps verbatim (account names, token labels): 1 to `max` code points of
+ * printable text, as the server requires: no control characters, line or paragraph separators,
+ * private-use or unassigned code points, or format characters such as bidi overrides (only the
+ * joiners U+200C/U+200D, which some scripts and emoji need).
+ */
+export const zPrintable = (max: number) => {
+  const m = `${V.printable}:1:${max}`;
+  return z
+    .string()
+    .trim()
+    .min(1, V.required)
+    .refine((s) => [...s].length <= max && !/[\p{C}\p{Zl}\p{Zp}]/u.test(s.replace(/[\u200c\u200d]/gu, '')), m);
+};
 export const zName = (max: number) => z.string().trim().min(1, V.required).max(max, V.tooLong);
 export const zPem = z.string().trim().refine((s) => /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/.test(s), V.pem);
 export const zHttpUrl = z

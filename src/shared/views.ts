@@ -62,6 +62,25 @@ export interface BrokerSettingsView {
   embedded: { running: boolean; port: number | null } | null;
 }
 
+/** How the Bench behaves for the technician (Settings of the Bench screen, kept by the station). */
+export interface BenchOptionsView {
+  /** A beep when a board passes or fails. */
+  sound: boolean;
+  /** An OS notification when a board passes or fails. */
+  notify: boolean;
+  /** A board plugged into a slot starts at once with the default profile. */
+  autoStart: boolean;
+  /** A board that passes gets its label printed. */
+  autoPrint: boolean;
+}
+
+/** Whether operators may edit profiles (an admin locks them with a PIN). */
+export interface ProfileLockView {
+  locked: boolean;
+  /** An admin PIN has been set (the first lock sets it). */
+  pinSet: boolean;
+}
+
 export interface StationSettingsView {
   operator: string;
   language: LanguagePref;
@@ -69,6 +88,18 @@ export interface StationSettingsView {
   activeProfile: string | null;
   server: ServerSettingsView;
   broker: BrokerSettingsView;
+  bench: BenchOptionsView;
+  profileLock: ProfileLockView;
+}
+
+/** One address of this machine, offered as the address devices use to reach the station. */
+export interface StationAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  /** The network interface (eth0, wlan0, en0…). */
+  interface: string;
+  /** 127.0.0.1, ::1: only reachable from this machine (simulated boards), never from a real device. */
+  loopback: boolean;
 }
 
 export interface MonitorStatus {
@@ -80,9 +111,36 @@ export interface MonitorStatus {
   online: string[];
 }
 
+/**
+ * What the station knows about a board's MAC without flashing it: provisioned (an active
+ * certificate), revoked (its last certificate was revoked), or new. From the server, or from this
+ * station's log when the server cannot be asked.
+ */
+export interface BoardRegistration {
+  state: 'provisioned' | 'revoked' | 'new';
+  serial: string | null;
+  /** Provisioned: when the certificate was issued; revoked: when it was revoked. */
+  at: string | null;
+  /** Revoked: the reason the server recorded (an RFC 5280 reason name, maybe with a note). */
+  reason: string | null;
+  source: 'server' | 'log';
+}
+
+/**
+ * A position on the hub: named once by the operator and kept by USB location, so a board plugged
+ * into the same position is in the same slot whatever port name the OS gives it.
+ */
+export interface BenchSlot {
+  /** The USB location when the OS reports one, else the port path. */
+  key: string;
+  name: string | null;
+  location: string | null;
+}
+
 export interface BenchDevice {
   id: string;
   path: string;
+  slot: BenchSlot;
   bridge: string | null;
   vendorId: number | null;
   productId: number | null;
@@ -96,6 +154,14 @@ export interface BenchDevice {
   /** Latest job on this port. */
   jobId: string | null;
   consoleOpen: boolean;
+  /** What the station knows about this board's MAC (null until the MAC is known). */
+  registration: BoardRegistration | null;
+}
+
+/** A board the batch start left alone, and why. */
+export interface BenchSkip {
+  deviceId: string;
+  reason: 'running' | 'provisioned' | 'revoked';
 }
 
 /** One line of a job's log (step notes, esptool output, the device's boot log, SSH commands). */
@@ -153,11 +219,26 @@ export interface CertificateView {
   serialNumber: string;
   issuedAt: string;
   expiresAt: string;
+  /** `pending`: a renewal the device has not confirmed yet; the active certificate stays valid meanwhile. */
+  status: 'pending' | 'active' | 'revoked' | 'expired';
   revoked: boolean;
   revokedAt: string | null;
+  /** The RFC 5280 reason name (`keyCompromise`, `superseded`, …) when revoked. */
   revokeReason: string | null;
+  /** Free text kept with the reason (the admin's words, or why the server revoked it). */
+  revokeNote: string | null;
   keyOrigin: 'device' | 'station' | 'server';
 }
+
+/**
+ * Whether the gateway can connect at all, apart from live presence: its certificate is active, or
+ * the newest one was revoked (when and why) or expired, or it never had one.
+ */
+export type GatewayStanding =
+  | { kind: 'active' }
+  | { kind: 'revoked'; at: string | null; reason: string; note: string | null }
+  | { kind: 'expired'; at: string }
+  | { kind: 'none' };
 
 export interface GatewayView {
   id: number;
@@ -171,10 +252,52 @@ export interface GatewayView {
   firmwareVersion: string | null;
   createdAt: string;
   activeCertificate: CertificateView | null;
+  standing: GatewayStanding;
+}
+
+/** A renewal the server delivers to the device over MQTT, while it waits for the device. */
+export interface RenewalDeliveryView {
+  pendingSerial: string;
+  replacesSerial: string;
+  /** Requests sent to the device so far (0: it has not been online since). */
+  attempts: number;
+  lastAttemptAt: string | null;
+  createdAt: string;
 }
 
 export interface GatewayDetailView extends GatewayView {
   certificates: CertificateView[];
+  renewalDelivery: RenewalDeliveryView | null;
+}
+
+/** `gateways.renew`: the gateway afterwards, whether the device was asked now, and a pending certificate's files (once). */
+export interface RenewResultView {
+  gateway: GatewayDetailView;
+  /** deliver: `asked` (online, asked now) or `waiting` (asked when it next comes online). */
+  delivery: 'asked' | 'waiting' | null;
+  /** pending: the new certificate with the key the server made, for installing by hand; never shown again. */
+  file: FileData | null;
+}
+
+/** A gateway's online/offline history over a window, from the server. */
+export interface PresenceHistoryView {
+  since: string;
+  until: string;
+  /** The state at `since`; null: unknown (before the server's history). */
+  stateAtStart: boolean | null;
+  transitions: { online: boolean; at: string }[];
+  onlineSeconds: number;
+  windowSeconds: number;
+  uptimePercent: number | null;
+  truncated: boolean;
+}
+
+/** The station's server token as the server knows it; the renderer shows what its role allows. */
+export interface ServerIdentityView {
+  tokenId: number;
+  accountId: number;
+  role: 'admin' | 'operator' | 'auditor';
+  serverAdmin: boolean;
 }
 
 /** The readings of one register (one Modbus slave's register, in one unit), oldest first. */
@@ -324,6 +447,14 @@ export interface BundledBackupView {
   bytes: number;
   createdAt: string;
   files: number;
+}
+
+/** What a backup file holds, read and verified before a restore (`bundled.checkBackup`). */
+export interface BundledBackupContents extends BundledBackupView {
+  paths: string[];
+  store: { kind: string; schemaVersion: number | null };
+  /** Whether its CA is the running bundled server's (null: no server to compare with). */
+  sameCa: boolean | null;
 }
 
 export interface BundledRestoreView extends BundledBackupView {

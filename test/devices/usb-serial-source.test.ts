@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyUsb } from '../../src/main/devices/usb-ids.js';
-import { listFromSysfs, UDEVADM_MISSING, UsbSerialSource, type ListedPort } from '../../src/main/devices/usb-serial-source.js';
+import { listFromSysfs, UDEVADM_MISSING, usbLocationFromSysfs, UsbSerialSource, type ListedPort } from '../../src/main/devices/usb-serial-source.js';
 import type { SerialDeviceEvent } from '../../src/main/devices/serial-link.js';
 import { tempDir } from '../support/temp.js';
 
@@ -12,7 +12,7 @@ afterEach(() => {
 });
 
 describe('USB serial discovery', () => {
-  it('classifies ports by VID:PID (DESIGN.md §7)', async () => {
+  it('classifies ports by VID:PID (known ESP32 USB bridges)', async () => {
     const ports: ListedPort[] = [
       { path: '/dev/ttyUSB0', vendorId: '10c4', productId: 'ea60', serialNumber: '0001' },
       { path: '/dev/ttyACM0', vendorId: '303a', productId: '1001' },
@@ -77,8 +77,8 @@ describe('USB serial discovery', () => {
   it('reads USB ids from a sysfs tree', async () => {
     const root = tempDir('tds-sysfs-');
     dirs.push(root);
-    const usbDev = path.join(root.path, 'devices', 'usb1', '1-1');
-    const iface = path.join(usbDev, '1-1:1.0', 'ttyUSB0');
+    const usbDev = path.join(root.path, 'devices', 'usb1', '1-1', '1-1.3');
+    const iface = path.join(usbDev, '1-1.3:1.0', 'ttyUSB0');
     mkdirSync(iface, { recursive: true });
     writeFileSync(path.join(usbDev, 'idVendor'), '10c4\n');
     writeFileSync(path.join(usbDev, 'idProduct'), 'ea60\n');
@@ -88,8 +88,13 @@ describe('USB serial discovery', () => {
     symlinkSync(iface, path.join(cls, 'ttyUSB0', 'device'));
     mkdirSync(path.join(cls, 'ttyS0'));
     expect(await listFromSysfs(cls)).toEqual([
-      { path: '/dev/ttyUSB0', vendorId: '10c4', productId: 'ea60', serialNumber: 'ABC', manufacturer: undefined },
+      { path: '/dev/ttyUSB0', vendorId: '10c4', productId: 'ea60', serialNumber: 'ABC', manufacturer: undefined, locationId: '1-1.3' },
     ]);
+    // The hub position, not the kernel's name, is what the Bench keys its slots by.
+    expect(await usbLocationFromSysfs('ttyUSB0', cls)).toBe('1-1.3');
+    expect(await usbLocationFromSysfs('ttyS0', cls)).toBeUndefined();
+    const [d] = await new UsbSerialSource({ lister: () => listFromSysfs(cls) }).list();
+    expect(d).toMatchObject({ path: '/dev/ttyUSB0', location: '1-1.3' });
   });
 
   it('escapes control characters in the USB strings a device reports', async () => {

@@ -6,7 +6,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { tempDir } from '../support/temp.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
-import { goTo } from './support/ui.js';
+import { cardButton, goTo } from './support/ui.js';
 
 // The Bench controls a technician uses between batches, in the real UI against the embedded broker:
 // the scan field as a barcode scanner drives it (codes to boards, a bad read refused in place), one
@@ -70,25 +70,25 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
     await expect.poll(() => page.locator('[data-testid=scan-error]').textContent()).toMatch(/1 to 30 letters, digits, - _ or \./);
     expect(await page.locator('[data-testid=scan-input]').inputValue()).toBe('GW 0001');
     expect(await page.locator('[data-testid=scan-input]').getAttribute('aria-invalid')).toBe('true');
-    expect(await card(a).locator('dd.mono').nth(1).textContent()).toBe('automatic');
+    expect(await card(a).getByTestId('board-code').textContent()).toBe('automatic');
 
     await scan('GW-CTL-0001');
     await expect.poll(() => page.locator('[data-testid=scan-error]').count()).toBe(0);
-    await expect.poll(summary).toContain(`Code GW-CTL-0001 assigned to ${a.hostPath}`);
+    await expect.poll(summary).toContain('Code GW-CTL-0001 is on Slot 1');
     await scan('GW-CTL-0002');
-    await expect.poll(summary).toContain(`Code GW-CTL-0002 assigned to ${bb.hostPath}`);
+    await expect.poll(summary).toContain('Code GW-CTL-0002 is on Slot 2');
     expect(await card(a).textContent()).toContain('GW-CTL-0001');
     expect(await card(bb).textContent()).toContain('GW-CTL-0002');
     // Every board has its code now: a further scan is not silently dropped on one of them.
     await scan('GW-CTL-0003');
-    await expect.poll(summary).toContain('No board to assign GW-CTL-0003 to');
+    await expect.poll(summary).toContain('No board for GW-CTL-0003: every board has a code.');
     // Selecting a board and scanning replaces its code; "Clear code" takes it back to automatic.
-    await card(bb).getByRole('button', { name: 'Select this board' }).click();
+    await cardButton(card(bb), 'Select').click();
     await scan('GW-CTL-0099');
     await expect.poll(() => card(bb).textContent()).toContain('GW-CTL-0099');
-    await card(bb).getByRole('button', { name: 'Clear code' }).click();
+    await cardButton(card(bb), 'Clear code').click();
     await expect.poll(() => card(bb).textContent()).toContain('automatic');
-    await card(bb).getByRole('button', { name: /Select this board|selected/ }).click();
+    await cardButton(card(bb), 'Select').click();
     await scan('GW-CTL-0002');
     await expect.poll(() => card(bb).textContent()).toContain('GW-CTL-0002');
   });
@@ -98,9 +98,9 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
     const victim = await secondCard();
     // Every erased sector takes 100 ms: the flash step lasts long enough to press Cancel in it.
     await victim.sendControl('FAULT slow-erase=100');
-    await card(victim).getByRole('button', { name: 'Provision', exact: true }).click();
-    await card(victim).locator('.step--running', { hasText: 'Flash firmware and config' }).waitFor({ timeout: 60_000 });
-    await card(victim).getByRole('button', { name: 'Cancel' }).click();
+    await cardButton(card(victim), 'Provision').click();
+    await card(victim).locator('.board__step', { hasText: 'Flash firmware and config' }).waitFor({ timeout: 60_000 });
+    await cardButton(card(victim), 'Stop').click();
     // The flash stops at once: the card says so within seconds, and the board's data partition
     // (written last) was never reached.
     await expect.poll(() => card(victim).getAttribute('data-state'), { timeout: 10_000 }).toBe('cancelled');
@@ -111,7 +111,7 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
     expect(cancelled.steps.find((s) => s.name === 'flash')?.status).not.toBe('done');
 
     await victim.sendControl('FAULT clear slow-erase');
-    await card(victim).getByRole('button', { name: 'Retry' }).click();
+    await cardButton(card(victim), 'Retry').click();
     await expect.poll(() => card(victim).getAttribute('data-state'), { timeout: 180_000, interval: 1000 }).toMatch(/succeeded|failed|waiting-input/);
     const jobs = await invoke(station, 'jobs.list');
     const first = jobs.find((j) => j.mac === victim.mac)!;
@@ -132,11 +132,11 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
   it('shows a board’s serial output live in its console: provisioning log, then a reset’s boot log', async () => {
     const { page } = b;
     const board = sims.find((x) => x !== victim)!;
-    await card(board).getByRole('button', { name: 'Provision', exact: true }).click();
+    await cardButton(card(board), 'Provision').click();
     await expect.poll(() => card(board).getAttribute('data-state'), { timeout: 180_000, interval: 1000 }).toMatch(/succeeded|failed/);
     expect(await card(board).getAttribute('data-state')).toBe('succeeded');
-    await card(board).getByRole('button', { name: 'Open console' }).click();
-    const consoleEl = card(board).locator('[data-testid=console]');
+    await cardButton(card(board), 'Console').click();
+    const consoleEl = page.locator('dialog[open] [data-testid=console]');
     await consoleEl.waitFor();
     const before = (await consoleEl.textContent()) ?? '';
     // The job's own record comes first (the boot log it read after flashing) …
@@ -146,7 +146,7 @@ describe('E2E: bench scanner, cancel/retry and live console (web mode, Chromium)
     await board.sendControl('RESET');
     await expect.poll(async () => boots((await consoleEl.textContent()) ?? ''), { timeout: 20_000 }).toBeGreaterThan(boots(before));
     await expect.poll(async () => (await consoleEl.textContent()) ?? '', { timeout: 20_000 }).toMatch(new RegExp(`mqtt: connecting to mqtts://[^\\n]+ as ${board.mac}[\\s\\S]*$`));
-    await card(board).getByRole('button', { name: 'Close console' }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: /^Close/ }).click();
     await consoleEl.waitFor({ state: 'detached' });
     // With the console closed the station has let go of the port: another program can open it.
     const other = new SerialPortLink(board.hostPath);

@@ -10,7 +10,7 @@ import { tempDir } from '../support/temp.js';
 import { requireTool } from '../support/tools.js';
 import { download, launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
-import { goTo } from './support/ui.js';
+import { cardButton, goTo } from './support/ui.js';
 
 // The technician's and the admin's path through the real UI in web mode: three simulated ESP32
 // boards provisioned with one key press against the real server and Mosquitto, their labels, the
@@ -81,14 +81,17 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
       // The rate the station picked for the port (the simulator's default bridge tops out at 921600).
       const job = (await invoke(station, 'jobs.list')).find((j) => j.mac === sim.mac)!;
       expect(job.facts?.baud).toBe('921600');
+      // Engineering detail is behind "Details".
+      await cardButton(card, 'Details').click();
       expect(await card.getByTestId('board-speed').textContent()).toBe('921,600 baud');
+      await cardButton(card, 'Hide details').click();
     }
   }, 300_000);
 
   it('prints a label whose QR code decodes to the board’s MAC, gateway code and certificate serial', async () => {
     const { page } = b;
     const card = page.locator('[data-testid=board-card]', { hasText: sims[0]!.mac });
-    await card.getByRole('button', { name: 'Label' }).click();
+    await cardButton(card, 'Label').click();
     const png = await download(page, () => page.click('[data-testid=label-png]'), b.downloads);
     const qr = JSON.parse(execFileSync('zbarimg', ['--raw', '-q', png], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()) as Record<string, string>;
     const gw = (await backend.server.client('operator').listGateways({ mac: sims[0]!.mac })).results[0]!;
@@ -122,7 +125,6 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     expect(await readings.locator('[data-testid=reading-value]').textContent()).toMatch(/^[\d.,]+ °C$/);
     expect(await chart.getAttribute('aria-label')).toMatch(/^Last \d+ readings of Gateway reading, from [\d.,]+ to [\d.,]+ °C$/);
     expect(await chart.locator('polyline').count()).toBe(1);
-    await screenshot(page, 'gateway-detail', shots.path, { fullPage: true });
     // The seed's certificate ZIP: client.crt + ca.crt (+ README), never a key the station made.
     const zip = await download(page, () => page.getByRole('button', { name: 'Download certificate ZIP' }).click(), b.downloads);
     const names = execFileSync('python3', ['-c', 'import sys, zipfile; print(*zipfile.ZipFile(sys.argv[1]).namelist(), sep=chr(10))', zip], { encoding: 'utf8' }).trim().split(/\r?\n/);
@@ -145,8 +147,9 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     await victim.waitForLog(/mqtt: connect failed/, 60_000);
     for (const [i, s2] of sims.slice(0, 2).entries()) await expect.poll(() => connects(s2), { timeout: 60_000 }).toBeGreaterThan(before[i]!);
     expect(connects(victim)).toBe(before[2]);
-    // Live presence in the UI: the revoked gateway goes offline (no fresh telemetry), the others stay online.
+    // In the UI: the revoked gateway reads as revoked and why (not as offline), the others stay online.
     await expect.poll(() => page.locator(`tr[data-mac="${victim.mac}"]`).getAttribute('data-online'), { timeout: 60_000 }).toBe('false');
+    expect(await page.locator(`tr[data-mac="${victim.mac}"] [data-state]`).textContent()).toBe(' Revoked: Key compromised');
     for (const s2 of sims.slice(0, 2)) await expect.poll(() => page.locator(`tr[data-mac="${s2.mac}"]`).getAttribute('data-online'), { timeout: 30_000 }).toBe('true');
   }, 150_000);
 

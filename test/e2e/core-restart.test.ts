@@ -10,7 +10,7 @@ import { isAlive } from '../support/processes.js';
 import { tempDir } from '../support/temp.js';
 import { launchBrowser, screenshot, type TestBrowser } from './support/browser.js';
 import { configureRemote, createProfile, invoke, startTestStation } from './support/station.js';
-import { fill, goTo } from './support/ui.js';
+import { cardButton, fill, goTo } from './support/ui.js';
 
 // The station core runs in its own process so that a crash in device code cannot take the UI
 // with it. Web mode against the simulator: the core is killed (SIGKILL) in the middle of a flash;
@@ -54,8 +54,8 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
     await card.waitFor();
     // Every erased sector takes 100 ms: the flash step lasts long enough to kill the core inside it.
     await sim.sendControl('FAULT slow-erase=100');
-    await card.getByRole('button', { name: 'Provision', exact: true }).click();
-    await card.locator('.step--running', { hasText: 'Flash firmware and config' }).waitFor({ timeout: 60_000 });
+    await cardButton(card, 'Provision').click();
+    await card.locator('.board__step', { hasText: 'Flash firmware and config' }).waitFor({ timeout: 60_000 });
     const [job] = (await invoke(station, 'jobs.list')).filter((j) => j.target === sim.hostPath);
     expect(job?.state).toBe('running');
     // The certificate it got is not on the board yet: the core keeps that in the job's resume spec on disk.
@@ -89,7 +89,7 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
 
     // Retry from the card: the new core rebuilds the job from what it kept and takes the board online.
     await sim.sendControl('FAULT clear slow-erase');
-    await card.getByRole('button', { name: 'Retry' }).click();
+    await cardButton(card, 'Retry').click();
     // The killed job had got its certificate (before the flash), which never reached the board: as a
     // retry in the same core would, the retry replaces it without asking the technician.
     const interrupted = (await invoke(station, 'jobs.list')).find((j) => j.id === job!.id)!;

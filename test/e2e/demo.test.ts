@@ -29,9 +29,9 @@ describe('npm run demo', () => {
     browser = await launchBrowser();
     const { page } = browser;
     await page.goto(url!);
-    await expect.poll(() => page.locator('article, li, section').filter({ hasText: /24:6f:28:de:00:0[12]|tds-esp32sim/ }).count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('[data-testid=board-card]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByText(/^Done$/).count(), { timeout: 60_000, interval: 500 }).toBe(2);
+    await expect.poll(() => page.getByText(/^Passed$/).count(), { timeout: 60_000, interval: 500 }).toBe(2);
     await page.getByText('24:6f:28:de:00:01').first().waitFor({ state: 'visible' });
     await page.getByText('24:6f:28:de:00:02').first().waitFor({ state: 'visible' });
 

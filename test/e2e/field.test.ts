@@ -121,9 +121,9 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
       await fill(page, 'dialog[open]', { 'auth.path': keyFile });
       await dialog.getByRole('button', { name: 'Check', exact: true }).click();
     });
-    const question = job.locator('[role=alertdialog]');
+    const question = job.locator('[data-question-kind]');
     await question.waitFor({ timeout: 30_000 });
-    await expect.poll(() => page.evaluate(() => !!document.activeElement?.closest('[role=alertdialog]'))).toBe(true);
+    await expect.poll(() => page.evaluate(() => !!document.activeElement?.closest('[data-question-kind]'))).toBe(true);
     const box = (await question.boundingBox())!;
     expect(box.y).toBeGreaterThanOrEqual(0);
     expect(box.y + Math.min(box.height, 200)).toBeLessThanOrEqual(700);
@@ -201,9 +201,9 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
       await page.selectOption('dialog[open] [data-field="auth.method"]', 'keyFile');
       await page.locator('dialog[open]').getByRole('button', { name: 'Start' }).click();
     });
-    const question = job.locator('[role=alertdialog]');
+    const question = job.locator('[data-question-kind]');
     await question.getByText('This MAC is already provisioned').waitFor({ timeout: 60_000 });
-    expect(await question.locator('dt').allTextContents()).toEqual(expect.arrayContaining(['MAC', 'Certificate serial', 'Expires']));
+    expect(await question.locator('dt').allTextContents()).toEqual(expect.arrayContaining(['MAC', 'Certificate', 'Valid until']));
     await question.getByRole('button', { name: 'Stop' }).click();
     expect(await finished(job)).toBe('skipped');
     expect(await job.locator('.badge').textContent()).toBe('Stopped, nothing changed');
@@ -239,7 +239,7 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
     await page.waitForTimeout(4_000);
     expect(await waiting.getAttribute('data-state')).toBe('running');
     relay = await startTcpRelay(sshd.port, '127.0.0.1', bootPort);
-    await waiting.locator('[role=alertdialog]').waitFor({ timeout: 30_000 });
+    await waiting.locator('[data-question-kind]').waitFor({ timeout: 30_000 });
     await waiting.getByRole('button', { name: 'Accept and continue' }).click();
     expect(await finished(waiting)).toBe('succeeded');
   }, 150_000);
@@ -254,7 +254,7 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
     expect(await finished(refused)).toBe('failed');
     expect(await refused.locator('.job-error').textContent()).toMatch(/has CHANGED.*someone may be impersonating the Pi/);
     await refused.getByRole('button', { name: 'Forget the host key of Boot Pi' }).click();
-    const confirm = page.getByTestId('confirm-dialog');
+    const confirm = page.locator('dialog[open][role=alertdialog]');
     expect(await confirm.textContent()).toContain(sshd.hostKeyFingerprint);
     await confirm.getByRole('button', { name: 'Forget the host key' }).click();
     const notice = page.getByTestId('field-notice');
@@ -267,7 +267,7 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
       await page.getByRole('button', { name: 'Check Boot Pi without changing it' }).click();
       await page.locator('dialog[open]').getByRole('button', { name: 'Check', exact: true }).click();
     });
-    const question = again.locator('[role=alertdialog]');
+    const question = again.locator('[data-question-kind]');
     await question.waitFor({ timeout: 30_000 });
     expect(await question.textContent()).toContain(reimaged.hostKeyFingerprint);
     await question.getByRole('button', { name: 'Accept and continue' }).click();

@@ -119,7 +119,7 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
   });
   afterAll(() => tmp.remove());
 
-  it('opens a locked-down window, serves the renderer with the CSP, blocks navigation, new windows, webviews and permissions, and relays every IPC channel to the core', async () => {
+  it('opens a locked-down window, serves the renderer with the CSP, blocks navigation, new windows, webviews and permissions (the camera only for the Claim screen), and relays every IPC channel to the core', async () => {
     const a = start('dev');
     const s = await a.ready();
     expect(s.requestedLock).toBe(true);
@@ -160,6 +160,19 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
     for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read', 'serial']) {
       expect(await a.drive({ cmd: 'permission', permission: p }), p).toEqual({ granted: false, checked: false });
     }
+    // The camera, only for the Claim screen: video only, our page's main frame, on that route.
+    const camera = (pageUrl: string, details: Record<string, unknown>, checkDetails: Record<string, unknown> = { mediaType: 'video', isMainFrame: true }, permission = 'media', origin = 'app://station') =>
+      a.drive({ cmd: 'permission', permission, pageUrl, details, checkDetails, origin });
+    const video = { isMainFrame: true, requestingUrl: 'app://station/index.html#claim', mediaTypes: ['video'] };
+    expect(await camera('app://station/index.html#claim', video)).toEqual({ granted: true, checked: true });
+    expect(await camera('app://station/index.html#bench', { ...video, requestingUrl: 'app://station/index.html#bench' })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html', { ...video, requestingUrl: 'app://station/index.html' })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html#claim', { ...video, mediaTypes: ['video', 'audio'] }, { mediaType: 'audio', isMainFrame: true })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html#claim', { ...video, mediaTypes: [] })).toMatchObject({ granted: false });
+    expect(await camera('app://station/index.html#claim', { ...video, isMainFrame: false }, { mediaType: 'video', isMainFrame: false })).toEqual({ granted: false, checked: false });
+    expect(await camera('app://station/index.html#claim', { ...video, requestingUrl: 'https://evil.example/#claim' }, { mediaType: 'video', isMainFrame: true }, 'media', 'https://evil.example')).toEqual({ granted: false, checked: false });
+    expect(await camera('https://evil.example/#claim', { ...video, requestingUrl: 'https://evil.example/#claim' })).toEqual({ granted: false, checked: false });
+    for (const p of ['display-capture', 'geolocation', 'notifications']) expect(await camera('app://station/index.html#claim', video, { mediaType: 'video', isMainFrame: true }, p), p).toEqual({ granted: false, checked: false });
 
     // One IPC handler; every request channel of the contract reaches the station core (in its own
     // process: the stand-in's utilityProcess.fork) — answered, or refused by the core's validation.
@@ -180,6 +193,10 @@ describe('Electron main bundle under a recorded stand-in for electron (not the r
     // Only the main window's top frame, served from app://station, may ask.
     expect(await a.invoke('app.info', undefined, 'https://evil.example/')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     expect(await a.invoke('app.info', undefined, 'app://station/index.html', 'other')).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    // A notification (a board passed) is shown by the app itself, after the same validation.
+    expect(await a.invoke('app.notify', { title: 'Board 3 passed', body: 'GW-246f28aabb03 is online.' })).toEqual({ ok: true, value: { shown: true } });
+    expect(await a.invoke('app.notify', { title: '', body: 'x' })).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
+    expect((await a.drive<{ notifications: unknown[] }>({ cmd: 'state' })).notifications).toEqual([{ title: 'Board 3 passed', body: 'GW-246f28aabb03 is online.' }]);
     // The core's events reach the window on the event channel.
     await a.invoke('settings.update', { operator: 'Stand-in operator' });
     await expect.poll(async () => (await a.drive<Array<{ channel: string; event: string }>>({ cmd: 'sent' })).some((x) => x.channel === ELECTRON_EVENT_CHANNEL && x.event === 'settings.changed')).toBe(true);

@@ -135,7 +135,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(final.facts?.flash).toBe('2MB');
   });
 
-  it('says the issuance server cannot be reached, at the certificate step, and flashes nothing', async () => {
+  it('says the issuance server cannot be reached when it checks the MAC (probe step), and flashes nothing', async () => {
     const mac = '24:6f:28:bb:00:0a';
     const sim = await board(mac);
     const closedPort = await freePort();
@@ -144,8 +144,9 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
       const device = (await source.list()).find((d) => d.path === sim.hostPath)!;
       const final = await queue.wait(queue.submit(esp32ProvisionJob({ device, openLink: () => source.link(device), bundle, issuer: down, monitor, settings: settings() })));
       expect(final.state).toBe('failed');
-      expect(final.error).toMatchObject({ code: 'SERVER_UNREACHABLE', where: 'certificate', message: expect.stringContaining(`127.0.0.1:${closedPort}`), hint: expect.stringMatching(/server URL/) });
+      expect(final.error).toMatchObject({ code: 'SERVER_UNREACHABLE', where: 'probe', message: expect.stringContaining(`127.0.0.1:${closedPort}`), hint: expect.stringMatching(/server URL/) });
       expect(final.steps.find((st) => st.name === 'flash')?.status).toBe('pending');
+      expect(final.steps.find((st) => st.name === 'certificate')?.status).toBe('pending');
     } finally {
       down.close();
     }
@@ -232,7 +233,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     expect(final.error).toMatchObject({ code: 'FLASH_VERIFY_FAILED', where: expect.stringMatching(/^flash: bootloader\.bin at 0x1000/) });
   });
 
-  it('asks before re-provisioning a MAC with an active certificate: stop keeps it; replace revokes the old one only once the board is online with the new one', async () => {
+  it('asks, right after reading the MAC, before re-provisioning a MAC with an active certificate: stop skips the board (left running its firmware, nothing written); replace revokes the old one only once the board is online with the new one', async () => {
     const mac = '24:6f:28:bb:00:05';
     const sim = await board(mac);
     const port = sim.hostPath;
@@ -256,12 +257,24 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     const part = buildForChip(bundle, 'ESP32').dataPartition;
     const oldCert = String(nvsNamespace(readNvsImage(sim.readFlash(part.offset, part.size)), 'tds')!.cert_pem);
 
+    const flashBefore = sim.readFlash(0, 0x400000);
+    const count = (re: RegExp): number => sim.output().match(re)?.length ?? 0;
+    const bootsBefore = count(/boot: flash \(SPI_FAST_FLASH_BOOT\)/g);
+    const onlineBefore = count(/mqtt connected/g);
     const stopped = await run('stop');
     expect(asked).toHaveLength(1);
     expect(asked[0]!.q).toMatchObject({ kind: 'reprovision', choices: ['replace', 'stop'], facts: expect.objectContaining({ serial, mac }) });
-    expect(stopped.jobs[0]!.state).toBe('skipped');
-    expect(stopped.jobs[0]!.error).toMatchObject({ code: 'MAC_ALREADY_PROVISIONED' });
+    // Asked while probing: no certificate was requested and nothing was written.
+    expect(asked[0]!.job.steps.map((st) => `${st.name}:${st.status}`)).toEqual(['probe:running', 'certificate:pending', 'factory-data:pending', 'flash:pending', 'reboot:pending', 'boot-log:pending', 'online:pending']);
+    const skipped = stopped.jobs[0]!;
+    expect({ state: skipped.state, code: skipped.error?.code, text: skipped.error?.text }).toEqual({ state: 'skipped', code: 'MAC_ALREADY_PROVISIONED', text: { key: 'core:identity.error.stoppedBoard', params: { mac, serial } } });
+    expect(skipped.steps.every((st) => st.status === 'skipped')).toBe(true);
+    expect(log.get(skipped.id)?.result).toBe('skipped');
+    expect(Buffer.compare(sim.readFlash(0, 0x400000), flashBefore)).toBe(0);
     expect(await activeSerial(mac)).toBe(serial);
+    // The board was not left in its bootloader: it was reset into its firmware and runs again.
+    await expect.poll(() => count(/boot: flash \(SPI_FAST_FLASH_BOOT\)/g), { timeout: 10_000 }).toBeGreaterThan(bootsBefore);
+    await expect.poll(() => count(/mqtt connected/g), { timeout: 15_000 }).toBeGreaterThan(onlineBefore);
 
     // At the moment the job confirms: the board holds the new certificate and came online (live)
     // after its reboot, while the old certificate is still the active one and passes the CRL check.

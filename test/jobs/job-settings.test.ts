@@ -53,6 +53,11 @@ describe('profile → job settings', () => {
     expect(esp32JobSettings(auto, '', run)).not.toHaveProperty('modbus');
     const { esp32: _none, ...noEsp } = profile;
     expect(() => esp32JobSettings(noEsp, '', run)).toThrow(JobFailure);
+    // The birth identity (zero-touch): with station keys it is the job's identity; with device keys it is refused by name.
+    const born = ProfileSchema.parse({ ...profile, esp32: { bundlePath: '/opt/fw', wifiSsid: 'plant', birthIdentity: true } });
+    expect(esp32JobSettings(born, '', run).identity).toBe('birth');
+    expect(esp32JobSettings(auto, '', run)).not.toHaveProperty('identity');
+    expect(() => esp32JobSettings({ ...born, keyMode: 'device' }, '', run)).toThrow(/birth identity, which needs station-made keys/);
   });
 
   it('Pi: the login user runs the agent without a service manager; agent settings go over the raw config', () => {

@@ -179,7 +179,7 @@ describe('JobQueue', () => {
     expect(answer).toBe('revoke');
   });
 
-  it('a stop on purpose ends the job skipped, not failed: the step that stopped is skipped, later ones pending', async () => {
+  it('a stop on purpose ends the job skipped, not failed: the step that stopped and the ones it never reached are skipped', async () => {
     const q = new JobQueue();
     const id = q.submit(
       def('/dev/s', async (ctx) => {
@@ -193,7 +193,7 @@ describe('JobQueue', () => {
     const final = await q.wait(id);
     expect(final.state).toBe('skipped');
     expect(final.error).toMatchObject({ code: 'MAC_ALREADY_PROVISIONED', message: expect.stringMatching(/without changing anything/) });
-    expect(final.steps.map((s) => s.status)).toEqual(['done', 'skipped', 'pending']);
+    expect(final.steps.map((s) => s.status)).toEqual(['done', 'skipped', 'skipped']);
   });
 
   it('cancelling while a question is open ends the job as cancelled', async () => {

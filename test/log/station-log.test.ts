@@ -20,7 +20,7 @@ function freshLog(): { log: StationLog; file: string } {
   return { log: StationLog.open(file, { stationId: 'bench-1' }), file };
 }
 
-function job(target: string, mac: string, outcome: 'ok' | 'fail', extra: Partial<JobDefinition> = {}): JobDefinition {
+function job(target: string, mac: string, outcome: 'ok' | 'fail' | 'skip', extra: Partial<JobDefinition> = {}): JobDefinition {
   return {
     kind: 'esp32',
     target,
@@ -30,6 +30,7 @@ function job(target: string, mac: string, outcome: 'ok' | 'fail', extra: Partial
       await ctx.step('probe', async (s) => {
         ctx.update({ mac, gatewayCode: `GW-${mac.replace(/:/g, '')}` });
         s.log('chip ESP32-D0WD-V3');
+        if (outcome === 'skip') throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate; stopped without changing anything`);
       });
       await ctx.step('flash', async () => {
         await delay(5);
@@ -90,14 +91,20 @@ describe('StationLog', () => {
     q.submit(job('/dev/a', 'aa:bb:cc:00:00:01', 'ok'));
     q.submit(job('/dev/b', 'aa:bb:cc:00:00:02', 'ok'));
     q.submit(job('/dev/c', 'aa:bb:cc:00:00:03', 'fail'));
+    q.submit(job('/dev/d', 'aa:bb:cc:00:00:04', 'skip'));
     await q.idle();
     expect(log.query({ result: 'succeeded' })).toHaveLength(2);
+    // A board stopped because it is already provisioned is skipped, not failed.
+    const skipped = log.query({ result: 'skipped' });
+    expect(skipped.map((r) => [r.target, r.result, r.errorCode])).toEqual([['/dev/d', 'skipped', 'MAC_ALREADY_PROVISIONED']]);
+    expect(log.steps(skipped[0]!.id).map((st) => st.status)).toEqual(['skipped', 'skipped']);
+    expect(parse(log.exportCsv({ result: 'skipped' }), { columns: true })).toEqual([expect.objectContaining({ port_or_host: '/dev/d', result: 'skipped', error_code: 'MAC_ALREADY_PROVISIONED' })]);
     expect(log.query({ result: ['failed', 'cancelled'] })).toHaveLength(1);
     expect(log.query({ mac: 'AA-BB-CC-00-00-02' }).map((r) => r.target)).toEqual(['/dev/b']);
     expect(log.query({ serial: '0a1b2c' })).toHaveLength(2);
     expect(log.query({ operator: 'bob' })).toHaveLength(0);
     expect(log.query({ kind: 'pi' })).toHaveLength(0);
-    expect(log.query({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) })).toHaveLength(3);
+    expect(log.query({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) })).toHaveLength(4);
     expect(log.query({ to: '2000-01-01' })).toHaveLength(0);
     expect(() => log.query({ from: 'yesterday-ish' })).toThrow(/not a date/);
     // count() is the total behind a page: the same filter, without limit/offset.
@@ -105,7 +112,7 @@ describe('StationLog', () => {
       expect(log.count(f)).toBe(log.query(f).length);
     }
     expect(log.query({ limit: 1, offset: 1 })).toHaveLength(1);
-    expect(log.count({ limit: 1, offset: 1 })).toBe(3);
+    expect(log.count({ limit: 1, offset: 1 })).toBe(4);
     expect(log.count({ to: '2000-01-01' })).toBe(0);
 
     const rows = parse(log.exportCsv({ result: 'succeeded' }), { columns: true }) as Array<Record<string, string>>;
@@ -114,7 +121,7 @@ describe('StationLog', () => {
     expect(rows.map((r) => r.mac).sort()).toEqual(['aa:bb:cc:00:00:01', 'aa:bb:cc:00:00:02']);
 
     const today = log.dayFigures();
-    expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0, skipped: 0, jobs: 3 });
+    expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0, skipped: 1, jobs: 4 });
     expect(today.medianDurationMs).toBeGreaterThanOrEqual(5);
     expect(log.dayFigures(new Date('2001-02-03T12:00:00'))).toMatchObject({ day: '2001-02-03', provisioned: 0, medianDurationMs: null });
     log.close();

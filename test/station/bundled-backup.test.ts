@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '@tds/server';
@@ -7,7 +7,7 @@ import { FileSecretStore } from '../../src/main/settings/secret-store.js';
 import { createStandaloneHost } from '../../src/main/standalone/host.js';
 import { dispatch } from '../../src/main/station/dispatch.js';
 import { StationService } from '../../src/main/station/service.js';
-import type { BundledBackupView, BundledRestoreView } from '../../src/shared/views.js';
+import type { BundledBackupContents, BundledBackupView, BundledRestoreView } from '../../src/shared/views.js';
 import { SimDeviceSource } from '../sim/esp32/sim-device-source.js';
 import { tempDir } from '../support/temp.js';
 
@@ -23,8 +23,10 @@ const PASS = 'the backup passphrase';
 const CA_PASS = 'the bundled CA passphrase';
 let station: StationService;
 
-async function call<T>(channel: string, payload: unknown): Promise<{ ok: true; value: T } | { ok: false; error: { code: string; message: string } }> {
-  return (await dispatch(station.handlers, channel, payload, () => undefined)) as { ok: true; value: T } | { ok: false; error: { code: string; message: string } };
+type Answer<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string; issues?: { field: string; key: string }[] } };
+
+async function call<T>(channel: string, payload: unknown): Promise<Answer<T>> {
+  return (await dispatch(station.handlers, channel, payload, () => undefined)) as Answer<T>;
 }
 
 async function api(): Promise<ApiClient> {
@@ -114,5 +116,52 @@ describe('bundled server backup and restore (station core)', () => {
     const again = await c.provision({ mac_address: '02:c0:00:00:00:03', codigo: 'AFTER', nome: 'after the restore', conta_id: accountId });
     expect(again.serial_number).toMatch(/^[0-9A-F]+$/);
     c.close();
+  });
+
+  it('a backup into a folder is named after the day; a file is read and verified before any restore, and each refusal names its cause and field', async () => {
+    const folder = path.join(tmp.path, 'backups');
+    mkdirSync(folder);
+    const now = new Date();
+    const day = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+    const first = await call<BundledBackupView>('bundled.backup', { path: folder, passphrase: PASS });
+    const second = await call<BundledBackupView>('bundled.backup', { path: folder, passphrase: PASS });
+    expect(first.ok && second.ok, JSON.stringify([first, second])).toBe(true);
+    if (!first.ok || !second.ok) return;
+    expect(first.value.file).toBe(path.join(folder, `tds-server-${day}.tdsbackup`));
+    expect(second.value.file).toBe(path.join(folder, `tds-server-${day}-2.tdsbackup`));
+
+    // What the file holds, before anything changes: its files, its store, and that its CA is this server's.
+    const checked = await call<BundledBackupContents>('bundled.checkBackup', { path: first.value.file, passphrase: PASS });
+    expect(checked.ok, JSON.stringify(checked)).toBe(true);
+    if (!checked.ok) return;
+    expect(checked.value).toMatchObject({ file: first.value.file, bytes: first.value.bytes, files: first.value.files, sameCa: true, store: { kind: 'sqlite' } });
+    expect(checked.value.paths).toEqual(expect.arrayContaining(['ca.crt', 'ca.key.enc', 'config.json', 'crl.pem']));
+
+    // Each refusal: the cause as the issue key, on the field to fix.
+    const bytes = readFileSync(first.value.file);
+    const truncated = path.join(tmp.path, 'truncated.tdsbackup');
+    writeFileSync(truncated, bytes.subarray(0, bytes.length - 1000));
+    const modified = path.join(tmp.path, 'modified.tdsbackup');
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 50] = flipped[flipped.length - 50]! ^ 0x10;
+    writeFileSync(modified, flipped);
+    const notBackup = path.join(tmp.path, 'notes.txt');
+    writeFileSync(notBackup, 'just some text, long enough to have a header\n'.repeat(4));
+    const cases: [string, string, string, string][] = [
+      [first.value.file, 'not the backup passphrase', 'passphrase', 'backup.wrongPassphrase'],
+      [truncated, PASS, 'path', 'backup.truncated'],
+      [modified, PASS, 'path', 'backup.modified'],
+      [notBackup, PASS, 'path', 'backup.notBackup'],
+      [path.join(tmp.path, 'missing.tdsbackup'), PASS, 'path', 'backup.notFound'],
+    ];
+    for (const [file, passphrase, field, key] of cases) {
+      for (const channel of ['bundled.checkBackup', 'bundled.restore']) {
+        const r = await call(channel, { path: file, passphrase });
+        expect(r, `${channel} ${path.basename(file)}`).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', issues: [{ field, key }] } });
+      }
+    }
+    // A backup never overwrites a file.
+    const again = await call('bundled.backup', { path: first.value.file, passphrase: PASS });
+    expect(again).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
   });
 });

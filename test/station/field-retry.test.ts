@@ -44,7 +44,10 @@ describe('Field: a retry replaces the attempt it retries', () => {
 
   it('follows the retry of a failed Pi job', async () => {
     await call('settings.setServer', { mode: 'remote', url: server.url, token: server.tokens.operator, caPem: server.caPem, accountId: server.contaId });
-    await call('profiles.save', { profile: { name: 'field', accountId: server.contaId, brokerHost: '127.0.0.1', pi: { installPrefix: path.join(tmp.path, 'pi'), serviceManager: 'none' } } });
+    // The job never gets as far as the broker (its SSH connect fails); saving the profile only needs
+    // a broker address where TLS answers, which the issuance server's HTTPS port does.
+    const tlsPort = Number(new URL(server.url).port);
+    await call('profiles.save', { profile: { name: 'field', accountId: server.contaId, brokerHost: '127.0.0.1', brokerPort: tlsPort, pi: { installPrefix: path.join(tmp.path, 'pi'), serviceManager: 'none' } } });
     // Nothing listens on this port: the SSH connect is refused, tried again a few times, then fails.
     const port = await freePort();
     const target = await call<{ id: string }>('field.addHost', { host: '127.0.0.1', port, name: 'no sshd' });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { SqliteRepository, createApiToken } from '@tds/server/store';
+import { createApiToken, openStore, type DatabaseConfig } from '@tds/server/store';
 import { ApiClient } from '@tds/server/client';
 import { startProcess, type StartedProcess } from './processes.js';
 import { tempDir } from './temp.js';
@@ -32,6 +32,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Serve plain HTTP on loopback instead of HTTPS. */
   noTls?: boolean;
+  /** A PostgreSQL store (`init --database URL`, recorded in config.json) instead of SQLite in the data folder. */
+  database?: string;
 }
 
 export interface TestServer {
@@ -90,8 +92,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   // Accounts and tokens go straight into the database (WAL allows it next to a running server):
   // four CLI start-ups fewer per test server. `cli()` remains for tests of those commands.
+  const storeConfig: DatabaseConfig = options.database ? { kind: 'postgres', url: options.database } : { kind: 'sqlite', file: path.join(dataDir, 'tds-server.db') };
   const makeAccount = async (name: string) => {
-    const repo = new SqliteRepository(path.join(dataDir, 'tds-server.db'));
+    const store = await openStore(storeConfig);
+    const repo = store.repo;
     try {
       const audit = { at: new Date().toISOString(), accountId: null, actor: 'test-harness', action: 'account.create', object: null, sourceIp: null, result: 'ok' as const, detail: null };
       const account = await repo.createAccount(name, audit);
@@ -99,7 +103,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       const [operator, admin, auditor] = [await token('operator'), await token('admin'), await token('auditor')];
       return { contaId: account.id, tokens: { operator, admin, auditor } };
     } finally {
-      await repo.close();
+      await store.close();
     }
   };
 
@@ -126,6 +130,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (options.deviceKeyType) initArgs.push('--device-key-type', options.deviceKeyType);
     if (options.domain) initArgs.push('--domain', options.domain);
     initArgs.push(...(options.extraInitArgs ?? []));
+    if (options.database) initArgs.push('--database', options.database);
     const init = await json<{ ca_pem: string }>(initArgs);
     const main = await makeAccount('test account');
     await serve(0);

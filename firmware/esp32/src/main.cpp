@@ -1,5 +1,6 @@
 // TDS gateway firmware: Arduino glue only. Everything that is logic lives in lib/tds_core (built and
 // unit-tested on the host); this file wires it to the ESP32's NVS, Serial, Wi-Fi, PubSubClient and UART2.
+// Zero-touch onboarding uses the core's HTTPS client (mbedTLS over lwIP sockets) as it is.
 #include <Arduino.h>
 #include <esp_task_wdt.h>
 
@@ -9,9 +10,18 @@
 #include "rs485_port.h"
 #include "tds_app.h"
 #include "tds_config.h"
+#include "tds_https.h"
 
 #ifndef TDS_FW_VERSION
 #define TDS_FW_VERSION "0.0.0-dev"
+#endif
+// Optional zero-touch defaults for images that ship without factory data: -DTDS_BS_URL=\"https://…/api/v1\"
+// and -DTDS_BS_CA=\"-----BEGIN CERTIFICATE-----\n…\" (the tdscfg keys bs_url / bs_ca take precedence).
+#ifndef TDS_BS_URL
+#define TDS_BS_URL ""
+#endif
+#ifndef TDS_BS_CA
+#define TDS_BS_CA ""
 #endif
 
 static EspNvsStore cfgStore(tds::kCfgPartition, tds::kCfgNamespace);  // tdscfg / tds: factory data
@@ -21,6 +31,7 @@ static PubSubTransport mqtt;
 static Rs485Port bus(Serial2, TDS_RS485_RX, TDS_RS485_TX, TDS_RS485_DE);
 static tds::Rng* rng = nullptr;
 static tds::GatewayApp* app = nullptr;
+static tds::MbedHttpsClient* https = nullptr;
 
 void setup() {
   Serial.setRxBufferSize(4096);  // console chunks are up to ~1.2 KB per line
@@ -35,7 +46,12 @@ void setup() {
   rng = new tds::Rng();
   tds::FirmwareInfo fw;
   fw.version = TDS_FW_VERSION;
-  app = new tds::GatewayApp(platform, cfgStore, devStore, mqtt, &bus, *rng, fw);
+  fw.bootstrapUrl = TDS_BS_URL;
+  fw.bootstrapCaPem = TDS_BS_CA;
+  fw.model = ESP.getChipModel() + std::string(" rev") + std::to_string(ESP.getChipRevision());
+  // Certificate dates are only judged once SNTP has set the clock.
+  https = new tds::MbedHttpsClient(*rng, [] { return platform.epoch() > 0; });
+  app = new tds::GatewayApp(platform, cfgStore, devStore, mqtt, &bus, *rng, fw, https);
   app->begin();
 }
 

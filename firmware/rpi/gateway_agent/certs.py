@@ -7,6 +7,7 @@ until the new one has been proven on the broker, so it can be rolled back.
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import os
 import re
@@ -47,6 +48,17 @@ def run_openssl(openssl: str, args: List[str], stdin: Optional[str] = None) -> s
         raise CertError(f"openssl not found ({openssl}); install the openssl package") from e
     if p.returncode != 0:
         raise CertError(f"openssl {args[0]} failed: {p.stderr.strip()[:400]}")
+    return p.stdout
+
+
+def run_openssl_bytes(openssl: str, args: List[str], stdin: bytes = b"") -> bytes:
+    """As run_openssl, for binary input and output (DER, signatures)."""
+    try:
+        p = subprocess.run([openssl] + args, input=stdin, capture_output=True, timeout=60, check=False)
+    except FileNotFoundError as e:
+        raise CertError(f"openssl not found ({openssl}); install the openssl package") from e
+    if p.returncode != 0:
+        raise CertError(f"openssl {args[0]} failed: {p.stderr.decode('utf-8', 'replace').strip()[:400]}")
     return p.stdout
 
 
@@ -165,10 +177,10 @@ def atomic_write(path: str, data: str, mode: int) -> None:
     fsync_dir(directory)
 
 
-def generate_key_and_csr(openssl: str, certs_dir: str, cn: str) -> str:
-    """New EC P-256 key as `client.key.new` (0600) and a CSR for it; returns the CSR PEM."""
-    final = os.path.join(certs_dir, PENDING_KEY)
-    tmp = os.path.join(certs_dir, f".{PENDING_KEY}.{os.getpid()}.tmp")
+def make_ec_key(openssl: str, final: str) -> None:
+    """New EC P-256 private key at `final` (0600), written under a temporary name and renamed."""
+    directory = os.path.dirname(final) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(final)}.{os.getpid()}.tmp")
     old_umask = os.umask(0o077)
     try:
         if os.path.exists(tmp):
@@ -183,8 +195,36 @@ def generate_key_and_csr(openssl: str, certs_dir: str, cn: str) -> str:
     finally:
         os.close(fd)
     os.replace(tmp, final)
-    fsync_dir(certs_dir)
-    return run_openssl(openssl, ["req", "-new", "-sha256", "-key", final, "-subj", f"/CN={cn}"])
+    fsync_dir(directory)
+
+
+def make_csr(openssl: str, key_path: str, cn: str) -> str:
+    return run_openssl(openssl, ["req", "-new", "-sha256", "-key", key_path, "-subj", f"/CN={cn}"])
+
+
+def generate_key_and_csr(openssl: str, certs_dir: str, cn: str) -> str:
+    """New EC P-256 key as `client.key.new` (0600) and a CSR for it; returns the CSR PEM."""
+    final = os.path.join(certs_dir, PENDING_KEY)
+    make_ec_key(openssl, final)
+    return make_csr(openssl, final, cn)
+
+
+def pem_to_der(pem: str) -> bytes:
+    """The bytes of the first PEM block."""
+    m = re.search(r"-----BEGIN [A-Z0-9 ]+-----([A-Za-z0-9+/=\s]+)-----END ", pem)
+    if not m:
+        raise CertError("not a PEM block")
+    return base64.b64decode("".join(m.group(1).split()))
+
+
+def spki_der(openssl: str, key_path: str) -> bytes:
+    """DER SubjectPublicKeyInfo of a private key's public half (its SHA-256 is the key fingerprint)."""
+    return run_openssl_bytes(openssl, ["pkey", "-in", key_path, "-pubout", "-outform", "DER"])
+
+
+def sign_sha256(openssl: str, key_path: str, message: bytes) -> bytes:
+    """Signature over SHA-256(message): ECDSA (DER) for EC keys, PKCS#1 v1.5 for RSA keys."""
+    return run_openssl_bytes(openssl, ["dgst", "-sha256", "-sign", key_path], stdin=message)
 
 
 def _link_backup(certs_dir: str, name: str) -> None:

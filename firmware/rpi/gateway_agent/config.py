@@ -15,7 +15,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MqttSettings:
-    host: str
+    host: Optional[str]  # None: from state_dir/broker.json, written by zero-touch onboarding
     port: int = 8883
     keepalive: int = 30
     reconnect_min_s: int = 1
@@ -46,6 +46,20 @@ class ModbusSettings:
 
 
 @dataclass(frozen=True)
+class BootstrapSettings:
+    """Zero-touch onboarding (docs/zero-touch.md §7.2): used while certs_dir has no client.crt."""
+
+    server_url: str  # https://…/api/v1
+    ca_file: str  # the CA pinned for the server's HTTPS certificate
+    interface: Optional[str] = None  # its MAC names the device; default: the default-route interface
+    model: Optional[str] = None  # default: /proc/device-tree/model
+    birth_cert_file: Optional[str] = None  # both birth files: the attested path
+    birth_key_file: Optional[str] = None
+    max_poll_s: int = 60
+    console: Optional[str] = "/dev/tty1"  # where the code and QR are shown besides the log (None: log only)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     mqtt: MqttSettings
     certs_dir: str = "/etc/gateway-iot/certs"
@@ -56,6 +70,7 @@ class AgentConfig:
     reboot_command: List[str] = field(default_factory=lambda: ["systemctl", "reboot"])
     renew_before_days: int = 30
     openssl: str = "openssl"
+    bootstrap: Optional[BootstrapSettings] = None
 
 
 def _obj(value: Any, where: str) -> dict:
@@ -127,11 +142,52 @@ def _modbus(raw: Any) -> ModbusSettings:
     )
 
 
+def _opt_str(d: dict, key: str, where: str, max_len: int = 4096) -> Optional[str]:
+    v = d.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v or len(v) > max_len:
+        raise ConfigError(f"{where}.{key} must be a non-empty string (at most {max_len} characters) or null")
+    return v
+
+
+def _bootstrap(raw: Any) -> BootstrapSettings:
+    d = _obj(raw, "bootstrap")
+    url = _str(d, "server_url", "bootstrap")
+    if not url.startswith("https://") or len(url) > 253 or any(c.isspace() for c in url):
+        raise ConfigError("bootstrap.server_url must be an https:// URL such as https://provision.example:8443/api/v1")
+    model = _opt_str(d, "model", "bootstrap", 64)
+    if model is not None and not all(0x20 <= ord(c) <= 0x7E for c in model):
+        raise ConfigError("bootstrap.model must be printable ASCII")
+    interface = _opt_str(d, "interface", "bootstrap", 15)
+    if interface is not None and ("/" in interface or interface in (".", "..")):
+        raise ConfigError("bootstrap.interface must be a network interface name such as eth0")
+    birth_cert = _opt_str(d, "birth_cert_file", "bootstrap")
+    birth_key = _opt_str(d, "birth_key_file", "bootstrap")
+    if (birth_cert is None) != (birth_key is None):
+        raise ConfigError("bootstrap.birth_cert_file and bootstrap.birth_key_file go together (both for the attested path, or neither)")
+    console = d.get("console", "/dev/tty1")
+    if console is not None and (not isinstance(console, str) or not console.startswith("/")):
+        raise ConfigError("bootstrap.console must be an absolute path (e.g. /dev/tty1) or null")
+    return BootstrapSettings(
+        server_url=url.rstrip("/"),
+        ca_file=_str(d, "ca_file", "bootstrap"),
+        interface=interface,
+        model=model,
+        birth_cert_file=birth_cert,
+        birth_key_file=birth_key,
+        max_poll_s=_int(d, "max_poll_s", "bootstrap", 60, 1, 3600),
+        console=console,
+    )
+
+
 def parse_config(data: Any) -> AgentConfig:
     d = _obj(data, "config")
-    m = _obj(d.get("mqtt"), "mqtt")
+    bootstrap = _bootstrap(d["bootstrap"]) if d.get("bootstrap") is not None else None
+    # With a bootstrap section the broker may come from the server (state_dir/broker.json).
+    m = _obj(d.get("mqtt", {} if bootstrap else None), "mqtt")
     mqtt = MqttSettings(
-        host=_str(m, "host", "mqtt"),
+        host=_str(m, "host", "mqtt") if bootstrap is None or m.get("host") is not None else None,
         port=_int(m, "port", "mqtt", 8883, 1, 65535),
         keepalive=_int(m, "keepalive", "mqtt", 30, 5, 3600),
         reconnect_min_s=_int(m, "reconnect_min_s", "mqtt", 1, 1, 600),
@@ -158,6 +214,7 @@ def parse_config(data: Any) -> AgentConfig:
         reboot_command=list(reboot),
         renew_before_days=_int(renewal, "renew_before_days", "renewal", 30, 0, 3650),
         openssl=_str(d, "openssl", "config", "openssl"),
+        bootstrap=bootstrap,
     )
 
 

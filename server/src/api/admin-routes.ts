@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { stringify } from 'csv-stringify/sync';
 import type { z } from 'zod';
-import type { AccountView, ApiTokenCreated, ApiTokenView, BrokerPublication, BrokerState, CrlState, PresenceHistoryResponse } from '../contract/api.js';
+import type { AccountView, ApiTokenCreated, ApiTokenView, BrokerPublication, BrokerState, CrlState, PresenceHistoryResponse, WhoAmIResponse } from '../contract/api.js';
 import type { BrokerStatus, PublicationOutcome } from '../broker/publication-log.js';
 import { ValidationError } from '../service/errors.js';
 import { firstIssue } from '../service/fields.js';
@@ -102,6 +102,12 @@ export function registerAdminRoutes(app: FastifyInstance, d: AdminRouteDeps): vo
       .header('x-total-count', String(count))
       .header('x-truncated', String(count > rows.length))
       .send(csv);
+  });
+
+  // Any valid token may ask who it is (a client shows only what its role allows); reading it changes nothing.
+  app.get(`${p}/whoami/`, async (request): Promise<WhoAmIResponse> => {
+    const who = await d.actor(request);
+    return { token_id: Number(/^token:(\d+)$/.exec(who.label)?.[1] ?? 0), conta_id: who.accountId, role: who.role, server_admin: who.serverAdmin === true };
   });
 
   app.get(`${p}/accounts/`, async (request): Promise<AccountView[]> => (await admin.listAccounts(await d.actor(request))).map(accountWire));

@@ -7,16 +7,23 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { TokenUnavailableError } from '../ca/pkcs11/errors.js';
-import { MacConflictError, NotFoundError, StateError, type Repository } from '../store/repository.js';
-import { ForbiddenError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../service/errors.js';
+import { MacConflictError, NotFoundError, StateError, StoreUnavailableError, type Repository } from '../store/repository.js';
+import type { Cluster } from '../store/cluster.js';
+import type { RateCounters } from '../store/counters.js';
+import { DeviceError, ForbiddenError, TooManyRequestsError, UnauthorizedError, UnavailableError, ValidationError } from '../service/errors.js';
+import { WrongClaimError } from '../service/claims.js';
 import { firstIssue } from '../service/fields.js';
 import { ImportRejectedError, type Actor, type IssuanceServices } from '../service/issuance.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import { authenticate, FailureLimiter } from './auth.js';
 import { registerHealthRoutes, type HealthDeps } from './health.js';
 import { auditFilter, registerAdminRoutes } from './admin-routes.js';
+import { registerBootstrapRoutes } from './bootstrap-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { counterStore } from './rate-limit-store.js';
+import type { ReadinessReport } from './readiness.js';
 import * as s from './schemas.js';
+import { parse } from './validate.js';
 import { auditWire, cancelWire, confirmWire, deliveryWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
 import type { Logger } from '../util/logger.js';
 import type { BrokerApiHooks } from '../broker/api-routes.js';
@@ -34,6 +41,10 @@ export interface AppOptions {
   authFailures: { max: number; windowMs: number };
   /** Requests per source address and window on unauthenticated endpoints. */
   publicRateLimit: { max: number; windowMs: number };
+  /** Where both limits count (shared by every instance on PostgreSQL), and the instances' channel for lockouts. */
+  limits: { counters: RateCounters; cluster?: Cluster };
+  /** `/readyz`; without it, ready whenever the process answers. */
+  readiness?: () => Promise<ReadinessReport>;
   trustProxy: boolean;
   https?: { key: string; cert: string };
   logger: Logger;
@@ -56,6 +67,16 @@ function problemFor(err: unknown, logger: Logger): HttpProblem {
     const i = firstIssue(err);
     return { status: 400, body: { error: i.field ? `${i.field}: ${i.message}` : i.message, ...(i.field ? { details: { field: i.field } } : {}) } };
   }
+  if (err instanceof DeviceError) {
+    const { field, retryAfterSeconds, details } = err.extra;
+    return {
+      status: err.status,
+      body: { error: err.message, details: { code: err.code, ...(field ? { field } : {}), ...(details ?? {}) } },
+      ...(retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(retryAfterSeconds) } } : {}),
+    };
+  }
+  if (err instanceof WrongClaimError) return { status: 404, body: { error: err.message, details: { field: err.field, attempts_left: err.attemptsLeft } } };
+  if (err instanceof UnavailableError) return { status: 503, body: { error: err.message } };
   if (err instanceof UnauthorizedError) return { status: 401, body: { error: err.message }, headers: { 'www-authenticate': 'Token' } };
   if (err instanceof ForbiddenError) return { status: 403, body: { error: err.message, ...(err.field ? { details: { field: err.field } } : {}) } };
   if (err instanceof NotFoundError) return { status: 404, body: { error: err.message } };
@@ -74,6 +95,10 @@ function problemFor(err: unknown, logger: Logger): HttpProblem {
   if (err instanceof TokenUnavailableError) {
     logger.error('CA key unavailable', { error: err.message });
     return { status: 503, body: { error: 'the CA key is unavailable right now; retry shortly' }, headers: { 'retry-after': '5' } };
+  }
+  if (err instanceof StoreUnavailableError) {
+    logger.error('database unavailable', { error: err.detail });
+    return { status: 503, body: { error: err.message }, headers: { 'retry-after': '5' } };
   }
   const fe = err as Partial<FastifyError> & { statusCode?: number };
   switch (fe.code) {
@@ -101,15 +126,6 @@ function problemFor(err: unknown, logger: Logger): HttpProblem {
   return { status: 500, body: { error: 'internal server error; see the server log' } };
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const i = firstIssue(r.error);
-    throw new ValidationError(i.field, i.field && !i.message.startsWith(i.field) && !i.message.includes(i.field) ? `${i.field}: ${i.message}` : i.message);
-  }
-  return r.data;
-}
-
 function pageUrls(request: FastifyRequest, page: number, pageSize: number, count: number): { next: string | null; previous: string | null } {
   const base = new URL(request.url, `${request.protocol}://${request.host}`);
   const at = (p: number): string => {
@@ -130,11 +146,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ...(o.https ? { https: { key: o.https.key, cert: o.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
-  const limiter = new FailureLimiter(o.authFailures.max, o.authFailures.windowMs);
+  const limiter = new FailureLimiter(o.authFailures.max, o.authFailures.windowMs, o.limits.counters, o.limits.cluster);
   const openapi = buildOpenApiDocument(o.version);
 
   await app.register(rateLimit, {
     global: false,
+    store: counterStore(o.limits.counters),
+    // The public files stay available while the shared counters cannot be reached.
+    skipOnError: true,
     errorResponseBuilder: (_req, ctx) => ({
       statusCode: 429,
       error: `too many requests to this public endpoint; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
@@ -184,7 +203,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   app.get(`${API_PREFIX}/crl.pem`, { config: publicLimit }, async (_req, reply) => pem(reply, (await o.crl.ensureFresh()).pem));
   app.get(`${API_PREFIX}/openapi.json`, { config: publicLimit }, async () => openapi);
   app.get(`${API_PREFIX}/health`, { config: publicLimit }, async () => ({ status: 'ok' }));
-  if (o.health) registerHealthRoutes(app, o.health, publicLimit);
+  // For a load balancer (not rate-limited: it polls them): liveness, and readiness to take traffic.
+  if (o.health) registerHealthRoutes(app, o.health);
+  else app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = o.readiness ? await o.readiness() : { ready: true, draining: false, checks: {} };
+    return reply.status(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : r.draining ? 'draining' : 'unavailable', checks: r.checks });
+  });
 
   // ---------------------------------------------------------------- gateways
   app.post(`${API_PREFIX}/gateways/provision/`, async (request, reply) => {
@@ -339,6 +364,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   // ---------------------------------------------------------------- admin console
   registerAdminRoutes(app, { service: o.service, prefix: API_PREFIX, actor, ...(o.broker ? { brokerStatus: o.broker.status } : {}) });
+  await registerBootstrapRoutes(app, { prefix: API_PREFIX, service: o.service, mqtt: o.mqtt, actor, publicLimit: o.publicRateLimit, counters: o.limits.counters });
 
   o.broker?.extraRoutes(app, { actor });
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import * as s from './schemas.js';
 import { brokerOpenApiPaths, renewAskDeviceResponse } from '../broker/api-routes.js';
+import { bootstrapOpenApiPaths, bootstrapSchemas } from './bootstrap-openapi.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -32,8 +33,11 @@ function components(): JsonObject {
   output.add(s.accountResponse, { id: 'Account' });
   output.add(s.tokenResponse, { id: 'ApiToken' });
   output.add(s.tokenCreatedResponse, { id: 'ApiTokenCreated' });
+  output.add(s.whoAmIResponse, { id: 'WhoAmI' });
   input.add(s.accountBody, { id: 'AccountRequest' });
   input.add(s.tokenBody, { id: 'TokenRequest' });
+  for (const [schema, id] of bootstrapSchemas.input) input.add(schema, { id });
+  for (const [schema, id] of bootstrapSchemas.output) output.add(schema, { id });
   const uri = (id: string): string => `#/components/schemas/${id}`;
   const strip = (schemas: Record<string, JsonObject>): Record<string, JsonObject> =>
     Object.fromEntries(Object.entries(schemas).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).filter(([key]) => key !== '$schema' && key !== 'id'))]));
@@ -167,6 +171,7 @@ export function buildOpenApiDocument(version: string): JsonObject {
         },
       },
       ...brokerOpenApiPaths(),
+      ...bootstrapOpenApiPaths(),
       '/gateways/import/': {
         post: {
           summary: 'CSV "mac_address,codigo,nome": all rows or none (operator)',
@@ -191,6 +196,9 @@ export function buildOpenApiDocument(version: string): JsonObject {
           parameters: queryParams(s.auditFilterQuery),
           responses: { '200': { description: 'CSV', content: { 'text/csv': {} } }, ...errors(400, 401, 403, 429) },
         },
+      },
+      '/whoami/': {
+        get: { summary: 'The calling token: its id, account, role and whether it is a server admin (any role); not audited', security: auth, responses: { '200': { description: 'the token', ...json('WhoAmI') }, ...errors(401, 429) } },
       },
       '/accounts/': {
         get: { summary: "Accounts: the token's own; a server admin's: all (admin)", security: auth, responses: { '200': { description: 'accounts', content: { 'application/json': { schema: { type: 'array', items: ref('Account') } } } }, ...errors(401, 403, 429) } },

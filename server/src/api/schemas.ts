@@ -308,4 +308,11 @@ export const tokenResponse = z.object({
   revoked_at: z.string().nullable(),
 });
 
+export const whoAmIResponse = z.object({
+  token_id: z.number().int(),
+  conta_id: z.number().int(),
+  role: z.enum(['admin', 'operator', 'auditor']),
+  server_admin: z.boolean(),
+});
+
 export const tokenCreatedResponse = tokenResponse.extend({ token: z.string().meta({ description: 'The secret: shown only in this answer, stored only as a hash' }) });

@@ -67,11 +67,11 @@ function summary(file: string, bytes: number, m: BackupManifest): BackupSummary 
 }
 
 /** Makes `out` (refused if it exists). The server may keep running and issuing meanwhile. */
-export async function createBackup(o: { dataDir: string; out: string; passphrase: string }): Promise<BackupSummary> {
+export async function createBackup(o: { dataDir: string; out: string; passphrase: string; database?: string }): Promise<BackupSummary> {
   if (o.passphrase.length < MIN_BACKUP_PASSPHRASE_LENGTH) throw new BackupRefused(`the backup passphrase must have at least ${MIN_BACKUP_PASSPHRASE_LENGTH} characters`);
   const out = path.resolve(o.out);
   if (await fs.lstat(out).catch(() => undefined)) throw new BackupRefused(`${out} already exists; choose a new file name (a backup never overwrites)`);
-  const store = storeBackupFor(o.dataDir);
+  const store = await storeBackupFor(o.dataDir, o.database);
   // Staging next to the output: the same file system, and never a shared temp folder.
   const staging = await fs.mkdtemp(path.join(path.dirname(out), '.tds-backup-'));
   await fs.chmod(staging, 0o700);
@@ -115,7 +115,7 @@ export async function createBackup(o: { dataDir: string; out: string; passphrase
 /** Verifies the whole file (passphrase, authentication, manifest, every checksum); writes nothing. */
 export async function checkBackup(o: { from: string; passphrase: string }): Promise<BackupSummary> {
   const { manifest } = await readBackup(o.from, o.passphrase);
-  storeBackupOfKind(manifest.store.kind);
+  await storeBackupOfKind(manifest.store.kind);
   const missing = missingOf(manifest.files.map((f) => f.path));
   if (missing.length > 0) throw new BackupRefused(`the backup lacks ${missing.join(', ')}; it cannot make a working data folder`);
   return summary(path.resolve(o.from), (await fs.stat(o.from)).size, manifest);
@@ -151,8 +151,11 @@ class FolderSink implements BackupSink {
   }
 }
 
-/** Restores into `dataDir`, which must not exist or be an empty folder. */
-export async function restoreBackup(o: { from: string; dataDir: string; passphrase: string }): Promise<BackupSummary> {
+/**
+ * Restores into `dataDir`, which must not exist or be an empty folder; a PostgreSQL store into a new,
+ * empty database (`database`, else $TDS_DATABASE_URL, else the backup's config.json).
+ */
+export async function restoreBackup(o: { from: string; dataDir: string; passphrase: string; database?: string }): Promise<BackupSummary> {
   const target = path.resolve(o.dataDir);
   const existing = await fs.lstat(target).catch(() => undefined);
   if (existing) {
@@ -170,7 +173,7 @@ export async function restoreBackup(o: { from: string; dataDir: string; passphra
   const sink = new FolderSink(temp);
   try {
     const { manifest } = await readBackup(o.from, o.passphrase, sink);
-    await storeBackupOfKind(manifest.store.kind).verifyRestored(temp);
+    await (await storeBackupOfKind(manifest.store.kind)).restore(temp, { ...(o.database !== undefined ? { database: o.database } : {}), schemaVersion: manifest.store.schema_version });
     if (existing) await fs.rmdir(target);
     await fs.rename(temp, target);
     const dir = await fs.open(path.dirname(target), 'r');

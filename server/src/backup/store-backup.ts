@@ -1,31 +1,25 @@
 /**
- * The store side of a backup, one implementation per store backend. The backup takes a consistent
- * snapshot of the store into a private staging folder (the files end up in the manifest marked
- * `store: true`), the restore puts them back into the new data folder and checks them. A backend
- * never sees the encryption or the other data-folder files.
+ * The store side of a backup, one implementation per store backend (the seam: store-seam.ts). The
+ * backup takes a consistent snapshot of the store into a private staging folder (the files end up
+ * in the manifest marked `store: true`), the restore puts them back and checks them.
  *
  * SQLite: better-sqlite3's `backup()` (SQLite's online backup API) on its own connection, copying
  * every page in one step, so the snapshot is one read transaction — consistent while the server
  * keeps writing in WAL mode (a step-wise copy would restart on every write of another connection).
- * A PostgreSQL store adds a `StoreBackup` that runs `pg_dump --format=custom` into the staging
- * folder and `pg_restore` on restore, selected by the data folder's store settings.
+ * PostgreSQL (`postgres-backup.ts`, loaded only for such a store): `pg_dump --format=custom` into the
+ * staging folder, `pg_restore` into a new, empty database on restore. The data folder's store
+ * settings (config/database.ts) pick the backend of a backup; the manifest's `store.kind` that of a
+ * restore.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DATA_FILES } from '../config/data-dir.js';
+import { resolveDatabase } from '../config/database.js';
+import { DATA_FILES, loadSettings } from '../config/data-dir.js';
 import { BackupRefused } from './container.js';
+import type { StoreBackup } from './store-seam.js';
 
-export interface StoreBackup {
-  /** Recorded in the manifest; restore picks the backend by it. */
-  readonly kind: string;
-  /** Data-folder entries the backend owns (never copied as plain files). */
-  readonly ownedFiles: readonly string[];
-  /** Writes a consistent snapshot into `stagingDir`; returns the file names it wrote there and the schema version. */
-  snapshot(dataDir: string, stagingDir: string): Promise<{ files: string[]; schemaVersion: number | null }>;
-  /** The restored files are in `targetDir` (a temp folder, renamed into place after): check they are a usable store. */
-  verifyRestored(targetDir: string): Promise<void>;
-}
+export type { RestoreOptions, StoreBackup } from './store-seam.js';
 
 const SQLITE_FILES = [DATA_FILES.database, `${DATA_FILES.database}-wal`, `${DATA_FILES.database}-shm`, `${DATA_FILES.database}-journal`];
 
@@ -56,7 +50,7 @@ export const sqliteStoreBackup: StoreBackup = {
     }
   },
 
-  async verifyRestored(targetDir) {
+  async restore(targetDir) {
     const file = path.join(targetDir, DATA_FILES.database);
     let db: Database.Database;
     try {
@@ -75,15 +69,25 @@ export const sqliteStoreBackup: StoreBackup = {
   },
 };
 
-const BACKENDS: Record<string, StoreBackup> = { sqlite: sqliteStoreBackup };
+const BACKENDS: Record<string, () => Promise<StoreBackup>> = {
+  sqlite: async () => sqliteStoreBackup,
+  postgres: async () => (await import('./postgres-backup.js')).postgresStoreBackup(),
+};
 
-/** The backend of this data folder (today always SQLite; the PostgreSQL store registers its own). */
-export function storeBackupFor(_dataDir: string): StoreBackup {
-  return sqliteStoreBackup;
+/** The backend of this data folder's store (`database`: the --database option). */
+export async function storeBackupFor(dataDir: string, database?: string): Promise<StoreBackup> {
+  let config;
+  try {
+    config = resolveDatabase({ dataDir, settings: await loadSettings(dataDir), ...(database !== undefined ? { option: database } : {}) });
+  } catch (err) {
+    throw new BackupRefused((err as Error).message);
+  }
+  if (config.kind === 'sqlite') return sqliteStoreBackup;
+  return (await import('./postgres-backup.js')).postgresStoreBackup(config.url);
 }
 
-export function storeBackupOfKind(kind: string): StoreBackup {
+export async function storeBackupOfKind(kind: string): Promise<StoreBackup> {
   const b = BACKENDS[kind];
   if (!b) throw new BackupRefused(`the backup holds a "${kind}" store, which this tds-server cannot restore`);
-  return b;
+  return b();
 }

@@ -106,7 +106,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerRouteDeps
     const { gateway } = await deps.service.queries.getGateway(who, id);
     const since = q.since ?? new Date(Date.now() - DAY_MS);
     const limit = q.limit ?? 1_000;
-    const rows = deps.broker.store.listTelemetry(id, since, limit, q.after_id ?? 0);
+    const rows = await deps.broker.store.listTelemetry(id, since, limit, q.after_id ?? 0);
     const last = rows.at(-1);
     return {
       gateway_id: id,
@@ -124,7 +124,7 @@ export function registerBrokerRoutes(app: FastifyInstance, deps: BrokerRouteDeps
     const q = parse(latestQuery, request.query);
     const { gateway } = await deps.service.queries.getGateway(who, id);
     const since = q.since ?? new Date(Date.now() - DAY_MS);
-    const series = deps.broker.store.latestTelemetry(id, since, q.per_series ?? 60, TELEMETRY_MAX_SERIES);
+    const series = await deps.broker.store.latestTelemetry(id, since, q.per_series ?? 60, TELEMETRY_MAX_SERIES);
     return {
       gateway_id: id,
       mac_address: gateway.mac,

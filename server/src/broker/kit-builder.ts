@@ -58,7 +58,7 @@ export function storeBrokerState(
   return {
     caPem: () => deps.issuance.core.caPem,
     crlPem: crl,
-    aclInput: () => ({ services: deps.store.serviceIdentities(), quarantined: deps.store.quarantinedIdentities() }),
+    aclInput: async () => ({ services: await deps.store.serviceIdentities(), quarantined: await deps.store.quarantinedIdentities() }),
     commonNamesOf: (serials) => deps.store.commonNamesOfSerials(serials),
   };
 }

@@ -95,5 +95,10 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     '',
     `acl_file ${f(KIT_FILES.acl)}`,
     '',
+    '# QoS 1 messages held per client beyond those in flight (default 1000). The server is the one',
+    '# client that receives every device message: when thousands of devices reconnect at once (a',
+    '# broker restart), or while the server itself reconnects, its queue must not overflow.',
+    'max_queued_messages 200000',
+    '',
   ].join('\n');
 }

@@ -4,17 +4,19 @@
  *   with a reload, and to the embedded broker;
  * - the embedded aedes broker (`serve --broker`);
  * - the server's own MQTT client: presence, telemetry, renewal over MQTT.
- * It hooks into the issuance core only through its events.
+ * It hooks into the issuance core only through its events. With several server instances on one
+ * PostgreSQL store (`sharedConsumers`), the device topics are read through a shared subscription, so
+ * each message is handled by one instance, and presence timeouts are decided in the store.
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type Database from 'better-sqlite3';
 import { serviceCommonName } from '../contract/index.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { CrlPublisher } from '../service/crl-publisher.js';
 import type { ServerEvents } from '../service/events.js';
 import type { IssuanceServices } from '../service/issuance.js';
+import type { MqttRepository } from '../store/mqtt-repository.js';
 import type { Repository } from '../store/repository.js';
 // Types only: the MQTT client (mqtt.js) and the embedded broker (aedes) are loaded when used, so a
 // server without --broker/--mqtt-url does not carry them (start-up time, idle memory).
@@ -34,8 +36,10 @@ export interface BrokerServicesDeps {
   dataDir: string;
   ca: CertificateAuthority;
   repo: Repository;
-  /** The server's SQLite database (telemetry, presence). */
-  db: Database.Database;
+  /** The MQTT side's storage (telemetry, presence, ACL queries) on the same store. */
+  mqttRepository: MqttRepository;
+  /** Several server instances read the device topics: shared subscriptions, presence timeouts in the store. */
+  sharedConsumers?: boolean;
   issuance: IssuanceServices;
   crl: CrlPublisher;
   events: ServerEvents;
@@ -68,6 +72,8 @@ export interface BrokerServices {
 }
 
 const EMBEDDED_DIR = 'embedded-broker';
+/** The shared-subscription group of the server instances (`$share/tds-server/…`). */
+export const SHARE_GROUP = 'tds-server';
 const RENEW_BEFORE_MS = 30 * 86_400_000;
 /** How often a live session that could not be disconnected is tried again (also on every reconnect). */
 const CUTOFF_RETRY_MS = 30_000;
@@ -126,7 +132,7 @@ export async function ensureServerIdentity(deps: BrokerServicesDeps, name: strin
 export async function startBrokerServices(deps: BrokerServicesDeps, opts: BrokerServicesOptions = {}): Promise<BrokerServices> {
   const log = deps.log ?? ((): void => undefined);
   const fail = (what: string) => (err: unknown): void => log(`[broker] ${what}: ${(err as Error).message}`);
-  const store = new MqttStore(deps.db);
+  const store = new MqttStore(deps.mqttRepository);
   const kit = await loadBrokerConfig(deps.dataDir);
   let handedOutCrl: number | null = null;
   const publisher = new BrokerPublisher({
@@ -184,7 +190,8 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
         keyPem: connection.identity.keyPem,
         clientId: connection.identity.cn,
       },
-      presence: { freshnessMs: opts.presenceTimeoutMs ?? 180_000, sink: store },
+      presence: { freshnessMs: opts.presenceTimeoutMs ?? 180_000, sink: store, timeoutsInStore: deps.sharedConsumers ?? false },
+      ...(deps.sharedConsumers ? { shareGroup: SHARE_GROUP } : {}),
       telemetry: { sink: store, retentionDays: opts.telemetryRetentionDays ?? 30 },
       renewal: { backend: new RepositoryRenewalBackend({ ca: deps.ca, repo: deps.repo, store, issuance: deps.issuance }) },
       // Mosquitto: the answers of its dynamic-security plugin and the reload markers (session-control.ts).
@@ -208,6 +215,13 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
       throw err;
     }
   };
+  async function revoked(kind: string, commonName: string, gatewayId: number | null): Promise<void> {
+    store.invalidate(commonName);
+    if (kind === 'device' && (await store.deviceCertificates(commonName)).length === 0) {
+      mqtt?.presence.markOffline(commonName);
+      if (gatewayId !== null) await store.setGatewayOffline(gatewayId);
+    }
+  }
   const retryCutoffs = (): void => {
     if (publisher.pendingCutoffs.length > 0) publish().catch(fail('retry of the live-session cut-off failed'));
   };
@@ -245,12 +259,12 @@ export async function startBrokerServices(deps: BrokerServicesDeps, opts: Broker
         publish().catch(fail('ACL publication failed'));
       }
     }),
-    deps.events.on('certificate.revoked', (e) => {
+    deps.events.on('certificate.revoked', (e) => revoked(e.kind, e.commonName, e.gatewayId)),
+    // Another instance on the same store issued or revoked a certificate.
+    deps.events.on('certificate.remote', async (e) => {
       store.invalidate(e.commonName);
-      if (e.kind === 'device' && store.deviceCertificates(e.commonName).length === 0) {
-        mqtt?.presence.markOffline(e.commonName);
-        if (e.gatewayId !== null) store.setGatewayOffline(e.gatewayId);
-      }
+      if (e.change === 'revoked') await revoked(e.kind, e.commonName, e.gatewayId);
+      else if (e.kind === 'service' || publisher.lastQuarantined.has(e.commonName)) await publish().then(() => undefined, fail('ACL publication failed'));
     }),
   ];
 

@@ -7,9 +7,9 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
-import { classifyCommonName, macToHex12, parseMac, serviceCommonName, type ServiceKind } from '../contract/index.js';
+import { classifyCommonName, macToHex12, serviceCommonName, type ServiceKind } from '../contract/index.js';
 import { BACKDATE_MS, CaImportError, checkCaCertificate, makeCaCertificate } from './ca-certificate.js';
-import { CsrError, importSpki, parseCsr } from './csr.js';
+import { importSpki, parseCsrForMac } from './csr.js';
 import { children, readTlv, raw } from './der.js';
 import { describePublicKey, generateKey, privateKeyPem, type KeyType } from './keys.js';
 import {
@@ -227,15 +227,7 @@ export class CertificateAuthority {
    * provisioned (any accepted spelling of it); nothing else from the CSR is used.
    */
   async issueDeviceFromCsr(options: { mac: string; csrPem: string; profile: DeviceProfileSettings; now?: Date }): Promise<IssuedCertificate> {
-    const csr = parseCsr(options.csrPem);
-    if (csr.commonNames.length !== 1) {
-      throw new CsrError(`the CSR subject must carry exactly one CN (the MAC ${options.mac}); it has ${csr.commonNames.length}`);
-    }
-    const cn = csr.commonNames[0]!;
-    const asMac = parseMac(cn);
-    if (!asMac.ok || asMac.mac !== options.mac) {
-      throw new CsrError(`the CSR CN '${cn.slice(0, 64)}' is not the MAC being provisioned (${options.mac})`);
-    }
+    const csr = parseCsrForMac(options.mac, options.csrPem);
     return this.certifyDevice(options.mac, csr.spkiDer, csr.key.type, options.profile, options.now);
   }
 
@@ -244,6 +236,33 @@ export class CertificateAuthority {
     const key = await generateKey(options.keyType);
     const cert = await this.certifyDevice(options.mac, key.spkiDer, key.type, options.profile, options.now);
     return { ...cert, privateKeyPem: privateKeyPem(key.privateKey) };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Birth identities (docs/zero-touch.md): made by a separate birth CA that the broker never trusts
+
+  /**
+   * A bench-born device's birth certificate from its CSR (CN = the MAC): digitalSignature only, and
+   * the birth-identity EKU as its only purpose (no clientAuth: no TLS verifier accepts it for a
+   * client session), with the birth policy. Called on the birth CA's instance.
+   */
+  async issueBirthFromCsr(options: { mac: string; csrPem: string; subject: SubjectSettings; validityDays: number; now?: Date }): Promise<IssuedCertificate> {
+    if (classifyCommonName(options.mac).kind !== 'device') throw new IdentityError(`'${options.mac}' is not a canonical device MAC (aa:bb:cc:dd:ee:ff)`);
+    const csr = parseCsrForMac(options.mac, options.csrPem);
+    const now = (options.now ?? new Date()).getTime();
+    const signed = await this.endEntity.sign({
+      subject: subjectName(options.subject, options.mac),
+      spkiDer: csr.spkiDer,
+      notBefore: new Date(now - BACKDATE_MS),
+      notAfter: new Date(now + options.validityDays * DAY_MS),
+      extensions: [
+        ext.endEntity(),
+        ext.keyUsage([KEY_USAGE.digitalSignature]),
+        ext.extKeyUsage([OID.birthIdentity]),
+        ext.certificatePolicies([OID.birthPolicy]),
+      ],
+    });
+    return { ...signed, commonName: options.mac, keyType: csr.key.type };
   }
 
   // ------------------------------------------------------------------------------------------

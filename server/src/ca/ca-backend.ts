@@ -1,7 +1,9 @@
 /**
- * Which key store holds a data folder's CA key, and opening the CA from it. The sealed file
+ * Which key store holds a data folder's CA keys, and opening a CA from it. The sealed file
  * (`ca.key.enc`, unlocked with the passphrase) is the default; `ca.key.pkcs11.json` names a key in
- * a PKCS#11 token instead (unlocked with the token PIN). Every command that signs goes through
+ * a PKCS#11 token instead (unlocked with the token PIN). The birth CA of zero-touch onboarding
+ * follows the device CA: `birth-ca.key.enc` beside a sealed device key, `birth-ca.key.pkcs11.json`
+ * (a second key in the same token) beside a token one. Every command that signs goes through
  * `openCa`, so none of them knows which store it is. The PKCS#11 code and its native binding are
  * loaded only for a data folder that uses a token.
  */
@@ -10,7 +12,7 @@ import { z } from 'zod';
 import { dataPath } from '../config/data-dir.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { CertificateAuthority } from './authority.js';
-import { loadCa, readCaCertificate } from './key-store.js';
+import { CA_FILES, loadCa, readCaCertificate, type CaRole } from './key-store.js';
 import type * as Pkcs11Setup from './pkcs11/setup.js';
 import type * as Pkcs11Signer from './pkcs11/signer.js';
 import type { Pkcs11KeyLocation } from './pkcs11/signer.js';
@@ -26,8 +28,14 @@ export interface CaUnlock {
 
 export const PKCS11_PIN_ENV = 'TDS_PKCS11_PIN';
 
-export function caKeyBackend(dataDir: string): CaKeyBackend {
-  return existsSync(dataPath(dataDir, 'caKeyPkcs11')) ? 'pkcs11' : 'file';
+export function caKeyBackend(dataDir: string, role: CaRole = 'device'): CaKeyBackend {
+  return existsSync(dataPath(dataDir, CA_FILES[role].pkcs11)) ? 'pkcs11' : 'file';
+}
+
+/** The data folder has this CA's key, in either store. */
+export function hasCa(dataDir: string, role: CaRole = 'device'): boolean {
+  const files = CA_FILES[role];
+  return existsSync(dataPath(dataDir, files.key)) || existsSync(dataPath(dataDir, files.pkcs11));
 }
 
 const LOCATION_FORMAT = 'tds-ca-key-pkcs11/1';
@@ -45,8 +53,8 @@ const locationSchema = z
   })
   .strict();
 
-export async function readPkcs11Location(dataDir: string): Promise<Pkcs11KeyLocation> {
-  const file = dataPath(dataDir, 'caKeyPkcs11');
+export async function readPkcs11Location(dataDir: string, role: CaRole = 'device'): Promise<Pkcs11KeyLocation> {
+  const file = dataPath(dataDir, CA_FILES[role].pkcs11);
   // It names a library this process loads: nobody but the owner may change it.
   if (((await fs.stat(file)).mode & 0o022) !== 0) throw new Error(`${file} is writable by group or others, and it names the library the server loads: chmod 600 it`);
   const parsed = locationSchema.safeParse(JSON.parse(await fs.readFile(file, 'utf8')));
@@ -63,9 +71,9 @@ export async function readPkcs11Location(dataDir: string): Promise<Pkcs11KeyLoca
   }
 }
 
-export async function savePkcs11Location(dataDir: string, l: Pkcs11KeyLocation): Promise<void> {
+export async function savePkcs11Location(dataDir: string, l: Pkcs11KeyLocation, role: CaRole = 'device'): Promise<void> {
   const record = { format: LOCATION_FORMAT, module: l.modulePath, uri: formatPkcs11Uri(l.uri), vault: l.vaultLabel, ...(l.sessions ? { sessions: l.sessions } : {}) };
-  await writeFileAtomic(dataPath(dataDir, 'caKeyPkcs11'), JSON.stringify(locationSchema.parse(record), null, 2) + '\n', 0o600);
+  await writeFileAtomic(dataPath(dataDir, CA_FILES[role].pkcs11), JSON.stringify(locationSchema.parse(record), null, 2) + '\n', 0o600);
 }
 
 /** The token code, loaded on first use; a missing native build becomes an error that says so. */
@@ -78,14 +86,19 @@ export async function pkcs11Support(): Promise<{ signer: typeof Pkcs11Signer; se
   }
 }
 
-/** The CA of a data folder, its key unlocked from whichever store the folder names. */
-export async function openCa(dataDir: string, unlock: CaUnlock): Promise<CertificateAuthority> {
-  if (caKeyBackend(dataDir) === 'file') {
+/** A CA of a data folder (the device CA unless `role` says birth), its key unlocked from whichever store the folder names. */
+export async function openCa(dataDir: string, unlock: CaUnlock, role: CaRole = 'device'): Promise<CertificateAuthority> {
+  if (caKeyBackend(dataDir, role) === 'file') {
     if (unlock.passphrase === undefined) throw new Error('the CA passphrase is required to unlock the CA key');
-    return loadCa(dataDir, unlock.passphrase);
+    return loadCa(dataDir, unlock.passphrase, role);
   }
   if (unlock.pin === undefined) throw new Error(`the CA key is in a PKCS#11 token: its PIN is required (${PKCS11_PIN_ENV} or --pin-file)`);
-  const [location, certPem] = await Promise.all([readPkcs11Location(dataDir), readCaCertificate(dataDir)]);
+  const [location, certPem] = await Promise.all([
+    readPkcs11Location(dataDir, role),
+    readCaCertificate(dataDir, role).catch(() => {
+      throw new Error(CA_FILES[role].missing(dataDir));
+    }),
+  ]);
   const { signer: p11 } = await pkcs11Support();
   const signer = await p11.Pkcs11CaSigner.open(location, unlock.pin);
   try {

@@ -5,6 +5,7 @@
  * it shows that whoever built it is trying something a device never needs.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { parseMac } from '../contract/mac.js';
 import { DerError, children, content, decodeOid, decodeString, pemToDer, raw, readTlv } from './der.js';
 import { describePublicKey, type KeyType } from './keys.js';
 
@@ -155,3 +156,18 @@ function requestsCa(der: Buffer, attributes: ReturnType<typeof readTlv>): boolea
   }
   return false;
 }
+
+/** The CSR after its checks, whose single CN must be `mac` (any accepted spelling of it). */
+export function parseCsrForMac(mac: string, csrPem: string): ParsedCsr {
+  const csr = parseCsr(csrPem);
+  if (csr.commonNames.length !== 1) {
+    throw new CsrError(`the CSR subject must carry exactly one CN (the MAC ${mac}); it has ${csr.commonNames.length}`);
+  }
+  const cn = csr.commonNames[0]!;
+  const asMac = parseMac(cn);
+  if (!asMac.ok || asMac.mac !== mac) {
+    throw new CsrError(`the CSR CN '${cn.slice(0, 64)}' is not the MAC being provisioned (${mac})`);
+  }
+  return csr;
+}
+

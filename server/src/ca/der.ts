@@ -81,16 +81,13 @@ export function smallInteger(n: number): Buffer {
 }
 
 export function oid(dotted: string): Buffer {
-  const parts = dotted.split('.').map((p) => Number.parseInt(p, 10));
-  if (parts.length < 2 || parts.some((p) => !Number.isInteger(p) || p < 0)) throw new Error(`bad OID ${dotted}`);
-  const out: number[] = [parts[0]! * 40 + parts[1]!];
-  for (const part of parts.slice(2)) {
-    const chunk: number[] = [part & 0x7f];
-    let v = Math.floor(part / 128);
-    while (v > 0) {
-      chunk.unshift((v & 0x7f) | 0x80);
-      v = Math.floor(v / 128);
-    }
+  // BigInt: arcs under 2.25 (UUID OIDs, ITU-T X.667) are 128-bit numbers.
+  if (!/^\d+(\.\d+)+$/.test(dotted)) throw new Error(`bad OID ${dotted}`);
+  const parts = dotted.split('.').map((p) => BigInt(p));
+  const out: number[] = [];
+  for (const part of [parts[0]! * 40n + parts[1]!, ...parts.slice(2)]) {
+    const chunk: number[] = [Number(part & 0x7fn)];
+    for (let v = part >> 7n; v > 0n; v >>= 7n) chunk.unshift(Number(v & 0x7fn) | 0x80);
     out.push(...chunk);
   }
   return tlv(0x06, Buffer.from(out));
@@ -173,18 +170,28 @@ export const content = (buf: Buffer, t: Tlv): Buffer => buf.subarray(t.contentSt
 
 export function decodeOid(bytes: Buffer): string {
   if (bytes.length === 0) throw new DerError('empty OID');
-  const first = bytes[0]!;
-  const parts: number[] = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  // Numbers for the usual short arcs (CSR parsing is on the issuance hot path); BigInt for longer
+  // ones, such as the 128-bit arcs under 2.25.
+  const arcs: (number | bigint)[] = [];
   let v = 0;
-  for (let i = 1; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    v = v * 128 + (b & 0x7f);
+  let big = 0n;
+  let length = 0;
+  for (const b of bytes) {
+    length++;
+    if (length <= 7) v = v * 128 + (b & 0x7f);
+    else {
+      if (length === 8) big = BigInt(v);
+      big = (big << 7n) | BigInt(b & 0x7f);
+    }
     if ((b & 0x80) === 0) {
-      parts.push(v);
+      arcs.push(length <= 7 ? v : big);
       v = 0;
+      length = 0;
     }
   }
-  return parts.join('.');
+  const first = BigInt(arcs.shift() ?? 0);
+  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  return [...head, ...arcs].join('.');
 }
 
 /** Decodes a DirectoryString-like value (UTF8String, PrintableString, IA5String, T61String, BMPString). */

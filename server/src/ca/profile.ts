@@ -27,6 +27,9 @@ import {
 } from './der.js';
 import type { KeyType } from './keys.js';
 
+/** TDS's own arc: a UUID OID (ITU-T X.667), which needs no registration. */
+const TDS_ARC = '2.25.74961606456411313147034430486448312649';
+
 export const OID = {
   countryName: '2.5.4.6',
   stateOrProvinceName: '2.5.4.8',
@@ -39,8 +42,12 @@ export const OID = {
   subjectAltName: '2.5.29.17',
   subjectKeyIdentifier: '2.5.29.14',
   authorityKeyIdentifier: '2.5.29.35',
+  certificatePolicies: '2.5.29.32',
   clientAuth: '1.3.6.1.5.5.7.3.2',
   serverAuth: '1.3.6.1.5.5.7.3.1',
+  /** Birth identity of a bench-born device (docs/zero-touch.md): a policy and the only EKU it has. */
+  birthPolicy: `${TDS_ARC}.1`,
+  birthIdentity: `${TDS_ARC}.2`,
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   sha256WithRsa: '1.2.840.113549.1.1.11',
 } as const;
@@ -97,6 +104,7 @@ export const ext = {
         ...(names.ip ?? []).map((ip) => implicitPrimitive(7, ipBytes(ip))),
       ),
     ),
+  certificatePolicies: (policies: readonly string[]): Buffer => extension(OID_DER.certificatePolicies, false, seq(...policies.map((p) => seq(oid(p))))),
   subjectKeyId: (spkiDer: Buffer): Buffer => extension(OID_DER.subjectKeyIdentifier, false, octetString(keyIdentifier(spkiDer))),
   authorityKeyId: (keyId: Buffer): Buffer => extension(OID_DER.authorityKeyIdentifier, false, seq(implicitPrimitive(0, keyId))),
 };

@@ -3,11 +3,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { caKeyBackend, openCa, PKCS11_PIN_ENV, type CaUnlock } from '../ca/ca-backend.js';
+import { resolveDatabase } from '../config/database.js';
 import { dataPath, loadSettings, type Settings } from '../config/data-dir.js';
 import { CrlPublisher } from '../service/crl-publisher.js';
 import { ServerEvents } from '../service/events.js';
 import { createIssuanceServices, type IssuanceServices } from '../service/issuance.js';
-import { SqliteRepository } from '../store/sqlite/repository.js';
+import type { StoreBackend } from '../store/backend.js';
+import { openStore } from '../store/open.js';
+import type { Repository } from '../store/repository.js';
 
 /** A failure the user can fix; printed without a stack trace. */
 export class CliError extends Error {}
@@ -20,6 +23,11 @@ export function addDataOption(cmd: Command): Command {
 
 export function addJsonOption(cmd: Command): Command {
   return cmd.option('--json', 'print the result as JSON (for scripts)');
+}
+
+/** `--database postgres://…`: the store, when it is not the data folder's SQLite file (see config/database.ts). */
+export function addDatabaseOption(cmd: Command): Command {
+  return cmd.option('--database <url>', 'PostgreSQL store, e.g. postgres://tds@db:5432/tds (password from PGPASSWORD or ~/.pgpass; default: $TDS_DATABASE_URL, config.json, else SQLite in the data folder)');
 }
 
 /** How a signing command unlocks the CA key: the passphrase (sealed file) or the PIN (PKCS#11 token). */
@@ -133,15 +141,16 @@ export function parseDuration(value: string): number {
 export interface OfflineContext {
   dataDir: string;
   settings: Settings;
-  repo: SqliteRepository;
+  store: StoreBackend;
+  repo: Repository;
   close(): Promise<void>;
 }
 
-/** Database + settings, no CA key (account and token commands). */
-export async function openOffline(dataDir: string): Promise<OfflineContext> {
+/** Database + settings, no CA key (account and token commands). `database`: the --database option. */
+export async function openOffline(dataDir: string, database?: string): Promise<OfflineContext> {
   const settings = await loadSettings(dataDir);
-  const repo = new SqliteRepository(dataPath(dataDir, 'database'), { durability: settings.durability });
-  return { dataDir, settings, repo, close: () => repo.close() };
+  const store = await openStore(resolveDatabase({ dataDir, settings, ...(database !== undefined ? { option: database } : {}) }));
+  return { dataDir, settings, store, repo: store.repo, close: () => store.close() };
 }
 
 export interface SigningContext extends OfflineContext {
@@ -150,11 +159,24 @@ export interface SigningContext extends OfflineContext {
 }
 
 /** Database + unlocked CA (commands that sign); `close()` also releases the CA key store. */
-export async function openSigning(dataDir: string, unlock: CaUnlock): Promise<SigningContext> {
-  const base = await openOffline(dataDir);
+export async function openSigning(dataDir: string, unlock: CaUnlock, database?: string): Promise<SigningContext> {
+  const base = await openOffline(dataDir, database);
   try {
     const ca = await openCa(dataDir, unlock);
-    const crl = new CrlPublisher({ ca, repo: base.repo, nextUpdateDays: base.settings.crl.nextUpdateDays, crlFile: dataPath(dataDir, 'crl'), actor: 'cli' });
+    try {
+      await base.store.bindCa(ca.certificatePem);
+    } catch (err) {
+      await ca.close();
+      throw err;
+    }
+    const crl = new CrlPublisher({
+      ca,
+      repo: base.repo,
+      nextUpdateDays: base.settings.crl.nextUpdateDays,
+      crlFile: dataPath(dataDir, 'crl'),
+      actor: 'cli',
+      ...(base.store.cluster ? { cluster: base.store.cluster } : {}),
+    });
     const service = createIssuanceServices({ ca, repo: base.repo, settings: base.settings, events: new ServerEvents(), crl });
     return {
       ...base,

@@ -4,7 +4,7 @@
  * download-certs, revoke-cert, import-csv) plus renew-cert, on top of the shared ApiClient.
  */
 import { createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { unzipSync } from 'fflate';
@@ -16,7 +16,9 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { escapeControlChars } from '../util/escape.js';
 import { SERVER_VERSION } from '../version.js';
 import { CliError, output, parsePositiveInt } from './common.js';
+import { registerClaimCommands } from './provision/claim-commands.js';
 import { configPath, readConfig, resolveConnection, writeConfig } from './provision/config-store.js';
+import { gatewayDir } from './provision/output-dir.js';
 import { explicitToken, type TokenOptions } from './provision/token-source.js';
 import { runCli } from './run.js';
 
@@ -44,17 +46,6 @@ async function client(): Promise<{ api: ApiClient; json: boolean }> {
   const token = await explicitToken(g);
   const c = resolveConnection({ ...(g.apiUrl ? { apiUrl: g.apiUrl } : {}), ...(token ? { token } : {}), ...(g.caFile ? { caFile: g.caFile } : {}) });
   return { api: new ApiClient({ baseUrl: c.apiUrl, token: c.token, ...(c.caPem ? { caPem: c.caPem } : {}) }), json: g.json ?? false };
-}
-
-/**
- * Folder for one gateway's files: `<output>/<name>`, private (0700). `name` is a canonical MAC or
- * `gateway-<id>`, never a server's text taken as is: it must stay one folder below `output`.
- */
-function gatewayDir(output: string, name: string): string {
-  if (!/^[A-Za-z0-9:_-]+$/.test(name)) throw new CliError(`refusing to use '${name}' as a folder name`);
-  const dir = path.resolve(output, name);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
 }
 
 async function saveIssued(dir: string, r: ProvisionResponse, codigo: string, mac: string): Promise<string[]> {
@@ -306,6 +297,8 @@ program
       api.close();
     }
   });
+
+registerClaimCommands(program, client, readCsrFile);
 
 program.addHelpText('after', `\nConfig file: ${configPath()}`);
 

@@ -36,7 +36,27 @@ import type {
   TelemetryLatestResponse,
   TelemetryQuery,
   TelemetryResponse,
+  WhoAmIResponse,
 } from '../contract/api.js';
+import {
+  POLL_SIGNATURE_HEADER,
+  POLL_TIMESTAMP_HEADER,
+  pollMessage,
+  type BirthIdentityRequest,
+  type BirthIdentityResponse,
+  type BirthRevokeResponse,
+  type BootstrapIssuedResponse,
+  type BootstrapNonceResponse,
+  type BootstrapPendingResponse,
+  type BootstrapRequest,
+  type BootstrapResponse,
+  type ClaimCredentials,
+  type ClaimPreviewResponse,
+  type ClaimRejectRequest,
+  type ClaimRejectResponse,
+  type ClaimRequest,
+  type ClaimResponse,
+} from '../contract/bootstrap.js';
 import { ApiError, ServerUnreachableError, type UnreachableReason } from './errors.js';
 
 export interface ApiClientOptions {
@@ -47,6 +67,8 @@ export interface ApiClientOptions {
   caPem?: string;
   /** Per request; default 30 s. */
   timeoutMs?: number;
+  /** Local address to connect from (a multi-homed host; simulations of many devices on loopback). */
+  localAddress?: string;
 }
 
 export interface GatewayListQuery {
@@ -68,6 +90,13 @@ export interface AuditListQuery extends AuditFilter {
 
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const HEALTHZ = '/healthz';
+
+/** A poll's outcome (docs/zero-touch.md §3.3); other refusals throw ApiError. */
+export type BootstrapPollResult =
+  | { status: 'pending'; retryAfterSeconds: number; body: BootstrapPendingResponse }
+  | { status: 'issued'; body: BootstrapIssuedResponse }
+  | { status: 'slow_down'; retryAfterSeconds: number }
+  | { status: 'gone'; code: 'expired' | 'rejected'; error: string };
 
 interface RawResponse {
   status: number;
@@ -108,8 +137,8 @@ export class ApiClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.agent =
       this.origin.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets: 64, ...(options.caPem ? { ca: options.caPem } : {}) })
-        : new http.Agent({ keepAlive: true, maxSockets: 64 });
+        ? new https.Agent({ keepAlive: true, maxSockets: 64, ...(options.caPem ? { ca: options.caPem } : {}), ...(options.localAddress ? { localAddress: options.localAddress } : {}) })
+        : new http.Agent({ keepAlive: true, maxSockets: 64, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
   }
 
   /** Closes idle keep-alive connections. */
@@ -225,6 +254,11 @@ export class ApiClient {
     return { csv: r.body.toString('utf8'), total: Number(r.headers['x-total-count'] ?? 0), truncated: r.headers['x-truncated'] === 'true' };
   }
 
+  /** The calling token's id, account, role and server-admin flag (any role). */
+  whoami(): Promise<WhoAmIResponse> {
+    return this.json('GET', '/whoami/');
+  }
+
   listAccounts(): Promise<AccountView[]> {
     return this.json('GET', '/accounts/');
   }
@@ -265,6 +299,70 @@ export class ApiClient {
   presenceHistory(id: number, query: PresenceQuery = {}): Promise<PresenceHistoryResponse> {
     const iso = (v: string | Date | undefined): string | undefined => (v instanceof Date ? v.toISOString().replace(/\.\d{3}Z$/, 'Z') : v);
     return this.json('GET', `/gateways/${id}/presence/${qs({ since: iso(query.since), until: iso(query.until) })}`);
+  }
+
+  // ---------------------------------------------------------------------------- zero-touch onboarding
+
+  /** Device, attested path: a nonce for the attestation signature. */
+  bootstrapNonce(macAddress: string): Promise<BootstrapNonceResponse> {
+    return this.json('POST', '/gateways/bootstrap/nonce/', { mac_address: macAddress });
+  }
+
+  /** Device: asks to join (201 new, 200 the same key's approved or issued request). */
+  bootstrap(body: BootstrapRequest): Promise<BootstrapResponse> {
+    return this.json('POST', '/gateways/bootstrap/', body);
+  }
+
+  /**
+   * Device: one poll, signed by `sign` (the CSR key's signature, base64, over the message it is given;
+   * docs/zero-touch.md §2.5) with `timestamp` in Unix seconds.
+   */
+  async pollBootstrap(id: string, timestamp: number, sign: (message: string) => string | Promise<string>): Promise<BootstrapPollResult> {
+    const path = `/gateways/bootstrap/${encodeURIComponent(id)}/`;
+    const headers = { [POLL_TIMESTAMP_HEADER]: String(timestamp), [POLL_SIGNATURE_HEADER]: await sign(pollMessage(id, timestamp)) };
+    const r = await this.request('GET', path, undefined, undefined, headers);
+    const retryAfter = Number(r.headers['retry-after'] ?? 0) || 0;
+    const body = (): Record<string, unknown> => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
+    if (r.status === 202) return { status: 'pending', retryAfterSeconds: retryAfter, body: body() as unknown as BootstrapPendingResponse };
+    if (r.status === 200) return { status: 'issued', body: body() as unknown as BootstrapIssuedResponse };
+    if (r.status === 429 && (body().details as { code?: string } | undefined)?.code === 'slow_down') return { status: 'slow_down', retryAfterSeconds: retryAfter };
+    if (r.status === 410) {
+      const b = body() as { error?: string; details?: { code?: string } };
+      return { status: 'gone', code: b.details?.code === 'rejected' ? 'rejected' : 'expired', error: b.error ?? 'gone' };
+    }
+    this.throwIfError(r, 'GET', path);
+    throw new ApiError(r.status, `unexpected answer ${r.status}`, undefined, 'GET', path);
+  }
+
+  /** Operator: what the server saw of the device named by a QR, a label typed by hand, or code + MAC. */
+  claimPreview(credentials: ClaimCredentials): Promise<ClaimPreviewResponse> {
+    return this.json('POST', '/gateways/ativar/preview/', credentials);
+  }
+
+  /** Operator: approves the device for the account (POST gateways/ativar/). */
+  claim(body: ClaimRequest): Promise<ClaimResponse> {
+    return this.json('POST', '/gateways/ativar/', body);
+  }
+
+  claimReject(body: ClaimRejectRequest): Promise<ClaimRejectResponse> {
+    return this.json('POST', '/gateways/ativar/reject/', body);
+  }
+
+  /** Bench: a birth identity for a MAC (the claim secret is in this answer only). */
+  issueBirthIdentity(body: BirthIdentityRequest): Promise<BirthIdentityResponse> {
+    return this.json('POST', '/gateways/birth/', body);
+  }
+
+  revokeBirthIdentity(macAddress: string, reason: string): Promise<BirthRevokeResponse> {
+    return this.json('POST', '/gateways/birth/revoke/', { mac_address: macAddress, reason });
+  }
+
+  async getBirthCaPem(): Promise<string> {
+    return this.text('/birth-ca.pem');
+  }
+
+  async getBirthCrlPem(): Promise<string> {
+    return this.text('/birth-crl.pem');
   }
 
   async getCaPem(): Promise<string> {
@@ -318,12 +416,13 @@ export class ApiClient {
     } catch {
       /* not JSON: keep the status text */
     }
-    throw new ApiError(r.status, error, details, method, path);
+    const retryAfter = Number(r.headers['retry-after']);
+    throw new ApiError(r.status, error, details, method, path, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
   }
 
-  private request(method: string, path: string, body?: string, contentType?: string): Promise<RawResponse> {
+  private request(method: string, path: string, body?: string, contentType?: string, extraHeaders: Record<string, string> = {}): Promise<RawResponse> {
     const url = path === HEALTHZ ? new URL(HEALTHZ, this.origin) : new URL(this.apiUrl + path);
-    const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
+    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', ...extraHeaders };
     if (this.options.token) headers.authorization = `Token ${this.options.token}`;
     if (body !== undefined) {
       headers['content-type'] = contentType;

@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly details: ApiErrorBody['details'] | undefined,
     readonly method: string,
     readonly path: string,
+    /** The answer's `Retry-After` in seconds (429 rate limits and lockouts, 503), when it had one. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`${method} ${path} → ${status}: ${error}`);
   }

@@ -1,6 +1,6 @@
 /**
- * The server's data folder: database, CA certificate, sealed CA key (or where the token holds it),
- * settings and the latest CRL.
+ * The server's data folder: database, CA certificates, sealed CA keys (or where the token holds them),
+ * settings and the latest CRLs (device CA and birth CA).
  * Created with mode 0700; secrets inside with 0600.
  */
 import { existsSync, promises as fs } from 'node:fs';
@@ -18,6 +18,11 @@ export const DATA_FILES = {
   caKeyPkcs11: 'ca.key.pkcs11.json',
   settings: 'config.json',
   crl: 'crl.pem',
+  birthCaCert: 'birth-ca.crt',
+  birthCaKey: 'birth-ca.key.enc',
+  /** Instead of birthCaKey when the CA keys are in a PKCS#11 token. */
+  birthCaKeyPkcs11: 'birth-ca.key.pkcs11.json',
+  birthCrl: 'birth-crl.pem',
 } as const;
 
 export function dataPath(dataDir: string, file: keyof typeof DATA_FILES): string {
@@ -26,6 +31,27 @@ export function dataPath(dataDir: string, file: keyof typeof DATA_FILES): string
 
 const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 const dnsLabelDomain = /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** Zero-touch onboarding (docs/zero-touch.md §5). Every field has a default, so older config files load. */
+export const bootstrapSettingsSchema = z.object({
+  /** The open path (a device without a birth identity) is allowed. Off unless the admin turns it on. */
+  openEnrolment: z.boolean().default(false),
+  /** Lifetime of a pending request; the seed's 24 h is the upper bound. */
+  pendingMinutes: z.number().int().min(1).max(1440).default(30),
+  /** How long an approved request's certificate waits for the device before it is revoked. */
+  fetchHours: z.number().int().min(1).max(168).default(24),
+  pollSeconds: z.number().int().min(1).max(300).default(5),
+  maxPendingPerMac: z.number().int().min(1).max(20).default(3),
+  maxPendingTotal: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Nonce and bootstrap requests per source address per minute (each route); polls get five times that. */
+  perAddressPerMinute: z.number().int().min(1).max(100_000).default(60),
+  /** Nonce and bootstrap requests per second that reach validation, all addresses together. */
+  admissionPerSecond: z.number().int().min(1).max(100_000).default(200),
+  birthValidityDays: z.number().int().min(1).max(36_500).default(3652),
+  /** The API base URL given to bench-born devices (their `bs_url`). */
+  serverUrl: z.url({ protocol: /^https$/, error: 'serverUrl must be an https:// URL' }).max(253).optional(),
+});
+export type BootstrapSettings = z.infer<typeof bootstrapSettingsSchema>;
 
 export const settingsSchema = z.object({
   format: z.literal('tds-server-settings/1'),
@@ -55,6 +81,17 @@ export const settingsSchema = z.object({
   schedule: scheduleSchema.default(defaultScheduleText()),
   /** How long each gateway's online/offline transitions are kept. */
   presenceHistoryDays: z.number().int().min(1).max(3_650).default(400),
+  bootstrap: bootstrapSettingsSchema.default(() => bootstrapSettingsSchema.parse({})),
+  /**
+   * PostgreSQL instead of the SQLite file (several server instances): the URL (a password in it is
+   * allowed here, the file is 0600) and this process's connection count. See config/database.ts.
+   */
+  database: z
+    .object({
+      url: z.string().min(1).max(2_000).optional(),
+      poolSize: z.number().int().min(1).max(200).optional(),
+    })
+    .optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -73,6 +110,7 @@ export function defaultSettings(): Settings {
     durability: 'normal',
     schedule: defaultScheduleText(),
     presenceHistoryDays: 400,
+    bootstrap: bootstrapSettingsSchema.parse({}),
   };
 }
 

@@ -352,6 +352,14 @@ export interface CreateTokenRequest {
   server_admin?: boolean;
 }
 
+/** `GET whoami/` (any valid token): which token this is, so a client can show what its role allows. */
+export interface WhoAmIResponse {
+  token_id: number;
+  conta_id: number;
+  role: Role;
+  server_admin: boolean;
+}
+
 /** 201 answer of `POST tokens/`: the secret is in `token`, shown only here. */
 export interface ApiTokenCreated extends ApiTokenView {
   token: string;

@@ -1,5 +1,5 @@
 /**
- * Gateway presence (DESIGN.md §5): the retained `status` + Last Will is a hint, not the truth.
+ * Gateway presence (docs/broker.md): the retained `status` + Last Will is a hint, not the truth.
  * - Evidence of life: a live (non-retained) message from the device, or a retained `online` seen
  *   when the server (re)subscribes. Evidence expires after `freshnessMs`: a frozen device, or one
  *   whose retained `online` is stale after a broker crash, turns offline when it runs out.
@@ -7,6 +7,10 @@
  * - `last_seen` only moves on live device messages; it is written at most every `lastSeenWriteMs`
  *   per gateway so a telemetry flood does not become a write flood; online/offline changes are
  *   written at once.
+ * - Several server instances (`timeoutsInStore`): each sees only the messages a shared subscription
+ *   hands it, so none may decide a timeout from what it saw alone. Each writes what it sees; the
+ *   timeout is decided from the stored `last_seen` (the sink's `expireStale`), and nothing is reset
+ *   at start-up (the other instances' picture stays).
  */
 import { EventEmitter } from 'node:events';
 
@@ -22,6 +26,8 @@ export interface PresenceSink {
   /** Marks every gateway offline: at start-up nothing is known until the broker speaks. */
   resetAll(): void | Promise<void>;
   update(u: PresenceUpdate): void | Promise<void>;
+  /** Online gateways not seen since `before` go offline (timeouts decided in the store). */
+  expireStale?(before: Date): void | Promise<void>;
 }
 
 export interface PresenceOptions {
@@ -29,6 +35,8 @@ export interface PresenceOptions {
   sink?: PresenceSink;
   lastSeenWriteMs?: number;
   sweepEveryMs?: number;
+  /** Several instances share the devices' messages: timeouts are decided from the stored last_seen. */
+  timeoutsInStore?: boolean;
   now?: () => number;
   log?: (line: string) => void;
 }
@@ -59,7 +67,7 @@ export class PresenceTracker extends EventEmitter<PresenceEvents> {
   }
 
   start(): void {
-    this.guard(() => this.opts.sink?.resetAll());
+    if (!this.opts.timeoutsInStore) this.guard(() => this.opts.sink?.resetAll());
     const every = this.opts.sweepEveryMs ?? Math.max(200, Math.min(5_000, Math.floor(this.opts.freshnessMs / 4)));
     this.timer = setInterval(() => this.sweep(), every);
     this.timer.unref();
@@ -129,6 +137,7 @@ export class PresenceTracker extends EventEmitter<PresenceEvents> {
   sweep(): void {
     for (const [mac, e] of this.entries) this.evaluate(mac, e, false);
     this.flushLastSeen();
+    if (this.opts.timeoutsInStore) this.guard(() => this.opts.sink?.expireStale?.(new Date(this.now() - this.opts.freshnessMs)));
   }
 
   private alive(e: Entry): boolean {
@@ -143,6 +152,12 @@ export class PresenceTracker extends EventEmitter<PresenceEvents> {
     const online = this.alive(e);
     if (online !== e.online || force) {
       e.online = online;
+      // Evidence that ran out here may be fresh at another instance: the store decides that timeout.
+      const timedOut = !online && e.evidenceSeq > e.offlineSeq;
+      if (timedOut && this.opts.timeoutsInStore && !force) {
+        this.emit('change', this.update(mac, e));
+        return;
+      }
       this.write(mac, e);
       this.emit('change', this.update(mac, e));
       return;

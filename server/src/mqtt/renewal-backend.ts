@@ -51,14 +51,14 @@ export class RepositoryRenewalBackend implements RenewalBackend {
     } catch (err) {
       throw new RenewalRefused(err instanceof CsrError ? err.message : 'the CSR cannot be read');
     }
-    const certs = store.deviceCertificates(mac);
+    const certs = await store.deviceCertificates(mac);
     const active = certs.find((c) => c.status === 'active');
     if (!active) throw new RenewalRefused(`${mac} has no active certificate; renewal is only for provisioned devices`);
     const pending = certs.find((c) => c.status === 'pending');
     if (pending && spkiOfCertificate(pending.certificatePem).equals(spkiDer)) {
       return { certificatePem: pending.certificatePem, serialNumber: pending.serialNumber, caPem: ca.certificatePem, repeated: true };
     }
-    if (store.deviceCertificatesIssuedSince(mac, new Date(Date.now() - 86_400_000)) >= MAX_RENEWALS_PER_DAY) {
+    if ((await store.deviceCertificatesIssuedSince(mac, new Date(Date.now() - 86_400_000))) >= MAX_RENEWALS_PER_DAY) {
       await repo.appendAudit(audit(mac, 'certificate.renew', `refused: more than ${MAX_RENEWALS_PER_DAY} renewals in 24 h (request ${id})`, 'denied'));
       throw new RenewalRefused(`too many renewals for ${mac} in the last 24 hours`);
     }

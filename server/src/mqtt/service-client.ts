@@ -2,6 +2,11 @@
  * The server's own MQTT client (service identity `tds-server-<name>`). Reconnects with exponential
  * backoff and jitter (mqtt.js only knows a fixed period), and subscribes again on every connect, so
  * after a broker restart the retained statuses arrive again and the presence state is rebuilt.
+ * As the only consumer it keeps a persistent session (`cleanSession: false`): what devices publish
+ * while it is away — its own restart, or the seconds after a broker restart before it is back — waits
+ * for it at the broker (QoS 1) instead of being dropped. Several instances sharing the topics use
+ * clean sessions instead: the broker hands a shared-subscription message even to an absent member's
+ * persistent session, where it would wait until that instance returns.
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
@@ -18,6 +23,8 @@ export interface ServiceClientOptions {
   /** TLS server name to verify; defaults to `host`. */
   servername?: string;
   subscriptions: readonly string[];
+  /** Default true; false keeps the session (subscriptions, queued QoS 1 messages) while disconnected. */
+  cleanSession?: boolean;
   keepaliveSec?: number;
   backoff?: { initialMs?: number; maxMs?: number };
   log?: (line: string) => void;
@@ -64,7 +71,7 @@ export class ServiceMqttClient extends EventEmitter<ServiceClientEvents> {
       clientId: o.clientId,
       // aedes speaks MQTT 3.1.1 only; nothing here needs MQTT 5.
       protocolVersion: 4,
-      clean: true,
+      clean: o.cleanSession ?? true,
       keepalive: o.keepaliveSec ?? 30,
       reconnectPeriod: 0,
       resubscribe: false,

@@ -11,11 +11,16 @@ import { parseTelemetry, TelemetryWriter, type TelemetrySink } from './telemetry
 
 export interface MqttServiceOptions {
   connection: Omit<ServiceClientOptions, 'subscriptions' | 'log'>;
-  presence: { freshnessMs: number; sink?: PresenceSink; lastSeenWriteMs?: number };
+  presence: { freshnessMs: number; sink?: PresenceSink; lastSeenWriteMs?: number; timeoutsInStore?: boolean };
   telemetry: { sink: TelemetrySink; retentionDays: number; flushEveryMs?: number };
   renewal?: { backend: RenewalBackend } & RenewalEvents;
   /** More topic filters to subscribe to (e.g. the broker's control answers); their messages reach `client` listeners. */
   extraSubscriptions?: readonly string[];
+  /**
+   * Several server instances: the device topics are read through this MQTT shared-subscription group
+   * (`$share/<group>/…`), so the broker hands each message to one of them.
+   */
+  shareGroup?: string;
   log?: (line: string) => void;
 }
 
@@ -28,12 +33,21 @@ export class MqttService {
 
   constructor(opts: MqttServiceOptions) {
     this.log = opts.log ?? ((): void => undefined);
+    const deviceTopics = [wildcard.status, wildcard.telemetry, wildcard.logs, wildcard.certCsr, wildcard.certAck];
     this.client = new ServiceMqttClient({
       ...opts.connection,
-      subscriptions: [wildcard.status, wildcard.telemetry, wildcard.logs, wildcard.certCsr, wildcard.certAck, ...(opts.extraSubscriptions ?? [])],
+      // The only consumer keeps its session; shared consumers do not (service-client.ts says why).
+      cleanSession: opts.shareGroup !== undefined,
+      subscriptions: [...deviceTopics.map((t) => (opts.shareGroup ? `$share/${opts.shareGroup}/${t}` : t)), ...(opts.extraSubscriptions ?? [])],
       log: this.log,
     });
-    this.presence = new PresenceTracker({ freshnessMs: opts.presence.freshnessMs, sink: opts.presence.sink, lastSeenWriteMs: opts.presence.lastSeenWriteMs, log: this.log });
+    this.presence = new PresenceTracker({
+      freshnessMs: opts.presence.freshnessMs,
+      sink: opts.presence.sink,
+      lastSeenWriteMs: opts.presence.lastSeenWriteMs,
+      timeoutsInStore: opts.presence.timeoutsInStore,
+      log: this.log,
+    });
     this.telemetry = new TelemetryWriter({
       sink: opts.telemetry.sink,
       retentionDays: opts.telemetry.retentionDays,

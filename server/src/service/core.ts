@@ -23,7 +23,7 @@ import {
 } from '../store/repository.js';
 import { isoSeconds } from './clock.js';
 import type { CrlPublisher } from './crl-publisher.js';
-import { ForbiddenError, ValidationError } from './errors.js';
+import { ForbiddenError, UnavailableError, ValidationError } from './errors.js';
 import type { ServerEvents } from './events.js';
 
 /** Who is acting: a token of an account, or a local CLI operator. */
@@ -66,6 +66,8 @@ export interface IssuanceDeps {
   crl: CrlPublisher;
   /** The time every decision and record uses (default: the system clock); tests move it. */
   clock?: () => Date;
+  /** The birth CA of zero-touch onboarding and its CRL; absent, birth identities are unavailable (503). */
+  birth?: { ca: CertificateAuthority; crl: CrlPublisher };
 }
 
 /** How a device certificate's key came to be: from a CSR (the device or station made it) or made here. */
@@ -84,6 +86,7 @@ export class IssuanceCore {
   readonly crl: CrlPublisher;
   readonly profile: DeviceProfileSettings;
   private readonly clock: () => Date;
+  private readonly birthCa: { ca: CertificateAuthority; crl: CrlPublisher } | undefined;
 
   constructor(d: IssuanceDeps) {
     this.ca = d.ca;
@@ -92,6 +95,7 @@ export class IssuanceCore {
     this.events = d.events;
     this.crl = d.crl;
     this.clock = d.clock ?? (() => new Date());
+    this.birthCa = d.birth;
     this.profile = { subject: d.settings.device.subject, domain: d.settings.device.domain, validityDays: d.settings.device.validityDays };
   }
 
@@ -101,6 +105,12 @@ export class IssuanceCore {
 
   now(): Date {
     return this.clock();
+  }
+
+  /** The birth CA and its CRL publisher, or a 503 that says how to get one. */
+  get birth(): { ca: CertificateAuthority; crl: CrlPublisher } {
+    if (!this.birthCa) throw new UnavailableError('this server has no birth CA loaded (start it with the CA passphrase or token PIN, or run "tds-server birth-ca create")');
+    return this.birthCa;
   }
 
   /** Now, as stored: ISO-8601 UTC with whole seconds. */

@@ -43,10 +43,23 @@ export interface CrlUpdatedEvent {
   nextUpdate: string;
 }
 
+/**
+ * A certificate issued or revoked by another server instance on the same database (PostgreSQL),
+ * relayed so this instance's broker side drops what it cached and updates its broker's ACL.
+ */
+export interface RemoteCertificateEvent {
+  change: 'issued' | 'revoked';
+  serialNumber: string;
+  kind: CertificateKind;
+  commonName: string;
+  gatewayId: number | null;
+}
+
 export interface ServerEventMap {
   'certificate.issued': CertificateIssuedEvent;
   'certificate.revoked': CertificateRevokedEvent;
   'crl.updated': CrlUpdatedEvent;
+  'certificate.remote': RemoteCertificateEvent;
 }
 
 export type ServerEventName = keyof ServerEventMap;

@@ -1,11 +1,15 @@
 /**
  * The issuance services, one module per concern over one core (`core.ts`): provisioning, the
- * pending-renewal state machine, revocation, CSV import, the certificate ZIP, service identities
- * and the reads. This file only assembles them; a new concern is a new module over the same core,
- * added to the bundle here, without editing the others.
+ * pending-renewal state machine, revocation, CSV import, the certificate ZIP, service identities,
+ * the reads, and zero-touch onboarding (birth identities, the device's bootstrap, the operator's
+ * claim). This file only assembles them; a new concern is a new module over the same core, added to
+ * the bundle here, without editing the others.
  */
 import { AdminService } from './admin.js';
+import { BirthIdentityService } from './birth-identities.js';
+import { BootstrapDeviceService } from './bootstrap-device.js';
 import { CertificateExportService } from './certificate-export.js';
+import { ClaimService } from './claims.js';
 import { IssuanceCore, type IssuanceDeps } from './core.js';
 import { CsvImportService } from './csv-import.js';
 import { PendingRenewalService } from './pending-renewals.js';
@@ -31,6 +35,9 @@ export interface IssuanceServices {
   queries: GatewayQueries;
   /** The admin console: audit with filters, accounts, tokens, CRL state, presence history. */
   admin: AdminService;
+  births: BirthIdentityService;
+  bootstrap: BootstrapDeviceService;
+  claims: ClaimService;
 }
 
 export function createIssuanceServices(deps: IssuanceDeps): IssuanceServices {
@@ -49,6 +56,9 @@ export function createIssuanceServices(deps: IssuanceDeps): IssuanceServices {
     identities: new ServiceIdentityService(core),
     queries: new GatewayQueries(core),
     admin: new AdminService(core),
+    births: new BirthIdentityService(core),
+    bootstrap: new BootstrapDeviceService(core),
+    claims: new ClaimService(core),
   };
 }
 

@@ -1,12 +1,17 @@
 /**
  * The storage contract of the server, backend-neutral. Every write is one method and one
- * transaction, so a PostgreSQL implementation can replace the SQLite one (`sqlite/`) without
- * touching the services, the API or the CA: it implements the same methods, each in its own
- * transaction. Methods are async for that reason even though better-sqlite3 is synchronous.
+ * transaction; SQLite (`sqlite/`, the embedded default) and PostgreSQL (`postgres/`, several
+ * server instances) implement the same methods, and one contract test suite
+ * (`server/test/store-contract.test.ts`) runs against both. Methods are async because PostgreSQL
+ * is, even though better-sqlite3 is synchronous. A new method is added here, to both
+ * implementations, and to the contract suite.
  *
- * Records use English camelCase; the seed's wire names are mapped in the API layer.
+ * Records use English camelCase; the seed's wire names are mapped in the API layer. Longer than
+ * most files because it is the whole contract in one place (records, errors, every method with the
+ * rule it enforces), which is what a second backend implements.
  */
 import type { Role } from '../contract/api.js';
+import type { BootstrapPath, BootstrapStatus } from '../contract/bootstrap.js';
 
 export type CertificateKind = 'device' | 'service' | 'broker';
 export type CertificateStatus = 'pending' | 'active' | 'revoked' | 'expired';
@@ -199,6 +204,103 @@ export interface ScheduledRunRecord {
 }
 
 // -------------------------------------------------------------------------------------------
+// Zero-touch onboarding (docs/zero-touch.md)
+
+/** Which CA a CRL belongs to: the operational device CA, or the birth CA of zero-touch onboarding. */
+export type CrlScope = 'device' | 'birth';
+
+export type { BootstrapPath, BootstrapStatus };
+
+/** A birth certificate from the birth CA, with the hash of its single-use claim secret. */
+export interface BirthCertificateRecord {
+  id: number;
+  mac: string;
+  serialNumber: string;
+  certificatePem: string;
+  keyType: string;
+  model: string | null;
+  /** The account whose operator made it at the bench. */
+  accountId: number;
+  status: 'active' | 'revoked';
+  claimSecretHash: string;
+  /** Set by the one successful claim. */
+  claimedAt: string | null;
+  issuedAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  revokeReason: string | null;
+  revokeNote: string | null;
+}
+
+export type NewBirthCertificate = Pick<
+  BirthCertificateRecord,
+  'mac' | 'serialNumber' | 'certificatePem' | 'keyType' | 'model' | 'accountId' | 'claimSecretHash' | 'issuedAt' | 'expiresAt'
+>;
+
+export interface BootstrapRequestRecord {
+  /** 32 lowercase hex characters (128 random bits), the device's handle for polling. */
+  id: string;
+  mac: string;
+  path: BootstrapPath;
+  status: BootstrapStatus;
+  csrPem: string;
+  /** SubjectPublicKeyInfo of the CSR's key (verifies the poll signatures). */
+  publicKeyDer: Buffer;
+  keyFingerprint: string;
+  keyType: string;
+  /** Open path: SHA-256 of the activation code bound to the id. */
+  codeHash: string | null;
+  /** Attested path: the birth certificate's serial. */
+  birthSerial: string | null;
+  model: string | null;
+  firmwareVersion: string | null;
+  sourceIp: string | null;
+  createdAt: string;
+  /** Pending: when it expires; approved: the end of the fetch window. */
+  expiresAt: string;
+  pollInterval: number;
+  lastPollAt: string | null;
+  /** The device's timestamp of the last accepted poll (replay protection). */
+  lastPollTs: number | null;
+  accountId: number | null;
+  gatewayId: number | null;
+  certificateId: number | null;
+  decidedAt: string | null;
+  decidedBy: string | null;
+  statusReason: string | null;
+  fetchedAt: string | null;
+  finishedAt: string | null;
+}
+
+export type NewBootstrapRequest = Pick<
+  BootstrapRequestRecord,
+  | 'id'
+  | 'mac'
+  | 'path'
+  | 'csrPem'
+  | 'publicKeyDer'
+  | 'keyFingerprint'
+  | 'keyType'
+  | 'codeHash'
+  | 'birthSerial'
+  | 'model'
+  | 'firmwareVersion'
+  | 'sourceIp'
+  | 'createdAt'
+  | 'expiresAt'
+  | 'pollInterval'
+>;
+
+export interface BootstrapSweepResult {
+  /** Requests that became expired now (pending past their lifetime, approved and never fetched). */
+  expired: BootstrapRequestRecord[];
+  /** Certificates of approved requests the device never fetched, revoked (cessationOfOperation). */
+  revoked: CertificateRecord[];
+  /** Finished requests, used or expired nonces and old failure counters deleted. */
+  deleted: number;
+}
+
+// -------------------------------------------------------------------------------------------
 // Errors the API maps to status codes.
 
 /**
@@ -242,6 +344,31 @@ export class ImportRowError extends Error {
 
 export class NotFoundError extends Error {}
 export class StateError extends Error {}
+
+/** A bounded table is full (pending bootstrap requests, nonces); `retryAt` is when room is expected. */
+export class CapacityError extends Error {
+  constructor(
+    message: string,
+    readonly what: 'nonces' | 'pending',
+    readonly retryAt: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** An attestation nonce that does not exist for this MAC, was used already or has expired. */
+export class NonceError extends Error {}
+
+/**
+ * The database cannot be reached right now (PostgreSQL restarting, network down). A write it
+ * interrupted is never half stored: it was rolled back whole (or, when the connection broke during
+ * COMMIT itself, stored whole). The API answers 503 and the caller may retry.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(readonly detail: string) {
+    super('the database is unavailable; retry in a few seconds');
+  }
+}
 
 export interface Repository {
   // accounts and tokens
@@ -324,13 +451,93 @@ export interface Repository {
   /** The device installed the pending certificate: it becomes active, its predecessor is revoked (superseded). */
   activatePendingCertificate(serialNumber: string, at: string, audit: NewAuditEvent): Promise<{ activated: CertificateRecord; superseded: CertificateRecord | null }>;
 
-  // CRL
-  listRevoked(): Promise<RevokedEntry[]>;
+  // CRL (each CA has its own: `scope` birth = the birth CA's birth certificates; default device)
+  listRevoked(scope?: CrlScope): Promise<RevokedEntry[]>;
   /** Atomically reserves the next CRL number. */
-  reserveCrlNumber(): Promise<number>;
+  reserveCrlNumber(scope?: CrlScope): Promise<number>;
   /** Stores a signed CRL unless a newer one is already stored; returns whether it was stored. */
-  saveCrl(crl: CrlRecord, audit: NewAuditEvent): Promise<boolean>;
-  getLatestCrl(): Promise<CrlRecord | undefined>;
+  saveCrl(crl: CrlRecord, audit: NewAuditEvent, scope?: CrlScope): Promise<boolean>;
+  getLatestCrl(scope?: CrlScope): Promise<CrlRecord | undefined>;
+
+  // zero-touch onboarding: birth identities (each write one transaction)
+  /**
+   * Stores a birth certificate. A MAC has at most one unrevoked birth certificate: an existing one is
+   * a StateError unless `replace`, which revokes it (superseded) and rejects its pending attested
+   * requests in the same transaction.
+   */
+  recordBirthCertificate(
+    certificate: NewBirthCertificate,
+    options: { replace: boolean; at: string },
+    audit: NewAuditEvent,
+  ): Promise<{ certificate: BirthCertificateRecord; replaced: BirthCertificateRecord | null }>;
+  /** The MAC's unrevoked birth certificate (expired or not). */
+  getBirthCertificate(mac: string): Promise<BirthCertificateRecord | undefined>;
+  getBirthCertificateBySerial(serialNumber: string): Promise<BirthCertificateRecord | undefined>;
+  /**
+   * Revokes the MAC's unrevoked birth certificate made by `accountId` (NotFoundError otherwise) and
+   * rejects its pending attested requests.
+   */
+  revokeBirthCertificate(
+    input: { mac: string; accountId: number; reason: string; note: string | null; at: string },
+    audit: NewAuditEvent,
+  ): Promise<BirthCertificateRecord>;
+
+  // zero-touch onboarding: nonces and bootstrap requests
+  /** A new attestation nonce; CapacityError when the MAC has `perMac` unused unexpired ones or the server `total`. */
+  createBootstrapNonce(
+    nonce: { nonce: string; mac: string; at: string; expiresAt: string; sourceIp: string | null },
+    caps: { perMac: number; total: number },
+  ): Promise<void>;
+  findBootstrapNonce(nonce: string): Promise<{ mac: string; expiresAt: string; usedAt: string | null } | undefined>;
+  /**
+   * Stores a new pending request. In the same transaction: the MAC's stale pending requests become
+   * expired; the nonce (attested) is consumed (NonceError when it is not unused, unexpired and for this
+   * MAC); `supersede` 'attested' rejects every pending attested request of the MAC, 'same-key' the
+   * pending requests of the MAC with the same key fingerprint (reason superseded, audited); then the
+   * caps (CapacityError): pending open requests per MAC (open path) and pending requests in total.
+   * When the MAC has an approved (unexpired) or issued request for the same key, nothing is created:
+   * that request is returned with `recovered` (a device that lost its request id finds it again).
+   */
+  createBootstrapRequest(
+    request: NewBootstrapRequest,
+    options: { nonce?: string; supersede: 'attested' | 'same-key'; caps: { perMac: number; total: number } },
+    audit: NewAuditEvent,
+  ): Promise<{ request: BootstrapRequestRecord; superseded: BootstrapRequestRecord[]; recovered: boolean }>;
+  getBootstrapRequest(id: string): Promise<BootstrapRequestRecord | undefined>;
+  /** The MAC's requests in the given states, newest first (optionally one path / one key). */
+  findBootstrapRequests(mac: string, filter: { statuses: readonly BootstrapStatus[]; path?: BootstrapPath; keyFingerprint?: string }): Promise<BootstrapRequestRecord[]>;
+  /** Unexpired pending requests (of one MAC, of one path, or all), and when the oldest of them expires. */
+  countPendingBootstrap(filter: { mac?: string; path?: BootstrapPath }, now: string): Promise<{ count: number; oldestExpiresAt: string | null }>;
+  /**
+   * An accepted poll: stores its time and device timestamp (StateError unless the timestamp is greater
+   * than the last accepted one); with `fetched`, an approved request becomes issued (audited).
+   */
+  recordBootstrapPoll(id: string, poll: { at: string; deviceTs: number; fetched: boolean }, audit: NewAuditEvent | null): Promise<BootstrapRequestRecord>;
+  /**
+   * The claim, one transaction: the request must still be pending and unexpired (StateError); with
+   * `birthId` the birth certificate's claim secret is used up (StateError when it was); the MAC-ownership
+   * rule and the gateway and certificate as `provisionGateway`; the request becomes approved with its
+   * fetch deadline.
+   */
+  approveBootstrapRequest(
+    input: { id: string; write: ProvisionWrite; decidedBy: string; at: string; fetchBy: string; birthId?: number },
+    audit: NewAuditEvent,
+  ): Promise<{ request: BootstrapRequestRecord; gateway: GatewayRecord; certificate: CertificateRecord; reused: boolean }>;
+  /** A pending request becomes rejected (StateError when it is not pending). */
+  rejectBootstrapRequest(id: string, input: { reason: string; at: string; decidedBy: string; accountId: number | null }, audit: NewAuditEvent): Promise<BootstrapRequestRecord>;
+  /** Every pending request of the MAC on `path` becomes rejected; returns them. */
+  rejectPendingBootstrapOfMac(mac: string, path: BootstrapPath, reason: string, at: string, audit: NewAuditEvent): Promise<BootstrapRequestRecord[]>;
+  /**
+   * Expiry and pruning: pending past expiry → expired; approved past its fetch deadline → expired and
+   * its certificate (if still active) revoked as cessationOfOperation; finished requests older than
+   * `finishedBefore`, nonces past expiry and claim failures older than `failuresBefore` deleted.
+   */
+  sweepBootstrap(now: string, options: { finishedBefore: string; failuresBefore: string; actor: string }): Promise<BootstrapSweepResult>;
+
+  // zero-touch onboarding: failed claims (lockout counters, shared by every instance)
+  recordClaimFailure(subjects: readonly string[], at: string, audit: NewAuditEvent): Promise<void>;
+  /** Times of the subject's failures at or after `since`, newest first, at most `limit`. */
+  recentClaimFailures(subject: string, since: string, limit: number): Promise<string[]>;
 
   // server-made keys waiting for download
   takePendingKey(certificateId: number, now: string, audit: NewAuditEvent): Promise<Buffer | undefined>;

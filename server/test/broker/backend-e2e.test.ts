@@ -15,23 +15,13 @@ import path from 'node:path';
 import { tempDir } from '../../../test/support/temp.js';
 import { requireTool } from '../../../test/support/tools.js';
 import { connect, end, mosquittoClient, mosquittoPub, Recorder, refused, writeIdentityFiles, type Endpoint, type Identity } from './support/clients.js';
-import { quiet } from './support/harness.js';
+import { quiet, until } from './support/harness.js';
 import { apiCall } from './support/http.js';
 import { makeCsr } from './support/pki.js';
 import { run } from '../support/run.js';
 import { TDS_PROVISION_CLI } from '../../../test/support/server.js';
 
 const PRESENCE_TIMEOUT_SEC = 4;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await quiet(100);
-  }
-}
 
 describe.each(['mosquitto', 'embedded'] as const)('back end with %s', (kind) => {
   let b: Backend;

@@ -21,6 +21,34 @@ function tracker(freshnessMs = 1_000) {
 }
 
 describe('presence', () => {
+  it('several instances (timeouts in the store): no reset at start-up, a local timeout is not written, the store decides it', () => {
+    let now = 1_000_000;
+    const writes: PresenceUpdate[] = [];
+    const expired: number[] = [];
+    let resets = 0;
+    const t = new PresenceTracker({
+      freshnessMs: 1_000,
+      lastSeenWriteMs: 100,
+      timeoutsInStore: true,
+      now: () => now,
+      sink: { resetAll: () => void resets++, update: (u) => void writes.push(u), expireStale: (before) => void expired.push(before.getTime()) },
+    });
+    t.start();
+    t.stop();
+    expect(resets).toBe(0);
+    t.onStatus(A, 'online', false);
+    expect(writes.map((w) => w.isOnline)).toEqual([true]);
+    now += 1_100; // silent here: another instance may be seeing it
+    t.sweep();
+    expect(t.isOnline(A)).toBe(false);
+    expect(writes.map((w) => w.isOnline)).toEqual([true]);
+    expect(expired).toEqual([now - 1_000]);
+    t.onActivity(A); // seen again here: written online
+    expect(writes.map((w) => w.isOnline)).toEqual([true, true]);
+    t.onStatus(A, 'offline', false); // an explicit offline is written at once
+    expect(writes.map((w) => w.isOnline)).toEqual([true, true, false]);
+  });
+
   it('live online → online; Last Will offline → offline', () => {
     const { t, writes } = tracker();
     t.onStatus(A, 'online', false);

@@ -6,14 +6,14 @@ export interface RawResponse {
   headers: http.IncomingHttpHeaders;
   text: string;
   /** Parsed JSON body, or undefined. */
-  json: { error?: string; details?: { field?: string; rows?: { line: number; status: string; error?: string }[] } } & Record<string, unknown>;
+  json: { error?: string; details?: { field?: string; code?: string; attempts_left?: number; rows?: { line: number; status: string; error?: string }[] } } & Record<string, unknown>;
 }
 
 /** A request with full control over method, headers and raw body (for malformed input). */
 export function rawRequest(
   apiUrl: string,
   caPem: string,
-  options: { method?: string; path: string; token?: string; headers?: Record<string, string>; body?: string | Buffer },
+  options: { method?: string; path: string; token?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string },
 ): Promise<RawResponse> {
   const url = new URL(apiUrl + options.path);
   const headers: Record<string, string | number> = { ...(options.headers ?? {}) };
@@ -24,7 +24,7 @@ export function rawRequest(
   }
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.request(url, { method: options.method ?? 'GET', headers, ca: caPem, agent: false }, (res) => {
+    const req = lib.request(url, { method: options.method ?? 'GET', headers, ca: caPem, agent: false, ...(options.localAddress ? { localAddress: options.localAddress } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

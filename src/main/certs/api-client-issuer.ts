@@ -1,5 +1,6 @@
-import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
+import type { BirthIdentityResponse, ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
 import { ApiClient, ApiError, ServerUnreachableError, type ApiClientOptions } from '@tds/server/client';
+import type { BirthIssuer, BirthRequest, BootstrapTarget } from './birth-issuer.js';
 import {
   IssuerError,
   type ActiveCertificate,
@@ -16,22 +17,41 @@ import {
  * (`@tds/server/client`), with server errors turned into `IssuerError`s. Used by the ESP32 and Pi
  * jobs, the station service and both CLIs.
  */
-export class ApiClientIssuer implements CertificateIssuer {
+export class ApiClientIssuer implements CertificateIssuer, BirthIssuer {
   readonly serverUrl: string;
 
   /**
    * `defaultKeyOrigin` is recorded for provisioning requests that do not say who made the key
-   * (the station, unless told otherwise); renewals always say it.
+   * (the station, unless told otherwise); renewals always say it. `pinnedCaPem`: the CA the client
+   * trusts for the server's HTTPS certificate, which bench-born devices pin too.
    */
   constructor(
     readonly client: ApiClient,
     private readonly defaultKeyOrigin: KeyOrigin = 'station',
+    private readonly pinnedCaPem?: string,
   ) {
     this.serverUrl = client.apiUrl.replace(/\/api\/v1$/, '');
   }
 
   static fromOptions(options: ApiClientOptions, defaultKeyOrigin: KeyOrigin = 'station'): ApiClientIssuer {
-    return new ApiClientIssuer(new ApiClient(options), defaultKeyOrigin);
+    return new ApiClientIssuer(new ApiClient(options), defaultKeyOrigin, options.caPem);
+  }
+
+  issueBirth(r: BirthRequest, signal?: AbortSignal): Promise<BirthIdentityResponse> {
+    return this.call(
+      () => this.client.issueBirthIdentity({ mac_address: r.mac, csr_pem: r.csrPem, ...(r.model ? { model: r.model } : {}), ...(r.replace ? { replace: true } : {}) }),
+      signal,
+    );
+  }
+
+  async revokeBirth(mac: string, reason: string, signal?: AbortSignal): Promise<void> {
+    await this.call(() => this.client.revokeBirthIdentity(mac, reason), signal);
+  }
+
+  /** The server's URL setting, else this station's URL; the pinned CA, else the server's own CA (its default HTTPS issuer). */
+  async bootstrapTarget(serverUrl: string | undefined, signal?: AbortSignal): Promise<BootstrapTarget> {
+    const caPem = this.pinnedCaPem ?? (await this.call(() => this.client.getCaPem(), signal));
+    return { url: serverUrl ?? this.client.apiUrl, caPem };
   }
 
   provision(request: ProvisionRequest, signal?: AbortSignal): Promise<ProvisionResponse> {

@@ -193,8 +193,7 @@ export async function obtainCertificate(o: ObtainCertificateOptions): Promise<De
     throw mapIssuerError(e, issuer.serverUrl);
   });
   if (!active) throw new JobFailure('SERVER_REJECTED', `The server refused ${mac} as already provisioned but shows no active certificate for it.`);
-  await decideReplacement(o, active);
-  memory.approve(active.serialNumber);
+  await decideReplacement({ ...o, mac }, active);
   if (active.codigo && active.codigo !== request.codigo) {
     step.log(`the gateway keeps its code ${active.codigo} (the template gave ${request.codigo})`, 'warn');
   }
@@ -208,9 +207,35 @@ export async function obtainCertificate(o: ObtainCertificateOptions): Promise<De
   }
 }
 
-async function decideReplacement(o: ObtainCertificateOptions, active: ActiveCertificate): Promise<void> {
-  const { ctx, step, memory } = o;
-  const mac = o.request.mac_address;
+/** What deciding about an active certificate needs (a subset of ObtainCertificateOptions). */
+export interface ReplacementDecision {
+  ctx: JobContext;
+  step: StepHandle;
+  memory: IdentityMemory;
+  policy: ReprovisionPolicy;
+  /** How the operator calls the device: "board", "Pi". */
+  device: string;
+  mac: string;
+}
+
+/**
+ * Before anything on the device is changed: asks the server whether `mac` already has an active
+ * certificate and, if it has, decides (asks the operator, or follows the policy) whether to replace
+ * it. "Stop" ends the job as skipped, with the device as it was. Resolves with the active
+ * certificate the job may replace (the certificate step then does not ask again), or undefined.
+ */
+export async function checkExistingIdentity(o: ReplacementDecision & { issuer: CertificateIssuer }): Promise<ActiveCertificate | undefined> {
+  const active = await o.issuer.activeCertificate(o.mac, o.step.signal).catch((e: unknown) => {
+    throw mapIssuerError(e, o.issuer.serverUrl);
+  });
+  if (!active) return undefined;
+  await decideReplacement(o, active);
+  return active;
+}
+
+/** Replace the active certificate, or stop (JobSkipped); the decision is kept in the job's memory. */
+async function decideReplacement(o: ReplacementDecision, active: ActiveCertificate): Promise<void> {
+  const { ctx, step, memory, mac } = o;
   if (memory.issuedNotInstalled.has(active.serialNumber)) {
     step.log(`certificate ${active.serialNumber} came from an earlier attempt of this job and never reached the ${o.device}: replacing it`);
     return;
@@ -224,7 +249,7 @@ async function decideReplacement(o: ObtainCertificateOptions, active: ActiveCert
     choice = await ctx.ask({
       kind: 'reprovision',
       message: `${mac} already has an active certificate (serial ${active.serialNumber}, expires ${active.expiresAt}). Replace it with a new identity (the old certificate stays valid until the ${o.device} is online with the new one, then it is revoked), or stop?`,
-      text: localText('core:identity.question.reprovision', { mac, serial: active.serialNumber, expires: active.expiresAt.slice(0, 10) }),
+      text: localText('core:identity.question.reprovision', { mac, serial: active.serialNumber, expires: active.expiresAt }),
       facts: {
         mac,
         serial: active.serialNumber,
@@ -237,10 +262,12 @@ async function decideReplacement(o: ObtainCertificateOptions, active: ActiveCert
   }
   if (choice !== 'replace') {
     // The operator's (or the policy's) stop: nothing was changed, which is not a failure.
-    throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything.`, {
-      text: localText('core:identity.error.stopped', { mac, serial: active.serialNumber }),
+    throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything on the ${o.device}.`, {
+      hint: 'Nothing to do if it was provisioned on purpose; choose "replace" to give it a new identity.',
+      text: localText(o.device === 'board' ? 'core:identity.error.stoppedBoard' : 'core:identity.error.stopped', { mac, serial: active.serialNumber }),
     });
   }
+  memory.approve(active.serialNumber);
 }
 
 /** Server errors as failures a technician can act on. */

@@ -53,7 +53,7 @@ export interface AwaitOnlineOptions {
 export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void> {
   const { ctx, identity, watch } = o;
   if (!watch) {
-    ctx.skip('online', 'no monitor identity in the profile: the station cannot watch the broker', localText('core:online.skipped'));
+    ctx.skip('online', 'no monitor identity in the profile: the station cannot watch the broker', localText('core:stepDetail.onlineSkipped'));
     ctx.log('online check skipped: the profile has no monitor identity', 'warn');
     if (identity.pending) ctx.log(`confirming certificate ${identity.serial} without seeing the ${o.device} online (no monitor identity)`, 'warn');
     await identity.confirm(ctx);
@@ -62,7 +62,7 @@ export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void
   const runStep = o.runStep ?? ((name, run) => ctx.step(name, run));
   await runStep('online', async (step) => {
     const limit = Math.round(watch.timeoutMs / 1000);
-    step.detail(`waiting for ${watch.mac} on the broker (up to ${limit} s)`, localText('core:online.waiting', { mac: watch.mac, seconds: limit }));
+    step.detail(`waiting for ${watch.mac} on the broker (up to ${limit} s)`, localText('core:stepDetail.waitingOnline', { mac: watch.mac, seconds: limit }));
     let e: PresenceEvent;
     try {
       e = await watch.seen;
@@ -72,11 +72,11 @@ export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void
       }
       throw err;
     }
-    const seconds = Math.round((e.at - watch.since) / 100) / 10;
+    const seconds = Number(((e.at - watch.since) / 1000).toFixed(1));
     const seen = `${e.kind === 'status' ? 'status online' : 'telemetry'} ${seconds.toFixed(1)} s after the restart`;
-    const how = e.kind === 'status' ? 'Status' : 'Telemetry';
-    step.detail(seen, localText(`core:online.seen${how}`, { seconds }));
+    const how = e.kind === 'status' ? 'onlineStatus' : 'onlineTelemetry';
+    step.detail(seen, localText(`core:stepDetail.${how}`, { seconds }));
     await identity.confirm(step);
-    if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`, localText(`core:online.seen${how}Superseded`, { seconds, serial: identity.previous.serialNumber }));
+    if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`, localText(`core:stepDetail.${how}Revoked`, { seconds, previous: identity.previous.serialNumber }));
   });
 }

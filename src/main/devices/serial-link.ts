@@ -50,6 +50,11 @@ export interface SerialDeviceDescriptor {
   product?: string;
   /** Human name of the USB-UART bridge, e.g. "Silicon Labs CP210x". */
   bridge?: string;
+  /**
+   * Where the device is plugged in (a USB port path such as `1-1.2`, or the OS's location id): the
+   * same for a hub position whichever board is in it. The Bench keys its named slots by it.
+   */
+  location?: string;
   /** How the board is reset into its bootloader. */
   resetMode: ResetMode;
   /** Whether this port looks like an ESP32 (known bridge or Espressif VID). */

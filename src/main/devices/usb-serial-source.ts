@@ -17,6 +17,8 @@ export interface ListedPort {
   pnpId?: string | undefined;
   /** USB product string (sysfs fallback reads it directly). */
   product?: string | undefined;
+  /** Where the port is plugged in (macOS and Windows report it; on Linux read from sysfs): stays the same for a hub position. */
+  locationId?: string | undefined;
 }
 
 export interface UsbSerialSourceOptions {
@@ -35,7 +37,7 @@ export const UDEVADM_MISSING =
   'Falling back to reading /sys/class/tty.';
 
 /**
- * USB serial ports of this computer, classified by VID:PID (DESIGN.md §7), with hot-plug by
+ * USB serial ports of this computer, classified by VID:PID (src/main/devices/usb-ids.ts), with hot-plug by
  * polling (serialport has no change events; 1 s polling is cheap and works everywhere).
  */
 export class UsbSerialSource implements SerialDeviceSource {
@@ -96,7 +98,12 @@ export class UsbSerialSource implements SerialDeviceSource {
 
   private async defaultList(): Promise<ListedPort[]> {
     try {
-      return await SerialPort.list();
+      const ports: ListedPort[] = await SerialPort.list();
+      // serialport has no location on Linux: the USB port path comes from sysfs.
+      if (process.platform === 'linux') {
+        for (const p of ports) if (!p.locationId) p.locationId = await usbLocationFromSysfs(path.basename(p.path));
+      }
+      return ports;
     } catch (err) {
       if (/udevadm/.test((err as Error).message) || (err as NodeJS.ErrnoException).code === 'ENOENT') {
         this.warnOnce(UDEVADM_MISSING);
@@ -120,7 +127,26 @@ function describe(p: ListedPort): SerialDeviceDescriptor | undefined {
   const product = p.product ?? productFromPnpId(p.pnpId, p.serialNumber);
   if (product) d.product = safeLine(product);
   if (c.bridge) d.bridge = c.bridge;
+  if (p.locationId) d.location = safeLine(p.locationId);
   return d;
+}
+
+/**
+ * The USB port a tty hangs off, from its sysfs device path: `…/usb1/1-1/1-1.2/1-1.2:1.0/ttyUSB0`
+ * → `1-1.2` (bus 1, hub on port 1, its port 2). It names the hub position, so it stays the same
+ * for whatever board is plugged in there, whatever /dev name the kernel gives it.
+ */
+export async function usbLocationFromSysfs(ttyName: string, root = '/sys/class/tty'): Promise<string | undefined> {
+  try {
+    let dir = await realpath(path.join(root, ttyName, 'device'));
+    for (let i = 0; i < 4 && dir !== path.dirname(dir); i++, dir = path.dirname(dir)) {
+      const m = /^(\d+-[\d.]+):\d+\.\d+$/.exec(path.basename(dir));
+      if (m) return m[1];
+    }
+  } catch {
+    /* not a USB tty, or no sysfs */
+  }
+  return undefined;
 }
 
 /**
@@ -155,6 +181,7 @@ export async function listFromSysfs(root = '/sys/class/tty'): Promise<ListedPort
         const serial = await readFile(path.join(dir, 'serial'), 'utf8').catch(() => undefined);
         const manufacturer = await readFile(path.join(dir, 'manufacturer'), 'utf8').catch(() => undefined);
         const product = await readFile(path.join(dir, 'product'), 'utf8').catch(() => undefined);
+        const locationId = await usbLocationFromSysfs(name, root);
         out.push({
           path: `/dev/${name}`,
           vendorId: vid.trim(),
@@ -162,6 +189,7 @@ export async function listFromSysfs(root = '/sys/class/tty'): Promise<ListedPort
           serialNumber: serial?.trim(),
           manufacturer: manufacturer?.trim(),
           product: product?.trim(),
+          ...(locationId ? { locationId } : {}),
         });
         break;
       }

@@ -9,6 +9,7 @@ import { ELECTRON_EVENT_CHANNEL, ELECTRON_INVOKE_CHANNEL } from '../../shared/ip
 import { CoreSupervisor } from '../core/supervisor.js';
 import { readGivenCaPassphrase, withoutCaPassphrase } from '../settings/ca-passphrase.js';
 import type { StringCipher } from '../settings/secret-store.js';
+import { showNotification } from './notify.js';
 import { APP_ORIGIN, createMainWindow, isTrustedUrl, lockDown } from './secure-window.js';
 import { registerAppScheme, serveRenderer } from './renderer-protocol.js';
 import { utilityLauncher } from './utility-launcher.js';
@@ -83,6 +84,8 @@ async function run(): Promise<void> {
     if (!win || event.sender !== win.webContents || !isTrustedUrl(frameUrl, devUrl)) {
       return { ok: false, error: { code: 'FORBIDDEN', message: 'request from an untrusted frame' } };
     }
+    // The one request this process answers itself: notifications are shown by the app, not the core.
+    if (channel === 'app.notify') return showNotification(request);
     return core.call(String(channel), request);
   });
   core.subscribe((ev, payload) => {

@@ -14,10 +14,52 @@ export function isTrustedUrl(url: string, devUrl: string | undefined): boolean {
   }
 }
 
-/** Electron's security checklist for every web contents: no new windows, no navigation away, no permissions, no webviews. */
+/** The one screen that may use the camera (it reads the QR on a device's label or screen). */
+export const CAMERA_ROUTE = '#claim';
+
+/** The page is ours and on the Claim screen (its route is the URL's fragment). */
+function onCameraRoute(pageUrl: string | undefined, devUrl: string | undefined): boolean {
+  if (!pageUrl || !isTrustedUrl(pageUrl, devUrl)) return false;
+  try {
+    return new URL(pageUrl).hash === CAMERA_ROUTE;
+  } catch {
+    return false;
+  }
+}
+
+/** Details Electron gives a permission request for media (only what is read here). */
+interface MediaRequestDetails {
+  isMainFrame?: boolean;
+  requestingUrl?: string;
+  mediaTypes?: string[];
+}
+
+/**
+ * Every permission is denied except the camera for the Claim screen: a `media` request for video
+ * only, from the main frame of our own page while it shows that screen. Microphone, screen capture,
+ * other frames, other origins and other screens are refused.
+ */
+export function cameraRequestAllowed(permission: string, pageUrl: string | undefined, details: MediaRequestDetails, devUrl: string | undefined): boolean {
+  if (permission !== 'media' || details.isMainFrame !== true) return false;
+  const types = details.mediaTypes ?? [];
+  if (types.length === 0 || types.some((t) => t !== 'video')) return false;
+  return !!details.requestingUrl && isTrustedUrl(details.requestingUrl, devUrl) && onCameraRoute(pageUrl, devUrl);
+}
+
+/** The synchronous check Chromium makes (device lists, `permissions.query`): the same rule for one media type. */
+export function cameraCheckAllowed(permission: string, pageUrl: string | undefined, requestingOrigin: string, details: { mediaType?: string; isMainFrame?: boolean }, devUrl: string | undefined): boolean {
+  if (permission !== 'media' || details.mediaType !== 'video' || details.isMainFrame === false) return false;
+  return isTrustedUrl(requestingOrigin, devUrl) && onCameraRoute(pageUrl, devUrl);
+}
+
+/** Electron's security checklist for every web contents: no new windows, no navigation away, no permissions but the Claim screen's camera, no webviews. */
 export function lockDown(devUrl: string | undefined): void {
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.setPermissionRequestHandler((wc, permission, callback, details) =>
+    callback(cameraRequestAllowed(permission, wc?.getURL(), details as MediaRequestDetails, devUrl)),
+  );
+  session.defaultSession.setPermissionCheckHandler((wc, permission, requestingOrigin, details) =>
+    cameraCheckAllowed(permission, wc?.getURL(), requestingOrigin, details as { mediaType?: string; isMainFrame?: boolean }, devUrl),
+  );
   app.on('web-contents-created', (_e, contents: WebContents) => {
     contents.on('will-attach-webview', (ev) => ev.preventDefault());
     contents.on('will-navigate', (ev, url) => {

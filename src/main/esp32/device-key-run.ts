@@ -7,7 +7,7 @@ import type { SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { checkBundleKeyMode, type BundleBuild } from './bundle.js';
-import { EspBoard } from './esp-board.js';
+import { EspBoard, finalIdentityCheck } from './esp-board.js';
 import { describeModbus } from './factory-data.js';
 import type { FlashPart } from './esp-session.js';
 import { releaseAfterFailure } from './failed-attempt.js';
@@ -56,14 +56,14 @@ export class DeviceKeyRun {
       throw err;
     } finally {
       this.client?.dispose();
-      await board.close();
+      await board.close((text, level) => ctx.log(text, level));
     }
   }
 
   /** probe → flash (data partition erased) → reboot into the firmware, its console attached. */
   private async flashFirmware(board: EspBoard): Promise<FirmwareConsole> {
-    const { ctx } = this;
-    const probed = await board.probe(ctx);
+    const { ctx, input } = this;
+    const probed = await board.probe(ctx, finalIdentityCheck(ctx, input, this.memory));
     await ctx.step('flash', (step) => this.flash(step, board, probed.build));
     const firmware = await ctx.step('reboot', (step) => board.reboot(step, (link) => this.startConsole(link, true)));
     return { ...firmware, probedMac: probed.chip.mac };
@@ -80,7 +80,10 @@ export class DeviceKeyRun {
     const outcomes = await board.flash(step, parts);
     // A step-down during the flash changed the rate the probe reported.
     this.ctx.update({ facts: { baud: String(board.baud) } });
-    step.detail(`${describeOutcomes(outcomes)} at ${board.baud} baud, MD5 verified; ${build.dataPartition.label} erased for the device's console`);
+    step.detail(`${describeOutcomes(outcomes)} at ${board.baud} baud, MD5 verified; ${build.dataPartition.label} erased for the device's console`, {
+      key: 'core:stepDetail.flashedErased',
+      params: { kib: Math.round(outcomes.reduce((n, o) => n + o.sent, 0) / 1024), skipped: outcomes.filter((o) => o.action === 'skipped').length, baud: board.baud, partition: build.dataPartition.label },
+    });
   }
 
   private startConsole(link: SerialLink, expectBoot: boolean): FirmwareConsole {
@@ -96,7 +99,7 @@ export class DeviceKeyRun {
     const { ctx, input } = this;
     const { settings } = input;
     if (firmware.booted) {
-      step.detail('waiting for the firmware console');
+      step.detail('waiting for the firmware console', { key: 'core:stepDetail.waitingConsole' });
       try {
         await firmware.booted;
       } catch (err) {
@@ -143,7 +146,10 @@ export class DeviceKeyRun {
     this.committed = true;
     identity.installed();
     ctx.update({ gatewayId: result.gatewayId, certificateSerial: result.serialNumber, certificateExpiresAt: result.expiresAt });
-    step.detail(`key made on the device; serial ${result.serialNumber}, expires ${result.expiresAt}; ${describeModbus(settings.modbus)}`);
+    step.detail(`key made on the device; serial ${result.serialNumber}, expires ${result.expiresAt}; ${describeModbus(settings.modbus)}`, {
+      key: 'core:stepDetail.deviceKeyCertificate',
+      params: { serial: result.serialNumber, expires: result.expiresAt },
+    });
     const watch = watchOnline(input.monitor, mac, { since: bootAt ?? Date.now(), statusOnly: true, timeoutMs: settings.onlineTimeoutMs, signal: ctx.signal });
     return { identity, watch };
   }

@@ -1,12 +1,28 @@
+import { checkExistingIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import type { SerialLink } from '../devices/serial-link.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { below, type BaudPlan } from './baud-ladder.js';
 import { buildForChip, type BundleBuild } from './bundle.js';
-import { EspSession, ROM_BAUD, type ChipInfo, type FlashOptions, type FlashPart, type ResetMode } from './esp-session.js';
+import { EspSession, REBOOT_SEQUENCE, ROM_BAUD, type ChipInfo, type FlashOptions, type FlashPart, type ResetMode } from './esp-session.js';
 import type { PartOutcome } from './flash-writer.js';
 import type { Esp32JobInput } from './job-input.js';
 import { baudPlanFor } from './port-rates.js';
+
+/**
+ * What the probe asks about the board's MAC once it has read it, before anything is written: the
+ * serial of the certificate the job will replace, or undefined. It stops the job by throwing
+ * (JobSkipped: the board is left as it was and reset into its firmware).
+ */
+export type MacCheck = (step: StepHandle, mac: string) => Promise<string | undefined>;
+
+/** For a final identity: an active certificate is replaced only if the operator (or the policy) says so. */
+export function finalIdentityCheck(ctx: JobContext, input: Esp32JobInput, memory: IdentityMemory): MacCheck {
+  return async (step, mac) => {
+    const active = await checkExistingIdentity({ ctx, step, issuer: input.issuer, mac, policy: input.settings.reprovision, memory, device: 'board' });
+    return active?.serialNumber;
+  };
+}
 
 export interface ProbedBoard {
   chip: ChipInfo;
@@ -32,8 +48,12 @@ export class EspBoard {
     this.link = input.openLink();
   }
 
-  /** The `probe` step: reset into the bootloader (the operator does it in manual mode), read the chip, check the bundle fits. */
-  probe(ctx: JobContext): Promise<ProbedBoard> {
+  /**
+   * The `probe` step: reset into the bootloader (the operator does it in manual mode), read the chip
+   * and its eFuse MAC, check the bundle fits, and, before anything is written, check the MAC
+   * (`checkMac`: is it provisioned already? The operator decides: replace, or stop and leave the board as it was).
+   */
+  probe(ctx: JobContext, checkMac: MacCheck): Promise<ProbedBoard> {
     const { device, bundle } = this.input;
     return ctx.step('probe', async (step) => {
       if (this.resetMode === 'manual') {
@@ -45,13 +65,18 @@ export class EspBoard {
         });
         if (choice === 'cancel') throw new JobFailure('CANCELLED', 'The operator cancelled at the manual boot prompt.');
       }
-      step.detail(`connecting at ${ROM_BAUD} baud (${this.resetMode} reset)`);
+      step.detail(`connecting at ${ROM_BAUD} baud (${this.resetMode} reset)`, { key: 'core:stepDetail.connecting', params: { baud: ROM_BAUD, reset: this.resetMode } });
       this.session = await this.connect(step, this.baudPlan());
       const chip = this.session.chip;
       ctx.update({ mac: chip.mac, facts: chipFacts(chip) });
       const build = buildForChip(bundle, chip.chipFamily);
       checkFlashSize(chip, build);
-      step.detail(`${chip.description}, ${chip.mac}, flash ${chip.flashSize ?? '?'}, ${chip.baud} baud`);
+      step.detail(`${chip.description}, ${chip.mac}: is it provisioned already?`, { key: 'core:stepDetail.checkingMac', params: { chip: chip.description, mac: chip.mac } });
+      const replaces = await checkMac(step, chip.mac);
+      step.detail(`${chip.description}, ${chip.mac}, flash ${chip.flashSize ?? '?'}, ${chip.baud} baud${replaces ? `; replaces certificate ${replaces}` : ''}`, {
+        key: replaces ? 'core:stepDetail.probedReplacing' : 'core:stepDetail.probed',
+        params: { chip: chip.description, mac: chip.mac, flash: chip.flashSize ?? '?', baud: chip.baud, ...(replaces ? { serial: replaces } : {}) },
+      });
       return { chip, build };
     });
   }
@@ -63,8 +88,10 @@ export class EspBoard {
    * the port's ladder (115200 when there is none) and writes them again.
    */
   async flash(step: StepHandle, parts: FlashPart[], options: FlashOptions = {}): Promise<PartOutcome[]> {
-    const report = (p: { fraction: number; part: FlashPart; written: number }): void =>
-      step.progress(p.fraction, `${p.part.name} @0x${p.part.address.toString(16)}: ${Math.round(p.written / 1024)} of ${Math.round(p.part.data.length / 1024)} KiB`);
+    const report = (p: { fraction: number; part: FlashPart; written: number }): void => {
+      const params = { part: p.part.name, address: `0x${p.part.address.toString(16)}`, written: Math.round(p.written / 1024), total: Math.round(p.part.data.length / 1024) };
+      step.progress(p.fraction, `${params.part} @${params.address}: ${params.written} of ${params.total} KiB`, { key: 'core:stepDetail.flashing', params });
+    };
     const session = this.current();
     try {
       session.useSignal(step.signal);
@@ -75,6 +102,7 @@ export class EspBoard {
       lower.record?.(session.chip.baud, false);
       step.log(`flashing at ${session.chip.baud} baud failed (${err.message}); reconnecting at ${lower.rates[0] ?? ROM_BAUD} baud`, 'warn');
       await session.close();
+      this.session = undefined;
       const slow = await this.connect(step, lower).catch((reconnectErr: unknown) => {
         // Keep the place of the original failure: the reconnect only confirms what went wrong there.
         if (reconnectErr instanceof JobFailure && reconnectErr.code === 'PORT_GONE') {
@@ -104,7 +132,8 @@ export class EspBoard {
       attached.reader = attach(link);
     });
     this.session = undefined;
-    step.detail(this.resetMode === 'manual' ? 'press EN/RESET on the board if it does not start by itself' : 'reset with D0|R1|W100|R0');
+    if (this.resetMode === 'manual') step.detail('press EN/RESET on the board if it does not start by itself', { key: 'core:stepDetail.pressReset' });
+    else step.detail(`reset with ${REBOOT_SEQUENCE}`, { key: 'core:stepDetail.resetSequence', params: { sequence: REBOOT_SEQUENCE } });
     if (!attached.reader) throw new Error('the board was reset without handing over its serial link');
     return attached.reader;
   }
@@ -115,10 +144,25 @@ export class EspBoard {
     return this.link;
   }
 
-  /** Ends the session if one is left, then the link; always awaited, so a port closed by a cancel is free when the job ends. */
-  async close(): Promise<void> {
-    await this.session?.close().catch(() => undefined);
+  /**
+   * Ends the attempt's hold on the board; always awaited, so a port closed by a cancel is free when
+   * the job ends. A board still in download mode (the job stopped or failed before its reboot) is
+   * reset into its own firmware first, so it is never left sitting in the bootloader, offline.
+   */
+  async close(log?: (text: string, level?: 'info' | 'warn') => void): Promise<void> {
+    const session = this.session;
     this.session = undefined;
+    if (session) {
+      // The job's signal may have fired (a cancel): the reset gets a few seconds of its own.
+      session.useSignal(AbortSignal.timeout(5000));
+      try {
+        await session.rebootAndDetach();
+        log?.(`the board was reset into its firmware (${REBOOT_SEQUENCE})`);
+      } catch (err) {
+        log?.(`could not reset the board into its firmware: ${err instanceof Error ? err.message : String(err)}`, 'warn');
+        await session.close().catch(() => undefined);
+      }
+    }
     await this.link.close().catch(() => undefined);
   }
 

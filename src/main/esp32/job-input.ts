@@ -1,6 +1,7 @@
 import type { IdentityMemory, ReprovisionPolicy } from '../certs/device-identity.js';
 import type { KeyType } from '@tds/server/contract';
 import type { Esp32Modbus } from '../../shared/esp32-modbus.js';
+import type { BirthIssuer, ClaimLabel } from '../certs/birth-issuer.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialLink } from '../devices/serial-link.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
@@ -32,6 +33,8 @@ export interface Esp32JobSettings {
   onlineTimeoutMs: number;
   keyType: KeyType;
   keyMode: 'station' | 'device';
+  /** `birth`: a birth identity for zero-touch onboarding in the field instead of the final identity. */
+  identity?: 'final' | 'birth';
   operator: string;
   stationId: string;
   reprovision: ReprovisionPolicy;
@@ -49,6 +52,8 @@ export interface Esp32JobInput {
   openLink(): SerialLink;
   bundle: FirmwareBundle;
   issuer: CertificateIssuer;
+  /** Birth identities (settings.identity `birth`), and where the label's claim QR goes once the board holds its birth identity. */
+  birth?: { issuer: BirthIssuer; label(jobId: string, label: ClaimLabel): void };
   /** The station's monitor identity on the broker; without it the online step is skipped. */
   monitor?: BrokerMonitor;
   settings: Esp32JobSettings;

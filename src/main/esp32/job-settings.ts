@@ -26,6 +26,11 @@ export function requireEsp32(profile: Profile): NonNullable<Profile['esp32']> {
  */
 export function esp32JobSettings(profile: Profile, wifiPassword: string, run: Esp32RunChoices, overrides: Partial<Esp32JobSettings> = {}): Esp32JobSettings {
   const esp = requireEsp32(profile);
+  if (esp.birthIdentity && profile.keyMode !== 'station') {
+    throw new JobFailure('PROFILE_INVALID', `Profile "${profile.name}" gives boards a birth identity, which needs station-made keys (key mode "station").`, {
+      hint: 'Set the key mode to "station", or turn the birth identity off.',
+    });
+  }
   return {
     accountId: profile.accountId,
     // A scanned code is a template without placeholders.
@@ -39,6 +44,7 @@ export function esp32JobSettings(profile: Profile, wifiPassword: string, run: Es
     onlineTimeoutMs: esp.onlineTimeoutSec * 1000,
     keyType: profile.keyType,
     keyMode: profile.keyMode,
+    ...(esp.birthIdentity ? { identity: 'birth' as const } : {}),
     operator: run.operator,
     stationId: run.stationId,
     reprovision: run.reprovision,

@@ -1,6 +1,8 @@
 import { IdentityMemory } from '../certs/device-identity.js';
 import { formatUsbId } from '../devices/usb-ids.js';
-import type { JobDefinition, StepDeclaration } from '../jobs/types.js';
+import { JobFailure } from '../jobs/job-failure.js';
+import type { JobContext, JobDefinition, StepDeclaration } from '../jobs/types.js';
+import { BirthIdentityRun } from './birth-identity-run.js';
 import { DeviceKeyRun } from './device-key-run.js';
 import type { Esp32JobInput } from './job-input.js';
 import { StationKeyRun } from './station-key-run.js';
@@ -28,6 +30,16 @@ export const ESP32_STEPS = [
   { name: 'online', weight: 5 },
 ] as const;
 
+/** A birth identity instead of the final one (zero-touch): the board goes online only once claimed in the field. */
+export const ESP32_BIRTH_STEPS = [
+  { name: 'probe', weight: 3 },
+  { name: 'birth-identity', weight: 2 },
+  { name: 'factory-data', weight: 1 },
+  { name: 'flash', weight: 20 },
+  { name: 'reboot', weight: 1 },
+  { name: 'boot-log', weight: 2 },
+] as const;
+
 /**
  * How long each step may run before the job stops it (STEP_TIMEOUT): generous bounds, so that a board
  * or a peer that stops answering fails the job with a clear error instead of leaving it hanging.
@@ -39,10 +51,11 @@ function withTimeLimits(steps: readonly { name: string; weight: number }[], inpu
   const limits: Record<string, number> = {
     probe: 90_000,
     certificate: 60_000,
+    'birth-identity': 60_000,
     'factory-data': 30_000,
     flash: 60_000 + Math.ceil((flashBytes * 1000) / 11_520),
     reboot: 30_000,
-    'boot-log': (settings.bootLogMs ?? 3000) + 15_000,
+    'boot-log': (settings.bootLogMs ?? 3000) + 25_000,
     online: settings.onlineTimeoutMs + 30_000,
   };
   return steps.map((st) => ({ ...st, ...(limits[st.name] !== undefined ? { timeoutMs: limits[st.name] } : {}) }));
@@ -62,11 +75,13 @@ export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
     kind: 'esp32',
     target: device.path,
     steps: withTimeLimits(
-      settings.keyMode === 'device'
-        ? input.firmwareInstalled
-          ? ESP32_DEVICE_KEY_STEPS.filter((st) => st.name === 'certificate' || st.name === 'online')
-          : ESP32_DEVICE_KEY_STEPS
-        : ESP32_STEPS,
+      settings.identity === 'birth'
+        ? ESP32_BIRTH_STEPS
+        : settings.keyMode === 'device'
+          ? input.firmwareInstalled
+            ? ESP32_DEVICE_KEY_STEPS.filter((st) => st.name === 'certificate' || st.name === 'online')
+            : ESP32_DEVICE_KEY_STEPS
+          : ESP32_STEPS,
       input,
     ),
     initial: {
@@ -80,6 +95,14 @@ export function esp32ProvisionJob(input: Esp32JobInput): JobDefinition {
         ...(device.bridge ? { bridge: device.bridge } : {}),
       },
     },
-    run: (ctx) => (settings.keyMode === 'device' ? new DeviceKeyRun(ctx, input, memory) : new StationKeyRun(ctx, input, memory)).run(),
+    run: (ctx) => attempt(ctx, input, memory).run(),
   };
+}
+
+function attempt(ctx: JobContext, input: Esp32JobInput, memory: IdentityMemory): { run(): Promise<void> } {
+  if (input.settings.identity === 'birth') {
+    if (!input.birth) throw new JobFailure('PROFILE_INVALID', 'This station cannot issue birth identities (no zero-touch support in its server connection).');
+    return new BirthIdentityRun(ctx, input, input.birth);
+  }
+  return input.settings.keyMode === 'device' ? new DeviceKeyRun(ctx, input, memory) : new StationKeyRun(ctx, input, memory);
 }

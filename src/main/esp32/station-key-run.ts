@@ -1,4 +1,3 @@
-import { encodeModbusTable } from '../../shared/esp32-modbus.js';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { DeviceKey } from '../certs/device-key.js';
 import { awaitOnlineAndConfirm, watchOnline, type OnlineWatch } from '../certs/online-proof.js';
@@ -6,9 +5,9 @@ import type { SerialLink } from '../devices/serial-link.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { BootLogCapture } from './boot-log.js';
 import { checkBundleKeyMode } from './bundle.js';
-import { EspBoard, type ProbedBoard } from './esp-board.js';
+import { EspBoard, finalIdentityCheck, type ProbedBoard } from './esp-board.js';
 import type { FlashPart } from './esp-session.js';
-import { buildFactoryDataImage, describeModbus } from './factory-data.js';
+import { boardFacts, buildFactoryDataImage, describeModbus } from './factory-data.js';
 import { describeOutcomes } from './flash-report.js';
 import type { PartOutcome } from './flash-writer.js';
 import { releaseAfterFailure } from './failed-attempt.js';
@@ -51,7 +50,7 @@ export class StationKeyRun {
     checkBundleKeyMode(input.bundle, 'station');
     const board = new EspBoard(input);
     try {
-      const probed = await board.probe(ctx);
+      const probed = await board.probe(ctx, finalIdentityCheck(ctx, input, this.memory));
       const mac = probed.chip.mac;
       const codigo = expandTemplate(settings.codeTemplate, mac, input.seq);
       ctx.update({ gatewayCode: codigo });
@@ -76,7 +75,7 @@ export class StationKeyRun {
       this.capture?.stop();
       this.key?.destroy();
       this.image?.fill(0);
-      await board.close();
+      await board.close((text, level) => ctx.log(text, level));
     }
   }
 
@@ -86,7 +85,7 @@ export class StationKeyRun {
     const { settings } = input;
     const nome = expandTemplate(settings.nameTemplate, mac, input.seq);
     const key = (this.key = await DeviceKey.generate(settings.keyType));
-    step.detail(`${settings.keyType === 'ec' ? 'EC P-256' : 'RSA-2048'} key made in memory; requesting certificate`);
+    step.detail(`${settings.keyType === 'ec' ? 'EC P-256' : 'RSA-2048'} key made in memory; requesting certificate`, { key: 'core:stepDetail.keyMade', params: { keyType: settings.keyType } });
     const csrPem = await key.csrPem(mac);
     const request = { mac_address: mac, codigo, nome, conta_id: settings.accountId, csr_pem: csrPem };
     const identity = (this.identity = await obtainCertificate({
@@ -103,7 +102,10 @@ export class StationKeyRun {
     checkIssuedCertificate(response, mac, await key.publicKeySha256());
     if (response.codigo) ctx.update({ gatewayCode: response.codigo });
     ctx.update({ gatewayId: response.gateway_id, certificateSerial: response.serial_number, certificateExpiresAt: response.expires_at });
-    step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`);
+    step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`, {
+      key: identity.previous ? 'core:stepDetail.certificateReplacing' : 'core:stepDetail.certificate',
+      params: { serial: response.serial_number, expires: response.expires_at, ...(identity.previous ? { previous: identity.previous.serialNumber } : {}) },
+    });
     return { identity, key, codigo: response.codigo ?? codigo };
   }
 
@@ -118,22 +120,20 @@ export class StationKeyRun {
         caPem: response.ca_pem,
         certPem: response.certificate_pem,
         keyPem,
-        wifiSsid: settings.wifi.ssid,
-        wifiPassword: settings.wifi.password,
         mqttHost: settings.broker.host,
         mqttPort: settings.broker.port,
         gatewayCode: issued.codigo,
-        mac: probed.chip.mac,
-        provisionedAt: new Date().toISOString(),
-        provisionedBy: `${settings.operator}@${settings.stationId}`,
-        ...(settings.modbus ? { modbusTable: encodeModbusTable(settings.modbus) } : {}),
+        ...boardFacts(settings, probed.chip.mac),
       },
       { size: partition.size, label: partition.label },
       bundle.nvsNamespace,
     ));
     issued.key.destroy(); // zeroes the PEM buffer; the image is zeroed after flashing
     this.key = undefined;
-    step.detail(`${partition.label} at 0x${partition.offset.toString(16)}, ${partition.size} bytes (NVS namespace ${bundle.nvsNamespace}); ${describeModbus(settings.modbus)}`);
+    step.detail(`${partition.label} at 0x${partition.offset.toString(16)}, ${partition.size} bytes (NVS namespace ${bundle.nvsNamespace}); ${describeModbus(settings.modbus)}`, {
+      key: 'core:stepDetail.factoryData',
+      params: { partition: partition.label, offset: `0x${partition.offset.toString(16)}`, size: partition.size, namespace: bundle.nvsNamespace, readings: settings.modbus?.slaves.length ?? 0 },
+    });
     return image;
   }
 
@@ -165,7 +165,10 @@ export class StationKeyRun {
     this.ctx.update({ facts: { baud: String(board.baud) } });
     await imageHistory?.remember(bundle, build).catch((err: unknown) => step.log(`could not record the image's sector digests: ${String(err)}`, 'warn'));
     const secs = (performance.now() - t0) / 1000;
-    step.detail(`${describeOutcomes(outcomes)} in ${secs.toFixed(1)} s at ${board.baud} baud, MD5 verified`);
+    step.detail(`${describeOutcomes(outcomes)} in ${secs.toFixed(1)} s at ${board.baud} baud, MD5 verified`, {
+      key: 'core:stepDetail.flashed',
+      params: { kib: Math.round(outcomes.reduce((n, o) => n + o.sent, 0) / 1024), skipped: outcomes.filter((o) => o.action === 'skipped').length, seconds: Number(secs.toFixed(1)), baud: board.baud },
+    });
   }
 
   /** Attached to the link just before the reset: every line the board prints goes to the job log. */
@@ -181,7 +184,7 @@ export class StationKeyRun {
     if (seen) await sleepUnlessOnline(1000, watch?.seen, step.signal);
     const n = capture.lineCount();
     if (n === 0) step.log('no output from the board after the reset yet', 'warn');
-    step.detail(`${n} lines${n ? `; last: ${lastLine(capture.text())}` : ''}`);
+    step.detail(`${n} lines${n ? `; last: ${lastLine(capture.text())}` : ''}`, n ? { key: 'core:stepDetail.bootLog', params: { count: n, last: lastLine(capture.text()) } } : { key: 'core:stepDetail.bootLogNone' });
   }
 }
 

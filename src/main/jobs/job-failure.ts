@@ -42,11 +42,12 @@ export class JobFailure extends Error {
 }
 
 /**
- * The job stops on purpose without changing the device (the operator answered "stop"): it ends
- * `skipped`, not failed; `code` and the message say why, for the record.
+ * The job stops on purpose without having changed the device (e.g. the MAC is already provisioned
+ * and the operator chose "stop"): it ends `skipped`, not `failed`, with this code and message as
+ * the reason.
  */
 export class JobSkipped extends JobFailure {
-  constructor(code: ErrorCode, message: string, options: FailureOptions = {}) {
+  constructor(code: ErrorCode, message?: string, options: FailureOptions = {}) {
     super(code, message, options);
     this.name = 'JobSkipped';
   }

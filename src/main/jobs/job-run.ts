@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isFinishedState, type FinishedState, type JobQuestion, type JobSnapshot, type StepSnapshot } from '../../shared/jobs.js';
-import type { LocalText } from '../../shared/local-text.js';
+import { localText, type LocalText } from '../../shared/local-text.js';
 import { redactSecrets } from '../log/redact.js';
 import { safeLine, safeLines, safeLogLines } from '../log/safe-text.js';
 import { isAbortError, JobFailure, JobSkipped, toJobError } from './job-failure.js';
@@ -102,7 +102,7 @@ export class JobRun {
       this.finish('succeeded');
     } catch (err) {
       const operatorStop = err instanceof JobFailure && err.code === 'CANCELLED';
-      if (err instanceof JobSkipped) {
+      if (err instanceof JobSkipped && !this.controller.signal.aborted) {
         this.finish('skipped', err.toJobError());
       } else if ((isAbortError(err, this.controller.signal) && !(err instanceof JobFailure)) || operatorStop) {
         const where = this.failedStepName();
@@ -127,7 +127,7 @@ export class JobRun {
       if (s.status === 'running') {
         s.status = state === 'succeeded' ? 'done' : state === 'skipped' ? 'skipped' : 'failed';
         s.endedAt = new Date().toISOString();
-      }
+      } else if (state === 'skipped' && s.status === 'pending') s.status = 'skipped';
     }
     if (state === 'succeeded') this.snap.progress = 1;
     this.snap.state = state;
@@ -143,7 +143,7 @@ export class JobRun {
     if (this.progressTimer) clearTimeout(this.progressTimer);
     this.log(
       state === 'succeeded' ? 'job succeeded' : `job ${state}: ${error?.code ?? ''} ${error?.message ?? ''}${error?.where ? ` (at ${error.where})` : ''}`,
-      state === 'succeeded' || state === 'skipped' ? 'info' : 'error',
+      state === 'succeeded' ? 'info' : state === 'skipped' ? 'warn' : 'error',
     );
     this.secrets.clear();
     this.emit();
@@ -157,8 +157,7 @@ export class JobRun {
       skip: (name, reason, local) => {
         const s = this.stepSnap(name);
         s.status = 'skipped';
-        s.detail = safeLine(reason);
-        if (local) s.detailText = this.safeText(local);
+        this.setDetail(s, reason, local);
         this.recomputeProgress();
         this.emit();
       },
@@ -209,16 +208,14 @@ export class JobRun {
     const handle: StepHandle = {
       name,
       signal: stepController.signal,
-      progress: (fraction, detail) => {
+      progress: (fraction, detail, local) => {
         s.progress = Math.max(0, Math.min(1, fraction));
-        if (detail !== undefined) s.detail = safeLine(this.mask(detail));
+        if (detail !== undefined) this.setDetail(s, this.mask(detail), local);
         this.recomputeProgress();
         this.emitProgress();
       },
       detail: (text, local) => {
-        s.detail = safeLine(this.mask(redactSecrets(text)));
-        if (local) s.detailText = this.safeText(local);
-        else delete s.detailText;
+        this.setDetail(s, this.mask(redactSecrets(text)), local);
         this.emit();
       },
       log: (text, level) => this.log(text, level ?? 'info'),
@@ -241,12 +238,10 @@ export class JobRun {
       s.endedAt = new Date().toISOString();
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
         const e = toJobError(err);
-        s.detail = safeLine(this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)));
-        if (e.text) s.detailText = this.safeText(e.text);
-        else delete s.detailText;
+        // The renderer says why in its language: the job's own sentence, else the code's headline; the English text is for the log.
+        this.setDetail(s, this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)), e.text ?? localText(`common:errors.code.${e.code}`));
       } else {
-        s.detail = 'cancelled';
-        s.detailText = { key: 'core:step.cancelled' };
+        this.setDetail(s, 'cancelled', localText('core:stepDetail.cancelled'));
       }
       this.log(`step ${name} ${s.status} after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
       throw err;
@@ -298,6 +293,12 @@ export class JobRun {
       this.log(`waiting for the operator: ${q.message}`);
       this.emit();
     });
+  }
+
+  private setDetail(s: StepSnapshot, text: string, local: LocalText | undefined): void {
+    s.detail = safeLine(text);
+    if (local) s.detailText = this.safeText(local);
+    else delete s.detailText;
   }
 
   private stepSnap(name: string): StepSnapshot {

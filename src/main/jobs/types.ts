@@ -30,8 +30,11 @@ export interface StepHandle {
   readonly name: string;
   /** Aborted when the job is cancelled or the step runs out of time; pass it to everything that can wait. */
   readonly signal: AbortSignal;
-  /** Fraction 0..1 of this step and an optional short text ("0x10000: 128 KiB of 742 KiB"). */
-  progress(fraction: number, detail?: string): void;
+  /**
+   * Fraction 0..1 of this step and an optional short text ("0x10000: 128 KiB of 742 KiB"), with
+   * the same for the renderer to translate (`local`).
+   */
+  progress(fraction: number, detail?: string, local?: LocalText): void;
   /** Short text shown next to the step and stored in the station log; `local`: the same for the renderer to translate. */
   detail(text: string, local?: LocalText): void;
   log(text: string, level?: JobLogLine['level']): void;

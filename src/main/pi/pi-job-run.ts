@@ -238,8 +238,8 @@ export class PiJobRun {
     step.detail(
       `serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`,
       identity.previous
-        ? localText('core:identity.detail.pending', { serial: response.serial_number, expires: response.expires_at.slice(0, 10), previous: identity.previous.serialNumber })
-        : localText('core:identity.detail.issued', { serial: response.serial_number, expires: response.expires_at.slice(0, 10) }),
+        ? localText('core:stepDetail.certificateReplacing', { serial: response.serial_number, expires: response.expires_at, previous: identity.previous.serialNumber })
+        : localText('core:stepDetail.certificate', { serial: response.serial_number, expires: response.expires_at }),
     );
     return identity;
   }

@@ -121,5 +121,7 @@ export const SECRET = {
   bundledToken: 'bundled.token',
   bundledCaPassphrase: 'bundled.caPassphrase',
   monitorKey: 'monitor.keyPem',
+  /** The admin PIN that locks profiles, as a salted scrypt hash (never the PIN itself). */
+  adminPin: 'admin.pinHash',
   wifiPassword: (profile: string) => `profile.${profile}.wifiPassword`,
 } as const;

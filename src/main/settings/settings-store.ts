@@ -87,6 +87,18 @@ export const PersistedSettingsSchema = z.object({
   profiles: z.array(z.preprocess(storedProfile, ProfileSchema)).default([]),
   manualHosts: z.array(ManualHostSchema).default([]),
   field: FieldMemorySchema.default({ username: null, authMethod: null, keyFile: null, waitForBoot: false, recentHosts: [] }),
+  /** The Bench: slot names by USB location, and how it behaves for the technician. */
+  bench: z
+    .object({
+      slots: z.record(z.string(), z.string()).default({}),
+      sound: z.boolean().default(false),
+      notify: z.boolean().default(false),
+      autoStart: z.boolean().default(false),
+      autoPrint: z.boolean().default(false),
+    })
+    .default({ slots: {}, sound: false, notify: false, autoStart: false, autoPrint: false }),
+  /** Profiles locked by an admin (the PIN's hash is in the secret store). */
+  profileLock: z.object({ locked: z.boolean().default(false) }).default({ locked: false }),
 });
 export type PersistedSettings = z.output<typeof PersistedSettingsSchema>;
 

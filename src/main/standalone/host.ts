@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
 import {
-  BackupRefused,
   checkBackup,
   createApiToken,
   createBackup,
@@ -14,10 +15,11 @@ import {
   type RunningServer,
 } from '@tds/server';
 import type { ValidRequestOf } from '../../shared/ipc.js';
-import type { BundledBackupView, FirstRunProgress } from '../../shared/views.js';
+import type { BundledBackupContents, BundledBackupView, FirstRunProgress } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
 import type { CaPassphrase } from '../settings/ca-passphrase.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
+import { asBackupError } from './backup-refusal.js';
 import type { EmbeddedBrokerOptions, FirstRunResult, StandaloneHost } from './types.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -42,11 +44,25 @@ export interface StandaloneOptions {
 
 const isoNow = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** A backup refusal (tampered, truncated, wrong passphrase, …) as the station's error; others pass through. */
-function asStationError(err: unknown): never {
-  if (err instanceof BackupRefused) throw new StationError('INVALID_INPUT', err.message, { issues: [{ field: 'path', key: 'backup', message: err.message }] });
-  throw err;
+/**
+ * Where a backup goes: into a folder, as `tds-server-<local day>.tdsbackup` (`-2`, `-3`… when that day
+ * already has one); else the path given, which must be new.
+ */
+async function backupTarget(out: string): Promise<string> {
+  const st = await fs.stat(out).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    if (st) throw new StationError('CONFLICT', `${out} already exists.`, { hint: 'Choose a new file name; a backup never overwrites a file.', issues: [{ field: 'path', key: 'backup.exists', message: `${out} already exists.` }] });
+    return out;
+  }
+  const now = new Date();
+  const day = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+  for (let n = 1; ; n++) {
+    const file = path.join(out, `tds-server-${day}${n > 1 ? `-${n}` : ''}.tdsbackup`);
+    if (!existsSync(file)) return file;
+  }
 }
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Standalone mode: the issuance server in this process on 127.0.0.1 (HTTPS with its own CA, which
@@ -164,14 +180,27 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
 
     async backup(out, backupPassphrase) {
       if (!(await this.initialised())) throw new StationError('NOT_CONFIGURED', 'There is no bundled server to back up yet.', { hint: 'Run the first-run set-up.' });
-      if (existsSync(out)) throw new StationError('CONFLICT', `${out} already exists.`, { hint: 'Choose a new file name; a backup never overwrites a file.' });
-      const s = await createBackup({ dataDir: options.dataDir, out, passphrase: backupPassphrase }).catch(asStationError);
+      const file = await backupTarget(out);
+      const s = await createBackup({ dataDir: options.dataDir, out: file, passphrase: backupPassphrase }).catch(asBackupError);
       return view(s);
+    },
+
+    async check(from, backupPassphrase) {
+      const s = await checkBackup({ from, passphrase: backupPassphrase }).catch(asBackupError);
+      // The same CA as the running server's: the station's own CA passphrase opens the restored key.
+      const current = await fs.readFile(dataPath(options.dataDir, 'caCert')).catch(() => undefined);
+      const inBackup = s.files.find((f) => f.path === 'ca.crt');
+      return {
+        ...view(s),
+        paths: s.files.map((f) => f.path),
+        store: s.store,
+        sameCa: current && inBackup ? sha256(current) === inBackup.sha256 : null,
+      } satisfies BundledBackupContents;
     },
 
     async restore(from, backupPassphrase, o) {
       // 1. The whole file is verified while the server still runs: a bad file changes nothing.
-      await checkBackup({ from, passphrase: backupPassphrase }).catch(asStationError);
+      await checkBackup({ from, passphrase: backupPassphrase }).catch(asBackupError);
       const wasRunning = running !== undefined;
       // The restored server's CA passphrase: the one given (kept where the station finds it next time:
       // checked before anything changes), else this station's own.
@@ -199,7 +228,7 @@ export function createStandaloneHost(options: StandaloneOptions): StandaloneHost
             issues: [{ field: 'caPassphrase', key: 'caPassphrase', message: 'This is not the CA passphrase of the backed-up server.' }],
           });
         }
-        return asStationError(err);
+        return asBackupError(err);
       }
     },
   };

@@ -1,5 +1,5 @@
 import type { ValidRequestOf } from '../../shared/ipc.js';
-import type { BundledBackupView, BundledRestoreView, FirstRunProgress } from '../../shared/views.js';
+import type { BundledBackupContents, BundledBackupView, BundledRestoreView, FirstRunProgress } from '../../shared/views.js';
 import type { ServerEndpoint } from '../station/server-link.js';
 
 /** The embedded broker: its port (0 = any free one) and the address devices use to reach it. */
@@ -29,8 +29,10 @@ export interface StandaloneHost {
   firstRun(input: ValidRequestOf<'firstRun.run'>, stationId: string, progress: (p: FirstRunProgress) => void): Promise<FirstRunResult>;
   endpoint(): ServerEndpoint | null;
   status(): { server: { running: boolean; url: string | null; dataDir: string }; broker: { running: boolean; port: number | null } };
-  /** An encrypted backup of the bundled server into a new file; the server keeps running. */
+  /** An encrypted backup of the bundled server into a new file (or a dated one in a folder); the server keeps running. */
   backup(out: string, passphrase: string): Promise<BundledBackupView>;
+  /** Reads and verifies a backup file: what it holds, and whether its CA is this server's. Changes nothing. */
+  check(from: string, passphrase: string): Promise<BundledBackupContents>;
   /**
    * Verifies the backup, stops the server, keeps its data folder aside, restores the backup into
    * the data folder and starts the server again (with `broker`); on any failure the previous data

@@ -1,7 +1,8 @@
 import os from 'node:os';
-import type { BenchDevice, BenchState, BundleInfo } from '../../shared/views.js';
+import type { BenchDevice, BenchSkip, BenchState, BoardRegistration, BundleInfo } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
-import type { JobSnapshot } from '../../shared/jobs.js';
+import { isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
+import type { BirthIssuer } from '../certs/birth-issuer.js';
 import type { CertificateIssuer } from '../certs/issuer.js';
 import type { SerialDeviceDescriptor, SerialDeviceSource, SerialLink } from '../devices/serial-link.js';
 import type { FirmwareBundle } from '../esp32/bundle.js';
@@ -12,6 +13,9 @@ import { esp32ProvisionJob } from '../esp32/provision-job.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobDefinition } from '../jobs/types.js';
 import type { BrokerMonitor } from '../monitor/broker-monitor.js';
+import { AutoStarter } from './bench-autostart.js';
+import { compareSlots, renamed, slotKey, slotOf } from './bench-slots.js';
+import type { ClaimLabels } from './claim-labels.js';
 import type { StationEventBus } from './dispatch.js';
 import { identityMemoryFor, type ResumeSpec } from './job-resume.js';
 import type { JobsHub } from './jobs-hub.js';
@@ -29,6 +33,9 @@ interface Board {
   chip: string | null;
   mac: string | null;
   console: { link: SerialLink; flush: NodeJS.Timeout; buffer: string; off: () => void } | null;
+  registration: BoardRegistration | null;
+  /** Bumped by every look-up, so an older answer arriving late is dropped. */
+  lookups: number;
 }
 
 export interface BenchDeps {
@@ -36,12 +43,17 @@ export interface BenchDeps {
   hub: JobsHub;
   bus: StationEventBus;
   settings: SettingsService;
-  issuer: () => Promise<CertificateIssuer>;
+  issuer: () => Promise<CertificateIssuer & BirthIssuer>;
   monitor: () => BrokerMonitor | undefined;
+  /** Where bench-born boards' claim labels are kept until printed (memory only). */
+  claimLabels: ClaimLabels;
   /** The station's port speeds and image history (its data folder): one for every job. */
   flashMemory: FlashMemory;
   /** Test hook: overrides of the ESP32 job settings (e.g. a shorter boot-log window). */
   jobOverrides?: { bootLogMs?: number };
+  /** What the station knows about a MAC (server, else station log); see registration.ts. */
+  registration?: (mac: string) => Promise<BoardRegistration | null>;
+  log?: (line: string) => void;
 }
 
 /** Loads a profile's bundle, turning its validation failure into an error the UI shows. */
@@ -71,16 +83,28 @@ export class Bench {
   private stopWatch: (() => void) | undefined;
   private offUpdate: (() => void) | undefined;
   private seq = 0;
+  private readonly autoStart: AutoStarter;
 
-  constructor(private readonly deps: BenchDeps) {}
+  constructor(private readonly deps: BenchDeps) {
+    this.autoStart = new AutoStarter({
+      enabled: () => deps.settings.current.bench.autoStart,
+      start: (id) => this.startPlugged(id),
+    });
+  }
 
   /** `lastJobs`: board id → the job its card shows (an interrupted one, restored at start). */
   async start(lastJobs: Map<string, string> = new Map()): Promise<void> {
     for (const [id, jobId] of lastJobs) this.lastJob.set(id, jobId);
     for (const d of await this.deps.source.list().catch(() => [])) this.add(d);
     this.stopWatch = this.deps.source.watch((e) => {
-      if (e.type === 'added') this.add(e.device);
-      else this.remove(e.id);
+      if (e.type === 'added') {
+        this.add(e.device);
+        this.autoStart.added(e.device.id, slotKey(e.device));
+      } else {
+        const b = this.boards.get(e.id);
+        if (b) this.autoStart.removed(e.id, slotKey(b.desc));
+        this.remove(e.id);
+      }
     });
     this.offUpdate = this.deps.hub.queue.onUpdate((s) => this.onJob(s));
     this.emit();
@@ -98,18 +122,29 @@ export class Bench {
     return this.view(b);
   }
 
-  async provision(deviceIds: string[], profileName: string): Promise<{ jobIds: string[] }> {
+  /**
+   * Starts a job on each board. `onlyNew` (the batch start) leaves alone the boards the station knows
+   * to be provisioned or revoked (a job of theirs succeeded, or the server says so); each job still
+   * checks the MAC with the server before it writes anything.
+   */
+  async provision(deviceIds: string[], profileName: string, onlyNew = false): Promise<{ jobIds: string[]; skipped: BenchSkip[] }> {
     const profile = await this.deps.settings.resolveProfile(profileName);
     const esp = profile.esp32;
     if (!esp) throw new StationError('PROFILE_INVALID', `Profile "${profileName}" has no ESP32 settings (firmware bundle, Wi-Fi).`, { hint: 'Edit the profile in Settings → Profiles.' });
     const boards = deviceIds.map((id) => this.board(id));
-    const busy = boards.filter((b) => b.jobId && ACTIVE.has(this.deps.hub.queue.get(b.jobId)?.state ?? ''));
-    if (busy.length === boards.length) throw new StationError('BUSY', `${busy.map((b) => b.desc.path).join(', ')} already running.`);
+    const skipped: BenchSkip[] = [];
+    const start = boards.filter((b) => {
+      const reason = this.skipReason(b, onlyNew);
+      if (reason) skipped.push({ deviceId: b.desc.id, reason });
+      return !reason;
+    });
+    const busy = skipped.filter((s) => s.reason === 'running');
+    if (!onlyNew && busy.length === boards.length) throw new StationError('BUSY', `${boards.map((b) => b.desc.path).join(', ')} already running.`);
+    if (start.length === 0) return { jobIds: [], skipped };
     const bundle = await loadBundleFor(esp.bundlePath);
     const issuer = await this.deps.issuer();
     const jobIds: string[] = [];
-    for (const b of boards) {
-      if (busy.includes(b)) continue;
+    for (const b of start) {
       await this.closeConsole(b);
       const spec: Esp32Resume = { kind: 'esp32', deviceId: b.desc.id, devicePath: b.desc.path, profile: profileName, gatewayCode: b.code };
       b.jobId = this.deps.hub.submit(this.job(b, profile, bundle, issuer, spec), spec);
@@ -117,7 +152,53 @@ export class Bench {
       jobIds.push(b.jobId);
     }
     this.emit();
-    return { jobIds };
+    return { jobIds, skipped };
+  }
+
+  private skipReason(b: Board, onlyNew: boolean): BenchSkip['reason'] | null {
+    const job = b.jobId ? this.deps.hub.queue.get(b.jobId) : undefined;
+    if (job && ACTIVE.has(job.state)) return 'running';
+    if (!onlyNew) return null;
+    if (job?.state === 'succeeded' || b.registration?.state === 'provisioned') return 'provisioned';
+    if (b.registration?.state === 'revoked') return 'revoked';
+    return null;
+  }
+
+  /** Auto-start: a board just plugged in starts with the default profile, if it is idle and new. */
+  private async startPlugged(deviceId: string): Promise<void> {
+    const profile = this.deps.settings.current.activeProfile;
+    if (!profile || !this.boards.has(deviceId)) return;
+    try {
+      await this.provision([deviceId], profile, true);
+    } catch (err) {
+      this.deps.log?.(`[bench] auto-start on ${this.boards.get(deviceId)?.desc.path ?? deviceId} did not start: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** Names a slot (null forgets the name); kept in the station settings. */
+  async nameSlot(key: string, name: string | null): Promise<BenchDevice[]> {
+    await this.deps.settings.patch((d) => {
+      d.bench.slots = renamed(d.bench.slots, key, name);
+    });
+    this.emit();
+    return this.views();
+  }
+
+  /** Looks up again what the station knows about the boards' MACs (all, or those with `mac`). */
+  refreshRegistrations(mac?: string): void {
+    for (const b of this.boards.values()) if (b.mac && (!mac || b.mac === mac)) void this.lookUp(b);
+  }
+
+  private async lookUp(b: Board): Promise<void> {
+    const lookup = this.deps.registration;
+    const mac = b.mac;
+    if (!lookup || !mac) return;
+    const n = ++b.lookups;
+    const r = await lookup(mac).catch(() => null);
+    if (n !== b.lookups || b.mac !== mac || this.boards.get(b.desc.id) !== b) return;
+    if (JSON.stringify(r) === JSON.stringify(b.registration)) return;
+    b.registration = r;
+    this.emit();
   }
 
   /** The job again from what was kept of it (a retry after the station core restarted). */
@@ -131,7 +212,7 @@ export class Bench {
   }
 
   /** The job for board `b`; what it learns about its certificates is kept in `spec` for a retry by a later core. */
-  private job(b: Board, profile: ResolvedProfile, bundle: FirmwareBundle, issuer: CertificateIssuer, spec: Esp32Resume): JobDefinition {
+  private job(b: Board, profile: ResolvedProfile, bundle: FirmwareBundle, issuer: CertificateIssuer & BirthIssuer, spec: Esp32Resume): JobDefinition {
     const s = this.deps.settings.current;
     const code = spec.gatewayCode;
     const run = { operator: s.operator || os.userInfo().username, stationId: s.stationId, reprovision: 'ask' as const, ...(code ? { gatewayCode: code } : {}) };
@@ -140,6 +221,7 @@ export class Bench {
       openLink: () => this.deps.source.link(b.desc),
       bundle,
       issuer,
+      birth: { issuer, label: (jobId, label) => this.deps.claimLabels.put(jobId, label) },
       ...(this.deps.monitor() ? { monitor: this.deps.monitor()! } : {}),
       seq: ++this.seq,
       portRates: this.deps.flashMemory.portRates,
@@ -194,12 +276,16 @@ export class Bench {
   async close(): Promise<void> {
     this.stopWatch?.();
     this.offUpdate?.();
+    this.autoStart.close();
     for (const b of this.boards.values()) await this.closeConsole(b);
   }
 
   private add(desc: SerialDeviceDescriptor): void {
     const old = this.boards.get(desc.id);
-    this.boards.set(desc.id, old ? { ...old, desc } : { desc, code: null, jobId: this.lastJob.get(desc.id) ?? null, chip: null, mac: null, console: null });
+    this.boards.set(
+      desc.id,
+      old ? { ...old, desc } : { desc, code: null, jobId: this.lastJob.get(desc.id) ?? null, chip: null, mac: null, console: null, registration: null, lookups: 0 },
+    );
     this.emit();
   }
 
@@ -222,10 +308,13 @@ export class Bench {
       const chip = s.facts?.chip ?? b.chip;
       const mac = s.mac ?? b.mac;
       if (chip !== b.chip || mac !== b.mac) {
+        if (mac !== b.mac) b.registration = null;
         b.chip = chip;
         b.mac = mac;
         this.emit();
       }
+      // Once the job has ended, what it did is what the server knows now.
+      if (isFinishedState(s.state)) void this.lookUp(b);
     }
   }
 
@@ -249,6 +338,7 @@ export class Bench {
     return {
       id: b.desc.id,
       path: b.desc.path,
+      slot: slotOf(b.desc, this.deps.settings.current.bench.slots),
       bridge: b.desc.bridge ?? null,
       vendorId: b.desc.vendorId ?? null,
       productId: b.desc.productId ?? null,
@@ -259,11 +349,12 @@ export class Bench {
       gatewayCode: b.code,
       jobId: b.jobId,
       consoleOpen: b.console !== null,
+      registration: b.registration,
     };
   }
 
   private views(): BenchDevice[] {
-    return [...this.boards.values()].map((b) => this.view(b)).sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+    return [...this.boards.values()].map((b) => this.view(b)).sort(compareSlots);
   }
 
   private emit(): void {

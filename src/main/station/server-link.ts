@@ -1,5 +1,6 @@
 import { ApiClient, ApiError, ServerUnreachableError } from '@tds/server/client';
 import { StationError } from '../../shared/ipc-errors.js';
+import type { ServerIdentityView } from '../../shared/views.js';
 import { ApiClientIssuer } from '../certs/api-client-issuer.js';
 import { SECRET } from '../settings/secret-store.js';
 import type { SettingsService } from './settings-service.js';
@@ -37,6 +38,7 @@ export { ApiClientIssuer } from '../certs/api-client-issuer.js';
  */
 export class ServerLink {
   private cached: { key: string; client: ApiClient } | undefined;
+  private identityCache: { key: string; value: ServerIdentityView } | undefined;
 
   constructor(
     private readonly settings: SettingsService,
@@ -65,9 +67,41 @@ export class ServerLink {
     return this.cached.client;
   }
 
+  /**
+   * The station's token as the server knows it (role, account, server admin), or null when there is
+   * no server, it cannot be reached, refuses the token, or predates `whoami/`. A token's role never
+   * changes, so an answer is kept for as long as the endpoint and token stay the same.
+   */
+  async identity(): Promise<ServerIdentityView | null> {
+    let key: string;
+    let client: ApiClient;
+    try {
+      const e = await this.endpoint();
+      key = `${e.url}\0${e.token}\0${e.caPem ?? ''}`;
+      if (this.identityCache?.key === key) return this.identityCache.value;
+      client = await this.client();
+    } catch {
+      return null;
+    }
+    try {
+      const w = await client.whoami();
+      const value: ServerIdentityView = { tokenId: w.token_id, accountId: w.conta_id, role: w.role, serverAdmin: w.server_admin };
+      this.identityCache = { key, value };
+      return value;
+    } catch {
+      return null;
+    }
+  }
+
+  /** After a change of server or token, or a restore: ask again. */
+  forgetIdentity(): void {
+    this.identityCache = undefined;
+  }
+
   /** The jobs' issuer over this endpoint's client (shared, so it is not closed by the jobs). */
   async issuer(): Promise<ApiClientIssuer> {
-    return new ApiClientIssuer(await this.client());
+    const e = await this.endpoint();
+    return new ApiClientIssuer(await this.client(), 'station', e.caPem ?? undefined);
   }
 
   /** Runs `fn` with the client, mapping server errors to contract errors. */
@@ -98,5 +132,6 @@ export class ServerLink {
   close(): void {
     this.cached?.client.close();
     this.cached = undefined;
+    this.identityCache = undefined;
   }
 }

@@ -1,10 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { AppInfo, FileData, StationSettingsView } from '../../shared/views.js';
+import type { AppInfo, StationSettingsView } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
 import { V } from '../../shared/validation.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import type { SerialDeviceSource } from '../devices/serial-link.js';
+import { ClaimDesk } from '../claims/claim-desk.js';
 import { UsbSerialSource } from '../devices/usb-serial-source.js';
 import { openFlashMemory } from '../esp32/flash-memory.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -13,19 +14,26 @@ import { HostKeyStore } from '../pi/host-key-store.js';
 import { SECRET, type SecretStore } from '../settings/secret-store.js';
 import { SettingsStore } from '../settings/settings-store.js';
 import type { StandaloneHost } from '../standalone/types.js';
+import { AdminConsole } from './admin-console.js';
 import { Bench, bundleInfo, loadBundleFor, type BenchDeps } from './bench.js';
 import { lockDataDir } from './data-lock.js';
 import { StationEventBus, type StationHandlers } from './dispatch.js';
 import { Field, type PiDiscovery } from './field.js';
+import { GatewayRenewals } from './gateway-renewals.js';
 import { Gateways } from './gateways.js';
 import { recoverInterrupted, UNKNOWN_STOP } from './interrupted.js';
 import { ResumeFile } from './job-resume.js';
 import { JobsHub } from './jobs-hub.js';
-import { labelPdf, labelSvg, type LabelData } from './labels.js';
+import { ClaimLabels } from './claim-labels.js';
+import { LabelFiles } from './label-files.js';
 import { LogView } from './log-view.js';
 import { MonitorLink, type MonitorConfig } from './monitor-link.js';
+import { checkProfileWorks, testBroker, type ProfileCheckDeps } from './profile-checks.js';
+import { ProfileLock } from './profile-lock.js';
+import { RegistrationLookup } from './registration.js';
 import { ServerLink } from './server-link.js';
 import { SettingsService } from './settings-service.js';
+import { stationAddresses } from './station-addresses.js';
 
 export interface StationOptions {
   dataDir: string;
@@ -49,6 +57,8 @@ export interface StationOptions {
   monitorFreshnessMs?: number;
   /** Why the previous core stopped (its host restarted this one); said of the jobs it left unfinished. */
   restartReason?: string;
+  /** Test hook: how a profile's broker is checked before it is saved (default: a TLS handshake). */
+  brokerAnswers?: ProfileCheckDeps['brokerAnswers'];
   log?: (line: string) => void;
 }
 
@@ -76,6 +86,9 @@ export class StationService {
   interruptedJobs: string[] = [];
   private readonly closers: Array<() => Promise<void> | void> = [];
   private caCache: { key: string; pem: string } | undefined;
+  private readonly claims: ClaimDesk;
+  private readonly profileLock: ProfileLock;
+  private readonly labels: LabelFiles;
 
   private constructor(
     private readonly options: StationOptions,
@@ -88,7 +101,11 @@ export class StationService {
     readonly monitor: MonitorLink,
     private readonly logView: LogView,
     private readonly gateways: Gateways,
+    private readonly claimLabels: ClaimLabels,
   ) {
+    this.claims = new ClaimDesk(() => server.client());
+    this.profileLock = new ProfileLock(settings);
+    this.labels = new LabelFiles(hub, logView, claimLabels);
     this.handlers = this.buildHandlers();
   }
 
@@ -117,6 +134,8 @@ export class StationService {
     const source = options.deviceSource ?? new UsbSerialSource({ onWarning: log });
     // The speed each port holds and the image each MAC last received, kept in the data folder.
     const flashMemory = await openFlashMemory(options.dataDir, stationLog, { onWarning: log });
+    const claimLabels = new ClaimLabels();
+    const registration = new RegistrationLookup(server, stationLog);
     const bench = new Bench({
       source,
       hub,
@@ -125,6 +144,9 @@ export class StationService {
       flashMemory,
       issuer: () => server.issuer(),
       monitor: () => monitor.current,
+      claimLabels,
+      registration: (mac) => registration.of(mac),
+      log,
       ...(options.jobOverrides ? { jobOverrides: options.jobOverrides } : {}),
     });
     const field = new Field({
@@ -151,7 +173,7 @@ export class StationService {
       });
       bus.emit('log.appended', { id: certificate.serialNumber });
     });
-    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), gateways);
+    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), gateways, claimLabels);
     ref.service = service;
     service.interruptedJobs = interrupted.map((j) => j.snapshot.id);
     service.closers.push(
@@ -164,6 +186,7 @@ export class StationService {
       () => server.close(),
       () => flashMemory.portRates.flush(),
       () => stationLog.close(),
+      () => claimLabels.clear(),
       () => lock.release(),
     );
     if (standalone) service.closers.unshift(() => standalone.close());
@@ -228,6 +251,7 @@ export class StationService {
 
   private async afterConnectionChange(): Promise<StationSettingsView> {
     this.caCache = undefined;
+    this.server.forgetIdentity();
     void this.monitor.reconnect();
     return this.settings.view();
   }
@@ -246,25 +270,15 @@ export class StationService {
     };
   }
 
-  private async label(jobId: string, format: 'svg' | 'pdf'): Promise<FileData> {
-    const live = this.hub.queue.get(jobId);
-    let data: Partial<LabelData> | undefined;
-    if (live) data = { mac: live.mac, gatewayCode: live.gatewayCode, certificateSerial: live.certificateSerial, expiresAt: live.certificateExpiresAt ?? null };
-    else {
-      const r = this.logView.get(jobId);
-      data = { mac: r.mac ?? undefined, gatewayCode: r.gatewayCode ?? undefined, certificateSerial: r.certificateSerial ?? undefined, expiresAt: r.certificateExpiresAt };
-    }
-    if (!data.mac || !data.gatewayCode || !data.certificateSerial) throw new StationError('CONFLICT', 'This job has no certificate yet, so there is nothing to print.');
-    const d = data as LabelData;
-    const base = `label-${d.mac.replace(/:/g, '')}`;
-    if (format === 'svg') return { fileName: `${base}.svg`, mime: 'image/svg+xml', base64: Buffer.from(labelSvg(d), 'utf8').toString('base64') };
-    return { fileName: `${base}.pdf`, mime: 'application/pdf', base64: Buffer.from(await labelPdf(d)).toString('base64') };
-  }
-
   private buildHandlers(): StationHandlers {
     const standalone = this.options.standalone ?? null;
+    const renewals = new GatewayRenewals(this.server, this.gateways);
     return {
+      ...new AdminConsole(this.server).handlers(),
       'app.info': async () => this.appInfo(),
+      // The core has no screen: the Electron shell answers this itself, a browser uses its own notifications.
+      'app.notify': async () => ({ shown: false }),
+      'station.addresses': async () => stationAddresses(),
       'settings.get': () => this.settings.view(),
       'settings.update': (r) => this.settings.update(r),
       'settings.setServer': async (r) => {
@@ -280,6 +294,7 @@ export class StationService {
         await this.settings.setBroker(r);
         return this.afterConnectionChange();
       },
+      'server.identity': () => this.server.identity(),
       'server.test': async (r) => ({ ok: true, detail: await ServerLink.test(r.url, r.token ?? (await this.savedTokenFor(r.url)), r.caPem) }),
       'firstRun.run': async (r) => {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server; configure a remote server in Settings.');
@@ -302,7 +317,7 @@ export class StationService {
           } else d.broker.mode = 'external';
           if (d.profiles.length === 0) {
             d.profiles.push({
-              name: 'default',
+              name: r.profileName,
               accountId: result.accountId,
               codeTemplate: 'GW-{mac12}',
               nameTemplate: 'Gateway {MAC12}',
@@ -312,7 +327,7 @@ export class StationService {
               keyMode: 'station',
               pi: { installPrefix: '/', serviceManager: 'systemd', onlineTimeoutSec: 60, python: DEFAULT_PI_PYTHON },
             });
-            d.activeProfile = 'default';
+            d.activeProfile = r.profileName;
           }
           d.configured = true;
         });
@@ -321,6 +336,10 @@ export class StationService {
       'bundled.backup': async (r) => {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
         return standalone.backup(r.path, r.passphrase);
+      },
+      'bundled.checkBackup': async (r) => {
+        if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
+        return standalone.check(r.path, r.passphrase);
       },
       'bundled.restore': async (r) => {
         if (!standalone) throw new StationError('UNAVAILABLE', 'This build has no bundled server.');
@@ -334,37 +353,72 @@ export class StationService {
         return result;
       },
       'profiles.list': () => this.settings.profiles(),
-      'profiles.save': (r) => this.settings.saveProfile(r),
-      'profiles.delete': (r) => this.settings.deleteProfile(r.name),
+      'profiles.save': async (r) => {
+        this.profileLock.assertUnlocked();
+        await checkProfileWorks(r, { secrets: this.settings.secrets, ...(this.options.brokerAnswers ? { brokerAnswers: this.options.brokerAnswers } : {}) });
+        return this.settings.saveProfile(r);
+      },
+      'profiles.delete': async (r) => {
+        this.profileLock.assertUnlocked();
+        return this.settings.deleteProfile(r.name);
+      },
+      'profiles.testBroker': (r) => testBroker(r.host, r.port, this.options.brokerAnswers),
+      'profiles.setLock': async (r) => {
+        await this.profileLock.set(r);
+        return this.settings.view();
+      },
       'bundles.inspect': async (r) => bundleInfo(await loadBundleFor(r.path)),
       'monitor.status': async () => this.monitor.status(),
       'bench.state': async () => this.bench.state(),
       'bench.assignCode': async (r) => this.bench.assignCode(r.deviceId, r.code),
-      'bench.provision': (r) => this.bench.provision(r.deviceIds, r.profile),
+      'bench.provision': (r) => this.bench.provision(r.deviceIds, r.profile, r.onlyNew),
       'bench.console': (r) => this.bench.console(r.deviceId, r.open),
+      'bench.nameSlot': (r) => this.bench.nameSlot(r.slot, r.name),
+      'bench.setOptions': (r) =>
+        this.settings.patch((d) => {
+          d.bench = { ...d.bench, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) };
+        }),
       'jobs.list': async () => this.hub.list(),
       'jobs.cancel': async (r) => this.hub.cancel(r.jobId),
       'jobs.retry': async (r) => ({ jobId: await this.hub.retry(r.jobId) }),
       'jobs.answer': async (r) => this.hub.answer(r.jobId, r.questionId, r.choice, r.secret),
-      'jobs.clearFinished': async () => this.hub.clearFinished(),
+      'jobs.clearFinished': async () => {
+        const list = this.hub.clearFinished();
+        // The cards of the cleared boards say what the server knows of them (provisioned, revoked).
+        this.bench.refreshRegistrations();
+        return list;
+      },
       'jobs.log': async (r) => this.hub.lines(r.jobId),
-      'labels.render': (r) => this.label(r.jobId, r.format),
+      'labels.render': (r) => this.labels.file(r.jobId, r.format),
+      'labels.sheet': (r) => this.labels.sheet(r.jobIds),
       'field.state': () => this.field.state(),
       'field.addHost': (r) => this.field.addHost(r),
       'field.removeHost': (r) => this.field.removeHost(r.targetId),
       'field.provision': (r) => this.field.provision(r),
       'field.probe': (r) => this.field.probe(r),
       'field.forgetHostKey': (r) => this.field.forgetHostKey(r.targetId),
-      'gateways.list': (r) => this.gateways.list(r.search, r.page),
+      'gateways.list': (r) => this.gateways.list(r.search, r.page, r.expiresWithinDays),
       'gateways.get': (r) => this.gateways.get(r.id),
       'gateways.telemetry': (r) => this.gateways.telemetry(r.id),
-      'gateways.revoke': (r) => this.gateways.revoke(r.id, r.reason),
+      'gateways.revoke': async (r) => {
+        const g = await this.gateways.revoke(r.id, r.reason);
+        this.bench.refreshRegistrations(g.mac);
+        return g;
+      },
+      'gateways.renew': (r) => renewals.renew(r.id, r.mode),
+      'gateways.confirmRenewal': (r) => renewals.confirm(r.id, r.serialNumber),
+      'gateways.cancelRenewal': (r) => renewals.cancel(r.id, r.serialNumber),
+      'gateways.presence': (r) => renewals.presence(r.id, r.days),
       'gateways.downloadZip': (r) => this.gateways.zip(r.id),
       'gateways.importCsv': (r) => this.gateways.importCsv(r.csv),
       'log.query': async (r) => this.logView.query(r),
       'log.get': async (r) => this.logView.get(r.id),
       'log.exportCsv': async (r) => this.logView.exportCsv(r),
       'log.today': async () => this.logView.today(),
+      'claim.preview': (r) => this.claims.preview(r.device),
+      'claim.approve': (r) => this.claims.approve(r),
+      'claim.reject': (r) => this.claims.reject(r),
     };
   }
 }
+

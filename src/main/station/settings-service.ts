@@ -79,6 +79,8 @@ export class SettingsService {
         monitor: s.broker.monitor ? { name: s.broker.monitor.name, serialNumber: s.broker.monitor.serialNumber, expiresAt: s.broker.monitor.expiresAt } : null,
         embedded: rt.embeddedBroker,
       },
+      bench: { sound: s.bench.sound, notify: s.bench.notify, autoStart: s.bench.autoStart, autoPrint: s.bench.autoPrint },
+      profileLock: { locked: s.profileLock.locked, pinSet: (await this.secrets.get(SECRET.adminPin)) !== undefined },
     };
   }
 
@@ -180,7 +182,7 @@ export class SettingsService {
         if (old !== undefined && wifiPassword === undefined) await this.secrets.set(secretName, old);
         await this.secrets.delete(SECRET.wifiPassword(previousName));
       }
-      if (wifiPassword === '') await this.secrets.delete(secretName);
+      if (wifiPassword === '' || esp.wifiOpen) await this.secrets.delete(secretName);
       else if (wifiPassword !== undefined) await this.secrets.set(secretName, wifiPassword);
     } else {
       await this.secrets.delete(SECRET.wifiPassword(profile.name));

@@ -112,8 +112,11 @@ export class ValueStore<T> {
   };
 }
 
+/** A log line as the console shows it: the local time of day (24 h), the level when not info, the text. */
 export function formatLogLine(l: JobLogLineView): string {
-  return `${l.at.slice(11, 19)} ${l.level === 'info' ? '' : l.level.toUpperCase() + ' '}${l.text}`;
+  const d = new Date(l.at);
+  const time = Number.isNaN(d.getTime()) ? l.at.slice(11, 19) : d.toLocaleTimeString('en-GB', { hour12: false });
+  return `${time} ${l.level === 'info' ? '' : l.level.toUpperCase() + ' '}${l.text}`;
 }
 
 /** Live state fed by core events; screens read it through hooks (see hooks.ts). */

@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import type { z } from 'zod';
 import { toFieldIssues, type FieldIssue } from '../../shared/validation.js';
 import { RemoteError } from '../app/client.js';
+import { datePattern, isoToLocalDate, parseLocalDate } from './format.js';
 
 export type FieldErrors = Record<string, FieldIssue>;
 
@@ -67,12 +68,21 @@ export function num(s: string): number | undefined {
   return s.trim() === '' ? undefined : Number(s);
 }
 
+/** How a date is typed in the UI language, spelled in it (`dd/mm/aaaa`, `mm/dd/yyyy`). */
+export function useDatePattern(): string {
+  const { t } = useTranslation();
+  return datePattern({ day: t('date.day'), month: t('date.month'), year: t('date.year') });
+}
+
 export function useIssueText(): (issue: FieldIssue | undefined) => string | undefined {
   const { t } = useTranslation();
+  const pattern = useDatePattern();
   return (issue) => {
     if (!issue) return undefined;
     const key = `validation.${issue.key}`;
-    return t(key as 'validation.required', { ...(issue.params ?? {}), defaultValue: issue.message });
+    // A date is asked for in the order the UI language writes it.
+    const extra = issue.key === 'date' ? { example: pattern } : {};
+    return t(key as 'validation.required', { ...(issue.params ?? {}), ...extra, defaultValue: issue.message });
   };
 }
 
@@ -146,6 +156,38 @@ export function TextField(p: InputProps) {
         />
       )}
     </FieldShell>
+  );
+}
+
+/**
+ * A date typed in the UI language's order (`05/12/2026` in Portuguese), not the browser's date
+ * picker (which follows the browser's language, not the station's). `value` and `onChange` are
+ * `YYYY-MM-DD`; text that is not a date is passed on as typed, so the form's schema refuses it.
+ */
+export function DateField(p: Omit<InputProps, 'type' | 'inputMode' | 'placeholder'>) {
+  const pattern = useDatePattern();
+  const { i18n } = useTranslation();
+  const [shown, setShown] = useState(() => ({ text: isoToLocalDate(p.value), value: p.value, lang: i18n.language }));
+  let text = shown.text;
+  // A date is spelled again in the language (also after a change of language); text that is not
+  // (yet) a date stays as typed. Adjusted while rendering, as React advises for derived state.
+  if (shown.value !== p.value || shown.lang !== i18n.language) {
+    const typed = text.trim() === '' ? '' : (parseLocalDate(text) ?? text);
+    text = /^\d{4}-\d{2}-\d{2}$/.test(p.value) ? isoToLocalDate(p.value) : typed === p.value ? text : p.value;
+    setShown({ text, value: p.value, lang: i18n.language });
+  }
+  const setText = (v: string): void => setShown({ text: v, value: v.trim() === '' ? '' : (parseLocalDate(v) ?? v), lang: i18n.language });
+  return (
+    <TextField
+      {...p}
+      value={text}
+      placeholder={pattern}
+      inputMode="numeric"
+      onChange={(v) => {
+        setText(v);
+        p.onChange(v.trim() === '' ? '' : (parseLocalDate(v) ?? v));
+      }}
+    />
   );
 }
 

@@ -1,11 +1,12 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
+import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
 import { useStation } from '../app/context.js';
+import { useDynamicT, useLocalText } from '../i18n/dynamic.js';
 import { ErrorNotice } from './ErrorNotice.js';
+import { focusSoon, returnFocusHome } from './focus.js';
+import { formatDate, formatDuration, formatPercent } from './format.js';
 import { useStepName } from './step-name.js';
-import { formatDateTime } from './format.js';
-import { useLocalText } from './local-text.js';
 
 export { useStepName } from './step-name.js';
 
@@ -15,7 +16,7 @@ export function ProgressBar({ value, label }: { value: number; label: string }) 
     <div className="progress">
       <progress max={100} value={pct} aria-label={label} />
       <span className="progress__pct" aria-hidden="true">
-        {pct}%
+        {formatPercent(pct / 100)}
       </span>
     </div>
   );
@@ -25,30 +26,32 @@ function duration(step: StepSnapshot): string | null {
   if (!step.startedAt) return null;
   const end = step.endedAt ? Date.parse(step.endedAt) : Date.now();
   // Working time: waiting for the operator's answer is not the step's.
-  const ms = Math.max(0, end - Date.parse(step.startedAt) - (step.waitedMs ?? 0));
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+  return formatDuration(Math.max(0, end - Date.parse(step.startedAt) - (step.waitedMs ?? 0)));
 }
 
 const ICON: Record<StepSnapshot['status'], string> = { pending: '○', running: '◔', done: '✓', failed: '✕', skipped: '–' };
 
-export function StepList({ steps }: { steps: StepSnapshot[] }) {
+export function StepList({ steps, details = true }: { steps: StepSnapshot[]; details?: boolean }) {
   const { t } = useTranslation();
   const stepName = useStepName();
   const local = useLocalText();
   return (
     <ol className="steps">
-      {steps.map((s) => (
-        <li key={s.name} className={`step step--${s.status}`}>
-          <span className="step__icon" aria-hidden="true">
-            {ICON[s.status]}
-          </span>
-          <span className="step__name">{stepName(s.name)}</span>
-          <span className="visually-hidden">{t(`stepStatus.${s.status}`)}</span>
-          {s.status === 'running' && s.progress !== undefined && <span className="step__pct">{Math.round(s.progress * 100)}%</span>}
-          {(s.status === 'done' || s.status === 'failed') && <span className="step__time">{duration(s)}</span>}
-          {s.detail && <span className="step__detail">{local(s.detailText, s.detail)}</span>}
-        </li>
-      ))}
+      {steps.map((s) => {
+        const detail = details && s.detail ? local(s.detailText, s.detail) : undefined;
+        return (
+          <li key={s.name} className={`step step--${s.status}`}>
+            <span className="step__icon" aria-hidden="true">
+              {ICON[s.status]}
+            </span>
+            <span className="step__name">{stepName(s.name)}</span>
+            <span className="visually-hidden">{t(`stepStatus.${s.status}`)}</span>
+            {s.status === 'running' && s.progress !== undefined && <span className="step__pct">{formatPercent(s.progress)}</span>}
+            {(s.status === 'done' || s.status === 'failed') && <span className="step__time">{duration(s)}</span>}
+            {detail && <span className="step__detail">{detail}</span>}
+          </li>
+        );
+      })}
     </ol>
   );
 }
@@ -58,19 +61,61 @@ export function JobStateBadge({ state }: { state: JobSnapshot['state'] }) {
   return <span className={`badge badge--${state}`}>{t(`jobState.${state}`)}</span>;
 }
 
-/** The job's open question (host key, re-provision, sudo password, manual boot), answered inline. */
-export function JobQuestionPanel({ job }: { job: JobSnapshot }) {
+/** Facts of a question whose value is a date, shown as one. */
+const DATE_FACTS = new Set(['expiresAt', 'issuedAt']);
+
+/**
+ * The question in the UI's language: the job's own sentence when it sent one this renderer knows,
+ * else worded from its kind and facts; the core's English text otherwise.
+ */
+export function useQuestionText(): (q: JobQuestion) => { title: string; text: string } {
   const { t, i18n } = useTranslation();
   const local = useLocalText();
+  return (q) => {
+    const f = q.facts ?? {};
+    const own = q.text && i18n.exists(q.text.key) ? local(q.text, q.message) : null;
+    switch (q.kind) {
+      case 'reprovision':
+        return { title: t('question.reprovisionTitle'), text: own ?? (f.mac && f.serial ? t('question.reprovisionText', { mac: f.mac, serial: f.serial, expires: formatDate(f.expiresAt) }) : q.message) };
+      case 'manual-boot':
+        return { title: t('question.manualBootTitle'), text: t('question.manualBootText') };
+      case 'host-key':
+        return { title: t('question.hostKeyTitle'), text: own ?? q.message };
+      case 'sudo-password':
+        return { title: t('question.sudoTitle'), text: own ?? q.message };
+      default:
+        return { title: t('question.title'), text: own ?? q.message };
+    }
+  };
+}
+
+/**
+ * The job's open question (host key, re-provision, sudo password, manual boot), answered inline. It
+ * takes focus when it appears (`takeFocus`), so keyboard and screen-reader users land on it; once
+ * answered, focus goes back to the screen's home control (focus.ts).
+ */
+export function JobQuestionPanel({ job, takeFocus = true, label }: { job: JobSnapshot; takeFocus?: boolean; label?: string }) {
+  const { t } = useTranslation();
+  const { has, tr } = useDynamicT();
   const client = useStation();
+  const questionText = useQuestionText();
   const [value, setValue] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const ref = useRef<HTMLElement>(null);
   const q = job.question;
+  const qid = q?.id;
+  useEffect(() => {
+    if (!qid || !takeFocus) return;
+    focusSoon(() => {
+      ref.current?.scrollIntoView({ block: 'nearest' });
+      return ref.current?.querySelector<HTMLElement>('input, button') ?? null;
+    });
+  }, [qid, takeFocus]);
   if (!q) return null;
-  const title =
-    q.kind === 'host-key' ? t('question.hostKeyTitle') : q.kind === 'reprovision' ? t('question.reprovisionTitle') : q.kind === 'sudo-password' ? t('question.sudoTitle') : q.kind === 'manual-boot' ? t('question.manualBootTitle') : t('question.title');
-  const choiceLabel = (c: string): string => (i18n.exists(`question.choice.${c}`) ? t(`question.choice.${c}` as 'question.choice.yes') : c);
+  const { title, text } = questionText(q);
+  const choiceLabel = (c: string): string => (has(`question.choice.${c}`) ? tr(`question.choice.${c}`) : c);
+  const factLabel = (k: string): string => (has(`question.fact.${k}`) ? tr(`question.fact.${k}`) : k);
   const answer = async (choice: string): Promise<void> => {
     setBusy(true);
     setError(undefined);
@@ -78,24 +123,25 @@ export function JobQuestionPanel({ job }: { job: JobSnapshot }) {
       // A secret question's value goes beside the choice, straight to the asking step.
       await client.invoke('jobs.answer', { jobId: job.id, questionId: q.id, choice, ...(q.secret && value ? { secret: value } : {}) });
       setValue('');
+      returnFocusHome();
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
     }
   };
+  const facts = Object.entries(q.facts ?? {}).filter(([k]) => k !== 'gatewayId');
   return (
-    <section className="question" role="alertdialog" aria-label={title} tabIndex={-1} data-question={q.id}>
+    <section ref={ref} className="question" role="group" aria-label={label ? `${title}: ${label}` : title} data-focus-keep data-question-id={q.id} data-question-kind={q.kind}>
       <h4>{title}</h4>
-      <p>{local(q.text, q.message)}</p>
+      <p>{text}</p>
       {q.kind === 'host-key' && <p className="question__warn">{t('question.hostKeyWarn')}</p>}
-      {q.facts && (
+      {facts.length > 0 && (
         <dl className="facts">
-          {Object.entries(q.facts).map(([k, v]) => (
+          {facts.map(([k, v]) => (
             <div key={k}>
-              {/* Facts are named in words; a fact this renderer does not know yet keeps its key. */}
-              <dt>{i18n.exists(`question.factNames.${k}`) ? t(`question.factNames.${k}` as 'question.factNames.host') : k}</dt>
-              <dd className="mono">{k === 'expiresAt' ? formatDateTime(v) : v}</dd>
+              <dt>{factLabel(k)}</dt>
+              <dd className={DATE_FACTS.has(k) ? undefined : 'mono'}>{DATE_FACTS.has(k) ? formatDate(v) : v}</dd>
             </div>
           ))}
         </dl>
@@ -110,6 +156,7 @@ export function JobQuestionPanel({ job }: { job: JobSnapshot }) {
         {q.choices.map((c, i) => (
           <button key={c} type="button" className={`btn ${i === 0 ? 'btn--primary' : ''}`} disabled={busy} onClick={() => void answer(c)}>
             {choiceLabel(c)}
+            {label && <span className="visually-hidden"> ({label})</span>}
           </button>
         ))}
       </div>

@@ -16,9 +16,10 @@ export interface TestBrowser {
 
 /**
  * Debian's Chromium through playwright-core (never `playwright install`), fresh profile per run.
- * `locale` sets navigator.language, i.e. what the UI follows in "auto" language mode.
+ * `locale` sets navigator.language, i.e. what the UI follows in "auto" language mode; `args` are more
+ * Chromium switches (e.g. a fake camera), `permissions` are granted to every origin.
  */
-export async function launchBrowser(options: { locale?: string } = {}): Promise<TestBrowser> {
+export async function launchBrowser(options: { locale?: string; args?: string[]; permissions?: string[] } = {}): Promise<TestBrowser> {
   const executablePath = requireTool('chromium', 'chromium');
   const profile = tempDir('tds-chromium-');
   const downloads = path.join(profile.path, 'downloads');
@@ -26,7 +27,8 @@ export async function launchBrowser(options: { locale?: string } = {}): Promise<
   // A persistent context is how playwright takes a fresh --user-data-dir.
   const context = await chromium.launchPersistentContext(path.join(profile.path, 'chrome'), {
     executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...(options.args ?? [])],
+    ...(options.permissions ? { permissions: options.permissions } : {}),
     viewport: { width: 1360, height: 900 },
     locale: options.locale ?? 'en-US',
     acceptDownloads: true,

@@ -11,8 +11,8 @@ export const BUNDLE_DIR = path.resolve(import.meta.dirname, '../../fixtures/bund
 
 export interface TestStationOptions {
   dataDir: string;
-  /** Simulated boards plugged in (the core's device source follows their plug/unplug events). */
-  boards?: SimBoardHandle[];
+  /** Simulated boards plugged in (the core's device source follows their plug/unplug events); `location`: their hub position. */
+  boards?: Array<SimBoardHandle & { location?: string }>;
   /** Run the bundled server (standalone mode); its CA passphrase is `caPassphrase`. */
   bundledServer?: boolean;
   caPassphrase?: string;
@@ -33,7 +33,9 @@ export function startTestStation(options: TestStationOptions): Promise<WebStatio
     discovery: 'none',
     keychain: null,
     deviceSourceModule: SIM_SOURCE_MODULE,
-    deviceSourceOptions: { boards: (options.boards ?? []).map((b) => ({ hostPath: b.hostPath, controlPath: b.controlPath, mac: b.mac, ...(b.resetCircuit ? { resetCircuit: b.resetCircuit } : {}) })) },
+    deviceSourceOptions: {
+      boards: (options.boards ?? []).map((b) => ({ hostPath: b.hostPath, controlPath: b.controlPath, mac: b.mac, ...(b.resetCircuit ? { resetCircuit: b.resetCircuit } : {}), ...(b.location ? { location: b.location } : {}) })),
+    },
     rendererDir: ensureRendererBuilt(),
     jobOverrides: { bootLogMs: 800 },
     // Simulated boards send telemetry every 2 s; a silent board is offline after 8 s.

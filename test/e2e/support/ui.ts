@@ -1,4 +1,4 @@
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 
 /** Field by its form name (every input carries data-field). */
@@ -10,14 +10,14 @@ export async function fill(page: Page, scope: string, values: Record<string, str
   for (const [name, value] of Object.entries(values)) await field(page, name, scope).fill(value);
 }
 
-/** Goes to a screen with the keyboard shortcut (Alt+1..5), as a keyboard user would. */
-export async function goTo(page: Page, screen: 'bench' | 'field' | 'gateways' | 'log' | 'settings'): Promise<void> {
-  const n = ['bench', 'field', 'gateways', 'log', 'settings'].indexOf(screen) + 1;
+/** Goes to a screen with the keyboard shortcut (Alt+1..7; Admin only for an admin token), as a keyboard user would. */
+export async function goTo(page: Page, screen: 'bench' | 'field' | 'gateways' | 'log' | 'settings' | 'claim' | 'admin'): Promise<void> {
+  const n = ['bench', 'field', 'gateways', 'log', 'settings', 'claim', 'admin'].indexOf(screen) + 1;
   await page.keyboard.press(`Alt+${n}`);
   await page.locator(`[data-screen="${screen}"][aria-current="page"]`).waitFor();
 }
 
-export async function settingsTab(page: Page, tab: 'general' | 'server' | 'broker' | 'profiles'): Promise<void> {
+export async function settingsTab(page: Page, tab: 'general' | 'server' | 'broker' | 'profiles' | 'backup'): Promise<void> {
   await goTo(page, 'settings');
   await page.click(`#tab-${tab}`);
 }
@@ -39,4 +39,12 @@ export async function expectFieldError(page: Page, scope: string, name: string, 
 export async function saveAndWait(page: Page, formId: string): Promise<void> {
   await page.click(`#${formId} button[type=submit]`);
   await page.locator(`#${formId} [role=status]`, { hasText: /Saved|Salvo/ }).first().waitFor({ timeout: 15_000 });
+}
+
+/**
+ * A board card's button by its visible words: its accessible name also names the slot
+ * ("Provision — Slot 2"), so screen-reader users know which board it acts on.
+ */
+export function cardButton(card: Locator, words: string): Locator {
+  return card.getByRole('button', { name: new RegExp(`^${words.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( —|$)`) });
 }

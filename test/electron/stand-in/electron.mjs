@@ -27,6 +27,7 @@ const record = {
   errorBoxes: [],
   utilityProcesses: [],
   sent: [],
+  notifications: [],
 };
 
 let resolveReady;
@@ -70,6 +71,11 @@ let nextContentsId = 1;
 class StandInWebContents extends EventEmitter {
   id = nextContentsId++;
   windowOpenHandler = null;
+  /** The page's URL as Electron reports it (a hash route changes it without a navigation). */
+  url = '';
+  getURL() {
+    return this.url;
+  }
   setWindowOpenHandler(fn) {
     this.windowOpenHandler = fn;
   }
@@ -95,6 +101,7 @@ export class BrowserWindow extends EventEmitter {
   }
   async loadURL(url) {
     this.loadedUrl = url;
+    this.webContents.url = url;
     record.windows[windows.indexOf(this)].loadedUrl = url;
     setImmediate(() => this.emit('ready-to-show'));
   }
@@ -163,6 +170,18 @@ export const dialog = {
   },
 };
 
+export class Notification {
+  static isSupported() {
+    return true;
+  }
+  constructor(options) {
+    this.options = options;
+  }
+  show() {
+    record.notifications.push(this.options);
+  }
+}
+
 export const utilityProcess = {
   fork(entry, args, options) {
     const child = fork(entry, args ?? [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: options?.env ?? process.env });
@@ -178,7 +197,7 @@ export const utilityProcess = {
   },
 };
 
-export default { app, BrowserWindow, ipcMain, safeStorage, session, shell, protocol, net, dialog, utilityProcess };
+export default { app, BrowserWindow, ipcMain, safeStorage, session, shell, protocol, net, dialog, utilityProcess, Notification };
 
 // ----- the test's side of the stand-in -------------------------------------------------------------
 
@@ -220,8 +239,11 @@ async function drive(cmd) {
       return { result, openedExternally: record.openedExternally.slice(before) };
     }
     case 'permission': {
-      const granted = await new Promise((resolve) => record.permissionRequestHandler(mainWindow().webContents, cmd.permission, resolve, {}));
-      const checked = record.permissionCheckHandler(mainWindow().webContents, cmd.permission, 'app://station', {});
+      // `pageUrl`: where the page is (its route); `details`/`checkDetails`: what Electron passes the handlers.
+      const wc = mainWindow().webContents;
+      if (cmd.pageUrl) wc.url = cmd.pageUrl;
+      const granted = await new Promise((resolve) => record.permissionRequestHandler(wc, cmd.permission, resolve, cmd.details ?? {}));
+      const checked = record.permissionCheckHandler(wc, cmd.permission, cmd.origin ?? 'app://station', cmd.checkDetails ?? {});
       return { granted, checked };
     }
     case 'fetch': {

@@ -37,7 +37,7 @@ export interface FirmwareEnv {
   softwareReset(): void;
 }
 
-export type FirmwareState = 'booting' | 'boot-failed' | 'no-config' | 'connecting' | 'online' | 'stopped';
+export type FirmwareState = 'booting' | 'boot-failed' | 'no-config' | 'bootstrapping' | 'connecting' | 'online' | 'stopped';
 
 interface TdsConfig {
   ca_pem: string;
@@ -147,6 +147,15 @@ export class Firmware {
 
   private runApp(table: PartitionTable): void {
     this.line('I', 'tds', `TDS gateway ${FIRMWARE_VERSION}, MAC ${this.env.mac}`);
+    const onboarding = this.zeroTouch(table);
+    if (onboarding) {
+      // A bench-born board (birth identity, no operational one): the firmware onboards itself in the
+      // field; this stand-in only says so, as the real firmware does, and stays off the broker.
+      this.state = 'bootstrapping';
+      this.line('I', 'tds', `bootstrap: no operational identity; onboarding through ${onboarding} (birth identity)`);
+      this.env.event('bootstrap', onboarding);
+      return;
+    }
     const problems: string[] = [];
     const cfg = this.readConfig(table, problems);
     if (!cfg) {
@@ -160,6 +169,28 @@ export class Firmware {
     this.line('I', 'tds', `wifi: connecting to "${cfg.wifi_ssid}"`);
     this.line('I', 'tds', 'wifi: connected, ip 192.168.4.23');
     void this.connect(cfg);
+  }
+
+  /** The `bs_url` of a board whose tdscfg holds a usable birth identity and no certificate, else undefined. */
+  private zeroTouch(table: PartitionTable): string | undefined {
+    const part = findPartition(table, 'tdscfg');
+    if (!part) return undefined;
+    let values: Record<string, NvsValue> | undefined;
+    try {
+      values = nvsNamespace(readNvsImage(this.env.flash.read(part.offset, part.size)), 'tds');
+    } catch {
+      return undefined;
+    }
+    const { cert_pem: cert, birth_cert: birthCert, birth_key: birthKey, bs_url: url, bs_ca: ca } = values ?? {};
+    if (cert !== undefined || typeof birthCert !== 'string' || typeof birthKey !== 'string' || typeof url !== 'string' || typeof ca !== 'string') return undefined;
+    try {
+      const c = new X509Certificate(birthCert);
+      new X509Certificate(ca);
+      if (/(?:^|\n)CN=([^\n]+)/.exec(c.subject)?.[1] !== this.env.mac || !c.checkPrivateKey(createPrivateKey(birthKey))) return undefined;
+    } catch {
+      return undefined;
+    }
+    return url;
   }
 
   private readConfig(table: PartitionTable, problems: string[]): TdsConfig | undefined {

@@ -26,6 +26,8 @@ export interface SimBoardHandle {
   resetCircuit?: 'auto' | 'none';
   /** The board's USB side; a CP2102 when absent. */
   bridge?: SimBridge;
+  /** The hub position it is plugged into (a USB port path such as `1-1.2`), when the test gives one. */
+  location?: string;
 }
 
 interface Entry {
@@ -83,6 +85,7 @@ export class SimDeviceSource implements SerialDeviceSource {
       manufacturer: bridge.manufacturer,
       product: bridge.product,
       ...(c.bridge ? { bridge: c.bridge } : {}),
+      ...(board.location ? { location: board.location } : {}),
       resetMode: board.resetCircuit === 'none' ? 'manual' : c.resetMode,
       likelyEsp32: true,
     };

@@ -1,10 +1,12 @@
 // tds-device-host: the gateway firmware's core running on the host. The serial console talks over a
 // pseudo-terminal (socat makes the pair), NVS is a JSON file per partition, MQTT goes through
-// libmosquitto with the same app logic the ESP32 runs. "Reboots" restart the app in-process, so the
-// pty stays open like a USB-UART bridge does.
+// libmosquitto with the same app logic the ESP32 runs, zero-touch onboarding over the core's own
+// HTTPS client (mbedTLS). "Reboots" restart the app in-process, so the pty stays open like a USB-UART
+// bridge does.
 //
 //   tds-device-host --serial /dev/pts/N --nvs DIR --mac aa:bb:cc:dd:ee:ff
 //                   [--fw-version 1.2.3] [--wifi-fail] [--no-clock] [--rs485 /dev/pts/M]
+//                   [--bs-url URL] [--bs-ca FILE]   (zero-touch defaults "built into the image")
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <poll.h>
@@ -16,10 +18,13 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "file_kv_store.h"
+#include "tds_https.h"
 #include "mosquitto_transport.h"
 #include "tds_app.h"
 #include "tds_util.h"
@@ -30,7 +35,7 @@ volatile std::sig_atomic_t gStop = 0;
 void onSignal(int) { gStop = 1; }
 
 struct Options {
-  std::string serial, nvsDir, mac, fwVersion = "0.0.0-host", rs485;
+  std::string serial, nvsDir, mac, fwVersion = "0.0.0-host", rs485, bsUrl, bsCaFile;
   bool wifiFail = false, noClock = false;
 };
 
@@ -148,6 +153,8 @@ bool parseArgs(int argc, char** argv, Options& o) {
     else if (a == "--mac") { if (!next(o.mac)) return false; }
     else if (a == "--fw-version") { if (!next(o.fwVersion)) return false; }
     else if (a == "--rs485") { if (!next(o.rs485)) return false; }
+    else if (a == "--bs-url") { if (!next(o.bsUrl)) return false; }
+    else if (a == "--bs-ca") { if (!next(o.bsCaFile)) return false; }
     else if (a == "--wifi-fail") o.wifiFail = true;
     else if (a == "--no-clock") o.noClock = true;
     else return false;
@@ -165,7 +172,7 @@ int main(int argc, char** argv) {
   if (!parseArgs(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: tds-device-host --serial PTY --nvs DIR --mac aa:bb:cc:dd:ee:ff [--fw-version V] [--wifi-fail] "
-                 "[--no-clock] [--rs485 PTY]\n");
+                 "[--no-clock] [--rs485 PTY] [--bs-url URL] [--bs-ca FILE]\n");
     return 2;
   }
   std::signal(SIGTERM, onSignal);
@@ -180,8 +187,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot open %s: %s\n", o.rs485.c_str(), std::strerror(errno));
     return 1;
   }
+  std::string bsCa;
+  if (!o.bsCaFile.empty()) {
+    std::ifstream f(o.bsCaFile);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    bsCa = ss.str();
+    if (!f || bsCa.empty()) {
+      std::fprintf(stderr, "cannot read %s\n", o.bsCaFile.c_str());
+      return 1;
+    }
+  }
   mosquitto_lib_init();
   tds::Rng rng;
+  tds::MbedHttpsClient https(rng, [&o] { return !o.noClock; });
   std::fprintf(stderr, "tds-device-host %s on %s, mac %s\n", o.fwVersion.c_str(), o.serial.c_str(), o.mac.c_str());
   while (!gStop) {
     // One "boot": ROM banner noise, fresh stores (re-read from disk), fresh app.
@@ -196,7 +215,9 @@ int main(int argc, char** argv) {
     HostRtuPort bus(busFd);
     tds::FirmwareInfo fw;
     fw.version = o.fwVersion;
-    tds::GatewayApp app(platform, cfg, dev, mqtt, busFd >= 0 ? &bus : nullptr, rng, fw);
+    fw.bootstrapUrl = o.bsUrl;
+    fw.bootstrapCaPem = bsCa;
+    tds::GatewayApp app(platform, cfg, dev, mqtt, busFd >= 0 ? &bus : nullptr, rng, fw, &https);
     app.begin();
     uint8_t buf[512];
     while (!gStop && !platform.rebootDue()) {

@@ -1,7 +1,7 @@
 /** `tds-server broker-kit`: Mosquitto 2.x configuration, ACL, CA, broker certificate, CRL and README. */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolveCaUnlock } from '../../cli/common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolveCaUnlock } from '../../cli/common.js';
 import type { CommandModule } from '../../cli/commands/types.js';
 import { buildBrokerKit } from '../kit-builder.js';
 import { DEFAULT_DYNSEC_STATE, defaultDynsecPlugin } from '../mosquitto-conf.js';
@@ -9,6 +9,7 @@ import { openBrokerCli } from './cli-context.js';
 import { brokerRunning, formatReloadTarget, parseReloadTarget } from '../reloader.js';
 
 interface KitOpts {
+  database?: string;
   data?: string;
   json?: boolean;
   passphraseFile?: string;
@@ -45,6 +46,7 @@ export const brokerKitCommand: CommandModule = {
       .option('--dynsec-plugin <path>', `Mosquitto's dynamic-security plugin, loaded so the server can disconnect live sessions of revoked certificates, or "none" (default ${defaultDynsecPlugin()})`)
       .option('--dynsec-state <file>', `the plugin's state file on the broker host, in a folder the mosquitto user can write (default ${DEFAULT_DYNSEC_STATE})`);
     addDataOption(cmd);
+    addDatabaseOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
     cmd.action(async (opts: KitOpts) => {
@@ -59,10 +61,10 @@ export const brokerKitCommand: CommandModule = {
         if (value !== undefined && (!path.isAbsolute(value) || /\s/.test(value))) throw new CliError(`${flag} must be an absolute path without spaces, not '${value}'`);
       }
       const dataDir = dataDirFrom(opts);
-      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts), opts.database);
       try {
         const kit = await buildBrokerKit(
-          { dataDir, issuance: ctx.service, crl: ctx.crl, store: ctx.store },
+          { dataDir, issuance: ctx.service, crl: ctx.crl, store: ctx.mqtt },
           {
             outDir: opts.out,
             host: opts.host,

@@ -8,7 +8,7 @@ import { storeBrokerState } from '../kit-builder.js';
 import { BrokerPublisher, type PublishResult } from '../publisher.js';
 
 export interface BrokerCliContext extends SigningContext {
-  store: MqttStore;
+  mqtt: MqttStore;
   kit: BrokerConfig | undefined;
   /**
    * Pushes the current CRL and ACL to the kit folder recorded by broker-kit (or `config`, e.g. the
@@ -17,14 +17,14 @@ export interface BrokerCliContext extends SigningContext {
   publishToBroker(config?: BrokerConfig): Promise<PublishResult | undefined>;
 }
 
-export async function openBrokerCli(dataDir: string, unlock: CaUnlock): Promise<BrokerCliContext> {
-  const ctx = await openSigning(dataDir, unlock);
+export async function openBrokerCli(dataDir: string, unlock: CaUnlock, database?: string): Promise<BrokerCliContext> {
+  const ctx = await openSigning(dataDir, unlock, database);
   try {
-    const store = new MqttStore(ctx.repo.db);
+    const store = new MqttStore(ctx.store.mqtt);
     const kit = await loadBrokerConfig(dataDir);
     return {
       ...ctx,
-      store,
+      mqtt: store,
       kit,
       async publishToBroker(config = kit) {
         if (!config?.publishDir) return undefined;

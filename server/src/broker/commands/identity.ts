@@ -6,12 +6,13 @@
 import path from 'node:path';
 import { Argument, type Command } from 'commander';
 import { classifyCommonName, parseServiceName, serviceCommonName, type ServiceKind } from '../../contract/index.js';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, resolveCaUnlock } from '../../cli/common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, resolveCaUnlock } from '../../cli/common.js';
 import type { CommandModule } from '../../cli/commands/types.js';
 import { identityDir, issueServiceIdentity, writeIdentity } from '../identity-files.js';
 import { openBrokerCli } from './cli-context.js';
 
 interface CommonOpts {
+  database?: string;
   data?: string;
   json?: boolean;
   passphraseFile?: string;
@@ -30,6 +31,7 @@ export const identityCommand: CommandModule = {
       .option('--out <dir>', 'write client.crt, client.key (0600) and ca.crt here (default <data>/identities/<cn>)')
       .option('--replace', 'revoke the identity\'s current certificate(s) after issuing the new one');
     addDataOption(create);
+    addDatabaseOption(create);
     addJsonOption(create);
     addPassphraseOption(create);
     create.action(async (kind: ServiceKind, opts: CommonOpts & { name: string; out?: string; replace?: boolean }) => {
@@ -37,9 +39,9 @@ export const identityCommand: CommandModule = {
       if (!name.ok) throw new CliError(name.error);
       const cn = serviceCommonName(kind, name.name);
       const dataDir = dataDirFrom(opts);
-      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts), opts.database);
       try {
-        const previous = ctx.store.activeServiceSerials(cn);
+        const previous = await ctx.mqtt.activeServiceSerials(cn);
         if (previous.length > 0 && !opts.replace) {
           throw new CliError(`${cn} already has an active certificate (${previous.join(', ')}); add --replace to issue a new one and revoke it`);
         }
@@ -73,13 +75,14 @@ export const identityCommand: CommandModule = {
 
     const list = group.command('list').description('list service identities and their certificates');
     addDataOption(list);
+    addDatabaseOption(list);
     addJsonOption(list);
     addPassphraseOption(list);
     list.action(async (opts: CommonOpts) => {
       const dataDir = dataDirFrom(opts);
-      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts), opts.database);
       try {
-        const rows = ctx.store.listServiceCertificates();
+        const rows = await ctx.mqtt.listServiceCertificates();
         output(
           opts.json,
           rows.map((r) => ({ cn: r.cn, kind: classifyCommonName(r.cn).kind, serial_number: r.serialNumber, status: r.status, expires_at: r.expiresAt, revoked_at: r.revokedAt })),
@@ -96,15 +99,16 @@ export const identityCommand: CommandModule = {
       .requiredOption('--cn <cn>', 'e.g. station-monitor-bench-3')
       .option('--reason <reason>', 'RFC 5280 reason name or free text', 'cessationOfOperation');
     addDataOption(revoke);
+    addDatabaseOption(revoke);
     addJsonOption(revoke);
     addPassphraseOption(revoke);
     revoke.action(async (opts: CommonOpts & { cn: string; reason: string }) => {
       const id = classifyCommonName(opts.cn);
       if (id.kind !== 'server' && id.kind !== 'station') throw new CliError(`'${opts.cn}' is not a service identity (tds-server-<name> or station-monitor-<name>)`);
       const dataDir = dataDirFrom(opts);
-      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts));
+      const ctx = await openBrokerCli(dataDir, await resolveCaUnlock(dataDir, opts), opts.database);
       try {
-        const serials = ctx.store.activeServiceSerials(opts.cn);
+        const serials = await ctx.mqtt.activeServiceSerials(opts.cn);
         if (serials.length === 0) throw new CliError(`${opts.cn} has no active certificate`);
         for (const serial of serials) await ctx.service.revocation.revokeBySerial(serial, opts.reason, 'cli');
         const published = await ctx.publishToBroker();

@@ -26,13 +26,20 @@ export interface TokenCaSetup {
   modulePath: string;
   uri: Pkcs11Uri;
   pin: string;
-  /** Use the key the URI names instead of creating it. */
-  existing: boolean;
+  /**
+   * Use the key the URI names instead of creating it; 'if-present': use it when the token holds it,
+   * else create it.
+   */
+  existing: boolean | 'if-present';
   /** Type of a new key (EC P-256 default, or RSA-3072). */
   keyType?: KeyType;
   /** Keep this CA certificate (existing key only); otherwise a new self-signed one is made. */
   certPem?: string;
   subject?: string;
+  /** Label of the vault's HMAC key (default: beside the key, see defaultVaultLabel). */
+  vaultLabel?: string;
+  /** Sessions the signer keeps open (default 4). */
+  sessions?: number;
 }
 
 /** The vault key's label beside a key labelled `object` (or with CKA_ID `id`). */
@@ -40,16 +47,27 @@ export function defaultVaultLabel(uri: Pkcs11Uri): string {
   return uri.object !== undefined ? `${uri.object}-vault` : `tds-ca-${uri.id!.toString('hex')}-vault`;
 }
 
+/**
+ * The birth CA's key beside the device CA's: the same token, object `<object>-birth` (no CKA_ID,
+ * which belongs to the device key).
+ */
+export function birthKeyUri(deviceUri: Pkcs11Uri): Pkcs11Uri {
+  const { id, object, ...rest } = deviceUri;
+  return { ...rest, object: object !== undefined ? `${object}-birth` : `tds-ca-${id!.toString('hex')}-birth` };
+}
+
 export async function setupTokenCa(s: TokenCaSetup): Promise<{ authority: CertificateAuthority; location: Pkcs11KeyLocation; created: boolean }> {
   if (s.certPem !== undefined && !s.existing) throw new TokenError('a CA certificate can only be kept for an existing token key (--pkcs11-existing)');
   if (s.certPem === undefined) parseCaSubject(s.subject); // refuse a bad subject before a key is made
-  const vaultLabel = defaultVaultLabel(s.uri);
+  const vaultLabel = s.vaultLabel ?? defaultVaultLabel(s.uri);
+  let created = false;
   const writer = await TokenConnection.open({ modulePath: s.modulePath, uri: s.uri, pin: s.pin, sessions: 1, readWrite: true }, () => undefined);
   let spkiDer: Buffer | undefined;
   try {
     spkiDer = await writer.run(async (lib, session) => {
       let spki: Buffer | undefined;
-      if (s.existing) {
+      const existing = s.existing === 'if-present' ? privateKeyExists(lib, session, s.uri) : s.existing;
+      if (existing) {
         const key = findPrivateKey(lib, session, s.uri);
         const facts = inspectPrivateKey(lib, session, key);
         checkCaKey(facts);
@@ -59,6 +77,7 @@ export async function setupTokenCa(s: TokenCaSetup): Promise<{ authority: Certif
           throw new TokenError(`the token already holds a private ${describeKeyUri(s.uri)}: pass --pkcs11-existing to use it, or name a new object`);
         }
         spki = (await generateCaKeyPair(lib, session, s.uri, s.keyType ?? 'ec')).spkiDer;
+        created = true;
       }
       const vault = findVaultKey(lib, session, vaultLabel) ?? generateVaultKey(lib, session, vaultLabel);
       checkVaultKey(lib, session, vault, vaultLabel);
@@ -68,14 +87,14 @@ export async function setupTokenCa(s: TokenCaSetup): Promise<{ authority: Certif
     await writer.close();
   }
 
-  const location: Pkcs11KeyLocation = { modulePath: s.modulePath, uri: s.uri, vaultLabel };
+  const location: Pkcs11KeyLocation = { modulePath: s.modulePath, uri: s.uri, vaultLabel, ...(s.sessions ? { sessions: s.sessions } : {}) };
   const signer = await Pkcs11CaSigner.open(location, s.pin);
   try {
     const authority =
       s.certPem !== undefined
         ? await CertificateAuthority.load(s.certPem, signer)
         : await CertificateAuthority.create(signer, spkiDer!, { ...(s.subject ? { subject: s.subject } : {}) });
-    return { authority, location, created: !s.existing };
+    return { authority, location, created };
   } catch (err) {
     await signer.close();
     throw err;

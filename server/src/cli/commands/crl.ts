@@ -3,18 +3,19 @@
  * as serve's scheduled re-sign (recorded for /healthz, audited); the systemd timer's oneshot command.
  */
 import type { Command } from 'commander';
-import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, resolveCaUnlock } from '../common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, resolveCaUnlock } from '../common.js';
 import type { CommandModule } from './types.js';
 
 export const crlCommand: CommandModule = {
   register(program: Command) {
     const cmd = program.command('crl').description('re-sign the CRL now and write <data>/crl.pem');
     addDataOption(cmd);
+    addDatabaseOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
-    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string; pinFile?: string }) => {
+    cmd.action(async (opts: { data?: string; database?: string; json?: boolean; passphraseFile?: string; pinFile?: string }) => {
       const dataDir = dataDirFrom(opts);
-      const ctx = await openSigning(dataDir, await resolveCaUnlock(dataDir, opts));
+      const ctx = await openSigning(dataDir, await resolveCaUnlock(dataDir, opts), opts.database);
       try {
         const crl = await ctx.service.jobs.crl('cli');
         const revoked = (await ctx.repo.listRevoked()).length;

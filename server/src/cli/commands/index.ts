@@ -4,11 +4,14 @@
  */
 import { accountCommand } from './account.js';
 import { backupCommand } from './backup.js';
+import { birthCaCommand } from './birth-ca.js';
 import { crlCommand } from './crl.js';
 import { initCommand } from './init.js';
+import { migrateStoreCommand } from './migrate-store.js';
 import { renewExpiringCommand } from './renew-expiring.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
+import { zeroTouchCommand } from './zero-touch.js';
 import type { CommandModule } from './types.js';
 import { brokerKitCommand } from '../../broker/commands/broker-kit.js';
 import { identityCommand } from '../../broker/commands/identity.js';
@@ -22,7 +25,11 @@ export const commands: CommandModule[] = [
   renewExpiringCommand,
   crlCommand,
   backupCommand,
-  // broker side (issue 3)
+  migrateStoreCommand,
+  // zero-touch onboarding
+  birthCaCommand,
+  zeroTouchCommand,
+  // broker side
   brokerKitCommand,
   identityCommand,
   renewDeviceCommand,

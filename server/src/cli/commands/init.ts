@@ -1,10 +1,11 @@
-/** `tds-server init`: data folder, database, CA (new or imported; key sealed in a file or in a PKCS#11 token), first CRL. */
+/** `tds-server init`: data folder, database, CA (new or imported; key sealed in a file or in a PKCS#11 token), first CRL, birth CA. */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { KEY_TYPES, type KeyType } from '../../contract/api.js';
 import { formatPkcs11Uri, parsePkcs11Uri, Pkcs11UriError, type Pkcs11Uri } from '../../ca/pkcs11/uri.js';
 import { initServerData, type InitOptions } from '../../config/init.js';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase, resolvePin } from '../common.js';
+import { checkPostgresUrl } from '../../config/database.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolvePassphrase, resolvePin } from '../common.js';
 import type { CommandModule } from './types.js';
 
 interface InitOpts {
@@ -27,6 +28,7 @@ interface InitOpts {
   crlDays?: number;
   deviceKeyType?: KeyType;
   durability?: 'normal' | 'full';
+  database?: string;
 }
 
 const read = (file: string, what: string): string => {
@@ -70,6 +72,7 @@ export const initCommand: CommandModule = {
     addDataOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
+    addDatabaseOption(cmd);
     cmd
       .addOption(new Option('--key-type <type>', 'CA key type').choices(KEY_TYPES).default('ec'))
       .option('--subject <dn>', 'CA subject, e.g. "C=BR, O=TDS IoT, CN=TDS IoT Device CA"')
@@ -88,12 +91,14 @@ export const initCommand: CommandModule = {
       .addOption(new Option('--durability <mode>', 'SQLite durability: normal (process crashes) or full (also power loss)').choices(['normal', 'full']))
       .action(async (opts: InitOpts) => {
         const dataDir = dataDirFrom(opts);
+        if (opts.database !== undefined) checkPostgresUrl(opts.database, '--database');
         const pkcs11 = await tokenOptions(opts);
         if (!pkcs11 && (opts.importCert === undefined) !== (opts.importKey === undefined)) throw new CliError('--import-cert and --import-key go together');
         const result = await initServerData({
           dataDir,
           ...(pkcs11 ? { pkcs11 } : { passphrase: await resolvePassphrase(opts, true) }),
           keyType: opts.keyType,
+          ...(opts.database !== undefined ? { postgresUrl: opts.database } : {}),
           ...(opts.subject ? { subject: opts.subject } : {}),
           ...(!pkcs11 && opts.importCert && opts.importKey
             ? {
@@ -125,11 +130,14 @@ export const initCommand: CommandModule = {
             ca_key_store: result.caKeyStore,
             ...(pkcs11 ? { ca_key_uri: formatPkcs11Uri(pkcs11.uri) } : {}),
             ca_pem: result.caPem,
+            birth_ca_subject: result.birthCaSubject,
+            birth_ca_pem: result.birthCaPem,
           },
           [
             `initialised ${result.dataDir}`,
             `CA ${result.imported ? 'imported' : 'created'}: ${result.caSubject} (${result.caKeyType.toUpperCase()}, valid until ${result.caNotAfter})`,
             ...(pkcs11 ? [`CA key in the token: ${formatPkcs11Uri(pkcs11.uri)} (${pkcs11.existing ? 'existing key' : 'made there, never extractable'})`] : []),
+            `birth CA (zero-touch onboarding, never trusted by the broker): ${result.birthCaSubject}${pkcs11 ? ' (its key beside the CA key in the token)' : ''}`,
             `next: tds-server account create --data ${result.dataDir} --name "My account"`,
           ],
         );

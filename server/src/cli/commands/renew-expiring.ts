@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { resolveSchedule } from '../../config/schedule.js';
 import { PartialRunError, type RenewalRunOutcome } from '../../service/scheduled-jobs.js';
-import { addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, parseDuration, resolveCaUnlock } from '../common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, dataDirFrom, openSigning, output, parseDuration, resolveCaUnlock } from '../common.js';
 import type { CommandModule } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -20,11 +20,12 @@ export const renewExpiringCommand: CommandModule = {
       .option('--within <duration>', 'expiring within (e.g. 730d, 8w, 2y; default: config.json\'s schedule, a fifth of the certificate lifetime)')
       .option('--dry-run', 'only list what would be renewed');
     addDataOption(cmd);
+    addDatabaseOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
-    cmd.action(async (opts: { data?: string; json?: boolean; passphraseFile?: string; pinFile?: string; within?: string; dryRun?: boolean }) => {
+    cmd.action(async (opts: { data?: string; database?: string; json?: boolean; passphraseFile?: string; pinFile?: string; within?: string; dryRun?: boolean }) => {
       const dataDir = dataDirFrom(opts);
-      const ctx = await openSigning(dataDir, await resolveCaUnlock(dataDir, opts));
+      const ctx = await openSigning(dataDir, await resolveCaUnlock(dataDir, opts), opts.database);
       try {
         const schedule = resolveSchedule(ctx.settings.schedule, {}, ctx.settings.device.validityDays).renewal;
         const within = opts.within !== undefined ? parseDuration(opts.within) : schedule.withinMs;

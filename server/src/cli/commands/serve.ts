@@ -1,10 +1,16 @@
-/** `tds-server serve`: the REST API (HTTPS by default), plus any registered serve extensions. */
+/**
+ * `tds-server serve`: the REST API (HTTPS by default), plus any registered serve extensions.
+ * SIGTERM/SIGINT drain it: `/readyz` turns 503, after `--drain-delay` the listener closes, requests in
+ * flight finish, the broker side and the store are closed, exit code 0.
+ */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { isLoopback, startServer, type StartServerOptions } from '../../api/start.js';
+import { EMBEDDED_BROKER_WITH_POSTGRES, isLoopback, startServer, type StartServerOptions } from '../../api/start.js';
+import { resolveDatabase } from '../../config/database.js';
+import { loadSettings } from '../../config/data-dir.js';
 import { parseDurationText, parseEvery, ScheduleError } from '../../config/schedule.js';
 import { stderrLogger } from '../../util/logger.js';
-import { addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolveCaUnlock } from '../common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, addPassphraseOption, CliError, dataDirFrom, output, parsePositiveInt, resolveCaUnlock } from '../common.js';
 import type { StartedExtension } from '../../api/serve-extension.js';
 import { serveExtensions } from '../serve-extensions.js';
 import type { CommandModule } from './types.js';
@@ -26,11 +32,14 @@ interface ServeOpts {
   certValidityDays?: number;
   trustProxy?: boolean;
   authFailLimit?: number;
+  database?: string;
+  drainDelay?: number;
   quiet?: boolean;
   renewalEvery?: string;
   renewWithin?: string;
   crlEvery?: string;
   presenceHistoryDays?: number;
+  openEnrolment?: boolean;
   [extension: string]: unknown;
 }
 
@@ -54,6 +63,7 @@ export const serveCommand: CommandModule = {
     addDataOption(cmd);
     addJsonOption(cmd);
     addPassphraseOption(cmd);
+    addDatabaseOption(cmd);
     cmd
       .option('--host <address>', 'address to bind', '127.0.0.1')
       .option('--port <port>', 'TCP port (0 = any free port)', (v) => (v === '0' ? 0 : parsePositiveInt('--port')(v)), 8443)
@@ -67,6 +77,8 @@ export const serveCommand: CommandModule = {
       .option('--cert-validity-days <days>', 'device certificate lifetime for this run', parsePositiveInt('--cert-validity-days'))
       .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind a trusted proxy)')
       .option('--auth-fail-limit <n>', 'failed authentications per address per minute before 429 (default 20)', parsePositiveInt('--auth-fail-limit'))
+      .option('--open-enrolment', 'allow zero-touch open enrolment for this run (devices without a birth identity; see tds-server zero-touch)')
+      .option('--drain-delay <seconds>', 'on SIGTERM, answer /readyz with 503 this long before closing the listener (default 0)', (v) => (v === '0' ? 0 : parsePositiveInt('--drain-delay')(v)), 0)
       .option('--quiet', 'log only warnings and errors')
       .option('--renewal-every <duration>', 'run the renewal sweep this often, or "off" (default: config.json schedule, 24h)', scheduleFlag(parseEvery, '--renewal-every'))
       .option(
@@ -95,9 +107,13 @@ export const serveCommand: CommandModule = {
       if (!opts.tls && !isLoopback(opts.host) && !opts.allowInsecureHttp) {
         throw new CliError(`refusing to serve plain HTTP on ${opts.host}: use TLS, bind 127.0.0.1, or add --allow-insecure-http`);
       }
+      // Checked before the passphrase is asked for: a wrong --database is a quick, clear error.
+      const database = resolveDatabase({ dataDir, settings: await loadSettings(dataDir), ...(opts.database !== undefined ? { option: opts.database } : {}) });
+      if (database.kind === 'postgres' && opts.broker) throw new CliError(EMBEDDED_BROKER_WITH_POSTGRES);
       const unlock = await resolveCaUnlock(dataDir, opts);
       const server = await startServer({
         dataDir,
+        database,
         passphrase: unlock.passphrase,
         pkcs11Pin: unlock.pin,
         host: opts.host,
@@ -109,6 +125,7 @@ export const serveCommand: CommandModule = {
         logger,
         mqtt: { ...(opts.mqttBroker ? { broker: opts.mqttBroker } : {}), ...(opts.mqttPort ? { port: opts.mqttPort } : {}) },
         ...(opts.certValidityDays ? { deviceValidityDays: opts.certValidityDays } : {}),
+        ...(opts.openEnrolment ? { openEnrolment: true } : {}),
         ...(opts.authFailLimit ? { authFailures: { max: opts.authFailLimit, windowMs: 60_000 } } : {}),
         schedule: {
           ...(opts.renewalEvery !== undefined ? { renewalEvery: opts.renewalEvery } : {}),
@@ -139,9 +156,10 @@ export const serveCommand: CommandModule = {
       const stop = async (signal: string): Promise<void> => {
         if (stopping) return;
         stopping = true;
-        logger.info('stopping', { signal });
+        logger.info('draining', { signal, delay_s: opts.drainDelay ?? 0 });
         await Promise.allSettled(started.reverse().map((s) => s.stop()));
-        await server.close();
+        await server.drain((opts.drainDelay ?? 0) * 1000);
+        logger.info('stopped');
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -149,7 +167,7 @@ export const serveCommand: CommandModule = {
 
       output(
         opts.json,
-        { event: 'listening', url: server.url, api_url: server.apiUrl, host: server.host, port: server.port, tls: server.tls, pid: process.pid, ...info },
+        { event: 'listening', url: server.url, api_url: server.apiUrl, host: server.host, port: server.port, tls: server.tls, pid: process.pid, store: server.store.kind, ...info },
         `tds-server listening on ${server.url} (API ${server.apiUrl})`,
       );
     });

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import type { Role } from '../../contract/api.js';
 import { createApiToken } from '../../service/tokens.js';
 import { NotFoundError, StateError } from '../../store/repository.js';
-import { addDataOption, addJsonOption, CliError, cliAudit, dataDirFrom, openOffline, output, parsePositiveInt } from '../common.js';
+import { addDatabaseOption, addDataOption, addJsonOption, CliError, cliAudit, dataDirFrom, openOffline, output, parsePositiveInt } from '../common.js';
 import type { CommandModule } from './types.js';
 
 export const tokenCommand: CommandModule = {
@@ -18,10 +18,11 @@ export const tokenCommand: CommandModule = {
       .option('--label <text>', 'a note to recognise the token by')
       .option('--server-admin', 'an admin of the whole server (every account, accounts, tokens, broker state); needs --role admin');
     addDataOption(create);
+    addDatabaseOption(create);
     addJsonOption(create);
-    create.action(async (opts: { data?: string; json?: boolean; account: number; role: Role; label?: string; serverAdmin?: boolean }) => {
+    create.action(async (opts: { data?: string; database?: string; json?: boolean; account: number; role: Role; label?: string; serverAdmin?: boolean }) => {
       if (opts.serverAdmin && opts.role !== 'admin') throw new CliError('--server-admin needs --role admin');
-      const ctx = await openOffline(dataDirFrom(opts));
+      const ctx = await openOffline(dataDirFrom(opts), opts.database);
       try {
         const { token, record } = await createApiToken(ctx.repo, { accountId: opts.account, role: opts.role, label: opts.label ?? null, serverAdmin: opts.serverAdmin ?? false }, 'cli').catch((err: unknown) => {
           throw err instanceof NotFoundError ? new CliError(err.message) : err;
@@ -37,9 +38,10 @@ export const tokenCommand: CommandModule = {
 
     const revoke = group.command('revoke').description('revoke a token at once').argument('<id>', 'token id', parsePositiveInt('token id'));
     addDataOption(revoke);
+    addDatabaseOption(revoke);
     addJsonOption(revoke);
-    revoke.action(async (id: number, opts: { data?: string; json?: boolean }) => {
-      const ctx = await openOffline(dataDirFrom(opts));
+    revoke.action(async (id: number, opts: { data?: string; database?: string; json?: boolean }) => {
+      const ctx = await openOffline(dataDirFrom(opts), opts.database);
       try {
         const record = await ctx.repo.revokeToken(id, cliAudit('token.revoke')).catch((err: unknown) => {
           throw err instanceof NotFoundError || err instanceof StateError ? new CliError(err.message) : err;
@@ -52,9 +54,10 @@ export const tokenCommand: CommandModule = {
 
     const list = group.command('list').description("list an account's tokens (never the secrets)").requiredOption('--account <id>', 'account id', parsePositiveInt('--account'));
     addDataOption(list);
+    addDatabaseOption(list);
     addJsonOption(list);
-    list.action(async (opts: { data?: string; json?: boolean; account: number }) => {
-      const ctx = await openOffline(dataDirFrom(opts));
+    list.action(async (opts: { data?: string; database?: string; json?: boolean; account: number }) => {
+      const ctx = await openOffline(dataDirFrom(opts), opts.database);
       try {
         const tokens = await ctx.repo.listTokens(opts.account);
         output(

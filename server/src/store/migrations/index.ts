@@ -6,9 +6,10 @@
 import { migration as m001 } from './001-initial.js';
 import { migration as m002 } from './002-telemetry.js';
 import { migration as m003 } from './003-mac-ownership.js';
+import { migration as m004 } from './004-zero-touch.js';
 import { migration as m005 } from './005-fleet.js';
 import type { Migration } from '../sqlite/migrate.js';
 
-export const migrations: readonly Migration[] = [m001, m002, m003, m005];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005];
 
 export type { Migration };

@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { AuditQuery, AuditRecord, PresenceEventRecord, RenewalDeliveryRecord, ScheduledRunRecord } from '../repository.js';
-import { str, strOrNull, toAudit, type Row } from './rows.js';
+import { str, strOrNull, toAudit, toDelivery, type Row } from '../rows.js';
 
 const DELIVERY_SELECT = `SELECT d.predecessor_id, d.mac, d.created_at, d.attempts, d.last_attempt_at, d.last_command_id,
     a.serial_number AS predecessor_serial, a.gateway_id, a.account_id, p.serial_number AS pending_serial, p.expires_at AS pending_expires_at,
@@ -15,24 +15,6 @@ const DELIVERY_SELECT = `SELECT d.predecessor_id, d.mac, d.created_at, d.attempt
   JOIN certificates a ON a.id = d.predecessor_id AND a.status = 'active'
   JOIN certificates p ON p.replaces_id = a.id AND p.status = 'pending' AND p.expires_at > @now
   JOIN gateways g ON g.id = a.gateway_id`;
-
-function toDelivery(r: Row): RenewalDeliveryRecord {
-  return {
-    predecessorId: r.predecessor_id as number,
-    predecessorSerial: str(r.predecessor_serial),
-    mac: str(r.mac),
-    gatewayId: r.gateway_id as number,
-    accountId: r.account_id as number,
-    pendingSerial: str(r.pending_serial),
-    pendingExpiresAt: str(r.pending_expires_at),
-    createdAt: str(r.created_at),
-    attempts: r.attempts as number,
-    lastAttemptAt: strOrNull(r.last_attempt_at),
-    lastCommandId: strOrNull(r.last_command_id),
-    predecessorPem: str(r.predecessor_pem),
-    pendingPem: str(r.pending_pem),
-  };
-}
 
 export class FleetStatements {
   private readonly s;

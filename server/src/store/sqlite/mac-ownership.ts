@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import { MAC_OWNERSHIP_VIOLATION } from '../migrations/003-mac-ownership.js';
 import { MacConflictError } from '../repository.js';
-import type { Row } from './rows.js';
+import type { Row } from '../rows.js';
 
 export interface Claimant {
   accountId: number;

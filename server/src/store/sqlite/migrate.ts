@@ -8,13 +8,19 @@
  */
 import type Database from 'better-sqlite3';
 
-/** A schema migration: applied once, in order, each in its own transaction. */
+/**
+ * A schema migration: applied once, in order, each in its own transaction. The server store's
+ * migrations carry the same change for both backends under one version number (`sql` for SQLite,
+ * `postgres` for PostgreSQL, applied by postgres/migrate.ts); the station log's are SQLite only.
+ */
 export interface Migration {
   /** Strictly increasing, never reused; never edit a released one, append a new one. */
   version: number;
   name: string;
   /** SQLite DDL/DML. */
   sql: string;
+  /** The same change in PostgreSQL DDL/DML (server store: required, the PostgreSQL runner refuses a migration without it). */
+  postgres?: string;
 }
 
 export interface MigrateOptions {

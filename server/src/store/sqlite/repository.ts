@@ -2,9 +2,11 @@
  * The embedded store: the `Repository` contract on better-sqlite3 with WAL, foreign keys,
  * secure_delete (destroyed keys are zeroed on disk, not just unlinked from the b-tree) and versioned
  * migrations (`migrate.ts`). Every write method is one atomic unit of the group-commit engine
- * (`group-commit.ts`); rows become records in `rows.ts`; fixed SQL is in `statements.ts`; the
- * MAC-ownership rule is `mac-ownership.ts`. Longer than most files because it is the whole contract,
- * one short method per operation; everything that is not one of those methods lives in the files above.
+ * (`group-commit.ts`); rows become records in `../rows.ts`; fixed SQL is in `statements.ts`; the
+ * MAC-ownership rule is `mac-ownership.ts`; the zero-touch onboarding tables are `zero-touch.ts`, the
+ * fleet tables `fleet.ts`. Longer than most files because it is the whole contract, one short method
+ * per operation (the zero-touch ones only open the write and delegate); everything else lives in the
+ * files above.
  */
 import { chmodSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -17,12 +19,21 @@ import {
   type AccountRecord,
   type AuditQuery,
   type AuditRecord,
+  type BirthCertificateRecord,
+  type BootstrapPath,
+  type BootstrapRequestRecord,
+  type BootstrapStatus,
+  type BootstrapSweepResult,
   type CertificateRecord,
   type CertificateStatus,
   type CrlRecord,
+  type CrlScope,
   type GatewayQuery,
+  type GatewayRecord,
   type GatewayWithCertificate,
   type NewAuditEvent,
+  type NewBirthCertificate,
+  type NewBootstrapRequest,
   type NewCertificate,
   type PendingRenewalResult,
   type PresenceEventRecord,
@@ -39,8 +50,9 @@ import { FleetStatements } from './fleet.js';
 import { GroupCommit } from './group-commit.js';
 import { MacOwnership } from './mac-ownership.js';
 import { migrate, type Migration } from './migrate.js';
-import { CERT_COLUMNS, likeEscape, str, toAccount, toCertificate, toGateway, toToken, withCertificate, type Row } from './rows.js';
+import { bool, CERT_COLUMNS, likeEscape, str, toAccount, toCertificate, toGateway, toToken, withCertificate, type Row } from '../rows.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { ZeroTouchTables } from './zero-touch.js';
 
 const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -57,6 +69,7 @@ export class SqliteRepository implements Repository {
   private readonly commits: GroupCommit;
   private readonly ownership: MacOwnership;
   private readonly fleet: FleetStatements;
+  private readonly zt: ZeroTouchTables;
 
   constructor(file: string, options: SqliteOptions = {}) {
     const isNew = file !== ':memory:' && !existsSync(file);
@@ -77,6 +90,7 @@ export class SqliteRepository implements Repository {
     this.commits = new GroupCommit(this.db);
     this.ownership = new MacOwnership(this.db);
     this.fleet = new FleetStatements(this.db);
+    this.zt = new ZeroTouchTables(this.db, (e) => this.audit(e), (w, now) => this.provisionOne(w, now));
   }
 
   /** One write: its own savepoint inside the next group commit (see group-commit.ts). */
@@ -152,7 +166,7 @@ export class SqliteRepository implements Repository {
 
   async findTokenByHash(tokenHash: string): Promise<(TokenRecord & { accountActive: boolean }) | undefined> {
     const r = this.s.findToken.get(tokenHash) as Row | undefined;
-    return r ? { ...toToken(r), accountActive: r.account_active === 1 } : undefined;
+    return r ? { ...toToken(r), accountActive: bool(r.account_active) } : undefined;
   }
 
   async listTokens(accountId: number | undefined): Promise<TokenRecord[]> {
@@ -417,30 +431,126 @@ export class SqliteRepository implements Repository {
 
   // ---------------------------------------------------------------------------- CRL
 
-  async listRevoked(): Promise<RevokedEntry[]> {
-    return (this.s.listRevoked.all() as Row[]).map((r) => ({
+  async listRevoked(scope: CrlScope = 'device'): Promise<RevokedEntry[]> {
+    const rows = scope === 'birth' ? this.zt.listRevokedBirth() : (this.s.listRevoked.all() as Row[]);
+    return rows.map((r) => ({
       serialNumber: str(r.serial_number),
       revokedAt: str(r.revoked_at),
       reason: str(r.revoke_reason),
     }));
   }
 
-  async reserveCrlNumber(): Promise<number> {
-    return this.write(() => (this.s.reserveCrl.get() as { last_number: number }).last_number);
+  async reserveCrlNumber(scope: CrlScope = 'device'): Promise<number> {
+    return this.write(() => (scope === 'birth' ? this.zt.reserveBirthCrl() : (this.s.reserveCrl.get() as { last_number: number }).last_number));
   }
 
-  async saveCrl(crl: CrlRecord, audit: NewAuditEvent): Promise<boolean> {
+  async saveCrl(crl: CrlRecord, audit: NewAuditEvent, scope: CrlScope = 'device'): Promise<boolean> {
     return this.write(() => {
-      const stored = this.s.saveCrl.run(crl.crlNumber, crl.thisUpdate, crl.nextUpdate, crl.pem, crl.crlNumber).changes === 1;
-      if (stored) this.audit({ ...audit, object: `crl:${crl.crlNumber}` });
+      const stored =
+        scope === 'birth' ? this.zt.saveBirthCrl(crl) : this.s.saveCrl.run(crl.crlNumber, crl.thisUpdate, crl.nextUpdate, crl.pem, crl.crlNumber).changes === 1;
+      if (stored) this.audit({ ...audit, object: `${scope === 'birth' ? 'birth_crl' : 'crl'}:${crl.crlNumber}` });
       return stored;
     });
   }
 
-  async getLatestCrl(): Promise<CrlRecord | undefined> {
-    const r = this.s.getCrl.get() as Row | undefined;
+  async getLatestCrl(scope: CrlScope = 'device'): Promise<CrlRecord | undefined> {
+    const r = scope === 'birth' ? this.zt.birthCrl() : (this.s.getCrl.get() as Row | undefined);
     if (!r || r.crl_number === null) return undefined;
     return { crlNumber: r.crl_number as number, thisUpdate: str(r.this_update), nextUpdate: str(r.next_update), pem: str(r.crl_pem) };
+  }
+
+  // ---------------------------------------------------------------------------- zero-touch (zero-touch.ts)
+
+  async recordBirthCertificate(
+    certificate: NewBirthCertificate,
+    options: { replace: boolean; at: string },
+    audit: NewAuditEvent,
+  ): Promise<{ certificate: BirthCertificateRecord; replaced: BirthCertificateRecord | null }> {
+    return this.write(() => this.zt.recordBirth(certificate, options, audit));
+  }
+
+  async getBirthCertificate(mac: string): Promise<BirthCertificateRecord | undefined> {
+    return this.zt.liveBirth(mac);
+  }
+
+  async getBirthCertificateBySerial(serialNumber: string): Promise<BirthCertificateRecord | undefined> {
+    return this.zt.birthBySerial(serialNumber);
+  }
+
+  async revokeBirthCertificate(
+    input: { mac: string; accountId: number; reason: string; note: string | null; at: string },
+    audit: NewAuditEvent,
+  ): Promise<BirthCertificateRecord> {
+    return this.write(() => this.zt.revokeBirth(input, audit));
+  }
+
+  async createBootstrapNonce(
+    nonce: { nonce: string; mac: string; at: string; expiresAt: string; sourceIp: string | null },
+    caps: { perMac: number; total: number },
+  ): Promise<void> {
+    return this.write(() => this.zt.createNonce(nonce, caps));
+  }
+
+  async findBootstrapNonce(nonce: string): Promise<{ mac: string; expiresAt: string; usedAt: string | null } | undefined> {
+    return this.zt.findNonce(nonce);
+  }
+
+  async createBootstrapRequest(
+    request: NewBootstrapRequest,
+    options: { nonce?: string; supersede: 'attested' | 'same-key'; caps: { perMac: number; total: number } },
+    audit: NewAuditEvent,
+  ): Promise<{ request: BootstrapRequestRecord; superseded: BootstrapRequestRecord[]; recovered: boolean }> {
+    return this.write(() => this.zt.createRequest(request, options, audit));
+  }
+
+  async getBootstrapRequest(id: string): Promise<BootstrapRequestRecord | undefined> {
+    return this.zt.request(id);
+  }
+
+  async findBootstrapRequests(
+    mac: string,
+    filter: { statuses: readonly BootstrapStatus[]; path?: BootstrapPath; keyFingerprint?: string },
+  ): Promise<BootstrapRequestRecord[]> {
+    return this.zt.find(mac, filter);
+  }
+
+  async countPendingBootstrap(filter: { mac?: string; path?: BootstrapPath }, now: string): Promise<{ count: number; oldestExpiresAt: string | null }> {
+    return this.zt.pendingCount(filter, now);
+  }
+
+  async recordBootstrapPoll(id: string, poll: { at: string; deviceTs: number; fetched: boolean }, audit: NewAuditEvent | null): Promise<BootstrapRequestRecord> {
+    return this.write(() => this.zt.recordPoll(id, poll, audit));
+  }
+
+  async approveBootstrapRequest(
+    input: { id: string; write: ProvisionWrite; decidedBy: string; at: string; fetchBy: string; birthId?: number },
+    audit: NewAuditEvent,
+  ): Promise<{ request: BootstrapRequestRecord; gateway: GatewayRecord; certificate: CertificateRecord; reused: boolean }> {
+    return this.write(() => this.zt.approve(input, audit));
+  }
+
+  async rejectBootstrapRequest(
+    id: string,
+    input: { reason: string; at: string; decidedBy: string; accountId: number | null },
+    audit: NewAuditEvent,
+  ): Promise<BootstrapRequestRecord> {
+    return this.write(() => this.zt.reject(id, input, audit));
+  }
+
+  async rejectPendingBootstrapOfMac(mac: string, path: BootstrapPath, reason: string, at: string, audit: NewAuditEvent): Promise<BootstrapRequestRecord[]> {
+    return this.write(() => this.zt.rejectPending(mac, path, reason, at, audit));
+  }
+
+  async sweepBootstrap(now: string, options: { finishedBefore: string; failuresBefore: string; actor: string }): Promise<BootstrapSweepResult> {
+    return this.write(() => this.zt.sweep(now, options));
+  }
+
+  async recordClaimFailure(subjects: readonly string[], at: string, audit: NewAuditEvent): Promise<void> {
+    return this.write(() => this.zt.recordFailure(subjects, at, audit));
+  }
+
+  async recentClaimFailures(subject: string, since: string, limit: number): Promise<string[]> {
+    return this.zt.recentFailures(subject, since, limit);
   }
 
   // ---------------------------------------------------------------------------- pending keys

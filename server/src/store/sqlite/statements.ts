@@ -3,7 +3,7 @@
  * clause depends on the filters given (lists, audit) are built in the repository instead.
  */
 import type Database from 'better-sqlite3';
-import { CERT_COLUMNS } from './rows.js';
+import { CERT_COLUMNS } from '../rows.js';
 
 const certCols = (alias: string, prefix: string): string => CERT_COLUMNS.map((c) => `${alias}.${c} AS ${prefix}${c}`).join(', ');
 const gatewayWithCert = `SELECT g.*, ${certCols('c', 'c_')} FROM gateways g

@@ -146,3 +146,14 @@ export async function startHarness(kind: BrokerKind, pki: Pki, opts: { port?: nu
 }
 
 export const quiet = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` every 100 ms until it gives a truthy value (returned) or `timeoutMs` passes (throws, naming `what`). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 8_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await quiet(100);
+  }
+}

@@ -1,15 +1,15 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { PiTarget } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useAsync, usePresence, useTargets } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';
+import { useConfirm } from '../../components/ConfirmDialog.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
+import { useFocusOnAppear } from '../../components/focus.js';
 import { formatDateTime } from '../../components/format.js';
 import { AddHostForm } from './AddHostForm.js';
-import { ConfirmDialog } from './ConfirmDialog.js';
 import { CredentialsDialog, type CredentialsMode } from './CredentialsDialog.js';
-import { rememberFocus } from './focus.js';
 import { PiJobCard } from './PiJobCard.js';
 import './field.css';
 
@@ -81,32 +81,42 @@ export default function FieldScreen() {
   const targets = useTargets();
   const { profiles, settings } = useSettings();
   const [dialog, setDialog] = useState<{ target: PiTarget; mode: CredentialsMode } | null>(null);
-  const [forgetting, setForgetting] = useState<PiTarget | null>(null);
+  const confirm = useConfirm();
+  const [forgetError, setForgetError] = useState<unknown>();
   const [notice, setNotice] = useState<string | null>(null);
   const [shownJobs, setShownJobs] = useState<string[]>([]);
   const [profile, setProfile] = useState(settings.activeProfile ?? profiles[0]?.name ?? '');
   // What the station remembers (user, sign-in, key file, recent Pis): loaded again whenever a dialog opens.
   const state = useAsync(() => client.invoke('field.state'), [client, dialog === null]);
-  const restoreFocus = useRef<() => void>(() => undefined);
-  const noticeRef = useRef<HTMLParagraphElement>(null);
   // A notice (the host key forgotten) takes the focus: the button that led to it may be gone with the key.
-  useEffect(() => {
-    if (notice) noticeRef.current?.focus();
-  }, [notice]);
+  const noticeRef = useFocusOnAppear<HTMLParagraphElement>(notice);
   const chosen = profiles.some((p) => p.name === profile) ? profile : (profiles[0]?.name ?? '');
   const jobIds = useMemo(() => [...new Set([...shownJobs, ...targets.map((x) => x.jobId).filter((x): x is string => !!x)])], [shownJobs, targets]);
+  // The dialog gives the focus back to what opened it when it closes (Dialog).
   const open = (target: PiTarget, mode: CredentialsMode): void => {
-    restoreFocus.current = rememberFocus();
     setNotice(null);
     setDialog({ target, mode });
   };
-  const close = (): void => {
-    setDialog(null);
-    restoreFocus.current();
-  };
-  const askForget = (target: PiTarget): void => {
-    restoreFocus.current = rememberFocus();
-    setForgetting(target);
+  const close = (): void => setDialog(null);
+  /** Forgets a re-imaged Pi's pinned host key after an in-app confirmation that shows the key. */
+  const askForget = async (target: PiTarget): Promise<void> => {
+    const key = target.hostKey;
+    if (!key) return;
+    const name = target.name ?? target.host;
+    setForgetError(undefined);
+    const ok = await confirm({
+      title: t('forget.title', { name }),
+      message: <p>{t('forget.body', { keyType: key.keyType, fingerprint: key.fingerprint, host: `${target.host}:${target.port}`, since: formatDateTime(key.firstSeen) })}</p>,
+      confirmLabel: t('forget.confirm'),
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await client.invoke('field.forgetHostKey', { targetId: target.id });
+      setNotice(t('forget.done', { name }));
+    } catch (err) {
+      setForgetError(err);
+    }
   };
 
   return (
@@ -133,6 +143,7 @@ export default function FieldScreen() {
       <p className="muted" aria-live="polite">
         {state.data?.discovery === 'unavailable' ? t('discoveryUnavailable') : t('discoveryRunning')}
       </p>
+      <ErrorNotice error={forgetError} onDismiss={() => setForgetError(undefined)} />
       {notice && (
         <p className="notice" role="status" data-testid="field-notice" tabIndex={-1} ref={noticeRef}>
           {notice}
@@ -143,7 +154,7 @@ export default function FieldScreen() {
       ) : (
         <ul className="target-list">
           {targets.map((x) => (
-            <TargetRow key={x.id} target={x} disabled={!chosen} onOpen={(mode) => open(x, mode)} onForget={() => askForget(x)} />
+            <TargetRow key={x.id} target={x} disabled={!chosen} onOpen={(mode) => open(x, mode)} onForget={() => void askForget(x)} />
           ))}
         </ul>
       )}
@@ -159,7 +170,7 @@ export default function FieldScreen() {
             const target = targets.find((x) => x.jobId === id);
             if (target) open(target, 'provision');
           }}
-          onForgetHostKey={askForget}
+          onForgetHostKey={(x) => void askForget(x)}
         />
       ))}
       {dialog && (
@@ -171,37 +182,11 @@ export default function FieldScreen() {
           keyFiles={state.data?.keyFiles ?? []}
           onClose={close}
           onStarted={(jobId) => {
+            // Focus goes back where the dialog was opened from; the job's first question takes it when it comes.
             setDialog(null);
             setShownJobs((s) => [jobId, ...s.filter((x) => x !== jobId)]);
-            // Back where the dialog was opened from; the job's first question takes the focus when it comes.
-            restoreFocus.current();
           }}
         />
-      )}
-      {forgetting?.hostKey && (
-        <ConfirmDialog
-          title={t('forget.title', { name: forgetting.name ?? forgetting.host })}
-          confirmLabel={t('forget.confirm')}
-          danger
-          onClose={() => {
-            setForgetting(null);
-            restoreFocus.current();
-          }}
-          onConfirm={async () => {
-            await client.invoke('field.forgetHostKey', { targetId: forgetting.id });
-            setForgetting(null);
-            setNotice(t('forget.done', { name: forgetting.name ?? forgetting.host }));
-          }}
-        >
-          <p>
-            {t('forget.body', {
-              keyType: forgetting.hostKey.keyType,
-              fingerprint: forgetting.hostKey.fingerprint,
-              host: `${forgetting.host}:${forgetting.port}`,
-              since: formatDateTime(forgetting.hostKey.firstSeen),
-            })}
-          </p>
-        </ConfirmDialog>
       )}
     </section>
   );

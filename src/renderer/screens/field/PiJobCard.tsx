@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { PiTarget } from '../../../shared/views.js';
 import { RemoteError } from '../../app/client.js';
@@ -7,8 +7,8 @@ import { useJob, useJobLog, usePresence } from '../../app/hooks.js';
 import { ErrorNotice, JobErrorView } from '../../components/ErrorNotice.js';
 import { formatDateTime } from '../../components/format.js';
 import { JobQuestionPanel, JobStateBadge, ProgressBar, StepList } from '../../components/jobs.js';
-import { useLocalText } from '../../components/local-text.js';
-import { useFocusWhenShown } from './focus.js';
+import { useLocalText } from '../../i18n/dynamic.js';
+import { announce } from '../../components/Announcer.js';
 
 const FACT_ORDER = ['model', 'os', 'arch', 'hostname', 'interface', 'ipv4', 'python', 'pahoMqtt', 'pymodbus', 'missingPackages', 'sudo', 'systemd', 'agent', 'service', 'installedSerial', 'installedAt', 'hostKey'] as const;
 type FactName = (typeof FACT_ORDER)[number];
@@ -66,8 +66,17 @@ export function PiJobCard({
   const presence = usePresence();
   const local = useLocalText();
   const [error, setError] = useState<unknown>();
-  // A new question takes the focus: its password field when it asks for one, else the question itself.
-  const questionRef = useFocusWhenShown<HTMLDivElement>(job?.question?.id, (root) => root.querySelector<HTMLElement>('input[name=secret]') ?? root.querySelector<HTMLElement>('[role=alertdialog]'));
+  const { t: tc } = useTranslation();
+  // The end of a job is said to screen-reader users wherever the focus is (the shared live region).
+  const lastState = useRef(job?.state);
+  useEffect(() => {
+    const before = lastState.current;
+    lastState.current = job?.state;
+    if (!job || !before || before === job.state || !['succeeded', 'failed', 'skipped', 'cancelled'].includes(job.state)) return;
+    const who = targets.find((x) => x.jobId === jobId)?.name ?? job.target;
+    const what = job.kind === 'pi-probe' ? t('job.titleProbe', { target: who }) : t('job.title', { target: who });
+    announce(`${what}: ${tc(`jobState.${job.state}`)}`, job.state === 'failed' ? 'assertive' : 'polite');
+  }, [job, jobId, targets, t, tc]);
   if (!job) return null;
   // The Pi this job ran on: the one showing it, else the one at its address (an earlier job of that Pi).
   const target = targets.find((x) => x.jobId === jobId) ?? targets.find((x) => `${x.host}:${x.port}` === job.target);
@@ -94,7 +103,8 @@ export function PiJobCard({
       </header>
       <ProgressBar value={job.progress} label={title} />
       <StepList steps={job.steps} />
-      <div ref={questionRef}>{job.question && <JobQuestionPanel job={job} />}</div>
+      {/* A new question takes the focus (its password field, else its first button) and is scrolled into view. */}
+      {job.question && <JobQuestionPanel job={job} label={name} />}
       {job.error && job.state === 'failed' && <JobErrorView error={job.error} />}
       {/* A stop is not a failure: what was left as it was, said plainly. */}
       {job.error && job.state === 'skipped' && (

@@ -1,10 +1,11 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { FirstRunInputSchema } from '../../../shared/inputs.js';
 import type { FirstRunProgress } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { useStationEvent } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';
+import { DeviceHostField, isLoopback } from '../../components/DeviceHostField.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { CheckboxField, FormSummary, num, TextField, useFieldErrors } from '../../components/form.js';
 
@@ -24,11 +25,25 @@ export function FirstRunWizard({ onDone, onRemote }: { onDone: () => void; onRem
   const [error, setError] = useState<unknown>();
   const { errors, check, fromError, hasErrors } = useFieldErrors('first-run-form');
   useStationEvent('firstRun.progress', (p) => setProgress((list) => [...list.filter((x) => x.step !== p.step), p]));
+  // Offer this machine's first LAN address instead of the loopback default real boards cannot reach.
+  useEffect(() => {
+    let alive = true;
+    client.invoke('station.addresses').then(
+      (list) => {
+        const lan = list.find((a) => !a.loopback && a.family === 'IPv4') ?? list.find((a) => !a.loopback);
+        if (alive && lan) setDeviceHost((current) => (isLoopback(current) ? lan.address : current));
+      },
+      () => undefined,
+    );
+    return () => {
+      alive = false;
+    };
+  }, [client]);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     setError(undefined);
-    const req = check(FirstRunInputSchema, { accountName: account, operator, startBroker, brokerPort: num(brokerPort), deviceBrokerHost: deviceHost });
+    const req = check(FirstRunInputSchema, { accountName: account, operator, startBroker, brokerPort: num(brokerPort), deviceBrokerHost: deviceHost, profileName: t('profileName') });
     if (!req) return;
     setBusy(true);
     setProgress([]);
@@ -55,7 +70,7 @@ export function FirstRunWizard({ onDone, onRemote }: { onDone: () => void; onRem
           <FormSummary show={hasErrors} />
           <TextField name="accountName" label={t('account')} value={account} onChange={setAccount} error={errors.accountName} autoFocus />
           <TextField name="operator" label={t('operator')} value={operator} onChange={setOperator} error={errors.operator} autoComplete="name" />
-          <TextField name="deviceBrokerHost" label={t('deviceHost')} hint={t('deviceHostHint')} value={deviceHost} onChange={setDeviceHost} error={errors.deviceBrokerHost} />
+          <DeviceHostField name="deviceBrokerHost" label={t('deviceHost')} hint={t('deviceHostHint')} value={deviceHost} onChange={setDeviceHost} error={errors.deviceBrokerHost} />
           {info.features.embeddedBroker && (
             <>
               <CheckboxField name="startBroker" label={t('startBroker')} hint={t('startBrokerHint')} checked={startBroker} onChange={setStartBroker} />

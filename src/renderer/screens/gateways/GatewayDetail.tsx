@@ -1,14 +1,19 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { REVOKE_REASONS } from '../../../shared/inputs.js';
-import type { GatewayDetailView } from '../../../shared/views.js';
+import type { CertificateView, GatewayDetailView } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { usePresence } from '../../app/hooks.js';
+import { roleAllows, useServerIdentity } from '../../app/server-identity.js';
 import { Dialog } from '../../components/Dialog.js';
 import { saveFile } from '../../components/download.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { SelectField } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
+import { useFocusInAndBack } from './interim.js';
+import { PendingActions, RenewDialog } from './RenewDialog.js';
+import { PresencePanel } from './PresencePanel.js';
+import { ExpiryText, GatewayStateText, useRevocationWords } from './standing.js';
 import { TelemetryPanel } from './TelemetryPanel.js';
 
 type Reason = (typeof REVOKE_REASONS)[number];
@@ -19,6 +24,8 @@ function RevokeDialog({ gateway, onClose, onRevoked }: { gateway: GatewayDetailV
   const [reason, setReason] = useState<Reason>('unspecified');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const first = useRef<HTMLDivElement>(null);
+  useFocusInAndBack(first, () => document.getElementById('gw-detail-title'));
   const confirm = async (): Promise<void> => {
     setBusy(true);
     try {
@@ -32,7 +39,9 @@ function RevokeDialog({ gateway, onClose, onRevoked }: { gateway: GatewayDetailV
   return (
     <Dialog open title={t('revoke.title', { code: gateway.code })} onClose={onClose}>
       <p className="notice notice--warn">{t('revoke.warn')}</p>
-      <SelectField<Reason> name="reason" label={t('revoke.reason')} value={reason} onChange={setReason} options={REVOKE_REASONS.map((r) => ({ value: r, label: t(`revoke.reasons.${r}`) }))} />
+      <div ref={first}>
+        <SelectField<Reason> name="reason" label={t('revoke.reason')} value={reason} onChange={setReason} options={REVOKE_REASONS.map((r) => ({ value: r, label: t(`revoke.reasons.${r}`) }))} />
+      </div>
       <ErrorNotice error={error} />
       <div className="actions">
         <button type="button" className="btn btn--danger" disabled={busy} onClick={() => void confirm()}>
@@ -46,20 +55,58 @@ function RevokeDialog({ gateway, onClose, onRevoked }: { gateway: GatewayDetailV
   );
 }
 
-export function GatewayDetail({ gateway, onChanged }: { gateway: GatewayDetailView; onChanged: (g: GatewayDetailView) => void }) {
+function CertificateState({ c }: { c: CertificateView }) {
+  const { t } = useTranslation('gateways');
+  const words = useRevocationWords();
+  if (c.revoked) return <>{t('detail.revokedAt', { at: formatDateTime(c.revokedAt), reason: words(c.revokeReason, c.revokeNote) })}</>;
+  if (c.status === 'pending') return <>{t('detail.pending')}</>;
+  if (c.status === 'expired') return <>{t('detail.expired')}</>;
+  return <>{t('detail.active')}</>;
+}
+
+/** A renewal the server is delivering to the device: which certificate waits, and how often the device was asked. */
+function DeliveryNotice({ gateway }: { gateway: GatewayDetailView }) {
+  const { t } = useTranslation('gateways');
+  const d = gateway.renewalDelivery;
+  if (!d) return null;
+  return (
+    <div className="notice" data-testid="renewal-delivery" role="status">
+      <strong>{t('detail.delivery.title')}</strong>
+      <p>{t('detail.delivery.text', { pending: d.pendingSerial, replaces: d.replacesSerial })}</p>
+      <p>{d.attempts === 0 ? t('detail.delivery.never') : t('detail.delivery.asked', { count: d.attempts, at: formatDateTime(d.lastAttemptAt) })}</p>
+    </div>
+  );
+}
+
+/** `opened` changes each time the user opens a gateway (also the one already shown): focus moves to the detail then. */
+export function GatewayDetail({ gateway, opened, onChanged }: { gateway: GatewayDetailView; opened: number; onChanged: (g: GatewayDetailView) => void }) {
   const { t } = useTranslation('gateways');
   const { t: tc } = useTranslation();
   const client = useStation();
   const presence = usePresence();
-  const [revoking, setRevoking] = useState(false);
+  const identity = useServerIdentity();
+  const [dialog, setDialog] = useState<'revoke' | 'renew' | null>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  // Opened below the list: take the keyboard and screen reader there.
+  useEffect(() => heading.current?.focus(), [opened]);
   const [message, setMessage] = useState('');
   const [error, setError] = useState<unknown>();
   const online = presence[gateway.mac] ?? gateway.online;
   const active = gateway.activeCertificate;
+  const usable = gateway.standing.kind === 'active' && active !== null;
+  const pending = gateway.certificates.filter((c) => c.status === 'pending');
+  const changed = (g: GatewayDetailView, text: string): void => {
+    setDialog(null);
+    setError(undefined);
+    setMessage(text);
+    onChanged(g);
+  };
   return (
     <section className="card detail" aria-labelledby="gw-detail-title" data-testid="gateway-detail">
-      <h3 id="gw-detail-title">{t('detail.title', { code: gateway.code })}</h3>
-      <dl className="facts">
+      <h3 id="gw-detail-title" tabIndex={-1} ref={heading}>
+        {t('detail.title', { code: gateway.code })}
+      </h3>
+      <dl className="facts facts--words">
         <div>
           <dt>MAC</dt>
           <dd className="mono">{gateway.mac}</dd>
@@ -70,9 +117,13 @@ export function GatewayDetail({ gateway, onChanged }: { gateway: GatewayDetailVi
         </div>
         <div>
           <dt>{t('columns.status')}</dt>
-          <dd>
-            <span className={`dot dot--${online ? 'connected' : 'unconfigured'}`} aria-hidden="true" /> {online ? tc('common.online') : tc('common.offline')}
+          <dd data-testid="gateway-state">
+            <GatewayStateText gateway={gateway} online={online} long />
           </dd>
+        </div>
+        <div>
+          <dt>{t('detail.expiresIn')}</dt>
+          <dd data-testid="gateway-expiry">{usable ? <ExpiryText at={active.expiresAt} /> : tc('common.none')}</dd>
         </div>
         <div>
           <dt>{t('detail.account')}</dt>
@@ -87,8 +138,9 @@ export function GatewayDetail({ gateway, onChanged }: { gateway: GatewayDetailVi
           <dd>{formatDateTime(gateway.createdAt)}</dd>
         </div>
       </dl>
+      <DeliveryNotice gateway={gateway} />
       <h4>{t('detail.certificates')}</h4>
-      <table className="table">
+      <table className="table" data-testid="gateway-certificates">
         <thead>
           <tr>
             <th scope="col">{t('detail.serial')}</th>
@@ -100,40 +152,42 @@ export function GatewayDetail({ gateway, onChanged }: { gateway: GatewayDetailVi
         </thead>
         <tbody>
           {gateway.certificates.map((c) => (
-            <tr key={c.id} className={c.revoked ? 'row--bad' : ''}>
+            <tr key={c.id} className={c.revoked ? 'row--bad' : ''} data-serial={c.serialNumber} data-status={c.status}>
               <td className="mono">{c.serialNumber}</td>
               <td>{formatDateTime(c.issuedAt)}</td>
               <td>{formatDateTime(c.expiresAt)}</td>
               <td>{t(`detail.origin.${c.keyOrigin}`)}</td>
-              <td>{c.revoked ? t('detail.revokedAt', { at: formatDateTime(c.revokedAt), reason: c.revokeReason ?? '' }) : t('detail.active')}</td>
+              <td>
+                <CertificateState c={c} />
+                {c.status === 'pending' && roleAllows(identity, ['operator']) && <PendingActions gateway={gateway} certificate={c} onDone={changed} onError={setError} />}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
-      <TelemetryPanel key={gateway.id} gatewayId={gateway.id} />
-      <p role="status">{message}</p>
-      <ErrorNotice error={error} />
+      <p role="status" data-testid="gateway-message">
+        {message}
+      </p>
+      <ErrorNotice error={error} onDismiss={() => setError(undefined)} />
       <div className="actions">
         <button type="button" className="btn" onClick={() => client.invoke('gateways.downloadZip', { id: gateway.id }).then(saveFile, setError)}>
           {t('detail.zip')}
         </button>
-        {active && !active.revoked && (
-          <button type="button" className="btn btn--danger" onClick={() => setRevoking(true)}>
+        {usable && pending.length === 0 && !gateway.renewalDelivery && roleAllows(identity, ['operator']) && (
+          <button type="button" className="btn" onClick={() => setDialog('renew')}>
+            {t('detail.renew')}
+          </button>
+        )}
+        {active && !active.revoked && roleAllows(identity, ['operator', 'admin']) && (
+          <button type="button" className="btn btn--danger" onClick={() => setDialog('revoke')}>
             {t('detail.revoke')}
           </button>
         )}
       </div>
-      {revoking && (
-        <RevokeDialog
-          gateway={gateway}
-          onClose={() => setRevoking(false)}
-          onRevoked={(g) => {
-            setRevoking(false);
-            setMessage(t('revoke.done'));
-            onChanged(g);
-          }}
-        />
-      )}
+      <PresencePanel key={`p${gateway.id}`} gatewayId={gateway.id} />
+      <TelemetryPanel key={gateway.id} gatewayId={gateway.id} />
+      {dialog === 'revoke' && <RevokeDialog gateway={gateway} onClose={() => setDialog(null)} onRevoked={(g) => changed(g, t('revoke.done'))} />}
+      {dialog === 'renew' && <RenewDialog gateway={gateway} onClose={() => setDialog(null)} onRenewed={changed} />}
     </section>
   );
 }

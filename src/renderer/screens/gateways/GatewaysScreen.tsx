@@ -1,13 +1,19 @@
 import { useState, type FormEvent } from 'react';
+import { z } from 'zod';
 import { useTranslation } from 'react-i18next';
 import type { GatewayDetailView } from '../../../shared/views.js';
 import { RemoteError } from '../../app/client.js';
 import { useStation } from '../../app/context.js';
 import { useAsync, usePresence } from '../../app/hooks.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
+import { num, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
+import { zIntRange } from '../../../shared/validation.js';
 import { GatewayDetail } from './GatewayDetail.js';
 import { ImportDialog } from './ImportDialog.js';
+import { ExpiryText, GatewayStateText } from './standing.js';
+
+const DaysSchema = z.object({ expiresWithinDays: zIntRange(1, 36_500).optional() });
 
 /** The admin's view of the server's gateways with live online/offline from this station's monitor. */
 export default function GatewaysScreen() {
@@ -17,22 +23,33 @@ export default function GatewaysScreen() {
   const presence = usePresence();
   const [search, setSearch] = useState('');
   const [query, setQuery] = useState('');
+  const [daysText, setDaysText] = useState('');
+  const [days, setDays] = useState<number | undefined>();
   const [page, setPage] = useState(1);
+  const { errors, check } = useFieldErrors('gw-filters');
   const [selected, setSelected] = useState<GatewayDetailView | null>(null);
+  const [opened, setOpened] = useState(0);
   const [importing, setImporting] = useState(false);
   const [error, setError] = useState<unknown>();
-  const list = useAsync(() => client.invoke('gateways.list', { ...(query ? { search: query } : {}), page }), [client, query, page]);
+  const list = useAsync(
+    () => client.invoke('gateways.list', { ...(query ? { search: query } : {}), ...(days !== undefined ? { expiresWithinDays: days } : {}), page }),
+    [client, query, days, page],
+  );
   const open = async (id: number): Promise<void> => {
     try {
       setSelected(await client.invoke('gateways.get', { id }));
+      setOpened((n) => n + 1);
     } catch (err) {
       setError(err);
     }
   };
   const submit = (e: FormEvent): void => {
     e.preventDefault();
+    const f = check(DaysSchema, { expiresWithinDays: num(daysText) });
+    if (!f) return;
     setPage(1);
     setQuery(search.trim());
+    setDays(f.expiresWithinDays);
   };
   const notConfigured = list.error instanceof RemoteError && list.error.body.code === 'NOT_CONFIGURED';
   const pages = list.data ? Math.max(1, Math.ceil(list.data.count / list.data.pageSize)) : 1;
@@ -42,11 +59,21 @@ export default function GatewaysScreen() {
         <h2 id="gw-title">{t('title')}</h2>
         <p className="muted">{t('intro')}</p>
       </div>
-      <form className="toolbar" onSubmit={submit} role="search">
+      <form id="gw-filters" className="toolbar" onSubmit={submit} role="search" noValidate>
         <label className="field field--grow">
           {t('search')}
           <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="gw-search" />
         </label>
+        <TextField
+          name="expiresWithinDays"
+          label={t('expiring')}
+          hint={t('expiringHint')}
+          value={daysText}
+          onChange={setDaysText}
+          error={errors.expiresWithinDays}
+          inputMode="numeric"
+          className="field--narrow"
+        />
         <button type="submit" className="btn">
           {t('searchSubmit')}
         </button>
@@ -59,7 +86,8 @@ export default function GatewaysScreen() {
       </form>
       {notConfigured ? <p className="notice">{t('notConfigured')}</p> : <ErrorNotice error={list.error} />}
       <ErrorNotice error={error} onDismiss={() => setError(undefined)} />
-      {list.data && list.data.results.length === 0 && <p>{t('none')}</p>}
+      {days !== undefined && list.data && <p className="muted">{t('expiringActive', { days })}</p>}
+      {list.data && list.data.results.length === 0 && <p>{days !== undefined ? t('noneExpiring', { days }) : t('none')}</p>}
       {list.data && list.data.results.length > 0 && (
         <>
           <p className="muted" aria-live="polite">
@@ -81,19 +109,19 @@ export default function GatewaysScreen() {
               {list.data.results.map((g) => {
                 const online = presence[g.mac] ?? g.online;
                 return (
-                  <tr key={g.id} aria-selected={selected?.id === g.id} data-mac={g.mac} data-online={online}>
+                  <tr key={g.id} aria-selected={selected?.id === g.id} data-mac={g.mac} data-online={online && g.standing.kind === 'active'} data-code={g.code}>
                     <td>
-                      <span className={`dot dot--${online ? 'connected' : 'unconfigured'}`} aria-hidden="true" /> {online ? tc('common.online') : tc('common.offline')}
+                      <GatewayStateText gateway={g} online={online} />
                     </td>
                     <td>
-                      <button type="button" className="link" onClick={() => void open(g.id)}>
+                      <button type="button" className="link" aria-label={t('open', { code: g.code })} onClick={() => void open(g.id)}>
                         {g.code}
                       </button>
                     </td>
                     <td>{g.name}</td>
                     <td className="mono">{g.mac}</td>
                     <td className="mono">{g.activeCertificate?.serialNumber ?? tc('common.none')}</td>
-                    <td>{formatDateTime(g.activeCertificate?.expiresAt)}</td>
+                    <td>{g.standing.kind === 'active' ? <ExpiryText at={g.activeCertificate?.expiresAt} /> : tc('common.none')}</td>
                     <td>{formatDateTime(g.lastSeen)}</td>
                   </tr>
                 );
@@ -115,6 +143,7 @@ export default function GatewaysScreen() {
         <GatewayDetail
           key={selected.id}
           gateway={selected}
+          opened={opened}
           onChanged={(g) => {
             setSelected(g);
             list.reload();

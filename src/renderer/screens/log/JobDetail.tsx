@@ -3,8 +3,9 @@ import { useTranslation } from 'react-i18next';
 import { ERROR_TEXT, type ErrorCode } from '../../../shared/errors.js';
 import type { LogJobDetail } from '../../../shared/views.js';
 import { useStepName } from '../../components/jobs.js';
-import { useLocalText } from '../../components/local-text.js';
-import { formatDateTime, formatDuration, formatTime } from './locale.js';
+import { ReprintLabelButton } from '../../components/LabelDialog.js';
+import { useLocalText } from '../../i18n/dynamic.js';
+import { formatDateTime, formatDuration, formatTime } from '../../components/format.js';
 
 /** A failed or stopped job's reason in the UI language: headline by code, the job's own words, what to do; the code itself last. */
 function JobOutcome({ job }: { job: LogJobDetail }) {
@@ -71,9 +72,12 @@ export function JobDetail({ job, onClose }: { job: LogJobDetail; onClose: () => 
           </h3>
           <p className="muted">{t('detail.subtitle', { kind: t(`kinds.${job.kind}`), target: job.target, when: formatDateTime(job.startedAt) })}</p>
         </div>
-        <button type="button" className="btn" onClick={onClose}>
-          {t('detail.close')}
-        </button>
+        <div className="actions">
+          <ReprintLabelButton job={job} />
+          <button type="button" className="btn" onClick={onClose}>
+            {t('detail.close')}
+          </button>
+        </div>
       </header>
       <dl className="facts">
         {facts.map(([k, v, mono]) => (

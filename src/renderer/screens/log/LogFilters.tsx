@@ -4,38 +4,11 @@ import { ERROR_CODES } from '../../../shared/errors.js';
 import { LogFilterSchema, type LogFilter } from '../../../shared/inputs.js';
 import { LOG_KINDS, LOG_RESULTS } from '../../../shared/views.js';
 import type { FieldIssue } from '../../../shared/validation.js';
-import { FieldShell, FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
-import { datePattern, parseLocalDate } from './locale.js';
+import { DateField, FormSummary, SelectField, TextField, useFieldErrors } from '../../components/form.js';
 
 const EMPTY = { q: '', from: '', to: '', operator: '', result: '', kind: '', mac: '', gatewayCode: '', serial: '', station: '', errorCode: '', firmware: '' };
 export type FilterDraft = typeof EMPTY;
 export const EMPTY_DRAFT: FilterDraft = EMPTY;
-
-/** A date typed the way the UI language writes it (dd/mm/aaaa in Portuguese), sent as YYYY-MM-DD. */
-function DateField({ name, label, value, onChange, error }: { name: string; label: string; value: string; onChange: (v: string) => void; error?: FieldIssue | undefined }) {
-  const { t, i18n } = useTranslation('log');
-  const format = datePattern(i18n.language, { day: t('filters.dateWords.day'), month: t('filters.dateWords.month'), year: t('filters.dateWords.year') });
-  return (
-    <FieldShell label={label} error={error} hint={t('filters.dateHint', { format })}>
-      {({ id, describedBy, invalid }) => (
-        <input
-          id={id}
-          data-field={name}
-          name={name}
-          type="text"
-          inputMode="numeric"
-          placeholder={format}
-          value={value}
-          autoComplete="off"
-          spellCheck={false}
-          aria-invalid={invalid || undefined}
-          aria-describedby={describedBy}
-          onChange={(e) => onChange(e.target.value)}
-        />
-      )}
-    </FieldShell>
-  );
-}
 
 /**
  * The Log's filters: a free-text search, dates in the UI language's format, and parts of the
@@ -43,32 +16,17 @@ function DateField({ name, label, value, onChange, error }: { name: string; labe
  * Checked with the contract's schema (a From after To is pointed out at To) before they apply.
  */
 export function LogFilters({ onApply, onExport }: { onApply: (f: LogFilter) => void; onExport: (f: LogFilter) => void }) {
-  const { t, i18n } = useTranslation('log');
+  const { t } = useTranslation('log');
   const { t: tc } = useTranslation();
   const [draft, setDraft] = useState<FilterDraft>(EMPTY);
-  const [dateErrors, setDateErrors] = useState<Partial<Record<'from' | 'to', FieldIssue>>>({});
   const { errors, check, hasErrors, clear } = useFieldErrors('log-filters');
   const set = (k: keyof FilterDraft) => (v: string) => setDraft((d) => ({ ...d, [k]: v }));
 
   /** The draft as a checked filter, or undefined (the bad fields are marked and the first one focused). */
   const toFilter = (): LogFilter | undefined => {
-    const format = datePattern(i18n.language, { day: t('filters.dateWords.day'), month: t('filters.dateWords.month'), year: t('filters.dateWords.year') });
-    const bad: Partial<Record<'from' | 'to', FieldIssue>> = {};
     const f: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(draft)) {
-      if (!v.trim()) continue;
-      if (k === 'from' || k === 'to') {
-        const iso = parseLocalDate(v, i18n.language);
-        if (iso === undefined) bad[k] = { field: k, key: 'localDate', message: `Enter a date as ${format}.`, params: { format } };
-        else f[k] = iso;
-      } else f[k] = v.trim();
-    }
-    setDateErrors(bad);
-    if (Object.keys(bad).length) {
-      clear();
-      requestAnimationFrame(() => document.querySelector<HTMLElement>(`#log-filters [data-field="${bad.from ? 'from' : 'to'}"]`)?.focus());
-      return undefined;
-    }
+    // Dates arrive as YYYY-MM-DD from the date fields (text that is not a date as typed: the schema refuses it).
+    for (const [k, v] of Object.entries(draft)) if (v.trim()) f[k] = v.trim();
     return check(LogFilterSchema, f);
   };
   const apply = (e: FormEvent): void => {
@@ -77,11 +35,11 @@ export function LogFilters({ onApply, onExport }: { onApply: (f: LogFilter) => v
     if (f) onApply(f);
   };
   const any = t('filters.any');
-  const err = (k: keyof FilterDraft): FieldIssue | undefined => (k === 'from' || k === 'to' ? (dateErrors[k] ?? errors[k]) : errors[k]);
+  const err = (k: keyof FilterDraft): FieldIssue | undefined => errors[k];
   return (
     <form id="log-filters" className="card filters" onSubmit={apply} noValidate aria-labelledby="filters-title">
       <h3 id="filters-title">{t('filters.title')}</h3>
-      <FormSummary show={hasErrors || Object.keys(dateErrors).length > 0} />
+      <FormSummary show={hasErrors} />
       <div className="filters__grid">
         <TextField name="q" type="search" label={t('filters.search')} value={draft.q} onChange={set('q')} error={err('q')} hint={t('filters.searchHint')} className="filters__search" />
         <DateField name="from" label={t('filters.from')} value={draft.from} onChange={set('from')} error={err('from')} />
@@ -126,7 +84,6 @@ export function LogFilters({ onApply, onExport }: { onApply: (f: LogFilter) => v
           className="btn"
           onClick={() => {
             setDraft(EMPTY);
-            setDateErrors({});
             clear();
             onApply({});
           }}

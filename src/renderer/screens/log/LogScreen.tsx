@@ -7,7 +7,7 @@ import { useAsync, useLogVersion } from '../../app/hooks.js';
 import { saveFile } from '../../components/download.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { JobDetail } from './JobDetail.js';
-import { formatCount, formatDateTime, formatDuration } from './locale.js';
+import { formatDateTime, formatDuration, formatNumber } from '../../components/format.js';
 import { LogFilters } from './LogFilters.js';
 import { TodayPanel } from './TodayPanel.js';
 import './log.css';
@@ -129,7 +129,7 @@ export default function LogScreen() {
       {page.data && (
         <>
           <p className="muted" aria-live="polite" tabIndex={-1} ref={tableHead} data-testid="log-total">
-            {t('total', { from: formatCount(total === 0 ? 0 : offset + 1), to: formatCount(offset + rows.length), total: formatCount(total) })}
+            {t('total', { from: formatNumber(total === 0 ? 0 : offset + 1), to: formatNumber(offset + rows.length), total: formatNumber(total) })}
           </p>
           {rows.length === 0 ? (
             <p>{t('none')}</p>

@@ -1,13 +1,13 @@
 import { useTranslation } from 'react-i18next';
 import type { TodayFigures } from '../../../shared/views.js';
-import { formatCount, formatDuration } from './locale.js';
+import { formatDuration, formatNumber } from '../../components/format.js';
 
 /** Today's figures in devices and a small per-hour bar chart (plain SVG; the text summary is what screen readers get). */
 export function TodayPanel({ today }: { today: TodayFigures }) {
   const { t } = useTranslation('log');
   const max = Math.max(1, ...today.byHour.map((h) => h.succeeded + h.failed));
   const busy = today.byHour.filter((h) => h.succeeded + h.failed > 0);
-  const summary = busy.length ? busy.map((h) => t('today.chartHour', { hour: h.hour, ok: formatCount(h.succeeded), bad: formatCount(h.failed) })).join('; ') : '—';
+  const summary = busy.length ? busy.map((h) => t('today.chartHour', { hour: h.hour, ok: formatNumber(h.succeeded), bad: formatNumber(h.failed) })).join('; ') : '—';
   const W = 24 * 12;
   const H = 60;
   return (
@@ -16,15 +16,15 @@ export function TodayPanel({ today }: { today: TodayFigures }) {
       <dl className="figures">
         <div>
           <dt>{t('today.provisioned')}</dt>
-          <dd data-testid="today-provisioned">{formatCount(today.provisioned)}</dd>
+          <dd data-testid="today-provisioned">{formatNumber(today.provisioned)}</dd>
         </div>
         <div>
           <dt>{t('today.failed')}</dt>
-          <dd data-testid="today-failed">{formatCount(today.failed)}</dd>
+          <dd data-testid="today-failed">{formatNumber(today.failed)}</dd>
         </div>
         <div>
           <dt>{t('today.skipped')}</dt>
-          <dd data-testid="today-skipped">{formatCount(today.skipped)}</dd>
+          <dd data-testid="today-skipped">{formatNumber(today.skipped)}</dd>
         </div>
         <div>
           <dt>{t('today.median')}</dt>

@@ -4,6 +4,7 @@ import { BrokerSettingsInputSchema } from '../../../shared/inputs.js';
 import { useStation } from '../../app/context.js';
 import { useMonitor } from '../../app/hooks.js';
 import { useSettings } from '../../app/settings-context.js';
+import { DeviceHostField } from '../../components/DeviceHostField.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { FormSummary, num, TextArea, TextField, useFieldErrors } from '../../components/form.js';
 import { formatDateTime } from '../../components/format.js';
@@ -54,7 +55,7 @@ export function BrokerForm() {
       </p>
       <TextField name="host" label={t('broker.host')} value={host} onChange={setHost} error={errors.host} />
       <TextField name="port" label={t('broker.port')} value={port} onChange={setPort} error={errors.port} inputMode="numeric" className="field--narrow" />
-      <TextField name="deviceHost" label={t('broker.deviceHost')} hint={t('broker.deviceHostHint')} value={deviceHost} onChange={setDeviceHost} error={errors.deviceHost} />
+      <DeviceHostField name="deviceHost" label={t('broker.deviceHost')} hint={t('broker.deviceHostHint')} value={deviceHost} onChange={setDeviceHost} error={errors.deviceHost} />
       <TextArea name="caPem" label={t('broker.caPem')} hint={t('broker.caHint')} value={caPem} onChange={setCaPem} error={errors.caPem} rows={3} />
       <fieldset>
         <legend>{t('broker.monitor')}</legend>

@@ -12,6 +12,7 @@ import { ModbusFields, modbusDraft, modbusRequest } from './ModbusFields.js';
 import { PiAgentFields, piAgentDraft, piAgentRequest } from './PiAgentFields.js';
 
 const BundleCheck = z.object({ esp32: z.object({ bundlePath: ProfileEsp32Schema.shape.bundlePath }) });
+const BrokerCheck = ProfileInputSchema.pick({ brokerHost: true, brokerPort: true });
 
 type KeyMode = (typeof KEY_MODES)[number];
 type ResetMode = (typeof RESET_MODES)[number];
@@ -48,7 +49,9 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
   const [piOn, setPiOn] = useState(profile ? !!profile.pi : true);
   const [piAgent, setPiAgent] = useState(() => piAgentDraft(profile?.pi));
   const [espModbus, setEspModbus] = useState(() => modbusDraft(profile?.esp32?.modbus, 'esp32'));
-  const [wifiOpen, setWifiOpen] = useState(false);
+  const [wifiOpen, setWifiOpen] = useState(profile?.esp32?.wifiOpen ?? false);
+  const [birthIdentity, setBirthIdentity] = useState(!!profile?.esp32?.birthIdentity);
+  const [brokerStatus, setBrokerStatus] = useState('');
   const [bundle, setBundle] = useState<BundleInfo>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -70,10 +73,11 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
           esp32: {
             bundlePath: f.bundlePath,
             wifiSsid: f.wifiSsid,
-            ...(wifiOpen ? { wifiPassword: '' } : f.wifiPassword ? { wifiPassword: f.wifiPassword } : {}),
+            ...(wifiOpen ? { wifiOpen: true, wifiPassword: '' } : f.wifiPassword ? { wifiPassword: f.wifiPassword } : {}),
             ...(f.maxBaud ? { maxBaud: num(f.maxBaud) } : {}),
             resetMode,
             onlineTimeoutSec: num(f.onlineTimeoutSec),
+            ...(birthIdentity ? { birthIdentity: true } : {}),
             ...modbusRequest(espModbus, 'esp32'),
           },
         }
@@ -105,6 +109,18 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
       setError(err);
     }
   };
+  const testBroker = async (): Promise<void> => {
+    setBrokerStatus('');
+    setError(undefined);
+    const req = check(BrokerCheck, { brokerHost: f.brokerHost, brokerPort: num(f.brokerPort) });
+    if (!req) return;
+    try {
+      const r = await client.invoke('profiles.testBroker', { host: req.brokerHost, port: req.brokerPort });
+      setBrokerStatus(t('profiles.brokerOk', { detail: r.detail }));
+    } catch (err) {
+      if (!fromError(err)) setError(err);
+    }
+  };
   const hasWifi = profile?.esp32?.hasWifiPassword ?? false;
   // The ladder's rates, plus a stored cap that is not one of them (so it shows and is kept as it is).
   const caps: number[] = [...MAX_BAUD_CHOICES];
@@ -115,12 +131,18 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
       <h3 id="profile-form-title">{profile ? t('profiles.editing', { name: profile.name }) : t('profiles.creating')}</h3>
       <FormSummary show={hasErrors} />
       <div className="form-grid">
-        <TextField name="name" label={t('profiles.name')} value={f.name} onChange={set('name')} error={errors.name} />
-        <TextField name="accountId" label={t('profiles.account')} value={f.accountId} onChange={set('accountId')} error={errors.accountId} inputMode="numeric" />
+        <TextField name="name" label={t('profiles.name')} value={f.name} onChange={set('name')} error={errors.name} autoFocus />
+        <TextField name="accountId" label={t('profiles.account')} hint={t('profiles.accountHint')} value={f.accountId} onChange={set('accountId')} error={errors.accountId} inputMode="numeric" />
         <TextField name="codeTemplate" label={t('profiles.codeTemplate')} hint={t('profiles.codeTemplateHint')} value={f.codeTemplate} onChange={set('codeTemplate')} error={errors.codeTemplate} />
         <TextField name="nameTemplate" label={t('profiles.nameTemplate')} value={f.nameTemplate} onChange={set('nameTemplate')} error={errors.nameTemplate} />
         <TextField name="brokerHost" label={t('profiles.brokerHost')} value={f.brokerHost} onChange={set('brokerHost')} error={errors.brokerHost} />
         <TextField name="brokerPort" label={t('profiles.brokerPort')} value={f.brokerPort} onChange={set('brokerPort')} error={errors.brokerPort} inputMode="numeric" />
+        <div className="field field--button">
+          <button type="button" className="btn" onClick={() => void testBroker()} data-testid="test-broker">
+            {t('profiles.testBroker')}
+          </button>
+          {brokerStatus && <small role="status">{brokerStatus}</small>}
+        </div>
         <SelectField<KeyType> name="keyType" label={t('profiles.keyType')} value={keyType} onChange={setKeyType} options={KEY_TYPES.map((k) => ({ value: k, label: t(`profiles.keyTypes.${k}`) }))} error={errors.keyType} />
         <SelectField<KeyMode> name="keyMode" label={t('profiles.keyMode')} value={keyMode} onChange={setKeyMode} options={KEY_MODES.map((k) => ({ value: k, label: t(`profiles.keyModes.${k}`) }))} error={errors.keyMode} />
         <TextField name="validityDays" label={t('profiles.validity')} hint={t('profiles.validityHint')} value={f.validityDays} onChange={set('validityDays')} error={errors.validityDays} inputMode="numeric" />
@@ -145,13 +167,14 @@ export function ProfileForm({ profile, onSaved, onCancel }: { profile: ProfileVi
               value={f.wifiPassword}
               onChange={set('wifiPassword')}
               error={errors['esp32.wifiPassword']}
-              hint={hasWifi ? t('profiles.wifiKeep') : undefined}
+              hint={wifiOpen ? t('profiles.wifiOpen') : hasWifi ? t('profiles.wifiKeep') : undefined}
               disabled={wifiOpen}
             />
             <CheckboxField name="esp32.open" label={t('profiles.wifiClear')} checked={wifiOpen} onChange={setWifiOpen} />
             <SelectField<string> name="esp32.maxBaud" label={t('profiles.maxBaud')} hint={t('profiles.maxBaudHint')} value={f.maxBaud} onChange={set('maxBaud')} options={speedOptions} error={errors['esp32.maxBaud']} />
             <SelectField<ResetMode> name="esp32.resetMode" label={t('profiles.resetMode')} value={resetMode} onChange={setResetMode} options={RESET_MODES.map((k) => ({ value: k, label: t(`profiles.resetModes.${k}`) }))} error={errors['esp32.resetMode']} />
             <TextField name="esp32.onlineTimeoutSec" label={t('profiles.onlineTimeout')} value={f.onlineTimeoutSec} onChange={set('onlineTimeoutSec')} error={errors['esp32.onlineTimeoutSec']} inputMode="numeric" />
+            <CheckboxField name="esp32.birthIdentity" label={t('profiles.birthIdentity')} hint={t('profiles.birthIdentityHint')} checked={birthIdentity} onChange={setBirthIdentity} />
           </div>
         )}
         {esp32On && <ModbusFields kind="esp32" value={espModbus} onChange={setEspModbus} errors={errors} />}

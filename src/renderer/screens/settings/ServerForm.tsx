@@ -87,7 +87,7 @@ export function ServerForm() {
             error={errors.token}
             hint={s.mode === 'remote' && s.hasToken ? t('server.tokenKeep') : t('server.tokenNone')}
           />
-          <TextField name="accountId" label={t('server.account')} value={account} onChange={setAccount} error={errors.accountId} inputMode="numeric" className="field--narrow" />
+          <TextField name="accountId" label={t('server.account')} hint={t('server.accountHint')} value={account} onChange={setAccount} error={errors.accountId} inputMode="numeric" className="field--narrow" />
           <TextArea name="caPem" label={t('server.caPem')} hint={t('server.caHint')} value={caPem} onChange={setCaPem} error={errors.caPem} rows={4} />
         </>
       )}

@@ -1,17 +1,24 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useSettings } from '../../app/settings-context.js';
+import { BackupPanel } from './BackupPanel.js';
 import { BrokerForm } from './BrokerForm.js';
 import { GeneralForm } from './GeneralForm.js';
 import { ProfilesPanel } from './ProfilesPanel.js';
 import { ServerForm } from './ServerForm.js';
 
-const SECTIONS = ['general', 'server', 'broker', 'profiles'] as const;
-type Section = (typeof SECTIONS)[number];
+const ALL_SECTIONS = ['general', 'server', 'broker', 'profiles', 'backup'] as const;
+type Section = (typeof ALL_SECTIONS)[number];
 
 /** Station, server, broker/monitor and profile settings; one form per section. */
 export default function SettingsScreen() {
   const { t } = useTranslation('settings');
-  const [section, setSection] = useState<Section>('general');
+  const { t: tb } = useTranslation('backup');
+  const { info, settings } = useSettings();
+  // Backups of the bundled server, in standalone mode only.
+  const SECTIONS = ALL_SECTIONS.filter((s) => s !== 'backup' || (info.features.bundledServer && settings.server.mode === 'bundled'));
+  const [chosen, setSection] = useState<Section>('general');
+  const section = SECTIONS.includes(chosen) ? chosen : 'general';
   return (
     <section aria-labelledby="settings-title" className="screen">
       <div className="screen__head">
@@ -38,7 +45,7 @@ export default function SettingsScreen() {
               }
             }}
           >
-            {t(`sections.${s}`)}
+            {s === 'backup' ? tb('tab') : t(`sections.${s}`)}
           </button>
         ))}
       </div>
@@ -47,6 +54,7 @@ export default function SettingsScreen() {
         {section === 'server' && <ServerForm />}
         {section === 'broker' && <BrokerForm />}
         {section === 'profiles' && <ProfilesPanel />}
+        {section === 'backup' && <BackupPanel />}
       </div>
     </section>
   );

@@ -10,6 +10,7 @@ const char* appStateName(AppState s) {
   switch (s) {
     case AppState::provisioning: return "provisioning";
     case AppState::wifi_connecting: return "wifi_connecting";
+    case AppState::bootstrapping: return "bootstrapping";
     case AppState::mqtt_connecting: return "mqtt_connecting";
     case AppState::online: return "online";
     case AppState::rebooting: return "rebooting";
@@ -17,7 +18,8 @@ const char* appStateName(AppState s) {
   return "?";
 }
 
-GatewayApp::GatewayApp(Platform& p, KvStore& cfg, KvStore& dev, MqttTransport& mqtt, RtuPort* bus, Rng& rng, FirmwareInfo fw)
+GatewayApp::GatewayApp(Platform& p, KvStore& cfg, KvStore& dev, MqttTransport& mqtt, RtuPort* bus, Rng& rng, FirmwareInfo fw,
+                       HttpsClient* https)
     : p_(p),
       cfgStore_(cfg),
       dev_(dev),
@@ -28,8 +30,11 @@ GatewayApp::GatewayApp(Platform& p, KvStore& cfg, KvStore& dev, MqttTransport& m
       renewal_(cfg, dev, rng, p.chipMac()),
       console_(p, cfg, dev, rng, fw,
                Console::Hooks{[this] { return std::string(appStateName(state_)); }, [this] { reloadPending_ = true; }},
-               &renewal_) {
+               &renewal_),
+      https_(https) {
   mqtt_.setHandler([this](const std::string& t, const std::string& m) { onMessage(t, m); });
+  if (https_ != nullptr)
+    bootstrap_.reset(new Bootstrap(p, cfg, dev, *https_, rng, fw_, [this](cJSON* o) { console_.event("bootstrap", o); }));
 }
 
 uint32_t GatewayApp::jitter() {
@@ -78,13 +83,26 @@ void GatewayApp::reload() {
   wifiStarted_ = false;
   wifiAttempts_ = mqttAttempts_ = 0;
   wifiNextMs_ = mqttNextMs_ = 0;
-  if (!check_.ok) {
-    // No valid configuration: stay in provisioning mode (console + LED) instead of crash-looping.
-    for (const std::string& pr : check_.problems) p_.log("config: " + pr);
-    setState(AppState::provisioning);
-  } else {
+  bootstrapMode_ = false;
+  if (check_.ok) {
+    if (Bootstrap::hasState(dev_)) Bootstrap::clearState(dev_);  // left over from an install cut short
     setState(AppState::wifi_connecting);
+    return;
   }
+  BootstrapSettings bs;
+  const BootstrapCheck bc = bootstrap_ ? checkBootstrap(rng_, cfg_, dev_, fw_, mac_, &bs) : BootstrapCheck{};
+  if (bc.ready && !cfg_.wifi_ssid.empty()) {
+    // No identity, but what zero-touch onboarding needs: ask the server to be let in.
+    p_.log(std::string("bootstrap: no operational identity; onboarding through ") + bs.url + (bs.attested() ? " (birth identity)" : ""));
+    bootstrapMode_ = true;
+    bootstrap_->begin(bs);
+    setState(AppState::wifi_connecting);
+    return;
+  }
+  // No valid configuration: stay in provisioning mode (console + Improv + LED) instead of crash-looping.
+  for (const std::string& pr : check_.problems) p_.log("config: " + pr);
+  if (bc.ready) p_.log("bootstrap: ready, waiting for Wi-Fi (Improv or the console)");
+  setState(AppState::provisioning);
 }
 
 void GatewayApp::loop() {
@@ -94,6 +112,11 @@ void GatewayApp::loop() {
   const uint64_t now = p_.millis();
   stepWifi(now);
   if (!p_.wifiConnected()) return;
+  if (bootstrapMode_) {
+    setState(AppState::bootstrapping);
+    if (bootstrap_->tick(now)) reloadPending_ = true;  // installed: run with the new identity
+    return;
+  }
   stepMqtt(now);
   if (!mqtt_.connected()) return;
   mqtt_.loop();
@@ -113,7 +136,8 @@ void GatewayApp::stepWifi(uint64_t now) {
     }
     return;
   }
-  if (state_ == AppState::online || state_ == AppState::mqtt_connecting) setState(AppState::wifi_connecting);
+  if (state_ == AppState::online || state_ == AppState::mqtt_connecting || state_ == AppState::bootstrapping)
+    setState(AppState::wifi_connecting);
   if (now < wifiNextMs_) return;
   p_.log("wifi: connecting to '" + cfg_.wifi_ssid + "' (attempt " + std::to_string(wifiAttempts_ + 1) + ")");
   if (wifiStarted_) p_.wifiStop();

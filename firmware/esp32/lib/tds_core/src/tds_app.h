@@ -1,5 +1,6 @@
-// The gateway application, hardware-free: boot decision (provisioning mode vs. run), Wi-Fi and MQTT
-// reconnects with backoff, Last Will + retained status, commands, telemetry from Modbus, renewal.
+// The gateway application, hardware-free: boot decision (provisioning mode, zero-touch bootstrap or
+// run), Wi-Fi and MQTT reconnects with backoff, Last Will + retained status, commands, telemetry from
+// Modbus, renewal.
 // The firmware's loop() and the host program call loop() as often as they can.
 #pragma once
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tds_bootstrap.h"
 #include "tds_config.h"
 #include "tds_console.h"
 #include "tds_modbus.h"
@@ -15,17 +17,21 @@
 
 namespace tds {
 
-enum class AppState { provisioning, wifi_connecting, mqtt_connecting, online, rebooting };
+enum class AppState { provisioning, wifi_connecting, bootstrapping, mqtt_connecting, online, rebooting };
 const char* appStateName(AppState s);
 
 class GatewayApp {
  public:
-  GatewayApp(Platform& p, KvStore& cfg, KvStore& dev, MqttTransport& mqtt, RtuPort* bus, Rng& rng, FirmwareInfo fw);
+  // https: the client for zero-touch onboarding (nullptr: a board without an identity waits for the console).
+  GatewayApp(Platform& p, KvStore& cfg, KvStore& dev, MqttTransport& mqtt, RtuPort* bus, Rng& rng, FirmwareInfo fw,
+             HttpsClient* https = nullptr);
 
   void begin();
   void loop();
   void onSerial(const uint8_t* data, size_t len) { console_.feed(data, len); }
   AppState state() const { return state_; }
+  // Set while the board onboards itself (no identity, bootstrap settings present).
+  const Bootstrap* bootstrap() const { return bootstrapMode_ ? bootstrap_.get() : nullptr; }
   Console& console() { return console_; }
   // Applied from the firmware's main loop: the RS485 UART settings the config asks for.
   const ModbusConfig& modbus() const { return modbus_; }
@@ -51,6 +57,9 @@ class GatewayApp {
   FirmwareInfo fw_;
   Renewal renewal_;
   Console console_;
+  HttpsClient* https_;
+  std::unique_ptr<Bootstrap> bootstrap_;
+  bool bootstrapMode_ = false;
 
   DeviceConfig cfg_;
   ConfigCheck check_;

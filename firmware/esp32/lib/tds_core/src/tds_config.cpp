@@ -11,7 +11,8 @@ namespace tds {
 
 const char* const kStringKeys[] = {key::ca_pem,  key::cert_pem, key::key_pem, key::wifi_ssid, key::wifi_pass,
                                    key::mqtt_host, key::gw_code, key::mac,     key::prov_at,   key::prov_by,
-                                   key::modbus,  key::ntp_host};
+                                   key::modbus,  key::ntp_host, key::bs_url,  key::bs_ca,     key::birth_cert,
+                                   key::birth_key};
 const size_t kStringKeyCount = sizeof(kStringKeys) / sizeof(kStringKeys[0]);
 
 bool isNumericKey(const std::string& k) { return k == key::mqtt_port || k == key::cfg_ver; }
@@ -23,12 +24,12 @@ bool isConfigKey(const std::string& k) {
   return false;
 }
 
-bool isSecretKey(const std::string& k) { return k == key::key_pem || k == key::wifi_pass; }
+bool isSecretKey(const std::string& k) { return k == key::key_pem || k == key::wifi_pass || k == key::birth_key; }
 
 size_t maxValueLength(const std::string& k) {
   if (k == key::wifi_ssid) return 32;
   if (k == key::wifi_pass) return 64;
-  if (k == key::mqtt_host || k == key::ntp_host) return 253;
+  if (k == key::mqtt_host || k == key::ntp_host || k == key::bs_url) return 253;
   if (k == key::mqtt_port) return 5;
   if (k == key::mac) return 17;
   if (k == key::gw_code) return 30;
@@ -53,6 +54,10 @@ std::string DeviceConfig::get(const std::string& k) const {
   if (k == key::cfg_ver) return cfg_ver >= 0 ? std::to_string(cfg_ver) : std::string();
   if (k == key::modbus) return modbus;
   if (k == key::ntp_host) return ntp_host;
+  if (k == key::bs_url) return bs_url;
+  if (k == key::bs_ca) return bs_ca;
+  if (k == key::birth_cert) return birth_cert;
+  if (k == key::birth_key) return birth_key;
   return std::string();
 }
 
@@ -123,6 +128,10 @@ bool DeviceConfig::set(const std::string& k, const std::string& v, std::string& 
   else if (k == key::prov_by) slot = &prov_by;
   else if (k == key::modbus) slot = &modbus;
   else if (k == key::ntp_host) slot = &ntp_host;
+  else if (k == key::bs_url) slot = &bs_url;
+  else if (k == key::bs_ca) slot = &bs_ca;
+  else if (k == key::birth_cert) slot = &birth_cert;
+  else if (k == key::birth_key) slot = &birth_key;
   *slot = v;
   return true;
 }

@@ -4,7 +4,8 @@
 // tdscfg/tds: every key is an NVS string, except mqtt_port (u16; a u32 is accepted on read) and
 // cfg_ver (u8; a decimal string is accepted on read).
 // nvs/tds_dev: key_pem (key generated on the device for the installed certificate), key_new (key of
-// the last console `csr`, until `commit` installs a matching certificate), rn_* (renewal state).
+// the last console `csr`, until `commit` installs a matching certificate), rn_* (renewal state),
+// birth_key (a device-made birth key), bs_id/bs_key/bs_meta (a zero-touch request in progress).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -36,9 +37,18 @@ constexpr const char* prov_by = "prov_by";
 constexpr const char* cfg_ver = "cfg_ver";
 constexpr const char* modbus = "modbus";      // optional: JSON, see tds_modbus.h
 constexpr const char* ntp_host = "ntp_host";  // optional: SNTP server for timestamps
+// Zero-touch onboarding (docs/zero-touch.md §7.1), all optional.
+constexpr const char* bs_url = "bs_url";          // server API base URL
+constexpr const char* bs_ca = "bs_ca";            // CA pinned for the server's HTTPS certificate
+constexpr const char* birth_cert = "birth_cert";  // birth certificate (bench-born boards)
+constexpr const char* birth_key = "birth_key";    // its key, when the station made it
 // nvs / tds_dev
 constexpr const char* dev_key = "key_pem";
 constexpr const char* dev_key_new = "key_new";
+constexpr const char* dev_birth_key = "birth_key";  // a birth key made on the device
+constexpr const char* bs_id = "bs_id";              // the pending request's id
+constexpr const char* bs_key = "bs_key";            // the key its CSR is for
+constexpr const char* bs_meta = "bs_meta";          // JSON: path, code, qr, expiry, poll interval
 }  // namespace key
 
 // Every string key of tdscfg/tds, in a fixed order (mqtt_port and cfg_ver are numbers).
@@ -54,6 +64,7 @@ struct DeviceConfig {
   std::string ca_pem, cert_pem, key_pem, wifi_ssid, wifi_pass, mqtt_host;
   uint16_t mqtt_port = 0;
   std::string gw_code, mac, prov_at, prov_by, modbus, ntp_host;
+  std::string bs_url, bs_ca, birth_cert, birth_key;
   int cfg_ver = -1;  // u8 in NVS; -1 = absent
 
   std::string get(const std::string& k) const;  // string keys; mqtt_port and cfg_ver as decimal text

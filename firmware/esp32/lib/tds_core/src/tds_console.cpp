@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "tds_bootstrap.h"
+#include "tds_http.h"
 #include "tds_improv.h"
 #include "tds_json.h"
 #include "tds_modbus.h"
@@ -215,6 +217,16 @@ cJSON* Console::cmdInfo() {
   cJSON* staged = cJSON_AddArrayToObject(o, "staged");
   for (const auto& kv : staged_) cJSON_AddItemToArray(staged, cJSON_CreateString(kv.first.c_str()));
   if (renewal_ != nullptr) cJSON_AddStringToObject(o, "renewal", renewal_->phaseName());
+  const BootstrapCheck bc = checkBootstrap(rng_, cfg, dev_, fw_, mac);
+  cJSON* bs = cJSON_AddObjectToObject(o, "bootstrap");
+  cJSON_AddBoolToObject(bs, "ready", bc.ready);
+  if (bc.ready) cJSON_AddStringToObject(bs, "path", bc.attested ? "attested" : "open");
+  if (!chk.certInstalled) {
+    cJSON* bp = cJSON_AddArrayToObject(bs, "problems");
+    for (const std::string& p : bc.problems) cJSON_AddItemToArray(bp, cJSON_CreateString(p.c_str()));
+  }
+  std::string bsId;
+  if (dev_.getString(key::bs_id, bsId)) cJSON_AddStringToObject(bs, "bootstrap_id", bsId.c_str());
   return o;
 }
 
@@ -257,11 +269,16 @@ bool Console::stageValue(const std::string& k, const std::string& v, std::string
   if (!v.empty()) {
     CertInfo info;
     ModbusConfig mb;
+    HttpsUrl url;
     if (k == key::ca_pem && countCerts(v) == 0) err = "ca_pem is not a PEM certificate";
     else if (k == key::cert_pem && !parseCert(v, info, err)) err = "cert_pem: " + err;
     else if (k == key::key_pem && !isValidKey(rng_, v, err)) err = "key_pem: " + err;
     else if (k == key::wifi_pass && !validWifiPass(v)) err = "wifi_pass must be 8-63 characters or 64 hex digits";
     else if (k == key::modbus && !parseModbusConfig(v, mb, err)) err = "modbus: " + err;
+    else if (k == key::bs_url && !parseHttpsUrl(v, url, err)) err = "bs_url: " + err;
+    else if (k == key::bs_ca && countCerts(v) == 0) err = "bs_ca is not a PEM certificate";
+    else if (k == key::birth_cert && !parseCert(v, info, err)) err = "birth_cert: " + err;
+    else if (k == key::birth_key && !isValidKey(rng_, v, err)) err = "birth_key: " + err;
     else err.clear();
     if (!err.empty()) {
       code = "bad_value";
@@ -406,18 +423,25 @@ cJSON* Console::cmdCommit(const cJSON* req, std::string& code, std::string& msg,
   std::string keyNew;
   const bool haveNew = dev_.getString(key::dev_key_new, keyNew);
   const ConfigCheck chk = checkConfig(rng_, merged, dev_, mac, haveNew ? &keyNew : nullptr);
-  if (!chk.ok && !allowIncomplete) {
+  // A board without an operational identity that has what zero-touch onboarding needs is complete too.
+  const BootstrapCheck bc = checkBootstrap(rng_, merged, dev_, fw_, mac, nullptr, haveNew ? &keyNew : nullptr);
+  if (!chk.ok && !bc.ready && !allowIncomplete) {
     code = "invalid_config";
     msg = "configuration is not complete; nothing was written (fix, then commit again)";
     cJSON* p = cJSON_CreateArray();
     for (const std::string& s : chk.problems) cJSON_AddItemToArray(p, cJSON_CreateString(s.c_str()));
+    if (merged.cert_pem.empty() && (!merged.bs_url.empty() || !merged.bs_ca.empty() || !merged.birth_cert.empty()))
+      for (const std::string& s : bc.problems) cJSON_AddItemToArray(p, cJSON_CreateString(("bootstrap: " + s).c_str()));
     *problemsOut = p;
     return nullptr;
   }
   const bool useNew = haveNew && keyMatchesCert(rng_, keyNew, merged.cert_pem);
+  // A birth certificate for the key of the last `csr`: that key is the device-made birth key.
+  const bool newIsBirth = haveNew && !useNew && keyMatchesCert(rng_, keyNew, merged.birth_cert);
   bool ok = true;
   // The device key first: if power fails before the certificate is written, the old pair still works.
   if (useNew) ok = dev_.setString(key::dev_key, keyNew) && dev_.commit();
+  if (newIsBirth) ok = dev_.setString(key::dev_birth_key, keyNew) && dev_.commit() && ok;
   cJSON* written = cJSON_CreateArray();
   for (const auto& kv : staged_) {
     const char* k = kv.first.c_str();
@@ -430,7 +454,7 @@ cJSON* Console::cmdCommit(const cJSON* req, std::string& code, std::string& msg,
   ok = cfg_.setString(key::mac, mac) && ok;
   if (useNew && staged_.count(key::key_pem) == 0) ok = cfg_.erase(key::key_pem) && ok;
   ok = cfg_.commit() && ok;
-  if (useNew) ok = dev_.erase(key::dev_key_new) && dev_.commit() && ok;
+  if (useNew || newIsBirth) ok = dev_.erase(key::dev_key_new) && dev_.commit() && ok;
   if (!ok) {
     cJSON_Delete(written);
     code = "storage";
@@ -442,6 +466,7 @@ cJSON* Console::cmdCommit(const cJSON* req, std::string& code, std::string& msg,
   resetTransfer();
   cJSON* o = cJSON_CreateObject();
   cJSON_AddBoolToObject(o, "valid", chk.ok);
+  cJSON_AddBoolToObject(o, "bootstrap_ready", bc.ready);
   cJSON* probs = cJSON_AddArrayToObject(o, "problems");
   for (const std::string& s : chk.problems) cJSON_AddItemToArray(probs, cJSON_CreateString(s.c_str()));
   cJSON_AddStringToObject(o, "key_source", useNew ? "device" : keySourceName(chk.keySource));

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "mbedtls/base64.h"
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/ecp.h"
 #include "mbedtls/entropy.h"
@@ -11,6 +12,7 @@
 #include "mbedtls/oid.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/platform_util.h"
+#include "mbedtls/sha256.h"
 #include "mbedtls/version.h"
 #include "mbedtls/x509_crt.h"
 #include "mbedtls/x509_csr.h"
@@ -20,9 +22,15 @@
 #if MBEDTLS_VERSION_MAJOR >= 3
 #define TDS_PK_PARSE_KEY(ctx, key, len, rng) mbedtls_pk_parse_key(ctx, key, len, nullptr, 0, tds::Rng::fill, rng)
 #define TDS_PK_CHECK_PAIR(pub, prv, rng) mbedtls_pk_check_pair(pub, prv, tds::Rng::fill, rng)
+#define TDS_SHA256(in, len, out) mbedtls_sha256(in, len, out, 0)
+#define TDS_PK_SIGN(ctx, hash, sig, size, len, rng) \
+  mbedtls_pk_sign(ctx, MBEDTLS_MD_SHA256, hash, 32, sig, size, len, tds::Rng::fill, rng)
 #else
 #define TDS_PK_PARSE_KEY(ctx, key, len, rng) ((void)(rng), mbedtls_pk_parse_key(ctx, key, len, nullptr, 0))
 #define TDS_PK_CHECK_PAIR(pub, prv, rng) ((void)(rng), mbedtls_pk_check_pair(pub, prv))
+#define TDS_SHA256(in, len, out) mbedtls_sha256_ret(in, len, out, 0)
+#define TDS_PK_SIGN(ctx, hash, sig, size, len, rng) \
+  ((void)(size), mbedtls_pk_sign(ctx, MBEDTLS_MD_SHA256, hash, 32, sig, len, tds::Rng::fill, rng))
 #endif
 
 namespace tds {
@@ -188,6 +196,16 @@ bool keyMatchesCert(Rng& rng, const std::string& keyPem, const std::string& cert
   return TDS_PK_CHECK_PAIR(&crt.ctx.pk, &pk.ctx, &rng) == 0;
 }
 
+std::string verifyFlagsText(uint32_t flags) {
+  char buf[256];
+  mbedtls_x509_crt_verify_info(buf, sizeof buf, "", flags);
+  std::string info(buf);
+  while (!info.empty() && (info.back() == '\n' || info.back() == ' ')) info.pop_back();
+  for (char& c : info)
+    if (c == '\n') c = ';';
+  return info;
+}
+
 bool verifyCertWithCa(const std::string& certPem, const std::string& caPem, bool checkTime, std::string& err) {
   Crt crt, ca;
   int rc = mbedtls_x509_crt_parse(&crt.ctx, pemBytes(certPem), certPem.size() + 1);
@@ -204,13 +222,7 @@ bool verifyCertWithCa(const std::string& certPem, const std::string& caPem, bool
   rc = mbedtls_x509_crt_verify(&crt.ctx, &ca.ctx, nullptr, nullptr, &flags, nullptr, nullptr);
   if (!checkTime) flags &= ~static_cast<uint32_t>(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
   if (flags != 0 || (rc != 0 && rc != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)) {
-    char buf[256];
-    mbedtls_x509_crt_verify_info(buf, sizeof buf, "", flags);
-    std::string info(buf);
-    while (!info.empty() && (info.back() == '\n' || info.back() == ' ')) info.pop_back();
-    for (char& c : info)
-      if (c == '\n') c = ';';
-    err = "certificate is not signed by the configured CA (" + info + ")";
+    err = "certificate is not signed by the configured CA (" + verifyFlagsText(flags) + ")";
     return false;
   }
   return true;
@@ -222,6 +234,77 @@ int countCerts(const std::string& pem) {
   int n = 0;
   for (const mbedtls_x509_crt* c = &crt.ctx; c != nullptr && c->raw.len > 0; c = c->next) ++n;
   return n;
+}
+
+std::string sha256Hex(const uint8_t* data, size_t len) {
+  unsigned char h[32];
+  TDS_SHA256(data, len, h);
+  return toHex(h, sizeof h);
+}
+
+bool pemToDer(const std::string& pem, std::string& der) {
+  const size_t begin = pem.find("-----BEGIN ");
+  if (begin == std::string::npos) return false;
+  const size_t body = pem.find('\n', begin);
+  const size_t end = pem.find("-----END ", begin);
+  if (body == std::string::npos || end == std::string::npos || end < body) return false;
+  std::string b64;
+  for (size_t i = body + 1; i < end; ++i)
+    if (pem[i] != '\n' && pem[i] != '\r' && pem[i] != ' ') b64.push_back(pem[i]);
+  size_t n = 0;
+  mbedtls_base64_decode(nullptr, 0, &n, reinterpret_cast<const unsigned char*>(b64.data()), b64.size());
+  std::vector<unsigned char> out(n + 1);
+  if (mbedtls_base64_decode(out.data(), out.size(), &n, reinterpret_cast<const unsigned char*>(b64.data()), b64.size()) != 0 || n == 0)
+    return false;
+  der.assign(reinterpret_cast<const char*>(out.data()), n);
+  return true;
+}
+
+std::string base64Encode(const std::string& data) {
+  size_t n = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+  mbedtls_base64_encode(nullptr, 0, &n, in, data.size());
+  std::vector<unsigned char> out(n + 1);
+  if (mbedtls_base64_encode(out.data(), out.size(), &n, in, data.size()) != 0) return std::string();
+  return std::string(reinterpret_cast<const char*>(out.data()), n);
+}
+
+bool signSha256Base64(Rng& rng, const std::string& keyPem, const std::string& message, std::string& sigB64, std::string& err) {
+  Pk pk;
+  int rc = parseKey(pk, keyPem, rng);
+  if (rc != 0) {
+    err = mbedErr("signing key does not parse", rc);
+    return false;
+  }
+  unsigned char hash[32];
+  TDS_SHA256(reinterpret_cast<const unsigned char*>(message.data()), message.size(), hash);
+  std::vector<unsigned char> sig(MBEDTLS_PK_SIGNATURE_MAX_SIZE);
+  size_t len = 0;
+  rc = TDS_PK_SIGN(&pk.ctx, hash, sig.data(), sig.size(), &len, &rng);
+  if (rc != 0) {
+    err = mbedErr("signing failed", rc);
+    return false;
+  }
+  sigB64 = base64Encode(std::string(reinterpret_cast<const char*>(sig.data()), len));
+  return true;
+}
+
+bool publicKeyFingerprint(Rng& rng, const std::string& keyPem, std::string& hex, std::string& err) {
+  Pk pk;
+  int rc = parseKey(pk, keyPem, rng);
+  if (rc != 0) {
+    err = mbedErr("key does not parse", rc);
+    return false;
+  }
+  std::vector<unsigned char> buf(2200);  // an RSA-4096 SubjectPublicKeyInfo is ~550 bytes
+  rc = mbedtls_pk_write_pubkey_der(&pk.ctx, buf.data(), buf.size());
+  if (rc <= 0) {
+    err = mbedErr("writing the public key failed", rc);
+    return false;
+  }
+  // mbedTLS writes DER at the end of the buffer.
+  hex = sha256Hex(buf.data() + buf.size() - static_cast<size_t>(rc), static_cast<size_t>(rc));
+  return true;
 }
 
 int64_t epochFromCivil(int y, int m, int d, int hh, int mm, int ss) {

@@ -47,8 +47,21 @@ bool keyMatchesCert(Rng& rng, const std::string& keyPem, const std::string& cert
 // Signature chain certPem → one of the certificates in caPem. With checkTime=false, validity
 // dates are ignored (a device without a synchronised clock cannot judge them).
 bool verifyCertWithCa(const std::string& certPem, const std::string& caPem, bool checkTime, std::string& err);
+// mbedTLS certificate verification flags as one line of text ("; "-separated reasons).
+std::string verifyFlagsText(uint32_t flags);
 // Number of certificates in a PEM bundle, 0 when it does not parse.
 int countCerts(const std::string& pem);
+
+// SHA-256 of data as 64 lowercase hex digits.
+std::string sha256Hex(const uint8_t* data, size_t len);
+inline std::string sha256Hex(const std::string& s) { return sha256Hex(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+// The DER bytes of the first PEM block (the base64 between its BEGIN and END lines).
+bool pemToDer(const std::string& pem, std::string& der);
+std::string base64Encode(const std::string& data);
+// Signature over SHA-256(message) by keyPem (EC: ECDSA, DER SEQUENCE {r, s}; RSA: PKCS#1 v1.5), base64.
+bool signSha256Base64(Rng& rng, const std::string& keyPem, const std::string& message, std::string& sigB64, std::string& err);
+// Lowercase hex SHA-256 of the DER SubjectPublicKeyInfo of keyPem's public half.
+bool publicKeyFingerprint(Rng& rng, const std::string& keyPem, std::string& hex, std::string& err);
 
 // Days since 1970-01-01 → civil date helpers used for ISO time text.
 int64_t epochFromCivil(int year, int mon, int day, int hour, int min, int sec);

@@ -1,16 +1,27 @@
 // What the core needs from the hardware. The firmware implements these with Arduino/ESP-IDF
 // (firmware/esp32/src), the host program with POSIX, a pseudo-terminal and libmosquitto (host/src).
+// HTTPS (zero-touch bootstrap) has one implementation for both, tds_https (mbedTLS over BSD sockets).
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "tds_http.h"
 
 namespace tds {
 
 struct FirmwareInfo {
+  FirmwareInfo() = default;
+  FirmwareInfo(std::string n, std::string v) : name(std::move(n)), version(std::move(v)) {}
   std::string name = "tds-gateway";
   std::string version;
+  // Zero-touch defaults compiled into the image, used when the factory data has no bs_url / bs_ca.
+  std::string bootstrapUrl;
+  std::string bootstrapCaPem;
+  // What the device reports as its model when it asks to join (e.g. "ESP32-D0WD-V3 rev3").
+  std::string model;
 };
 
 struct ChipInfo {
@@ -73,6 +84,32 @@ class MqttTransport {
   // Lets the client read the socket and call the handler.
   virtual void loop() = 0;
   virtual void setHandler(Handler h) = 0;
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;  // https://host[:port]/path
+  std::vector<HttpHeader> headers;
+  std::string body;
+  std::string caPem;  // the only CA the server's certificate may chain to (pinned)
+  uint32_t timeoutMs = 20000;
+};
+
+struct HttpResult {
+  int status = 0;  // 0 when no HTTP answer arrived
+  std::string body;
+  std::string retryAfter, date;  // headers the bootstrap uses
+  // When status is 0: bad_url, bad_ca, dns, connect, tls_verify (the pin refused the server), tls,
+  // timeout, bad_response.
+  std::string failure;
+  std::string message;
+};
+
+class HttpsClient {
+ public:
+  virtual ~HttpsClient() = default;
+  // One request on a fresh connection. False (result.failure/message set) when no HTTP answer arrived.
+  virtual bool request(const HttpRequest& req, HttpResult& result) = 0;
 };
 
 }  // namespace tds
