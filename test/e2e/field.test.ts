@@ -256,7 +256,7 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
     await refused.getByRole('button', { name: 'Forget the host key of Boot Pi' }).click();
     const confirm = page.locator('dialog[open][role=alertdialog]');
     expect(await confirm.textContent()).toContain(sshd.hostKeyFingerprint);
-    await confirm.getByRole('button', { name: 'Forget the host key' }).click();
+    await confirm.getByRole('button', { name: 'Forget the host key', exact: true }).click();
     const notice = page.getByTestId('field-notice');
     await notice.waitFor();
     expect(await notice.textContent()).toContain('Host key of Boot Pi forgotten');

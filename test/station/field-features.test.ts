@@ -42,7 +42,10 @@ describe('Field core: probe, key file, remembered login, waiting for a boot, for
     st = await startCoreInProcess(dataDir);
     await call('settings.setServer', { mode: 'remote', url: server.url, token: server.tokens.operator, caPem: server.caPem, accountId: server.contaId });
     await call('settings.update', { operator: 'Carla Dias' });
-    await call('profiles.save', { profile: { name: 'field', accountId: server.contaId, brokerHost: '127.0.0.1', pi: { installPrefix: prefix, serviceManager: 'none' } } });
+    // No job here reaches the broker; saving the profile only needs a broker address where TLS answers,
+    // which the issuance server's HTTPS port does.
+    const tlsPort = Number(new URL(server.url).port);
+    await call('profiles.save', { profile: { name: 'field', accountId: server.contaId, brokerHost: '127.0.0.1', brokerPort: tlsPort, pi: { installPrefix: prefix, serviceManager: 'none' } } });
   }, 90_000);
   afterAll(async () => {
     await st?.close();
