@@ -336,7 +336,7 @@ function connectFailure(
 ): JobFailure {
   const where = hostKeyId(host, port);
   const changedHint = {
-    hint: 'If this Pi was re-imaged, check the new fingerprint on its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), forget the pinned key in the station (Field → Forget host key) and connect again; otherwise do not continue.',
+    hint: 'If this Pi was re-imaged, check the new fingerprint on its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), forget the pinned key in the station (Field → Forget the host key) and connect again; otherwise do not continue.',
     hintText: localText('core:pi.error.hostKeyChangedHint'),
   };
   if (refusal?.status === 'changed') {

@@ -31,7 +31,7 @@ export const en = {
     },
     error: {
       hostKeyChanged: 'The SSH host key of {{host}} has CHANGED (now {{keyType}} {{fingerprint}}, pinned {{pinned}}). The job was stopped: someone may be impersonating the Pi.',
-      hostKeyChangedHint: 'If this Pi was re-imaged, compare the new fingerprint on its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then use "Forget host key" and connect again; otherwise do not go on.',
+      hostKeyChangedHint: 'If this Pi was re-imaged, compare the new fingerprint on its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then use "Forget the host key" and connect again; otherwise do not go on.',
       keyTypeChanged: '{{host}} no longer offers the pinned type of host key; the job was stopped.',
       hostKeyUnknown: 'The SSH host key of {{host}} is not known yet: {{keyType}} {{fingerprint}}.',
       hostKeyRejected: 'You did not accept the host key of {{host}} ({{fingerprint}}).',
@@ -128,7 +128,7 @@ export const ptBR: Strings<typeof en> = {
     },
     error: {
       hostKeyChanged: 'A chave SSH do host {{host}} MUDOU (agora {{keyType}} {{fingerprint}}, fixada {{pinned}}). O trabalho foi parado: alguém pode estar se passando pelo Pi.',
-      hostKeyChangedHint: 'Se este Pi foi regravado, compare a nova impressão digital no console dele (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), use "Esquecer chave do host" e conecte de novo; senão, não continue.',
+      hostKeyChangedHint: 'Se este Pi foi regravado, compare a nova impressão digital no console dele (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), use "Esquecer a chave do host" e conecte de novo; senão, não continue.',
       keyTypeChanged: '{{host}} não oferece mais o tipo de chave de host fixado; o trabalho foi parado.',
       hostKeyUnknown: 'A chave SSH do host {{host}} ainda não é conhecida: {{keyType}} {{fingerprint}}.',
       hostKeyRejected: 'Você não aceitou a chave do host {{host}} ({{fingerprint}}).',
