@@ -2,7 +2,8 @@
 # TDS gateway agent installer for Raspberry Pi OS / Debian (POSIX sh; dash is /bin/sh there).
 #
 #   install.sh [install]  [--prefix DIR] [--service-manager systemd|none] [--user NAME] [--python PATH]
-#                         [--from DIR] [--agent-from DIR] [--bundle-hash HEX] [--no-restart]
+#                         [--from DIR] [--agent-from DIR] [--bundle-hash HEX] [--no-restart] [--deps-checked]
+#                         (--deps-checked: the caller has just run `check`'s tests (the station's probe does))
 #   install.sh keygen     --cn MAC [--prefix DIR]          new key (0600) + CSR made here; prints the CSR
 #   install.sh rollback   [--prefix DIR] [--service-manager M] [--user NAME]   previous identity back
 #   install.sh finalize   [--prefix DIR]                   drop the backups once the new identity is online
@@ -44,6 +45,7 @@ AGENT_FROM=
 BUNDLE_HASH=
 CN=
 RESTART=yes
+DEPS_CHECKED=no
 
 say() { printf '%s\n' "$*" 2>/dev/null || true; }
 die() { code=$1; shift; printf 'ERROR: %s\n' "$*" >&2 2>/dev/null || true; exit "$code"; }
@@ -60,6 +62,7 @@ while [ $# -gt 0 ]; do
     --bundle-hash) need_arg "$@"; BUNDLE_HASH=$2; shift 2 ;;
     --cn) need_arg "$@"; CN=$2; shift 2 ;;
     --no-restart) RESTART=no; shift ;;
+    --deps-checked) DEPS_CHECKED=yes; shift ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die 2 "unknown option $1 (see --help)" ;;
   esac
@@ -298,7 +301,7 @@ commit_install() {
 }
 
 do_install() {
-  check_deps
+  [ "$DEPS_CHECKED" = yes ] || check_deps
   ensure_user
   [ -n "$AGENT_FROM" ] || { if [ -f "$FROM/mqtt_client.py" ]; then AGENT_FROM=$FROM; else AGENT_FROM=$OPT; fi; }
   [ -f "$AGENT_FROM/mqtt_client.py" ] && [ -d "$AGENT_FROM/gateway_agent" ] \
@@ -372,10 +375,15 @@ do_install() {
   for f in mqtt_client.py install.sh probe.sh gateway-mqtt.service.in config.example.json; do
     [ -f "$AGENT_FROM/$f" ] && { cp "$AGENT_FROM/$f" "$OPT_STAGE/$f" || die 5 "cannot stage $f"; }
   done
-  mkdir -p "$OPT_STAGE/gateway_agent" && cp "$AGENT_FROM"/gateway_agent/*.py "$OPT_STAGE/gateway_agent/" \
+  mkdir -p "$OPT_STAGE/gateway_agent" && cp -p "$AGENT_FROM"/gateway_agent/*.py "$OPT_STAGE/gateway_agent/" \
     || die 5 "cannot stage the agent package"
-  # Compiled ahead: the unit forbids writes to /opt (ProtectSystem=strict).
-  "$PYTHON" -m compileall -q "$OPT_STAGE/gateway_agent" >/dev/null 2>&1 || true
+  # Compiled ahead: the unit forbids writes to /opt (ProtectSystem=strict). The installed agent's
+  # bytecode is still valid for its own files (copied with their times), so only new files compile.
+  if [ -d "$AGENT_FROM/gateway_agent/__pycache__" ]; then
+    cp -Rp "$AGENT_FROM/gateway_agent/__pycache__" "$OPT_STAGE/gateway_agent/" || die 5 "cannot stage the agent's bytecode"
+  else
+    "$PYTHON" -m compileall -q "$OPT_STAGE/gateway_agent" >/dev/null 2>&1 || true
+  fi
   if [ -z "$BUNDLE_HASH" ]; then
     BUNDLE_HASH=$(cd "$OPT_STAGE" && find . -name '*.py' -o -name '*.sh' -o -name '*.in' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
   fi

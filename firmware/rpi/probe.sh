@@ -24,11 +24,42 @@ kv interface "$iface"
 kv mac "$( [ -n "$iface" ] && cat "/sys/class/net/$iface/address" 2>/dev/null)"
 kv ipv4 "$( [ -n "$iface" ] && ip -o -4 addr show dev "$iface" 2>/dev/null | sed -n 's/.* inet \([0-9.]*\).*/\1/p' | head -n 1)"
 
-kv python "$("$PYTHON" --version 2>&1 | sed -n 's/^Python //p')"
-kv paho_mqtt "$("$PYTHON" -c 'import paho.mqtt as m; print(m.__version__)' 2>/dev/null)"
-kv pymodbus "$("$PYTHON" -c 'import pymodbus as m; print(m.__version__)' 2>/dev/null)"
-kv pyserial "$("$PYTHON" -c 'import serial as m; print(m.__version__)' 2>/dev/null)"
+# One interpreter start for every Python fact (each start costs a Pi a noticeable fraction of a
+# second): versions, and the Debian packages the agent needs that are missing (install.sh check's
+# rules, so the station can skip that check when nothing is missing).
+py=$("$PYTHON" - 2>/dev/null <<'EOF_PY'
+import sys
+def version(name):
+    try:
+        return str(getattr(__import__(name, fromlist=["_"]), "__version__", "?"))
+    except Exception:
+        return ""
+def imports(name):
+    try:
+        __import__(name)
+        return True
+    except Exception:
+        return False
+missing = []
+if not imports("paho.mqtt.client"): missing.append("python3-paho-mqtt")
+if not imports("serial"): missing.append("python3-serial")
+if not imports("pymodbus"): missing.append("python3-pymodbus")
+elif not imports("pymodbus.client"): missing.append("python3-serial-asyncio")
+print("python=%d.%d.%d" % sys.version_info[:3])
+print("paho_mqtt=" + version("paho.mqtt"))
+print("pymodbus=" + version("pymodbus"))
+print("pyserial=" + version("serial"))
+print("python_missing=" + " ".join(missing))
+EOF_PY
+)
+for k in python paho_mqtt pymodbus pyserial; do
+  kv "$k" "$(printf '%s\n' "$py" | sed -n "s/^$k=//p")"
+done
 kv openssl "$(openssl version 2>/dev/null)"
+missing=$(printf '%s\n' "$py" | sed -n 's/^python_missing=//p')
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+# Known only when Python answered: then every package install.sh check looks for is accounted for.
+[ -n "$py" ] && kv missing_packages "$missing" && kv packages_checked yes
 
 kv uid "$(id -u)"
 kv user "$(id -un)"

@@ -1,3 +1,5 @@
+import type { LocalText } from './local-text.js';
+
 /**
  * Errors a technician can act on. Every job failure carries one of these codes, a message that
  * says what happened, and a hint that says what to do. The UI translates by code.
@@ -35,15 +37,13 @@ export interface JobError {
   code: ErrorCode;
   message: string;
   hint?: string;
+  /** `message` and `hint` for the renderer to translate (when the job gave them). */
+  text?: LocalText;
+  hintText?: LocalText;
   /** Which step failed and, for flashing, where (e.g. "0x10000 + 131072 bytes"). */
   where?: string;
   /** Evidence for the technician, e.g. the device's boot log when the broker never saw it. */
   attachment?: { label: string; text: string };
-  /**
-   * The facts `message` is made of (MAC, serial, port…), so the UI can say it in its own language
-   * (`errors.message.<code>`); `message` stays the English text for logs and the command line.
-   */
-  params?: Record<string, string>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { LANGUAGES, LOG_RESULTS } from './views.js';
-import { V, zHost, zHttpUrl, zId, zIsoDate, zLocalPath, zMac, zName, zPem, zPort } from './validation.js';
+import { ERROR_CODES } from './errors.js';
+import { LANGUAGES, LOG_KINDS, LOG_RESULTS } from './views.js';
+import { V, zHost, zHttpUrl, zId, zIsoDate, zLocalPath, zName, zPem, zPort } from './validation.js';
 
 /**
  * What the renderer may send, as zod schemas: validated at the boundary in the core and reused by the
@@ -93,37 +94,63 @@ export const ProfileLockInputSchema = z.object({
 /** An OS notification the Electron shell shows (web mode uses the browser's Notification API). */
 export const NotifyInputSchema = z.object({ title: z.string().trim().min(1).max(120), body: z.string().max(400) });
 
+/**
+ * How the station logs in to a Pi: a password, a private key pasted (PEM), a key file on this station
+ * (read for each job, never copied; its path is remembered), or the station user's ssh-agent.
+ */
 export const PiAuthSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('password'), password: z.string().min(1, V.required).max(1024, V.tooLong) }),
   z.object({ method: z.literal('key'), privateKeyPem: zPem, passphrase: z.string().max(1024, V.tooLong).optional() }),
+  z.object({ method: z.literal('keyFile'), path: zLocalPath, passphrase: z.string().max(1024, V.tooLong).optional() }),
   z.object({ method: z.literal('agent') }),
 ], { error: V.choice });
 export type PiAuth = z.input<typeof PiAuthSchema>;
 
-export const FieldProvisionInputSchema = z.object({
+const PiLoginFields = {
   targetId: zId,
   profile: zName(80),
   username: z.string().trim().min(1, V.required).max(64, V.tooLong).regex(/^[A-Za-z0-9._-]+$/, V.username),
   auth: PiAuthSchema,
+  /** Keep trying to connect while the Pi boots (up to five minutes) instead of a few seconds. */
+  waitForBoot: z.boolean().default(false),
+};
+
+export const FieldProvisionInputSchema = z.object({
+  ...PiLoginFields,
   sudoPassword: z.string().max(1024, V.tooLong).optional(),
   gatewayCode: GatewayCodeSchema.optional(),
 });
 export type FieldProvisionInput = z.input<typeof FieldProvisionInputSchema>;
 
+/** Look at a Pi without changing it (no root needed, so no sudo password). */
+export const FieldProbeInputSchema = z.object(PiLoginFields);
+export type FieldProbeInput = z.input<typeof FieldProbeInputSchema>;
+
 /** A certificate serial number in hexadecimal (colons allowed). */
 export const zSerial = z.string().trim().min(1, V.required).max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial);
 
-export const LogFilterSchema = z.object({
-  from: zIsoDate.optional(),
-  to: zIsoDate.optional(),
-  operator: z.string().trim().max(80, V.tooLong).optional(),
-  result: z.enum(LOG_RESULTS, { error: V.choice }).optional(),
-  mac: zMac.optional(),
-  serial: zSerial.optional(),
-  kind: z.enum(['esp32', 'pi'], { error: V.choice }).optional(),
-  limit: z.number().int().min(1).max(1000).default(100),
-  offset: z.number().int().min(0).default(0),
-});
+/**
+ * The Log's filters: text fields match a part (any case; a MAC or serial with or without separators),
+ * `q` is looked for everywhere, the error code is one of the codes; a From after To is refused at `to`.
+ */
+export const LogFilterSchema = z
+  .object({
+    from: zIsoDate.optional(),
+    to: zIsoDate.optional(),
+    operator: z.string().trim().max(80, V.tooLong).optional(),
+    result: z.enum(LOG_RESULTS, { error: V.choice }).optional(),
+    mac: z.string().trim().max(17, V.tooLong).regex(/^[0-9a-fA-F:.\s-]*[0-9a-fA-F][0-9a-fA-F:.\s-]*$/, V.macPart).optional(),
+    serial: z.string().trim().max(64, V.tooLong).regex(/^[0-9a-fA-F:]+$/, V.serial).optional(),
+    gatewayCode: z.string().trim().max(30, V.tooLong).optional(),
+    station: z.string().trim().max(32, V.tooLong).optional(),
+    errorCode: z.enum(ERROR_CODES, { error: V.choice }).optional(),
+    firmware: z.string().trim().max(80, V.tooLong).optional(),
+    kind: z.enum(LOG_KINDS, { error: V.choice }).optional(),
+    q: z.string().trim().max(100, V.tooLong).optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+    offset: z.number().int().min(0).default(0),
+  })
+  .refine((f) => !(f.from && f.to && f.from > f.to), { path: ['to'], message: V.dateOrder });
 export type LogFilter = z.input<typeof LogFilterSchema>;
 
 export const REVOKE_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'] as const;

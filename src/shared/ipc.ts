@@ -12,6 +12,7 @@ import {
   BundledCheckInputSchema,
   BundledRestoreInputSchema,
   BundledOpenEnrolmentInputSchema,
+  FieldProbeInputSchema,
   FieldProvisionInputSchema,
   FirstRunInputSchema,
   GatewayCodeSchema,
@@ -109,6 +110,8 @@ export const requestSchemas = {
   'field.addHost': z.object({ host: zHost, port: zPort.default(22), name: z.string().trim().max(80, V.tooLong).optional() }),
   'field.removeHost': z.object({ targetId: zId }),
   'field.provision': FieldProvisionInputSchema,
+  'field.probe': FieldProbeInputSchema,
+  'field.forgetHostKey': z.object({ targetId: zId }),
   'gateways.list': z.object({
     search: z.string().trim().max(100, V.tooLong).optional(),
     page: z.number().int().min(1).default(1),
@@ -181,6 +184,8 @@ export interface StationResponses {
   'field.addHost': PiTarget;
   'field.removeHost': PiTarget[];
   'field.provision': { jobId: string };
+  'field.probe': { jobId: string };
+  'field.forgetHostKey': PiTarget;
   'gateways.list': GatewayPage;
   'gateways.get': GatewayDetailView;
   'gateways.telemetry': GatewayTelemetryView;

@@ -1,31 +1,27 @@
 import type { JobError } from './errors.js';
+import type { LocalText } from './local-text.js';
 
-/** Kinds of provisioning job the station runs. */
-export type JobKind = 'esp32' | 'pi';
+/** Kinds of job the station runs: provisioning an ESP32 or a Pi, and looking at a Pi without changing it. */
+export type JobKind = 'esp32' | 'pi' | 'pi-probe';
+
+/** The kinds that give a device an identity (what the day's figures count). */
+export const PROVISIONING_KINDS: readonly JobKind[] = ['esp32', 'pi'];
 
 /**
- * `skipped`: the job stopped on purpose before changing the device (its MAC is already provisioned
- * and the operator said "stop"); the board was left running its own firmware. Not a failure.
+ * `skipped`: the job stopped on purpose without changing the device (the operator answered "stop",
+ * e.g. to "this MAC is already provisioned"); not a failure.
  */
 export type JobState = 'queued' | 'running' | 'waiting-input' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 
 /** The states a job ends in. */
-export const FINISHED_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'skipped'];
+export const FINISHED_STATES = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
+export type FinishedState = (typeof FINISHED_STATES)[number];
 
-export function isFinishedState(state: JobState | string): boolean {
+export function isFinishedState(state: string): state is FinishedState {
   return (FINISHED_STATES as readonly string[]).includes(state);
 }
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
-
-/**
- * A text the core sends as a key and its facts, for the UI to say in its own language; the English
- * text travels beside it for logs and the command line.
- */
-export interface TextCode {
-  key: string;
-  params?: Record<string, string | number>;
-}
 
 export interface StepSnapshot {
   name: string;
@@ -35,8 +31,16 @@ export interface StepSnapshot {
   /** Fraction 0..1 of this step, when it reports progress (flashing, uploads). */
   progress?: number;
   detail?: string;
-  /** `detail` as a key and facts (`stepDetail.<key>` in the UI's dictionaries); absent for free text. */
-  detailCode?: TextCode;
+  /** `detail` for the renderer to translate (when the step gave one). */
+  detailText?: LocalText;
+  /** Time this step spent waiting for the operator's answer (ms): not part of its working time. */
+  waitedMs?: number;
+}
+
+/** Working time of a step or job: from start to end, less the time it waited for the operator. */
+export function workingMs(startedAt: string | null | undefined, endedAt: string | null | undefined, waitedMs?: number | null): number | null {
+  if (!startedAt || !endedAt) return null;
+  return Math.max(0, Date.parse(endedAt) - Date.parse(startedAt) - (waitedMs ?? 0));
 }
 
 /** A question a running job asks the operator (re-provision an active MAC, host key, sudo password). */
@@ -44,6 +48,8 @@ export interface JobQuestion {
   id: string;
   kind: 'reprovision' | 'host-key' | 'sudo-password' | 'manual-boot';
   message: string;
+  /** `message` for the renderer to translate (when the job gave one). */
+  text?: LocalText;
   /** Machine-readable facts for the UI (existing serial, fingerprint, ...). */
   facts?: Record<string, string>;
   choices: string[];
@@ -84,4 +90,6 @@ export interface JobSnapshot {
   createdAt: string;
   startedAt?: string;
   endedAt?: string;
+  /** Time the job waited for the operator's answers (ms), in steps or between them. */
+  waitedMs?: number;
 }

@@ -1,4 +1,5 @@
 import type { JobKind, JobSnapshot, StepStatus } from './jobs.js';
+import type { LocalText } from './local-text.js';
 
 /**
  * What the station core shows the renderer: the views its requests resolve to and its events carry
@@ -187,14 +188,31 @@ export interface PiTarget {
   addresses: string[];
   /** When the discovery source knows it (mDNS TXT, OUI). */
   model: string | null;
+  /** Discovered, or read by a job on this Pi: the renderer shows its live online state by it. */
   mac: string | null;
   jobId: string | null;
+  /** The SSH host key this station pinned for this Pi, if any. */
+  hostKey: { keyType: string; fingerprint: string; firstSeen: string } | null;
+}
+
+/** What the Field screen remembers between runs (never a password, key or passphrase). */
+export interface FieldMemoryView {
+  username: string | null;
+  authMethod: 'password' | 'key' | 'keyFile' | 'agent' | null;
+  /** Path of the key file last used, on this station. */
+  keyFile: string | null;
+  waitForBoot: boolean;
+  /** Pis worked on lately, newest first, with the user each was logged in as. */
+  recentHosts: { host: string; port: number; username: string; at: string }[];
 }
 
 export interface FieldState {
   targets: PiTarget[];
   jobs: JobSnapshot[];
   discovery: 'running' | 'unavailable';
+  remembered: FieldMemoryView;
+  /** Private key files of this station's user (~/.ssh/id_*), offered for "key file". */
+  keyFiles: string[];
 }
 
 export interface CertificateView {
@@ -314,12 +332,20 @@ export interface ImportResult {
 export const LOG_RESULTS = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type LogResult = (typeof LOG_RESULTS)[number];
 
+/** What the log holds: jobs of a kind, and what the station did outside jobs (revocations, forgotten host keys). */
+export const LOG_KINDS = ['esp32', 'pi', 'pi-probe', 'revocation', 'host-key'] as const;
+export type LogKind = (typeof LOG_KINDS)[number];
+
 export interface LogJobRow {
+  type: 'job';
   id: string;
   kind: JobKind;
   startedAt: string;
   endedAt: string | null;
+  /** Working time: start to end, less the time waiting for the operator. */
   durationMs: number | null;
+  /** Time waiting for the operator's answers. */
+  waitedMs: number;
   operator: string;
   stationId: string;
   target: string;
@@ -333,32 +359,73 @@ export interface LogJobRow {
   result: LogResult | 'running';
   errorCode: string | null;
   errorMessage: string | null;
+  errorHint: string | null;
+  /** The error's message and hint for the renderer to translate, when the job gave them. */
+  errorText: LocalText | null;
+  errorHintText: LocalText | null;
 }
+
+/** Something the station did outside a job: a certificate revoked from it, a pinned host key forgotten. */
+export interface LogEventRow {
+  type: 'event';
+  id: string;
+  kind: 'revocation' | 'host-key';
+  at: string;
+  operator: string;
+  stationId: string;
+  /** `host:port` (host keys). */
+  target: string | null;
+  mac: string | null;
+  gatewayCode: string | null;
+  gatewayId: number | null;
+  certificateSerial: string | null;
+  /** Revocation reason (RFC 5280 name); for a host key, the fingerprint forgotten. */
+  reason: string | null;
+  detail: string | null;
+}
+
+export type LogEntryRow = LogJobRow | LogEventRow;
 
 export interface LogStepRow {
   name: string;
   startedAt: string | null;
   endedAt: string | null;
+  /** Time the step waited for the operator (not part of its working time). */
+  waitedMs: number;
   status: StepStatus;
   detail: string | null;
+  detailText: LocalText | null;
 }
 
 export interface LogJobDetail extends LogJobRow {
   steps: LogStepRow[];
+  /** The job's own log (step notes, commands, device output), as stored: the last lines when there are many. */
+  lines: JobLogLineView[];
+  /** Lines of the job's log the station log holds beyond those sent. */
+  linesOmitted: number;
+  /** Evidence kept with a failure (the board's boot log). */
+  attachment: { label: string; text: string } | null;
 }
 
 export interface LogPage {
-  rows: LogJobRow[];
+  rows: LogEntryRow[];
   total: number;
 }
 
+/** Today's figures, counted in devices (a board retried until it passed is one provisioned device). */
 export interface TodayFigures {
   /** Local calendar day, YYYY-MM-DD. */
   day: string;
   provisioned: number;
+  /** Devices that ended the day failed (no success). */
   failed: number;
+  /** Devices left as they were on purpose (the operator stopped). */
+  skipped: number;
+  /** Finished jobs behind the figures. */
+  jobs: number;
+  /** Median working time (waiting for the operator left out). */
   medianMs: number | null;
-  /** 24 entries, local hours 0..23. */
+  /** 24 entries, local hours 0..23, in devices. */
   byHour: { hour: number; succeeded: number; failed: number }[];
 }
 

@@ -1,14 +1,16 @@
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebStation } from '../../src/main/web/web-station.js';
 import { startEsp32Sim, type Esp32Sim } from '../sim/esp32/launch.js';
 import { freePort } from '../support/ports.js';
+import { makeSshKeyPair, startSshd, type RunningSshd } from '../support/sshd.js';
 import { tempDir } from '../support/temp.js';
 import { expectAccessible } from './support/axe.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 import { BUNDLE_DIR, invoke, startTestStation } from './support/station.js';
-import { goTo } from './support/ui.js';
+import { fill, goTo } from './support/ui.js';
 
 /**
  * Every screen, in English and in Portuguese, through axe-core (no serious or critical WCAG 2.x A/AA
@@ -54,6 +56,27 @@ const closeDialog = async (page: Page) => {
   await page.keyboard.press('Escape');
   await page.locator('dialog[open]').waitFor({ state: 'detached' });
 };
+
+/** The "Pi" of the Field states: Debian's OpenSSH on loopback, logged in to with a key file. */
+const pi = { port: 0, user: '', keyFile: '' };
+const piRow = (page: Page) => page.locator('[data-testid=pi-target]').first();
+/** Opens the sign-in dialog of the Pi's Check (its second button), filled in. */
+const openCheck = async (page: Page) => {
+  await screen('field')(page);
+  await piRow(page).locator('.actions button').nth(1).click();
+  await page.locator('dialog[open] #creds-form').waitFor();
+  await fill(page, 'dialog[open]', { username: pi.user });
+  await page.selectOption('dialog[open] [data-field="auth.method"]', 'keyFile');
+  await fill(page, 'dialog[open]', { 'auth.path': pi.keyFile });
+};
+/** Starts a check of the Pi and waits for its host-key question (the key is not pinned). */
+const hostKeyQuestion = async (page: Page) => {
+  await openCheck(page);
+  await page.click('dialog[open] #creds-form button[type=submit]');
+  await page.locator('dialog[open]').waitFor({ state: 'detached' });
+  await page.locator('[data-testid=pi-job][data-state=waiting-input] [data-question-kind=host-key]').waitFor({ timeout: 30_000 });
+};
+const piJobEnded = (page: Page, state: string) => page.locator(`[data-testid=pi-job][data-state=${state}]`).first().waitFor({ timeout: 60_000 });
 
 export const STATES: State[] = [
   { name: 'Bench', open: screen('bench') },
@@ -128,6 +151,29 @@ export const STATES: State[] = [
     },
   },
   { name: 'Field', open: screen('field') },
+  { name: 'Field, the sign-in dialog of a check', open: openCheck, close: closeDialog },
+  {
+    name: 'Field, the host-key question',
+    open: hostKeyQuestion,
+    close: async (page) => {
+      await page.locator('[data-question-kind=host-key]').getByRole('button', { name: /^(Reject and stop|Recusar e parar)/ }).click();
+      await piJobEnded(page, 'failed');
+    },
+  },
+  {
+    name: 'Field, a check’s findings',
+    open: async (page) => {
+      await hostKeyQuestion(page);
+      await page.locator('[data-question-kind=host-key]').getByRole('button', { name: /^(Accept and continue|Aceitar e continuar)/ }).click();
+      await page.locator('[data-testid=pi-job][data-state=succeeded] [data-testid=probe-facts]').waitFor({ timeout: 60_000 });
+    },
+    // The next language's run asks about the host key again.
+    close: async (page) => {
+      await page.getByRole('button', { name: /^(Forget the host key of|Esquecer a chave do host de)/ }).first().click();
+      await page.locator('dialog[open][role=alertdialog] [data-testid=confirm-ok]').click();
+      await page.getByTestId('field-notice').waitFor();
+    },
+  },
   { name: 'Gateways', open: screen('gateways') },
   {
     name: 'Gateways, a gateway’s details',
@@ -139,6 +185,30 @@ export const STATES: State[] = [
     },
   },
   { name: 'Log', open: screen('log') },
+  {
+    name: 'Log, filters refused (From after To)',
+    open: async (page) => {
+      await screen('log')(page);
+      // 02/01 is after 01/01 in either order of day and month.
+      await fill(page, '#log-filters', { q: 'a11y', from: '02/01/2026', to: '01/01/2026' });
+      await page.click('#log-filters button[type=submit]');
+      await page.locator('#log-filters [data-field=to][aria-invalid=true]').waitFor();
+    },
+    close: async (page) => {
+      await page.locator('#log-filters button[type=button]').first().click();
+    },
+  },
+  {
+    name: 'Log, a job’s detail',
+    open: async (page) => {
+      await screen('log')(page);
+      await page.locator('table button.link').first().click();
+      await page.getByTestId('job-detail').waitFor();
+    },
+    close: async (page) => {
+      await page.getByTestId('job-detail').locator('.detail__head button.btn').last().click();
+    },
+  },
   { name: 'Settings → Station', open: settingsTab('general') },
   { name: 'Settings → Server', open: settingsTab('server') },
   { name: 'Settings → Broker', open: settingsTab('broker') },
@@ -228,7 +298,15 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
   const sims: Esp32Sim[] = [];
   let station: WebStation;
   let b: TestBrowser;
+  let sshd: RunningSshd;
+
   beforeAll(async () => {
+    sshd = await startSshd();
+    const key = makeSshKeyPair(tmp.path, 'a11y');
+    pi.port = sshd.port;
+    pi.user = userInfo().username;
+    pi.keyFile = key.privateKeyFile;
+    sshd.authorize(pi.user, key.publicKey);
     for (const mac of ['24:6f:28:a1:10:01', '24:6f:28:a1:10:02']) sims.push(await startEsp32Sim({ mac, telemetryIntervalMs: 2000 }));
     station = await startTestStation({ dataDir: path.join(tmp.path, 'station'), bundledServer: true, caPassphrase: 'a11y scan CA passphrase', boards: sims });
     b = await launchBrowser();
@@ -240,6 +318,7 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
   afterAll(async () => {
     await b?.close();
     await station?.close();
+    await sshd?.stop();
     await Promise.all(sims.map((s) => s.stop()));
     tmp.remove();
   });
@@ -274,6 +353,8 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
         brokerHost: '127.0.0.1',
         brokerPort: s.broker.port,
         esp32: { bundlePath: BUNDLE_DIR, wifiSsid: 'a11y', wifiPassword: 'a11y-pass-123' },
+        // The Field's checks need the profile's Pi settings (a check changes nothing on the Pi).
+        pi: { installPrefix: path.join(tmp.path, 'pi-root'), serviceManager: 'none' },
       },
     });
     await invoke(station, 'settings.update', { activeProfile: 'bench' });
@@ -281,6 +362,8 @@ describe('E2E: accessibility scan of every screen, English and Portuguese, at 10
     const bench = await invoke(station, 'bench.state');
     await invoke(station, 'bench.provision', { deviceIds: bench.devices.map((d) => d.id), profile: 'bench' });
     await expect.poll(async () => (await invoke(station, 'jobs.list')).filter((j) => j.state === 'succeeded').length, { timeout: 180_000, interval: 1000 }).toBe(2);
+    // A Pi for the Field's states.
+    await invoke(station, 'field.addHost', { host: '127.0.0.1', port: pi.port, name: 'A11y Pi' });
   }, 300_000);
 
   it('buttons repeated on every board card carry their board in their accessible name', async () => {

@@ -153,11 +153,15 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     for (const s2 of sims.slice(0, 2)) await expect.poll(() => page.locator(`tr[data-mac="${s2.mac}"]`).getAttribute('data-online'), { timeout: 30_000 }).toBe('true');
   }, 150_000);
 
-  it('shows the jobs in the log: filter, details with steps and timings, CSV export', async () => {
+  it('shows the jobs and the revocation in the log: filter, details with steps and timings, CSV export', async () => {
     const { page } = b;
     await goTo(page, 'log');
     await expect.poll(() => page.locator('[data-testid=today-provisioned]').textContent(), { timeout: 10_000 }).toBe('3');
-    await expect.poll(() => page.locator('[data-testid=log-table] tbody tr').count()).toBe(3);
+    // Three jobs and the revocation made from the Gateways screen, with its reason in words.
+    await expect.poll(() => page.locator('[data-testid=log-table] tbody tr').count()).toBe(4);
+    const revocation = page.locator('[data-testid=log-table] tbody tr[data-entry=event]');
+    expect(await revocation.getAttribute('data-mac')).toBe(sims[2]!.mac);
+    expect(await revocation.textContent()).toContain('Revoked (Key compromised)');
     await page.fill('[data-field=mac]', sims[1]!.mac.toUpperCase());
     await page.click('#log-filters button[type=submit]');
     await expect.poll(() => page.locator('[data-testid=log-table] tbody tr').count()).toBe(1);
@@ -169,6 +173,7 @@ describe('E2E: bench → gateways → revoke → log (web mode, Chromium)', () =
     const csvFile = await download(page, () => page.click('[data-testid=log-export]'), b.downloads);
     const csv = readFileSync(csvFile, 'utf8').trim().split('\n');
     expect(csv[0]).toContain('job_id');
+    expect(csv[0]).toContain('event_reason');
     expect(csv).toHaveLength(2);
     expect(csv[1]).toContain(sims[1]!.mac);
     expect(csv[1]).toContain('succeeded');

@@ -139,7 +139,7 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
       await fill(page, '#add-host', { host: '127.0.0.1', port: String(port), name: 'Silent Pi' });
       await page.click('#add-host button[type=submit]');
       const target = page.locator('[data-testid=pi-target]', { hasText: 'Silent Pi' });
-      await target.getByRole('button', { name: 'Provision…' }).click();
+      await target.getByRole('button', { name: 'Provision Silent Pi' }).click();
       await fill(page, 'dialog[open]', { username: 'pi' });
       await page.selectOption('dialog[open] [data-field="auth.method"]', 'password');
       await fill(page, 'dialog[open]', { 'auth.password': 'the-pi-password' });
@@ -156,7 +156,7 @@ describe('E2E: the station core is killed mid-flash and restarted (web mode, Chr
       expect(await job.locator('.job-error').textContent()).toContain('The job was interrupted');
 
       // Retry: the password went with the old core; the Field screen asks for the login again.
-      await job.getByRole('button', { name: 'Retry' }).click();
+      await job.getByRole('button', { name: 'Retry the job on Silent Pi' }).click();
       await page.locator('dialog[open]').waitFor({ timeout: 10_000 });
       expect(await job.textContent()).toContain('is gone (it is never stored)');
       expect(await page.locator('dialog[open] [data-field="auth.password"]').inputValue()).toBe('');

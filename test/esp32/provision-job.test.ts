@@ -264,7 +264,7 @@ describe('ESP32 provisioning job (simulator + real server + real broker)', () =>
     // Asked while probing: no certificate was requested and nothing was written.
     expect(asked[0]!.job.steps.map((st) => `${st.name}:${st.status}`)).toEqual(['probe:running', 'certificate:pending', 'factory-data:pending', 'flash:pending', 'reboot:pending', 'boot-log:pending', 'online:pending']);
     const skipped = stopped.jobs[0]!;
-    expect({ state: skipped.state, code: skipped.error?.code, params: skipped.error?.params }).toEqual({ state: 'skipped', code: 'MAC_ALREADY_PROVISIONED', params: { mac, serial } });
+    expect({ state: skipped.state, code: skipped.error?.code, text: skipped.error?.text }).toEqual({ state: 'skipped', code: 'MAC_ALREADY_PROVISIONED', text: { key: 'core:identity.error.stoppedBoard', params: { mac, serial } } });
     expect(skipped.steps.every((st) => st.status === 'skipped')).toBe(true);
     expect(log.get(skipped.id)?.result).toBe('skipped');
     expect(Buffer.compare(sim.readFlash(0, 0x400000), flashBefore)).toBe(0);

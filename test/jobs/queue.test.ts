@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSnapshot } from '../../src/shared/jobs.js';
-import { delay, JobFailure, JobQueue, type JobDefinition, type JobLogLine } from '../../src/main/jobs/index.js';
+import { delay, JobFailure, JobQueue, JobSkipped, type JobDefinition, type JobLogLine } from '../../src/main/jobs/index.js';
 import { controlChars } from '../support/control-chars.js';
 
 function def(target: string, run: JobDefinition['run'], steps = ['a', 'b', 'c']): JobDefinition {
@@ -177,6 +177,23 @@ describe('JobQueue', () => {
     expect(final.state).toBe('succeeded');
     expect(final.question).toBeUndefined();
     expect(answer).toBe('revoke');
+  });
+
+  it('a stop on purpose ends the job skipped, not failed: the step that stopped and the ones it never reached are skipped', async () => {
+    const q = new JobQueue();
+    const id = q.submit(
+      def('/dev/s', async (ctx) => {
+        await ctx.step('a', async () => undefined);
+        await ctx.step('b', async () => {
+          throw new JobSkipped('MAC_ALREADY_PROVISIONED', 'already provisioned; stopped without changing anything');
+        });
+        await ctx.step('c', async () => undefined);
+      }),
+    );
+    const final = await q.wait(id);
+    expect(final.state).toBe('skipped');
+    expect(final.error).toMatchObject({ code: 'MAC_ALREADY_PROVISIONED', message: expect.stringMatching(/without changing anything/) });
+    expect(final.steps.map((s) => s.status)).toEqual(['done', 'skipped', 'skipped']);
   });
 
   it('cancelling while a question is open ends the job as cancelled', async () => {

@@ -30,7 +30,7 @@ function job(target: string, mac: string, outcome: 'ok' | 'fail' | 'skip', extra
       await ctx.step('probe', async (s) => {
         ctx.update({ mac, gatewayCode: `GW-${mac.replace(/:/g, '')}` });
         s.log('chip ESP32-D0WD-V3');
-        if (outcome === 'skip') throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate; stopped without changing anything`, { params: { mac, serial: '0A1B2C' } });
+        if (outcome === 'skip') throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate; stopped without changing anything`);
       });
       await ctx.step('flash', async () => {
         await delay(5);
@@ -121,7 +121,7 @@ describe('StationLog', () => {
     expect(rows.map((r) => r.mac).sort()).toEqual(['aa:bb:cc:00:00:01', 'aa:bb:cc:00:00:02']);
 
     const today = log.dayFigures();
-    expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0, skipped: 1 });
+    expect(today).toMatchObject({ provisioned: 2, failed: 1, cancelled: 0, skipped: 1, jobs: 4 });
     expect(today.medianDurationMs).toBeGreaterThanOrEqual(5);
     expect(log.dayFigures(new Date('2001-02-03T12:00:00'))).toMatchObject({ day: '2001-02-03', provisioned: 0, medianDurationMs: null });
     log.close();
@@ -173,6 +173,144 @@ describe('StationLog', () => {
     log.close();
   });
 
+  it('filters by parts (operator, MAC, gateway code, station, firmware, serial), error code and free text; station events join the jobs, newest first', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    await q.wait(q.submit(job('/dev/a', 'aa:bb:cc:00:00:01', 'ok')));
+    await q.wait(q.submit(job('/dev/b', 'aa:bb:cc:00:de:02', 'fail', { initial: { operator: 'Beatriz Lima', firmware: { name: 'gw-fw', version: '2.0.1', sha256: 'cd'.repeat(32) } } })));
+    const revoked = log.recordEvent({ kind: 'revocation', operator: 'Ana', mac: 'aa:bb:cc:00:00:01', gatewayCode: 'GW-aabbcc000001', gatewayId: 3, certSerial: '0A1B2C', reason: 'keyCompromise' });
+    log.recordEvent({ kind: 'host-key', operator: 'Ana', target: 'pi.local:22', reason: 'SHA256:abc' });
+
+    const ids = (f: Parameters<StationLog['entries']>[0]): string[] => log.entries(f).map((e) => (e.type === 'job' ? `job ${e.job.target}` : `event ${e.event.kind}`));
+    expect(ids({})).toEqual(['event host-key', 'event revocation', 'job /dev/b', 'job /dev/a']);
+    expect(log.countEntries({})).toBe(4);
+    expect(ids({ operator: 'lima' })).toEqual(['job /dev/b']);
+    expect(ids({ operator: 'an' })).toEqual(['event host-key', 'event revocation', 'job /dev/a']);
+    expect(ids({ mac: 'DE-02' })).toEqual(['job /dev/b']);
+    expect(ids({ mac: '00:00:01' })).toEqual(['event revocation', 'job /dev/a']);
+    expect(ids({ gatewayCode: 'gw-aabbcc00' })).toEqual(['event revocation', 'job /dev/b', 'job /dev/a']);
+    expect(ids({ station: 'BENCH' })).toHaveLength(4);
+    expect(ids({ station: 'other' })).toEqual([]);
+    expect(ids({ firmware: '2.0' })).toEqual(['job /dev/b']);
+    expect(ids({ firmware: 'cdcd' })).toEqual(['job /dev/b']);
+    expect(ids({ serial: '0a:1b' })).toEqual(['event revocation', 'job /dev/a']);
+    expect(ids({ errorCode: 'PORT_GONE' })).toEqual(['job /dev/b']);
+    expect(ids({ result: 'succeeded' })).toEqual(['job /dev/a']);
+    expect(ids({ kind: 'revocation' })).toEqual(['event revocation']);
+    expect(ids({ kind: 'esp32' })).toEqual(['job /dev/b', 'job /dev/a']);
+    expect(ids({ text: 'unplugged' })).toEqual(['job /dev/b']);
+    expect(ids({ text: 'keycompromise' })).toEqual(['event revocation']);
+    expect(ids({ text: 'pi.local' })).toEqual(['event host-key']);
+    expect(ids({ text: 'aabbcc00de' })).toEqual(['job /dev/b']);
+    // LIKE's own wildcards are taken literally.
+    expect(ids({ operator: '%' })).toEqual([]);
+    expect(ids({ text: 'a_b' })).toEqual([]);
+    expect(ids({ text: 'port_gone' })).toEqual(['job /dev/b']);
+    expect(log.entries({ kind: 'revocation' })[0]).toMatchObject({ type: 'event', event: { id: revoked.id, stationId: 'bench-1', certSerial: '0A1B2C', gatewayId: 3 } });
+
+    const csv = parse(log.exportCsv({}), { columns: true }) as Array<Record<string, string>>;
+    expect(csv.map((r) => r.kind)).toEqual(['host-key', 'revocation', 'esp32', 'esp32']);
+    expect(csv[1]).toMatchObject({ mac: 'aa:bb:cc:00:00:01', cert_serial: '0A1B2C', operator: 'Ana', event_reason: 'keyCompromise' });
+    log.close();
+  });
+
+  it('pages past 1,000 entries, and hands out the newest lines of a long job log', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    for (let i = 0; i < 1150; i++) log.recordEvent({ kind: 'host-key', operator: 'ana', target: `pi-${i}.local:22`, reason: 'SHA256:x' });
+    expect(log.countEntries({})).toBe(1150);
+    // Page by page (100 at a time) past the 1,000th: every entry once.
+    const seen = new Set<string>();
+    for (let offset = 0; offset < 1200; offset += 100) {
+      const page = log.entries({ limit: 100, offset });
+      expect(page).toHaveLength(Math.max(0, Math.min(100, 1150 - offset)));
+      for (const e of page) seen.add(e.type === 'event' ? e.event.target! : '');
+    }
+    expect(seen.size).toBe(1150);
+    const id = q.submit({
+      kind: 'pi',
+      target: 'pi.local:22',
+      steps: [{ name: 'a' }],
+      run: (ctx) => ctx.step('a', async (s) => {
+        for (let i = 0; i < 30; i++) s.log(`line ${i}`);
+      }),
+    });
+    await q.wait(id);
+    const last = log.lines(id, { last: 5 });
+    expect(last.map((l) => l.text)).toEqual(['line 27', 'line 28', 'line 29', expect.stringMatching(/^step a done/), 'job succeeded']);
+    expect(log.lineCount(id)).toBeGreaterThanOrEqual(31);
+    log.close();
+  });
+
+  it('counts devices, not jobs: retries until a pass are one provisioned device; a stop is skipped, not failed', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    const stop = (mac: string): JobDefinition => ({
+      kind: 'esp32',
+      target: '/dev/s',
+      steps: [{ name: 'certificate' }],
+      run: async (ctx) => {
+        ctx.update({ mac });
+        await ctx.step('certificate', async () => {
+          throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} is provisioned; stopped without changing anything`);
+        });
+      },
+    });
+    // Board 1 fails twice, then passes; board 2 fails once; board 3 is stopped by the operator;
+    // a fourth failure before any MAC was read counts as its port's device.
+    for (const outcome of ['fail', 'fail', 'ok'] as const) await q.wait(q.submit(job('/dev/a', 'aa:bb:cc:00:00:01', outcome)));
+    await q.wait(q.submit(job('/dev/b', 'aa:bb:cc:00:00:02', 'fail')));
+    await q.wait(q.submit(stop('aa:bb:cc:00:00:03')));
+    await q.wait(
+      q.submit({ kind: 'esp32', target: '/dev/c', steps: [{ name: 'probe' }], run: (ctx) => ctx.step('probe', async () => Promise.reject(new JobFailure('NO_BOOTLOADER'))) }),
+    );
+    const today = log.dayFigures();
+    expect(today).toMatchObject({ provisioned: 1, failed: 2, skipped: 1, cancelled: 0, jobs: 6 });
+    expect(today.byHour.reduce((n, h) => n + h.succeeded, 0)).toBe(1);
+    expect(today.byHour.reduce((n, h) => n + h.failed, 0)).toBe(2);
+    expect(log.query({ result: 'skipped' }).map((r) => r.mac)).toEqual(['aa:bb:cc:00:00:03']);
+    log.close();
+  });
+
+  it('keeps the time a job waited for the operator apart: stored per step and job, left out of the median', async () => {
+    const { log } = freshLog();
+    const q = new JobQueue();
+    log.attach(q);
+    q.onUpdate((s) => {
+      if (s.state === 'waiting-input' && s.question) setTimeout(() => q.answer(s.id, s.question!.id, 'yes'), 400);
+    });
+    const id = q.submit({
+      kind: 'pi',
+      target: 'pi.local:22',
+      steps: [{ name: 'connect' }, { name: 'certificate' }],
+      run: async (ctx) => {
+        ctx.update({ mac: 'dc:a6:32:00:00:01' });
+        await ctx.step('connect', () => delay(20));
+        await ctx.step('certificate', async () => {
+          await delay(20);
+          await ctx.ask({ kind: 'reprovision', message: 'replace?', choices: ['yes', 'no'] });
+          await delay(20);
+        });
+      },
+    });
+    const snap = await q.wait(id);
+    expect(snap.waitedMs).toBeGreaterThanOrEqual(380);
+    expect(snap.steps[1]!.waitedMs).toBe(snap.waitedMs);
+    expect(snap.steps[0]!.waitedMs).toBeUndefined();
+    const row = log.get(id)!;
+    expect(row.waitedMs).toBe(snap.waitedMs);
+    expect(row.durationMs! - row.waitedMs!).toBeLessThan(380);
+    const [, cert] = log.steps(id);
+    expect(cert!.waitedMs).toBe(snap.waitedMs);
+    expect(cert!.durationMs).toBeGreaterThanOrEqual(cert!.waitedMs! + 40);
+    const today = log.dayFigures();
+    expect(today.medianDurationMs).toBe(row.durationMs! - row.waitedMs!);
+    log.close();
+  });
+
   it('applies migrations once, keeps data across reopen, and refuses a newer schema', () => {
     const { log, file } = freshLog();
     log.close();
@@ -198,8 +336,9 @@ describe('StationLog', () => {
     const log = StationLog.open(file, { stationId: 'bench-1' });
     log.close();
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: MIGRATIONS[0]!.name }]);
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    // Migration 1 adopted (not re-applied), the later ones applied on top.
+    expect(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(db.prepare('SELECT id FROM jobs').all()).toEqual([{ id: 'old-job' }]);
     db.close();
   });

@@ -16,10 +16,13 @@ export interface TcpRelay {
   cut(): void;
   /** Accepts and relays new connections again. */
   resume(): void;
+  /** New connections go to this port from now on (another "Pi" at the same address: a re-imaged one). */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
-export function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
+/** `listenPort`: listen there (e.g. a port the station already tries, for a Pi that "boots" now); default a free one. */
+export function startTcpRelay(targetPort: number, targetHost = '127.0.0.1', listenPort = 0): Promise<TcpRelay> {
   const sockets = new Set<net.Socket>();
   let refusing = false;
   const server = net.createServer((client) => {
@@ -40,7 +43,7 @@ export function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Pro
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(listenPort, '127.0.0.1', () => {
       const port = (server.address() as net.AddressInfo).port;
       resolve({
         port,
@@ -50,6 +53,9 @@ export function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Pro
         },
         resume() {
           refusing = false;
+        },
+        retarget(port: number) {
+          targetPort = port;
         },
         close: () =>
           new Promise<void>((r) => {

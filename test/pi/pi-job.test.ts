@@ -312,6 +312,7 @@ describe('Pi job over SSH', () => {
     const oldPid = agentPid(prefix);
     // Without --replace the job stops and changes nothing.
     const refused = await runJob({ settings: settings(prefix, { mac }) });
+    expect(refused.snap.state).toBe('skipped');
     expect(refused.snap.error?.code).toBe('MAC_ALREADY_PROVISIONED');
     expect(agentPid(prefix)).toBe(oldPid);
     expect(serialOf(certFile)).toBe(norm(first.snap.certificateSerial!));
@@ -330,6 +331,8 @@ describe('Pi job over SSH', () => {
         liveOnlineAt: monitor.presence(mac).lastLiveOnlineAt,
       };
     };
+    const tmpFolders = (): string[] => readdirSync(path.join(sshd.dir, 'tmp')).filter((n) => n.startsWith('tds-pi.'));
+    const foldersBefore = tmpFolders();
     const again = await runJob({ settings: settings(prefix, { mac, reprovision: 'replace' }), issuer });
     expect(again.snap.state, failed(again)).toBe('succeeded');
     expect(again.snap.gatewayId).toBe(first.snap.gatewayId);
@@ -345,8 +348,13 @@ describe('Pi job over SSH', () => {
     expect(serialOf(certFile)).toBe(newSerial);
     expect(readFileSync(path.join(prefix, 'etc/gateway-iot/certs/client.key'), 'utf8')).not.toBe(oldKey);
     expect(agentPid(prefix)).not.toBe(oldPid);
-    // Agent files were already on the Pi with the same bundle: not uploaded again.
+    // Agent files were already on the Pi with the same bundle: not uploaded again; the probe found the
+    // Debian packages, so the installer's own check did not run; the agent's bytecode was reused.
     expect(again.logs.some((l) => /agent files already installed/.test(l.text))).toBe(true);
+    expect(again.logs.some((l) => /Debian packages the agent needs are installed \(checked by the probe\)/.test(l.text))).toBe(true);
+    expect(existsSync(path.join(prefix, 'opt/gateway-iot/gateway_agent/__pycache__'))).toBe(true);
+    // The install step's private folder (certificate, CA, config) is gone with the step.
+    expect(tmpFolders()).toEqual(foldersBefore);
     const detail = await client.getGateway(again.snap.gatewayId!);
     expect(norm(detail.active_certificate!.serial_number)).toBe(newSerial);
     const old = detail.certificados.find((c) => norm(c.serial_number) === norm(first.snap.certificateSerial!));

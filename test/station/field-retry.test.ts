@@ -48,7 +48,7 @@ describe('Field: a retry replaces the attempt it retries', () => {
     // a broker address where TLS answers, which the issuance server's HTTPS port does.
     const tlsPort = Number(new URL(server.url).port);
     await call('profiles.save', { profile: { name: 'field', accountId: server.contaId, brokerHost: '127.0.0.1', brokerPort: tlsPort, pi: { installPrefix: path.join(tmp.path, 'pi'), serviceManager: 'none' } } });
-    // Nothing listens on this port: the SSH connect fails at once.
+    // Nothing listens on this port: the SSH connect is refused, tried again a few times, then fails.
     const port = await freePort();
     const target = await call<{ id: string }>('field.addHost', { host: '127.0.0.1', port, name: 'no sshd' });
     const { jobId: firstId } = await call<{ jobId: string }>('field.provision', { targetId: target.id, profile: 'field', username: 'pi', auth: { method: 'password', password: 'not-used-1234' } });
@@ -58,12 +58,12 @@ describe('Field: a retry replaces the attempt it retries', () => {
 
     const { jobId: retryId } = await call<{ jobId: string }>('jobs.retry', { jobId: firstId });
     expect(retryId).not.toBe(firstId);
-    const targetJob = () => st.field.state().targets.find((t) => t.id === target.id)?.jobId;
+    const targetJob = () => st.field.targets().find((t) => t.id === target.id)?.jobId;
     await expect.poll(targetJob, { timeout: 5_000 }).toBe(retryId);
     const retry = await settle(retryId);
     expect(retry).toMatchObject({ state: 'failed', retryOf: firstId });
     // Finished, the retry is still the Pi's job in the Field state.
     expect(targetJob()).toBe(retryId);
-    expect(st.field.state().jobs.map((j) => j.id)).toContain(retryId);
+    expect((await st.field.state()).jobs.map((j) => j.id)).toContain(retryId);
   }, 60_000);
 });

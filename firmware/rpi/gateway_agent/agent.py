@@ -126,11 +126,9 @@ class Agent:
         self.firmware_version = cfg.firmware_version or AGENT_VERSION
         os.makedirs(cfg.state_dir, mode=0o700, exist_ok=True)
         self.buffer = TelemetryBuffer(os.path.join(cfg.state_dir, "telemetry-buffer.sqlite3"), cfg.buffer_max_messages)
+        # Made at the first reading, after the broker connection has started: pymodbus is slow to
+        # import (a good part of a second on a Pi), and "online" should not wait for it.
         self.modbus = None
-        if cfg.modbus is not None and cfg.modbus.slaves:
-            from .modbus import ModbusReader  # imported only when configured: pymodbus is slow to import
-
-            self.modbus = ModbusReader(cfg.modbus)
         self.session: Optional[Session] = None
         self.inflight: Dict[int, int] = {}  # paho mid -> buffer row id
         self.last_handed = 0
@@ -273,12 +271,19 @@ class Agent:
         return 0
 
     # ---- telemetry -----------------------------------------------------------------------------
+    def _reader(self) -> Any:
+        if self.modbus is None:
+            from .modbus import ModbusReader  # imported only when configured: pymodbus is slow to import
+
+            self.modbus = ModbusReader(self.cfg.modbus)
+        return self.modbus
+
     def _poll_due(self) -> None:
         now = time.monotonic()
         for i, (due, slave) in enumerate(self.schedule):
             if due > now:
                 continue
-            value = self.modbus.read(slave) if self.modbus is not None else None
+            value = self._reader().read(slave)
             if value is not None:
                 payload = {
                     "timestamp": utc_now_iso(),

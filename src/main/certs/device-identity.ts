@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { ProvisionRequest, ProvisionResponse } from '@tds/server/contract';
+import { localText } from '../../shared/local-text.js';
 import { delay, isAbortError, JobFailure, JobSkipped } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import { IssuerError, type ActiveCertificate, type CertificateIssuer, type KeyOrigin } from './issuer.js';
@@ -248,6 +249,7 @@ async function decideReplacement(o: ReplacementDecision, active: ActiveCertifica
     choice = await ctx.ask({
       kind: 'reprovision',
       message: `${mac} already has an active certificate (serial ${active.serialNumber}, expires ${active.expiresAt}). Replace it with a new identity (the old certificate stays valid until the ${o.device} is online with the new one, then it is revoked), or stop?`,
+      text: localText('core:identity.question.reprovision', { mac, serial: active.serialNumber, expires: active.expiresAt }),
       facts: {
         mac,
         serial: active.serialNumber,
@@ -259,9 +261,10 @@ async function decideReplacement(o: ReplacementDecision, active: ActiveCertifica
     });
   }
   if (choice !== 'replace') {
+    // The operator's (or the policy's) stop: nothing was changed, which is not a failure.
     throw new JobSkipped('MAC_ALREADY_PROVISIONED', `${mac} already has an active certificate (serial ${active.serialNumber}); stopped without changing anything on the ${o.device}.`, {
       hint: 'Nothing to do if it was provisioned on purpose; choose "replace" to give it a new identity.',
-      params: { mac, serial: active.serialNumber },
+      text: localText(o.device === 'board' ? 'core:identity.error.stoppedBoard' : 'core:identity.error.stopped', { mac, serial: active.serialNumber }),
     });
   }
   memory.approve(active.serialNumber);

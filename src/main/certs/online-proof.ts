@@ -1,3 +1,4 @@
+import { localText } from '../../shared/local-text.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobContext, StepHandle } from '../jobs/types.js';
 import type { BrokerMonitor, PresenceEvent } from '../monitor/broker-monitor.js';
@@ -52,7 +53,7 @@ export interface AwaitOnlineOptions {
 export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void> {
   const { ctx, identity, watch } = o;
   if (!watch) {
-    ctx.skip('online', 'no monitor identity in the profile: the station cannot watch the broker');
+    ctx.skip('online', 'no monitor identity in the profile: the station cannot watch the broker', localText('core:stepDetail.onlineSkipped'));
     ctx.log('online check skipped: the profile has no monitor identity', 'warn');
     if (identity.pending) ctx.log(`confirming certificate ${identity.serial} without seeing the ${o.device} online (no monitor identity)`, 'warn');
     await identity.confirm(ctx);
@@ -60,7 +61,8 @@ export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void
   }
   const runStep = o.runStep ?? ((name, run) => ctx.step(name, run));
   await runStep('online', async (step) => {
-    step.detail(`waiting for ${watch.mac} on the broker (up to ${Math.round(watch.timeoutMs / 1000)} s)`, { key: 'waitingOnline', params: { mac: watch.mac, seconds: Math.round(watch.timeoutMs / 1000) } });
+    const limit = Math.round(watch.timeoutMs / 1000);
+    step.detail(`waiting for ${watch.mac} on the broker (up to ${limit} s)`, localText('core:stepDetail.waitingOnline', { mac: watch.mac, seconds: limit }));
     let e: PresenceEvent;
     try {
       e = await watch.seen;
@@ -72,8 +74,9 @@ export async function awaitOnlineAndConfirm(o: AwaitOnlineOptions): Promise<void
     }
     const seconds = Number(((e.at - watch.since) / 1000).toFixed(1));
     const seen = `${e.kind === 'status' ? 'status online' : 'telemetry'} ${seconds.toFixed(1)} s after the restart`;
-    step.detail(seen, { key: e.kind === 'status' ? 'onlineStatus' : 'onlineTelemetry', params: { seconds } });
+    const how = e.kind === 'status' ? 'onlineStatus' : 'onlineTelemetry';
+    step.detail(seen, localText(`core:stepDetail.${how}`, { seconds }));
     await identity.confirm(step);
-    if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`, { key: e.kind === 'status' ? 'onlineStatusRevoked' : 'onlineTelemetryRevoked', params: { seconds, previous: identity.previous.serialNumber } });
+    if (identity.previous) step.detail(`${seen}; ${identity.previous.serialNumber} revoked (superseded)`, localText(`core:stepDetail.${how}Revoked`, { seconds, previous: identity.previous.serialNumber }));
   });
 }

@@ -1,3 +1,4 @@
+import { localText } from '../../shared/local-text.js';
 import type { BirthIdentityResponse } from '@tds/server/contract';
 import type { BootstrapTarget } from '../certs/birth-issuer.js';
 import { mapIssuerError } from '../certs/device-identity.js';
@@ -230,7 +231,7 @@ function operationalIdentity(mac: string, serial: string | undefined, serverSays
     `${mac} has an operational identity${serial ? ` (certificate ${serial})` : ''}, so it cannot get a birth identity${serverSays ? ` (${serverSays})` : ''}; stopped without changing anything on the board.`,
     {
       hint: 'Revoke its certificate in Gateways first (a device is onboarded again only after that), or use a profile without the birth identity.',
-      ...(serial ? { params: { mac, serial } } : {}),
+      ...(serial ? { text: localText('core:identity.error.stoppedBoard', { mac, serial }) } : {}),
     },
   );
 }

@@ -81,7 +81,7 @@ export class DeviceKeyRun {
     // A step-down during the flash changed the rate the probe reported.
     this.ctx.update({ facts: { baud: String(board.baud) } });
     step.detail(`${describeOutcomes(outcomes)} at ${board.baud} baud, MD5 verified; ${build.dataPartition.label} erased for the device's console`, {
-      key: 'flashedErased',
+      key: 'core:stepDetail.flashedErased',
       params: { kib: Math.round(outcomes.reduce((n, o) => n + o.sent, 0) / 1024), skipped: outcomes.filter((o) => o.action === 'skipped').length, baud: board.baud, partition: build.dataPartition.label },
     });
   }
@@ -99,7 +99,7 @@ export class DeviceKeyRun {
     const { ctx, input } = this;
     const { settings } = input;
     if (firmware.booted) {
-      step.detail('waiting for the firmware console', { key: 'waitingConsole' });
+      step.detail('waiting for the firmware console', { key: 'core:stepDetail.waitingConsole' });
       try {
         await firmware.booted;
       } catch (err) {
@@ -147,7 +147,7 @@ export class DeviceKeyRun {
     identity.installed();
     ctx.update({ gatewayId: result.gatewayId, certificateSerial: result.serialNumber, certificateExpiresAt: result.expiresAt });
     step.detail(`key made on the device; serial ${result.serialNumber}, expires ${result.expiresAt}; ${describeModbus(settings.modbus)}`, {
-      key: 'deviceKeyCertificate',
+      key: 'core:stepDetail.deviceKeyCertificate',
       params: { serial: result.serialNumber, expires: result.expiresAt },
     });
     const watch = watchOnline(input.monitor, mac, { since: bootAt ?? Date.now(), statusOnly: true, timeoutMs: settings.onlineTimeoutMs, signal: ctx.signal });

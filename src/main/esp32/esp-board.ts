@@ -65,16 +65,16 @@ export class EspBoard {
         });
         if (choice === 'cancel') throw new JobFailure('CANCELLED', 'The operator cancelled at the manual boot prompt.');
       }
-      step.detail(`connecting at ${ROM_BAUD} baud (${this.resetMode} reset)`, { key: 'connecting', params: { baud: ROM_BAUD, reset: this.resetMode } });
+      step.detail(`connecting at ${ROM_BAUD} baud (${this.resetMode} reset)`, { key: 'core:stepDetail.connecting', params: { baud: ROM_BAUD, reset: this.resetMode } });
       this.session = await this.connect(step, this.baudPlan());
       const chip = this.session.chip;
       ctx.update({ mac: chip.mac, facts: chipFacts(chip) });
       const build = buildForChip(bundle, chip.chipFamily);
       checkFlashSize(chip, build);
-      step.detail(`${chip.description}, ${chip.mac}: is it provisioned already?`, { key: 'checkingMac', params: { chip: chip.description, mac: chip.mac } });
+      step.detail(`${chip.description}, ${chip.mac}: is it provisioned already?`, { key: 'core:stepDetail.checkingMac', params: { chip: chip.description, mac: chip.mac } });
       const replaces = await checkMac(step, chip.mac);
       step.detail(`${chip.description}, ${chip.mac}, flash ${chip.flashSize ?? '?'}, ${chip.baud} baud${replaces ? `; replaces certificate ${replaces}` : ''}`, {
-        key: replaces ? 'probedReplacing' : 'probed',
+        key: replaces ? 'core:stepDetail.probedReplacing' : 'core:stepDetail.probed',
         params: { chip: chip.description, mac: chip.mac, flash: chip.flashSize ?? '?', baud: chip.baud, ...(replaces ? { serial: replaces } : {}) },
       });
       return { chip, build };
@@ -90,7 +90,7 @@ export class EspBoard {
   async flash(step: StepHandle, parts: FlashPart[], options: FlashOptions = {}): Promise<PartOutcome[]> {
     const report = (p: { fraction: number; part: FlashPart; written: number }): void => {
       const params = { part: p.part.name, address: `0x${p.part.address.toString(16)}`, written: Math.round(p.written / 1024), total: Math.round(p.part.data.length / 1024) };
-      step.progress(p.fraction, `${params.part} @${params.address}: ${params.written} of ${params.total} KiB`, { key: 'flashing', params });
+      step.progress(p.fraction, `${params.part} @${params.address}: ${params.written} of ${params.total} KiB`, { key: 'core:stepDetail.flashing', params });
     };
     const session = this.current();
     try {
@@ -132,8 +132,8 @@ export class EspBoard {
       attached.reader = attach(link);
     });
     this.session = undefined;
-    if (this.resetMode === 'manual') step.detail('press EN/RESET on the board if it does not start by itself', { key: 'pressReset' });
-    else step.detail(`reset with ${REBOOT_SEQUENCE}`, { key: 'resetSequence', params: { sequence: REBOOT_SEQUENCE } });
+    if (this.resetMode === 'manual') step.detail('press EN/RESET on the board if it does not start by itself', { key: 'core:stepDetail.pressReset' });
+    else step.detail(`reset with ${REBOOT_SEQUENCE}`, { key: 'core:stepDetail.resetSequence', params: { sequence: REBOOT_SEQUENCE } });
     if (!attached.reader) throw new Error('the board was reset without handing over its serial link');
     return attached.reader;
   }

@@ -85,7 +85,7 @@ export class StationKeyRun {
     const { settings } = input;
     const nome = expandTemplate(settings.nameTemplate, mac, input.seq);
     const key = (this.key = await DeviceKey.generate(settings.keyType));
-    step.detail(`${settings.keyType === 'ec' ? 'EC P-256' : 'RSA-2048'} key made in memory; requesting certificate`, { key: 'keyMade', params: { keyType: settings.keyType } });
+    step.detail(`${settings.keyType === 'ec' ? 'EC P-256' : 'RSA-2048'} key made in memory; requesting certificate`, { key: 'core:stepDetail.keyMade', params: { keyType: settings.keyType } });
     const csrPem = await key.csrPem(mac);
     const request = { mac_address: mac, codigo, nome, conta_id: settings.accountId, csr_pem: csrPem };
     const identity = (this.identity = await obtainCertificate({
@@ -103,7 +103,7 @@ export class StationKeyRun {
     if (response.codigo) ctx.update({ gatewayCode: response.codigo });
     ctx.update({ gatewayId: response.gateway_id, certificateSerial: response.serial_number, certificateExpiresAt: response.expires_at });
     step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`, {
-      key: identity.previous ? 'certificateReplacing' : 'certificate',
+      key: identity.previous ? 'core:stepDetail.certificateReplacing' : 'core:stepDetail.certificate',
       params: { serial: response.serial_number, expires: response.expires_at, ...(identity.previous ? { previous: identity.previous.serialNumber } : {}) },
     });
     return { identity, key, codigo: response.codigo ?? codigo };
@@ -131,7 +131,7 @@ export class StationKeyRun {
     issued.key.destroy(); // zeroes the PEM buffer; the image is zeroed after flashing
     this.key = undefined;
     step.detail(`${partition.label} at 0x${partition.offset.toString(16)}, ${partition.size} bytes (NVS namespace ${bundle.nvsNamespace}); ${describeModbus(settings.modbus)}`, {
-      key: 'factoryData',
+      key: 'core:stepDetail.factoryData',
       params: { partition: partition.label, offset: `0x${partition.offset.toString(16)}`, size: partition.size, namespace: bundle.nvsNamespace, readings: settings.modbus?.slaves.length ?? 0 },
     });
     return image;
@@ -166,7 +166,7 @@ export class StationKeyRun {
     await imageHistory?.remember(bundle, build).catch((err: unknown) => step.log(`could not record the image's sector digests: ${String(err)}`, 'warn'));
     const secs = (performance.now() - t0) / 1000;
     step.detail(`${describeOutcomes(outcomes)} in ${secs.toFixed(1)} s at ${board.baud} baud, MD5 verified`, {
-      key: 'flashed',
+      key: 'core:stepDetail.flashed',
       params: { kib: Math.round(outcomes.reduce((n, o) => n + o.sent, 0) / 1024), skipped: outcomes.filter((o) => o.action === 'skipped').length, seconds: Number(secs.toFixed(1)), baud: board.baud },
     });
   }
@@ -184,7 +184,7 @@ export class StationKeyRun {
     if (seen) await sleepUnlessOnline(1000, watch?.seen, step.signal);
     const n = capture.lineCount();
     if (n === 0) step.log('no output from the board after the reset yet', 'warn');
-    step.detail(`${n} lines${n ? `; last: ${lastLine(capture.text())}` : ''}`, n ? { key: 'bootLog', params: { count: n, last: lastLine(capture.text()) } } : { key: 'bootLogNone' });
+    step.detail(`${n} lines${n ? `; last: ${lastLine(capture.text())}` : ''}`, n ? { key: 'core:stepDetail.bootLog', params: { count: n, last: lastLine(capture.text()) } } : { key: 'core:stepDetail.bootLogNone' });
   }
 }
 

@@ -1,12 +1,14 @@
 import { ERROR_TEXT, type ErrorCode, type JobError } from '../../shared/errors.js';
+import type { LocalText } from '../../shared/local-text.js';
 
 export interface FailureOptions {
   hint?: string;
   where?: string;
   attachment?: JobError['attachment'];
-  /** The facts of the message, for the UI's own wording (JobError.params). */
-  params?: Record<string, string>;
   cause?: unknown;
+  /** The message and hint for the renderer to translate (the English ones stay for logs and the CLI). */
+  text?: LocalText;
+  hintText?: LocalText;
 }
 
 /** An error a technician can act on: code + message + hint (+ where it happened). */
@@ -15,7 +17,8 @@ export class JobFailure extends Error {
   readonly hint: string;
   readonly where: string | undefined;
   readonly attachment: JobError['attachment'];
-  readonly params: Record<string, string> | undefined;
+  readonly text: LocalText | undefined;
+  readonly hintText: LocalText | undefined;
 
   constructor(code: ErrorCode, message?: string, options: FailureOptions = {}) {
     super(message ?? ERROR_TEXT[code].message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -24,14 +27,16 @@ export class JobFailure extends Error {
     this.hint = options.hint ?? ERROR_TEXT[code].hint;
     this.where = options.where;
     this.attachment = options.attachment;
-    this.params = options.params;
+    this.text = options.text;
+    this.hintText = options.hintText;
   }
 
   toJobError(): JobError {
     const e: JobError = { code: this.code, message: this.message, hint: this.hint };
     if (this.where !== undefined) e.where = this.where;
     if (this.attachment !== undefined) e.attachment = this.attachment;
-    if (this.params !== undefined) e.params = this.params;
+    if (this.text !== undefined) e.text = this.text;
+    if (this.hintText !== undefined) e.hintText = this.hintText;
     return e;
   }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { JobQuestion, JobSnapshot, StepSnapshot, TextCode } from '../../shared/jobs.js';
+import { isFinishedState, type FinishedState, type JobQuestion, type JobSnapshot, type StepSnapshot } from '../../shared/jobs.js';
+import { localText, type LocalText } from '../../shared/local-text.js';
 import { redactSecrets } from '../log/redact.js';
 import { safeLine, safeLines, safeLogLines } from '../log/safe-text.js';
-import { isFinishedState } from '../../shared/jobs.js';
 import { isAbortError, JobFailure, JobSkipped, toJobError } from './job-failure.js';
 import { SecretValue } from './secret-value.js';
 import { StepClock } from './step-clock.js';
@@ -122,7 +122,7 @@ export class JobRun {
     return this.snap.steps.find((s) => s.status === 'failed')?.name;
   }
 
-  private finish(state: 'succeeded' | 'failed' | 'cancelled' | 'skipped', error?: JobSnapshot['error']): void {
+  private finish(state: FinishedState, error?: JobSnapshot['error']): void {
     for (const s of this.snap.steps) {
       if (s.status === 'running') {
         s.status = state === 'succeeded' ? 'done' : state === 'skipped' ? 'skipped' : 'failed';
@@ -131,7 +131,12 @@ export class JobRun {
     }
     if (state === 'succeeded') this.snap.progress = 1;
     this.snap.state = state;
-    if (error) this.snap.error = safeError(this.maskError(error));
+    if (error) {
+      const e = safeError(this.maskError(error));
+      if (e.text) e.text = this.safeText(e.text);
+      if (e.hintText) e.hintText = this.safeText(e.hintText);
+      this.snap.error = e;
+    }
     delete this.snap.question;
     this.question = undefined;
     this.snap.endedAt = new Date().toISOString();
@@ -149,10 +154,10 @@ export class JobRun {
       jobId: this.id,
       signal: this.controller.signal,
       step: (name, run, options) => this.runStep(name, run, options),
-      skip: (name, reason) => {
+      skip: (name, reason, local) => {
         const s = this.stepSnap(name);
         s.status = 'skipped';
-        s.detail = safeLine(reason);
+        this.setDetail(s, reason, local);
         this.recomputeProgress();
         this.emit();
       },
@@ -194,6 +199,8 @@ export class JobRun {
     s.startedAt = new Date().toISOString();
     delete s.endedAt;
     delete s.progress;
+    delete s.waitedMs;
+    delete s.detailText;
     this.currentStep = name;
     this.log(`step ${name} started`, 'debug');
     this.emit();
@@ -201,14 +208,14 @@ export class JobRun {
     const handle: StepHandle = {
       name,
       signal: stepController.signal,
-      progress: (fraction, detail, code) => {
+      progress: (fraction, detail, local) => {
         s.progress = Math.max(0, Math.min(1, fraction));
-        if (detail !== undefined) this.setDetail(s, this.mask(detail), code);
+        if (detail !== undefined) this.setDetail(s, this.mask(detail), local);
         this.recomputeProgress();
         this.emitProgress();
       },
-      detail: (text, code) => {
-        this.setDetail(s, this.mask(redactSecrets(text)), code);
+      detail: (text, local) => {
+        this.setDetail(s, this.mask(redactSecrets(text)), local);
         this.emit();
       },
       log: (text, level) => this.log(text, level ?? 'info'),
@@ -227,17 +234,16 @@ export class JobRun {
     } catch (caught) {
       // Whatever the step threw once its time was up (an AbortError from its signal), the cause is the timeout.
       const err = timedOut ?? caught;
-      s.status = 'failed';
+      s.status = err instanceof JobSkipped ? 'skipped' : 'failed';
       s.endedAt = new Date().toISOString();
       if (!isAbortError(err, this.controller.signal) || err instanceof JobFailure) {
         const e = toJobError(err);
-        // The UI says why in its language from the code (and its facts); the text is for the log.
-        this.setDetail(s, this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)), { key: 'failed', params: { code: e.code, ...(e.params ?? {}) } });
-        if (err instanceof JobSkipped) s.status = 'skipped';
+        // The renderer says why in its language: the job's own sentence, else the code's headline; the English text is for the log.
+        this.setDetail(s, this.mask(redactSecrets(e.where ? `${e.message} (${e.where})` : e.message)), e.text ?? localText(`common:errors.code.${e.code}`));
       } else {
-        this.setDetail(s, 'cancelled', { key: 'cancelled' });
+        this.setDetail(s, 'cancelled', localText('core:stepDetail.cancelled'));
       }
-      this.log(`step ${name} failed after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
+      this.log(`step ${name} ${s.status} after ${Math.round(performance.now() - t0)} ms: ${s.detail}`, 'error');
       throw err;
     } finally {
       clock?.stop();
@@ -254,10 +260,17 @@ export class JobRun {
     if (this.question) return Promise.reject(new Error('a question is already open'));
     const q: JobQuestion = { id: randomUUID(), ...input, message: safeLines(input.message) };
     if (input.facts) q.facts = safeValues(input.facts);
+    if (input.text) q.text = this.safeText(input.text);
     return new Promise<SecretAnswer>((resolve, reject) => {
       this.stepClock?.pause();
+      // Time waiting for the operator is kept apart: it is not the step's (nor the job's) work.
+      const waitingSince = performance.now();
+      const step = this.currentStep ? this.stepSnap(this.currentStep) : undefined;
       const done = (): void => {
         this.stepClock?.resume();
+        const waited = Math.round(performance.now() - waitingSince);
+        this.snap.waitedMs = (this.snap.waitedMs ?? 0) + waited;
+        if (step) step.waitedMs = (step.waitedMs ?? 0) + waited;
         this.question = undefined;
         delete this.snap.question;
         if (this.snap.state === 'waiting-input') this.snap.state = 'running';
@@ -282,10 +295,10 @@ export class JobRun {
     });
   }
 
-  private setDetail(s: StepSnapshot, text: string, code: TextCode | undefined): void {
+  private setDetail(s: StepSnapshot, text: string, local: LocalText | undefined): void {
     s.detail = safeLine(text);
-    if (code) s.detailCode = { key: code.key, ...(code.params ? { params: safeValues(code.params) } : {}) };
-    else delete s.detailCode;
+    if (local) s.detailText = this.safeText(local);
+    else delete s.detailText;
   }
 
   private stepSnap(name: string): StepSnapshot {
@@ -309,6 +322,11 @@ export class JobRun {
     }
   }
 
+  /** A translatable text as shown and stored: its string parameters escaped and masked like every text. */
+  private safeText(t: LocalText): LocalText {
+    return t.params ? { key: t.key, params: Object.fromEntries(Object.entries(t.params).map(([k, v]) => [k, typeof v === 'string' ? safeLine(this.mask(redactSecrets(v))) : v])) } : { key: t.key };
+  }
+
   /** Replaces every secret answered to this run (a last line of defence: steps must not echo them). */
   private mask(text: string): string {
     let out = text;
@@ -324,7 +342,6 @@ export class JobRun {
       ...(e.hint !== undefined ? { hint: this.mask(e.hint) } : {}),
       ...(e.where !== undefined ? { where: this.mask(e.where) } : {}),
       ...(e.attachment ? { attachment: { label: this.mask(e.attachment.label), text: this.mask(e.attachment.text) } } : {}),
-      ...(e.params ? { params: Object.fromEntries(Object.entries(e.params).map(([k, v]) => [k, this.mask(v)])) } : {}),
     };
   }
 
@@ -379,7 +396,6 @@ function safeError(e: NonNullable<JobSnapshot['error']>): NonNullable<JobSnapsho
     ...(e.hint !== undefined ? { hint: safeLines(e.hint) } : {}),
     ...(e.where !== undefined ? { where: safeLine(e.where) } : {}),
     ...(e.attachment ? { attachment: { label: safeLine(e.attachment.label), text: safeLines(e.attachment.text) } } : {}),
-    ...(e.params ? { params: safeValues(e.params) } : {}),
   };
 }
 

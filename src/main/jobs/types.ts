@@ -1,4 +1,5 @@
-import type { JobKind, JobQuestion, JobSnapshot, TextCode } from '../../shared/jobs.js';
+import type { JobKind, JobQuestion, JobSnapshot } from '../../shared/jobs.js';
+import type { LocalText } from '../../shared/local-text.js';
 import type { SecretValue } from './secret-value.js';
 
 /** One line of a job's log (esptool output, boot log, step notes). Never holds secrets. */
@@ -31,11 +32,11 @@ export interface StepHandle {
   readonly signal: AbortSignal;
   /**
    * Fraction 0..1 of this step and an optional short text ("0x10000: 128 KiB of 742 KiB"), with
-   * the same as a key and facts for the UI's language (`code`).
+   * the same for the renderer to translate (`local`).
    */
-  progress(fraction: number, detail?: string, code?: TextCode): void;
-  /** Short text shown next to the step and stored in the station log; `code`: the same for the UI's language. */
-  detail(text: string, code?: TextCode): void;
+  progress(fraction: number, detail?: string, local?: LocalText): void;
+  /** Short text shown next to the step and stored in the station log; `local`: the same for the renderer to translate. */
+  detail(text: string, local?: LocalText): void;
   log(text: string, level?: JobLogLine['level']): void;
 }
 
@@ -57,8 +58,8 @@ export interface JobContext {
    * device or peer that stops answering can leave a job hanging.
    */
   step<T>(name: string, run: (step: StepHandle) => Promise<T>, options?: StepOptions): Promise<T>;
-  /** Marks a declared step as skipped (with the reason as its detail). */
-  skip(name: string, reason: string): void;
+  /** Marks a declared step as skipped (with the reason as its detail; `local`: the same for the renderer to translate). */
+  skip(name: string, reason: string, local?: LocalText): void;
   /** Asks the operator; resolves with one of `choices`. Rejects when the job is cancelled. */
   ask(question: QuestionInput): Promise<string>;
   /**

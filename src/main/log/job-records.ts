@@ -1,5 +1,5 @@
-import { normaliseMac } from '@tds/server/contract';
 import type { JobKind, JobState } from '../../shared/jobs.js';
+import type { LocalText } from '../../shared/local-text.js';
 
 // The station log's records: what its queries return, the SQLite rows they are read from, and the
 // WHERE clause of a filter (station-log.ts runs the queries).
@@ -27,10 +27,15 @@ export interface JobRecord {
   errorMessage: string | null;
   errorHint: string | null;
   errorWhere: string | null;
+  /** The error's message and hint for the renderer to translate, when the job gave them. */
+  errorTexts: { text?: LocalText; hintText?: LocalText } | null;
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
+  /** From start to end, waiting for the operator included. */
   durationMs: number | null;
+  /** Time spent waiting for the operator's answers. */
+  waitedMs: number | null;
 }
 
 export interface StepRecord {
@@ -41,7 +46,9 @@ export interface StepRecord {
   startedAt: string | null;
   endedAt: string | null;
   durationMs: number | null;
+  waitedMs: number | null;
   detail: string | null;
+  detailText: LocalText | null;
 }
 
 export interface JobFilter {
@@ -49,12 +56,25 @@ export interface JobFilter {
   from?: string | Date;
   /** Exclusive upper bound on the creation time. */
   to?: string | Date;
+  /** Part of the operator's name (any case). */
   operator?: string;
   result?: JobState | JobState[];
+  /** Part of the MAC, with or without separators ("de:00:01", "de0001"). */
   mac?: string;
+  /** Part of the certificate serial (hexadecimal, colons ignored). */
   serial?: string;
+  /** Part of the gateway code (any case). */
+  gatewayCode?: string;
+  /** Part of the station id. */
+  station?: string;
+  /** The error code, exactly. */
+  errorCode?: string;
+  /** Part of the firmware's name, version or SHA-256. */
+  firmware?: string;
   kind?: JobKind;
   target?: string;
+  /** Free text, found in any of the job's facts, its error, or its firmware. */
+  text?: string;
   limit?: number;
   offset?: number;
 }
@@ -82,10 +102,12 @@ export interface JobRow {
   error_message: string | null;
   error_hint: string | null;
   error_where: string | null;
+  error_texts: string | null;
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
   duration_ms: number | null;
+  waited_ms: number | null;
 }
 
 export interface StepRow {
@@ -96,7 +118,9 @@ export interface StepRow {
   started_at: string | null;
   ended_at: string | null;
   duration_ms: number | null;
+  waited_ms: number | null;
   detail: string | null;
+  detail_text: string | null;
 }
 
 export function toRecord(r: JobRow): JobRecord {
@@ -122,46 +146,108 @@ export function toRecord(r: JobRow): JobRecord {
     errorMessage: r.error_message,
     errorHint: r.error_hint,
     errorWhere: r.error_where,
+    errorTexts: r.error_texts ? (JSON.parse(r.error_texts) as JobRecord['errorTexts']) : null,
     createdAt: r.created_at,
     startedAt: r.started_at,
     endedAt: r.ended_at,
     durationMs: r.duration_ms,
+    waitedMs: r.waited_ms,
   };
 }
 
-function iso(v: string | Date): string {
+export function toStepRecord(r: StepRow): StepRecord {
+  return {
+    jobId: r.job_id,
+    seq: r.seq,
+    name: r.name,
+    status: r.status,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    durationMs: r.duration_ms,
+    waitedMs: r.waited_ms,
+    detail: r.detail,
+    detailText: r.detail_text ? (JSON.parse(r.detail_text) as LocalText) : null,
+  };
+}
+
+export function iso(v: string | Date): string {
   const d = v instanceof Date ? v : new Date(v);
   if (Number.isNaN(d.getTime())) throw new Error(`'${String(v)}' is not a date (use YYYY-MM-DD or an ISO time)`);
   return d.toISOString();
 }
 
-export function buildWhere(f: JobFilter): { where: string; params: Record<string, unknown> } {
+/** `%part%` for LIKE … ESCAPE '\', with the caller's own % and _ taken literally. */
+export function likePart(part: string): string {
+  return `%${part.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** The hexadecimal digits of a partial MAC or serial as typed ("DE-00:01" → "de0001"). */
+export function hexPart(part: string): string {
+  return part.toLowerCase().replace(/[^0-9a-f]/g, '');
+}
+
+/** Free text is looked for in these columns of a job (the MAC also without its colons). */
+const JOB_TEXT_COLUMNS = ['id', 'target', 'operator', 'mac', "replace(mac, ':', '')", 'gateway_code', 'cert_serial', 'error_code', 'error_message', 'firmware_name', 'firmware_version', 'station_id'];
+
+/** `lower(col) LIKE @p ESCAPE '\'` for each column, OR-ed. */
+export function anyColumnLike(columns: readonly string[], param: string): string {
+  return `(${columns.map((c) => `lower(COALESCE(${c}, '')) LIKE @${param} ESCAPE '\\'`).join(' OR ')})`;
+}
+
+/** The filter fields jobs and station events share. */
+type SharedFilter = Pick<JobFilter, 'from' | 'to' | 'operator' | 'mac' | 'serial' | 'gatewayCode' | 'station' | 'text'>;
+
+/**
+ * The clauses of the fields jobs and station events share (time, parts of the operator, MAC, serial,
+ * gateway code, station, free text), over `timeColumn` and the free-text columns given.
+ */
+export function sharedClauses(f: SharedFilter, timeColumn: string, textColumns: readonly string[]): { clauses: string[]; params: Record<string, unknown> } {
   const clauses: string[] = [];
   const params: Record<string, unknown> = {};
   if (f.from !== undefined) {
-    clauses.push('created_at >= @from');
+    clauses.push(`${timeColumn} >= @from`);
     params.from = iso(f.from);
   }
   if (f.to !== undefined) {
-    clauses.push('created_at < @to');
+    clauses.push(`${timeColumn} < @to`);
     params.to = iso(f.to);
   }
-  if (f.operator) {
-    clauses.push('operator = @operator');
-    params.operator = f.operator;
+  const like = (column: string, name: keyof SharedFilter, value: string): void => {
+    clauses.push(`lower(COALESCE(${column}, '')) LIKE @${name} ESCAPE '\\'`);
+    params[name] = likePart(value);
+  };
+  if (f.operator) like('operator', 'operator', f.operator);
+  if (f.mac) {
+    clauses.push(`replace(COALESCE(mac, ''), ':', '') LIKE @mac`);
+    params.mac = `%${hexPart(f.mac)}%`;
   }
+  if (f.serial) {
+    clauses.push(`replace(lower(COALESCE(cert_serial, '')), ':', '') LIKE @serial`);
+    params.serial = `%${hexPart(f.serial)}%`;
+  }
+  if (f.gatewayCode) like('gateway_code', 'gatewayCode', f.gatewayCode);
+  if (f.station) like('station_id', 'station', f.station);
+  if (f.text) {
+    clauses.push(anyColumnLike(textColumns, 'text'));
+    params.text = likePart(f.text);
+  }
+  return { clauses, params };
+}
+
+export function buildWhere(f: JobFilter): { where: string; params: Record<string, unknown> } {
+  const { clauses, params } = sharedClauses(f, 'created_at', JOB_TEXT_COLUMNS);
   if (f.result) {
     const list = Array.isArray(f.result) ? f.result : [f.result];
     clauses.push(`result IN (${list.map((_, i) => `@r${i}`).join(', ')})`);
     list.forEach((r, i) => (params[`r${i}`] = r));
   }
-  if (f.mac) {
-    clauses.push('mac = @mac');
-    params.mac = normaliseMac(f.mac);
+  if (f.errorCode) {
+    clauses.push('error_code = @errorCode');
+    params.errorCode = f.errorCode;
   }
-  if (f.serial) {
-    clauses.push('lower(cert_serial) = lower(@serial)');
-    params.serial = f.serial;
+  if (f.firmware) {
+    clauses.push(anyColumnLike(['firmware_name', 'firmware_version', 'firmware_sha256'], 'firmware'));
+    params.firmware = likePart(f.firmware);
   }
   if (f.kind) {
     clauses.push('kind = @kind');

@@ -65,6 +65,31 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX job_lines_job ON job_lines(job_id, id);
   `,
   },
+  {
+    version: 2,
+    name: 'time waiting for the operator, translatable texts, station events',
+    sql: `
+  ALTER TABLE jobs ADD COLUMN waited_ms INTEGER;
+  ALTER TABLE jobs ADD COLUMN error_texts TEXT;
+  ALTER TABLE steps ADD COLUMN waited_ms INTEGER;
+  ALTER TABLE steps ADD COLUMN detail_text TEXT;
+  CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    station_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    operator TEXT,
+    target TEXT,
+    mac TEXT,
+    gateway_code TEXT,
+    gateway_id INTEGER,
+    cert_serial TEXT,
+    reason TEXT,
+    detail TEXT
+  );
+  CREATE INDEX events_at ON events(at);
+  `,
+  },
 ];
 
 /** Brings the log's schema up to date; returns its version. Refuses a log written by a newer station. */

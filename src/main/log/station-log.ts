@@ -1,29 +1,20 @@
 import Database from 'better-sqlite3';
-import { stringify } from 'csv-stringify/sync';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { JobError } from '../../shared/errors.js';
-import { isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
+import { FINISHED_STATES, isFinishedState, type JobKind, type JobSnapshot } from '../../shared/jobs.js';
 import type { JobLogLine } from '../jobs/types.js';
-import { spreadsheetSafe } from '@tds/server/util';
-import { buildWhere, toRecord, type JobFilter, type JobRecord, type JobRow, type StepRecord, type StepRow } from './job-records.js';
+import { buildWhere, toRecord, toStepRecord, type JobFilter, type JobRecord, type JobRow, type StepRecord, type StepRow } from './job-records.js';
+import { dayFigures, type DayFigures } from './day-figures.js';
+import { logCsv } from './log-csv.js';
+import { buildEventWhere, isEventKind, StationEvents, type LogEntry, type LogEntryFilter, type StationEventInput, type StationEventRecord } from './station-events.js';
 import { migrate } from './migrations.js';
 import { redactSecrets } from './redact.js';
 import { safeLine, safeLines } from './safe-text.js';
 
 export type { JobFilter, JobRecord, StepRecord } from './job-records.js';
-
-export interface DayFigures {
-  /** Local day the figures are for, YYYY-MM-DD. */
-  day: string;
-  provisioned: number;
-  failed: number;
-  cancelled: number;
-  /** Stopped on purpose without changing the device (already provisioned). */
-  skipped: number;
-  /** Median duration of the successful jobs, ms (null when none). */
-  medianDurationMs: number | null;
-}
+export type { DayFigures } from './day-figures.js';
+export type { LogEntry, LogEntryFilter, StationEventInput, StationEventKind, StationEventRecord } from './station-events.js';
 
 export interface StationLogOptions {
   /** This station's id (also in the monitor certificate name). */
@@ -32,32 +23,6 @@ export interface StationLogOptions {
   maxLinesPerJob?: number;
 }
 
-const CSV_COLUMNS: Array<[keyof JobRecord, string]> = [
-  ['id', 'job_id'],
-  ['retryOf', 'retry_of'],
-  ['createdAt', 'created_at'],
-  ['startedAt', 'started_at'],
-  ['endedAt', 'ended_at'],
-  ['durationMs', 'duration_ms'],
-  ['stationId', 'station_id'],
-  ['operator', 'operator'],
-  ['kind', 'kind'],
-  ['target', 'port_or_host'],
-  ['mac', 'mac'],
-  ['gatewayCode', 'gateway_code'],
-  ['gatewayId', 'gateway_id'],
-  ['accountId', 'conta_id'],
-  ['certSerial', 'cert_serial'],
-  ['certExpiresAt', 'cert_expires_at'],
-  ['firmwareName', 'firmware_name'],
-  ['firmwareVersion', 'firmware_version'],
-  ['firmwareSha256', 'firmware_sha256'],
-  ['serverUrl', 'server'],
-  ['result', 'result'],
-  ['errorCode', 'error_code'],
-  ['errorMessage', 'error_message'],
-  ['errorWhere', 'error_where'],
-];
 
 /**
  * The station's local provisioning log (better-sqlite3): one row per job, one per step, and the
@@ -72,6 +37,7 @@ export class StationLog {
   private readonly maxLines: number;
   private readonly lineCounts = new Map<string, number>();
   private readonly lastWritten = new Map<string, string>();
+  private readonly events: StationEvents;
 
   private constructor(file: string, options: StationLogOptions) {
     this.file = file;
@@ -83,6 +49,7 @@ export class StationLog {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('secure_delete = ON');
     migrate(this.db);
+    this.events = new StationEvents(this.db, this.stationId);
   }
 
   static open(file: string, options: StationLogOptions): StationLog {
@@ -110,7 +77,8 @@ export class StationLog {
       s.firmware,
       s.error,
       s.facts,
-      s.steps.map((st) => [st.status, st.detail, st.startedAt, st.endedAt]),
+      s.waitedMs,
+      s.steps.map((st) => [st.status, st.detail, st.startedAt, st.endedAt, st.waitedMs]),
     ]);
     if (this.lastWritten.get(s.id) === key) return;
     this.lastWritten.set(s.id, key);
@@ -120,18 +88,20 @@ export class StationLog {
         .prepare(
           `INSERT INTO jobs (id, retry_of, station_id, kind, target, operator, mac, gateway_code, gateway_id, conta_id,
              cert_serial, cert_expires_at, firmware_name, firmware_version, firmware_sha256, server_url, result,
-             error_code, error_message, error_hint, error_where, error_attachment, facts, created_at, started_at, ended_at, duration_ms)
+             error_code, error_message, error_hint, error_where, error_attachment, error_texts, facts, created_at, started_at, ended_at,
+             duration_ms, waited_ms)
            VALUES (@id, @retryOf, @stationId, @kind, @target, @operator, @mac, @gatewayCode, @gatewayId, @accountId,
              @certSerial, @certExpiresAt, @firmwareName, @firmwareVersion, @firmwareSha256, @serverUrl, @result,
-             @errorCode, @errorMessage, @errorHint, @errorWhere, @errorAttachment, @facts, @createdAt, @startedAt, @endedAt, @durationMs)
+             @errorCode, @errorMessage, @errorHint, @errorWhere, @errorAttachment, @errorTexts, @facts, @createdAt, @startedAt, @endedAt,
+             @durationMs, @waitedMs)
            ON CONFLICT(id) DO UPDATE SET operator=excluded.operator, mac=excluded.mac, gateway_code=excluded.gateway_code,
              gateway_id=excluded.gateway_id, conta_id=excluded.conta_id, cert_serial=excluded.cert_serial,
              cert_expires_at=excluded.cert_expires_at, firmware_name=excluded.firmware_name,
              firmware_version=excluded.firmware_version, firmware_sha256=excluded.firmware_sha256,
              server_url=excluded.server_url, result=excluded.result, error_code=excluded.error_code,
              error_message=excluded.error_message, error_hint=excluded.error_hint, error_where=excluded.error_where,
-             error_attachment=excluded.error_attachment, facts=excluded.facts, started_at=excluded.started_at,
-             ended_at=excluded.ended_at, duration_ms=excluded.duration_ms`,
+             error_attachment=excluded.error_attachment, error_texts=excluded.error_texts, facts=excluded.facts,
+             started_at=excluded.started_at, ended_at=excluded.ended_at, duration_ms=excluded.duration_ms, waited_ms=excluded.waited_ms`,
         )
         .run({
           id: s.id,
@@ -156,21 +126,35 @@ export class StationLog {
           errorHint: s.error?.hint ? safeLines(s.error.hint) : null,
           errorWhere: s.error?.where ? safeLine(s.error.where) : null,
           errorAttachment: s.error?.attachment ? redactAttachment(s.error.attachment) : null,
+          errorTexts: s.error?.text || s.error?.hintText ? storedTexts({ text: s.error.text, hintText: s.error.hintText }) : null,
           facts: s.facts ? redactSecrets(JSON.stringify(Object.fromEntries(Object.entries(s.facts).map(([k, v]) => [k, safeLine(v)])))) : null,
           createdAt: s.createdAt,
           startedAt: s.startedAt ?? null,
           endedAt: s.endedAt ?? null,
           durationMs: duration,
+          waitedMs: s.waitedMs ?? null,
         });
       const upsertStep = this.db.prepare(
-        `INSERT INTO steps (job_id, seq, name, status, started_at, ended_at, duration_ms, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO steps (job_id, seq, name, status, started_at, ended_at, duration_ms, waited_ms, detail, detail_text)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(job_id, seq) DO UPDATE SET name=excluded.name, status=excluded.status, started_at=excluded.started_at,
-           ended_at=excluded.ended_at, duration_ms=excluded.duration_ms, detail=excluded.detail`,
+           ended_at=excluded.ended_at, duration_ms=excluded.duration_ms, waited_ms=excluded.waited_ms, detail=excluded.detail,
+           detail_text=excluded.detail_text`,
       );
       s.steps.forEach((st, i) => {
         const d = st.startedAt && st.endedAt ? Date.parse(st.endedAt) - Date.parse(st.startedAt) : null;
-        upsertStep.run(s.id, i, st.name, st.status, st.startedAt ?? null, st.endedAt ?? null, d, st.detail ? safeLine(redactSecrets(st.detail)) : null);
+        upsertStep.run(
+          s.id,
+          i,
+          st.name,
+          st.status,
+          st.startedAt ?? null,
+          st.endedAt ?? null,
+          d,
+          st.waitedMs ?? null,
+          st.detail ? safeLine(redactSecrets(st.detail)) : null,
+          st.detailText ? storedTexts(st.detailText) : null,
+        );
       });
     });
     write();
@@ -243,6 +227,51 @@ export class StationLog {
     return rows.map(toRecord);
   }
 
+  /** Records something the station did outside a job (a revocation, a forgotten host key). */
+  recordEvent(e: StationEventInput): StationEventRecord {
+    return this.events.record(e);
+  }
+
+  /**
+   * One page of the whole log, newest first: jobs and station events that match `filter` (a filter
+   * only jobs have — result, error code, firmware, a job kind — leaves the events out).
+   */
+  entries(filter: LogEntryFilter = {}): LogEntry[] {
+    const { sql, params } = this.entriesSql(filter);
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 100_000);
+    const offset = Math.max(filter.offset ?? 0, 0);
+    // Entries written in the same millisecond keep the order they were written in.
+    const page = this.db.prepare(`${sql} ORDER BY at DESC, seq DESC LIMIT ${limit} OFFSET ${offset}`).all(params) as Array<{ type: 'job' | 'event'; id: string }>;
+    const jobIds = page.filter((p) => p.type === 'job').map((p) => p.id);
+    const jobs = new Map(
+      jobIds.length ? (this.db.prepare(`SELECT * FROM jobs WHERE id IN (${jobIds.map(() => '?').join(', ')})`).all(...jobIds) as JobRow[]).map((r) => [r.id, toRecord(r)]) : [],
+    );
+    const events = this.events.byIds(page.filter((p) => p.type === 'event').map((p) => p.id));
+    return page.map((p) => (p.type === 'job' ? { type: 'job', job: jobs.get(p.id)! } : { type: 'event', event: events.get(p.id)! }));
+  }
+
+  /** How many entries match `filter` (its `limit`/`offset` ignored). */
+  countEntries(filter: LogEntryFilter = {}): number {
+    const { sql, params } = this.entriesSql(filter);
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM (${sql})`).get(params) as { n: number }).n;
+  }
+
+  private entriesSql(filter: LogEntryFilter): { sql: string; params: Record<string, unknown> } {
+    const parts: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (!isEventKind(filter.kind)) {
+      const j = buildWhere({ ...filter, kind: filter.kind as JobKind | undefined });
+      parts.push(`SELECT 'job' AS type, id, created_at AS at, rowid AS seq FROM jobs ${prefixParams(j.where, 'j_')}`);
+      for (const [k, v] of Object.entries(j.params)) params[`j_${k}`] = v;
+    }
+    const e = buildEventWhere(filter);
+    if (e) {
+      parts.push(`SELECT 'event' AS type, id, at, rowid AS seq FROM events ${prefixParams(e.where, 'e_')}`);
+      for (const [k, v] of Object.entries(e.params)) params[`e_${k}`] = v;
+    }
+    return { sql: parts.join(' UNION ALL '), params };
+  }
+
   /** How many jobs match `filter` (its `limit`/`offset` are ignored): the total behind a page of `query`. */
   count(filter: JobFilter = {}): number {
     const { where, params } = buildWhere(filter);
@@ -261,21 +290,19 @@ export class StationLog {
   }
 
   steps(jobId: string): StepRecord[] {
-    return (this.db.prepare('SELECT * FROM steps WHERE job_id = ? ORDER BY seq').all(jobId) as StepRow[]).map((r) => ({
-      jobId: r.job_id,
-      seq: r.seq,
-      name: r.name,
-      status: r.status,
-      startedAt: r.started_at,
-      endedAt: r.ended_at,
-      durationMs: r.duration_ms,
-      detail: r.detail,
-    }));
+    return (this.db.prepare('SELECT * FROM steps WHERE job_id = ? ORDER BY seq').all(jobId) as StepRow[]).map(toStepRecord);
   }
 
-  lines(jobId: string): Array<Omit<JobLogLine, 'step'> & { step: string | null }> {
+  /** How many lines of `jobId`'s log are stored. */
+  lineCount(jobId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM job_lines WHERE job_id = ?').get(jobId) as { n: number }).n;
+  }
+
+  /** The stored lines of `jobId`'s log, oldest first; with `last`, only that many of the newest. */
+  lines(jobId: string, options: { last?: number } = {}): Array<Omit<JobLogLine, 'step'> & { step: string | null }> {
+    const newest = options.last !== undefined ? `ORDER BY id DESC LIMIT ${Math.max(0, Math.floor(options.last))}` : 'ORDER BY id';
     return (
-      this.db.prepare('SELECT job_id, at, step, level, text FROM job_lines WHERE job_id = ? ORDER BY id').all(jobId) as Array<{
+      this.db.prepare(`SELECT * FROM (SELECT id, job_id, at, step, level, text FROM job_lines WHERE job_id = ? ${newest}) ORDER BY id`).all(jobId) as Array<{
         job_id: string;
         at: string;
         step: string | null;
@@ -285,48 +312,28 @@ export class StationLog {
     ).map((r) => ({ jobId: r.job_id, at: r.at, step: r.step, level: r.level, text: r.text }));
   }
 
-  /** CSV (header + one line per job, newest first) of the jobs matching `filter`. */
-  exportCsv(filter: JobFilter = {}): string {
-    const jobs = this.query({ limit: 100_000, ...filter });
-    return stringify(
-      jobs.map((j) => CSV_COLUMNS.map(([k]) => j[k] ?? '')),
-      // Device-reported and typed values end up here: no text cell may become a spreadsheet formula.
-      { header: true, columns: CSV_COLUMNS.map(([, h]) => h), cast: { string: spreadsheetSafe } },
-    );
+  /** CSV (header + one line per entry, newest first) of the jobs and station events matching `filter`. */
+  exportCsv(filter: LogEntryFilter = {}): string {
+    return logCsv(this.entries({ ...filter, limit: 100_000, offset: 0 }));
   }
 
-  /** Figures for one local calendar day (default: today). */
+  /** Figures for one local calendar day (default: today), counted in devices (day-figures.ts). */
   dayFigures(now: Date = new Date()): DayFigures {
     const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
     const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
-    const range = [start.toISOString(), end.toISOString()];
-    const counts = this.db
-      .prepare(
-        `SELECT result, COUNT(*) AS n FROM jobs WHERE created_at >= ? AND created_at < ? GROUP BY result`,
-      )
-      .all(...range) as Array<{ result: string; n: number }>;
-    const count = (r: string): number => counts.find((c) => c.result === r)?.n ?? 0;
-    const durations = (
-      this.db
-        .prepare(
-          `SELECT duration_ms AS d FROM jobs WHERE created_at >= ? AND created_at < ? AND result = 'succeeded' AND duration_ms IS NOT NULL ORDER BY duration_ms`,
-        )
-        .all(...range) as Array<{ d: number }>
-    ).map((r) => r.d);
     const pad = (n: number): string => String(n).padStart(2, '0');
-    return {
-      day: `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}`,
-      provisioned: count('succeeded'),
-      failed: count('failed'),
-      cancelled: count('cancelled'),
-      skipped: count('skipped'),
-      medianDurationMs: median(durations),
-    };
+    const day = `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}`;
+    return dayFigures(day, this.query({ from: start, to: end, result: [...FINISHED_STATES], limit: 100_000 }));
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+/** Translatable texts as stored: their parameters may quote a device or a peer, so they are escaped and redacted too. */
+function storedTexts(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? safeLine(redactSecrets(v)) : v));
 }
 
 function redactAttachment(a: { label: string; text: string }): string {
@@ -335,8 +342,7 @@ function redactAttachment(a: { label: string; text: string }): string {
   return JSON.stringify({ label: safeLine(a.label), text: clean.length > 64_000 ? clean.slice(-64_000) : clean });
 }
 
-function median(sorted: number[]): number | null {
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+/** Named parameters `@x` of a WHERE clause renamed `@<prefix>x` (two clauses share one statement). */
+function prefixParams(where: string, prefix: string): string {
+  return where.replace(/@(\w+)/g, `@${prefix}$1`);
 }

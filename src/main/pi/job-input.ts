@@ -40,6 +40,8 @@ export interface PiJobSettings {
   expectedHostKey?: string;
   /** Use this MAC instead of the probed one (a Pi whose identity should follow another interface). */
   mac?: string;
+  /** Keep trying to connect while the Pi boots (up to five minutes) instead of a few seconds. */
+  waitForBoot?: boolean;
 }
 
 export interface PiJobInput {
@@ -58,6 +60,8 @@ export interface PiJobInput {
   askSudoPassword?: boolean;
   /** firmware/rpi (default: found next to the station's code). */
   agentDir?: string;
+  /** Only connect and probe: change nothing on the Pi (a "probe" job, see `piProbeJob`). */
+  probeOnly?: boolean;
   /**
    * What the job keeps across its attempts about the certificates it got (default: a fresh memory).
    * Given when the job is rebuilt after the station core restarted, from what the old core kept.

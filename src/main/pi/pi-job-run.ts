@@ -1,5 +1,6 @@
 import path from 'node:path/posix';
 import type { ProvisionResponse } from '@tds/server/contract';
+import { localText } from '../../shared/local-text.js';
 import { parseMac } from '@tds/server/contract';
 import { checkIssuedCertificate, expandTemplate, obtainCertificate, type DeviceIdentity, type IdentityMemory } from '../certs/device-identity.js';
 import { awaitOnlineAndConfirm, watchOnline } from '../certs/online-proof.js';
@@ -8,15 +9,17 @@ import type { JobContext, StepHandle } from '../jobs/types.js';
 import { loadAgentBundle, locateAgentDir, type AgentBundle } from './agent-bundle.js';
 import { connectTrusted } from './host-key-trust.js';
 import type { PiJobInput, PiJobSettings } from './job-input.js';
-import { describeProbe, probePi, type PiProbe } from './probe.js';
-import { RemoteShell, type Privilege } from './remote-shell.js';
+import { describeProbe, probeFacts, probePi, probeText, type PiProbe } from './probe.js';
+import { installScript } from './install-script.js';
+import { RemoteShell, shQuote, type Privilege } from './remote-shell.js';
 import { SshConnectionLost, type SshSession } from './ssh-session.js';
 import { establishSudoPassword } from './sudo-password.js';
 
-/** What the prepare step hands on: the agent bundle and the private upload folder on the Pi. */
+/** What the prepare step hands on: the agent bundle and whether the Debian packages were checked already. */
 interface Prepared {
   bundle: AgentBundle;
-  uploadDir: string;
+  /** The probe found every package the agent needs: the installer need not look again. */
+  depsChecked: boolean;
 }
 
 /**
@@ -70,10 +73,18 @@ export class PiJobRun {
       const session = await this.step('connect', (step) => this.connect(step));
       this.session = session;
       const { probe, shell } = await this.step('probe', (step) => this.probe(step, session));
+      if (this.input.probeOnly) {
+        // A look at the Pi, nothing changed: what it is, its MAC and whether it has an identity.
+        if (probe.mac) ctx.update({ mac: probe.mac });
+        if (probe.identity) ctx.update({ certificateSerial: probe.identity.serialNumber });
+        return;
+      }
       const mac = this.s.mac ? canonicalMac(this.s.mac) : probe.mac;
       if (!mac) {
         throw new JobFailure('REMOTE_COMMAND_FAILED', 'Could not read the MAC of the Pi\'s primary interface.', {
           hint: 'Check that the Pi has a network interface with a default route, or give the MAC in the job.',
+          text: localText('core:pi.error.noMac'),
+          hintText: localText('core:pi.error.noMacHint'),
         });
       }
       if (this.s.mac) ctx.log(`using the MAC given for this job (${mac}) instead of the probed one (${probe.mac ?? 'none'})`, 'warn');
@@ -100,7 +111,13 @@ export class PiJobRun {
   // ---- connect ---------------------------------------------------------------------------------
   private connect(step: StepHandle): Promise<SshSession> {
     const { target, hostKeys } = this.input;
-    return connectTrusted(this.ctx, step, { target, hostKeys, policy: this.s.hostKeyPolicy, ...(this.s.expectedHostKey ? { expectedHostKey: this.s.expectedHostKey } : {}) });
+    return connectTrusted(this.ctx, step, {
+      target,
+      hostKeys,
+      policy: this.s.hostKeyPolicy,
+      retry: { waitForBoot: this.s.waitForBoot ?? false },
+      ...(this.s.expectedHostKey ? { expectedHostKey: this.s.expectedHostKey } : {}),
+    });
   }
 
   // ---- probe -----------------------------------------------------------------------------------
@@ -113,25 +130,24 @@ export class PiJobRun {
       serviceManager: this.s.serviceManager,
       signal: step.signal,
     });
-    const facts: Record<string, string> = {
-      model: probe.model ?? 'unknown (not a Raspberry Pi?)',
-      os: probe.os,
-      arch: probe.arch,
-      interface: probe.interface ?? '?',
-      python: probe.python ?? 'missing',
-      pahoMqtt: probe.pahoMqtt ?? 'missing',
-      agent: probe.agentBundle ? 'installed' : 'not installed',
-    };
-    if (probe.identity) facts.installedSerial = probe.identity.serialNumber;
-    this.ctx.update({ facts });
+    this.ctx.update({ facts: probeFacts(probe) });
+    step.detail(describeProbe(probe), probeText(probe));
     if (!probe.isRaspberryPi) step.log('this host reports no Raspberry Pi model and no Raspberry Pi MAC prefix; continuing', 'warn');
     if (!probe.python) {
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `Python 3 was not found at ${this.s.python} on the Pi.`, { hint: 'Install it: sudo apt-get install -y python3' });
+      const text = localText('core:pi.error.noPython', { python: this.s.python });
+      if (this.input.probeOnly) step.log(`Python 3 was not found at ${this.s.python}`, 'warn');
+      else throw new JobFailure('REMOTE_COMMAND_FAILED', `Python 3 was not found at ${this.s.python} on the Pi.`, { hint: 'Install it: sudo apt-get install -y python3', text, hintText: localText('core:pi.error.noPythonHint') });
     }
     if (this.s.serviceManager === 'systemd' && !probe.systemd) {
-      throw new JobFailure('PROFILE_INVALID', 'The profile asks for systemd but the host does not run systemd.', { hint: 'Set pi.serviceManager to "none" for hosts without systemd.' });
+      if (this.input.probeOnly) step.log('the profile asks for systemd but this host does not run it', 'warn');
+      else {
+        throw new JobFailure('PROFILE_INVALID', 'The profile asks for systemd but the host does not run systemd.', {
+          hint: 'Set pi.serviceManager to "none" for hosts without systemd.',
+          text: localText('core:pi.error.noSystemd'),
+          hintText: localText('core:pi.error.noSystemdHint'),
+        });
+      }
     }
-    step.detail(describeProbe(probe));
     this.shell = new RemoteShell(session, privilegeFromProbe(probe));
     return { probe, shell: this.shell };
   }
@@ -144,16 +160,17 @@ export class PiJobRun {
     }
     else if (shell.privilegeKind === 'none') step.log(`${this.input.target.username} may not use sudo: installing without root (works only where this user may write)`, 'warn');
     const bundle = await loadAgentBundle(this.input.agentDir ?? locateAgentDir());
-    const tmp = await shell.run(['sh', '-c', 'mktemp -d "${TMPDIR:-/tmp}/tds-pi.XXXXXXXX"'], { what: 'make a private upload folder', signal: step.signal });
-    const uploadDir = (this.uploadDir = tmp.trim());
-    if (!/^\/[A-Za-z0-9._/-]*\/tds-pi\.[A-Za-z0-9]+$/.test(uploadDir)) {
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `mktemp gave an unexpected folder: ${uploadDir.slice(0, 80)}`);
-    }
-    const installed = path.join(this.s.installPrefix, 'opt/gateway-iot');
-    if (probe.agentBundle === bundle.sha256) {
-      this.installer = path.join(installed, 'install.sh');
+    const cached = probe.agentBundle === bundle.sha256;
+    if (cached) {
+      // The same agent is installed: nothing to upload (its installer stages it from where it is).
+      this.installer = this.installedInstaller();
       step.log(`agent files already installed (bundle ${bundle.sha256.slice(0, 12)}): not uploaded`);
     } else {
+      const tmp = await shell.run(['sh', '-c', 'mktemp -d "${TMPDIR:-/tmp}/tds-pi.XXXXXXXX"'], { what: 'make a private upload folder', signal: step.signal });
+      const uploadDir = (this.uploadDir = tmp.trim());
+      if (!/^\/[A-Za-z0-9._/-]*\/tds-pi\.[A-Za-z0-9]+$/.test(uploadDir)) {
+        throw new JobFailure('REMOTE_COMMAND_FAILED', `mktemp gave an unexpected folder: ${uploadDir.slice(0, 80)}`);
+      }
       const agentDir = path.join(uploadDir, 'agent');
       await shell.session.mkdir(agentDir, 0o755);
       await shell.session.mkdir(path.join(agentDir, 'gateway_agent'), 0o755);
@@ -167,9 +184,24 @@ export class PiJobRun {
       this.installer = path.join(agentDir, 'install.sh');
       step.log(`uploaded ${bundle.files.length} agent files (bundle ${bundle.sha256.slice(0, 12)})`);
     }
-    await shell.run(['sh', this.installer, 'check', '--python', this.s.python], { what: 'check the Debian packages the agent needs', signal: step.signal });
-    step.detail(`agent bundle ${bundle.sha256.slice(0, 12)}${probe.agentBundle === bundle.sha256 ? ' (cached on the Pi)' : ' uploaded'}; privileges: ${shell.privilegeKind}`);
-    return { bundle, uploadDir };
+    const missing = probe.missingPackages;
+    if (missing === null) {
+      await shell.run(['sh', this.installer, 'check', '--python', this.s.python], { what: 'check the Debian packages the agent needs', signal: step.signal });
+    } else if (missing.length > 0) {
+      const packages = missing.join(' ');
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi lacks Debian packages the agent needs: ${packages}.`, {
+        hint: `Install them on the Pi (sudo apt-get install -y ${packages}), then retry.`,
+        text: localText('core:pi.error.missingPackages', { packages }),
+        hintText: localText('core:pi.error.missingPackagesHint', { packages }),
+      });
+    } else step.log('the Debian packages the agent needs are installed (checked by the probe)');
+    step.log(`privileges on the Pi: ${shell.privilegeKind}`);
+    const short = bundle.sha256.slice(0, 12);
+    step.detail(
+      `agent bundle ${short}${cached ? ' (cached on the Pi)' : ' uploaded'}; privileges: ${shell.privilegeKind}`,
+      cached ? localText('core:pi.detail.prepareCached', { bundle: short }) : localText('core:pi.detail.prepareUploaded', { bundle: short, files: bundle.files.length }),
+    );
+    return { bundle, depsChecked: missing !== null };
   }
 
   // ---- key on the Pi ---------------------------------------------------------------------------
@@ -183,7 +215,7 @@ export class PiJobRun {
     this.staged = true;
     const m = /-----BEGIN CERTIFICATE REQUEST-----[\s\S]+?-----END CERTIFICATE REQUEST-----/.exec(out);
     if (!m) throw new JobFailure('REMOTE_COMMAND_FAILED', 'openssl on the Pi did not print a CSR.');
-    step.detail(`EC P-256 key made on the Pi (mode 0600, never leaves it); CSR for CN=${mac}`);
+    step.detail(`EC P-256 key made on the Pi (mode 0600, never leaves it); CSR for CN=${mac}`, localText('core:pi.detail.key', { mac }));
     return `${m[0]}\n`;
   }
 
@@ -203,65 +235,81 @@ export class PiJobRun {
     const response = identity.response;
     checkIssuedCertificate(response, request.mac_address);
     this.ctx.update({ gatewayId: response.gateway_id, certificateSerial: response.serial_number, certificateExpiresAt: response.expires_at });
-    step.detail(`serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`);
+    step.detail(
+      `serial ${response.serial_number}, expires ${response.expires_at}${identity.previous ? ` (pending; replaces ${identity.previous.serialNumber})` : ''}`,
+      identity.previous
+        ? localText('core:stepDetail.certificateReplacing', { serial: response.serial_number, expires: response.expires_at, previous: identity.previous.serialNumber })
+        : localText('core:stepDetail.certificate', { serial: response.serial_number, expires: response.expires_at }),
+    );
     return identity;
   }
 
   // ---- install ---------------------------------------------------------------------------------
   private async install(step: StepHandle, shell: RemoteShell, prepared: Prepared, issued: ProvisionResponse, mac: string, codigo: string): Promise<number> {
-    const { session } = shell;
-    const { bundle, uploadDir: up } = prepared;
+    const { bundle, depsChecked } = prepared;
     const config = agentConfig(this.s, codigo);
-    await session.writeFile(path.join(up, 'client.crt'), issued.certificate_pem, 0o644);
-    await session.writeFile(path.join(up, 'ca.crt'), issued.ca_pem, 0o644);
-    await session.writeFile(path.join(up, 'config.json'), JSON.stringify(config, null, 2) + '\n', 0o644);
-    const agentFrom = path.dirname(this.installer);
-    const since = Date.now();
-    let installedSerial: string | undefined;
-    const out = await shell.exec(
+    const script = installScript(
+      { 'client.crt': issued.certificate_pem, 'ca.crt': issued.ca_pem, 'config.json': JSON.stringify(config, null, 2) + '\n' },
+      this.installer,
       [
-        'sh', this.installer, 'install', ...this.prefixArgs,
+        ...this.prefixArgs,
         '--service-manager', this.s.serviceManager,
         '--user', this.s.serviceUser,
         '--python', this.s.python,
-        '--from', up,
-        '--agent-from', agentFrom,
+        '--agent-from', path.dirname(this.installer),
         '--bundle-hash', bundle.sha256,
+        ...(depsChecked ? ['--deps-checked'] : []),
       ],
-      {
-        privileged: true,
-        what: 'install the certificate, configuration and agent',
-        signal: step.signal,
-        timeoutMs: 120_000,
-        onLine: (line) => {
-          if (/^installed mac=/.test(line)) {
-            this.committed = true;
-            installedSerial = /serial=(\S+)/.exec(line)?.[1];
-          }
-          if (line.trim()) step.log(line.trim());
-        },
-      },
     );
+    const since = Date.now();
+    let installedSerial: string | undefined;
+    const out = await shell.exec(script.argv, {
+      stdin: script.stdin,
+      privileged: true,
+      what: 'install the certificate, configuration and agent',
+      signal: step.signal,
+      timeoutMs: 120_000,
+      onLine: (line) => {
+        if (/^installed mac=/.test(line)) {
+          this.committed = true;
+          installedSerial = /serial=(\S+)/.exec(line)?.[1];
+        }
+        if (line.trim()) step.log(line.trim());
+      },
+    });
     if (out.code !== 0) {
-      const reason = out.stderr.split('\n').map((l) => l.replace(/^ERROR:\s*/, '').trim()).filter(Boolean).join(' ');
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `install.sh failed on the Pi (exit ${out.code}): ${reason.slice(0, 500)}`, {
+      const reason = out.stderr.split('\n').map((l) => l.replace(/^ERROR:\s*/, '').trim()).filter(Boolean).join(' ').slice(0, 500);
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `install.sh failed on the Pi (exit ${out.code}): ${reason}`, {
         ...(out.code === 3 ? { hint: 'Install the Debian packages named above on the Pi (sudo apt-get install -y ...), then retry.' } : {}),
+        text: localText('core:pi.error.installFailed', { code: String(out.code ?? out.signal ?? '?'), reason }),
       });
     }
     this.staged = false;
     if (installedSerial && normaliseSerial(installedSerial) !== normaliseSerial(issued.serial_number)) {
-      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi reports certificate ${installedSerial} installed, not ${issued.serial_number}.`);
+      throw new JobFailure('REMOTE_COMMAND_FAILED', `The Pi reports certificate ${installedSerial} installed, not ${issued.serial_number}.`, {
+        text: localText('core:pi.error.serialMismatch', { installed: installedSerial, issued: issued.serial_number }),
+      });
     }
-    step.detail(`certificate ${issued.serial_number}, config and ${this.s.serviceManager === 'systemd' ? 'gateway-mqtt.service' : 'agent'} installed for ${mac}; restarted`);
+    step.detail(
+      `certificate ${issued.serial_number}, config and ${this.s.serviceManager === 'systemd' ? 'gateway-mqtt.service' : 'agent'} installed for ${mac}; restarted`,
+      localText('core:pi.detail.install', { serial: issued.serial_number, mac }),
+    );
     return since;
   }
 
   // ---- finalize --------------------------------------------------------------------------------
   private async finalize(step: StepHandle, shell: RemoteShell, identity: DeviceIdentity): Promise<void> {
-    await shell.run(['sh', this.installedInstaller(), 'finalize', ...this.prefixArgs], { privileged: true, what: 'drop the previous identity', signal: step.signal });
-    await this.removeUploadDir();
+    // One command: drop the backups and, when agent files were uploaded, their folder.
+    const dropUploads = this.uploadDir ? `; rm -rf -- ${shQuote(this.uploadDir)}` : '';
+    await shell.run(['sh', '-c', `sh "$0" finalize --prefix "$1" </dev/null || exit $?${dropUploads}`, this.installedInstaller(), this.s.installPrefix], {
+      privileged: true,
+      what: 'drop the previous identity',
+      signal: step.signal,
+    });
+    this.uploadDir = undefined;
     const previous = identity.previous;
-    step.detail(previous ? `previous identity removed from the Pi; certificate ${previous.serialNumber} superseded` : 'backups removed');
+    if (previous) step.detail(`previous identity removed from the Pi; certificate ${previous.serialNumber} superseded`, localText('core:pi.detail.finalizeSuperseded', { serial: previous.serialNumber }));
+    else step.detail('backups removed', localText('core:pi.detail.finalize'));
   }
 
   private installedInstaller(): string {
@@ -336,6 +384,8 @@ function sshLost(err: SshConnectionLost, step: string): JobFailure {
   return new JobFailure('SSH_UNREACHABLE', `The SSH connection to the Pi was lost during the ${step} step.`, {
     hint: 'Check the network. The installer switches files only at its very end, so the Pi keeps either its previous identity or the complete new one; run the job again.',
     cause: err,
+    text: localText('core:pi.error.lost', { step }),
+    hintText: localText('core:pi.error.lostHint'),
   });
 }
 

@@ -1,7 +1,8 @@
 import { IdentityMemory } from '../certs/device-identity.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { JobDefinition } from '../jobs/types.js';
-import type { PiJobInput } from './job-input.js';
+import { BOOT_WAIT_MS } from './connect-retry.js';
+import type { PiJobInput, PiJobSettings } from './job-input.js';
 import { PiJobRun } from './pi-job-run.js';
 
 export type { PiHostKeyPolicy, PiJobInput, PiJobSettings, PiReprovisionPolicy } from './job-input.js';
@@ -34,6 +35,28 @@ const PI_STEP_LIMITS_MS: Partial<Record<(typeof PI_STEPS)[number]['name'], numbe
 
 const PREFIX_RE = /^\/[A-Za-z0-9._/-]*$/;
 
+function stepLimit(name: (typeof PI_STEPS)[number]['name'], s: PiJobSettings): number {
+  // Waiting for a booting Pi is the connect step's own work: its limit grows with that wait.
+  if (name === 'connect' && s.waitForBoot) return BOOT_WAIT_MS + 60_000;
+  return PI_STEP_LIMITS_MS[name] ?? s.onlineTimeoutMs + 30_000;
+}
+
+/** A look at a Pi without changing it: connect (host key pinned as for provisioning), probe, done. */
+export const PI_PROBE_STEPS = [
+  { name: 'connect', weight: 1 },
+  { name: 'probe', weight: 1 },
+] as const;
+
+/**
+ * The probe job: what the Pi is (model, OS, MAC, Python and the agent's packages, an installed
+ * agent and identity) as the job's facts. Kind `pi-probe`: it provisions nothing, so the Log's
+ * figures do not count it.
+ */
+export function piProbeJob(input: Omit<PiJobInput, 'probeOnly'>): JobDefinition {
+  const def = piProvisionJob({ ...input, probeOnly: true });
+  return { ...def, kind: 'pi-probe', steps: PI_PROBE_STEPS.map((st) => ({ ...st, timeoutMs: stepLimit(st.name, input.settings) })) };
+}
+
 /**
  * The Raspberry Pi field job: SSH (host key pinned) → probe → agent files (skipped when the same
  * bundle is installed) → key + CSR made on the Pi → certificate → atomic install + restart → online
@@ -50,7 +73,7 @@ export function piProvisionJob(input: PiJobInput): JobDefinition {
   return {
     kind: 'pi',
     target: `${target.host}:${target.port}`,
-    steps: PI_STEPS.map((st) => ({ ...st, timeoutMs: PI_STEP_LIMITS_MS[st.name] ?? settings.onlineTimeoutMs + 30_000 })),
+    steps: PI_STEPS.map((st) => ({ ...st, timeoutMs: stepLimit(st.name, settings) })),
     initial: {
       operator: settings.operator,
       accountId: settings.accountId,

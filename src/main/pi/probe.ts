@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isRaspberryPiMac, parseMac } from '@tds/server/contract';
+import { localText, type LocalText } from '../../shared/local-text.js';
 import { DEFAULT_PI_PYTHON } from '../../shared/pi-agent.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import { safeLine } from '../log/safe-text.js';
@@ -27,6 +28,11 @@ export interface PiProbe {
   pymodbus: string | null;
   pyserial: string | null;
   openssl: string | null;
+  /**
+   * Debian packages the agent needs that are missing (install.sh check's rules), or null when the
+   * probe could not tell (no Python, an older probe): then the installer's own check runs.
+   */
+  missingPackages: string[] | null;
   uid: number;
   user: string;
   sudo: 'root' | 'nopasswd' | 'password' | 'none';
@@ -80,6 +86,7 @@ export function parseProbe(text: string): PiProbe {
     pymodbus: blank(kv.get('pymodbus')),
     pyserial: blank(kv.get('pyserial')),
     openssl: blank(kv.get('openssl')),
+    missingPackages: kv.get('packages_checked') === 'yes' ? (kv.get('missing_packages') ?? '').split(/\s+/).filter(Boolean) : null,
     uid: Number(kv.get('uid') ?? NaN),
     user: kv.get('user') ?? '',
     sudo: sudo === 'root' || sudo === 'nopasswd' || sudo === 'password' ? sudo : 'none',
@@ -120,6 +127,46 @@ export function describeProbe(p: PiProbe): string {
     p.agentBundle ? `agent installed${p.identity ? ` (certificate ${p.identity.serialNumber})` : ''}` : 'agent not installed',
   ].join(', ');
   return safeLine(summary);
+}
+
+/**
+ * What the probe found, as the job's facts (shown by the Field screen): plain values, empty when the
+ * Pi has none (no model: not a Raspberry Pi; no Python), so the screen can say so in its language.
+ */
+export function probeFacts(p: PiProbe): Record<string, string> {
+  return {
+    model: p.model ?? '',
+    os: p.os,
+    arch: p.arch,
+    hostname: p.hostname,
+    interface: p.interface ?? '',
+    ipv4: p.ipv4 ?? '',
+    python: p.python ?? '',
+    pahoMqtt: p.pahoMqtt ?? '',
+    pymodbus: p.pymodbus ?? '',
+    missingPackages: p.missingPackages?.join(' ') ?? '',
+    sudo: p.sudo,
+    systemd: p.systemd ? 'yes' : 'no',
+    agent: p.agentBundle ? 'installed' : 'none',
+    service: p.service,
+    ...(p.identity ? { installedSerial: p.identity.serialNumber, installedAt: p.identity.installedAt } : {}),
+  };
+}
+
+export function probeText(p: PiProbe): LocalText {
+  const params = {
+    model: p.model ?? '',
+    os: p.os,
+    arch: p.arch,
+    mac: p.mac ?? '?',
+    iface: p.interface ?? '?',
+    python: p.python ?? '—',
+    paho: p.pahoMqtt ?? '—',
+  };
+  // Without a device-tree model the sentence says "not a Raspberry Pi" in the operator's words.
+  const notPi = p.model ? '' : 'NotPi';
+  if (p.identity) return localText(`core:pi.detail.probeIdentity${notPi}`, { ...params, serial: p.identity.serialNumber });
+  return localText(`core:pi.detail.probe${p.agentBundle ? 'Agent' : ''}${notPi}`, params);
 }
 
 /** `pi probe`: connect (host key policy as for provisioning), probe, disconnect. Changes nothing. */

@@ -1,3 +1,4 @@
+import { localText } from '../../shared/local-text.js';
 import { JobFailure } from '../jobs/job-failure.js';
 import type { ExecOptions, ExecResult, SshSession } from './ssh-session.js';
 
@@ -58,6 +59,8 @@ export class RemoteShell {
         case 'none':
           throw new JobFailure('REMOTE_COMMAND_FAILED', `${options.what} needs root, and this user may not use sudo.`, {
             hint: 'Log in as a user with sudo rights (the Pi OS first user has them), or as root.',
+            text: localText('core:pi.error.needsRoot', { user: this.session.target.username }),
+            hintText: localText('core:pi.error.needsRootHint'),
           });
       }
     }
@@ -70,7 +73,9 @@ export class RemoteShell {
     if (r.code !== 0) {
       const text = cleanErr(r.stderr) || r.stdout.trim().split('\n').slice(-3).join(' ');
       throw new JobFailure('REMOTE_COMMAND_FAILED', `Could not ${options.what} on the Pi (exit ${r.code ?? r.signal}): ${text.slice(0, 600)}`, {
-        where: argv[0] === 'sh' ? argv.slice(1, 3).join(' ') : argv[0],
+        text: localText('core:pi.error.remoteCommand', { code: String(r.code ?? r.signal ?? '?'), output: text.slice(0, 600) }),
+        // `sh SCRIPT SUBCOMMAND` names the script's action; an inline script (`sh -c`, `sh -s`) is said by `what`.
+        ...(argv[0] !== 'sh' ? { where: argv[0] } : argv[1]?.startsWith('-') ? {} : { where: argv.slice(1, 3).join(' ') }),
       });
     }
     return r.stdout;

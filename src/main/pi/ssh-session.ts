@@ -1,6 +1,7 @@
 import type { ClientChannel, ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
 import ssh2 from 'ssh2';
-import { JobFailure } from '../jobs/job-failure.js';
+import { localText } from '../../shared/local-text.js';
+import { JobFailure, type FailureOptions } from '../jobs/job-failure.js';
 import { hostKeyId, type HostKeyStore, sshFingerprint, sshKeyType } from './host-key-store.js';
 
 /** How to log in. The password / key / passphrase are only handed to ssh2, never logged. */
@@ -60,11 +61,11 @@ export class HostKeyRefused extends JobFailure {
   constructor(
     readonly refusal: HostKeyRefusal,
     message: string,
-    hint?: string,
+    texts: Pick<FailureOptions, 'hint' | 'text' | 'hintText'> = {},
   ) {
     super(refusal.status === 'changed' ? 'SSH_HOST_KEY_CHANGED' : 'SSH_HOST_KEY_UNKNOWN', message, {
       where: `${refusal.keyType} ${refusal.fingerprint}`,
-      ...(hint ? { hint } : {}),
+      ...texts,
     });
     this.name = 'HostKeyRefused';
   }
@@ -310,6 +311,8 @@ function authConfig(auth: SshAuth): Partial<ConnectConfig> {
       if (!socket) {
         throw new JobFailure('SSH_AUTH_FAILED', 'SSH agent authentication was chosen but no agent is running (SSH_AUTH_SOCK is not set).', {
           hint: 'Start ssh-agent and add your key (ssh-add), or log in with a key file or a password.',
+          text: localText('core:pi.error.noAgent'),
+          hintText: localText('core:pi.error.noAgentHint'),
         });
       }
       return { agent: socket };
@@ -332,33 +335,40 @@ function connectFailure(
   wasPinned: boolean,
 ): JobFailure {
   const where = hostKeyId(host, port);
+  const changedHint = {
+    hint: 'If this Pi was re-imaged, check the new fingerprint on its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), forget the pinned key in the station (Field → Forget the host key) and connect again; otherwise do not continue.',
+    hintText: localText('core:pi.error.hostKeyChangedHint'),
+  };
   if (refusal?.status === 'changed') {
     return new HostKeyRefused(
       refusal,
       `WARNING: the SSH host key of ${where} has CHANGED (now ${refusal.keyType} ${refusal.fingerprint}, pinned ${refusal.pinnedFingerprint}). The job was stopped: this may be someone impersonating the Pi.`,
-      'If this Pi was re-imaged, check the new fingerprint on its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and remove the pinned key in the station; otherwise do not continue.',
+      { ...changedHint, text: localText('core:pi.error.hostKeyChanged', { host: where, keyType: refusal.keyType, fingerprint: refusal.fingerprint, pinned: refusal.pinnedFingerprint ?? '?' }) },
     );
   }
   if (refusal?.status === 'unknown') {
-    return new HostKeyRefused(refusal, `The SSH host key of ${where} is not known yet: ${refusal.keyType} ${refusal.fingerprint}.`);
+    return new HostKeyRefused(refusal, `The SSH host key of ${where} is not known yet: ${refusal.keyType} ${refusal.fingerprint}.`, {
+      text: localText('core:pi.error.hostKeyUnknown', { host: where, keyType: refusal.keyType, fingerprint: refusal.fingerprint }),
+    });
   }
   if (wasPinned && err.level === 'handshake') {
-    return new JobFailure(
-      'SSH_HOST_KEY_CHANGED',
-      `${where} no longer offers the pinned host key type; the job was stopped (${err.message}).`,
-      { hint: 'If this Pi was re-imaged, remove the pinned key in the station and connect again; otherwise do not continue.' },
-    );
+    return new JobFailure('SSH_HOST_KEY_CHANGED', `${where} no longer offers the pinned host key type; the job was stopped (${err.message}).`, {
+      ...changedHint,
+      text: localText('core:pi.error.keyTypeChanged', { host: where }),
+    });
   }
   if (err.level === 'client-authentication') {
     return new JobFailure('SSH_AUTH_FAILED', `SSH login as ${username} on ${where} failed: ${err.message}.`, {
       hint: 'Check the user name and the password, key (and its passphrase) or ssh-agent identity.',
+      text: localText('core:pi.error.authFailed', { user: username, host: where, reason: err.message }),
     });
   }
   if (err.level === 'client-timeout') {
-    return new JobFailure('SSH_UNREACHABLE', `No SSH handshake with ${where} in time.`, { cause: err });
+    return new JobFailure('SSH_UNREACHABLE', `No SSH handshake with ${where} in time.`, { cause: err, text: localText('core:pi.error.noHandshake', { host: where }) });
   }
   return new JobFailure('SSH_UNREACHABLE', `Cannot reach ${where} over SSH: ${err.code ?? err.message}.`, {
     hint: 'Check the address and port, that the Pi is powered and on this network, and that SSH is enabled (raspi-config → Interface Options → SSH).',
     cause: err,
+    text: localText('core:pi.error.unreachable', { host: where, reason: err.code ?? err.message }),
   });
 }

@@ -32,7 +32,24 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const ManualHostSchema = z.object({ id: z.string(), host: z.string(), port: z.number().int(), name: z.string().nullable() });
+/** A Pi added by address; `mac` once a job on it has read it (for its online state). */
+const ManualHostSchema = z.object({ id: z.string(), host: z.string(), port: z.number().int(), name: z.string().nullable(), mac: z.string().nullable().default(null) });
+
+/** A Pi the Field screen worked on lately, with the user it logged in as (never a password or key). */
+const RecentPiSchema = z.object({ host: z.string(), port: z.number().int(), username: z.string(), at: z.string() });
+
+/**
+ * What the Field screen remembers between runs, as Raspberry Pi Imager does: the last login user and
+ * method, the key file's path (the file stays where it is and is read for each job), recent Pis.
+ * Never a password, a key or a passphrase.
+ */
+const FieldMemorySchema = z.object({
+  username: z.string().nullable().default(null),
+  authMethod: z.enum(['password', 'key', 'keyFile', 'agent']).nullable().default(null),
+  keyFile: z.string().nullable().default(null),
+  waitForBoot: z.boolean().default(false),
+  recentHosts: z.array(RecentPiSchema).default([]),
+});
 
 /** Everything the station remembers between runs, except secrets. */
 export const PersistedSettingsSchema = z.object({
@@ -69,6 +86,7 @@ export const PersistedSettingsSchema = z.object({
   /** Profiles as the domain model has them; their Wi-Fi passwords are in the secret store. */
   profiles: z.array(z.preprocess(storedProfile, ProfileSchema)).default([]),
   manualHosts: z.array(ManualHostSchema).default([]),
+  field: FieldMemorySchema.default({ username: null, authMethod: null, keyFile: null, waitForBoot: false, recentHosts: [] }),
   /** The Bench: slot names by USB location, and how it behaves for the technician. */
   bench: z
     .object({

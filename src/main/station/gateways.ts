@@ -90,6 +90,13 @@ function importView(r: ImportResponse): ImportResult {
   };
 }
 
+/** A certificate this station revoked (recorded in the station log). */
+export interface Revoked {
+  gateway: GatewayDetailView;
+  certificate: CertificateView;
+  reason: string;
+}
+
 /** `fn` over `items`, at most `limit` at a time, results in order. */
 async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
@@ -109,6 +116,8 @@ export class Gateways {
   constructor(
     private readonly server: ServerLink,
     private readonly online: (mac: string) => boolean | undefined,
+    /** Told of every certificate a revocation from this station revoked. */
+    private readonly onRevoked: (r: Revoked) => void = () => undefined,
   ) {}
 
   async list(search: string | undefined, page: number, expiresWithinDays?: number): Promise<GatewayPage> {
@@ -134,8 +143,14 @@ export class Gateways {
   }
 
   async revoke(id: number, reason: string): Promise<GatewayDetailView> {
+    const before = await this.get(id);
     await this.server.call((c) => c.revoke(id, reason));
-    return this.get(id);
+    const after = await this.get(id);
+    const wasRevoked = new Set(before.certificates.filter((c) => c.revoked).map((c) => c.id));
+    for (const certificate of after.certificates) {
+      if (certificate.revoked && !wasRevoked.has(certificate.id)) this.onRevoked({ gateway: after, certificate, reason });
+    }
+    return after;
   }
 
   async zip(id: number): Promise<FileData> {

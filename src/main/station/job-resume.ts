@@ -31,7 +31,11 @@ export const ResumeSpecSchema = z.discriminatedUnion('kind', [
     targetId: z.string().min(1),
     profile: z.string().min(1),
     username: z.string().min(1),
-    auth: z.enum(['password', 'key', 'agent']),
+    auth: z.enum(['password', 'key', 'keyFile', 'agent']),
+    /** The key file's path (its content is read again; a passphrase is never kept). */
+    keyFile: z.string().nullable().optional(),
+    keyFilePassphrase: z.boolean().optional(),
+    waitForBoot: z.boolean().optional(),
     gatewayCode: z.string().nullable(),
     identities: IdentitiesSchema.optional(),
   }),

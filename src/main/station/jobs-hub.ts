@@ -1,6 +1,6 @@
 import type { JobLogLineView } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
-import { FINISHED_STATES, type JobSnapshot } from '../../shared/jobs.js';
+import { isFinishedState, type JobSnapshot } from '../../shared/jobs.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { JobDefinition } from '../jobs/types.js';
 import type { StationLog } from '../log/station-log.js';
@@ -14,7 +14,6 @@ export interface RestoredJob {
   spec: ResumeSpec | undefined;
 }
 
-const FINISHED = new Set<string>(FINISHED_STATES);
 /** Progress-only updates of one job are pushed at most this often (UI stays smooth with 16 boards). */
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -67,7 +66,7 @@ export class JobsHub {
    */
   specChanged(spec: ResumeSpec): void {
     for (const [id, s] of this.specs) {
-      if (s === spec && !FINISHED.has(this.queue.get(id)?.state ?? '')) this.resume?.put(id, s);
+      if (s === spec && !isFinishedState(this.queue.get(id)?.state ?? '')) this.resume?.put(id, s);
     }
   }
 
@@ -99,7 +98,7 @@ export class JobsHub {
 
   async retry(jobId: string): Promise<string> {
     const j = this.get(jobId);
-    if (!FINISHED.has(j.state)) throw new StationError('BUSY', `job ${jobId} is still ${j.state}; cancel it first`);
+    if (!isFinishedState(j.state)) throw new StationError('BUSY', `job ${jobId} is still ${j.state}; cancel it first`);
     const restored = this.restored.get(jobId);
     if (!restored) {
       const id = this.queue.retry(jobId);
@@ -133,7 +132,7 @@ export class JobsHub {
   /** Hides finished jobs from the live screens (they stay in the station log). */
   clearFinished(): JobSnapshot[] {
     for (const j of [...this.restored.values()].map((r) => r.snapshot).concat(this.queue.list())) {
-      if (FINISHED.has(j.state) && !this.hidden.has(j.id)) {
+      if (isFinishedState(j.state) && !this.hidden.has(j.id)) {
         this.hidden.add(j.id);
         this.bus.emit('job.removed', { jobId: j.id });
       }
@@ -167,17 +166,17 @@ export class JobsHub {
 
   private remember(id: string, spec: ResumeSpec): void {
     this.specs.set(id, spec);
-    if (!FINISHED.has(this.queue.get(id)?.state ?? '')) this.resume?.put(id, spec);
+    if (!isFinishedState(this.queue.get(id)?.state ?? '')) this.resume?.put(id, spec);
   }
 
   private onUpdate(s: JobSnapshot): void {
-    if (FINISHED.has(s.state)) this.resume?.remove(s.id);
+    if (isFinishedState(s.state)) this.resume?.remove(s.id);
     const key = structuralKey(s);
     const structural = this.lastKey.get(s.id) !== key;
     this.lastKey.set(s.id, key);
     if (structural) {
       this.flush(s.id, s);
-      if (FINISHED.has(s.state)) this.bus.emit('log.appended', { id: s.id });
+      if (isFinishedState(s.state)) this.bus.emit('log.appended', { id: s.id });
       return;
     }
     this.pending.set(s.id, s);

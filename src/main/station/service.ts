@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { AppInfo, StationSettingsView } from '../../shared/views.js';
 import { StationError } from '../../shared/ipc-errors.js';
@@ -163,11 +164,24 @@ export class StationService {
       issuer: () => server.issuer(),
       monitor: () => monitor.current,
       hostKeys: HostKeyStore.inDataDir(options.dataDir),
+      stationLog,
       ...(options.discovery ? { discovery: options.discovery } : {}),
       ...(options.agentDir ? { agentDir: options.agentDir } : {}),
     });
     hub.rebuild = (spec) => (spec.kind === 'esp32' ? bench.rebuild(spec) : field.rebuild(spec));
-    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), new Gateways(server, (mac) => monitor.isOnline(mac)), claimLabels);
+    const gateways = new Gateways(server, (mac) => monitor.isOnline(mac), ({ gateway, certificate, reason }) => {
+      stationLog.recordEvent({
+        kind: 'revocation',
+        operator: settings.current.operator || os.userInfo().username,
+        mac: gateway.mac,
+        gatewayCode: gateway.code,
+        gatewayId: gateway.id,
+        certSerial: certificate.serialNumber,
+        reason,
+      });
+      bus.emit('log.appended', { id: certificate.serialNumber });
+    });
+    const service = new StationService(options, bus, settings, hub, bench, field, server, monitor, new LogView(stationLog), gateways, claimLabels);
     ref.service = service;
     service.interruptedJobs = interrupted.map((j) => j.snapshot.id);
     service.closers.push(
@@ -397,10 +411,12 @@ export class StationService {
       'jobs.log': async (r) => this.hub.lines(r.jobId),
       'labels.render': (r) => this.labels.file(r.jobId, r.format),
       'labels.sheet': (r) => this.labels.sheet(r.jobIds),
-      'field.state': async () => this.field.state(),
+      'field.state': () => this.field.state(),
       'field.addHost': (r) => this.field.addHost(r),
       'field.removeHost': (r) => this.field.removeHost(r.targetId),
       'field.provision': (r) => this.field.provision(r),
+      'field.probe': (r) => this.field.probe(r),
+      'field.forgetHostKey': (r) => this.field.forgetHostKey(r.targetId),
       'gateways.list': (r) => this.gateways.list(r.search, r.page, r.expiresWithinDays),
       'gateways.get': (r) => this.gateways.get(r.id),
       'gateways.telemetry': (r) => this.gateways.telemetry(r.id),

@@ -2,7 +2,9 @@ import { useTranslation } from 'react-i18next';
 import { ERROR_TEXT, type JobError } from '../../shared/errors.js';
 import type { IpcErrorBody } from '../../shared/ipc-errors.js';
 import { RemoteError } from '../app/client.js';
-import { useDynamicT } from '../i18n/dynamic.js';
+import type { LocalText } from '../../shared/local-text.js';
+import { useDynamicT, useLocalText } from '../i18n/dynamic.js';
+import { useStepName } from './step-name.js';
 
 function bodyOf(err: unknown): IpcErrorBody {
   if (err instanceof RemoteError) return err.body;
@@ -11,11 +13,11 @@ function bodyOf(err: unknown): IpcErrorBody {
 }
 
 /**
- * How an error reads, in the UI's language: a headline (by code, or the core's facts in this
- * language's words), what to do, and the core's own English text and code only under "Details" —
- * never a code in front of a sentence.
+ * How an error reads, in the UI's language: a headline (the job's own sentence in this language's
+ * words, else the code's), what to do, and the core's own English text and code only under
+ * "Details" — never a code in front of a sentence.
  */
-function useErrorText(): (e: { code: string; message: string; hint?: string | undefined; params?: Record<string, string> | undefined }) => {
+function useErrorText(): (e: { code: string; message: string; hint?: string | undefined; text?: LocalText | undefined; hintText?: LocalText | undefined }) => {
   head: string;
   /** The core's own sentence, shown as it is (English UI), or under Details (another language). */
   detail: string | null;
@@ -23,13 +25,15 @@ function useErrorText(): (e: { code: string; message: string; hint?: string | un
   hint: string | null;
 } {
   const { has, tr, language } = useDynamicT();
+  const local = useLocalText();
   return (e) => {
     const known = has(`errors.code.${e.code}`);
     const codeHead = known ? tr(`errors.code.${e.code}`) : (ERROR_TEXT[e.code as keyof typeof ERROR_TEXT]?.message ?? tr('errors.title'));
-    const worded = e.params && has(`errors.message.${e.code}`) ? tr(`errors.message.${e.code}`, e.params) : null;
+    const worded = e.text && has(e.text.key) ? local(e.text, e.message) : null;
     const english = !language || language === 'en';
     const head = worded ?? codeHead;
-    const hint = english && e.hint ? e.hint : has(`errors.hint.${e.code}`) ? tr(`errors.hint.${e.code}`) : (e.hint ?? null);
+    const hint =
+      e.hintText && has(e.hintText.key) ? local(e.hintText, e.hint ?? '') : english && e.hint ? e.hint : has(`errors.hint.${e.code}`) ? tr(`errors.hint.${e.code}`) : (e.hint ?? null);
     const detail = e.message && e.message !== head ? e.message : null;
     return { head, detail, detailShown: english && !worded, hint };
   };
@@ -73,7 +77,13 @@ export function ErrorNotice({ error, onDismiss }: { error: unknown; onDismiss?: 
 export function JobErrorView({ error, tone = 'error' }: { error: JobError; tone?: 'error' | 'info' }) {
   const { t } = useTranslation();
   const text = useErrorText();
+  const stepName = useStepName();
   const { head, detail, detailShown, hint } = text(error);
+  // `where` starts with the step's name ("connect: …"): said in words, the rest as the job gave it.
+  const whereText = (where: string): string => {
+    const [step, ...rest] = where.split(': ');
+    return [stepName(step!), ...rest].join(': ');
+  };
   return (
     <div className={`job-error ${tone === 'info' ? 'job-error--info' : ''}`} role={tone === 'error' ? 'alert' : 'status'}>
       <strong>{head}</strong>
@@ -83,7 +93,7 @@ export function JobErrorView({ error, tone = 'error' }: { error: JobError; tone?
         <details className="notice__more">
           <summary>{t('actions.details')}</summary>
           {detail && !detailShown && <p className="notice__detail">{detail}</p>}
-          {error.where && <p className="mono">{t('errors.where', { where: error.where })}</p>}
+          {error.where && <p className="mono">{t('errors.where', { where: whereText(error.where) })}</p>}
           <p className="muted">{t('errors.codeIs', { code: error.code })}</p>
           {error.attachment && (
             <>

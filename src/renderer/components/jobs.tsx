@@ -1,37 +1,14 @@
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { JobQuestion, JobSnapshot, StepSnapshot, TextCode } from '../../shared/jobs.js';
+import type { JobQuestion, JobSnapshot, StepSnapshot } from '../../shared/jobs.js';
 import { useStation } from '../app/context.js';
-import { useDynamicT } from '../i18n/dynamic.js';
+import { useDynamicT, useLocalText } from '../i18n/dynamic.js';
 import { ErrorNotice } from './ErrorNotice.js';
 import { focusSoon, returnFocusHome } from './focus.js';
 import { formatDate, formatDuration, formatPercent } from './format.js';
+import { useStepName } from './step-name.js';
 
-export function useStepName(): (name: string) => string {
-  const { t, i18n } = useTranslation();
-  return (name) => (i18n.exists(`steps.${name}`) ? t(`steps.${name}` as 'steps.probe') : name);
-}
-
-/**
- * A text the core sent as a key and facts (step details, job errors) in the UI's language; the
- * core's English text when this renderer has no wording for the key.
- */
-export function useCodedText(): (code: TextCode | undefined, english: string | undefined, prefix?: string) => string | undefined {
-  const { has, tr } = useDynamicT();
-  return (code, english, prefix = 'stepDetail') => {
-    if (!code) return english;
-    if (code.key === 'failed' && code.params?.code) {
-      const c = String(code.params.code);
-      if (has(`errors.message.${c}`)) return tr(`errors.message.${c}`, code.params);
-      if (has(`errors.code.${c}`)) return tr(`errors.code.${c}`);
-      return english;
-    }
-    const key = `${prefix}.${code.key}`;
-    // Times arrive as ISO strings: said as dates of this language.
-    const params = Object.fromEntries(Object.entries(code.params ?? {}).map(([k, v]) => [k, typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? formatDate(v) : v]));
-    return has(key) ? tr(key, params) : english;
-  };
-}
+export { useStepName } from './step-name.js';
 
 export function ProgressBar({ value, label }: { value: number; label: string }) {
   const pct = Math.round(Math.max(0, Math.min(1, value)) * 100);
@@ -48,7 +25,8 @@ export function ProgressBar({ value, label }: { value: number; label: string }) 
 function duration(step: StepSnapshot): string | null {
   if (!step.startedAt) return null;
   const end = step.endedAt ? Date.parse(step.endedAt) : Date.now();
-  return formatDuration(end - Date.parse(step.startedAt));
+  // Working time: waiting for the operator's answer is not the step's.
+  return formatDuration(Math.max(0, end - Date.parse(step.startedAt) - (step.waitedMs ?? 0)));
 }
 
 const ICON: Record<StepSnapshot['status'], string> = { pending: '○', running: '◔', done: '✓', failed: '✕', skipped: '–' };
@@ -56,11 +34,11 @@ const ICON: Record<StepSnapshot['status'], string> = { pending: '○', running: 
 export function StepList({ steps, details = true }: { steps: StepSnapshot[]; details?: boolean }) {
   const { t } = useTranslation();
   const stepName = useStepName();
-  const coded = useCodedText();
+  const local = useLocalText();
   return (
     <ol className="steps">
       {steps.map((s) => {
-        const detail = details ? coded(s.detailCode, s.detail) : undefined;
+        const detail = details && s.detail ? local(s.detailText, s.detail) : undefined;
         return (
           <li key={s.name} className={`step step--${s.status}`}>
             <span className="step__icon" aria-hidden="true">
@@ -86,22 +64,27 @@ export function JobStateBadge({ state }: { state: JobSnapshot['state'] }) {
 /** Facts of a question whose value is a date, shown as one. */
 const DATE_FACTS = new Set(['expiresAt', 'issuedAt']);
 
-/** The question in the UI's language, from its kind and facts; the core's English text otherwise. */
+/**
+ * The question in the UI's language: the job's own sentence when it sent one this renderer knows,
+ * else worded from its kind and facts; the core's English text otherwise.
+ */
 export function useQuestionText(): (q: JobQuestion) => { title: string; text: string } {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
+  const local = useLocalText();
   return (q) => {
     const f = q.facts ?? {};
+    const own = q.text && i18n.exists(q.text.key) ? local(q.text, q.message) : null;
     switch (q.kind) {
       case 'reprovision':
-        return { title: t('question.reprovisionTitle'), text: f.mac && f.serial ? t('question.reprovisionText', { mac: f.mac, serial: f.serial, expires: formatDate(f.expiresAt) }) : q.message };
+        return { title: t('question.reprovisionTitle'), text: own ?? (f.mac && f.serial ? t('question.reprovisionText', { mac: f.mac, serial: f.serial, expires: formatDate(f.expiresAt) }) : q.message) };
       case 'manual-boot':
         return { title: t('question.manualBootTitle'), text: t('question.manualBootText') };
       case 'host-key':
-        return { title: t('question.hostKeyTitle'), text: q.message };
+        return { title: t('question.hostKeyTitle'), text: own ?? q.message };
       case 'sudo-password':
-        return { title: t('question.sudoTitle'), text: q.message };
+        return { title: t('question.sudoTitle'), text: own ?? q.message };
       default:
-        return { title: t('question.title'), text: q.message };
+        return { title: t('question.title'), text: own ?? q.message };
     }
   };
 }

@@ -62,7 +62,7 @@ export const en = {
     succeeded: 'Done',
     failed: 'Failed',
     cancelled: 'Cancelled',
-    skipped: 'Skipped',
+    skipped: 'Stopped, nothing changed',
   },
   stepStatus: { pending: 'waiting', running: 'running', done: 'done', failed: 'failed', skipped: 'skipped' },
   steps: {
@@ -86,31 +86,7 @@ export const en = {
   },
   progress: { label: '{{name}}: {{percent}}%', overall: 'Overall progress' },
   /** Step details the core sends as a key and facts (src/main/esp32, src/main/certs). */
-  stepDetail: {
-    connecting: 'Connecting at {{baud, number}} baud',
-    checkingMac: '{{chip}}, {{mac}}: checking whether it is provisioned already',
-    probed: '{{chip}}, MAC {{mac}}, flash {{flash}}, {{baud, number}} baud',
-    probedReplacing: '{{chip}}, MAC {{mac}}, flash {{flash}}, {{baud, number}} baud; replaces certificate {{serial}}',
-    keyMade: 'Key made in the station’s memory; asking for the certificate',
-    certificate: 'Certificate {{serial}}, valid until {{expires}}',
-    certificateReplacing: 'Certificate {{serial}}, valid until {{expires}}; replaces {{previous}} once the board is online',
-    factoryData: 'Configuration partition {{partition}} at {{offset}}, {{size, number}} bytes; {{readings, number}} Modbus readings',
-    flashing: '{{part}} at {{address}}: {{written, number}} of {{total, number}} KiB',
-    flashed: '{{kib, number}} KiB written in {{seconds, number}} s at {{baud, number}} baud, checked (MD5)',
-    flashedErased: '{{kib, number}} KiB written at {{baud, number}} baud, checked (MD5); {{partition}} erased for the board’s own key',
-    resetSequence: 'Restarted with the reset sequence {{sequence}}',
-    pressReset: 'Press EN/RESET on the board if it does not start by itself',
-    bootLog: '{{count, number}} lines of boot log; last: {{last}}',
-    bootLogNone: 'No output from the board after the restart yet',
-    waitingOnline: 'Waiting for {{mac}} on the broker (up to {{seconds, number}} s)',
-    onlineStatus: 'Online {{seconds, number}} s after the restart',
-    onlineTelemetry: 'Sending readings {{seconds, number}} s after the restart',
-    onlineStatusRevoked: 'Online {{seconds, number}} s after the restart; the previous certificate {{previous}} is revoked',
-    onlineTelemetryRevoked: 'Sending readings {{seconds, number}} s after the restart; the previous certificate {{previous}} is revoked',
-    waitingConsole: 'Waiting for the firmware’s console',
-    deviceKeyCertificate: 'Key made on the board; certificate {{serial}}, valid until {{expires}}',
-    cancelled: 'Stopped',
-  },
+
   deviceHost: {
     choices: 'This machine’s addresses:',
     use: '{{address}} ({{iface}})',
@@ -136,7 +112,7 @@ export const en = {
     manualBootText: 'Hold BOOT, press and release EN/RESET, then release BOOT.',
     passwordLabel: 'Password',
     facts: 'Details',
-    fact: { mac: 'MAC', serial: 'Certificate', expiresAt: 'Valid until', codigo: 'Gateway code', port: 'Port', host: 'Host', fingerprint: 'Fingerprint', algorithm: 'Key type' },
+    fact: { mac: 'MAC', serial: 'Certificate', expiresAt: 'Valid until', codigo: 'Gateway code', gatewayId: 'Gateway number', port: 'Port', host: 'Host', user: 'User', fingerprint: 'Fingerprint', algorithm: 'Key type', keyType: 'Key type' },
     choice: {
       accept: 'Accept and continue',
       reject: 'Reject and stop',
@@ -159,10 +135,7 @@ export const en = {
     whatToDo: 'What to do: {{hint}}',
     codeIs: 'Error code: {{code}}',
     where: 'Where: {{where}}',
-    /** The core's facts in this language's words (JobError.params). */
-    message: {
-      MAC_ALREADY_PROVISIONED: '{{mac}} is already provisioned (certificate {{serial}}). Nothing was changed; the board runs its own firmware.',
-    },
+
     code: {
       INVALID_INPUT: 'Some fields need fixing.',
       UNKNOWN_CHANNEL: 'The station does not know this request (version mismatch).',
@@ -301,7 +274,7 @@ export const ptBR: Strings<typeof en> = {
     succeeded: 'Concluído',
     failed: 'Falhou',
     cancelled: 'Cancelado',
-    skipped: 'Pulado',
+    skipped: 'Parado, nada mudou',
   },
   stepStatus: { pending: 'aguardando', running: 'em andamento', done: 'concluído', failed: 'falhou', skipped: 'pulado' },
   steps: {
@@ -324,31 +297,7 @@ export const ptBR: Strings<typeof en> = {
     verify: 'Verificar',
   },
   progress: { label: '{{name}}: {{percent}}%', overall: 'Progresso geral' },
-  stepDetail: {
-    connecting: 'Conectando a {{baud, number}} baud',
-    checkingMac: '{{chip}}, {{mac}}: verificando se já está provisionada',
-    probed: '{{chip}}, MAC {{mac}}, flash {{flash}}, {{baud, number}} baud',
-    probedReplacing: '{{chip}}, MAC {{mac}}, flash {{flash}}, {{baud, number}} baud; substitui o certificado {{serial}}',
-    keyMade: 'Chave gerada na memória da estação; pedindo o certificado',
-    certificate: 'Certificado {{serial}}, válido até {{expires}}',
-    certificateReplacing: 'Certificado {{serial}}, válido até {{expires}}; substitui {{previous}} quando a placa estiver online',
-    factoryData: 'Partição de configuração {{partition}} em {{offset}}, {{size, number}} bytes; {{readings, number}} leituras Modbus',
-    flashing: '{{part}} em {{address}}: {{written, number}} de {{total, number}} KiB',
-    flashed: '{{kib, number}} KiB gravados em {{seconds, number}} s a {{baud, number}} baud, conferidos (MD5)',
-    flashedErased: '{{kib, number}} KiB gravados a {{baud, number}} baud, conferidos (MD5); {{partition}} apagada para a chave própria da placa',
-    resetSequence: 'Reiniciada com a sequência de reset {{sequence}}',
-    pressReset: 'Aperte EN/RESET na placa se ela não iniciar sozinha',
-    bootLog: '{{count, number}} linhas do log de inicialização; última: {{last}}',
-    bootLogNone: 'Nenhuma saída da placa depois de reiniciar, ainda',
-    waitingOnline: 'Aguardando {{mac}} no broker (até {{seconds, number}} s)',
-    onlineStatus: 'Online {{seconds, number}} s depois de reiniciar',
-    onlineTelemetry: 'Enviando leituras {{seconds, number}} s depois de reiniciar',
-    onlineStatusRevoked: 'Online {{seconds, number}} s depois de reiniciar; o certificado anterior {{previous}} foi revogado',
-    onlineTelemetryRevoked: 'Enviando leituras {{seconds, number}} s depois de reiniciar; o certificado anterior {{previous}} foi revogado',
-    waitingConsole: 'Aguardando o console do firmware',
-    deviceKeyCertificate: 'Chave gerada na placa; certificado {{serial}}, válido até {{expires}}',
-    cancelled: 'Parado',
-  },
+
   deviceHost: {
     choices: 'Endereços desta máquina:',
     use: '{{address}} ({{iface}})',
@@ -374,7 +323,7 @@ export const ptBR: Strings<typeof en> = {
     manualBootText: 'Segure BOOT, aperte e solte EN/RESET e depois solte BOOT.',
     passwordLabel: 'Senha',
     facts: 'Detalhes',
-    fact: { mac: 'MAC', serial: 'Certificado', expiresAt: 'Válido até', codigo: 'Código do gateway', port: 'Porta', host: 'Host', fingerprint: 'Impressão digital', algorithm: 'Tipo de chave' },
+    fact: { mac: 'MAC', serial: 'Certificado', expiresAt: 'Válido até', codigo: 'Código do gateway', gatewayId: 'Número do gateway', port: 'Porta', host: 'Host', user: 'Usuário', fingerprint: 'Impressão digital', algorithm: 'Tipo de chave', keyType: 'Tipo de chave' },
     choice: {
       accept: 'Aceitar e continuar',
       reject: 'Recusar e parar',
@@ -397,9 +346,7 @@ export const ptBR: Strings<typeof en> = {
     whatToDo: 'O que fazer: {{hint}}',
     codeIs: 'Código do erro: {{code}}',
     where: 'Onde: {{where}}',
-    message: {
-      MAC_ALREADY_PROVISIONED: '{{mac}} já está provisionada (certificado {{serial}}). Nada foi alterado; a placa roda o seu próprio firmware.',
-    },
+
     code: {
       INVALID_INPUT: 'Alguns campos precisam de correção.',
       UNKNOWN_CHANNEL: 'A estação não conhece este pedido (versões diferentes).',
@@ -499,6 +446,11 @@ export const ptBR: Strings<typeof en> = {
     modbusDevices: 'As leituras citam mais dispositivos (endereços de escravo) do que isto: aumente o valor ou remova leituras.',
     modbusReadings: 'No máximo {{max}} leituras.',
     modbusTableSize: 'As leituras não cabem na configuração do gateway (3967 bytes): remova leituras ou encurte as unidades.',
+    macPart: 'Digite todo ou parte de um endereço MAC: dígitos hexadecimais, com ou sem dois-pontos.',
+    dateOrder: 'Esta data é anterior a De: escolha um Até igual ou posterior a De.',
+    keyFileMissing: 'Não há um arquivo legível neste caminho nesta estação.',
+    keyFileInvalid: 'Este arquivo não é uma chave privada SSH, ou a senha da chave está errada.',
+    keyFilePassphrase: 'Esta chave é protegida por senha: digite-a abaixo.',
     claimQr: 'Isto não é um QR de ativação TDS: uma etiqueta tem TDS:B1:<MAC>:<segredo>, um dispositivo mostra TDS:C1:<MAC>:<código>.',
     activationCode: 'Um código de ativação tem 8 caracteres de 0-9 e A-Z sem I, L, O ou U, mostrado como XXXX-XXXX.',
     claimSecret: 'Um segredo de ativação tem 26 caracteres de 0-9 e A-Z sem I, L, O ou U, como impresso na etiqueta.',

@@ -11,11 +11,12 @@ import * as log from '../screens/log/strings.js';
 import * as backup from '../screens/settings/backup-strings.js';
 import * as settings from '../screens/settings/strings.js';
 import * as common from './common.js';
+import * as core from './core-texts.js';
 
 /** Each screen folder owns its strings (en + pt-BR with the same keys); common.ts holds shared ones. */
 export const resources = {
-  en: { common: common.en, bench: bench.en, field: field.en, gateways: gateways.en, log: log.en, settings: settings.en, firstRun: firstRun.en, claim: claim.en, admin: admin.en, backup: backup.en },
-  'pt-BR': { common: common.ptBR, bench: bench.ptBR, field: field.ptBR, gateways: gateways.ptBR, log: log.ptBR, settings: settings.ptBR, firstRun: firstRun.ptBR, claim: claim.ptBR, admin: admin.ptBR, backup: backup.ptBR },
+  en: { common: common.en, core: core.en, bench: bench.en, field: field.en, gateways: gateways.en, log: log.en, settings: settings.en, firstRun: firstRun.en, claim: claim.en, admin: admin.en, backup: backup.en },
+  'pt-BR': { common: common.ptBR, core: core.ptBR, bench: bench.ptBR, field: field.ptBR, gateways: gateways.ptBR, log: log.ptBR, settings: settings.ptBR, firstRun: firstRun.ptBR, claim: claim.ptBR, admin: admin.ptBR, backup: backup.ptBR },
 } as const;
 
 declare module 'i18next' {

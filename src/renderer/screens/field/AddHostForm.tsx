@@ -1,11 +1,14 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { requestSchemas } from '../../../shared/ipc.js';
+import type { FieldMemoryView } from '../../../shared/views.js';
 import { useStation } from '../../app/context.js';
 import { ErrorNotice } from '../../components/ErrorNotice.js';
 import { FormSummary, num, TextField, useFieldErrors } from '../../components/form.js';
+import { SuggestField } from './SuggestField.js';
 
-export function AddHostForm() {
+/** Adds a Pi by address; the Pis worked on lately are offered as the address is typed. */
+export function AddHostForm({ recent }: { recent: FieldMemoryView['recentHosts'] }) {
   const { t } = useTranslation('field');
   const client = useStation();
   const [host, setHost] = useState('');
@@ -26,11 +29,26 @@ export function AddHostForm() {
       if (!fromError(err)) setError(err);
     }
   };
+  const pickHost = (value: string): void => {
+    setHost(value);
+    // A recent Pi on another port comes back with its port.
+    const r = recent.find((h) => h.host === value);
+    if (r) setPort(String(r.port));
+  };
   return (
     <form id="add-host" className="card form-inline" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="add-host-title">
       <h3 id="add-host-title">{t('add.title')}</h3>
       <FormSummary show={hasErrors} />
-      <TextField name="host" label={t('add.host')} value={host} onChange={setHost} error={errors.host} placeholder="192.168.1.50" />
+      <SuggestField
+        name="host"
+        label={t('add.host')}
+        value={host}
+        onChange={pickHost}
+        suggestions={recent.map((h) => ({ value: h.host, label: `${h.username}@${h.host}:${h.port}` }))}
+        error={errors.host}
+        hint={recent.length ? t('add.hostHint') : undefined}
+        placeholder="192.168.1.50"
+      />
       <TextField name="port" label={t('add.port')} value={port} onChange={setPort} error={errors.port} inputMode="numeric" className="field--narrow" />
       <TextField name="name" label={t('add.name')} value={name} onChange={setName} error={errors.name} />
       <button type="submit" className="btn btn--primary">
