@@ -25,14 +25,14 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'station',
-          include: ['test/{e2e,electron,station,core,cli,jobs,log,devices,pi,esp32}/**/*.test.ts'],
+          include: ['test/{e2e,electron,station,cli,jobs,log,devices,esp32}/**/*.test.ts'],
         },
       },
       {
         extends: true,
         test: {
           name: 'server-devices',
-          include: ['server/test/**/*.test.ts', 'test/{firmware,rpi-agent}/**/*.test.ts'],
+          include: ['server/test/**/*.test.ts', 'test/{firmware,rpi-agent,pi,core}/**/*.test.ts'],
         },
       },
     ],

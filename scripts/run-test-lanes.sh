@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite's two lanes (projects in vitest.config.ts) side by side, each one file at a
-# time: "station" (browser E2E, station core, ESP32 and Pi jobs) and "server-devices" (the issuance
-# server, brokers, PostgreSQL, SoftHSM, firmware host build, Pi agent). They share nothing but the
+# time: "station" (browser E2E, station service, ESP32 jobs) and "server-devices" (the issuance
+# server, brokers, PostgreSQL, SoftHSM, firmware host build, Pi jobs and agent, core supervisor). They share nothing but the
 # machine, so a 2-core machine runs the suite in about half the serial time. The station lane prints
 # as it goes; the other lane's output follows when both are done. Extra arguments go to both vitest
 # runs (e.g. a file filter). Fails when either lane fails; stops both lanes on Ctrl+C.
