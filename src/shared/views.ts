@@ -3,7 +3,9 @@ import type { LocalText } from './local-text.js';
 
 /**
  * What the station core shows the renderer: the views its requests resolve to and its events carry
- * (the channel maps in ipc.ts say which goes where). Plain data, no behaviour.
+ * (the channel maps in ipc.ts say which goes where). Plain data, no behaviour. Longer than most files
+ * because it is every view of the contract, one short type each, kept together so the renderer and the
+ * core read one vocabulary.
  */
 
 export const LANGUAGES = ['en', 'pt-BR'] as const;

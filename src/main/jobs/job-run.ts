@@ -18,7 +18,11 @@ const PROGRESS_INTERVAL_MS = 100;
 /** Secret answers at least this long are masked in the job's texts while it runs. */
 const MIN_MASKED_SECRET = 4;
 
-/** One execution of a job definition: owns its snapshot, cancel signal and pending question. */
+/**
+ * One execution of a job definition: owns its snapshot, cancel signal and pending question. Longer
+ * than most files because steps, questions, secrets masking and the snapshot share one state and
+ * read best in one place.
+ */
 export class JobRun {
   readonly id: string;
   readonly definition: JobDefinition;

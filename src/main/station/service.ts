@@ -79,6 +79,8 @@ export function sameOrigin(saved: string | null, url: string): boolean {
  * The station service: the one implementation of the UI contract, composed from the core modules
  * (devices, jobs, station log, monitor, ESP32 and Pi jobs, server client) plus settings and secrets.
  * Electron IPC and the web mode's WebSocket both call `handlers`; `bus` carries the pushed events.
+ * Longer than most files because it is the contract's one channel table: each handler is a line or
+ * two that hands the request to the module that owns it.
  */
 export class StationService {
   readonly handlers: StationHandlers;
