@@ -98,9 +98,9 @@ describe('Field core: probe, key file, remembered login, waiting for a boot, for
     // Nothing was installed or staged on the "Pi".
     expect(existsSync(path.join(prefix, 'etc'))).toBe(false);
     expect(existsSync(path.join(prefix, 'opt'))).toBe(false);
-    // The Pi's entry now has its MAC (for its online state) and the pinned host key.
-    const t = st.field.targets().find((x) => x.id === target.id)!;
-    expect(t.mac).toBe(job.mac);
+    // The Pi's entry now has its MAC (for its online state; learned from the job's snapshot and saved
+    // a moment after it) and the pinned host key.
+    await expect.poll(() => st.field.targets().find((x) => x.id === target.id)?.mac).toBe(job.mac);
     await expect.poll(() => st.field.targets().find((x) => x.id === target.id)?.hostKey?.fingerprint).toBe(sshd.hostKeyFingerprint);
     // Remembered for next time: user, sign-in method, key file path, the Pi — never a key or password.
     const state = await call<{ remembered: { username: string; authMethod: string; keyFile: string; recentHosts: Array<{ host: string; port: number; username: string }> }; keyFiles: string[] }>('field.state');
