@@ -17,8 +17,8 @@ export default defineConfig({
     // One file at a time within a lane: many suites start real brokers, SSH servers, simulators and
     // Chromium, and several assert on time (keepalive, flash-stub timeouts, revocation within 5 s).
     // The two lanes below share nothing (free ports, own temp folders, the firmware host build made
-    // beforehand), so `npm test` (scripts/run-test-lanes.sh) runs one process per lane side by side;
-    // a bare `npx vitest run` runs them one after the other.
+    // beforehand): `npx vitest run` (what `npm test` runs) takes them one after the other;
+    // scripts/run-test-lanes.sh (`TDS_TEST_LANES=1 npm test`) runs one process per lane side by side.
     maxWorkers: 1,
     projects: [
       {

@@ -85,8 +85,13 @@ describe('E2E: the Field screen with an OpenSSH "Pi" (web mode, Chromium)', () =
     await start();
     let id: string | undefined;
     await expect
-      .poll(async () => (id = (await invoke(station, 'jobs.list')).find((j) => j.kind === kind && !before.has(j.id))?.id), { timeout: 15_000 })
-      .toBeDefined();
+      .poll(async () => (id = (await invoke(station, 'jobs.list')).find((j) => j.kind === kind && !before.has(j.id))?.id), { timeout: 30_000 })
+      .toBeDefined()
+      .catch(async (err: unknown) => {
+        // Say what the page showed instead of a job (an error in the dialog, a refused field).
+        const shown = await page.locator('dialog[open]').innerText().catch(() => '(no dialog open)');
+        throw new Error(`no ${kind} job started; the page shows: ${shown}`, { cause: err });
+      });
     const card = page.locator(`[data-testid=pi-job][data-job-id="${id!}"]`);
     await card.waitFor();
     return card;
