@@ -29,7 +29,9 @@ describe('npm run demo', () => {
     browser = await launchBrowser();
     const { page } = browser;
     await page.goto(url!);
-    await expect.poll(() => page.locator('[data-testid=board-card]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    // As a person would: both boards on screen and the cursor in the scan field, then Enter.
+    await expect.poll(() => page.locator('[data-testid=board-card]').count(), { timeout: 20_000 }).toBe(2);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid')), { timeout: 10_000 }).toBe('scan-input');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByText(/^Passed$/).count(), { timeout: 60_000, interval: 500 }).toBe(2);
     await page.getByText('24:6f:28:de:00:01').first().waitFor({ state: 'visible' });
