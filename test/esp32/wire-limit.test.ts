@@ -116,6 +116,60 @@ describe('ESP32 jobs at the limit of the wire (simulator + real server + real br
     expect(((await sim.status()) as { bridgeDamaged: { fromHost: number } }).bridgeDamaged.fromHost).toBe(damagedBefore);
   }, 180_000);
 
+  it('on a classic ESP32 the ROM changes speed before the flasher stub is loaded, so the stub travels at 2 Mbaud', async () => {
+    const sim = await board('24:6f:28:cc:00:17', { bridge: 'cp2102n' });
+    const from = sim.output().length;
+    const { final, text, device } = await run(sim);
+    expect(final.state, text).toBe('succeeded');
+    expect(final.facts?.baud).toBe('2000000');
+    const out = sim.output().slice(from);
+    const switched = out.indexOf('baud rate 115200 → 2000000');
+    const stub = out.indexOf('stub running');
+    expect(switched, out).toBeGreaterThanOrEqual(0);
+    expect(stub, out).toBeGreaterThan(switched);
+    // One speed change only: the stub kept the rate the ROM set.
+    expect(out.match(/baud rate \d+ → \d+/g)).toEqual(['baud rate 115200 → 2000000']);
+    expect(portRates.get(device).stubAtSpeedFailed).toBeUndefined();
+  }, 180_000);
+
+  it('a ROM that cannot take the stub at 2 Mbaud: the job resets, loads the stub at 115200, flashes at 2 Mbaud, and the port remembers', async () => {
+    // The ROM keeps up with short commands at 2 Mbaud but loses bytes of the stub's 6 KB blocks.
+    const sim = await board('24:6f:28:cc:00:18', { bridge: 'cp2102n', faults: ['rom-overrun=115200'] });
+    const first = await run(sim);
+    expect({ state: first.final.state, error: first.final.error }, first.text).toEqual({ state: 'succeeded', error: undefined });
+    expect(first.text).toMatch(/flasher stub did not start when loaded at 2000000 baud .*loading it at 115200 first, as esptool does/);
+    expect(first.final.facts?.baud).toBe('2000000');
+    expect(((await sim.status()) as { romOverrunBytes: number }).romOverrunBytes).toBeGreaterThan(0);
+    expectFlashHolds(sim, bundle, 'ESP32');
+    // The rate itself is not blamed: 2 Mbaud worked once the stub ran.
+    const remembered = portRates.get(first.device);
+    expect(remembered).toMatchObject({ worked: 2000000, failed: [] });
+    expect(remembered.stubAtSpeedFailed).toEqual(expect.any(String));
+    await portRates.flush();
+    expect((await PortRates.open(dataDir)).get(first.device).stubAtSpeedFailed).toBe(remembered.stubAtSpeedFailed);
+
+    // The next job on this port loads the stub first (esptool's order): no overrun, no reset to recover.
+    const from = sim.output().length;
+    const lostBefore = ((await sim.status()) as { romOverrunBytes: number }).romOverrunBytes;
+    const second = await run(sim);
+    expect(second.final.state, second.text).toBe('succeeded');
+    expect(second.text).not.toMatch(/did not start when loaded/);
+    const out = sim.output().slice(from);
+    expect(out.indexOf('stub running'), out).toBeLessThan(out.indexOf('baud rate 115200 → 2000000'));
+    expect(((await sim.status()) as { romOverrunBytes: number }).romOverrunBytes).toBe(lostBefore);
+  }, 180_000);
+
+  it('a stub build that sets the UART to 115200 when it starts: its greeting is missed, the job falls back to esptool\'s order and succeeds at 2 Mbaud', async () => {
+    const sim = await board('24:6f:28:cc:00:19', { bridge: 'ch9102', faults: ['stub-fixed-baud'] });
+    const { final, text, device } = await run(sim);
+    expect({ state: final.state, error: final.error }, text).toEqual({ state: 'succeeded', error: undefined });
+    expect(text).toMatch(/flasher stub did not start when loaded at 2000000 baud/);
+    expect(final.facts?.baud).toBe('2000000');
+    expect(sim.output()).toMatch(/fault stub-fixed-baud: the stub sets the UART to 115200 \(it was at 2000000\)/);
+    expectFlashHolds(sim, bundle, 'ESP32');
+    expect(portRates.get(device).stubAtSpeedFailed).toEqual(expect.any(String));
+  }, 180_000);
+
   it('re-provisioning a board that runs the bundle skips identical parts and writes only the configuration partition', async () => {
     const sim = await board('24:6f:28:cc:00:02', { bridge: 'cp2102n' });
     const first = await run(sim);

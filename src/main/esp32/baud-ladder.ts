@@ -85,6 +85,14 @@ export interface BaudPlan {
   rates: readonly number[];
   /** Called with the rate that failed after the speed change, and with the rate a flash succeeded at. */
   record?(rate: number, ok: boolean): void;
+  /**
+   * false = load the flasher stub at 115200 and change speed afterwards, as esptool does. Otherwise
+   * (the default) the ROM changes speed first where that is safe, so the stub loads at the new rate
+   * (speed-change.ts `startStubAtSpeed`); false once that failed on this port recently.
+   */
+  stubAtSpeed?: boolean;
+  /** Called with whether the stub started when it was loaded at the new rate. */
+  recordStubAtSpeed?(ok: boolean): void;
 }
 
 /** A plan with a single rate (CLI probe, tests, the fixed-rate benchmark); ROM_BAUD = no change. */

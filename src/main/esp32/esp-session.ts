@@ -6,7 +6,7 @@ import { JobFailure } from '../jobs/job-failure.js';
 import { ROM_BAUD, type BaudPlan } from './baud-ladder.js';
 import type { KnownImage } from './flash-plan.js';
 import { writeCompressedParts, type FlashPosition, type PartOutcome } from './flash-writer.js';
-import { changeSpeed } from './speed-change.js';
+import { startStubAtSpeed } from './speed-change.js';
 import { isAbort, race, withTimeout } from './abortable.js';
 import { LinkWebSerialPort } from './web-serial-port.js';
 
@@ -32,7 +32,7 @@ export interface ChipInfo {
   /** e.g. "4MB"; undefined when the id does not map to a size. */
   flashSize?: string;
   flashSizeBytes?: number;
-  /** Speed actually used after the baud change (esptool-js falls back to 115200 by itself). */
+  /** Speed actually used after the speed change (115200 when every rung tried failed). */
   baud: number;
   /** Rates that failed after the speed change on this connect (the session stepped down from them). */
   baudFailed: number[];
@@ -78,8 +78,8 @@ export interface SessionOptions {
   baud: number;
   /**
    * The speeds to try, fastest first (baud-ladder.ts). If the board stops answering after the
-   * change to the first rung, the session steps down once to the next (esptool-js has reset the
-   * board and restarted the stub at 115200 by then) and records the failure in the plan.
+   * change to the first rung, the session resets it into its ROM at 115200, steps down once to the
+   * next and records the failure in the plan (speed-change.ts).
    */
   plan?: BaudPlan;
   /** Called with the chip family as soon as the chip is identified, before the stub or anything else: throw to refuse it. */
@@ -127,8 +127,8 @@ export class EspSession {
 
   /**
    * Opens the link, resets the board into its bootloader (per reset mode), identifies the chip,
-   * uploads the stub and switches to the requested speed. Manual mode expects the operator to have
-   * put the board in download mode already.
+   * switches to the requested speed and loads the stub (speed-change.ts says in which order).
+   * Manual mode expects the operator to have put the board in download mode already.
    */
   static async connect(link: SerialLink, options: SessionOptions): Promise<EspSession> {
     const port = new LinkWebSerialPort(link, {
@@ -185,8 +185,7 @@ export class EspSession {
       const crystalMhz = await guard(rom.getCrystalFreq(loader));
       const mac = normaliseMac(await guard(rom.readMac(loader)));
       if (rom.postConnect) await guard(rom.postConnect(loader));
-      await guard(loader.runStub());
-      const baudFailed = await changeSpeed(loader, rates, options, guard);
+      const baudFailed = await startStubAtSpeed(loader, rates, { family: rom.CHIP_NAME, crystalMhz }, options, guard);
       const flashId = await guard(loader.readFlashId());
       const flashSize = loader.DETECTED_FLASH_SIZES[(flashId >> 16) & 0xff];
       const chip: ChipInfo = {

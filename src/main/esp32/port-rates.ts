@@ -16,13 +16,15 @@ const RecordSchema = z.object({
   workedAt: z.string().optional(),
   /** Rate → when it last failed after the speed change. */
   failed: z.record(z.string().regex(/^\d+$/), z.string()).default({}),
+  /** When the flasher stub last failed to start after being loaded at the new rate (speed-change.ts). */
+  stubAtSpeedFailed: z.string().optional(),
 });
 const FileSchema = z.object({ version: z.literal(1), ports: z.record(z.string(), RecordSchema) });
 type PortRecord = z.infer<typeof RecordSchema>;
 
 /**
- * What the station remembers about each port's speed: the rate a flash last worked at and the rates
- * that failed there. A port is its path plus the bridge on it (VID:PID and product string), so a
+ * What the station remembers about each port's speed: the rate a flash last worked at, the rates
+ * that failed there, and whether loading the flasher stub at the new rate failed there. A port is its path plus the bridge on it (VID:PID and product string), so a
  * different adapter on the same path starts fresh. Kept in one small JSON file in the data folder,
  * written atomically after each change (readers see the old or the new file, never half of one).
  */
@@ -67,18 +69,31 @@ export class PortRates {
     const rec = this.ports.get(key);
     const recentFailures = new Set(
       Object.entries(rec?.failed ?? {})
-        .filter(([, at]) => this.now() - Date.parse(at) < FAILED_RATE_RETRY_MS)
+        .filter(([, at]) => this.recent(at))
         .map(([rate]) => Number(rate)),
     );
     let rates = ladder.rates.filter((r) => !recentFailures.has(r));
     if (rates.length === 0 && ladder.rates.length > 0) rates = [ladder.rates[ladder.rates.length - 1]!];
-    return { rates, record: (rate, ok) => this.record(key, rate, ok) };
+    return {
+      rates,
+      record: (rate, ok) => this.record(key, rate, ok),
+      stubAtSpeed: !(rec?.stubAtSpeedFailed && this.recent(rec.stubAtSpeedFailed)),
+      recordStubAtSpeed: (ok) => this.recordStubAtSpeed(key, ok),
+    };
+  }
+
+  private recent(at: string): boolean {
+    return this.now() - Date.parse(at) < FAILED_RATE_RETRY_MS;
   }
 
   /** What is remembered for a port (for logs and tests). */
-  get(device: Pick<SerialDeviceDescriptor, 'path' | 'vendorId' | 'productId' | 'product'>): { worked?: number; failed: number[] } {
+  get(device: Pick<SerialDeviceDescriptor, 'path' | 'vendorId' | 'productId' | 'product'>): { worked?: number; failed: number[]; stubAtSpeedFailed?: string } {
     const rec = this.ports.get(PortRates.key(device));
-    return { ...(rec?.worked !== undefined ? { worked: rec.worked } : {}), failed: Object.keys(rec?.failed ?? {}).map(Number) };
+    return {
+      ...(rec?.worked !== undefined ? { worked: rec.worked } : {}),
+      failed: Object.keys(rec?.failed ?? {}).map(Number),
+      ...(rec?.stubAtSpeedFailed ? { stubAtSpeedFailed: rec.stubAtSpeedFailed } : {}),
+    };
   }
 
   /** Resolves when every change so far is on disk. */
@@ -98,6 +113,18 @@ export class PortRates {
       rec.failed[String(rate)] = at;
       if (rec.worked !== undefined && rec.worked >= rate) delete rec.worked;
     }
+    this.save(key, rec);
+  }
+
+  private recordStubAtSpeed(key: string, ok: boolean): void {
+    const rec: PortRecord = this.ports.get(key) ?? { failed: {} };
+    if (ok && rec.stubAtSpeedFailed === undefined) return;
+    if (ok) delete rec.stubAtSpeedFailed;
+    else rec.stubAtSpeedFailed = new Date(this.now()).toISOString();
+    this.save(key, rec);
+  }
+
+  private save(key: string, rec: PortRecord): void {
     this.ports.set(key, rec);
     const snapshot = JSON.stringify({ version: 1, ports: Object.fromEntries(this.ports) }, null, 1);
     // Writes are serialised; each one holds the whole state, so the last one wins.

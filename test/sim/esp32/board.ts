@@ -42,6 +42,9 @@ export const ROM_BAUD = 115200;
  * reads at ~10 MB/s, MD5 in software on the stub's CPU), not a figure measured on hardware.
  */
 export const MD5_BYTES_PER_SEC = 4 * 1024 * 1024;
+/** What the ROM takes in one go before it must empty its UART FIFO (fault rom-overrun). */
+const ROM_FIFO_BYTES = 128;
+
 const DOWNLOAD_BANNER =
   'ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n';
 
@@ -69,6 +72,8 @@ export class Board {
   private mismatchNoted = false;
   /** Bytes the bridge damaged because it runs above the rate it holds (each direction). */
   private readonly damaged = { fromHost: 0, toHost: 0 };
+  /** Bytes the ROM lost to fault rom-overrun; in STATUS. */
+  private romOverrunBytes = 0;
   private damageCount = { rx: 0, tx: 0 };
   /** USB-Serial/JTAG: the chip was put in reset through DTR=RTS=1, which requests download mode. */
   private usbDownload = false;
@@ -267,6 +272,10 @@ export class Board {
       baud: () => this.deviceBaud,
       onStubStarted: () => {
         this.autobaud = false;
+        if (this.faults.stubFixedBaud && this.deviceBaud !== ROM_BAUD) {
+          this.log(`fault stub-fixed-baud: the stub sets the UART to ${ROM_BAUD} (it was at ${this.deviceBaud})`);
+          this.setDeviceBaud(ROM_BAUD);
+        }
         this.emit('mode', 'stub');
       },
       runUserCode: () => setImmediate(() => this.boot('0xc (SW_CPU_RESET)')),
@@ -354,6 +363,16 @@ export class Board {
     return out;
   }
 
+  /** Fault rom-overrun: the ROM loses bytes of long bursts above the rate it keeps up with. */
+  private romOverrun(bytes: Uint8Array): Uint8Array {
+    const limit = this.faults.romOverrunAbove;
+    if (limit === 0 || this.loader?.mode !== 'rom' || this.deviceBaud <= limit || bytes.length <= ROM_FIFO_BYTES) return bytes;
+    const out = Uint8Array.from(bytes);
+    for (let i = ROM_FIFO_BYTES + GARBLE_EVERY - 1; i < out.length; i += GARBLE_EVERY) out[i] = out[i]! ^ 0x24;
+    this.romOverrunBytes += Math.floor((out.length - ROM_FIFO_BYTES) / GARBLE_EVERY);
+    return out;
+  }
+
   /** Bits per second on the wire for throttling (USB-Serial/JTAG: its USB throughput). */
   private wireBaud(hostSide: boolean): number {
     if (this.usbJtag) return USB_JTAG_BYTES_PER_SEC * 10;
@@ -424,7 +443,7 @@ export class Board {
         return;
       }
       this.mismatchNoted = false;
-      if (this.mode === 'download' && !this.enLow) this.decoder.push(this.overdriven() ? this.damage(arrived, 'rx') : arrived);
+      if (this.mode === 'download' && !this.enLow) this.decoder.push(this.romOverrun(this.overdriven() ? this.damage(arrived, 'rx') : arrived));
     });
     if (unplugAfter) {
       this.faults.unplugAtByte = undefined;
@@ -531,6 +550,7 @@ export class Board {
       baudMismatch: { droppedBytes: this.mismatchBytes.dropped, garbledBytes: this.mismatchBytes.garbled },
       bridge: this.options.bridge.id,
       bridgeDamaged: { fromHost: this.damaged.fromHost, toHost: this.damaged.toHost },
+      romOverrunBytes: this.romOverrunBytes,
       faults: this.faults,
     };
   }

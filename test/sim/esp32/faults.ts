@@ -16,6 +16,8 @@ export const FAULT_NAMES = [
   'flash-too-small',
   'late-ack',
   'inflate-error',
+  'rom-overrun',
+  'stub-fixed-baud',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -38,6 +40,14 @@ export interface FaultState {
   lateAckMs: number;
   /** The stub's decompressor fails on the FAULT_BLOCK_SEQ compressed block (damage the XOR checksum missed); once, or on every write. */
   inflateError: 'off' | 'once' | 'always';
+  /**
+   * The ROM (not the stub) cannot keep up with long bursts above this rate: past the first
+   * ROM_FIFO_BYTES of each burst from the host, every GARBLE_EVERY-th byte arrives damaged. Short
+   * commands get through; a 6 KB stub block does not. 0 = off.
+   */
+  romOverrunAbove: number;
+  /** The stub sets the UART to 115200 when it starts (as some esp-flasher-stub builds do on the ESP32), whatever the ROM's rate was. */
+  stubFixedBaud: boolean;
 }
 
 /**
@@ -47,7 +57,7 @@ export interface FaultState {
 export const FAULT_BLOCK_SEQ = 2;
 
 export function noFaults(): FaultState {
-  return { corruptFrames: 0, badChecksums: 0, slowEraseMs: 0, md5Mismatch: 'off', noOhai: false, mute: false, lateAckMs: 0, inflateError: 'off' };
+  return { corruptFrames: 0, badChecksums: 0, slowEraseMs: 0, md5Mismatch: 'off', noOhai: false, mute: false, lateAckMs: 0, inflateError: 'off', romOverrunAbove: 0, stubFixedBaud: false };
 }
 
 /** Effects a fault has on the board itself rather than on the protocol. */
@@ -126,6 +136,15 @@ export function applyFault(state: FaultState, spec: string): BoardFaultEffects {
       if (value !== undefined && value !== 'once' && value !== 'always') throw new Error('fault inflate-error takes "once" or "always"');
       state.inflateError = value === 'always' ? 'always' : 'once';
       return {};
+    case 'rom-overrun': {
+      const rate = value === undefined ? 115_200 : Number(value);
+      if (!Number.isInteger(rate) || rate <= 0) throw new Error('fault rom-overrun takes the fastest rate the ROM keeps up with: rom-overrun=115200');
+      state.romOverrunAbove = rate;
+      return {};
+    }
+    case 'stub-fixed-baud':
+      state.stubFixedBaud = true;
+      return {};
     default:
       throw new Error(`unknown fault "${rawName}" (known: ${FAULT_NAMES.join(', ')})`);
   }
@@ -169,6 +188,12 @@ export function clearFault(state: FaultState, name: string): BoardFaultEffects {
       return {};
     case 'inflate-error':
       state.inflateError = 'off';
+      return {};
+    case 'rom-overrun':
+      state.romOverrunAbove = 0;
+      return {};
+    case 'stub-fixed-baud':
+      state.stubFixedBaud = false;
       return {};
     default:
       throw new Error(`unknown fault "${name}" (known: ${FAULT_NAMES.join(', ')}, all)`);
