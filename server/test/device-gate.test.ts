@@ -136,4 +136,23 @@ describe('a busy server (real server, HTTPS)', () => {
     release();
     expect((await poll('127.0.5.22')).json.details?.code).toBe('not_found');
   }, 20_000);
+
+  it('devices that give up while they wait do not keep a device slot', async () => {
+    for (let i = 0; i < DEFAULT_GATE.concurrency; i++) await hold('/gateways/bootstrap/nonce/', `127.0.5.${30 + i}`);
+    // As many devices as there are slots queue behind them, then hang up.
+    const quitters = Array.from({ length: DEFAULT_GATE.concurrency }, (_, i) => {
+      const req = https.request(`${server.apiUrl}/gateways/bootstrap/0123456789abcdef0123456789abcdef/`, { ca: server.caPem, agent: false, localAddress: `127.0.5.${40 + i}` });
+      req.on('error', () => {});
+      req.end();
+      return req;
+    });
+    await sleep(300);
+    for (const q of quitters) q.destroy();
+    await sleep(100);
+    release();
+    await sleep(100);
+    const t = performance.now();
+    expect((await poll('127.0.5.50')).json.details?.code).toBe('not_found');
+    expect(performance.now() - t).toBeLessThan(DEFAULT_GATE.maxWaitMs);
+  }, 20_000);
 });

@@ -19,7 +19,7 @@ import { authenticate, FailureLimiter } from './auth.js';
 import { registerHealthRoutes, type HealthDeps } from './health.js';
 import { auditFilter, registerAdminRoutes } from './admin-routes.js';
 import { registerBootstrapRoutes } from './bootstrap-routes.js';
-import { DEFAULT_GATE, DeviceGate } from './device-gate.js';
+import { DEFAULT_GATE, DeviceGate, whenClosed } from './device-gate.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { counterStore } from './rate-limit-store.js';
 import type { ReadinessReport } from './readiness.js';
@@ -159,7 +159,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const gate = new DeviceGate({ ...DEFAULT_GATE, ratePerSecond: o.service.core.settings.bootstrap.admissionPerSecond });
   if (o.https) gate.gateConnections(app.server);
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.routeOptions.config?.device !== true) reply.raw.once('close', gate.enterPriority());
+    if (request.routeOptions.config?.device !== true) whenClosed(reply.raw, gate.enterPriority());
     done();
   });
   const openapi = buildOpenApiDocument(o.version);

@@ -14,7 +14,7 @@ import { DeviceError, ForbiddenError, ValidationError } from '../service/errors.
 import type { Actor, IssuanceServices } from '../service/issuance.js';
 import type { RateCounters } from '../store/counters.js';
 import { AdmissionLimiter } from './admission.js';
-import { GateBusyError, type DeviceGate } from './device-gate.js';
+import { GateBusyError, whenClosed, type DeviceGate } from './device-gate.js';
 import * as b from './bootstrap-schemas.js';
 import { parse } from './validate.js';
 
@@ -91,7 +91,8 @@ export async function registerBootstrapRoutes(app: FastifyInstance, o: Bootstrap
   // Then the gate: the body is read and the request served only in a gap between operator requests.
   const gated = async <T>(_request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T> => {
     try {
-      reply.raw.once('close', await o.gate.acquire());
+      // A device that gave up while it waited has closed already: its slot is freed at once.
+      whenClosed(reply.raw, await o.gate.acquire());
     } catch (err) {
       if (err instanceof GateBusyError) throw busy(err.retryAfterSeconds, 'other work');
       throw err;

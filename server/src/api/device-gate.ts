@@ -30,6 +30,12 @@ export interface DeviceGateOptions {
 
 export const DEFAULT_GATE: Omit<DeviceGateOptions, 'ratePerSecond'> = { concurrency: 4, perTurn: 2, maxWaitMs: 5_000, maxWaiting: 2_000, starveMs: 250 };
 
+/** Calls `fn` once a response has closed (answered or aborted); at once when it already has (no late 'close' comes). */
+export function whenClosed(res: { readonly closed: boolean; once(event: 'close', fn: () => void): unknown }, fn: () => void): void {
+  if (res.closed) fn();
+  else res.once('close', fn);
+}
+
 /** A device request the gate did not start: answer 429 `busy` with this Retry-After. */
 export class GateBusyError extends Error {
   constructor(readonly retryAfterSeconds: number) {
