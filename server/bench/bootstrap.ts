@@ -7,6 +7,15 @@
  *
  *   npm run build -w server && npx tsx server/bench/bootstrap.ts [--devices N] [--claimers N] [--poll S] [--provisions N]
  *
+ * The server runs with its shipped settings but two: open enrolment on (the flood is on that path) and
+ * room for the devices' pending requests; `--poll S` and `--admission N` override the poll interval
+ * and the admission limit (defaults: the server's own, 5 s and 200/s). The simulated devices honour
+ * Retry-After on busy and rate-limited answers as the firmware and the Pi agent do.
+ *
+ * The devices run in this process, on the same machine as the server and the ordinary client: their
+ * own TLS and signing work competes for the CPUs. `--control` measures that share alone: the devices
+ * flood a second server while the ordinary client provisions on the first, which does no device work.
+ *
  * Prints: bootstrap p50/p99 (first attempt → 201, including waits the server asked for), claims/s,
  * claim → certificate fetched p50/p99, and the ordinary client's provisioning p50/p99 quiet vs during
  * the flood (target: p99 within 1.2×), with the server's CPU and peak RSS.
@@ -29,9 +38,12 @@ const opt = (name: string, def: number): number => {
 };
 const DEVICES = opt('devices', 1_000);
 const CLAIMERS = opt('claimers', 8);
-const POLL_SECONDS = opt('poll', 1);
+/** 0: the server's default poll interval (what devices get from a server as shipped). */
+const POLL_ARG = opt('poll', 0);
 const PROVISIONS_QUIET = opt('provisions', 400);
 const ADMISSION = opt('admission', 0);
+/** A control run: the devices flood a second server, so the figures show what the flood costs the machine alone. */
+const CONTROL = args.includes('--control');
 const CLI = path.resolve(import.meta.dirname, '../dist/cli/tds-server.js');
 const PASS = 'benchmark passphrase';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -115,7 +127,8 @@ async function bootstrapDevice(d: SimDevice): Promise<void> {
       const code = err instanceof ApiError ? (err.details as { code?: string } | undefined)?.code : undefined;
       if (code !== 'busy' && code !== 'rate_limited') throw err;
       d.refusedBusy++;
-      await sleep(1_000 + Math.random() * 500);
+      // As the firmware and the Pi agent do: wait what Retry-After says (devices are not in step: ≤ 0.5 s apart).
+      await sleep((err instanceof ApiError ? (err.retryAfterSeconds ?? 1) : 1) * 1000 + Math.random() * 500);
     }
   }
 }
@@ -124,7 +137,15 @@ async function bootstrapDevice(d: SimDevice): Promise<void> {
 async function pollUntilIssued(d: SimDevice, deadline: number): Promise<void> {
   while (Date.now() < deadline) {
     const ts = Math.floor(Date.now() / 1000) + d.skew;
-    const r = await d.api.pollBootstrap(d.request!.bootstrap_id, ts, (m) => sign('sha256', Buffer.from(m), d.key).toString('base64'));
+    let r: Awaited<ReturnType<ApiClient['pollBootstrap']>>;
+    try {
+      r = await d.api.pollBootstrap(d.request!.bootstrap_id, ts, (m) => sign('sha256', Buffer.from(m), d.key).toString('base64'));
+    } catch (err) {
+      // A busy server answers 429 busy with Retry-After, which the devices honour.
+      if (!(err instanceof ApiError) || (err.details as { code?: string } | undefined)?.code !== 'busy') throw err;
+      await sleep((err.retryAfterSeconds ?? 1) * 1000);
+      continue;
+    }
     if (r.status === 'issued') {
       d.fetchedAt = performance.now();
       return;
@@ -140,6 +161,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tds-bench-zt-'));
   const dataDir = path.join(dir, 'data');
   let server: BenchServer | undefined;
+  let control: BenchServer | undefined;
   const devices: SimDevice[] = [];
   try {
     await initServerData({ dataDir, passphrase: PASS });
@@ -147,16 +169,25 @@ async function main(): Promise<void> {
     settings.bootstrap = {
       ...settings.bootstrap,
       openEnrolment: true,
-      pollSeconds: POLL_SECONDS,
+      ...(POLL_ARG > 0 ? { pollSeconds: POLL_ARG } : {}),
       maxPendingTotal: Math.max(settings.bootstrap.maxPendingTotal, DEVICES * 2),
       ...(ADMISSION > 0 ? { admissionPerSecond: ADMISSION } : {}),
     };
     await saveSettings(dataDir, settings);
+    const POLL_SECONDS = settings.bootstrap.pollSeconds;
 
     server = await startBenchServer(CLI, dataDir, { TDS_CA_PASSPHRASE: PASS });
-    const { pid, token, caPem, accountId } = server;
+    if (CONTROL) {
+      const controlDir = path.join(dir, 'control');
+      await initServerData({ dataDir: controlDir, passphrase: PASS });
+      await saveSettings(controlDir, { ...(await loadSettings(controlDir)), bootstrap: settings.bootstrap });
+      control = await startBenchServer(CLI, controlDir, { TDS_CA_PASSPHRASE: PASS });
+    }
+    // Where the devices (and the claims) go: the measured server, or the control server.
+    const target = control ?? server;
+    const { pid, token, accountId } = server;
     const caFile = path.join(dataDir, 'ca.crt');
-    const operator = new ApiClient({ baseUrl: server.apiUrl, token, caPem, timeoutMs: 120_000 });
+    const operator = new ApiClient({ baseUrl: target.apiUrl, token: target.token, caPem: target.caPem, timeoutMs: 120_000 });
     console.log(`server pid ${pid}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
     console.log(`settings: poll every ${POLL_SECONDS} s, ${settings.bootstrap.perAddressPerMinute} bootstrap requests/min per address, ${settings.bootstrap.admissionPerSecond}/s server-wide`);
 
@@ -165,7 +196,7 @@ async function main(): Promise<void> {
       const k = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const mac = macFor(0x5a, i);
       const localAddress = `127.0.${10 + Math.floor(i / 500)}.${1 + (Math.floor(i / 2) % 250)}`;
-      devices.push({ mac, key: k.privateKey, csr: makeCsr(mac, k.privateKey, k.publicKey.export({ type: 'spki', format: 'der' })), api: new ApiClient({ baseUrl: server.apiUrl, caPem, localAddress, timeoutMs: 120_000 }), skew: 0, refusedBusy: 0 });
+      devices.push({ mac, key: k.privateKey, csr: makeCsr(mac, k.privateKey, k.publicKey.export({ type: 'spki', format: 'der' })), api: new ApiClient({ baseUrl: target.apiUrl, caPem: target.caPem, localAddress, timeoutMs: 120_000 }), skew: 0, refusedBusy: 0 });
     }
 
     // 1. Quiet: the ordinary client alone (after a warm-up).
@@ -197,7 +228,7 @@ async function main(): Promise<void> {
       Array.from({ length: CLAIMERS }, async () => {
         while (next < devices.length) {
           const d = devices[next++]!;
-          await operator.claim({ mac_address: d.mac, activation_code: d.request!.activation_code!, conta_id: accountId, codigo: 'ZT', nome: `bench ${d.mac}` });
+          await operator.claim({ mac_address: d.mac, activation_code: d.request!.activation_code!, conta_id: target.accountId, codigo: 'ZT', nome: `bench ${d.mac}` });
           claimedAt.set(d.mac, performance.now());
         }
       }),
@@ -229,12 +260,14 @@ async function main(): Promise<void> {
     console.log(`| server RSS peak | ${peak.toFixed(1)} MB |`);
     console.log('');
     const ratio = duringFlood.p99 / quietStats.p99;
+    if (CONTROL) console.log(`CONTROL RUN: the devices flooded a second server; the measured server did no device work, so this ratio is what the flood's CPU on this machine costs the ordinary client (server CPU and RSS above are the measured server's)`);
     console.log(`provisioning p99 during the flood / quiet: ${ratio.toFixed(2)}x (target ≤ 1.2x: ${ratio <= 1.2 ? 'met' : 'MISSED'}); with claims and polls: ${(duringAll.p99 / quietStats.p99).toFixed(2)}x`);
     console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share these ${cpus().length} CPUs)`);
     operator.close();
   } finally {
     for (const d of devices) d.api.close();
     await server?.stop();
+    await control?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,7 @@ import { authenticate, FailureLimiter } from './auth.js';
 import { registerHealthRoutes, type HealthDeps } from './health.js';
 import { auditFilter, registerAdminRoutes } from './admin-routes.js';
 import { registerBootstrapRoutes } from './bootstrap-routes.js';
+import { DEFAULT_GATE, DeviceGate, whenClosed } from './device-gate.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { counterStore } from './rate-limit-store.js';
 import type { ReadinessReport } from './readiness.js';
@@ -27,6 +28,13 @@ import { parse } from './validate.js';
 import { auditWire, cancelWire, confirmWire, deliveryWire, gatewayDetailWire, gatewayWire, pendingRenewWire, provisionWire } from './wire.js';
 import type { Logger } from '../util/logger.js';
 import type { BrokerApiHooks } from '../broker/api-routes.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A zero-touch device endpoint: it waits for the gaps between the other requests (device-gate.ts). */
+    device?: boolean;
+  }
+}
 
 export const API_PREFIX = '/api/v1';
 export const JSON_BODY_LIMIT = 64 * 1024;
@@ -147,6 +155,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
   const limiter = new FailureLimiter(o.authFailures.max, o.authFailures.windowMs, o.limits.counters, o.limits.cluster);
+  // Device requests (routes with `config.device`) and new TLS connections wait for the gaps between the others.
+  const gate = new DeviceGate({ ...DEFAULT_GATE, ratePerSecond: o.service.core.settings.bootstrap.admissionPerSecond });
+  if (o.https) gate.gateConnections(app.server);
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config?.device !== true) whenClosed(reply.raw, gate.enterPriority());
+    done();
+  });
   const openapi = buildOpenApiDocument(o.version);
 
   await app.register(rateLimit, {
@@ -364,7 +379,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   // ---------------------------------------------------------------- admin console
   registerAdminRoutes(app, { service: o.service, prefix: API_PREFIX, actor, ...(o.broker ? { brokerStatus: o.broker.status } : {}) });
-  await registerBootstrapRoutes(app, { prefix: API_PREFIX, service: o.service, mqtt: o.mqtt, actor, publicLimit: o.publicRateLimit, counters: o.limits.counters });
+  await registerBootstrapRoutes(app, { prefix: API_PREFIX, service: o.service, mqtt: o.mqtt, actor, publicLimit: o.publicRateLimit, counters: o.limits.counters, gate });
 
   o.broker?.extraRoutes(app, { actor });
 

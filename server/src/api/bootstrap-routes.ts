@@ -14,6 +14,7 @@ import { DeviceError, ForbiddenError, ValidationError } from '../service/errors.
 import type { Actor, IssuanceServices } from '../service/issuance.js';
 import type { RateCounters } from '../store/counters.js';
 import { AdmissionLimiter } from './admission.js';
+import { GateBusyError, whenClosed, type DeviceGate } from './device-gate.js';
 import * as b from './bootstrap-schemas.js';
 import { parse } from './validate.js';
 
@@ -26,6 +27,8 @@ export interface BootstrapRouteOptions {
   publicLimit: { max: number; windowMs: number };
   /** Where the server-wide admission limit counts (shared by every instance on PostgreSQL). */
   counters: RateCounters;
+  /** Device requests start in the gaps between the other requests (device-gate.ts). */
+  gate: DeviceGate;
 }
 
 /** Device endpoints answer validation errors with `details.code` too. */
@@ -84,11 +87,23 @@ export async function registerBootstrapRoutes(app: FastifyInstance, o: Bootstrap
   });
   const admission = new AdmissionLimiter(o.counters, settings.admissionPerSecond);
   // After the per-address limit (onRequest, counted in the same store), before the body is read.
-  const admit = async <T>(_request: FastifyRequest, _reply: FastifyReply, payload: T): Promise<T> => {
-    if (!(await admission.take())) throw new DeviceError(429, 'busy', 'the server is busy with other devices; retry in 1 s', { retryAfterSeconds: 1 });
+  const busy = (seconds: number, what: string): DeviceError => new DeviceError(429, 'busy', `the server is busy with ${what}; retry in ${seconds} s`, { retryAfterSeconds: seconds });
+  // Then the gate: the body is read and the request served only in a gap between operator requests.
+  const gated = async <T>(_request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T> => {
+    try {
+      // A device that gave up while it waited has closed already: its slot is freed at once.
+      whenClosed(reply.raw, await o.gate.acquire());
+    } catch (err) {
+      if (err instanceof GateBusyError) throw busy(err.retryAfterSeconds, 'other work');
+      throw err;
+    }
     return payload;
   };
-  const device = { config: limited(settings.perAddressPerMinute), preParsing: admit };
+  const admit = async <T>(request: FastifyRequest, reply: FastifyReply, payload: T): Promise<T> => {
+    if (!(await admission.take())) throw busy(admission.retryAfterSeconds(), 'other devices');
+    return gated(request, reply, payload);
+  };
+  const device = { config: { ...limited(settings.perAddressPerMinute), device: true }, preParsing: admit };
   const publicLimit = { config: { rateLimit: { max: o.publicLimit.max, timeWindow: o.publicLimit.windowMs } } };
   const pem = (reply: FastifyReply, text: string): FastifyReply => reply.type('application/x-pem-file').send(text);
 
@@ -116,7 +131,7 @@ export async function registerBootstrapRoutes(app: FastifyInstance, o: Bootstrap
     return reply.status(outcome.created ? 201 : 200).send(bootstrapWire(outcome, prefix, core.now()));
   });
 
-  app.get(`${prefix}/gateways/bootstrap/:bid/`, { config: limited(settings.perAddressPerMinute * 5) }, async (request, reply) => {
+  app.get(`${prefix}/gateways/bootstrap/:bid/`, { config: { ...limited(settings.perAddressPerMinute * 5), device: true }, preParsing: gated }, async (request, reply) => {
     const { bid } = deviceParse(b.bootstrapIdParams, request.params);
     const header = (name: string): string | undefined => {
       const v = request.headers[name];
