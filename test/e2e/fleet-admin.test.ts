@@ -171,7 +171,17 @@ describe('E2E: the Admin screen (web mode, Chromium)', () => {
     await adminTab(page, 'tokens');
     await page.locator('[data-testid=tokens-table]').waitFor();
     await page.getByRole('button', { name: 'New token…' }).click();
+    // The options are the roles' names; what the chosen role may do is the field's description.
+    const role = page.locator('dialog[open] [data-field=role]');
+    await page.selectOption('dialog[open] [data-field=role]', 'auditor');
+    const description = async (): Promise<string> => {
+      const ids = ((await role.getAttribute('aria-describedby')) ?? '').split(' ').filter(Boolean);
+      return (await Promise.all(ids.map((id) => page.locator(`[id="${id}"]`).textContent()))).join(' ');
+    };
+    await expect.poll(description).toContain('reads gateways and the audit log');
     await page.selectOption('dialog[open] [data-field=role]', 'operator');
+    await expect.poll(description).toContain('provisions, renews and revokes gateways');
+    expect(await role.locator('option').allTextContents()).not.toContainEqual(expect.stringContaining(':'));
     await page.fill('dialog[open] [data-field=label]', 'bench 2');
     await page.locator('dialog[open]').getByRole('button', { name: 'Create token' }).click();
     const secretDialog = page.locator('dialog[open]', { hasText: 'You will not see it again' });

@@ -75,7 +75,7 @@ function AuditRow({ e, who, showAccount }: { e: AuditEventView; who: (actor: str
       <td>{t(`audit.results.${e.result}`)}</td>
       <td className="audit__detail">{e.detail ?? '—'}</td>
       {showAccount && <td>{e.accountId ?? '—'}</td>}
-      <td className="mono">{e.sourceIp ?? '—'}</td>
+      <td className="mono audit__address">{e.sourceIp ?? '—'}</td>
     </tr>
   );
 }

@@ -57,7 +57,9 @@ function CreateTokenDialog({ onClose, onCreated }: { onClose: () => void; onCrea
           label={t('tokens.role')}
           value={role}
           onChange={setRole}
-          options={TOKEN_ROLES.map((r) => ({ value: r, label: `${t(`tokens.roles.${r}`)}: ${t(`tokens.roleHints.${r}`)}` }))}
+          options={TOKEN_ROLES.map((r) => ({ value: r, label: t(`tokens.roles.${r}`) }))}
+          // What the chosen role may do, under the field: inside the option it was cut at the dialog's width.
+          hint={t(`tokens.roleHints.${role}`)}
           error={errors.role}
         />
         <TextField name="label" label={t('tokens.label')} hint={t('tokens.labelHint')} value={label} onChange={setLabel} error={errors.label} />
