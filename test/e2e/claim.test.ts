@@ -184,7 +184,7 @@ describe('E2E: the Claim screen (web mode, Chromium, fake camera, bundled server
     await preview.waitFor({ timeout: 30_000 });
     // Only the camera named the device (nothing was typed), and the server found the label's secret in what it read.
     // Focus moved to the preview's heading (keyboard and screen-reader users land on it).
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('claim-preview-title');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('claim-preview-title');
     expect(await page.locator('[data-testid=claim-mac]').textContent()).toBe(mac);
     expect(await page.locator('[data-testid=claim-fingerprint]').textContent()).toBe(shortFingerprint(bornDevice.request!.key_fingerprint));
     const text = await preview.textContent();
@@ -199,7 +199,7 @@ describe('E2E: the Claim screen (web mode, Chromium, fake camera, bundled server
     await page.locator('#claim-form button[type=submit]').click();
     const live = page.locator('[data-testid=claim-live]');
     await live.waitFor();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('claim-live-title');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('claim-live-title');
     expect(await live.getAttribute('data-state')).toBe('waiting');
     expect(await live.textContent()).toMatch(/Waiting for the device to fetch its certificate/);
     const issued = await goOnline(bornDevice);

@@ -45,7 +45,7 @@ describe('E2E: first run, forms, language, restart (web mode, standalone, Chromi
     await expectFieldError(page, form, 'accountName', /required/);
     await expectFieldError(page, form, 'deviceBrokerHost', /host name or IP/);
     await expectFieldError(page, form, 'brokerPort', /1 to 65535/);
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-field'))).toBe('accountName');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-field'))).toBe('accountName');
     await screenshot(page, 'first-run', shots.path);
     await fill(page, form, { accountName: 'Fábrica Norte', operator: 'Rita', deviceBrokerHost: '127.0.0.1', brokerPort: String(await freePort()) });
     await page.click(`${form} button[type=submit]`);

@@ -80,7 +80,7 @@ describe('E2E: device address at first run, profiles refused when they cannot wo
     await expectFieldError(page, form, 'esp32.bundlePath', /no file or folder at this path/);
     await expectFieldError(page, form, 'esp32.wifiPassword', /Type the Wi-Fi password, or tick “Open network”/);
     // The first bad field has focus.
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-field'))).toBe('brokerHost');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-field'))).toBe('brokerHost');
     await screenshot(page, 'settings-profile-refused', shots.path, { fullPage: true });
     expect((await invoke(station, 'profiles.list')).map((p) => p.name)).not.toContain('line B');
 
@@ -133,7 +133,7 @@ describe('E2E: device address at first run, profiles refused when they cannot wo
     await dialog.waitFor();
     expect(await dialog.textContent()).toContain('Delete profile “line B”?');
     // A dangerous action starts on Cancel.
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('confirm-cancel');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('confirm-cancel');
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'detached' });
     expect((await invoke(station, 'profiles.list')).map((p) => p.name)).toContain('line B');
